@@ -1,0 +1,139 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "hearth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hearth", targets: ["hearth"]),
+        .library(name: "HearthCore", targets: ["HearthCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+    ],
+    targets: [
+        // Domain values, pure state machines and the seams every backend meets. Foundation only.
+        .target(name: "HearthCore", swiftSettings: swiftSettings),
+
+        // Reading and validating config.toml; XDG path resolution.
+        .target(name: "HearthConfig", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+
+        // SQLite through GRDB: the one place SQL lives.
+        .target(
+            name: "HearthStore",
+            dependencies: ["HearthCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+
+        // The runtime: triggers (cron, file watcher, maildir) and the ledger executor.
+        .target(
+            name: "HearthAgent",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The loopback HTTP API (Hummingbird) and its client.
+        .target(
+            name: "HearthServer",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Data-dir layout, init, the daemon's lock, logging and its one ServiceGroup.
+        .target(
+            name: "HearthDaemon",
+            dependencies: [
+                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks and the crash harness, shared by `hearth bench` and the test suite.
+        .target(
+            name: "HearthBench",
+            dependencies: [
+                "HearthCore", "HearthStore", "HearthServer", "HearthDaemon",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Helpers shared by tests: temp directories, the built binary, child processes.
+        .target(name: "HearthTesting", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "hearth",
+            dependencies: [
+                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
+                "HearthBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore", "HearthTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HearthConfigTests",
+            dependencies: ["HearthConfig", "HearthCore", "HearthTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthStoreTests",
+            dependencies: ["HearthStore", "HearthCore", "HearthTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthAgentTests",
+            dependencies: ["HearthAgent", "HearthCore", "HearthStore", "HearthTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthServerTests",
+            dependencies: [
+                "HearthServer", "HearthCore", "HearthStore", "HearthTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthDaemonTests",
+            dependencies: [
+                "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
+                "HearthTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
