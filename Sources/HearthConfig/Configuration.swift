@@ -1,0 +1,287 @@
+import Foundation
+
+/// Everything `config.toml` can say, with the defaults Hearth runs on when it says nothing.
+public struct Configuration: Sendable, Equatable {
+    public struct Paths: Sendable, Equatable {
+        /// Database, logs, token, models. `nil`: the XDG default.
+        public var dataDirectory: String?
+        /// The only tree the agent may touch. `nil`: `~/HearthWorkspace`.
+        public var workspace: String?
+    }
+
+    public struct Server: Sendable, Equatable {
+        /// Loopback port of the HTTP API; 0 picks a free one (written to `runtime/daemon.json`).
+        public var port: Int = 7478
+        /// Largest request body accepted, in bytes.
+        public var maxBodyBytes: Int = 1 << 20
+    }
+
+    public struct Watcher: Sendable, Equatable {
+        public var enabled = true
+        /// A file is reported once it has been quiet this long, so a burst of writes is one event.
+        public var settleMilliseconds = 300
+        /// Names or glob patterns (`*`, `?`) of files and directories to ignore, matched per path component.
+        public var ignore = [".git", ".hearth", "*.swp", "*.swx", "*~", ".#*", "*.part", "*.crdownload", "*.tmp"]
+    }
+
+    public struct Maildir: Sendable, Equatable {
+        public var enabled = true
+        /// The Maildir to watch (with `new/`, `cur/`, `tmp/`). `nil`: `<data dir>/mail`.
+        public var path: String?
+        /// Longer message bodies are cut, and the event says so.
+        public var maxBodyBytes = 64 * 1024
+    }
+
+    public struct Cron: Sendable, Equatable {
+        /// The time zone for schedules that do not name one. `nil`: the system's.
+        public var timeZone: String?
+    }
+
+    public struct Executor: Sendable, Equatable {
+        /// How many runs may perform a step at the same time.
+        public var concurrency = 2
+        /// On SIGTERM, how long in-flight steps get to finish before they are interrupted.
+        public var shutdownGraceSeconds = 10
+    }
+
+    public struct Log: Sendable, Equatable {
+        public enum Level: String, Sendable, CaseIterable {
+            case trace, debug, info, notice, warning, error, critical
+        }
+        public var level: Level = .info
+        /// The log file is rotated (one previous file kept) when it reaches this size.
+        public var maxFileBytes = 10 * 1024 * 1024
+    }
+
+    public var paths = Paths()
+    public var server = Server()
+    public var watcher = Watcher()
+    public var maildir = Maildir()
+    public var cron = Cron()
+    public var executor = Executor()
+    public var log = Log()
+
+    public init() {}
+}
+
+/// Why a configuration file could not be used.
+public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case syntax(path: String, line: Int, column: Int, message: String)
+    case invalid(path: String, line: Int, key: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason):
+            "cannot read config \(path): \(reason)"
+        case .syntax(let path, let line, let column, let message):
+            "\(path):\(line):\(column): \(message); fix the file or move it aside to use the defaults"
+        case .invalid(let path, let line, let key, let message):
+            "\(path):\(line): \(key): \(message)"
+        }
+    }
+}
+
+extension Configuration {
+    /// Reads and validates a configuration file.
+    ///
+    /// - Parameter path: the file; a missing file is an error here (callers decide whether a
+    ///   missing default file means "use the defaults").
+    /// - Throws: `ConfigError` naming the file, line and key of the first problem.
+    public static func load(path: String) throws(ConfigError) -> Configuration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw .unreadable(path: path, reason: Self.reason(error))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw .unreadable(path: path, reason: "it is not UTF-8 text")
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Parses configuration text; `path` is used only in error messages.
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> Configuration {
+        let root: TOMLTable
+        do {
+            root = try TOMLParser.parse(text)
+        } catch {
+            throw .syntax(path: path, line: error.line, column: error.column, message: error.message)
+        }
+        var config = Configuration()
+        let reader = SectionReader(path: path)
+        try reader.checkSections(root, known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log"])
+
+        if let table = try reader.section("paths", in: root) {
+            try reader.checkKeys(table, section: "paths", known: ["data_dir", "workspace"])
+            config.paths.dataDirectory = try reader.nonEmptyString(table, "paths", "data_dir")
+            config.paths.workspace = try reader.nonEmptyString(table, "paths", "workspace")
+        }
+        if let table = try reader.section("server", in: root) {
+            try reader.checkKeys(table, section: "server", known: ["port", "max_body_bytes"])
+            config.server.port = try reader.integer(table, "server", "port", in: 0...65535) ?? config.server.port
+            config.server.maxBodyBytes =
+                try reader.integer(table, "server", "max_body_bytes", in: 1024...(1 << 30)) ?? config.server.maxBodyBytes
+        }
+        if let table = try reader.section("watcher", in: root) {
+            try reader.checkKeys(table, section: "watcher", known: ["enabled", "settle_ms", "ignore"])
+            config.watcher.enabled = try reader.boolean(table, "watcher", "enabled") ?? config.watcher.enabled
+            config.watcher.settleMilliseconds =
+                try reader.integer(table, "watcher", "settle_ms", in: 10...60_000) ?? config.watcher.settleMilliseconds
+            config.watcher.ignore = try reader.strings(table, "watcher", "ignore") ?? config.watcher.ignore
+        }
+        if let table = try reader.section("maildir", in: root) {
+            try reader.checkKeys(table, section: "maildir", known: ["enabled", "path", "max_body_bytes"])
+            config.maildir.enabled = try reader.boolean(table, "maildir", "enabled") ?? config.maildir.enabled
+            config.maildir.path = try reader.nonEmptyString(table, "maildir", "path")
+            config.maildir.maxBodyBytes =
+                try reader.integer(table, "maildir", "max_body_bytes", in: 1024...(64 << 20)) ?? config.maildir.maxBodyBytes
+        }
+        if let table = try reader.section("cron", in: root) {
+            try reader.checkKeys(table, section: "cron", known: ["timezone"])
+            if let zone = try reader.nonEmptyString(table, "cron", "timezone") {
+                guard TimeZone(identifier: zone) != nil else {
+                    throw .invalid(
+                        path: path, line: table["timezone"]!.line, key: "cron.timezone",
+                        message: "unknown time zone \"\(zone)\"; use an IANA name such as \"Europe/Paris\" or leave it empty")
+                }
+                config.cron.timeZone = zone
+            }
+        }
+        if let table = try reader.section("executor", in: root) {
+            try reader.checkKeys(table, section: "executor", known: ["concurrency", "shutdown_grace_seconds"])
+            config.executor.concurrency =
+                try reader.integer(table, "executor", "concurrency", in: 1...64) ?? config.executor.concurrency
+            config.executor.shutdownGraceSeconds =
+                try reader.integer(table, "executor", "shutdown_grace_seconds", in: 0...3600)
+                ?? config.executor.shutdownGraceSeconds
+        }
+        if let table = try reader.section("log", in: root) {
+            try reader.checkKeys(table, section: "log", known: ["level", "max_file_bytes"])
+            if let level = try reader.nonEmptyString(table, "log", "level") {
+                guard let parsed = Log.Level(rawValue: level.lowercased()) else {
+                    throw .invalid(
+                        path: path, line: table["level"]!.line, key: "log.level",
+                        message: "unknown level \"\(level)\"; use one of \(Log.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                config.log.level = parsed
+            }
+            config.log.maxFileBytes =
+                try reader.integer(table, "log", "max_file_bytes", in: 64 * 1024...(1 << 34)) ?? config.log.maxFileBytes
+        }
+        return config
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        switch nsError.code {
+        case NSFileReadNoSuchFileError: return "no such file"
+        case NSFileReadNoPermissionError: return "permission denied"
+        default: return nsError.localizedDescription
+        }
+    }
+}
+
+/// Typed access to TOML sections that turns every mismatch into a `ConfigError` with a line.
+private struct SectionReader {
+    let path: String
+
+    func checkSections(_ root: TOMLTable, known: [String]) throws(ConfigError) {
+        for key in root.keys where !known.contains(key) {
+            throw .invalid(
+                path: path, line: root[key]!.line, key: key,
+                message: "unknown section or key\(Self.suggestion(for: key, among: known)); known sections: \(known.joined(separator: ", "))")
+        }
+    }
+
+    func section(_ name: String, in root: TOMLTable) throws(ConfigError) -> TOMLTable? {
+        guard let entry = root[name] else { return nil }
+        guard case .table(let table) = entry.value else {
+            throw .invalid(path: path, line: entry.line, key: name, message: "expected a [\(name)] table, found \(entry.value.typeName)")
+        }
+        return table
+    }
+
+    func checkKeys(_ table: TOMLTable, section: String, known: [String]) throws(ConfigError) {
+        for key in table.keys where !known.contains(key) {
+            throw .invalid(
+                path: path, line: table[key]!.line, key: "\(section).\(key)",
+                message: "unknown key\(Self.suggestion(for: key, among: known)); [\(section)] accepts \(known.joined(separator: ", "))")
+        }
+    }
+
+    func nonEmptyString(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> String? {
+        guard let entry = table[key] else { return nil }
+        guard case .string(let value) = entry.value else {
+            throw .invalid(path: path, line: entry.line, key: "\(section).\(key)", message: "expected a string, found \(entry.value.typeName)")
+        }
+        return value.isEmpty ? nil : value
+    }
+
+    func integer(_ table: TOMLTable, _ section: String, _ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let entry = table[key] else { return nil }
+        guard case .integer(let value) = entry.value else {
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)",
+                message: "expected an integer from \(range.lowerBound) to \(range.upperBound), found \(entry.value.typeName)")
+        }
+        guard range.contains(Int(value)) else {
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)",
+                message: "\(value) is out of range; use \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(value)
+    }
+
+    func boolean(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> Bool? {
+        guard let entry = table[key] else { return nil }
+        guard case .boolean(let value) = entry.value else {
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)", message: "expected true or false, found \(entry.value.typeName)")
+        }
+        return value
+    }
+
+    func strings(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> [String]? {
+        guard let entry = table[key] else { return nil }
+        guard case .array(let elements) = entry.value else {
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)", message: "expected an array of strings, found \(entry.value.typeName)")
+        }
+        var result: [String] = []
+        for element in elements {
+            guard case .string(let value) = element else {
+                throw .invalid(
+                    path: path, line: entry.line, key: "\(section).\(key)",
+                    message: "expected an array of strings, found \(element.typeName) in it")
+            }
+            result.append(value)
+        }
+        return result
+    }
+
+    /// ` (did you mean "port"?)` when a known name is within two edits.
+    static func suggestion(for key: String, among known: [String]) -> String {
+        let scored = known.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= 2 else { return "" }
+        return " (did you mean \"\(best)\"?)"
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// Where everything lives, resolved from flags, the config file and the XDG environment.
+///
+/// Precedence for each location: the command-line flag, then `config.toml`, then the XDG
+/// default. The config file itself is `--config`, else `<--data-dir>/config.toml` when only a
+/// data dir was given (so one flag isolates an agent completely), else
+/// `$XDG_CONFIG_HOME/hearth/config.toml`.
+public struct HearthPaths: Sendable, Equatable {
+    public var configFile: URL
+    public var dataDirectory: URL
+    public var workspace: URL
+    public var maildir: URL
+
+    public var database: URL { dataDirectory.appending(path: "hearth.sqlite") }
+    public var logDirectory: URL { dataDirectory.appending(path: "logs") }
+    public var logFile: URL { logDirectory.appending(path: "hearth.log") }
+    public var runtimeDirectory: URL { dataDirectory.appending(path: "runtime") }
+    public var lockFile: URL { runtimeDirectory.appending(path: "daemon.lock") }
+    /// Written by a running daemon once it is ready: pid, port, start time.
+    public var daemonStateFile: URL { runtimeDirectory.appending(path: "daemon.json") }
+    /// The bearer token for the local HTTP API (mode 0600).
+    public var tokenFile: URL { dataDirectory.appending(path: "api-token") }
+
+    public init(configFile: URL, dataDirectory: URL, workspace: URL, maildir: URL) {
+        self.configFile = configFile
+        self.dataDirectory = dataDirectory
+        self.workspace = workspace
+        self.maildir = maildir
+    }
+}
+
+/// The flags every command accepts.
+public struct PathOverrides: Sendable, Equatable {
+    public var dataDirectory: String?
+    public var configFile: String?
+    public var workspace: String?
+
+    public init(dataDirectory: String? = nil, configFile: String? = nil, workspace: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.configFile = configFile
+        self.workspace = workspace
+    }
+}
+
+/// The process environment, injectable for tests.
+public struct Environment: Sendable {
+    public var variables: [String: String]
+    public var currentDirectory: String
+
+    public init(variables: [String: String], currentDirectory: String) {
+        self.variables = variables
+        self.currentDirectory = currentDirectory
+    }
+
+    public static var process: Environment {
+        Environment(variables: ProcessInfo.processInfo.environment, currentDirectory: FileManager.default.currentDirectoryPath)
+    }
+
+    public var home: String {
+        if let home = variables["HOME"], !home.isEmpty { return home }
+        return NSHomeDirectory()
+    }
+
+    public var configHome: String { xdg("XDG_CONFIG_HOME", default: ".config") }
+    public var dataHome: String { xdg("XDG_DATA_HOME", default: ".local/share") }
+
+    /// XDG says relative values are invalid and must be ignored.
+    private func xdg(_ name: String, default relative: String) -> String {
+        if let value = variables[name], value.hasPrefix("/") { return value }
+        return (home as NSString).appendingPathComponent(relative)
+    }
+
+    /// Expands `~` and `$HOME`, and makes relative paths absolute against `base`.
+    public func absolutePath(_ path: String, relativeTo base: String) -> String {
+        var expanded = path
+        if expanded == "~" || expanded.hasPrefix("~/") {
+            expanded = home + expanded.dropFirst()
+        } else if expanded.hasPrefix("$HOME/") || expanded == "$HOME" {
+            expanded = home + expanded.dropFirst(5)
+        }
+        if !expanded.hasPrefix("/") { expanded = (base as NSString).appendingPathComponent(expanded) }
+        return (expanded as NSString).standardizingPath
+    }
+}
+
+extension HearthPaths {
+    /// Where the config file is, before it is read.
+    public static func configFile(overrides: PathOverrides, environment: Environment) -> (url: URL, explicit: Bool) {
+        if let config = overrides.configFile {
+            return (URL(fileURLWithPath: environment.absolutePath(config, relativeTo: environment.currentDirectory)), true)
+        }
+        if let dataDirectory = overrides.dataDirectory {
+            let directory = environment.absolutePath(dataDirectory, relativeTo: environment.currentDirectory)
+            return (URL(fileURLWithPath: directory).appending(path: "config.toml"), false)
+        }
+        return (URL(fileURLWithPath: environment.configHome).appending(path: "hearth/config.toml"), false)
+    }
+
+    /// Resolves every location from the flags, the loaded configuration and the environment.
+    public static func resolve(
+        overrides: PathOverrides, configFile: URL, configuration: Configuration, environment: Environment
+    ) -> HearthPaths {
+        let cwd = environment.currentDirectory
+        let configDirectory = configFile.deletingLastPathComponent().path
+        let dataDirectory: String =
+            if let flag = overrides.dataDirectory {
+                environment.absolutePath(flag, relativeTo: cwd)
+            } else if let configured = configuration.paths.dataDirectory {
+                environment.absolutePath(configured, relativeTo: configDirectory)
+            } else {
+                (environment.dataHome as NSString).appendingPathComponent("hearth")
+            }
+        let workspace: String =
+            if let flag = overrides.workspace {
+                environment.absolutePath(flag, relativeTo: cwd)
+            } else if let configured = configuration.paths.workspace {
+                environment.absolutePath(configured, relativeTo: configDirectory)
+            } else {
+                (environment.home as NSString).appendingPathComponent("HearthWorkspace")
+            }
+        let maildir: String =
+            if let configured = configuration.maildir.path {
+                environment.absolutePath(configured, relativeTo: configDirectory)
+            } else {
+                (dataDirectory as NSString).appendingPathComponent("mail")
+            }
+        return HearthPaths(
+            configFile: configFile,
+            dataDirectory: URL(fileURLWithPath: dataDirectory),
+            workspace: URL(fileURLWithPath: workspace),
+            maildir: URL(fileURLWithPath: maildir))
+    }
+}

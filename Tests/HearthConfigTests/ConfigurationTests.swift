@@ -1,0 +1,113 @@
+import Foundation
+import HearthConfig
+import HearthTesting
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test("the template init writes parses back to the defaults")
+    func templateRoundTrip() throws {
+        let text = ConfigurationTemplate.render(dataDirectory: "/data/hearth", workspace: "/home/u/HearthWorkspace")
+        var parsed = try Configuration.parse(text, path: "config.toml")
+        #expect(parsed.paths.dataDirectory == "/data/hearth")
+        #expect(parsed.paths.workspace == "/home/u/HearthWorkspace")
+        parsed.paths = Configuration().paths
+        #expect(parsed == Configuration())
+    }
+
+    @Test("values override defaults")
+    func overrides() throws {
+        let config = try Configuration.parse(
+            """
+            [server]
+            port = 0
+            [watcher]
+            settle_ms = 50
+            ignore = ["node_modules"]
+            [cron]
+            timezone = "Europe/Paris"
+            [log]
+            level = "DEBUG"
+            """, path: "c.toml")
+        #expect(config.server.port == 0)
+        #expect(config.watcher.settleMilliseconds == 50)
+        #expect(config.watcher.ignore == ["node_modules"])
+        #expect(config.cron.timeZone == "Europe/Paris")
+        #expect(config.log.level == .debug)
+    }
+
+    @Test(
+        "bad values name the file, line and key",
+        arguments: [
+            ("[server]\nprot = 1", "c.toml:2: server.prot: unknown key (did you mean \"port\"?)"),
+            ("[server]\nport = \"80\"", "c.toml:2: server.port: expected an integer from 0 to 65535, found a string"),
+            ("[server]\nport = 70000", "c.toml:2: server.port: 70000 is out of range; use 0 to 65535"),
+            ("[sever]\nport = 1", "c.toml:1: sever: unknown section or key (did you mean \"server\"?)"),
+            ("\n\n[cron]\ntimezone = \"Mars/Olympus\"", "c.toml:4: cron.timezone: unknown time zone \"Mars/Olympus\""),
+            ("[watcher]\nignore = [1]", "c.toml:2: watcher.ignore: expected an array of strings, found an integer in it"),
+            ("[log]\nlevel = \"loud\"", "c.toml:2: log.level: unknown level \"loud\""),
+            ("server = 1", "c.toml:1: server: expected a [server] table, found an integer"),
+            ("[watcher]\nenabled = \"yes\"", "c.toml:2: watcher.enabled: expected true or false, found a string"),
+            ("[server\nport = 1", "c.toml:1:8: expected ']' to close the table header"),
+        ])
+    func invalid(text: String, expected: String) {
+        #expect {
+            try Configuration.parse(text, path: "c.toml")
+        } throws: { error in
+            String(describing: error).hasPrefix(expected)
+        }
+    }
+
+    @Test("an unreadable or non-UTF-8 file is a clear error")
+    func unreadable() throws {
+        let directory = try TemporaryDirectory()
+        let missing = directory.url.appending(path: "nope.toml").path
+        #expect {
+            try Configuration.load(path: missing)
+        } throws: { error in
+            String(describing: error) == "cannot read config \(missing): no such file"
+        }
+        let binary = directory.url.appending(path: "binary.toml")
+        try Data([0xFF, 0xFE, 0x00, 0x01]).write(to: binary)
+        #expect {
+            try Configuration.load(path: binary.path)
+        } throws: { error in
+            String(describing: error).contains("it is not UTF-8 text")
+        }
+    }
+
+    @Test("paths: flags beat the config, which beats XDG; --data-dir alone moves the config too")
+    func pathPrecedence() {
+        let environment = Environment(
+            variables: ["HOME": "/home/u", "XDG_DATA_HOME": "/xdg/data", "XDG_CONFIG_HOME": "relative/ignored"],
+            currentDirectory: "/cwd")
+        let defaultConfig = HearthPaths.configFile(overrides: PathOverrides(), environment: environment)
+        #expect(defaultConfig.url.path == "/home/u/.config/hearth/config.toml")
+        #expect(!defaultConfig.explicit)
+
+        let isolated = PathOverrides(dataDirectory: "agent1")
+        #expect(HearthPaths.configFile(overrides: isolated, environment: environment).url.path == "/cwd/agent1/config.toml")
+
+        var config = Configuration()
+        let defaults = HearthPaths.resolve(
+            overrides: PathOverrides(), configFile: defaultConfig.url, configuration: config, environment: environment)
+        #expect(defaults.dataDirectory.path == "/xdg/data/hearth")
+        #expect(defaults.workspace.path == "/home/u/HearthWorkspace")
+        #expect(defaults.maildir.path == "/xdg/data/hearth/mail")
+        #expect(defaults.database.path == "/xdg/data/hearth/hearth.sqlite")
+
+        config.paths.dataDirectory = "~/hd"
+        config.paths.workspace = "ws"
+        let configured = HearthPaths.resolve(
+            overrides: PathOverrides(), configFile: URL(fileURLWithPath: "/etc/h/config.toml"), configuration: config,
+            environment: environment)
+        #expect(configured.dataDirectory.path == "/home/u/hd")
+        #expect(configured.workspace.path == "/etc/h/ws")
+
+        let flagged = HearthPaths.resolve(
+            overrides: PathOverrides(dataDirectory: "/d", workspace: "../w"), configFile: defaultConfig.url,
+            configuration: config, environment: environment)
+        #expect(flagged.dataDirectory.path == "/d")
+        #expect(flagged.workspace.path == "/w")
+    }
+}
