@@ -142,7 +142,7 @@ public protocol EventJournal: Sendable {
     func append(_ events: [NewEvent]) async throws -> [AppendOutcome]
     /// Reads events back in id order.
     func events(_ query: EventQuery) async throws -> [Event]
-    /// The ids already stored for these keys (for triggers that skip work already journaled).
+    /// Which of these keys are already in the journal (triggers use it to skip work already done).
     func existingKeys(_ keys: [String]) async throws -> Set<String>
 }
 

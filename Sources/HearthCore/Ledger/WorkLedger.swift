@@ -150,7 +150,10 @@ public protocol WorkLedger: Sendable {
     /// Creates a run, or returns the existing one when `request.key` was submitted before.
     func createRun(_ request: RunRequest) async throws -> (run: Run, created: Bool)
     /// Claims the next ready step: marks it running and records its intent in one transaction.
-    func claimNextStep(excludingRuns busy: Set<Int64>) async throws -> StepClaim?
+    ///
+    /// A step is ready when it is pending, its run is not cancelled, and every earlier step of
+    /// its run has succeeded (so one run never has two steps in flight).
+    func claimNextStep() async throws -> StepClaim?
     /// Records the outcome of a claimed step and moves its run on.
     func recordOutcome(_ outcome: StepOutcome, for claim: StepClaim) async throws
     /// Reconciles steps left running by a previous process.

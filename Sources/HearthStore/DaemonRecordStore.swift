@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import HearthCore
+
+/// One daemon start: when, which process, and what recovery found.
+public struct DaemonStart: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var pid: Int32
+    public var version: String
+    public var startedAt: Date
+    public var readyAt: Date?
+    public var stoppedAt: Date?
+    /// Whatever the daemon recorded about recovery (ledger, missed schedules, offline file changes).
+    public var recovery: JSONValue
+}
+
+/// Counts shown by `hearth status`.
+public struct StoreCounts: Sendable, Hashable, Codable {
+    public var events: Int64
+    public var lastEventID: Int64
+    public var runs: [String: Int]
+    public var stepsNeedingReview: Int
+    public var schedules: Int
+    public var indexedFiles: Int
+}
+
+/// Daemon start records and the counts `hearth status` shows.
+public struct DaemonRecordStore: Sendable {
+    let database: HearthDatabase
+
+    public init(database: HearthDatabase) {
+        self.database = database
+    }
+
+    /// Records a start and marks any earlier start that never recorded a stop as crashed.
+    public func recordStart(pid: Int32, version: String, at date: Date) async throws -> Int64 {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO daemonStart (pid, version, startedAt) VALUES (?, ?, ?)",
+                arguments: [pid, version, date.millisecondsSince1970])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func recordReady(_ id: Int64, at date: Date, recovery: JSONValue) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE daemonStart SET readyAt = ?, recovery = ? WHERE id = ?",
+                arguments: [date.millisecondsSince1970, recovery.jsonText, id])
+        }
+    }
+
+    public func recordStop(_ id: Int64, at date: Date) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE daemonStart SET stoppedAt = ? WHERE id = ?", arguments: [date.millisecondsSince1970, id])
+        }
+    }
+
+    /// The most recent starts, newest first.
+    public func recentStarts(limit: Int) throws -> [DaemonStart] {
+        try database.readSync { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM daemonStart ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                let ready: Int64? = row["readyAt"]
+                let stopped: Int64? = row["stoppedAt"]
+                let recovery: String = row["recovery"]
+                return DaemonStart(
+                    id: row["id"], pid: row["pid"], version: row["version"],
+                    startedAt: Date(millisecondsSince1970: row["startedAt"]),
+                    readyAt: ready.map(Date.init(millisecondsSince1970:)),
+                    stoppedAt: stopped.map(Date.init(millisecondsSince1970:)),
+                    recovery: (try? JSONValue(parsing: recovery)) ?? .null)
+            }
+        }
+    }
+
+    public func counts() throws -> StoreCounts {
+        try database.readSync { db in
+            let events = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0
+            let lastEventID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event") ?? 0
+            var runs: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM run GROUP BY state") {
+                runs[row["state"]] = row["n"]
+            }
+            return StoreCounts(
+                events: events,
+                lastEventID: lastEventID,
+                runs: runs,
+                stepsNeedingReview: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step WHERE state = 'needsReview'") ?? 0,
+                schedules: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM schedule") ?? 0,
+                indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+
+/// The schema, as append-only named migrations. Never edit a shipped migration; add one.
+enum Migrations {
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+
+        migrator.registerMigration("v1-spine") { db in
+            // Times are integer milliseconds since 1970 (UTC): compact, exact, and ordered.
+            try db.execute(
+                sql: """
+                    CREATE TABLE event (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        source TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        key TEXT UNIQUE,
+                        payload TEXT NOT NULL,
+                        occurredAt INTEGER NOT NULL,
+                        receivedAt INTEGER NOT NULL,
+                        provenance TEXT NOT NULL
+                    );
+
+                    CREATE TABLE run (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        title TEXT NOT NULL,
+                        origin TEXT NOT NULL,
+                        key TEXT UNIQUE,
+                        state TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        updatedAt INTEGER NOT NULL
+                    );
+                    CREATE INDEX run_state ON run(state);
+
+                    CREATE TABLE step (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        position INTEGER NOT NULL,
+                        effect TEXT NOT NULL,
+                        arguments TEXT NOT NULL,
+                        idempotencyKey TEXT NOT NULL UNIQUE,
+                        idempotent INTEGER NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        result TEXT,
+                        error TEXT,
+                        updatedAt INTEGER NOT NULL,
+                        UNIQUE (runId, position)
+                    );
+                    CREATE INDEX step_state ON step(state);
+
+                    -- Written before an effect starts, in the transaction that marks the step running.
+                    CREATE TABLE intent (
+                        idempotencyKey TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        stepId INTEGER NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+                        recordedAt INTEGER NOT NULL,
+                        PRIMARY KEY (idempotencyKey, attempt)
+                    ) WITHOUT ROWID;
+
+                    -- Written after the effect returns, in the transaction that finishes the step.
+                    CREATE TABLE result (
+                        idempotencyKey TEXT NOT NULL,
+                        attempt INTEGER NOT NULL,
+                        stepId INTEGER NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+                        succeeded INTEGER NOT NULL,
+                        output TEXT,
+                        error TEXT,
+                        recordedAt INTEGER NOT NULL,
+                        PRIMARY KEY (idempotencyKey, attempt)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE schedule (
+                        name TEXT PRIMARY KEY,
+                        expression TEXT NOT NULL,
+                        timeZone TEXT,
+                        kind TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        nextFireAt INTEGER,
+                        lastFiredAt INTEGER,
+                        createdAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+
+                    -- What the file watcher has already reported, per watched tree.
+                    CREATE TABLE fileIndex (
+                        scope TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        modifiedNs INTEGER NOT NULL,
+                        inode INTEGER NOT NULL,
+                        PRIMARY KEY (scope, path)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE daemonStart (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        pid INTEGER NOT NULL,
+                        version TEXT NOT NULL,
+                        startedAt INTEGER NOT NULL,
+                        readyAt INTEGER,
+                        stoppedAt INTEGER,
+                        recovery TEXT NOT NULL DEFAULT '{}'
+                    );
+                    """)
+        }
+        return migrator
+    }()
+}
+
+extension Date {
+    /// Milliseconds since 1970, the storage format of every time column.
+    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(millisecondsSince1970 value: Int64) {
+        self.init(timeIntervalSince1970: Double(value) / 1000)
+    }
+}
