@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+
+/// Why a workspace path was refused or could not be used.
+public enum WorkspaceError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidPath(String, reason: String)
+    case symlink(String)
+    case notADirectory(String)
+    case notARegularFile(String)
+    case multipleLinks(String)
+    case io(path: String, code: Int32, action: String)
+
+    public var description: String {
+        switch self {
+        case .invalidPath(let path, let reason): "invalid workspace path \"\(path)\": \(reason)"
+        case .symlink(let path): "refused \"\(path)\": it goes through a symbolic link, which workspace effects never follow"
+        case .notADirectory(let path): "refused \"\(path)\": a parent is not a directory"
+        case .notARegularFile(let path): "refused \"\(path)\": not a regular file"
+        case .multipleLinks(let path): "refused \"\(path)\": the file has other hard links (it may be a file outside the workspace)"
+        case .io(let path, let code, let action):
+            code == ENOSPC
+                ? "cannot \(action) \"\(path)\": no space left on device; free some space and resume the run"
+                : "cannot \(action) \"\(path)\": \(String(cString: strerror(code)))"
+        }
+    }
+}
+
+/// Opens files inside the workspace without ever leaving it.
+///
+/// The walk goes one component at a time from a descriptor held on the workspace root, with
+/// `O_NOFOLLOW`, so neither `..`, an absolute path, nor a symbolic link (planted before or during
+/// the walk) can lead outside. A file with several hard links is refused, since one of its names
+/// may be outside. (The safety issue replaces this walk with `openat2(RESOLVE_BENEATH)` where the
+/// kernel offers it.)
+public enum WorkspacePath {
+    /// The validated components of a relative workspace path.
+    public static func components(of path: String) throws(WorkspaceError) -> [String] {
+        guard !path.isEmpty else { throw .invalidPath(path, reason: "it is empty") }
+        guard !path.hasPrefix("/") else { throw .invalidPath(path, reason: "it must be relative to the workspace") }
+        guard !path.contains("\0") else { throw .invalidPath(path, reason: "it contains a NUL byte") }
+        let parts = path.split(separator: "/").map(String.init).filter { $0 != "." }
+        guard !parts.isEmpty else { throw .invalidPath(path, reason: "it names the workspace itself") }
+        guard !parts.contains("..") else { throw .invalidPath(path, reason: "\"..\" is not allowed") }
+        guard path.utf8.count <= 4000, parts.allSatisfy({ $0.utf8.count <= 255 }) else {
+            throw .invalidPath(path, reason: "it is too long")
+        }
+        return parts
+    }
+
+    /// Opens a regular file at `path` under `workspace`, creating parent directories as needed.
+    ///
+    /// - Returns: an open descriptor the caller closes.
+    public static func open(_ path: String, in workspace: URL, flags: Int32, mode: mode_t = 0o644) throws(WorkspaceError) -> Int32 {
+        let parts = try components(of: path)
+        var directory = Glibc.open(workspace.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw .io(path: workspace.path, code: errno, action: "open the workspace") }
+        for component in parts.dropLast() {
+            var next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0 && errno == ENOENT {
+                if mkdirat(directory, component, 0o755) != 0 && errno != EEXIST {
+                    let code = errno
+                    close(directory)
+                    throw .io(path: path, code: code, action: "create a directory for")
+                }
+                next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            if next < 0 {
+                let code = errno
+                let symlink = code == ELOOP || (code == ENOTDIR && Self.isSymlink(at: component, in: directory))
+                close(directory)
+                if symlink { throw .symlink(path) }
+                if code == ENOTDIR { throw .notADirectory(path) }
+                throw .io(path: path, code: code, action: "open")
+            }
+            close(directory)
+            directory = next
+        }
+        defer { close(directory) }
+        let fd = openat(directory, parts.last!, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode)
+        guard fd >= 0 else {
+            let code = errno
+            throw code == ELOOP ? .symlink(path) : .io(path: path, code: code, action: "open")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            close(fd)
+            throw .io(path: path, code: code, action: "inspect")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw .notARegularFile(path)
+        }
+        guard info.st_nlink <= 1 else {
+            close(fd)
+            throw .multipleLinks(path)
+        }
+        // O_NONBLOCK only guarded the open against FIFOs; regular-file I/O ignores it, but clear it anyway.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    private static func isSymlink(at name: String, in directory: Int32) -> Bool {
+        var info = stat()
+        return fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+}
