@@ -114,7 +114,8 @@ enum MIME {
 
     static func parseHeaders(_ bytes: [UInt8], isTopLevel: Bool, warnings: inout [String]) throws(MailParseError) -> [Header] {
         let text = String(validating: bytes, as: UTF8.self) ?? String(decoding: bytes, as: Unicode.ASCII.self)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+        // "\r\n" is one Character in Swift, so split on both forms.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
             $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
         }
         if isTopLevel, let first = lines.first, first.hasPrefix("From ") { lines.removeFirst() }  // mbox separator
@@ -236,6 +237,7 @@ enum MIME {
             if line.starts(with: delimiter) {
                 let rest = line.dropFirst(delimiter.count)
                 if let part = current { parts.append(part) }
+                current = nil
                 if rest.starts(with: [0x2D, 0x2D]) { return false }  // closing delimiter
                 current = []
                 return true

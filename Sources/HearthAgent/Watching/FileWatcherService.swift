@@ -74,11 +74,11 @@ public struct FileWatcherService: Service {
     }
 
     private func journal(_ changes: [FileChange], reason: ScanReason) async {
-        if reason == .startup {
-            await reportStartup("watcher", ["changesWhileDown": .number(Double(changes.count))])
-        }
         if reason == .overflow { logger.warning("inotify queue overflowed; compared the whole tree, \(changes.count) changes") }
-        guard !changes.isEmpty else { return }
+        guard !changes.isEmpty else {
+            if reason == .startup { await reportStartup("watcher", ["changesWhileDown": 0]) }
+            return
+        }
         let now = Date()
         let events = changes.map { Self.event(for: $0, reason: reason, now: now) }
         let indexChanges = changes.flatMap(Self.indexChanges(for:))
@@ -89,6 +89,9 @@ public struct FileWatcherService: Service {
             do {
                 let outcomes = try await store.record(events, indexChanges: indexChanges, scope: options.scope)
                 onJournaled(outcomes.filter { !$0.duplicate }.count)
+                if reason == .startup {
+                    await reportStartup("watcher", ["changesWhileDown": .number(Double(changes.count))])
+                }
                 return
             } catch {
                 logger.error("cannot journal \(changes.count) file changes, retrying in \(delay): \(error)")

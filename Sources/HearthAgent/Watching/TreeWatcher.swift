@@ -244,15 +244,17 @@ final class TreeWatcher: @unchecked Sendable {
                 if before != now { modified.append(FileChange(kind: .modified, path: path, fingerprint: now, previous: before)) }
             }
         }
-        // A path that lost an inode and another that gained the same one: a rename.
-        var deletedByInode: [UInt64: Int] = [:]
+        // A file gone from one path and an identical one (same inode, size and mtime, which a
+        // rename preserves) at another: a rename. Matching the inode alone would mistake a new
+        // file that reuses a deleted file's inode for a move.
+        var deletedByFingerprint: [FileFingerprint: Int] = [:]
         for (index, change) in deleted.enumerated() {
-            if let inode = change.previous?.inode { deletedByInode[inode] = index }
+            if let fingerprint = change.previous { deletedByFingerprint[fingerprint] = index }
         }
         var moved: [FileChange] = []
         var pairedDeletions = Set<Int>()
         created.removeAll { change in
-            guard let fingerprint = change.fingerprint, let index = deletedByInode[fingerprint.inode],
+            guard let fingerprint = change.fingerprint, let index = deletedByFingerprint[fingerprint],
                 !pairedDeletions.contains(index)
             else { return false }
             pairedDeletions.insert(index)
