@@ -1,0 +1,307 @@
+import Foundation
+import HearthCore
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// What the HTTP API reads and writes, and whom it tells.
+public struct APIDependencies: Sendable {
+    public var journal: any EventJournal
+    public var ledger: any WorkLedger
+    public var effects: EffectRegistry
+    /// The daemon's live status document (`GET /v1/status`).
+    public var status: @Sendable () async -> JSONValue
+    /// Called after a run is created or resumed, so the executor picks it up.
+    public var runsChanged: @Sendable () -> Void
+    /// Called after schedules changed outside the daemon (the CLI nudges through `POST /v1/wake`).
+    public var schedulesChanged: @Sendable () -> Void
+    /// Called after events were journaled (consumers such as attention wake on it).
+    public var eventsAppended: @Sendable () -> Void
+
+    public init(
+        journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
+        runsChanged: @escaping @Sendable () -> Void, schedulesChanged: @escaping @Sendable () -> Void,
+        eventsAppended: @escaping @Sendable () -> Void
+    ) {
+        self.journal = journal
+        self.ledger = ledger
+        self.effects = effects
+        self.status = status
+        self.runsChanged = runsChanged
+        self.schedulesChanged = schedulesChanged
+        self.eventsAppended = eventsAppended
+    }
+}
+
+/// The loopback HTTP API.
+///
+/// Every route but `GET /v1/health` needs `Authorization: Bearer <token>` (the token is in
+/// `<data dir>/api-token`). Errors are JSON: `{"error": "what happened and what to do"}`.
+///
+/// | route | does |
+/// |---|---|
+/// | `GET /v1/health` | liveness, no auth |
+/// | `POST /v1/events` | journal one event (object) or a batch (array); 201 created, 200 duplicate |
+/// | `GET /v1/events?after=&limit=&source=&kind=` | read the journal |
+/// | `POST /v1/runs` | create a run of effect steps (idempotent with `key`) |
+/// | `GET /v1/runs`, `GET /v1/runs/{id}` | runs and their steps |
+/// | `POST /v1/runs/{id}/cancel`, `POST /v1/runs/{id}/resume` | steer a run |
+/// | `POST /v1/wake` | `{"what": ["runs", "schedules"]}`: the CLI's nudge after it wrote the database |
+/// | `GET /v1/status` | the daemon's status document |
+public struct APIServer: Sendable {
+    public let port: Int
+    let token: String
+    let maxBodyBytes: Int
+    let dependencies: APIDependencies
+    let logger: Logger
+
+    public init(port: Int, token: String, maxBodyBytes: Int, dependencies: APIDependencies, logger: Logger) {
+        self.port = port
+        self.token = token
+        self.maxBodyBytes = maxBodyBytes
+        self.dependencies = dependencies
+        self.logger = logger
+    }
+
+    /// The server as a `Service`; `onListening` gets the bound port (useful with port 0).
+    public func service(onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "hearth", reuseAddress: false),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.get("/v1/health") { _, _ in Self.json(["status": "ok"]) }
+        let api = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token))
+        api.post("/events") { request, _ in try await appendEvents(request) }
+        api.get("/events") { request, _ in try await listEvents(request) }
+        api.post("/runs") { request, _ in try await createRun(request) }
+        api.get("/runs") { request, _ in try await listRuns(request) }
+        api.get("/runs/:id") { _, context in
+            Self.json(try Self.encode(try await dependencies.ledger.run(try Self.runID(context))))
+        }
+        api.post("/runs/:id/cancel") { _, context in
+            Self.json(try Self.encode(try await dependencies.ledger.cancelRun(try Self.runID(context))))
+        }
+        api.post("/runs/:id/resume") { _, context in
+            let detail = try await dependencies.ledger.resumeRun(try Self.runID(context))
+            dependencies.runsChanged()
+            return Self.json(try Self.encode(detail))
+        }
+        api.post("/wake") { request, _ in try await wake(request) }
+        api.get("/status") { _, _ in Self.json(await dependencies.status()) }
+        return router
+    }
+
+    // MARK: Handlers
+
+    private func appendEvents(_ request: Request) async throws -> Response {
+        let body = try await Self.readJSON(request, limit: maxBodyBytes)
+        let now = Date()
+        let isBatch: Bool
+        let events: [NewEvent]
+        switch body {
+        case .array(let items):
+            guard !items.isEmpty else { throw APIError.badRequest("the batch is empty") }
+            guard items.count <= 10_000 else { throw APIError.badRequest("a batch holds at most 10000 events; split it") }
+            isBatch = true
+            events = try items.enumerated().map { index, item in
+                do {
+                    return try EventDecoding.decode(item, receivedAt: now, defaultSource: "http")
+                } catch let error as APIError {
+                    throw APIError.badRequest("event \(index): \(error.message)")
+                }
+            }
+        case .object:
+            isBatch = false
+            events = [try EventDecoding.decode(body, receivedAt: now, defaultSource: "http")]
+        default:
+            throw APIError.badRequest("the body must be an event object or an array of them")
+        }
+        let outcomes: [AppendOutcome]
+        do {
+            outcomes = try await dependencies.journal.append(events)
+        } catch let error as EventValidationError {
+            throw APIError.badRequest(error.description)
+        }
+        if outcomes.contains(where: { !$0.duplicate }) { dependencies.eventsAppended() }
+        let results = outcomes.map { JSONValue.object(["id": .number(Double($0.id)), "duplicate": .bool($0.duplicate)]) }
+        if isBatch { return Self.json(["results": .array(results)], status: .ok) }
+        return Self.json(results[0], status: outcomes[0].duplicate ? .ok : .created)
+    }
+
+    private func listEvents(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var eventQuery = EventQuery(limit: 100)
+        if let after = query["after"] {
+            guard let value = Int64(after), value >= 0 else { throw APIError.badRequest("after must be a non-negative event id") }
+            eventQuery.afterID = value
+        }
+        if let limit = query["limit"] {
+            guard let value = Int(limit), (1...10_000).contains(value) else { throw APIError.badRequest("limit must be 1 to 10000") }
+            eventQuery.limit = value
+        }
+        eventQuery.source = query["source"].map(String.init)
+        eventQuery.kind = query["kind"].map(String.init)
+        let events = try await dependencies.journal.events(eventQuery)
+        return Self.json(.array(events.map(EventDecoding.json)))
+    }
+
+    private func createRun(_ request: Request) async throws -> Response {
+        let body = try await Self.readJSON(request, limit: maxBodyBytes)
+        guard case .object(let members) = body else { throw APIError.badRequest("the body must be an object with \"steps\"") }
+        for key in members.keys where !["title", "key", "steps"].contains(key) {
+            throw APIError.badRequest("unknown field \"\(key)\"; a run has title, key and steps")
+        }
+        guard case .array(let stepItems)? = members["steps"], !stepItems.isEmpty else {
+            throw APIError.badRequest("\"steps\" must be a non-empty array of {\"effect\": …, \"arguments\": {…}}")
+        }
+        let steps = try stepItems.enumerated().map { index, item in
+            guard let effect = item["effect"]?.stringValue else { throw APIError.badRequest("step \(index): \"effect\" must be a string") }
+            do {
+                return try dependencies.effects.stepRequest(effect: effect, arguments: item["arguments"] ?? .object([:]))
+            } catch {
+                throw APIError.badRequest("step \(index): \(error)")
+            }
+        }
+        if let key = members["key"], key.stringValue?.isEmpty != false { throw APIError.badRequest("\"key\" must be a non-empty string") }
+        let title = members["title"]?.stringValue ?? steps.map(\.effect).joined(separator: ", ")
+        let (run, created) = try await dependencies.ledger.createRun(
+            RunRequest(title: title, origin: "http", key: members["key"]?.stringValue, steps: steps))
+        if created { dependencies.runsChanged() }
+        var document = try Self.encode(run)
+        document = .object((document.objectValue ?? [:]).merging(["created": .bool(created)]) { _, new in new })
+        return Self.json(document, status: created ? .created : .ok)
+    }
+
+    private func listRuns(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var states: Set<RunState>?
+        if let state = query["state"] {
+            guard let parsed = RunState(rawValue: String(state)) else {
+                throw APIError.badRequest("unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            states = [parsed]
+        }
+        let limit = query["limit"].flatMap { Int($0) } ?? 100
+        return Self.json(try Self.encode(try await dependencies.ledger.runs(limit: min(max(limit, 1), 10_000), states: states)))
+    }
+
+    private func wake(_ request: Request) async throws -> Response {
+        let body = try await Self.readJSON(request, limit: 64 * 1024, allowEmpty: true)
+        let what = body["what"]?.arrayValue?.compactMap(\.stringValue) ?? ["runs", "schedules"]
+        for item in what {
+            switch item {
+            case "runs": dependencies.runsChanged()
+            case "schedules": dependencies.schedulesChanged()
+            case "events": dependencies.eventsAppended()
+            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules or events")
+            }
+        }
+        return Self.json(["woke": .array(what.map(JSONValue.string))])
+    }
+
+    // MARK: Helpers
+
+    static func runID(_ context: BasicRequestContext) throws -> Int64 {
+        guard let text = context.parameters.get("id"), let id = Int64(text) else {
+            throw APIError.badRequest("the run id must be a number")
+        }
+        return id
+    }
+
+    static func readJSON(_ request: Request, limit: Int, allowEmpty: Bool = false) async throws -> JSONValue {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(status: .contentTooLarge, message: "the body is larger than \(limit) bytes")
+        }
+        if buffer.readableBytes == 0 {
+            if allowEmpty { return .object([:]) }
+            throw APIError.badRequest("the body is empty; send JSON")
+        }
+        do {
+            return try JSONValue(parsing: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError.badRequest(error.description)
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return try JSONValue(parsing: try encoder.encode(value))
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.jsonText + "\n")))
+    }
+}
+
+/// An HTTP error with a message for the client.
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var message: String
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, message: message) }
+}
+
+/// Turns every error into a JSON body with the right status; nothing leaks as a bare 500.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return APIServer.json(["error": .string(error.message)], status: error.status)
+        } catch let error as LedgerError {
+            let status: HTTPResponse.Status = if case .runNotFound = error { .notFound } else { .conflict }
+            return APIServer.json(["error": .string(error.description)], status: status)
+        } catch let error as HTTPError {
+            return APIServer.json(["error": .string(error.body ?? "\(error.status.reasonPhrase)")], status: error.status)
+        } catch {
+            logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+            return APIServer.json(["error": .string(String(describing: error))], status: .internalServerError)
+        }
+    }
+}
+
+/// Requires `Authorization: Bearer <token>`, compared in constant time.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+        guard Self.constantTimeEqual(Array(presented.utf8), Array(token.utf8)) else {
+            var response = APIServer.json(
+                ["error": "missing or wrong bearer token; send 'Authorization: Bearer <token>' with the token from <data dir>/api-token"],
+                status: .unauthorized)
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}
