@@ -69,7 +69,9 @@ let package = Package(
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -32,7 +32,7 @@ public struct DaemonRecordStore: Sendable {
         self.database = database
     }
 
-    /// Records a start and marks any earlier start that never recorded a stop as crashed.
+    /// Records a start (a start with no recorded stop before it means the previous run crashed).
     public func recordStart(pid: Int32, version: String, at date: Date) async throws -> Int64 {
         try await database.write { db in
             try db.execute(
@@ -47,6 +47,17 @@ public struct DaemonRecordStore: Sendable {
             try db.execute(
                 sql: "UPDATE daemonStart SET readyAt = ?, recovery = ? WHERE id = ?",
                 arguments: [date.millisecondsSince1970, recovery.jsonText, id])
+        }
+    }
+
+    /// Adds what one part found at start-up (`cron`, `watcher`, …) to the start's recovery record.
+    public func mergeRecovery(_ id: Int64, key: String, value: JSONValue) async throws {
+        try await database.write { db in
+            let text = try String.fetchOne(db, sql: "SELECT recovery FROM daemonStart WHERE id = ?", arguments: [id]) ?? "{}"
+            var recovery = (try? JSONValue(parsing: text))?.objectValue ?? [:]
+            recovery[key] = value
+            try db.execute(
+                sql: "UPDATE daemonStart SET recovery = ? WHERE id = ?", arguments: [JSONValue.object(recovery).jsonText, id])
         }
     }
 

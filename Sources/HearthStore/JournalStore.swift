@@ -59,23 +59,24 @@ public struct JournalStore: EventJournal {
             sql: """
                 INSERT INTO event (source, kind, key, payload, occurredAt, receivedAt, provenance)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(key) DO NOTHING
-                RETURNING id
                 """)
+        // Looking the key up first (rather than INSERT … ON CONFLICT DO NOTHING) keeps ids free of
+        // gaps: a conflicting insert would still consume an AUTOINCREMENT value. Inside the write
+        // transaction nothing can slip in between the two statements.
+        let lookup = try db.cachedStatement(sql: "SELECT id FROM event WHERE key = ?")
         let received = receivedAt.millisecondsSince1970
         var outcomes: [AppendOutcome] = []
         outcomes.reserveCapacity(events.count)
         for event in events {
-            let arguments: StatementArguments = [
+            if let key = event.key, let existing = try Int64.fetchOne(lookup, arguments: [key]) {
+                outcomes.append(AppendOutcome(id: existing, duplicate: true))
+                continue
+            }
+            try insert.execute(arguments: [
                 event.source, event.kind, event.key, event.payload.jsonText, event.occurredAt.millisecondsSince1970,
                 received, event.provenance.rawValue,
-            ]
-            if let id = try Int64.fetchOne(insert, arguments: arguments) {
-                outcomes.append(AppendOutcome(id: id, duplicate: false))
-            } else if let key = event.key {
-                let existing = try Int64.fetchOne(db, sql: "SELECT id FROM event WHERE key = ?", arguments: [key])
-                outcomes.append(AppendOutcome(id: existing ?? 0, duplicate: true))
-            }
+            ])
+            outcomes.append(AppendOutcome(id: db.lastInsertedRowID, duplicate: false))
         }
         return outcomes
     }

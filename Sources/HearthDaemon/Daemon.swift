@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthServer
+import HearthStore
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Why the daemon could not start.
+public enum DaemonError: Error, Sendable, CustomStringConvertible {
+    case portInUse(Int)
+    case workspaceUnwatchable(String)
+
+    public var description: String {
+        switch self {
+        case .portInUse(let port):
+            "port \(port) on 127.0.0.1 is in use; set [server] port in config.toml to a free port, or 0 to pick one"
+        case .workspaceUnwatchable(let reason):
+            "\(reason); or turn the watcher off with [watcher] enabled = false"
+        }
+    }
+}
+
+/// What start-up found, per part, for `hearth status` (`ledger`, `cron`, `watcher`, `maildir`).
+final class StartupBoard: Sendable {
+    private let entries = Mutex<[String: JSONValue]>([:])
+
+    func set(_ key: String, _ value: JSONValue) { entries.withLock { $0[key] = value } }
+    var snapshot: JSONValue { .object(entries.withLock { $0 }) }
+}
+
+/// `hearth daemon`: every long-lived part as a `Service` in one `ServiceGroup`.
+///
+/// Start-up order: take the data dir's lock, check the database (`quick_check`; a corrupt file
+/// is refused, never touched), record the start, reconcile the ledger, then run the services.
+/// The daemon is *ready* once the HTTP API listens: it then writes `runtime/daemon.json` and
+/// prints one line on stdout. SIGTERM or SIGINT shut the services down in reverse order — the
+/// API stops taking work first, the executor last, after in-flight steps had their grace period.
+public enum Daemon {
+    public static func run(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws {
+        let startedAt = Date()
+        let token = try DataDirectory.prepare(paths)
+        let lock = try DaemonLock.acquire(at: paths.lockFile, dataDirectory: paths.dataDirectory.path)
+        defer { withExtendedLifetime(lock) {} }
+        let database = try HearthDatabase.open(at: paths.database, checkIntegrity: true)
+        let records = DaemonRecordStore(database: database)
+        let startID = try await records.recordStart(pid: getpid(), version: HearthVersion.current, at: startedAt)
+        let journal = JournalStore(database: database)
+        let ledger = LedgerStore(database: database)
+        let schedules = ScheduleStore(database: database)
+
+        let recovery = try await ledger.recover()
+        let board = StartupBoard()
+        board.set("ledger", ledgerReport(recovery))
+        if !recovery.needsReviewSteps.isEmpty {
+            logger.warning(
+                "\(recovery.needsReviewSteps.count) interrupted step(s) are not idempotent and need review: see 'hearth runs --state needsReview'")
+        }
+        if !recovery.requeuedSteps.isEmpty { logger.notice("re-queued \(recovery.requeuedSteps.count) interrupted idempotent step(s)") }
+
+        let clock = SystemWallClock()
+        let executorWake = WakeSignal()
+        let cronWake = WakeSignal()
+        let effects = EffectRegistry([AppendLineEffect()])
+        let reportStartup: StartupReporter = { trigger, report in
+            board.set(trigger, report)
+            do {
+                try await records.mergeRecovery(startID, key: trigger, value: report)
+            } catch {
+                logger.warning("cannot record the \(trigger) start-up report: \(error)")
+            }
+        }
+
+        var services: [any Service] = [
+            LedgerExecutor(
+                ledger: ledger, effects: effects,
+                options: .init(
+                    concurrency: configuration.executor.concurrency,
+                    shutdownGrace: .seconds(configuration.executor.shutdownGraceSeconds), workspace: paths.workspace),
+                wake: executorWake, clock: clock, logger: logger),
+            CronTriggerService(
+                book: schedules,
+                defaultTimeZone: configuration.cron.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current,
+                clock: clock, wake: cronWake, logger: logger, reportStartup: reportStartup),
+        ]
+        if configuration.watcher.enabled {
+            services.append(
+                FileWatcherService(
+                    options: .init(
+                        root: paths.workspace, settle: .milliseconds(configuration.watcher.settleMilliseconds),
+                        rules: IgnoreRules(patterns: configuration.watcher.ignore, excludedPaths: excludedPaths(paths))),
+                    store: FileIndexTable(database: database), logger: logger, reportStartup: reportStartup))
+        }
+        if configuration.maildir.enabled {
+            services.append(
+                MaildirWatcherService(
+                    maildir: paths.maildir, maxBodyBytes: configuration.maildir.maxBodyBytes, journal: journal, logger: logger,
+                    reportStartup: reportStartup))
+        }
+        let api = APIServer(
+            port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
+            dependencies: APIDependencies(
+                journal: journal, ledger: ledger, effects: effects,
+                status: { (try? StatusReport.build(paths: paths, records: records, live: ["startup": board.snapshot])) ?? .null },
+                runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}),
+            logger: logger)
+        services.append(
+            api.service { port in
+                let state = DaemonState(pid: getpid(), port: port, startedAt: startedAt, version: HearthVersion.current)
+                do {
+                    try state.write(to: paths.daemonStateFile)
+                } catch {
+                    logger.error("cannot write \(paths.daemonStateFile.path): \(error)")
+                }
+                let readyAt = Date()
+                try? await records.recordReady(startID, at: readyAt, recovery: board.snapshot)
+                let milliseconds = Int((readyAt.timeIntervalSince(startedAt) * 1000).rounded())
+                logger.info("ready in \(milliseconds) ms on 127.0.0.1:\(port)")
+                // One line on stdout for whoever started us (tests, supervisors, the README tour).
+                let line = "hearth daemon ready: pid \(getpid()), http://127.0.0.1:\(port), data \(paths.dataDirectory.path)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+                // Anything submitted between recovery and now was written straight to the database.
+                executorWake.wake()
+            })
+
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.executor.shutdownGraceSeconds + 10)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        defer { try? FileManager.default.removeItem(at: paths.daemonStateFile) }
+        do {
+            try await group.run()
+        } catch {
+            if isAddressInUse(error) { throw DaemonError.portInUse(configuration.server.port) }
+            if let watchError = error as? WatchError { throw DaemonError.workspaceUnwatchable(watchError.description) }
+            throw error
+        }
+        try? await records.recordStop(startID, at: Date())
+        logger.info("stopped cleanly")
+    }
+
+    private static func ledgerReport(_ recovery: LedgerRecovery) -> JSONValue {
+        [
+            "requeuedSteps": .array(recovery.requeuedSteps.map { .number(Double($0)) }),
+            "needsReviewSteps": .array(recovery.needsReviewSteps.map { .number(Double($0)) }),
+            "adoptedResults": .array(recovery.adoptedResults.map { .number(Double($0)) }),
+            "activeRuns": .array(recovery.activeRuns.map { .number(Double($0)) }),
+        ]
+    }
+
+    /// Hearth's own files must never feed the watcher, or every journal write would be an event.
+    private static func excludedPaths(_ paths: HearthPaths) -> Set<String> {
+        let root = paths.workspace.path + "/"
+        return Set([paths.dataDirectory.path, paths.maildir.path].compactMap { path in
+            path.hasPrefix(root) ? String(path.dropFirst(root.count)) : nil
+        })
+    }
+
+    private static func isAddressInUse(_ error: any Error) -> Bool {
+        if let ioError = error as? IOError, ioError.errnoCode == EADDRINUSE { return true }
+        return String(describing: error).contains("Address already in use")
+    }
+}
+
+/// Logging for the daemon: stderr and a size-capped file in the data dir.
+public enum DaemonLogging {
+    public static func bootstrap(paths: HearthPaths, configuration: Configuration) throws {
+        let file = try LogFile(url: paths.logFile, maxBytes: configuration.log.maxFileBytes)
+        let level = Logger.Level(rawValue: configuration.log.level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var stderr = StreamLogHandler.standardError(label: label)
+            stderr.logLevel = level
+            return MultiplexLogHandler([stderr, FileLogHandler(label: label, file: file, level: level)])
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import HearthConfig
+import HearthCore
+import HearthDaemon
+import HearthServer
+import HearthStore
+
+/// The flags every command takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Data directory (database, logs, API token).", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Config file. Default: <data-dir>/config.toml with --data-dir, else $XDG_CONFIG_HOME/hearth/config.toml.",
+            valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("The only directory tree the agent may touch. Default: ~/HearthWorkspace.", valueName: "dir"))
+    var workspace: String?
+
+    /// Reads the config (if any) and resolves every path.
+    func load() throws -> HearthContext {
+        let environment = Environment.process
+        let overrides = PathOverrides(dataDirectory: dataDir, configFile: config, workspace: workspace)
+        let (configURL, explicit) = HearthPaths.configFile(overrides: overrides, environment: environment)
+        let exists = FileManager.default.fileExists(atPath: configURL.path)
+        var configuration = Configuration()
+        if exists {
+            configuration = try Configuration.load(path: configURL.path)
+        } else if explicit {
+            throw CLIError("config file \(configURL.path) does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
+        }
+        let paths = HearthPaths.resolve(
+            overrides: overrides, configFile: configURL, configuration: configuration, environment: environment)
+        return HearthContext(paths: paths, configuration: configuration, configFileExisted: exists)
+    }
+}
+
+/// Resolved paths and configuration for one command.
+struct HearthContext {
+    var paths: HearthPaths
+    var configuration: Configuration
+    var configFileExisted: Bool
+
+    /// Opens the database for writing, creating the data dir (and token) if needed.
+    func openForWriting() throws -> HearthDatabase {
+        try DataDirectory.prepare(paths)
+        return try HearthDatabase.open(at: paths.database)
+    }
+
+    /// Opens the database for reading; `nil` when Hearth was never set up here.
+    func openForReading() throws -> HearthDatabase? {
+        guard FileManager.default.fileExists(atPath: paths.database.path) else { return nil }
+        return try HearthDatabase.open(at: paths.database)
+    }
+
+    /// Tells a running daemon that the database changed; returns whether one was told.
+    ///
+    /// Best effort by design: the write is already durable, and the daemon also re-checks on its
+    /// own within a minute.
+    @discardableResult
+    func nudgeDaemon(_ what: [String]) async -> Bool {
+        guard let running = DaemonState.running(paths), let state = running.state,
+            let token = try? DataDirectory.readToken(paths)
+        else { return false }
+        do {
+            try await DaemonClient(port: state.port, token: token, timeout: .seconds(3)).wake(what)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Prints a JSON document on stdout.
+func printJSON(_ value: JSONValue) {
+    print(value.jsonText)
+}
+
+/// Parses `--payload`-style input: inline JSON, `@file`, or `@-` for stdin.
+func readJSONArgument(_ text: String, option: String) throws -> JSONValue {
+    var data = Data(text.utf8)
+    if text.hasPrefix("@") {
+        let path = String(text.dropFirst())
+        if path == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw CLIError("\(option): cannot read \(path); check the path")
+            }
+            data = contents
+        }
+    }
+    do {
+        return try JSONValue(parsing: data)
+    } catch {
+        throw CLIError("\(option): \(error.description)")
+    }
+}
