@@ -46,7 +46,10 @@ public struct CronTriggerService: Service {
                     logger.error("cron: \(error); retrying in 5 s")
                     nextDeadline = clock.now().addingTimeInterval(5)
                 }
-                await wake.wait(until: nextDeadline, clock: clock)
+                // Schedules changed by the CLI arrive as a wake; re-reading at least once a
+                // minute covers a nudge that never arrived.
+                let recheck = clock.now().addingTimeInterval(60)
+                await wake.wait(until: nextDeadline.map { min($0, recheck) } ?? recheck, clock: clock)
             }
         } onGracefulShutdown: {
             wake.wake()

@@ -59,7 +59,9 @@ public struct LedgerExecutor: Service {
                             }
                         }
                         backoff = .milliseconds(250)
-                        await wake.wait()
+                        // Woken by new work; the one-minute re-check covers a CLI nudge that
+                        // never arrived (the CLI writes the database directly).
+                        await wake.wait(until: clock.now().addingTimeInterval(60), clock: clock)
                     } catch {
                         logger.error("executor: cannot claim a step: \(error); retrying in \(backoff)")
                         await wake.wait(until: clock.now().addingTimeInterval(backoff.seconds), clock: clock)

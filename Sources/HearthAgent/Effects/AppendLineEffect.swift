@@ -58,18 +58,44 @@ public struct AppendLineEffect: Effect {
         return ["path": .string(path), "appended": true, "bytes": .number(Double(line.count))]
     }
 
+    /// Whether the file holds `needle`, read in 1 MiB chunks (overlapping by the needle's length,
+    /// so a match across a chunk boundary is found) and searched with `memchr`/`memcmp`.
     private static func contains(_ needle: [UInt8], fd: Int32, path: String) throws -> Bool {
-        var content: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let chunk = 1 << 20
+        var buffer = [UInt8](repeating: 0, count: chunk + needle.count)
         var offset: off_t = 0
+        var carried = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + carried, chunk, offset) }
             if count < 0 { throw WorkspaceError.io(path: path, code: errno, action: "read") }
-            if count == 0 { break }
-            content.append(contentsOf: buffer[0..<count])
+            if count == 0 { return false }
+            let available = carried + count
+            if Self.search(needle, in: buffer, count: available) { return true }
+            // Keep the tail that could start a match continuing in the next chunk.
+            carried = min(needle.count - 1, available)
+            buffer.withUnsafeMutableBytes { raw in
+                _ = memmove(raw.baseAddress!, raw.baseAddress! + (available - carried), carried)
+            }
             offset += off_t(count)
         }
-        return content.firstRange(of: needle) != nil
+    }
+
+    private static func search(_ needle: [UInt8], in buffer: [UInt8], count: Int) -> Bool {
+        guard let first = needle.first, count >= needle.count else { return false }
+        return buffer.withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { pattern in
+                var position = 0
+                while position + pattern.count <= count {
+                    guard let found = memchr(haystack.baseAddress! + position, Int32(first), count - position - pattern.count + 1) else {
+                        return false
+                    }
+                    let index = haystack.baseAddress!.distance(to: UnsafeRawPointer(found))
+                    if memcmp(found, pattern.baseAddress!, pattern.count) == 0 { return true }
+                    position = index + 1
+                }
+                return false
+            }
+        }
     }
 }
 

@@ -1,0 +1,85 @@
+import Foundation
+import Glibc
+import HearthConfig
+import HearthCore
+import HearthDaemon
+import HearthServer
+
+/// A `hearth daemon` child process over one data directory.
+public final class DaemonUnderTest: Sendable {
+    public let process: ChildProcess
+    public let port: Int
+    public let client: DaemonClient
+
+    private init(process: ChildProcess, port: Int, client: DaemonClient) {
+        self.process = process
+        self.port = port
+        self.client = client
+    }
+
+    /// Writes a config suited to tests (free port, short settle) into `dataDirectory`.
+    public static func prepare(dataDirectory: URL, workspace: URL, extraConfig: String = "") throws {
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let config = """
+            [paths]
+            data_dir = "\(dataDirectory.path)"
+            workspace = "\(workspace.path)"
+            [server]
+            port = 0
+            [watcher]
+            settle_ms = 50
+            \(extraConfig)
+            """
+        try Data(config.utf8).write(to: dataDirectory.appending(path: "config.toml"))
+    }
+
+    /// Starts a daemon and waits for its ready line.
+    ///
+    /// - Throws: `DaemonStartError` with the daemon's stderr when it exits or stays silent.
+    public static func start(binary: URL = HearthBinary.url, dataDirectory: URL, timeout: Double = 30) async throws -> DaemonUnderTest {
+        let process = try ChildProcess(executable: binary, arguments: ["daemon", "--data-dir", dataDirectory.path])
+        let ready = await withTaskGroup(of: String?.self) { group in
+            group.addTask { await process.firstLine(containing: "hearth daemon ready") }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let ready, let port = Self.port(in: ready) else {
+            process.signal(SIGKILL)
+            await process.waitForExit()
+            throw DaemonStartError(stderr: process.standardError)
+        }
+        let paths = HearthPaths(
+            configFile: dataDirectory.appending(path: "config.toml"), dataDirectory: dataDirectory, workspace: dataDirectory,
+            maildir: dataDirectory)
+        let token = try DataDirectory.readToken(paths)
+        return DaemonUnderTest(process: process, port: port, client: DaemonClient(port: port, token: token))
+    }
+
+    /// SIGTERM, then wait: the exit status of a graceful stop.
+    @discardableResult
+    public func stop() async -> Int32 {
+        process.signal(SIGTERM)
+        return await process.waitForExit()
+    }
+
+    /// SIGKILL, then wait.
+    public func kill() async {
+        process.signal(SIGKILL)
+        await process.waitForExit()
+    }
+
+    static func port(in line: String) -> Int? {
+        guard let range = line.range(of: "http://127.0.0.1:") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+}
+
+public struct DaemonStartError: Error, CustomStringConvertible {
+    public let stderr: String
+    public var description: String { "the daemon did not become ready; its stderr:\n\(stderr)" }
+}
