@@ -1,0 +1,51 @@
+import Foundation
+import HearthBench
+import HearthCore
+import HearthTesting
+
+/// An isolated home for the real `hearth` binary: HOME and XDG dirs inside a temp directory.
+struct Sandbox {
+    let root: TemporaryDirectory
+    var home: URL { root.appending("home") }
+    var data: URL { root.appending("data") }
+    var workspace: URL { root.appending("workspace") }
+
+    init() throws {
+        root = try TemporaryDirectory(prefix: "e2e")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = home.path
+        environment["XDG_CONFIG_HOME"] = home.appending(path: ".config").path
+        environment["XDG_DATA_HOME"] = home.appending(path: ".local/share").path
+        return environment
+    }
+
+    /// Runs `hearth` with `--data-dir` and `--workspace` pointing into the sandbox.
+    func hearth(_ arguments: [String], isolated: Bool = true, input: Data? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let paths = isolated ? ["--data-dir", data.path, "--workspace", workspace.path] : []
+        return try await ChildProcess.run(HearthBinary.url, arguments + paths, environment: environment, input: input)
+    }
+
+    /// Writes a test config (free port, short settle) into the data dir.
+    func prepareDaemon(extraConfig: String = "") throws {
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        try DaemonUnderTest.prepare(dataDirectory: data, workspace: workspace, extraConfig: extraConfig)
+    }
+
+    func startDaemon() async throws -> DaemonUnderTest {
+        try await DaemonUnderTest.start(dataDirectory: data)
+    }
+
+    func status() async throws -> JSONValue {
+        let result = try await hearth(["status", "--json"])
+        return try JSONValue(parsing: result.stdout)
+    }
+}
+
+extension String {
+    /// Non-empty lines.
+    var lines: [Substring] { split(separator: "\n") }
+}
