@@ -99,7 +99,8 @@ public enum HearthBinary {
         if let path = ProcessInfo.processInfo.environment["HEARTH_BIN"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let me = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         if me.lastPathComponent == "hearth" { return me }
         var directory = me.deletingLastPathComponent()
         // On Linux the test runner is <build>/debug/hearthPackageTests.xctest.

@@ -114,7 +114,9 @@ public struct CrashHarness: Sendable {
             if duringStartup { report.killsDuringStartup += 1 } else { report.killsWhileServing += 1 }
             report.rounds += 1
             if (round + 1) % max(1, options.rounds / 10) == 0 {
-                progress("round \(round + 1)/\(options.rounds): \(acknowledged.eventKeys.withLock { $0.count }) events and \(acknowledged.runKeys.withLock { $0.count }) runs acknowledged so far")
+                progress(
+                    "round \(round + 1)/\(options.rounds): \(acknowledged.eventKeys.withLock { $0.count }) events and \(acknowledged.runKeys.withLock { $0.count }) runs acknowledged so far"
+                )
             }
         }
 
@@ -223,7 +225,8 @@ public struct CrashHarness: Sendable {
             let keys = Set(try String.fetchAll(db, sql: "SELECT key FROM event WHERE key IS NOT NULL"))
             var counts: [String: Int] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT json_extract(payload, '$.marker') AS marker, COUNT(*) AS n FROM event WHERE kind = 'crash.unkeyed' GROUP BY 1")
+                db,
+                sql: "SELECT json_extract(payload, '$.marker') AS marker, COUNT(*) AS n FROM event WHERE kind = 'crash.unkeyed' GROUP BY 1")
             {
                 counts[row["marker"]] = row["n"]
             }

@@ -71,7 +71,8 @@ public struct SpineBenchmark: Sendable {
         let journal = JournalStore(database: database)
         let payload: JSONValue = ["path": "Receipts/0042.txt", "size": 1834, "note": "a typical small payload"]
         func event(_ index: Int, _ prefix: String) -> NewEvent {
-            NewEvent(source: "bench", kind: "bench.event", key: "\(prefix)-\(index)", payload: payload, occurredAt: Date(), provenance: .trusted)
+            NewEvent(
+                source: "bench", kind: "bench.event", key: "\(prefix)-\(index)", payload: payload, occurredAt: Date(), provenance: .trusted)
         }
 
         var hearthSingle: [Double] = []
@@ -153,7 +154,9 @@ public struct SpineBenchmark: Sendable {
         var health: [Double] = []
         for index in 0..<options.httpEvents {
             let start = ContinuousClock.now
-            _ = try await daemon.client.postEvent(["source": "bench", "kind": "bench.http", "key": .string("h-\(index)"), "payload": ["n": .number(Double(index))]])
+            _ = try await daemon.client.postEvent([
+                "source": "bench", "kind": "bench.http", "key": .string("h-\(index)"), "payload": ["n": .number(Double(index))],
+            ])
             posts.append((ContinuousClock.now - start).milliseconds)
             let healthStart = ContinuousClock.now
             _ = try await daemon.client.get("/v1/health")
@@ -172,7 +175,10 @@ public struct SpineBenchmark: Sendable {
     private func idle() async throws -> JSONValue {
         let full = try await idleDaemon(name: "idle-full", files: options.files)
         let empty = try await idleDaemon(name: "idle-empty", files: 0)
-        return ["seconds": .number(Double(options.idleSeconds)), "workspaceFiles": .number(Double(options.files)), "hearth": full, "emptyWorkspace": empty]
+        return [
+            "seconds": .number(Double(options.idleSeconds)), "workspaceFiles": .number(Double(options.files)), "hearth": full,
+            "emptyWorkspace": empty,
+        ]
     }
 
     private func idleDaemon(name: String, files: Int) async throws -> JSONValue {
@@ -238,7 +244,8 @@ public struct SpineBenchmark: Sendable {
 
     private func coldStart() async throws -> JSONValue {
         let full = options.directory.appending(path: "cold-full")
-        try DaemonUnderTest.prepare(dataDirectory: full, workspace: full.appending(path: "workspace"), extraConfig: "[maildir]\nenabled = false\n")
+        try DaemonUnderTest.prepare(
+            dataDirectory: full, workspace: full.appending(path: "workspace"), extraConfig: "[maildir]\nenabled = false\n")
         try FileManager.default.createDirectory(at: full.appending(path: "workspace"), withIntermediateDirectories: true)
         do {
             let database = try HearthDatabase.open(at: full.appending(path: "hearth.sqlite"))
@@ -247,13 +254,16 @@ public struct SpineBenchmark: Sendable {
             for batch in stride(from: 0, to: options.coldRows, by: 5_000) {
                 _ = try journal.appendNow(
                     (batch..<min(batch + 5_000, options.coldRows)).map {
-                        NewEvent(source: "bench", kind: "bench.event", key: "k-\($0)", payload: payload, occurredAt: Date(), provenance: .trusted)
+                        NewEvent(
+                            source: "bench", kind: "bench.event", key: "k-\($0)", payload: payload, occurredAt: Date(), provenance: .trusted
+                        )
                     })
             }
             try database.checkpoint()
         }
         let empty = options.directory.appending(path: "cold-empty")
-        try DaemonUnderTest.prepare(dataDirectory: empty, workspace: empty.appending(path: "workspace"), extraConfig: "[maildir]\nenabled = false\n")
+        try DaemonUnderTest.prepare(
+            dataDirectory: empty, workspace: empty.appending(path: "workspace"), extraConfig: "[maildir]\nenabled = false\n")
         try FileManager.default.createDirectory(at: empty.appending(path: "workspace"), withIntermediateDirectories: true)
         _ = try await startTimes(empty, count: 1)  // creates the empty database and token
 
@@ -309,7 +319,10 @@ public struct SpineBenchmark: Sendable {
     }
 
     static func spread(_ milliseconds: [Double]) -> JSONValue {
-        ["medianMs": round(percentile(milliseconds, 0.5)), "minMs": round(milliseconds.min() ?? 0), "maxMs": round(milliseconds.max() ?? 0)]
+        [
+            "medianMs": round(percentile(milliseconds, 0.5)), "minMs": round(milliseconds.min() ?? 0),
+            "maxMs": round(milliseconds.max() ?? 0),
+        ]
     }
 
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {

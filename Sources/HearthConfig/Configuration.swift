@@ -194,7 +194,8 @@ private struct SectionReader {
         for key in root.keys where !known.contains(key) {
             throw .invalid(
                 path: path, line: root[key]!.line, key: key,
-                message: "unknown section or key\(Self.suggestion(for: key, among: known)); known sections: \(known.joined(separator: ", "))")
+                message:
+                    "unknown section or key\(Self.suggestion(for: key, among: known)); known sections: \(known.joined(separator: ", "))")
         }
     }
 
@@ -217,7 +218,8 @@ private struct SectionReader {
     func nonEmptyString(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> String? {
         guard let entry = table[key] else { return nil }
         guard case .string(let value) = entry.value else {
-            throw .invalid(path: path, line: entry.line, key: "\(section).\(key)", message: "expected a string, found \(entry.value.typeName)")
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)", message: "expected a string, found \(entry.value.typeName)")
         }
         return value.isEmpty ? nil : value
     }
@@ -250,7 +252,8 @@ private struct SectionReader {
         guard let entry = table[key] else { return nil }
         guard case .array(let elements) = entry.value else {
             throw .invalid(
-                path: path, line: entry.line, key: "\(section).\(key)", message: "expected an array of strings, found \(entry.value.typeName)")
+                path: path, line: entry.line, key: "\(section).\(key)",
+                message: "expected an array of strings, found \(entry.value.typeName)")
         }
         var result: [String] = []
         for element in elements {

@@ -59,7 +59,8 @@ public enum Daemon {
         board.set("ledger", ledgerReport(recovery))
         if !recovery.needsReviewSteps.isEmpty {
             logger.warning(
-                "\(recovery.needsReviewSteps.count) interrupted step(s) are not idempotent and need review: see 'hearth runs --state needsReview'")
+                "\(recovery.needsReviewSteps.count) interrupted step(s) are not idempotent and need review: see 'hearth runs --state needsReview'"
+            )
         }
         if !recovery.requeuedSteps.isEmpty { logger.notice("re-queued \(recovery.requeuedSteps.count) interrupted idempotent step(s)") }
 
@@ -156,9 +157,10 @@ public enum Daemon {
     /// Hearth's own files must never feed the watcher, or every journal write would be an event.
     private static func excludedPaths(_ paths: HearthPaths) -> Set<String> {
         let root = paths.workspace.path + "/"
-        return Set([paths.dataDirectory.path, paths.maildir.path].compactMap { path in
-            path.hasPrefix(root) ? String(path.dropFirst(root.count)) : nil
-        })
+        return Set(
+            [paths.dataDirectory.path, paths.maildir.path].compactMap { path in
+                path.hasPrefix(root) ? String(path.dropFirst(root.count)) : nil
+            })
     }
 
     private static func isAddressInUse(_ error: any Error) -> Bool {

@@ -184,7 +184,8 @@ public struct APIServer: Sendable {
         var states: Set<RunState>?
         if let state = query["state"] {
             guard let parsed = RunState(rawValue: String(state)) else {
-                throw APIError.badRequest("unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw APIError.badRequest(
+                    "unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             states = [parsed]
         }

@@ -59,7 +59,9 @@ public struct DaemonClient: Sendable {
         }
         let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 64 << 20)
-        let parsed = bytes.readableBytes == 0 ? JSONValue.null : (try? JSONValue(parsing: Data(bytes.readableBytesView))) ?? .string(String(buffer: bytes))
+        let parsed =
+            bytes.readableBytes == 0
+            ? JSONValue.null : (try? JSONValue(parsing: Data(bytes.readableBytesView))) ?? .string(String(buffer: bytes))
         return Reply(status: Int(response.status.code), body: parsed)
     }
 }

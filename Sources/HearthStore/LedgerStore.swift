@@ -77,9 +77,10 @@ public struct LedgerStore: WorkLedger {
             var touchedRuns = Set<Int64>()
             for row in rows {
                 let step = try StepRow.step(from: row)
-                let hasIntent = try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS (SELECT 1 FROM intent WHERE idempotencyKey = ? AND attempt = ?)",
-                    arguments: [step.idempotencyKey, step.attempts]) ?? false
+                let hasIntent =
+                    try Bool.fetchOne(
+                        db, sql: "SELECT EXISTS (SELECT 1 FROM intent WHERE idempotencyKey = ? AND attempt = ?)",
+                        arguments: [step.idempotencyKey, step.attempts]) ?? false
                 let result = try Self.recordedOutcome(key: step.idempotencyKey, attempt: step.attempts, in: db)
                 var machine = StepMachine(state: step.state, idempotent: step.idempotent)
                 switch machine.recover(hasIntent: hasIntent, result: result) {

@@ -23,8 +23,9 @@ public struct ScheduleStore: ScheduleBook {
     /// - Throws: `ScheduleError.exists` when the name is taken and `replace` is false.
     public func addNow(_ schedule: Schedule, replace: Bool) throws {
         try database.writeSync { db in
-            let exists = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM schedule WHERE name = ?)", arguments: [schedule.name]) ?? false
+            let exists =
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM schedule WHERE name = ?)", arguments: [schedule.name]) ?? false
             if exists && !replace { throw ScheduleError.exists(schedule.name) }
             try db.execute(
                 sql: """

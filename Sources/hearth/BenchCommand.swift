@@ -52,7 +52,10 @@ struct SpineBenchCommand: AsyncParsableCommand {
             let report = try await CrashHarness(options: .init(rounds: crash, seed: seed, directory: directory)).run(progress: progress)
             let encoded = try JSONValue(parsing: JSONEncoder().encode(report))
             if json {
-                print(JSONValue.object((encoded.objectValue ?? [:]).merging(["seed": .number(Double(seed)), "passed": .bool(report.passed)]) { $1 }).jsonText)
+                print(
+                    JSONValue.object(
+                        (encoded.objectValue ?? [:]).merging(["seed": .number(Double(seed)), "passed": .bool(report.passed)]) { $1 }
+                    ).jsonText)
             } else {
                 print(Self.render(report, seed: seed))
             }

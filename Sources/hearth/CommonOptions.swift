@@ -31,7 +31,8 @@ struct CommonOptions: ParsableArguments {
         if exists {
             configuration = try Configuration.load(path: configURL.path)
         } else if explicit {
-            throw CLIError("config file \(configURL.path) does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
+            throw CLIError(
+                "config file \(configURL.path) does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
         }
         let paths = HearthPaths.resolve(
             overrides: overrides, configFile: configURL, configuration: configuration, environment: environment)

@@ -76,7 +76,8 @@ struct RunsCommand: AsyncParsableCommand {
         var states: Set<RunState>?
         if let state {
             guard let parsed = RunState(rawValue: state) else {
-                throw CLIError("--state: unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CLIError(
+                    "--state: unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             states = [parsed]
         }

@@ -63,7 +63,8 @@ struct StatusCommand: AsyncParsableCommand {
         let runs = (counts["runs"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value.intValue ?? 0) \($0.key)" }
         lines.append("runs       \(runs.isEmpty ? "none" : runs.joined(separator: ", "))")
         if let review = counts["stepsNeedingReview"]?.intValue, review > 0 {
-            lines.append("           \(review) step(s) need review: hearth runs --state needsReview, then hearth resume RUN or hearth cancel RUN")
+            lines.append(
+                "           \(review) step(s) need review: hearth runs --state needsReview, then hearth resume RUN or hearth cancel RUN")
         }
         lines.append("schedules  \(counts["schedules"]?.intValue ?? 0), files indexed \(counts["indexedFiles"]?.intValue ?? 0)")
         if let start = status["lastStart"] {

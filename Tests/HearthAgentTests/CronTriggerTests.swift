@@ -31,7 +31,9 @@ struct CronTriggerTests {
     @Test("a new schedule starts from now, fires at its slot, and moves on")
     func firesOnTime() async throws {
         try schedules.addNow(
-            Schedule(name: "brief", expression: try CronExpression("0 8 * * *"), timeZone: nil, payload: ["topic": "morning"], nextFireAt: nil, createdAt: Date()),
+            Schedule(
+                name: "brief", expression: try CronExpression("0 8 * * *"), timeZone: nil, payload: ["topic": "morning"], nextFireAt: nil,
+                createdAt: Date()),
             replace: false)
         let clock = ManualWallClock(now: date("2026-01-01T07:00:00Z"))
         let cron = service(clock)
@@ -53,7 +55,9 @@ struct CronTriggerTests {
     @Test("after downtime a missed schedule fires once, for the latest slot, counting what it missed")
     func catchUpOnce() async throws {
         try schedules.addNow(
-            Schedule(name: "hourly", expression: try CronExpression("@hourly"), timeZone: nil, nextFireAt: date("2026-01-01T01:00:00Z"), createdAt: Date()),
+            Schedule(
+                name: "hourly", expression: try CronExpression("@hourly"), timeZone: nil, nextFireAt: date("2026-01-01T01:00:00Z"),
+                createdAt: Date()),
             replace: false)
         let cron = service(ManualWallClock(now: date("2026-01-01T10:30:00Z")))
         let result = try await cron.fireDue(now: date("2026-01-01T10:30:00Z"))
@@ -71,7 +75,9 @@ struct CronTriggerTests {
     @Test("a sparse schedule missed long ago still reports its latest slot")
     func sparseCatchUp() async throws {
         try schedules.addNow(
-            Schedule(name: "monthly", expression: try CronExpression("@monthly"), timeZone: nil, nextFireAt: date("2026-01-01T00:00:00Z"), createdAt: Date()),
+            Schedule(
+                name: "monthly", expression: try CronExpression("@monthly"), timeZone: nil, nextFireAt: date("2026-01-01T00:00:00Z"),
+                createdAt: Date()),
             replace: false)
         _ = try await service(ManualWallClock(now: Date())).fireDue(now: date("2026-04-15T00:00:00Z"))
         let event = try #require(try await journal.events(EventQuery()).first)
@@ -82,7 +88,8 @@ struct CronTriggerTests {
     @Test("the service sleeps until the next slot on the injected clock, then fires")
     func serviceLoop() async throws {
         try schedules.addNow(
-            Schedule(name: "tick", expression: try CronExpression("*/5 * * * *"), timeZone: "Europe/Paris", nextFireAt: nil, createdAt: Date()),
+            Schedule(
+                name: "tick", expression: try CronExpression("*/5 * * * *"), timeZone: "Europe/Paris", nextFireAt: nil, createdAt: Date()),
             replace: false)
         let clock = ManualWallClock(now: date("2026-01-01T00:01:00Z"))
         let task = Task { try await service(clock).run() }

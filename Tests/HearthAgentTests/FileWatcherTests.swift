@@ -81,7 +81,11 @@ struct FileWatcherTests {
         let harness = try WatcherHarness()
         let (task, _) = try await harness.startAndSettle()
         defer { task.cancel() }
-        let handle = try FileHandle(forWritingTo: { try harness.write("burst.log", ""); return harness.root.appending("burst.log") }())
+        let handle = try FileHandle(
+            forWritingTo: {
+                try harness.write("burst.log", "")
+                return harness.root.appending("burst.log")
+            }())
         for index in 0..<300 { try handle.write(contentsOf: Data("line \(index)\n".utf8)) }
         try handle.close()
         try harness.write("marker.txt", "m")
@@ -158,9 +162,10 @@ struct FileWatcherTests {
         let (second, report) = try await harness.startAndSettle()
         #expect(report["changesWhileDown"] == 3)
         let offline = try await harness.events().filter { $0.payload["detectedBy"] == "startup" }.suffix(3)
-        #expect(Set(offline.map { "\($0.kind) \($0.payload["path"]!.stringValue!)" }) == [
-            "file.modified change.txt", "file.deleted remove.txt", "file.created new.txt",
-        ])
+        #expect(
+            Set(offline.map { "\($0.kind) \($0.payload["path"]!.stringValue!)" }) == [
+                "file.modified change.txt", "file.deleted remove.txt", "file.created new.txt",
+            ])
         second.cancel()
         _ = await second.result
 
@@ -186,7 +191,8 @@ struct FileWatcherTests {
         let startup = try await withTimeout(10, "start-up") { await batches.next()! }
         #expect(startup.1 == .startup)
         // The queue holds 16384 events by default; 20,000 files overflow it while the thread is held.
-        let limit = (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))
+        let limit =
+            (try? String(contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 16_384
         let count = limit + 2_000
         for index in 0..<count {

@@ -41,7 +41,8 @@ struct LedgerExecutorTests {
         RunRequest(
             title: "append", origin: "test",
             steps: try lines.map {
-                try effects.stepRequest(effect: "append_line", arguments: ["path": .string(file), "text": .string($0), "idempotent": .bool(idempotent)])
+                try effects.stepRequest(
+                    effect: "append_line", arguments: ["path": .string(file), "text": .string($0), "idempotent": .bool(idempotent)])
             })
     }
 

@@ -53,7 +53,9 @@ struct MaildirWatcherTests {
         defer { task.cancel() }
         try deliver(
             "1700000000.M1P1.host",
-            Data("From: Ann <ann@example.com>\r\nTo: me@example.com\r\nSubject: Lunch\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\nNoon?\r\n".utf8))
+            Data(
+                "From: Ann <ann@example.com>\r\nTo: me@example.com\r\nSubject: Lunch\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n\r\nNoon?\r\n"
+                    .utf8))
         let events = try await waitForEvents(1)
         let event = try #require(events.first)
         #expect(event.kind == "mail.received")
@@ -76,9 +78,10 @@ struct MaildirWatcherTests {
         try deliver("empty.2", Data())
         let events = try await waitForEvents(2)
         #expect(events.allSatisfy { $0.kind == "mail.malformed" && $0.payload["malformed"] == true })
-        #expect(Set(events.compactMap { $0.payload["error"]?.stringValue }) == [
-            "the header contains NUL bytes (binary data, not mail)", "the file is empty",
-        ])
+        #expect(
+            Set(events.compactMap { $0.payload["error"]?.stringValue }) == [
+                "the header contains NUL bytes (binary data, not mail)", "the file is empty",
+            ])
         #expect(try Data(contentsOf: maildir.appending(path: "new/junk.1")) == junk)
         #expect(FileManager.default.fileExists(atPath: maildir.appending(path: "new/empty.2").path))
     }

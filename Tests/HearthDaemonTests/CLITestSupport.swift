@@ -24,7 +24,9 @@ struct Sandbox {
     }
 
     /// Runs `hearth` with `--data-dir` and `--workspace` pointing into the sandbox.
-    func hearth(_ arguments: [String], isolated: Bool = true, input: Data? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+    func hearth(_ arguments: [String], isolated: Bool = true, input: Data? = nil) async throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
         let paths = isolated ? ["--data-dir", data.path, "--workspace", workspace.path] : []
         return try await ChildProcess.run(HearthBinary.url, arguments + paths, environment: environment, input: input)
     }

@@ -16,7 +16,10 @@ struct DaemonTests {
         let daemon = try await sandbox.startDaemon()
         let second = try await sandbox.hearth(["daemon"])
         #expect(second.status == 1)
-        #expect(second.stderr == "hearth: another hearth daemon (pid \(daemon.process.pid)) is using \(sandbox.data.path); stop it (kill \(daemon.process.pid)) or pass a different --data-dir\n")
+        #expect(
+            second.stderr
+                == "hearth: another hearth daemon (pid \(daemon.process.pid)) is using \(sandbox.data.path); stop it (kill \(daemon.process.pid)) or pass a different --data-dir\n"
+        )
         #expect(await daemon.stop() == 0)
     }
 
@@ -71,7 +74,12 @@ struct DaemonTests {
                 _ = try ledger.createRunNow(
                     RunRequest(
                         title: key, origin: "test", key: key,
-                        steps: [.init(effect: "append_line", arguments: ["path": .string("\(key).txt"), "text": .string(key), "idempotent": .bool(idempotent)], idempotent: idempotent)]))
+                        steps: [
+                            .init(
+                                effect: "append_line",
+                                arguments: ["path": .string("\(key).txt"), "text": .string(key), "idempotent": .bool(idempotent)],
+                                idempotent: idempotent)
+                        ]))
                 _ = try await ledger.claimNextStep()
             }
         }
@@ -127,7 +135,9 @@ struct DaemonTests {
         try Data("From: ann@example.com\nSubject: hello\n\nhi\n".utf8).write(to: mail.appending(path: "tmp/1.host"))
         try FileManager.default.moveItem(at: mail.appending(path: "tmp/1.host"), to: mail.appending(path: "new/1.host"))
         try Data([0, 1, 2, 3]).write(to: mail.appending(path: "new/2.host"))
-        let queued = try await sandbox.hearth(["effect", "append-line", "--file", "notes/todo.txt", "--text", "buy milk", "--key", "todo-1"])
+        let queued = try await sandbox.hearth([
+            "effect", "append-line", "--file", "notes/todo.txt", "--text", "buy milk", "--key", "todo-1",
+        ])
         #expect(queued.stdout.contains("run 1 queued"))
         let events = try await waitForEvents(daemon) { events in
             Set(events.compactMap { $0["kind"]?.stringValue }).isSuperset(of: ["file.created", "mail.received", "mail.malformed"])
@@ -136,14 +146,17 @@ struct DaemonTests {
         #expect(events.contains { $0["kind"] == "mail.received" && $0["payload"]?["subject"] == "hello" })
         #expect(events.contains { $0["kind"] == "mail.malformed" && $0["payload"]?["malformed"] == true })
         _ = try await waitForRun(daemon, id: 1) { $0 == "succeeded" }
-        #expect(try String(contentsOf: sandbox.workspace.appending(path: "notes/todo.txt"), encoding: .utf8) == "buy milk [hearth:key:todo-1#0]\n")
+        #expect(
+            try String(contentsOf: sandbox.workspace.appending(path: "notes/todo.txt"), encoding: .utf8)
+                == "buy milk [hearth:key:todo-1#0]\n")
         await daemon.stop()
     }
 
     @Test("SIGKILL at random moments loses and duplicates nothing (crash harness, modest count)", .timeLimit(.minutes(3)))
     func crashHarness() async throws {
         let directory = try TemporaryDirectory(prefix: "crash")
-        let report = try await CrashHarness(options: .init(rounds: 12, seed: UInt64.random(in: 0...UInt64.max), directory: directory.url)).run()
+        let report = try await CrashHarness(options: .init(rounds: 12, seed: UInt64.random(in: 0...UInt64.max), directory: directory.url))
+            .run()
         #expect(report.rounds == 12)
         #expect(report.acknowledgedEvents > 0)
         #expect(report.lostEvents == [])

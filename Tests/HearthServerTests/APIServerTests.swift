@@ -129,7 +129,8 @@ struct APIServerTests {
         let harness = try ServerHarness()
         try await harness.run(maxBody: 2048) { client in
             let big = #"{"kind": "x", "payload": ""# + String(repeating: "y", count: 4096) + #""}"#
-            let (status, text) = try await ServerHarness.raw(port: client.port, method: .POST, path: "/v1/events", token: harness.token, body: big)
+            let (status, text) = try await ServerHarness.raw(
+                port: client.port, method: .POST, path: "/v1/events", token: harness.token, body: big)
             #expect(status == 413)
             #expect(text.contains("larger than 2048 bytes"))
         }

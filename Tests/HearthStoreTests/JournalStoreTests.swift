@@ -79,7 +79,8 @@ struct JournalStoreTests {
             try await journal.append((0..<20).map { event("big\($0)", payload: big) })
         } throws: { error in
             guard let storeError = error as? StoreError, case .diskFull = storeError else { return false }
-            return String(describing: storeError).contains("disk full while writing") && String(describing: storeError).contains("Free some space and retry")
+            return String(describing: storeError).contains("disk full while writing")
+                && String(describing: storeError).contains("Free some space and retry")
         }
         #expect(try await journal.events(EventQuery()).map(\.key) == ["before"])
     }
@@ -111,10 +112,12 @@ struct DatabaseFileTests {
             let database = try HearthDatabase.open(at: url)
             let journal = JournalStore(database: database)
             for batch in 0..<20 {
-                _ = try await journal.append((0..<100).map {
-                    NewEvent(source: "t", kind: "k", key: "\(batch)-\($0)", payload: ["pad": .string(String(repeating: "p", count: 200))],
-                             occurredAt: Date(), provenance: .trusted)
-                })
+                _ = try await journal.append(
+                    (0..<100).map {
+                        NewEvent(
+                            source: "t", kind: "k", key: "\(batch)-\($0)", payload: ["pad": .string(String(repeating: "p", count: 200))],
+                            occurredAt: Date(), provenance: .trusted)
+                    })
             }
             try database.checkpoint()
         }

@@ -21,7 +21,9 @@ struct LedgerStoreTests {
     func request(key: String? = nil, steps: Int = 2, idempotent: Bool = true) -> RunRequest {
         RunRequest(
             title: "test run", origin: "test", key: key,
-            steps: (0..<steps).map { RunRequest.StepRequest(effect: "append_line", arguments: ["n": .number(Double($0))], idempotent: idempotent) })
+            steps: (0..<steps).map {
+                RunRequest.StepRequest(effect: "append_line", arguments: ["n": .number(Double($0))], idempotent: idempotent)
+            })
     }
 
     @Test("steps of a run are claimed in order, one at a time, with an intent each")
@@ -94,7 +96,8 @@ struct LedgerStoreTests {
         // Simulate a crash between the result insert and the state update (normally one transaction).
         try await database.pool.write { db in
             try db.execute(
-                sql: "INSERT INTO result (idempotencyKey, attempt, stepId, succeeded, output, recordedAt) VALUES (?, ?, ?, 1, '{\"done\":true}', 0)",
+                sql:
+                    "INSERT INTO result (idempotencyKey, attempt, stepId, succeeded, output, recordedAt) VALUES (?, ?, ?, 1, '{\"done\":true}', 0)",
                 arguments: [claim.step.idempotencyKey, claim.attempt, claim.step.id])
         }
         let recovery = try await ledger.recover()

@@ -355,7 +355,10 @@ enum MIME {
             var ignored: [String] = []
             let decoded: [UInt8] =
                 if pieces[1].lowercased() == "b" {
-                    Data(base64Encoded: String(decoding: payload, as: UTF8.self).padding(toLength: (payload.count + 3) / 4 * 4, withPad: "=", startingAt: 0)).map { [UInt8]($0) } ?? payload
+                    Data(
+                        base64Encoded: String(decoding: payload, as: UTF8.self).padding(
+                            toLength: (payload.count + 3) / 4 * 4, withPad: "=", startingAt: 0)
+                    ).map { [UInt8]($0) } ?? payload
                 } else {
                     decodeQuotedPrintable(payload, underscoreIsSpace: true)
                 }

@@ -161,7 +161,8 @@ public struct MaildirWatcherService: Service {
             data = try handle.read(upToCount: 32 << 20) ?? Data()
         } catch {
             if (error as NSError).code == NSFileReadNoSuchFileError || (error as NSError).code == NSFileNoSuchFileError { return nil }
-            return malformed(file: file, key: key, size: Int64(info.st_size), modified: modified, reason: "unreadable: \(error.localizedDescription)")
+            return malformed(
+                file: file, key: key, size: Int64(info.st_size), modified: modified, reason: "unreadable: \(error.localizedDescription)")
         }
         do {
             let message = try MailMessage.parse(data, maxBodyBytes: maxBodyBytes)

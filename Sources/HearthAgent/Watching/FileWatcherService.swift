@@ -111,7 +111,8 @@ public struct FileWatcherService: Service {
         if let previousPath = change.previousPath { payload["from"] = .string(previousPath) }
         if reason != .live { payload["detectedBy"] = .string(reason.rawValue) }
         let identity = "\(change.previousPath.map { $0 + ">" } ?? "")\(change.path)"
-        let key = "file:\(change.kind.rawValue):\(EventKeys.compact(identity)):\(fingerprint.inode):\(fingerprint.modifiedNanoseconds):\(fingerprint.size)"
+        let key =
+            "file:\(change.kind.rawValue):\(EventKeys.compact(identity)):\(fingerprint.inode):\(fingerprint.modifiedNanoseconds):\(fingerprint.size)"
         let occurredAt = change.kind == .created || change.kind == .modified ? Self.date(fingerprint) : now
         // File names and contents come from outside Hearth's control: untrusted.
         return NewEvent(
