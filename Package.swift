@@ -27,6 +27,9 @@ let package = Package(
         // Domain values, pure state machines and the seams every backend meets. Foundation only.
         .target(name: "HearthCore", swiftSettings: swiftSettings),
 
+        // A few Linux calls Swift's Glibc module does not expose (malloc tuning; later openat2, Landlock).
+        .target(name: "CHearthSystem"),
+
         // Reading and validating config.toml; XDG path resolution.
         .target(name: "HearthConfig", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
 
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "HearthDaemon",
             dependencies: [
-                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer",
+                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "CHearthSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -104,22 +104,18 @@ public struct LedgerExecutor: Service {
             outcome = .failed("unknown effect \"\(step.effect)\"; known effects: \(effects.names.joined(separator: ", "))")
         }
         let elapsed = ContinuousClock.now - started
-        var delay = Duration.milliseconds(100)
-        while true {
-            do {
-                try await ledger.recordOutcome(outcome, for: claim)
-                break
-            } catch {
-                // Until the outcome is durable the step stays running with its intent; if the
-                // daemon stops first, recovery decides from the intent and the effect's idempotency.
-                if Task.isCancelled {
-                    logger.error("run \(step.runID) step \(step.id): outcome not recorded (\(error)); left for recovery")
-                    return
-                }
-                logger.error("run \(step.runID) step \(step.id): cannot record outcome: \(error); retrying in \(delay)")
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(10))
-            }
+        // Until the outcome is durable the step stays running with its intent; if the daemon
+        // stops first, recovery decides from the intent and the effect's idempotency. During the
+        // shutdown grace period recording goes on: that is what the grace period is for.
+        let recorded = await retryUntilDurable(
+            "record the outcome of run \(step.runID) step \(step.id)", logger: logger, initialDelay: .milliseconds(100),
+            maximumDelay: .seconds(10), untilShutdown: false
+        ) {
+            try await ledger.recordOutcome(outcome, for: claim)
+        }
+        guard recorded != nil else {
+            logger.error("run \(step.runID) step \(step.id): outcome not recorded; left for recovery")
+            return
         }
         switch outcome {
         case .succeeded:

@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 
 /// The commented `config.toml` that `hearth init` writes.
 ///
@@ -66,17 +67,8 @@ public enum ConfigurationTemplate {
             """
     }
 
+    /// A TOML basic string: JSON's string escapes (\", \\, \n, \uXXXX) are valid TOML too.
     private static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONValue.string(text).jsonText
     }
 }

@@ -101,30 +101,21 @@ extension HearthPaths {
     public static func resolve(
         overrides: PathOverrides, configFile: URL, configuration: Configuration, environment: Environment
     ) -> HearthPaths {
-        let cwd = environment.currentDirectory
         let configDirectory = configFile.deletingLastPathComponent().path
-        let dataDirectory: String =
-            if let flag = overrides.dataDirectory {
-                environment.absolutePath(flag, relativeTo: cwd)
-            } else if let configured = configuration.paths.dataDirectory {
-                environment.absolutePath(configured, relativeTo: configDirectory)
-            } else {
-                (environment.dataHome as NSString).appendingPathComponent("hearth")
-            }
-        let workspace: String =
-            if let flag = overrides.workspace {
-                environment.absolutePath(flag, relativeTo: cwd)
-            } else if let configured = configuration.paths.workspace {
-                environment.absolutePath(configured, relativeTo: configDirectory)
-            } else {
-                (environment.home as NSString).appendingPathComponent("HearthWorkspace")
-            }
-        let maildir: String =
-            if let configured = configuration.maildir.path {
-                environment.absolutePath(configured, relativeTo: configDirectory)
-            } else {
-                (dataDirectory as NSString).appendingPathComponent("mail")
-            }
+        // A flag is relative to the working directory, a config value to the config's directory.
+        func pick(flag: String?, configured: String?, otherwise fallback: String) -> String {
+            if let flag { return environment.absolutePath(flag, relativeTo: environment.currentDirectory) }
+            if let configured { return environment.absolutePath(configured, relativeTo: configDirectory) }
+            return fallback
+        }
+        let dataDirectory = pick(
+            flag: overrides.dataDirectory, configured: configuration.paths.dataDirectory,
+            otherwise: (environment.dataHome as NSString).appendingPathComponent("hearth"))
+        let workspace = pick(
+            flag: overrides.workspace, configured: configuration.paths.workspace,
+            otherwise: (environment.home as NSString).appendingPathComponent("HearthWorkspace"))
+        let maildir = pick(
+            flag: nil, configured: configuration.maildir.path, otherwise: (dataDirectory as NSString).appendingPathComponent("mail"))
         return HearthPaths(
             configFile: configFile,
             dataDirectory: URL(fileURLWithPath: dataDirectory),

@@ -1,3 +1,4 @@
+import CHearthSystem
 import Foundation
 import Glibc
 import HearthAgent
@@ -31,6 +32,7 @@ final class StartupBoard: Sendable {
     private let entries = Mutex<[String: JSONValue]>([:])
 
     func set(_ key: String, _ value: JSONValue) { entries.withLock { $0[key] = value } }
+    var count: Int { entries.withLock { $0.count } }
     var snapshot: JSONValue { .object(entries.withLock { $0 }) }
 }
 
@@ -44,6 +46,8 @@ final class StartupBoard: Sendable {
 public enum Daemon {
     public static func run(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws {
         let startedAt = Date()
+        // Few arenas: a daemon's threads mostly sleep, and each arena keeps its freed pages.
+        _ = hearth_set_malloc_arena_max(2)
         let token = try DataDirectory.prepare(paths)
         let lock = try DaemonLock.acquire(at: paths.lockFile, dataDirectory: paths.dataDirectory.path)
         defer { withExtendedLifetime(lock) {} }
@@ -68,12 +72,18 @@ public enum Daemon {
         let executorWake = WakeSignal()
         let cronWake = WakeSignal()
         let effects = EffectRegistry([AppendLineEffect()])
+        let expectedReports = 1 + (configuration.watcher.enabled ? 1 : 0) + (configuration.maildir.enabled ? 1 : 0)
         let reportStartup: StartupReporter = { trigger, report in
             board.set(trigger, report)
             do {
                 try await records.mergeRecovery(startID, key: trigger, value: report)
             } catch {
                 logger.warning("cannot record the \(trigger) start-up report: \(error)")
+            }
+            // Once every trigger has caught up, give back what the start-up scans allocated.
+            if board.count == expectedReports + 1 {
+                database.releaseMemory()
+                _ = hearth_malloc_trim()
             }
         }
 

@@ -93,6 +93,11 @@ public final class HearthDatabase: Sendable {
         }
     }
 
+    /// Frees SQLite's caches and idle reader connections (after a start-up burst).
+    public func releaseMemory() {
+        pool.releaseMemory()
+    }
+
     // The access helpers turn SQLite errors into `StoreError`s and let the domain errors a
     // transaction throws on purpose (`LedgerError`, `ScheduleError`, ...) through unchanged.
 

@@ -89,26 +89,55 @@ struct SpineBenchCommand: AsyncParsableCommand {
     static func render(_ figures: JSONValue) -> String {
         func number(_ value: JSONValue?) -> String {
             guard let value = value?.doubleValue else { return "?" }
-            return value.rounded() == value && abs(value) >= 10 ? String(Int(value)) : String(value)
+            return value.rounded() == value ? String(Int(value)) : String(value)
         }
+        func pair(_ a: JSONValue?, _ b: JSONValue?) -> String { "\(number(a)) / \(number(b))" }
         let journal = figures["journal"] ?? [:]
         let single = journal["single"] ?? [:]
         let batched = journal["batched"] ?? [:]
         let http = figures["http"] ?? [:]
         let idle = figures["idle"] ?? [:]
         let cold = figures["coldStart"] ?? [:]
-        var lines = ["hearth bench spine (\(figures["build"]?.stringValue ?? "?") build, \(number(figures["cores"])) cores)"]
-        if figures["build"] == "debug" { lines.append("  WARNING: debug build; use 'swift build -c release' for figures worth recording") }
-        lines += [
-            "                                   hearth          baseline",
-            "journal single  events/s           \(number(single["hearth"]?["eventsPerSecond"])) \(String(repeating: " ", count: max(1, 15 - number(single["hearth"]?["eventsPerSecond"]).count)))\(number(single["rawGRDB"]?["eventsPerSecond"]))  (raw GRDB, synchronous=FULL)",
-            "journal single  ack p50 / p99 ms   \(number(single["hearth"]?["p50Ms"])) / \(number(single["hearth"]?["p99Ms"]))    \(number(single["rawGRDB"]?["p50Ms"])) / \(number(single["rawGRDB"]?["p99Ms"]))",
-            "journal batched events/s (\(number(batched["batchSize"])))    \(number(batched["hearth"]?["eventsPerSecond"]))      \(number(batched["rawGRDB"]?["eventsPerSecond"]))",
-            "HTTP POST event p50 / p99 ms       \(number(http["postEvent"]?["p50Ms"])) / \(number(http["postEvent"]?["p99Ms"]))    \(number(http["healthBaseline"]?["p50Ms"])) / \(number(http["healthBaseline"]?["p99Ms"]))  (GET /v1/health)",
-            "idle RSS MB (\(number(idle["workspaceFiles"])) files)        \(number(idle["hearth"]?["rssMB"])) (max \(number(idle["hearth"]?["maxRssMB"])))    \(number(idle["emptyWorkspace"]?["rssMB"]))  (empty workspace)",
-            "idle CPU % over \(number(idle["seconds"])) s             \(number(idle["hearth"]?["cpuPercent"]))           \(number(idle["emptyWorkspace"]?["cpuPercent"]))",
-            "cold start to ready ms (\(number(cold["rows"])) rows) \(number(cold["hearth"]?["medianMs"])) (min \(number(cold["hearth"]?["minMs"])))  \(number(cold["emptyDatabase"]?["medianMs"])) empty db, \(number(cold["bareProcess"]?["medianMs"])) bare 'hearth --version'",
+        let rows: [(String, String, String)] = [
+            ("", "hearth", "baseline (same run)"),
+            (
+                "journal, single: events/s", number(single["hearth"]?["eventsPerSecond"]),
+                "\(number(single["rawGRDB"]?["eventsPerSecond"])) raw GRDB"
+            ),
+            (
+                "journal, single: ack p50 / p99 ms", pair(single["hearth"]?["p50Ms"], single["hearth"]?["p99Ms"]),
+                "\(pair(single["rawGRDB"]?["p50Ms"], single["rawGRDB"]?["p99Ms"])) raw GRDB"
+            ),
+            (
+                "journal, batches of \(number(batched["batchSize"])): events/s", number(batched["hearth"]?["eventsPerSecond"]),
+                "\(number(batched["rawGRDB"]?["eventsPerSecond"])) raw GRDB"
+            ),
+            (
+                "HTTP POST event: p50 / p99 ms", pair(http["postEvent"]?["p50Ms"], http["postEvent"]?["p99Ms"]),
+                "\(pair(http["healthBaseline"]?["p50Ms"], http["healthBaseline"]?["p99Ms"])) GET /v1/health"
+            ),
+            (
+                "idle RSS MB, \(number(idle["workspaceFiles"]))-file workspace", number(idle["hearth"]?["rssMB"]),
+                "\(number(idle["emptyWorkspace"]?["rssMB"])) empty workspace"
+            ),
+            (
+                "idle CPU % over \(number(idle["seconds"])) s", number(idle["hearth"]?["cpuPercent"]),
+                "\(number(idle["emptyWorkspace"]?["cpuPercent"])) empty workspace"
+            ),
+            (
+                "cold start to ready ms, \(number(cold["rows"])) rows", number(cold["hearth"]?["medianMs"]),
+                "\(number(cold["emptyDatabase"]?["medianMs"])) empty db, \(number(cold["bareProcess"]?["medianMs"])) bare process"
+            ),
         ]
+        let first = rows.map(\.0.count).max() ?? 0
+        let second = rows.map(\.1.count).max() ?? 0
+        var lines = ["hearth bench spine (\(figures["build"]?.stringValue ?? "?") build, \(number(figures["cores"])) cores)"]
+        if figures["build"] == "debug" { lines.append("WARNING: debug build; use 'swift build -c release' for figures worth recording") }
+        for (label, hearth, baseline) in rows {
+            lines.append(
+                label.padding(toLength: first + 2, withPad: " ", startingAt: 0)
+                    + hearth.padding(toLength: second + 3, withPad: " ", startingAt: 0) + baseline)
+        }
         return lines.joined(separator: "\n")
     }
 }

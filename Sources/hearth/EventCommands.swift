@@ -14,10 +14,12 @@ struct EventAddCommand: AsyncParsableCommand {
         commandName: "add",
         abstract: "Journal one event (works with or without a running daemon).",
         discussion: """
-            The event is durable when this command exits 0. With --key, adding the same key again
+            The event is durable when this command exits 0. With --key, adding the same key again \
             stores nothing and reports the earlier event as a duplicate.
-              hearth event add --source shell --kind note.added --payload '{"text": "call Ann"}'
-              hearth event add --source ci --kind build.failed --key build-1234 --payload @report.json
+
+            Examples:
+              hearth event add --kind note.added --payload '{"text": "call Ann"}'
+              hearth event add --kind build.failed --key build-42 --payload @r.json
             """)
 
     @OptionGroup var common: CommonOptions

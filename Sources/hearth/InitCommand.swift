@@ -9,7 +9,7 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Set up Hearth: config.toml, data dir, workspace and API token.",
         discussion: """
-            Idempotent: run it again any time. An existing config.toml (or systemd unit) is never
+            Idempotent: run it again any time. An existing config.toml (or systemd unit) is never \
             overwritten, so your edits are safe.
             """)
 
@@ -37,8 +37,8 @@ struct DaemonCommand: AsyncParsableCommand {
         commandName: "daemon",
         abstract: "Run the daemon in the foreground: triggers, executor and the loopback HTTP API.",
         discussion: """
-            Stops gracefully on SIGTERM or SIGINT (in-flight steps get [executor] shutdown_grace_seconds).
-            Logs go to stderr and to <data-dir>/logs/hearth.log. Prints one 'ready' line on stdout
+            Stops gracefully on SIGTERM or SIGINT (in-flight steps get [executor] shutdown_grace_seconds). \
+            Logs go to stderr and to <data-dir>/logs/hearth.log. Prints one 'ready' line on stdout \
             once the API is listening. Only one daemon may use a data dir at a time.
             """)
 

@@ -16,8 +16,8 @@ struct AppendLineCommand: AsyncParsableCommand {
         commandName: "append-line",
         abstract: "Queue a run that appends one line to a workspace file.",
         discussion: """
-            The line is tagged with the step's idempotency key, e.g. "hello [hearth:key:demo-1#0]".
-            With --key, queuing the same key again creates no second run. The daemon performs it
+            The line is tagged with the step's idempotency key, e.g. "hello [hearth:key:demo-1#0]". \
+            With --key, queuing the same key again creates no second run. The daemon performs it \
             (now if it runs, else when it starts); 'hearth run ID' shows the outcome.
             """)
 

@@ -16,9 +16,11 @@ struct ScheduleAddCommand: AsyncParsableCommand {
         commandName: "add",
         abstract: "Add a schedule.",
         discussion: """
-            EXPRESSION is five cron fields (minute hour day-of-month month day-of-week) or @hourly,
-            @daily, @weekly, @monthly, @yearly. If the daemon is down when a schedule is due, it
+            EXPRESSION is five cron fields (minute hour day-of-month month day-of-week) or @hourly, \
+            @daily, @weekly, @monthly, @yearly. If the daemon is down when a schedule is due, it \
             fires once when the daemon starts again (not once per missed time).
+
+            Examples:
               hearth schedule add morning-brief "30 7 * * mon-fri" --tz Europe/Paris
               hearth schedule add nightly @daily --kind digest.requested
             """)

@@ -112,29 +112,22 @@ public struct MaildirWatcherService: Service {
     private func ingest(_ files: [String]) async -> Int {
         var byKey: [String: String] = [:]
         for file in files { byKey[Self.key(for: file)] = file }
-        var delay = Duration.milliseconds(250)
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let known = try await journal.existingKeys(Array(byKey.keys))
-                var events: [NewEvent] = []
-                for (key, file) in byKey.sorted(by: { $0.value < $1.value }) where !known.contains(key) {
-                    if let event = readMessage(file, key: key) { events.append(event) }
-                }
-                // Append in bounded batches so a large first scan does not hold one huge transaction.
-                var added = 0
-                for start in stride(from: 0, to: events.count, by: 200) {
-                    let outcomes = try await journal.append(Array(events[start..<min(start + 200, events.count)]))
-                    added += outcomes.filter { !$0.duplicate }.count
-                }
-                if added > 0 { onJournaled(added) }
-                return added
-            } catch {
-                logger.error("cannot journal mail, retrying in \(delay): \(error)")
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
+        let added = await retryUntilDurable("journal mail", logger: logger) {
+            let known = try await journal.existingKeys(Array(byKey.keys))
+            var events: [NewEvent] = []
+            for (key, file) in byKey.sorted(by: { $0.value < $1.value }) where !known.contains(key) {
+                if let event = readMessage(file, key: key) { events.append(event) }
             }
+            // Append in bounded batches so a large first scan does not hold one huge transaction.
+            var added = 0
+            for start in stride(from: 0, to: events.count, by: 200) {
+                let outcomes = try await journal.append(Array(events[start..<min(start + 200, events.count)]))
+                added += outcomes.filter { !$0.duplicate }.count
+            }
+            return added
         }
-        return 0
+        if let added, added > 0 { onJournaled(added) }
+        return added ?? 0
     }
 
     /// The Maildir unique name: the file name without its `:2,FLAGS` info part.

@@ -75,30 +75,29 @@ public struct FileWatcherService: Service {
 
     private func journal(_ changes: [FileChange], reason: ScanReason) async {
         if reason == .overflow { logger.warning("inotify queue overflowed; compared the whole tree, \(changes.count) changes") }
-        guard !changes.isEmpty else {
-            if reason == .startup { await reportStartup("watcher", ["changesWhileDown": 0]) }
-            return
+        // Bounded transactions: a first scan of a large tree is thousands of changes, and one
+        // huge transaction would hold all their events in memory (and the write lock) at once.
+        for start in stride(from: 0, to: changes.count, by: 500) {
+            guard await journalChunk(changes[start..<min(start + 500, changes.count)], reason: reason) else { return }
         }
+        if reason == .startup {
+            await reportStartup("watcher", ["changesWhileDown": .number(Double(changes.count))])
+        }
+    }
+
+    /// Journals one chunk, retrying until it is durable; `false` if the service is stopping first.
+    private func journalChunk(_ changes: ArraySlice<FileChange>, reason: ScanReason) async -> Bool {
         let now = Date()
         let events = changes.map { Self.event(for: $0, reason: reason, now: now) }
         let indexChanges = changes.flatMap(Self.indexChanges(for:))
-        var delay = Duration.milliseconds(250)
         // A failed write (disk full) is retried: the changes are not in the index yet, so even
         // if the daemon stops first they are found again at the next start.
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            do {
-                let outcomes = try await store.record(events, indexChanges: indexChanges, scope: options.scope)
-                onJournaled(outcomes.filter { !$0.duplicate }.count)
-                if reason == .startup {
-                    await reportStartup("watcher", ["changesWhileDown": .number(Double(changes.count))])
-                }
-                return
-            } catch {
-                logger.error("cannot journal \(changes.count) file changes, retrying in \(delay): \(error)")
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
-            }
+        let outcomes = await retryUntilDurable("journal \(changes.count) file changes", logger: logger) {
+            try await store.record(events, indexChanges: indexChanges, scope: options.scope)
         }
+        guard let outcomes else { return false }
+        onJournaled(outcomes.filter { !$0.duplicate }.count)
+        return true
     }
 
     static func event(for change: FileChange, reason: ScanReason, now: Date) -> NewEvent {
