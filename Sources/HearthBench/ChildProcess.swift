@@ -23,8 +23,8 @@ public final class ChildProcess: Sendable {
         let stderrPipe = Pipe()
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
-        let stdinPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdinPipe
+        let stdinPipe = input == nil ? nil : Pipe()
+        process.standardInput = stdinPipe ?? FileHandle.nullDevice
         (lines, linesContinuation) = AsyncStream.makeStream(of: String.self)
         (exit, exitContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
         let exitContinuation = self.exitContinuation
@@ -33,10 +33,13 @@ public final class ChildProcess: Sendable {
             exitContinuation.finish()
         }
         try process.run()
-        if let input {
+        if let input, let stdinPipe {
             stdinPipe.fileHandleForWriting.write(input)
             try? stdinPipe.fileHandleForWriting.close()
         }
+        // The child has its copies; close ours of the write ends so readers see EOF when it exits.
+        try? stdoutPipe.fileHandleForWriting.close()
+        try? stderrPipe.fileHandleForWriting.close()
         startReader(stdoutPipe.fileHandleForReading, isStdout: true)
         startReader(stderrPipe.fileHandleForReading, isStdout: false)
     }
@@ -55,6 +58,9 @@ public final class ChildProcess: Sendable {
                     pending.removeSubrange(pending.startIndex...newline)
                 }
             }
+            // Closed here, not left to deinit: a harness that spawns thousands of children
+            // must not accumulate descriptors.
+            try? handle.close()
             if isStdout { linesContinuation.finish() }
         }
         thread.start()
