@@ -163,10 +163,7 @@ struct CancelCommand: AsyncParsableCommand {
     var id: Int64
 
     func run() async throws {
-        let context = try common.load()
-        guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
-        let detail = try LedgerStore(database: database).cancelRunNow(id)
-        await context.nudgeDaemon(["runs"])
+        let (detail, _) = try await common.load().changeRun(id) { try $0.cancelRunNow(id) }
         print(RunsCommand.render(detail))
     }
 }
@@ -182,11 +179,18 @@ struct ResumeCommand: AsyncParsableCommand {
     var id: Int64
 
     func run() async throws {
-        let context = try common.load()
-        guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
-        let detail = try LedgerStore(database: database).resumeRunNow(id)
-        let told = await context.nudgeDaemon(["runs"])
+        let (detail, told) = try await common.load().changeRun(id) { try $0.resumeRunNow(id) }
         print(RunsCommand.render(detail))
         if !told { print("no daemon is running here; the run continues when 'hearth daemon' starts") }
+    }
+}
+
+extension HearthContext {
+    /// Applies a ledger change to run `id` and tells a running daemon; returns the run and
+    /// whether a daemon was told.
+    func changeRun(_ id: Int64, _ change: (LedgerStore) throws -> RunDetail) async throws -> (RunDetail, Bool) {
+        guard let database = try openForReading() else { throw LedgerError.runNotFound(id) }
+        let detail = try change(LedgerStore(database: database))
+        return (detail, await nudgeDaemon(["runs"]))
     }
 }
