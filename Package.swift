@@ -40,6 +40,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Inference: OpenAI-compatible and Ollama clients, structured output, tool calling,
+        // token accounting and budgets, llama-server supervision.
+        .target(
+            name: "HearthModels",
+            dependencies: [
+                "HearthCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The runtime: triggers (cron, file watcher, maildir) and the ledger executor.
         .target(
             name: "HearthAgent",
@@ -117,6 +132,16 @@ let package = Package(
         .testTarget(
             name: "HearthAgentTests",
             dependencies: ["HearthAgent", "HearthCore", "HearthStore", "HearthTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthModelsTests",
+            dependencies: [
+                "HearthModels", "HearthCore", "HearthStore", "HearthTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

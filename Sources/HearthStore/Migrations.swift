@@ -102,6 +102,33 @@ enum Migrations {
                     );
                     """)
         }
+        migrator.registerMigration("v2-usage") { db in
+            try db.execute(
+                sql: """
+                    -- One row per model call: what it cost, how fast it ran, whom it was for.
+                    CREATE TABLE usage (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at INTEGER NOT NULL,
+                        provider TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        purpose TEXT NOT NULL,
+                        runId INTEGER,
+                        goalId TEXT,
+                        promptTokens INTEGER NOT NULL,
+                        completionTokens INTEGER NOT NULL,
+                        cachedPromptTokens INTEGER NOT NULL,
+                        prefillTokensPerSecond REAL,
+                        decodeTokensPerSecond REAL,
+                        latencyMs INTEGER NOT NULL,
+                        costMicrodollars INTEGER NOT NULL,
+                        succeeded INTEGER NOT NULL,
+                        error TEXT
+                    );
+                    CREATE INDEX usage_at ON usage(at);
+                    CREATE INDEX usage_run ON usage(runId) WHERE runId IS NOT NULL;
+                    CREATE INDEX usage_goal ON usage(goalId) WHERE goalId IS NOT NULL;
+                    """)
+        }
         return migrator
     }()
 }
