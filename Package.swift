@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "HearthModels",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "CHearthSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "HearthDaemon",
             dependencies: [
-                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "CHearthSystem",
+                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "CHearthSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "HearthBench",
             dependencies: [
-                "HearthCore", "HearthStore", "HearthServer", "HearthDaemon",
+                "HearthCore", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -111,7 +111,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench",
+                "HearthBench", "HearthModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

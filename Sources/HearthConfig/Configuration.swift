@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 
 /// Everything `config.toml` can say, with the defaults Hearth runs on when it says nothing.
 public struct Configuration: Sendable, Equatable {
@@ -53,7 +54,37 @@ public struct Configuration: Sendable, Equatable {
         public var maxFileBytes = 10 * 1024 * 1024
     }
 
+    public struct Inference: Sendable, Equatable {
+        /// Run local models: with `llama.cpp` and no base URL, the daemon supervises llama-server.
+        public var enabled = true
+        public var provider: ModelEndpoint.Provider = .llamaCpp
+        /// For `openai` and `ollama` (and an external llama.cpp server). `nil`: supervised llama-server.
+        public var baseURL: String?
+        public var chatModel = "smollm2-135m"
+        public var embeddingModel = "minilm-l6"
+        /// The name of an environment variable that holds an API key (hosted APIs).
+        public var apiKeyEnvironment: String?
+        /// `nil`: native for `openai`, constrained otherwise.
+        public var toolCalls: String?
+        public var requestTimeoutSeconds = 120
+        public var contextTokens = 4096
+        /// llama-server threads (`-t`). One leaves a core for everything else on small machines.
+        public var threads = 1
+        /// `nil`: `<data dir>/bin/llama-server`.
+        public var llamaServer: String?
+        /// `nil`: `<data dir>/models`.
+        public var modelsDirectory: String?
+    }
+
     public var paths = Paths()
+    public var inference = Inference()
+    /// Hard caps on model use; a `nil` limit is unlimited.
+    public var budgets = Budgets(
+        day: Budget(tokens: 2_000_000, calls: 10_000),
+        run: Budget(tokens: 200_000, calls: 500, modelSeconds: 1800),
+        goal: Budget(tokens: 1_000_000, calls: 2_000))
+    /// US dollars per million tokens, by model name.
+    public var pricing = Pricing()
     public var server = Server()
     public var watcher = Watcher()
     public var maildir = Maildir()
@@ -111,7 +142,8 @@ extension Configuration {
         }
         var config = Configuration()
         let reader = SectionReader(path: path)
-        try reader.checkSections(root, known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log"])
+        try reader.checkSections(
+            root, known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing"])
 
         if let table = try reader.section("paths", in: root) {
             try reader.checkKeys(table, section: "paths", known: ["data_dir", "workspace"])
@@ -169,6 +201,93 @@ extension Configuration {
             }
             config.log.maxFileBytes =
                 try reader.integer(table, "log", "max_file_bytes", in: 64 * 1024...(1 << 34)) ?? config.log.maxFileBytes
+        }
+        if let table = try reader.section("inference", in: root) {
+            try reader.checkKeys(
+                table, section: "inference",
+                known: [
+                    "enabled", "provider", "base_url", "chat_model", "embedding_model", "api_key_env", "tool_calls",
+                    "request_timeout_seconds", "context_tokens", "threads", "llama_server", "models_dir",
+                ])
+            config.inference.enabled = try reader.boolean(table, "inference", "enabled") ?? config.inference.enabled
+            if let provider = try reader.nonEmptyString(table, "inference", "provider") {
+                guard let parsed = ModelEndpoint.Provider(rawValue: provider) else {
+                    throw .invalid(
+                        path: path, line: table["provider"]!.line, key: "inference.provider",
+                        message:
+                            "unknown provider \"\(provider)\"; use \(ModelEndpoint.Provider.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))"
+                    )
+                }
+                config.inference.provider = parsed
+            }
+            if let url = try reader.nonEmptyString(table, "inference", "base_url") {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                    throw .invalid(
+                        path: path, line: table["base_url"]!.line, key: "inference.base_url",
+                        message: "\"\(url)\" is not an http(s) URL like http://127.0.0.1:11434")
+                }
+                config.inference.baseURL = url
+            }
+            if config.inference.provider != .llamaCpp && config.inference.baseURL == nil {
+                throw .invalid(
+                    path: path, line: table["provider"]?.line ?? 1, key: "inference.base_url",
+                    message: "provider \"\(config.inference.provider.rawValue)\" needs base_url (where the server listens)")
+            }
+            config.inference.chatModel = try reader.nonEmptyString(table, "inference", "chat_model") ?? config.inference.chatModel
+            config.inference.embeddingModel =
+                try reader.nonEmptyString(table, "inference", "embedding_model") ?? config.inference.embeddingModel
+            config.inference.apiKeyEnvironment = try reader.nonEmptyString(table, "inference", "api_key_env")
+            if let mode = try reader.nonEmptyString(table, "inference", "tool_calls"), mode != "auto" {
+                guard ["native", "constrained"].contains(mode) else {
+                    throw .invalid(
+                        path: path, line: table["tool_calls"]!.line, key: "inference.tool_calls",
+                        message: "unknown mode \"\(mode)\"; use \"auto\", \"native\" or \"constrained\"")
+                }
+                config.inference.toolCalls = mode
+            }
+            config.inference.requestTimeoutSeconds =
+                try reader.integer(table, "inference", "request_timeout_seconds", in: 1...3600) ?? config.inference.requestTimeoutSeconds
+            config.inference.contextTokens =
+                try reader.integer(table, "inference", "context_tokens", in: 256...1_048_576) ?? config.inference.contextTokens
+            config.inference.threads = try reader.integer(table, "inference", "threads", in: 1...256) ?? config.inference.threads
+            config.inference.llamaServer = try reader.nonEmptyString(table, "inference", "llama_server")
+            config.inference.modelsDirectory = try reader.nonEmptyString(table, "inference", "models_dir")
+        }
+        if let table = try reader.section("budgets", in: root) {
+            var known: [String] = []
+            for scope in ["day", "run", "goal"] {
+                known += ["\(scope)_tokens", "\(scope)_calls", "\(scope)_model_seconds", "\(scope)_cost_usd"]
+            }
+            try reader.checkKeys(table, section: "budgets", known: known)
+            func budget(_ scope: String, _ current: Budget) throws(ConfigError) -> Budget {
+                // 0 means unlimited, so every limit can be switched off in the file.
+                func limit(_ value: Int?, _ current: Int?) -> Int? { value.map { $0 == 0 ? nil : $0 } ?? current }
+                func limit(_ value: Double?, _ current: Double?) -> Double? { value.map { $0 == 0 ? nil : $0 } ?? current }
+                return Budget(
+                    tokens: limit(try reader.integer(table, "budgets", "\(scope)_tokens", in: 0...Int(Int32.max)), current.tokens),
+                    calls: limit(try reader.integer(table, "budgets", "\(scope)_calls", in: 0...Int(Int32.max)), current.calls),
+                    modelSeconds: limit(try reader.number(table, "budgets", "\(scope)_model_seconds"), current.modelSeconds),
+                    costDollars: limit(try reader.number(table, "budgets", "\(scope)_cost_usd"), current.costDollars))
+            }
+            config.budgets = Budgets(
+                day: try budget("day", config.budgets.day), run: try budget("run", config.budgets.run),
+                goal: try budget("goal", config.budgets.goal))
+        }
+        if let table = try reader.section("pricing", in: root) {
+            var prices: [String: Pricing.Price] = [:]
+            for model in table.keys {
+                let entry = table[model]!
+                guard case .table(let price) = entry.value else {
+                    throw .invalid(
+                        path: path, line: entry.line, key: "pricing.\(model)",
+                        message: "expected { input = DOLLARS, output = DOLLARS } per million tokens, found \(entry.value.typeName)")
+                }
+                try reader.checkKeys(price, section: "pricing.\(model)", known: ["input", "output"])
+                prices[model] = Pricing.Price(
+                    input: try reader.number(price, "pricing.\(model)", "input") ?? 0,
+                    output: try reader.number(price, "pricing.\(model)", "output") ?? 0)
+            }
+            config.pricing = Pricing(prices: prices)
         }
         return config
     }
@@ -237,6 +356,23 @@ private struct SectionReader {
                 message: "\(value) is out of range; use \(range.lowerBound) to \(range.upperBound)")
         }
         return Int(value)
+    }
+
+    /// A non-negative number; integers are accepted where a float is expected.
+    func number(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> Double? {
+        guard let entry = table[key] else { return nil }
+        let value: Double
+        switch entry.value {
+        case .integer(let integer): value = Double(integer)
+        case .float(let float): value = float
+        default:
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)", message: "expected a number, found \(entry.value.typeName)")
+        }
+        guard value >= 0, value.isFinite else {
+            throw .invalid(path: path, line: entry.line, key: "\(section).\(key)", message: "\(value) must be a finite number of 0 or more")
+        }
+        return value
     }
 
     func boolean(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> Bool? {

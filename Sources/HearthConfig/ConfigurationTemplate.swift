@@ -58,6 +58,46 @@ public enum ConfigurationTemplate {
             # On shutdown, seconds in-flight steps get to finish before they are interrupted.
             shutdown_grace_seconds = \(defaults.executor.shutdownGraceSeconds)
 
+            [inference]
+            # Local models: with provider "llama.cpp" and no base_url, the daemon runs llama-server
+            # itself (built and installed by scripts/setup under the data dir).
+            enabled = true
+            # "llama.cpp", "openai" (any OpenAI-compatible server: vLLM, LM Studio, hosted APIs)
+            # or "ollama". The last two need base_url.
+            provider = "\(defaults.inference.provider.rawValue)"
+            # base_url = "http://127.0.0.1:11434"
+            chat_model = "\(defaults.inference.chatModel)"
+            embedding_model = "\(defaults.inference.embeddingModel)"
+            # Name of an environment variable holding an API key (for hosted APIs).
+            # api_key_env = "OPENAI_API_KEY"
+            # "auto" (native for openai, constrained otherwise), "native" or "constrained".
+            tool_calls = "auto"
+            request_timeout_seconds = \(defaults.inference.requestTimeoutSeconds)
+            # Context window of the chat model; longer conversations lose their oldest turns (reported).
+            context_tokens = \(defaults.inference.contextTokens)
+            # llama-server threads.
+            threads = \(defaults.inference.threads)
+
+            [budgets]
+            # Hard caps on model use. A call that would exceed one fails with "budget exhausted".
+            # 0 means unlimited. Costs use [pricing]; local models are free but their tokens count.
+            day_tokens = \(defaults.budgets.day.tokens ?? 0)
+            day_calls = \(defaults.budgets.day.calls ?? 0)
+            day_model_seconds = \(Int(defaults.budgets.day.modelSeconds ?? 0))
+            day_cost_usd = \(defaults.budgets.day.costDollars ?? 0)
+            run_tokens = \(defaults.budgets.run.tokens ?? 0)
+            run_calls = \(defaults.budgets.run.calls ?? 0)
+            run_model_seconds = \(Int(defaults.budgets.run.modelSeconds ?? 0))
+            run_cost_usd = \(defaults.budgets.run.costDollars ?? 0)
+            goal_tokens = \(defaults.budgets.goal.tokens ?? 0)
+            goal_calls = \(defaults.budgets.goal.calls ?? 0)
+            goal_model_seconds = \(Int(defaults.budgets.goal.modelSeconds ?? 0))
+            goal_cost_usd = \(defaults.budgets.goal.costDollars ?? 0)
+
+            [pricing]
+            # US dollars per million tokens, by model name, for hosted models:
+            # "gpt-4o-mini" = { input = 0.15, output = 0.60 }
+
             [log]
             # trace, debug, info, notice, warning, error or critical.
             level = "\(defaults.log.level.rawValue)"

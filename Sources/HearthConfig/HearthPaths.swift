@@ -12,6 +12,11 @@ public struct HearthPaths: Sendable, Equatable {
     public var workspace: URL
     public var maildir: URL
 
+    /// The llama-server binary the daemon supervises (`scripts/setup` builds it here).
+    public var llamaServer: URL
+    /// Installed models and their `catalog.json`.
+    public var modelsDirectory: URL
+
     public var database: URL { dataDirectory.appending(path: "hearth.sqlite") }
     public var logDirectory: URL { dataDirectory.appending(path: "logs") }
     public var logFile: URL { logDirectory.appending(path: "hearth.log") }
@@ -19,14 +24,17 @@ public struct HearthPaths: Sendable, Equatable {
     public var lockFile: URL { runtimeDirectory.appending(path: "daemon.lock") }
     /// Written by a running daemon once it is ready: pid, port, start time.
     public var daemonStateFile: URL { runtimeDirectory.appending(path: "daemon.json") }
+    public var llamaServerLog: URL { logDirectory.appending(path: "llama-server.log") }
     /// The bearer token for the local HTTP API (mode 0600).
     public var tokenFile: URL { dataDirectory.appending(path: "api-token") }
 
-    public init(configFile: URL, dataDirectory: URL, workspace: URL, maildir: URL) {
+    public init(configFile: URL, dataDirectory: URL, workspace: URL, maildir: URL, llamaServer: URL? = nil, modelsDirectory: URL? = nil) {
         self.configFile = configFile
         self.dataDirectory = dataDirectory
         self.workspace = workspace
         self.maildir = maildir
+        self.llamaServer = llamaServer ?? dataDirectory.appending(path: "bin/llama-server")
+        self.modelsDirectory = modelsDirectory ?? dataDirectory.appending(path: "models")
     }
 }
 
@@ -116,10 +124,18 @@ extension HearthPaths {
             otherwise: (environment.home as NSString).appendingPathComponent("HearthWorkspace"))
         let maildir = pick(
             flag: nil, configured: configuration.maildir.path, otherwise: (dataDirectory as NSString).appendingPathComponent("mail"))
+        let llamaServer = pick(
+            flag: nil, configured: configuration.inference.llamaServer,
+            otherwise: (dataDirectory as NSString).appendingPathComponent("bin/llama-server"))
+        let modelsDirectory = pick(
+            flag: nil, configured: configuration.inference.modelsDirectory,
+            otherwise: (dataDirectory as NSString).appendingPathComponent("models"))
         return HearthPaths(
             configFile: configFile,
             dataDirectory: URL(fileURLWithPath: dataDirectory),
             workspace: URL(fileURLWithPath: workspace),
-            maildir: URL(fileURLWithPath: maildir))
+            maildir: URL(fileURLWithPath: maildir),
+            llamaServer: URL(fileURLWithPath: llamaServer),
+            modelsDirectory: URL(fileURLWithPath: modelsDirectory))
     }
 }

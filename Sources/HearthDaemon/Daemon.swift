@@ -4,6 +4,7 @@ import Glibc
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthModels
 import HearthServer
 import HearthStore
 import Logging
@@ -87,7 +88,13 @@ public enum Daemon {
             }
         }
 
-        var services: [any Service] = [
+        // Local inference first in the list, so it stops last: a step finishing during the
+        // shutdown grace period may still need the model.
+        var services: [any Service] = []
+        let inference = InferenceStatus()
+        let inferenceReport = Self.inferenceService(paths: paths, configuration: configuration, status: inference, logger: logger)
+        if let supervisor = inferenceReport.service { services.append(supervisor) }
+        services += [
             LedgerExecutor(
                 ledger: ledger, effects: effects,
                 options: .init(
@@ -117,7 +124,12 @@ public enum Daemon {
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
             dependencies: APIDependencies(
                 journal: journal, ledger: ledger, effects: effects,
-                status: { (try? StatusReport.build(paths: paths, records: records, live: ["startup": board.snapshot])) ?? .null },
+                status: {
+                    let live: JSONValue = [
+                        "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
+                    ]
+                    return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
+                },
                 runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}),
             logger: logger)
         services.append(
@@ -153,6 +165,33 @@ public enum Daemon {
         }
         try? await records.recordStop(startID, at: Date())
         logger.info("stopped cleanly")
+    }
+
+    /// The llama-server supervisor when local inference is configured and installed; otherwise
+    /// a note for `hearth status` saying why there is none (the daemon runs either way).
+    private static func inferenceService(
+        paths: HearthPaths, configuration: Configuration, status: InferenceStatus, logger: Logger
+    ) -> (service: (any Service)?, note: JSONValue) {
+        let inference = configuration.inference
+        guard inference.enabled else { return (nil, ["phase": "disabled"]) }
+        if let url = inference.baseURL {
+            return (nil, ["phase": "external", "provider": .string(inference.provider.rawValue), "baseURL": .string(url)])
+        }
+        do {
+            let installation = try ModelInstallation.load(binary: paths.llamaServer, modelsDirectory: paths.modelsDirectory)
+            _ = try installation.model(named: inference.chatModel, kind: .chat)
+            _ = try installation.model(named: inference.embeddingModel, kind: .embedding)
+            let supervisor = LlamaServerSupervisor(
+                options: .init(
+                    installation: installation, chatModel: inference.chatModel, embeddingModel: inference.embeddingModel,
+                    runtimeDirectory: paths.runtimeDirectory, logFile: paths.llamaServerLog, threads: inference.threads,
+                    contextTokens: inference.contextTokens),
+                status: status, logger: logger)
+            return (supervisor, ["phase": "starting"])
+        } catch {
+            logger.warning("local inference is not available: \(error)")
+            return (nil, ["phase": "notInstalled", "reason": .string(String(describing: error))])
+        }
     }
 
     private static func ledgerReport(_ recovery: LedgerRecovery) -> JSONValue {

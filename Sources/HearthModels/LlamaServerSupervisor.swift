@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CHearthSystem
 import Foundation
 import Glibc
 import HearthCore
@@ -166,9 +167,15 @@ public struct LlamaServerSupervisor: Service {
             status.starting(pid: server.pid, baseURL: url, apiKey: apiKey)
             logger.info("llama-server starting (pid \(server.pid), \(url))")
             let started = ContinuousClock.now
-            let outcome = await withGracefulShutdownHandler {
-                await superviseOnce(server, url: url, apiKey: apiKey)
-            } onGracefulShutdown: {
+            // Graceful shutdown (in a ServiceGroup) and plain cancellation (a command's private
+            // server) both end the wait by stopping the server.
+            let outcome = await withTaskCancellationHandler {
+                await withGracefulShutdownHandler {
+                    await superviseOnce(server, url: url, apiKey: apiKey)
+                } onGracefulShutdown: {
+                    server.terminate()
+                }
+            } onCancel: {
                 server.terminate()
             }
             if Task.isCancelled || Task.isShuttingDownGracefully {
@@ -207,13 +214,13 @@ public struct LlamaServerSupervisor: Service {
         return "not ready after \(options.readyTimeout)\(tail())"
     }
 
-    enum Probe {
+    public enum Probe: Sendable {
         case ready, notYet
         case failed(String)
     }
 
     /// Ready means the router answers `/health` and every model reports `loaded`.
-    static func probe(url: String, apiKey: String) async -> Probe {
+    public static func probe(url: String, apiKey: String) async -> Probe {
         var request = HTTPClientRequest(url: url + "/v1/models")
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
@@ -283,18 +290,24 @@ public struct LlamaServerSupervisor: Service {
 
     /// Stops a server left behind by a daemon that was killed, if and only if it is still ours.
     func reapOrphan() {
+        Self.reapOrphan(recordedIn: pidFile, logger: logger)
+    }
+
+    /// Stops the server recorded in `pidFile` if that process still runs: same pid, same kernel
+    /// start time and same executable (so a process that reused the pid is never touched).
+    public static func reapOrphan(recordedIn pidFile: URL, logger: Logger) {
         guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return }
         let parts = text.split(separator: " ", maxSplits: 2).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         guard parts.count == 3, let pid = Int32(parts[0]), let start = UInt64(parts[1]) else { return }
         let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
-        guard Self.startTime(of: pid) == start, executable == parts[2] else {
+        guard startTime(of: pid) == start, executable == parts[2] else {
             try? FileManager.default.removeItem(at: pidFile)
             return
         }
         logger.notice("stopping llama-server pid \(pid) left running by a previous daemon")
         kill(pid, SIGTERM)
-        for _ in 0..<50 where Self.startTime(of: pid) == start { usleep(100_000) }
-        if Self.startTime(of: pid) == start { kill(pid, SIGKILL) }
+        for _ in 0..<50 where startTime(of: pid) == start { usleep(100_000) }
+        if startTime(of: pid) == start { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: pidFile)
     }
 
@@ -338,38 +351,47 @@ public struct LlamaServerSupervisor: Service {
 }
 
 /// A child process whose output goes to a log file and whose exit can be awaited.
+///
+/// Spawned by `hearth_spawn` (clean signal mask, default dispositions) rather than Foundation's
+/// Process, which passes the daemon's blocked signals on: llama-server would then ignore SIGTERM.
+/// A thread blocked in `waitpid` reaps it and reports the exit.
 final class SupervisedProcess: Sendable {
-    /// The exit status once known, and who waits for it; a class so the termination handler can share it.
+    /// The exit status once known, and who waits for it; a class so the reaper thread can share it.
     private final class Exit: Sendable {
         let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     }
 
-    private let process: Process
+    let pid: Int32
     private let exit = Exit()
 
-    var pid: Int32 { process.processIdentifier }
     var exitStatus: Int32? { exit.state.withLock { $0.status } }
 
     init(executable: URL, arguments: [String], logFile: URL) throws {
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let fd = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        let log = fd >= 0 ? FileHandle(fileDescriptor: fd, closeOnDealloc: true) : FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
+        let logFD = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        defer { if logFD >= 0 { close(logFD) } }
+        let strings = [executable.path] + arguments
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
+        defer { for pointer in pointers { free(pointer) } }
+        var child: pid_t = 0
+        let result = hearth_spawn(executable.path, &pointers, logFD, &child)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
+        pid = child
         let exit = self.exit
-        process.terminationHandler = { process in
+        let spawned = child
+        let reaper = Thread {
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            // Exit code if it exited, 128 + signal if a signal ended it (as shells report it).
+            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             let waiters = exit.state.withLock { state -> [CheckedContinuation<Int32, Never>] in
-                state.status = process.terminationStatus
+                state.status = code
                 defer { state.waiters.removeAll() }
                 return state.waiters
             }
-            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
+            for waiter in waiters { waiter.resume(returning: code) }
         }
-        try process.run()
-        try? log.close()
+        reaper.name = "hearth-reaper-\(spawned)"
+        reaper.start()
     }
 
     func waitForExit() async -> Int32 {
