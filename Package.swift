@@ -105,7 +105,16 @@ let package = Package(
         ),
 
         // Helpers shared by tests: temp directories, the built binary, child processes.
-        .target(name: "HearthTesting", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "HearthTesting",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "hearth",
