@@ -223,7 +223,7 @@ public struct LlamaServerSupervisor: Service {
     public static func probe(url: String, apiKey: String) async -> Probe {
         var request = HTTPClientRequest(url: url + "/v1/models")
         request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
-        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
+        guard let response = try? await ModelTransport.client.execute(request, timeout: .seconds(2)), response.status == .ok,
             let body = try? await response.body.collect(upTo: 1 << 20),
             let models = (try? JSONValue(parsing: Data(body.readableBytesView)))?["data"]?.arrayValue, !models.isEmpty
         else { return .notYet }

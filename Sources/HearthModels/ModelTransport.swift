@@ -36,6 +36,16 @@ public struct ModelTimeouts: Sendable, Hashable {
 /// JSON over HTTP for model servers: requests with a deadline, retries on transient failures
 /// only, and streamed bodies split into lines (SSE and NDJSON).
 struct ModelTransport: Sendable {
+    /// One client for every model call. Connection failures fail fast (no silent
+    /// re-connecting until a timeout): retrying is this type's job, with its own backoff and
+    /// deadline, so an unreachable server is reported in milliseconds rather than minutes.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     let baseURL: String
     let apiKey: String?
     let timeouts: ModelTimeouts
@@ -113,7 +123,7 @@ struct ModelTransport: Sendable {
         if let apiKey, !apiKey.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.body = .bytes(ByteBuffer(string: body.jsonText))
         do {
-            return try await HTTPClient.shared.execute(request, deadline: deadline)
+            return try await Self.client.execute(request, deadline: deadline)
         } catch {
             throw mapTransportError(error, path: path, streaming: false)
         }

@@ -6,6 +6,14 @@ import NIOHTTP1
 
 /// A client for a running daemon's loopback API (used by the CLI and the benchmarks).
 public struct DaemonClient: Sendable {
+    /// Fails fast when nothing listens (a daemon that just stopped): callers decide what that means.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(2)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     public let port: Int
     let token: String
     let timeout: TimeAmount
@@ -57,7 +65,7 @@ public struct DaemonClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body.jsonText))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+        let response = try await Self.client.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 64 << 20)
         let parsed =
             bytes.readableBytes == 0
