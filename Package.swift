@@ -100,6 +100,10 @@ let package = Package(
             dependencies: [
                 "HearthCore", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
 import HearthBench
+import HearthConfig
 import HearthCore
+import HearthModels
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print measured figures beside a baseline measured in the same run.",
-        subcommands: [SpineBenchCommand.self])
+        subcommands: [SpineBenchCommand.self, InferenceBenchCommand.self])
 }
 
 struct SpineBenchCommand: AsyncParsableCommand {
@@ -139,5 +141,59 @@ struct SpineBenchCommand: AsyncParsableCommand {
                     + hearth.padding(toLength: second + 3, withPad: " ", startingAt: 0) + baseline)
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+struct InferenceBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inference",
+        abstract: "Decode speed through Hearth vs a direct llama-server call, prompt-cache reuse, embeddings/s.",
+        discussion: """
+            Starts a private llama-server from the installation 'scripts/setup' made (models from the data dir). \
+            Build with 'swift build -c release' first.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Alternating pairs of Hearth and direct generations.")
+    var pairs = 8
+
+    @Option(help: "llama-server threads (-t).")
+    var threads = 1
+
+    @Flag(help: "Print the figures as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (1...100).contains(pairs) else { throw ValidationError("--pairs must be between 1 and 100") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+    }
+
+    func run() async throws {
+        let context = try common.load()
+        let installation = try ModelInstallation.load(binary: context.paths.llamaServer, modelsDirectory: context.paths.modelsDirectory)
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-inference-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = InferenceBenchmark.Options(installation: installation, directory: directory)
+        options.decodePairs = pairs
+        options.threads = threads
+        let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        let figures = try await InferenceBenchmark(options: options).run(progress: progress)
+        if json {
+            print(figures.jsonText)
+            return
+        }
+        let decode = figures["decode"] ?? [:]
+        let cache = figures["promptCache"] ?? [:]
+        let embeddings = figures["embeddings"] ?? [:]
+        func number(_ value: JSONValue?) -> String { value?.doubleValue.map { String($0) } ?? "?" }
+        print(
+            """
+            hearth bench inference (\(figures["build"]?.stringValue ?? "?") build, llama-server -t \(threads), \(figures["model"]?.stringValue ?? ""))
+            decode tok/s, end to end        hearth \(number(decode["hearthTokensPerSecond"]))   direct \(number(decode["directTokensPerSecond"]))   overhead \(number(decode["overheadPercent"])) %   (server-side decode \(number(decode["serverDecodeTokensPerSecond"])))
+            prompt tokens from cache        stable prefix \(number(cache["stablePrefix"]?["cachedPercent"])) %   changing prefix \(number(cache["changingPrefix"]?["cachedPercent"])) %   (steps 2-10 of 10)
+            embeddings/s (\(number(embeddings["sentences"])) sentences)   hearth \(number(embeddings["hearthPerSecond"]))   direct \(number(embeddings["directPerSecond"]))
+            """)
     }
 }
