@@ -187,7 +187,10 @@ struct InferenceBenchCommand: AsyncParsableCommand {
         let decode = figures["decode"] ?? [:]
         let cache = figures["promptCache"] ?? [:]
         let embeddings = figures["embeddings"] ?? [:]
-        func number(_ value: JSONValue?) -> String { value?.doubleValue.map { String($0) } ?? "?" }
+        func number(_ value: JSONValue?) -> String {
+            guard let value = value?.doubleValue else { return "?" }
+            return value.rounded() == value ? String(Int(value)) : String(value)
+        }
         print(
             """
             hearth bench inference (\(figures["build"]?.stringValue ?? "?") build, llama-server -t \(threads), \(figures["model"]?.stringValue ?? ""))
