@@ -46,6 +46,15 @@ struct ClientTests {
         #expect(body["cache_prompt"] == true)
     }
 
+    @Test("a GBNF grammar goes to llama.cpp in `grammar`")
+    func grammar() async throws {
+        let server = ScriptedModelServer([.chat("yes")])
+        _ = try await openAIClient(try await server.start()).complete(
+            ChatRequest(messages: [.user("ok?")], responseFormat: .grammar(#"root ::= "yes" | "no""#)))
+        #expect(server.requests[0].body["grammar"] == #"root ::= "yes" | "no""#)
+        #expect(server.requests[0].body["response_format"] == nil)
+    }
+
     @Test("a hosted OpenAI endpoint gets no llama.cpp extras, and the API key as a bearer token")
     func hostedShape() async throws {
         let server = ScriptedModelServer([.chat("ok")])

@@ -163,6 +163,17 @@ struct LocalModelIntegrationTests {
         }
     }
 
+    @Test("a GBNF grammar constrains SmolLM2's answer")
+    func grammar() async throws {
+        try await withLocalServer { client, _, _ in
+            for question in ["Is the sky green?", "Is 2 bigger than 1?", "Should receipts have dates?"] {
+                let response = try await client.complete(
+                    ChatRequest(messages: [.user(question)], temperature: 0.8, maxTokens: 4, responseFormat: .grammar(#"root ::= "yes" | "no""#)))
+                #expect(["yes", "no"].contains(response.content), "\(question) → \(response.content)")
+            }
+        }
+    }
+
     @Test("structured output decodes into a Swift type")
     func structured() async throws {
         struct Extracted: Decodable, Sendable {
