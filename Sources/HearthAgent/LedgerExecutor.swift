@@ -64,7 +64,7 @@ public struct LedgerExecutor: Service {
                         await wake.wait(until: clock.now().addingTimeInterval(60), clock: clock)
                     } catch {
                         logger.error("executor: cannot claim a step: \(error); retrying in \(backoff)")
-                        await wake.wait(until: clock.now().addingTimeInterval(backoff.seconds), clock: clock)
+                        await wake.wait(until: clock.now().addingTimeInterval(backoff.inSeconds), clock: clock)
                         backoff = min(backoff * 2, .seconds(30))
                     }
                 }
@@ -73,7 +73,7 @@ public struct LedgerExecutor: Service {
             }
             guard inFlight.value > 0 else { return }
             logger.notice("executor: waiting up to \(options.shutdownGrace) for \(inFlight.value) in-flight step(s)")
-            let deadline = clock.now().addingTimeInterval(options.shutdownGrace.seconds)
+            let deadline = clock.now().addingTimeInterval(options.shutdownGrace.inSeconds)
             while inFlight.value > 0 && clock.now() < deadline {
                 await wake.wait(until: deadline, clock: clock)
             }
@@ -121,11 +121,11 @@ public struct LedgerExecutor: Service {
         case .succeeded:
             logger.info(
                 "run \(step.runID) step \(step.id) \(step.effect) succeeded",
-                metadata: ["attempt": "\(claim.attempt)", "ms": "\(elapsed.milliseconds)"])
+                metadata: ["attempt": "\(claim.attempt)", "ms": "\(Int(elapsed.inMilliseconds))"])
         case .failed(let message):
             logger.warning(
                 "run \(step.runID) step \(step.id) \(step.effect) failed: \(message)",
-                metadata: ["attempt": "\(claim.attempt)", "ms": "\(elapsed.milliseconds)"])
+                metadata: ["attempt": "\(claim.attempt)", "ms": "\(Int(elapsed.inMilliseconds))"])
         }
     }
 }
@@ -135,16 +135,4 @@ private final class InFlightCounter: Sendable {
     private let count = Mutex(0)
     var value: Int { count.withLock { $0 } }
     func add(_ delta: Int) { count.withLock { $0 += delta } }
-}
-
-extension Duration {
-    var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-
-    var milliseconds: Int64 {
-        let parts = components
-        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
-    }
 }

@@ -100,13 +100,13 @@ public struct InferenceBenchmark: Sendable {
                 if hearthFirst {
                     let start = ContinuousClock.now
                     let response = try await hearth.complete(request)
-                    hearthRates.append(Double(response.usage.completionTokens) / (ContinuousClock.now - start).benchSeconds)
+                    hearthRates.append(Double(response.usage.completionTokens) / (ContinuousClock.now - start).inSeconds)
                     if let rate = response.usage.decodeTokensPerSecond { serverRates.append(rate) }
                 } else {
                     let start = ContinuousClock.now
                     let answer = try await direct.chat(body)
                     let tokens = answer["usage"]?["completion_tokens"]?.doubleValue ?? 0
-                    directRates.append(tokens / (ContinuousClock.now - start).benchSeconds)
+                    directRates.append(tokens / (ContinuousClock.now - start).inSeconds)
                 }
             }
         }
@@ -178,13 +178,13 @@ public struct InferenceBenchmark: Sendable {
         _ = try await hearth.embed(Array(sentences.prefix(8)))  // warm-up
         let hearthStart = ContinuousClock.now
         let result = try await hearth.embed(sentences)
-        let hearthSeconds = (ContinuousClock.now - hearthStart).benchSeconds
+        let hearthSeconds = (ContinuousClock.now - hearthStart).inSeconds
         let directStart = ContinuousClock.now
         for start in stride(from: 0, to: sentences.count, by: 64) {
             let batch = sentences[start..<min(start + 64, sentences.count)]
             _ = try await direct.embed(["model": "minilm-l6", "input": .array(batch.map(JSONValue.string))])
         }
-        let directSeconds = (ContinuousClock.now - directStart).benchSeconds
+        let directSeconds = (ContinuousClock.now - directStart).inSeconds
         return [
             "sentences": .number(Double(sentences.count)), "dimensions": .number(Double(result.vectors.first?.count ?? 0)),
             "hearthPerSecond": SpineBenchmark.round(Double(sentences.count) / hearthSeconds),
@@ -211,8 +211,4 @@ struct DirectCall: Sendable {
         let bytes = try await response.body.collect(upTo: 64 << 20)
         return try JSONValue(parsing: Data(bytes.readableBytesView))
     }
-}
-
-extension Duration {
-    var benchSeconds: Double { milliseconds / 1000 }
 }

@@ -80,15 +80,15 @@ public struct SpineBenchmark: Sendable {
         for index in 0..<options.singleEvents {
             let start = ContinuousClock.now
             _ = try await journal.append(event(index, "s"))
-            hearthSingle.append((ContinuousClock.now - start).milliseconds)
+            hearthSingle.append((ContinuousClock.now - start).inMilliseconds)
         }
-        let hearthSingleSeconds = (ContinuousClock.now - singleStart).seconds
+        let hearthSingleSeconds = (ContinuousClock.now - singleStart).inSeconds
 
         let batchStart = ContinuousClock.now
         for batch in stride(from: 0, to: options.batchedEvents, by: options.batchSize) {
             _ = try await journal.append((batch..<min(batch + options.batchSize, options.batchedEvents)).map { event($0, "b") })
         }
-        let hearthBatchSeconds = (ContinuousClock.now - batchStart).seconds
+        let hearthBatchSeconds = (ContinuousClock.now - batchStart).inSeconds
 
         // Baseline: the same table and pragmas, plain GRDB statements, no validation or dedupe lookup.
         let raw = try DatabasePool(path: directory.appending(path: "raw.sqlite").path)
@@ -113,15 +113,15 @@ public struct SpineBenchmark: Sendable {
         for index in 0..<options.singleEvents {
             let start = ContinuousClock.now
             try await raw.write { db in try insert(db, "s-\(index)") }
-            rawSingle.append((ContinuousClock.now - start).milliseconds)
+            rawSingle.append((ContinuousClock.now - start).inMilliseconds)
         }
-        let rawSingleSeconds = (ContinuousClock.now - rawSingleStart).seconds
+        let rawSingleSeconds = (ContinuousClock.now - rawSingleStart).inSeconds
         let rawBatchStart = ContinuousClock.now
         for batch in stride(from: 0, to: options.batchedEvents, by: options.batchSize) {
             let keys = (batch..<min(batch + options.batchSize, options.batchedEvents)).map { "b-\($0)" }
             try await raw.write { db in for key in keys { try insert(db, key) } }
         }
-        let rawBatchSeconds = (ContinuousClock.now - rawBatchStart).seconds
+        let rawBatchSeconds = (ContinuousClock.now - rawBatchStart).inSeconds
         try raw.close()
 
         return [
@@ -157,10 +157,10 @@ public struct SpineBenchmark: Sendable {
             _ = try await daemon.client.postEvent([
                 "source": "bench", "kind": "bench.http", "key": .string("h-\(index)"), "payload": ["n": .number(Double(index))],
             ])
-            posts.append((ContinuousClock.now - start).milliseconds)
+            posts.append((ContinuousClock.now - start).inMilliseconds)
             let healthStart = ContinuousClock.now
             _ = try await daemon.client.get("/v1/health")
-            health.append((ContinuousClock.now - healthStart).milliseconds)
+            health.append((ContinuousClock.now - healthStart).inMilliseconds)
         }
         await daemon.stop()
         return [
@@ -200,7 +200,7 @@ public struct SpineBenchmark: Sendable {
             if status.body["live"]?["startup"]?["watcher"] != nil { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let scanSeconds = (ContinuousClock.now - spawned).seconds
+        let scanSeconds = (ContinuousClock.now - spawned).inSeconds
         let pid = daemon.process.pid
         try await Task.sleep(for: .seconds(2))  // let start-up allocations settle before measuring
         let ticksBefore = Self.cpuTicks(pid)
@@ -210,7 +210,7 @@ public struct SpineBenchmark: Sendable {
             try await Task.sleep(for: .seconds(1))
             maxRSS = max(maxRSS, Self.rssKilobytes(pid))
         }
-        let elapsed = (ContinuousClock.now - measureStart).seconds
+        let elapsed = (ContinuousClock.now - measureStart).inSeconds
         let ticks = Self.cpuTicks(pid) - ticksBefore
         let rss = Self.rssKilobytes(pid)
         await daemon.stop()
@@ -273,7 +273,7 @@ public struct SpineBenchmark: Sendable {
         for _ in 0..<options.coldStarts {
             let start = ContinuousClock.now
             _ = try await ChildProcess.run(options.binary, ["--version"])
-            spawnTimes.append((ContinuousClock.now - start).milliseconds)
+            spawnTimes.append((ContinuousClock.now - start).inMilliseconds)
         }
         let quickCheck = try await measureQuickCheck(full.appending(path: "hearth.sqlite"))
         return [
@@ -291,7 +291,7 @@ public struct SpineBenchmark: Sendable {
         for _ in 0..<count {
             let start = ContinuousClock.now
             let daemon = try await DaemonUnderTest.start(binary: options.binary, dataDirectory: data)
-            times.append((ContinuousClock.now - start).milliseconds)
+            times.append((ContinuousClock.now - start).inMilliseconds)
             await daemon.stop()
         }
         return times
@@ -304,7 +304,7 @@ public struct SpineBenchmark: Sendable {
         let queue = try DatabaseQueue(path: url.path, configuration: configuration)
         _ = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         try queue.close()
-        return (ContinuousClock.now - start).milliseconds
+        return (ContinuousClock.now - start).inMilliseconds
     }
 
     // MARK: Figures
@@ -336,13 +336,4 @@ public struct SpineBenchmark: Sendable {
         let scale = pow(10, Double(places))
         return .number((value * scale).rounded() / scale)
     }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        let parts = components
-        return Double(parts.seconds) * 1000 + Double(parts.attoseconds) / 1e15
-    }
-
-    var seconds: Double { milliseconds / 1000 }
 }

@@ -59,7 +59,7 @@ public enum DataDirectory {
             try FileManager.default.createDirectory(
                 at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
         } catch {
-            throw .notWritable(path: url.path, reason: reason(error))
+            throw .notWritable(path: url.path, reason: FileErrorText.describe(error))
         }
     }
 
@@ -110,17 +110,6 @@ public enum DataDirectory {
             unlink(temporary.path)
             throw .notWritable(path: url.path, reason: String(cString: strerror(written < 0 || !synced ? code : errno)))
         }
-    }
-
-    static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.code == NSFileWriteNoPermissionError { return "permission denied" }
-        if nsError.code == NSFileWriteOutOfSpaceError { return "no space left on device" }
-        if nsError.code == NSFileWriteVolumeReadOnlyError { return "read-only file system" }
-        return nsError.localizedDescription
     }
 }
 

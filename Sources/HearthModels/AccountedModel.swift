@@ -46,7 +46,7 @@ public struct AccountedModel: LanguageModel, Embedder {
             return response
         } catch {
             try? await record(
-                ModelUsage(latencySeconds: (ContinuousClock.now - started).seconds), model: allowed.model ?? endpoint.chatModel,
+                ModelUsage(latencySeconds: (ContinuousClock.now - started).inSeconds), model: allowed.model ?? endpoint.chatModel,
                 error: error)
             throw error
         }
@@ -66,7 +66,7 @@ public struct AccountedModel: LanguageModel, Embedder {
                     }
                     continuation.finish()
                 } catch {
-                    try? await record(ModelUsage(latencySeconds: (ContinuousClock.now - started).seconds), model: model, error: error)
+                    try? await record(ModelUsage(latencySeconds: (ContinuousClock.now - started).inSeconds), model: model, error: error)
                     continuation.finish(throwing: error)
                 }
             }
@@ -87,7 +87,8 @@ public struct AccountedModel: LanguageModel, Embedder {
             return result
         } catch {
             try? await record(
-                ModelUsage(latencySeconds: (ContinuousClock.now - started).seconds), model: embedder.endpoint.embeddingModel, error: error)
+                ModelUsage(latencySeconds: (ContinuousClock.now - started).inSeconds), model: embedder.endpoint.embeddingModel, error: error
+            )
             throw error
         }
     }

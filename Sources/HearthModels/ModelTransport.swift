@@ -62,7 +62,7 @@ struct ModelTransport: Sendable {
 
     /// POSTs JSON and returns the parsed JSON answer, retrying transient failures.
     func post(_ path: String, _ body: JSONValue) async throws -> JSONValue {
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeouts.request.nanoseconds))
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeouts.request.inSeconds * 1e9))
         return try await withRetries {
             let response = try await send(path, body, deadline: deadline)
             let bytes = try await collect(response, path: path)
@@ -82,7 +82,7 @@ struct ModelTransport: Sendable {
     func streamLines(_ path: String, _ body: JSONValue) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
-                let deadline = NIODeadline.now() + .nanoseconds(Int64(timeouts.request.nanoseconds))
+                let deadline = NIODeadline.now() + .nanoseconds(Int64(timeouts.request.inSeconds * 1e9))
                 do {
                     let response = try await withRetries {
                         let response = try await send(path, body, deadline: deadline)
@@ -172,7 +172,7 @@ struct ModelTransport: Sendable {
         if error is CancellationError || error is ModelError { return error }
         if let client = error as? HTTPClientError {
             if client == .deadlineExceeded || client == .readTimeout {
-                return ModelError.timedOut(url: url(path), seconds: timeouts.request.seconds)
+                return ModelError.timedOut(url: url(path), seconds: timeouts.request.inSeconds)
             }
             if client == .cancelled { return CancellationError() }
             if streaming && (client == .remoteConnectionClosed || client == .bodyLengthMismatch) {
@@ -208,13 +208,4 @@ struct ModelTransport: Sendable {
         let text = String(decoding: bytes.readableBytesView.prefix(120), as: UTF8.self)
         return "\"\(text)\(bytes.readableBytes > 120 ? "…" : "")\""
     }
-}
-
-extension Duration {
-    var nanoseconds: Double {
-        let parts = components
-        return Double(parts.seconds) * 1e9 + Double(parts.attoseconds) / 1e9
-    }
-
-    var seconds: Double { nanoseconds / 1e9 }
 }

@@ -26,7 +26,7 @@ public struct OllamaClient: LanguageModel, Embedder {
             toolCalls: Self.toolCalls(message["tool_calls"]),
             finishReason: answer["done_reason"]?.stringValue,
             model: answer["model"]?.stringValue ?? endpoint.chatModel,
-            usage: Self.usage(answer, latency: (ContinuousClock.now - started).seconds))
+            usage: Self.usage(answer, latency: (ContinuousClock.now - started).inSeconds))
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatChunk, any Error> {
@@ -61,7 +61,7 @@ public struct OllamaClient: LanguageModel, Embedder {
                                     ChatResponse(
                                         content: text, toolCalls: toolCalls, finishReason: chunk["done_reason"]?.stringValue,
                                         model: chunk["model"]?.stringValue ?? fallbackModel,
-                                        usage: Self.usage(chunk, latency: (ContinuousClock.now - started).seconds))))
+                                        usage: Self.usage(chunk, latency: (ContinuousClock.now - started).inSeconds))))
                             continuation.finish()
                             return
                         }
@@ -94,7 +94,7 @@ public struct OllamaClient: LanguageModel, Embedder {
         return EmbeddingResult(
             vectors: vectors,
             usage: ModelUsage(
-                promptTokens: answer["prompt_eval_count"]?.intValue ?? 0, latencySeconds: (ContinuousClock.now - started).seconds))
+                promptTokens: answer["prompt_eval_count"]?.intValue ?? 0, latencySeconds: (ContinuousClock.now - started).inSeconds))
     }
 
     func body(for request: ChatRequest, stream: Bool) -> JSONValue {

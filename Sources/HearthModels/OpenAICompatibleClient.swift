@@ -33,7 +33,7 @@ public struct OpenAICompatibleClient: LanguageModel, Embedder {
             toolCalls: try Self.toolCalls(message["tool_calls"]),
             finishReason: choice["finish_reason"]?.stringValue,
             model: answer["model"]?.stringValue ?? body["model"]?.stringValue ?? "",
-            usage: Self.usage(answer, latency: (ContinuousClock.now - started).seconds))
+            usage: Self.usage(answer, latency: (ContinuousClock.now - started).inSeconds))
     }
 
     public func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatChunk, any Error> {
@@ -95,7 +95,7 @@ public struct OpenAICompatibleClient: LanguageModel, Embedder {
                 do {
                     let response = ChatResponse(
                         content: text, toolCalls: try toolCalls.calls(), finishReason: finishReason, model: model,
-                        usage: Self.usage(last, latency: (ContinuousClock.now - started).seconds))
+                        usage: Self.usage(last, latency: (ContinuousClock.now - started).inSeconds))
                     continuation.yield(.done(response))
                     continuation.finish()
                 } catch {
@@ -131,7 +131,7 @@ public struct OpenAICompatibleClient: LanguageModel, Embedder {
             promptTokens += answer["usage"]?["prompt_tokens"]?.intValue ?? 0
         }
         return EmbeddingResult(
-            vectors: vectors, usage: ModelUsage(promptTokens: promptTokens, latencySeconds: (ContinuousClock.now - started).seconds))
+            vectors: vectors, usage: ModelUsage(promptTokens: promptTokens, latencySeconds: (ContinuousClock.now - started).inSeconds))
     }
 
     // MARK: Request and response shapes

@@ -82,23 +82,17 @@ public struct JournalStore: EventJournal {
     }
 
     static func fetch(_ query: EventQuery, in db: Database) throws -> [Event] {
-        var clauses = ["id > ?"]
-        var arguments: StatementArguments = [query.afterID]
-        if let source = query.source {
-            clauses.append("source = ?")
-            _ = arguments.append(contentsOf: [source])
-        }
-        if let kind = query.kind {
-            clauses.append("kind = ?")
-            _ = arguments.append(contentsOf: [kind])
-        }
-        let order = query.newestFirst ? "DESC" : "ASC"
+        var conditions = SQLConditions()
+        conditions.add("id > ?", query.afterID)
+        if let source = query.source { conditions.add("source = ?", source) }
+        if let kind = query.kind { conditions.add("kind = ?", kind) }
+        var arguments = conditions.arguments
         _ = arguments.append(contentsOf: [max(0, query.limit)])
         let rows = try Row.fetchAll(
             db,
             sql: """
                 SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event
-                WHERE \(clauses.joined(separator: " AND ")) ORDER BY id \(order) LIMIT ?
+                \(conditions.whereClause) ORDER BY id \(query.newestFirst ? "DESC" : "ASC") LIMIT ?
                 """,
             arguments: arguments)
         return try rows.map(Self.event(from:))

@@ -262,15 +262,15 @@ public struct LedgerStore: WorkLedger {
     }
 
     static func fetchRuns(limit: Int, states: Set<RunState>?, in db: Database) throws -> [Run] {
-        var sql = "SELECT * FROM run"
-        var arguments: StatementArguments = []
+        var conditions = SQLConditions()
         if let states, !states.isEmpty {
-            sql += " WHERE state IN (\(Array(repeating: "?", count: states.count).joined(separator: ",")))"
-            arguments = StatementArguments(states.map(\.rawValue).sorted())
+            let values = states.map(\.rawValue).sorted()
+            conditions.add("state IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))", arguments: values)
         }
-        sql += " ORDER BY id DESC LIMIT ?"
+        var arguments = conditions.arguments
         _ = arguments.append(contentsOf: [limit])
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(RunRow.run(from:))
+        return try Row.fetchAll(db, sql: "SELECT * FROM run \(conditions.whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+            .map(RunRow.run(from:))
     }
 
     private static func randomHex(_ count: Int) -> String {

@@ -92,24 +92,11 @@ public struct UsageStore: UsageLedger {
     }
 
     static func whereClause(_ filter: UsageFilter) -> (String, StatementArguments) {
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        if let since = filter.since {
-            clauses.append("at >= ?")
-            _ = arguments.append(contentsOf: [since.millisecondsSince1970])
-        }
-        if let until = filter.until {
-            clauses.append("at < ?")
-            _ = arguments.append(contentsOf: [until.millisecondsSince1970])
-        }
-        if let run = filter.runID {
-            clauses.append("runId = ?")
-            _ = arguments.append(contentsOf: [run])
-        }
-        if let goal = filter.goalID {
-            clauses.append("goalId = ?")
-            _ = arguments.append(contentsOf: [goal])
-        }
-        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
+        var conditions = SQLConditions()
+        if let since = filter.since { conditions.add("at >= ?", since.millisecondsSince1970) }
+        if let until = filter.until { conditions.add("at < ?", until.millisecondsSince1970) }
+        if let run = filter.runID { conditions.add("runId = ?", run) }
+        if let goal = filter.goalID { conditions.add("goalId = ?", goal) }
+        return (conditions.whereClause, conditions.arguments)
     }
 }

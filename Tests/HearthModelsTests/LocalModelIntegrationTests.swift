@@ -168,7 +168,8 @@ struct LocalModelIntegrationTests {
         try await withLocalServer { client, _, _ in
             for question in ["Is the sky green?", "Is 2 bigger than 1?", "Should receipts have dates?"] {
                 let response = try await client.complete(
-                    ChatRequest(messages: [.user(question)], temperature: 0.8, maxTokens: 4, responseFormat: .grammar(#"root ::= "yes" | "no""#)))
+                    ChatRequest(
+                        messages: [.user(question)], temperature: 0.8, maxTokens: 4, responseFormat: .grammar(#"root ::= "yes" | "no""#)))
                 #expect(["yes", "no"].contains(response.content), "\(question) → \(response.content)")
             }
         }
