@@ -40,6 +40,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Memory: the in-process vector index, hybrid retrieval, fact rules, extraction, consolidation.
+        .target(
+            name: "HearthMemory",
+            dependencies: [
+                "HearthCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Inference: OpenAI-compatible and Ollama clients, structured output, tool calling,
         // token accounting and budgets, llama-server supervision.
         .target(
@@ -85,7 +96,8 @@ let package = Package(
         .target(
             name: "HearthDaemon",
             dependencies: [
-                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "CHearthSystem",
+                "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
+                "CHearthSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,7 +110,7 @@ let package = Package(
         .target(
             name: "HearthBench",
             dependencies: [
-                "HearthCore", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig",
+                "HearthCore", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig", "HearthMemory",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -124,7 +136,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench", "HearthModels",
+                "HearthBench", "HearthModels", "HearthMemory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -154,6 +166,14 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthMemoryTests",
+            dependencies: [
+                "HearthMemory", "HearthCore", "HearthStore", "HearthModels", "HearthTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -129,6 +129,73 @@ enum Migrations {
                     CREATE INDEX usage_goal ON usage(goalId) WHERE goalId IS NOT NULL;
                     """)
         }
+        migrator.registerMigration("v3-memory") { db in
+            try db.execute(
+                sql: """
+                    -- Episodic memory. `position` orders records within (source, sessionId).
+                    CREATE TABLE memory_record (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        provenance TEXT NOT NULL,
+                        occurredAt INTEGER NOT NULL,
+                        recordedAt INTEGER NOT NULL,
+                        sessionId TEXT,
+                        position INTEGER,
+                        runId INTEGER,
+                        speaker TEXT,
+                        importance REAL NOT NULL,
+                        normalized TEXT NOT NULL
+                    );
+                    CREATE INDEX memory_record_session ON memory_record(source, sessionId, position);
+                    CREATE INDEX memory_record_occurred ON memory_record(occurredAt);
+                    CREATE INDEX memory_record_normalized ON memory_record(normalized);
+
+                    -- Full text, rowid = memory_record.id: the record, and the record with ±2 neighbours.
+                    CREATE VIRTUAL TABLE memory_fts USING fts5(text, context, tokenize = 'unicode61');
+
+                    -- Sessions as whole documents, rowid = memory_session.id.
+                    CREATE TABLE memory_session (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        source TEXT NOT NULL,
+                        sessionId TEXT NOT NULL,
+                        UNIQUE (source, sessionId)
+                    );
+                    CREATE VIRTUAL TABLE memory_session_fts USING fts5(text, tokenize = 'unicode61');
+
+                    -- Embeddings, little-endian float32. The in-memory index is rebuilt from here.
+                    CREATE TABLE memory_vector (
+                        recordId INTEGER NOT NULL REFERENCES memory_record(id) ON DELETE CASCADE,
+                        field TEXT NOT NULL,
+                        model TEXT NOT NULL,
+                        vector BLOB NOT NULL,
+                        PRIMARY KEY (recordId, field)
+                    ) WITHOUT ROWID;
+
+                    -- Bi-temporal facts: world validity (validFrom/validTo) and system time
+                    -- (recordedAt/invalidatedAt). Contradiction invalidates; it never deletes.
+                    CREATE TABLE fact (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        predicate TEXT NOT NULL,
+                        object TEXT NOT NULL,
+                        slot TEXT NOT NULL,
+                        validFrom INTEGER,
+                        validTo INTEGER,
+                        recordedAt INTEGER NOT NULL,
+                        invalidatedAt INTEGER,
+                        invalidatedBy INTEGER,
+                        sourceRecordId INTEGER,
+                        provenance TEXT NOT NULL,
+                        confidence REAL NOT NULL,
+                        status TEXT NOT NULL
+                    );
+                    CREATE INDEX fact_slot ON fact(slot);
+                    CREATE INDEX fact_source ON fact(sourceRecordId) WHERE sourceRecordId IS NOT NULL;
+                    """)
+        }
         return migrator
     }()
 }

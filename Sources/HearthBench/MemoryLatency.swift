@@ -1,0 +1,186 @@
+import Foundation
+import HearthCore
+import HearthMemory
+import HearthStore
+
+/// Deterministic "embeddings" for synthetic records: each word maps to a fixed random direction
+/// and a text to the normalised sum of its words, so texts sharing words are near each other.
+struct SyntheticEmbedder: Embedder {
+    let dimensions: Int
+    let endpoint = ModelEndpoint(provider: .llamaCpp, baseURL: "synthetic:", chatModel: "none", embeddingModel: "synthetic-384")
+
+    func embed(_ texts: [String]) async throws -> EmbeddingResult {
+        EmbeddingResult(vectors: texts.map(vector(for:)), usage: ModelUsage())
+    }
+
+    func vector(for text: String) -> [Float] {
+        var sum = [Float](repeating: 0, count: dimensions)
+        for word in MemoryText.words(text) {
+            var generator = SplitMix(seed: UInt64(truncatingIfNeeded: word.hashValueStable))
+            for index in 0..<dimensions { sum[index] += Float(generator.nextGaussian()) }
+        }
+        return sum
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func nextGaussian() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12)
+        let u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+}
+
+extension String {
+    /// FNV-1a: stable across runs (Swift's `hashValue` is seeded per process).
+    var hashValueStable: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return hash
+    }
+}
+
+extension MemoryBenchmark {
+    /// Latency and size at each scale: synthetic records (Zipf-distributed words, sessions of 20),
+    /// stored, embedded and indexed through the real path, then timed queries.
+    public func latency(sizes: [Int], queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+        var rows: [JSONValue] = []
+        var queryEmbedding: JSONValue = .null
+        if let embedder {
+            // The real model's cost per query, timed apart from retrieval.
+            var times: [Double] = []
+            for index in 0..<min(queries, 100) {
+                let started = DispatchTime.now().uptimeNanoseconds
+                _ = try await embedder.embed(["what did we decide about the trip number \(index) last week?"])
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
+            }
+            queryEmbedding = ["model": .string(embedder.endpoint.embeddingModel), "p50_ms": .number(percentile(times, 0.5)), "p99_ms": .number(percentile(times, 0.99)), "note": "includes one cache lookup"]
+        }
+        for size in sizes {
+            rows.append(try await latency(size: size, queries: queries, progress: progress))
+        }
+        return ["dataset": "synthetic", "query_embedding": queryEmbedding, "scales": .array(rows)]
+    }
+
+    func latency(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+        let url = directory.appending(path: "synthetic-\(size).sqlite")
+        Self.removeDatabase(url)
+        defer { Self.removeDatabase(url) }
+        let synthetic = SyntheticEmbedder(dimensions: 384)
+        var generator = SplitMix(seed: 20_261_121 &+ UInt64(size))
+        let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
+        // Zipf(1.0) over the vocabulary by inverse CDF on precomputed cumulative weights.
+        var cumulative: [Double] = []
+        var total = 0.0
+        for rank in 1...vocabulary.count {
+            total += 1 / Double(rank)
+            cumulative.append(total)
+        }
+        func word() -> String {
+            let target = Double(generator.next() >> 11) / Double(1 << 53) * total
+            var low = 0
+            var high = cumulative.count - 1
+            while low < high {
+                let middle = (low + high) / 2
+                if cumulative[middle] < target { low = middle + 1 } else { high = middle }
+            }
+            return vocabulary[low]
+        }
+        progress("synthetic \(size): storing records")
+        let buildStarted = Date()
+        do {
+            let database = try HearthDatabase.open(at: url)
+            let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: synthetic, settings: settings)
+            try await engine.open()
+            let base = Date(timeIntervalSince1970: 1_700_000_000)
+            var produced = 0
+            while produced < size {
+                let batch = min(10_000, size - produced)
+                let records = (0..<batch).map { offset -> MemoryRecord in
+                    let index = produced + offset
+                    let text = (0..<(12 + index % 17)).map { _ in word() }.joined(separator: " ")
+                    return MemoryRecord(
+                        kind: .turn, text: text, source: "synthetic", provenance: .trusted,
+                        occurredAt: base.addingTimeInterval(Double(index) * 60), sessionID: "s\(index / 20)",
+                        speaker: index % 2 == 0 ? "user" : "assistant")
+                }
+                _ = try await engine.remember(records)
+                produced += batch
+                try await engine.indexPending(batch: 2_000)
+                if produced % 100_000 == 0 { progress("synthetic \(size): \(produced) records stored and embedded") }
+            }
+        }
+        let storeSeconds = Date().timeIntervalSince(buildStarted)
+
+        // Index build: a fresh engine loading every vector from SQLite, as the daemon does at start.
+        let rssBefore = residentBytes()
+        let loadStarted = Date()
+        let database = try HearthDatabase.open(at: url)
+        let store = MemorySQLStore(database: database)
+        let engine = MemoryEngine(store: store, embedder: synthetic, settings: settings)
+        let vectors = try await engine.open()
+        let buildSeconds = Date().timeIntervalSince(loadStarted)
+        let rssAfter = residentBytes()
+        let indexBytes = await engine.vectorIndexBytes
+        progress("synthetic \(size): index of \(vectors) vectors built in \(String(format: "%.2f", buildSeconds)) s")
+
+        // Queries: four words of a random record; the vector is computed before timing.
+        var hybrid: [Double] = []
+        var bm25: [Double] = []
+        var querySet: [(String, [Float])] = []
+        let sampleIDs = (0..<queries).map { _ in Int64(generator.next() % UInt64(size)) + 1 }
+        let sampled = try await store.records(ids: sampleIDs)
+        for record in sampled {
+            let words = MemoryText.words(record.text)
+            let picked = (0..<4).map { _ in words[Int(generator.next() % UInt64(words.count))] }.joined(separator: " ")
+            querySet.append((picked, synthetic.vector(for: picked)))
+        }
+        for (round, (text, vector)) in querySet.enumerated() {
+            // Alternate which mode goes first so caches favour neither.
+            for mode in round % 2 == 0 ? [MemoryEngine.Mode.hybrid, .bm25] : [.bm25, .hybrid] {
+                let started = DispatchTime.now().uptimeNanoseconds
+                _ = try await engine.search(text, queryVector: mode == .hybrid ? vector : nil, k: 10, filter: .any, mode: mode)
+                let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
+                if mode == .hybrid { hybrid.append(milliseconds) } else { bm25.append(milliseconds) }
+            }
+        }
+        let quality = await engine.vectorRecall(queries: querySet.prefix(100).map(\.1), k: 10)
+        return [
+            "records": .number(Double(size)), "vectors": .number(Double(vectors)),
+            "store_and_embed_seconds": .number(storeSeconds), "index_build_seconds": .number(buildSeconds),
+            "rss_bytes_per_100k": .number(Double(rssAfter - rssBefore) / Double(size) * 100_000),
+            "index_bytes_per_100k": .number(Double(indexBytes) / Double(size) * 100_000),
+            "hearth": ["p50_ms": .number(percentile(hybrid, 0.5)), "p99_ms": .number(percentile(hybrid, 0.99))],
+            "bm25": ["p50_ms": .number(percentile(bm25, 0.5)), "p99_ms": .number(percentile(bm25, 0.99))],
+            "vector_recall@10_vs_exact": .number(quality),
+        ]
+    }
+}
+
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+}
+
+/// This process's resident set size, from /proc/self/statm.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

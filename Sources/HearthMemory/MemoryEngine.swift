@@ -1,0 +1,338 @@
+import Foundation
+import HearthCore
+
+/// How hybrid retrieval weighs its signals. The defaults were tuned on LoCoMo (see BENCHMARKS.md).
+public struct RetrievalSettings: Sendable, Hashable {
+    /// Reciprocal-rank fusion constant: each list adds `1 / (fusionK + rank)`.
+    public var fusionK: Double = 20
+    /// How deep each list is read.
+    public var depth: Int = 100
+    /// Weight of a record's session rank, `sessionWeight / (61 + rank)`.
+    public var sessionWeight: Double = 2 * 61 / 21
+    public var sessionDepth: Int = 20
+    /// Added to records said by a participant the query names (when it names exactly one).
+    public var entityWeight: Double = 0.03 * 61 / 21
+    /// Added to records linked to facts about an entity the query names.
+    public var factWeight: Double = 0.03 * 61 / 21
+    /// Added as `importanceWeight × (importance − 0.5)`.
+    public var importanceWeight: Double = 0.02
+    /// Added as `recencyWeight × 2^(−age / recencyHalfLife)`.
+    public var recencyWeight: Double = 0.005
+    public var recencyHalfLifeDays: Double = 30
+    /// Texts are cut to this many characters before embedding (MiniLM reads 512 tokens at most).
+    public var embedCharacters: Int = 1_500
+
+    public init() {}
+}
+
+/// Whether vectors take part in retrieval.
+public enum EmbeddingState: Sendable, Hashable, CustomStringConvertible {
+    /// No embedder is configured: full text only.
+    case disabled
+    case ready(model: String)
+    /// The embedder failed; retrieval falls back to full text until it answers again.
+    case unavailable(model: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .disabled: "full text only (no embedding model configured)"
+        case .ready(let model): "hybrid (vectors from \(model) + full text)"
+        case .unavailable(let model, let reason): "full text only — \(model) is unreachable (\(reason)); vectors resume when it answers"
+        }
+    }
+
+    public var usesVectors: Bool {
+        if case .ready = self { return true }
+        return false
+    }
+}
+
+/// Memory as the agent sees it: remembers records, indexes them, retrieves by hybrid search,
+/// forgets on request, and keeps the fact graph.
+public actor MemoryEngine {
+    public let store: any MemoryStore
+    let embedder: (any Embedder)?
+    public var settings: RetrievalSettings
+    let clock: any WallClock
+    private var textIndex = VectorIndex()
+    private var contextIndex = VectorIndex()
+    public private(set) var embeddingState: EmbeddingState
+    /// Normalised entity names (fact subjects and objects) → records the facts were learned from.
+    private var entityRecords: [String: Set<Int64>] = [:]
+
+    public init(store: any MemoryStore, embedder: (any Embedder)?, settings: RetrievalSettings = RetrievalSettings(), clock: any WallClock = SystemWallClock()) {
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.clock = clock
+        embeddingState = embedder.map { .ready(model: $0.endpoint.embeddingModel) } ?? .disabled
+    }
+
+    var model: String? { embedder.map { $0.endpoint.embeddingModel } }
+
+    /// Loads the in-memory indexes from the store (and drops vectors of a previous embedding model).
+    /// Returns how many vectors were loaded.
+    @discardableResult
+    public func open() async throws -> Int {
+        try await reloadEntities()
+        guard let model else { return 0 }
+        _ = try await store.dropVectors(notFrom: model)
+        textIndex = VectorIndex(try await store.loadVectors(field: .text, model: model))
+        contextIndex = VectorIndex(try await store.loadVectors(field: .context, model: model))
+        return textIndex.count + contextIndex.count
+    }
+
+    public var indexedVectors: Int { textIndex.count + contextIndex.count }
+
+    /// Stores records; vectors follow with `indexPending()`.
+    public func remember(_ records: [MemoryRecord]) async throws -> [MemoryRecord] {
+        let stored = try await store.insert(records)
+        // A neighbour's context changed: its old context vector no longer describes it.
+        for record in stored where record.sessionID != nil {
+            contextIndex.remove(record.id)
+        }
+        return stored
+    }
+
+    /// Embeds records that have no vector yet, `batch` texts per call; returns how many were embedded.
+    /// Embedding failures switch retrieval to full text and are reported, never thrown: the records
+    /// are safe in the store and will be embedded on a later call.
+    @discardableResult
+    public func indexPending(batch: Int = 64, limit: Int = .max) async throws -> Int {
+        guard let embedder, let model else { return 0 }
+        var done = 0
+        while done < limit {
+            let work = try await store.pendingVectors(model: model, limit: min(batch, limit - done))
+            if work.isEmpty { break }
+            let vectors: [[Float]]
+            do {
+                vectors = try await embedder.embed(work.map { String($0.text.prefix(settings.embedCharacters)) }).vectors
+                embeddingState = .ready(model: model)
+            } catch {
+                embeddingState = .unavailable(model: model, reason: String(describing: error))
+                return done
+            }
+            guard vectors.count == work.count else {
+                embeddingState = .unavailable(model: model, reason: "returned \(vectors.count) vectors for \(work.count) texts")
+                return done
+            }
+            let pairs = Array(zip(work, vectors)).map { (work: $0.0, vector: $0.1) }
+            try await store.saveVectors(pairs, model: model)
+            let records = Dictionary(
+                uniqueKeysWithValues: try await store.records(ids: Array(Set(work.map(\.recordID)))).map { ($0.id, $0) })
+            for (item, vector) in zip(work, vectors) {
+                guard let record = records[item.recordID] else { continue }
+                do {
+                    switch item.field {
+                    case .text: try textIndex.upsert(id: record.id, vector: vector, metadata: VectorMetadata(record: record))
+                    case .context: try contextIndex.upsert(id: record.id, vector: vector, metadata: VectorMetadata(record: record))
+                    }
+                } catch {
+                    embeddingState = .unavailable(model: model, reason: error.description)
+                    return done
+                }
+            }
+            done += work.count
+        }
+        return done
+    }
+
+    // MARK: Retrieval
+
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Vectors + full text + sessions + entities, fused.
+        case hybrid
+        /// Plain BM25 over each record's own text, every query word: the baseline.
+        case bm25
+    }
+
+    /// Embeds the query (when vectors are in use). Separate so benchmarks can time it apart.
+    public func embedQuery(_ query: String) async -> [Float]? {
+        guard embeddingState.usesVectors || (embedder != nil && textIndex.count > 0), let embedder, let model else { return nil }
+        do {
+            let vector = try await embedder.embed([String(query.prefix(settings.embedCharacters))]).vectors.first
+            embeddingState = .ready(model: model)
+            return vector
+        } catch {
+            embeddingState = .unavailable(model: model, reason: String(describing: error))
+            return nil
+        }
+    }
+
+    public func search(_ query: String, k: Int = 10, filter: MemoryFilter = .any, mode: Mode = .hybrid) async throws -> [MemoryHit] {
+        let vector = mode == .hybrid ? await embedQuery(query) : nil
+        return try await search(query, queryVector: vector, k: k, filter: filter, mode: mode)
+    }
+
+    /// Retrieval with a query vector computed beforehand (nil: full text only).
+    public func search(_ query: String, queryVector: [Float]?, k: Int, filter: MemoryFilter, mode: Mode) async throws -> [MemoryHit] {
+        guard k > 0 else { return [] }
+        if mode == .bm25 {
+            let ranked = try await store.fullTextSearch(
+                terms: MemoryText.queryTerms(query, keepStopWords: true), field: .text, filter: filter, limit: k)
+            let records = try await store.records(ids: ranked.map(\.id))
+            let terms = Set(MemoryText.words(query))
+            return zip(records, ranked).enumerated().map { rank, pair in
+                MemoryHit(record: pair.0, score: pair.1.score, reasons: [.keywords(rank: rank, terms: matchedTerms(pair.0, terms))])
+            }
+        }
+        let terms = MemoryText.queryTerms(query)
+        let depth = max(settings.depth, k)
+        async let textHits = store.fullTextSearch(terms: terms, field: .text, filter: filter, limit: depth)
+        async let contextHits = store.fullTextSearch(terms: terms, field: .context, filter: filter, limit: depth)
+        async let sessionHits = store.sessionSearch(terms.joined(separator: " "), filter: filter, limit: settings.sessionDepth)
+        var meaning: [ScoredID] = []
+        var contextMeaning: [ScoredID] = []
+        if let queryVector, queryVector.count == textIndex.dimensions {
+            meaning = textIndex.search(queryVector, k: depth, filter: filter)
+            contextMeaning = contextIndex.search(queryVector, k: depth, filter: filter)
+        }
+        var fused = Fusion(k: settings.fusionK)
+        let keywordList = try await textHits
+        fused.add(keywordList) { rank, _ in .keywords(rank: rank, terms: []) }
+        let contextList = try await contextHits
+        fused.add(contextList) { rank, _ in .contextKeywords(rank: rank) }
+        fused.add(meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
+        fused.add(contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
+        var candidates = try await store.records(ids: fused.ids)
+
+        // Records linked to facts about entities the query names.
+        let normalisedQuery = " " + MemoryText.normalise(query) + " "
+        var factLinked: [Int64: String] = [:]
+        for (entity, ids) in entityRecords where normalisedQuery.contains(" \(entity) ") {
+            for id in ids { factLinked[id] = entity }
+        }
+        let missing = factLinked.keys.filter { fused.score[$0] == nil }
+        if !missing.isEmpty { candidates += try await store.records(ids: Array(missing)).filter { filter.admits($0) } }
+
+        // Session rank and named participants.
+        let sessions = try await sessionHits
+        var sessionRank: [String: Int] = [:]
+        for (rank, session) in sessions.enumerated() { sessionRank[session.source + "\u{1F}" + session.sessionID] = rank }
+        let speakers = Set(candidates.compactMap(\.speaker))
+        let named = speakers.filter { normalisedQuery.contains(" \(MemoryText.normalise($0)) ") }
+        let now = clock.now()
+
+        var hits: [MemoryHit] = candidates.map { record in
+            var score = fused.score[record.id] ?? 0
+            var reasons = fused.reasons[record.id] ?? []
+            if let sessionID = record.sessionID, let rank = sessionRank[record.source + "\u{1F}" + sessionID] {
+                score += settings.sessionWeight / (61 + Double(rank))
+                reasons.append(.session(rank: rank))
+            }
+            if named.count == 1, let speaker = record.speaker, named.contains(speaker) {
+                score += settings.entityWeight
+                reasons.append(.entity(speaker))
+            }
+            if let entity = factLinked[record.id] {
+                score += settings.factWeight
+                reasons.append(.fact(entity))
+            }
+            if settings.importanceWeight != 0 && record.importance != 0.5 {
+                score += settings.importanceWeight * (record.importance - 0.5)
+                reasons.append(.importance(record.importance))
+            }
+            let ageDays = max(0, now.timeIntervalSince(record.occurredAt) / 86_400)
+            if settings.recencyWeight != 0 {
+                let lift = settings.recencyWeight * pow(2, -ageDays / settings.recencyHalfLifeDays)
+                score += lift
+                if lift > settings.recencyWeight / 4 { reasons.append(.recency(days: ageDays)) }
+            }
+            return MemoryHit(record: record, score: score, reasons: reasons)
+        }
+        hits = hits.best(k) { $0.score > $1.score || ($0.score == $1.score && $0.record.id < $1.record.id) }
+        let queryWords = Set(MemoryText.words(query))
+        for index in hits.indices {
+            hits[index].reasons = hits[index].reasons.map { reason in
+                if case .keywords(let rank, _) = reason { return .keywords(rank: rank, terms: matchedTerms(hits[index].record, queryWords)) }
+                return reason
+            }
+        }
+        return hits
+    }
+
+    private func matchedTerms(_ record: MemoryRecord, _ terms: Set<String>) -> [String] {
+        var seen = Set<String>()
+        return MemoryText.words(record.spokenText).filter { terms.contains($0) && !MemoryText.stopWords.contains($0) && seen.insert($0).inserted }
+    }
+
+    // MARK: Forgetting
+
+    /// Deletes records for good: row, full text, vectors, derived facts; neighbours' context is rebuilt.
+    public func forget(ids: [Int64]) async throws -> MemoryRemoval {
+        let removal = try await store.delete(ids: ids)
+        for id in removal.records {
+            textIndex.remove(id)
+            contextIndex.remove(id)
+        }
+        textIndex.compactIfNeeded()
+        contextIndex.compactIfNeeded()
+        if !removal.facts.isEmpty { try await reloadEntities() }
+        return removal
+    }
+
+    /// Records matching every word of `query` (full text), for `forget --query`.
+    public func recordsMatchingAll(_ query: String, filter: MemoryFilter = .any, limit: Int = 1_000) async throws -> [MemoryRecord] {
+        let words = MemoryText.queryTerms(query)
+        guard !words.isEmpty else { return [] }
+        let ranked = try await store.fullTextSearch(terms: words, field: .text, filter: filter, limit: limit * 4)
+        return try await store.records(ids: ranked.map(\.id)).filter { record in
+            let recordWords = Set(MemoryText.words(record.spokenText))
+            return words.allSatisfy { recordWords.contains($0) }
+        }.prefix(limit).map { $0 }
+    }
+
+    // MARK: Facts
+
+    func reloadEntities() async throws {
+        var map: [String: Set<Int64>] = [:]
+        for fact in try await store.facts(FactQuery()) {
+            guard let source = fact.sourceRecordID else { continue }
+            for name in [fact.subject, fact.object] {
+                let key = MemoryText.normalise(name)
+                guard key.count >= 3, key != "user" else { continue }
+                map[key, default: []].insert(source)
+            }
+        }
+        entityRecords = map
+    }
+
+    /// Called after facts change, so retrieval links the right records.
+    public func factsChanged() async throws { try await reloadEntities() }
+
+    public var vectorIndexBytes: Int { textIndex.residentBytes + contextIndex.residentBytes }
+}
+
+/// Reciprocal-rank fusion over ranked lists, remembering why each id scored.
+struct Fusion {
+    let k: Double
+    private(set) var score: [Int64: Double] = [:]
+    private(set) var reasons: [Int64: [MatchReason]] = [:]
+    private(set) var ids: [Int64] = []
+
+    init(k: Double) { self.k = k }
+
+    mutating func add(_ list: [ScoredID], reason: (Int, ScoredID) -> MatchReason) {
+        for (rank, hit) in list.enumerated() {
+            if score[hit.id] == nil { ids.append(hit.id) }
+            score[hit.id, default: 0] += 1 / (k + Double(rank) + 1)
+            reasons[hit.id, default: []].append(reason(rank, hit))
+        }
+    }
+}
+
+extension MemoryEngine {
+    /// How many of the exact top-k the index's search finds (1.0 below `exactLimit`, where it is exact).
+    public func vectorRecall(queries: [[Float]], k: Int) -> Double {
+        guard !queries.isEmpty else { return 0 }
+        var found = 0
+        var wanted = 0
+        for query in queries {
+            let exact = Set(textIndex.search(query, k: k, forceExact: true).map(\.id))
+            let fast = Set(textIndex.search(query, k: k).map(\.id))
+            found += exact.intersection(fast).count
+            wanted += exact.count
+        }
+        return wanted == 0 ? 0 : Double(found) / Double(wanted)
+    }
+}

@@ -1,0 +1,344 @@
+import Dispatch
+import Foundation
+import HearthCore
+
+/// An in-memory cosine index over unit vectors, with compact per-record metadata for filtering.
+///
+/// Small sets are scanned exactly. Above `exactLimit` vectors, a scan over one-bit sign codes
+/// (48 bytes for 384 dimensions) picks `rescoreDepth` candidates by Hamming distance, which are
+/// then rescored with the full float vectors, so results carry exact cosines. Deletions leave a
+/// tombstone; `compact()` reclaims them. The index holds nothing the store does not: it is rebuilt
+/// from SQLite at start, and vectors are added only after they are committed there.
+public struct VectorIndex: Sendable {
+    public private(set) var dimensions: Int
+    /// Unit-length rows.
+    private var values: [Float] = []
+    /// Sign bits, `words` per row.
+    private var codes: [UInt64] = []
+    private var words: Int
+    private var ids: [Int64] = []
+    private var alive: [Bool] = []
+    private var slotOf: [Int64: Int] = [:]
+    // Metadata, interned so a filter costs an integer compare per row.
+    private var kinds: [UInt8] = []
+    private var provenance: [UInt8] = []
+    private var occurredAt: [Int64] = []
+    private var sources: [Int32] = []
+    private var sessions: [Int32] = []
+    private var speakers: [Int32] = []
+    private var strings = StringTable()
+
+    /// Up to this many live vectors, search scans floats exactly.
+    public var exactLimit = 20_000
+    /// How many sign-code candidates are rescored exactly.
+    public var rescoreDepth = 1_000
+
+    public init(dimensions: Int = 0) {
+        self.dimensions = dimensions
+        self.words = (dimensions + 63) / 64
+    }
+
+    public var count: Int { slotOf.count }
+    public var tombstones: Int { ids.count - slotOf.count }
+
+    /// Approximate bytes held: vectors, codes and metadata.
+    public var residentBytes: Int {
+        values.capacity * 4 + codes.capacity * 8 + ids.capacity * 8 + occurredAt.capacity * 8 + ids.capacity * (1 + 1 + 1 + 12)
+            + slotOf.capacity * 24
+    }
+
+    public func contains(_ id: Int64) -> Bool { slotOf[id] != nil }
+
+    public enum IndexError: Error, Equatable, CustomStringConvertible {
+        case dimensionMismatch(expected: Int, got: Int)
+
+        public var description: String {
+            switch self {
+            case .dimensionMismatch(let expected, let got):
+                "the vector has \(got) dimensions but the index holds \(expected)-dimensional vectors; "
+                    + "the embedding model changed — run `hearth memory reindex`"
+            }
+        }
+    }
+
+    /// Loads stored vectors in one go.
+    public init(_ stored: StoredVectors) {
+        self.init(dimensions: stored.dimensions)
+        guard stored.dimensions > 0 else { return }
+        reserve(stored.ids.count)
+        for (row, id) in stored.ids.enumerated() {
+            let start = row * stored.dimensions
+            stored.values.withUnsafeBufferPointer { buffer in
+                append(id: id, vector: UnsafeBufferPointer(rebasing: buffer[start..<(start + stored.dimensions)]), metadata: stored.metadata[row])
+            }
+        }
+    }
+
+    public mutating func reserve(_ capacity: Int) {
+        values.reserveCapacity(capacity * dimensions)
+        codes.reserveCapacity(capacity * words)
+        ids.reserveCapacity(capacity)
+        alive.reserveCapacity(capacity)
+        kinds.reserveCapacity(capacity)
+        provenance.reserveCapacity(capacity)
+        occurredAt.reserveCapacity(capacity)
+        sources.reserveCapacity(capacity)
+        sessions.reserveCapacity(capacity)
+        speakers.reserveCapacity(capacity)
+        slotOf.reserveCapacity(capacity)
+    }
+
+    /// Adds or replaces the vector of `id`.
+    public mutating func upsert(id: Int64, vector: [Float], metadata: VectorMetadata) throws(IndexError) {
+        if dimensions == 0 {
+            dimensions = vector.count
+            words = (dimensions + 63) / 64
+        }
+        guard vector.count == dimensions else { throw .dimensionMismatch(expected: dimensions, got: vector.count) }
+        remove(id)
+        vector.withUnsafeBufferPointer { append(id: id, vector: $0, metadata: metadata) }
+    }
+
+    private mutating func append(id: Int64, vector: UnsafeBufferPointer<Float>, metadata: VectorMetadata) {
+        var norm: Float = 0
+        for value in vector { norm += value * value }
+        let scale = norm > 0 ? 1 / norm.squareRoot() : 0
+        let slot = ids.count
+        var code = [UInt64](repeating: 0, count: words)
+        for (index, value) in vector.enumerated() {
+            values.append(value * scale)
+            if value > 0 { code[index >> 6] |= 1 << UInt64(index & 63) }
+        }
+        codes.append(contentsOf: code)
+        ids.append(id)
+        alive.append(true)
+        slotOf[id] = slot
+        kinds.append(UInt8(MemoryKind.allCases.firstIndex(of: metadata.kind) ?? 0))
+        provenance.append(metadata.provenance == .trusted ? 0 : 1)
+        occurredAt.append(Int64((metadata.occurredAt.timeIntervalSince1970 * 1000).rounded()))
+        sources.append(strings.code(metadata.source))
+        sessions.append(metadata.sessionID.map { strings.code($0) } ?? -1)
+        speakers.append(metadata.speaker.map { strings.code($0) } ?? -1)
+    }
+
+    @discardableResult
+    public mutating func remove(_ id: Int64) -> Bool {
+        guard let slot = slotOf.removeValue(forKey: id) else { return false }
+        alive[slot] = false
+        return true
+    }
+
+    /// Drops tombstones when they make up more than a fifth of the rows.
+    public mutating func compactIfNeeded() {
+        guard tombstones > 0, tombstones * 5 > ids.count else { return }
+        var fresh = VectorIndex(dimensions: dimensions)
+        fresh.exactLimit = exactLimit
+        fresh.rescoreDepth = rescoreDepth
+        fresh.strings = strings
+        fresh.reserve(count)
+        for slot in ids.indices where alive[slot] {
+            fresh.values.append(contentsOf: values[(slot * dimensions)..<((slot + 1) * dimensions)])
+            fresh.codes.append(contentsOf: codes[(slot * words)..<((slot + 1) * words)])
+            fresh.slotOf[ids[slot]] = fresh.ids.count
+            fresh.ids.append(ids[slot])
+            fresh.alive.append(true)
+            fresh.kinds.append(kinds[slot])
+            fresh.provenance.append(provenance[slot])
+            fresh.occurredAt.append(occurredAt[slot])
+            fresh.sources.append(sources[slot])
+            fresh.sessions.append(sessions[slot])
+            fresh.speakers.append(speakers[slot])
+        }
+        self = fresh
+    }
+
+    /// The speaker of a record, if it is indexed and has one.
+    public func speaker(of id: Int64) -> String? {
+        guard let slot = slotOf[id], speakers[slot] >= 0 else { return nil }
+        return strings.string(speakers[slot])
+    }
+
+    /// Distinct speakers among records the filter admits.
+    public func speakers(matching filter: MemoryFilter) -> Set<String> {
+        guard let admit = admission(filter) else { return [] }
+        var codes = Set<Int32>()
+        for slot in ids.indices where alive[slot] && speakers[slot] >= 0 && admit(slot) { codes.insert(speakers[slot]) }
+        return Set(codes.map { strings.string($0) })
+    }
+
+    // MARK: Search
+
+    /// The `k` most similar records the filter admits, best first, with their cosine.
+    public func search(_ query: [Float], k: Int, filter: MemoryFilter = .any, forceExact: Bool = false) -> [ScoredID] {
+        guard k > 0, query.count == dimensions, count > 0, let admit = admission(filter) else { return [] }
+        var norm: Float = 0
+        for value in query { norm += value * value }
+        guard norm > 0 else { return [] }
+        let unit = query.map { $0 / norm.squareRoot() }
+        let candidates: [Int]
+        if forceExact || count <= exactLimit {
+            candidates = ids.indices.filter { alive[$0] && admit($0) }
+        } else {
+            candidates = hammingCandidates(unit, depth: max(rescoreDepth, k), admit: admit)
+        }
+        return candidates.map { slot in (slot, dot(unit, slot)) }.best(k) { $0.1 > $1.1 }
+            .map { ScoredID(id: ids[$0.0], score: Double($0.1)) }
+    }
+
+    /// A predicate over slots, or nil when the filter can match nothing here.
+    private func admission(_ filter: MemoryFilter) -> ((Int) -> Bool)? {
+        if filter == .any { return { _ in true } }
+        var sourceCodes = Set<Int32>()
+        for source in filter.sources {
+            guard let code = strings.existingCode(source) else { continue }
+            sourceCodes.insert(code)
+        }
+        if !filter.sources.isEmpty && sourceCodes.isEmpty { return nil }
+        var sessionCodes = Set<Int32>()
+        for session in filter.sessionIDs {
+            guard let code = strings.existingCode(session) else { continue }
+            sessionCodes.insert(code)
+        }
+        if !filter.sessionIDs.isEmpty && sessionCodes.isEmpty { return nil }
+        let kindCodes = Set(filter.kinds.compactMap { MemoryKind.allCases.firstIndex(of: $0).map(UInt8.init) })
+        let provenanceCode: UInt8? = filter.provenance.map { $0 == .trusted ? 0 : 1 }
+        let from = filter.occurredFrom.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+        let before = filter.occurredBefore.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+        let singleSource = sourceCodes.count == 1 ? sourceCodes.first : nil
+        return { [kinds, provenance, occurredAt, sources, sessions] slot in
+            if let singleSource {
+                if sources[slot] != singleSource { return false }
+            } else if !sourceCodes.isEmpty && !sourceCodes.contains(sources[slot]) {
+                return false
+            }
+            if !kindCodes.isEmpty && !kindCodes.contains(kinds[slot]) { return false }
+            if let provenanceCode, provenance[slot] != provenanceCode { return false }
+            if let from, occurredAt[slot] < from { return false }
+            if let before, occurredAt[slot] >= before { return false }
+            if !sessionCodes.isEmpty && !sessionCodes.contains(sessions[slot]) { return false }
+            return true
+        }
+    }
+
+    private func dot(_ unit: [Float], _ slot: Int) -> Float {
+        values.withUnsafeBufferPointer { rows in
+            unit.withUnsafeBufferPointer { query in
+                VectorMath.dot(query.baseAddress!, rows.baseAddress! + slot * dimensions, count: dimensions)
+            }
+        }
+    }
+
+    /// Slots whose sign codes are nearest the query's, at least `depth` of them (ties included).
+    private func hammingCandidates(_ unit: [Float], depth: Int, admit: (Int) -> Bool) -> [Int] {
+        var queryCode = [UInt64](repeating: 0, count: words)
+        for (index, value) in unit.enumerated() where value > 0 { queryCode[index >> 6] |= 1 << UInt64(index & 63) }
+        let rows = ids.count
+        var distances = [UInt16](repeating: UInt16.max, count: rows)
+        let words = self.words
+        // Two halves in parallel: the scan is memory-bound and the machine has two cores.
+        let parts = rows >= 200_000 ? 2 : 1
+        codes.withUnsafeBufferPointer { codeBuffer in
+            queryCode.withUnsafeBufferPointer { queryBuffer in
+                distances.withUnsafeMutableBufferPointer { out in
+                    // Addresses cross into the worker closures as integers (pointers are not Sendable);
+                    // the buffers outlive `concurrentPerform`, which returns only when both halves are done.
+                    let outAddress = UInt(bitPattern: out.baseAddress!)
+                    let codeAddress = UInt(bitPattern: codeBuffer.baseAddress!)
+                    let queryAddress = UInt(bitPattern: queryBuffer.baseAddress!)
+                    let chunk = (rows + parts - 1) / parts
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let outBase = UnsafeMutablePointer<UInt16>(bitPattern: outAddress)!
+                        let codeBase = UnsafePointer<UInt64>(bitPattern: codeAddress)!
+                        let queryBase = UnsafePointer<UInt64>(bitPattern: queryAddress)!
+                        let start = part * chunk
+                        let end = min(rows, start + chunk)
+                        guard start < end else { return }
+                        for slot in start..<end {
+                            var distance = 0
+                            let row = codeBase + slot * words
+                            for word in 0..<words { distance &+= (row[word] ^ queryBase[word]).nonzeroBitCount }
+                            outBase[slot] = UInt16(distance)
+                        }
+                    }
+                }
+            }
+        }
+        // A histogram of distances gives the cut-off without sorting a million entries.
+        var histogram = [Int](repeating: 0, count: words * 64 + 2)
+        var admitted = [Bool](repeating: false, count: rows)
+        for slot in 0..<rows where alive[slot] && admit(slot) {
+            admitted[slot] = true
+            histogram[Int(distances[slot])] += 1
+        }
+        var cutoff = 0
+        var total = 0
+        while cutoff < histogram.count - 1 && total + histogram[cutoff] < depth {
+            total += histogram[cutoff]
+            cutoff += 1
+        }
+        var candidates: [Int] = []
+        candidates.reserveCapacity(depth * 2)
+        for slot in 0..<rows where admitted[slot] && Int(distances[slot]) <= cutoff { candidates.append(slot) }
+        return candidates
+    }
+}
+
+/// Dot products over raw pointers, vectorised 16 floats at a time.
+enum VectorMath {
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var sum = SIMD16<Float>()
+        var index = 0
+        let rawA = UnsafeRawPointer(a)
+        let rawB = UnsafeRawPointer(b)
+        while index + 16 <= count {
+            let x = rawA.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            let y = rawB.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            sum = sum.addingProduct(x, y)
+            index += 16
+        }
+        var total = sum.sum()
+        while index < count {
+            total += a[index] * b[index]
+            index += 1
+        }
+        return total
+    }
+}
+
+/// Interns strings to small integers.
+struct StringTable: Sendable {
+    private var codes: [String: Int32] = [:]
+    private var strings: [String] = []
+
+    mutating func code(_ string: String) -> Int32 {
+        if let code = codes[string] { return code }
+        let code = Int32(strings.count)
+        codes[string] = code
+        strings.append(string)
+        return code
+    }
+
+    func existingCode(_ string: String) -> Int32? { codes[string] }
+    func string(_ code: Int32) -> String { strings[Int(code)] }
+}
+
+extension Array {
+    /// The `k` best elements (by `better`), best first, in one pass with a bounded sorted buffer.
+    func best(_ k: Int, by better: (Element, Element) -> Bool) -> [Element] {
+        guard k < count else { return sorted(by: better) }
+        guard k > 0 else { return [] }
+        var best = Array(self[0..<k]).sorted(by: better)
+        for element in self[k...] where better(element, best[k - 1]) {
+            var low = 0
+            var high = k - 1
+            while low < high {
+                let middle = (low + high) / 2
+                if better(element, best[middle]) { high = middle } else { low = middle + 1 }
+            }
+            best.insert(element, at: low)
+            best.removeLast()
+        }
+        return best
+    }
+}

@@ -1,0 +1,478 @@
+import Foundation
+import GRDB
+import HearthCore
+
+/// Memory in SQLite: records, FTS5 (record, record in context, whole sessions), vectors, facts.
+public struct MemorySQLStore: MemoryStore {
+    let database: HearthDatabase
+
+    public init(database: HearthDatabase) {
+        self.database = database
+    }
+
+    // MARK: Records
+
+    public func insert(_ records: [MemoryRecord]) async throws -> [MemoryRecord] {
+        try await database.write { db in try Self.insert(records, in: db) }
+    }
+
+    static func insert(_ records: [MemoryRecord], in db: Database) throws -> [MemoryRecord] {
+        var stored: [MemoryRecord] = []
+        stored.reserveCapacity(records.count)
+        // Per session: the first new position, so neighbours' context can be rebuilt once.
+        var touched: [SessionKey: Int64] = [:]
+        var nextPosition: [SessionKey: Int64] = [:]
+        for var record in records {
+            var position: Int64?
+            if let sessionID = record.sessionID {
+                let key = SessionKey(source: record.source, sessionID: sessionID)
+                let next =
+                    try nextPosition[key]
+                    ?? (Int64.fetchOne(
+                        db, sql: "SELECT MAX(position) FROM memory_record WHERE source = ? AND sessionId = ?",
+                        arguments: [record.source, sessionID]) ?? -1) + 1
+                position = next
+                nextPosition[key] = next + 1
+                if touched[key] == nil { touched[key] = next }
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO memory_record (kind, text, source, provenance, occurredAt, recordedAt, sessionId, position,
+                        runId, speaker, importance, normalized)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    record.kind.rawValue, record.text, record.source, record.provenance.rawValue,
+                    record.occurredAt.millisecondsSince1970, record.recordedAt.millisecondsSince1970, record.sessionID, position,
+                    record.runID, record.speaker, min(1, max(0, record.importance)), MemoryText.normalise(record.text),
+                ])
+            record.id = db.lastInsertedRowID
+            try db.execute(
+                sql: "INSERT INTO memory_fts (rowid, text, context) VALUES (?, ?, ?)",
+                arguments: [record.id, record.spokenText, record.spokenText])
+            stored.append(record)
+        }
+        for (key, firstNew) in touched {
+            try rebuildContext(of: key, from: firstNew - 2, in: db)
+            try appendToSessionDocument(key, in: db)
+        }
+        return stored
+    }
+
+    struct SessionKey: Hashable {
+        var source: String
+        var sessionID: String
+    }
+
+    /// Rewrites the full-text context of records at `from` and later in a session, and drops the
+    /// context vectors that no longer match their window.
+    static func rebuildContext(of key: SessionKey, from start: Int64, in db: Database) throws {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT id, position, text, speaker FROM memory_record
+                WHERE source = ? AND sessionId = ? AND position >= ? ORDER BY position
+                """,
+            arguments: [key.source, key.sessionID, start - 2])
+        let spoken = rows.map { row -> String in
+            let text: String = row["text"]
+            let speaker: String? = row["speaker"]
+            return speaker.map { "\($0): \(text)" } ?? text
+        }
+        for (index, row) in rows.enumerated() {
+            let position: Int64 = row["position"]
+            guard position >= start else { continue }
+            let window = spoken[max(0, index - 2)...min(spoken.count - 1, index + 2)].joined(separator: "\n")
+            let id: Int64 = row["id"]
+            try db.execute(sql: "UPDATE memory_fts SET context = ? WHERE rowid = ?", arguments: [window, id])
+            try db.execute(sql: "DELETE FROM memory_vector WHERE recordId = ? AND field = 'context'", arguments: [id])
+        }
+    }
+
+    /// Rewrites a session's whole-document full-text row from its records.
+    static func appendToSessionDocument(_ key: SessionKey, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO memory_session (source, sessionId) VALUES (?, ?)",
+            arguments: [key.source, key.sessionID])
+        guard
+            let sessionRow = try Int64.fetchOne(
+                db, sql: "SELECT id FROM memory_session WHERE source = ? AND sessionId = ?",
+                arguments: [key.source, key.sessionID])
+        else { return }
+        let texts = try Row.fetchAll(
+            db, sql: "SELECT text, speaker FROM memory_record WHERE source = ? AND sessionId = ? ORDER BY position",
+            arguments: [key.source, key.sessionID]
+        ).map { row -> String in
+            let text: String = row["text"]
+            let speaker: String? = row["speaker"]
+            return speaker.map { "\($0): \(text)" } ?? text
+        }
+        try db.execute(sql: "DELETE FROM memory_session_fts WHERE rowid = ?", arguments: [sessionRow])
+        if texts.isEmpty {
+            try db.execute(sql: "DELETE FROM memory_session WHERE id = ?", arguments: [sessionRow])
+        } else {
+            try db.execute(
+                sql: "INSERT INTO memory_session_fts (rowid, text) VALUES (?, ?)",
+                arguments: [sessionRow, texts.joined(separator: "\n")])
+        }
+    }
+
+    public func records(ids: [Int64]) async throws -> [MemoryRecord] {
+        try await database.read { db in try Self.records(ids: ids, in: db) }
+    }
+
+    static func records(ids: [Int64], in db: Database) throws -> [MemoryRecord] {
+        var byID: [Int64: MemoryRecord] = [:]
+        for chunk in stride(from: 0, to: ids.count, by: 500) {
+            let slice = Array(ids[chunk..<min(ids.count, chunk + 500)])
+            let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM memory_record WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+                let record = try record(from: row)
+                byID[record.id] = record
+            }
+        }
+        return ids.compactMap { byID[$0] }
+    }
+
+    static func record(from row: Row) throws -> MemoryRecord {
+        let kindText: String = row["kind"]
+        let provenanceText: String = row["provenance"]
+        guard let kind = MemoryKind(rawValue: kindText), let provenance = Provenance(rawValue: provenanceText) else {
+            throw StoreError.failed(path: "memory_record", detail: "unknown kind '\(kindText)' or provenance '\(provenanceText)'")
+        }
+        return MemoryRecord(
+            id: row["id"], kind: kind, text: row["text"], source: row["source"], provenance: provenance,
+            occurredAt: Date(millisecondsSince1970: row["occurredAt"]), recordedAt: Date(millisecondsSince1970: row["recordedAt"]),
+            sessionID: row["sessionId"], runID: row["runId"], speaker: row["speaker"], importance: row["importance"])
+    }
+
+    /// `WHERE` conditions on `memory_record` aliased `r`.
+    static func conditions(_ filter: MemoryFilter) -> SQLConditions {
+        var conditions = SQLConditions()
+        if !filter.kinds.isEmpty {
+            let kinds = filter.kinds.map(\.rawValue).sorted()
+            conditions.add("r.kind IN (\(marks(kinds.count)))", arguments: kinds)
+        }
+        if !filter.sources.isEmpty {
+            let sources = filter.sources.sorted()
+            conditions.add("r.source IN (\(marks(sources.count)))", arguments: sources)
+        }
+        if let provenance = filter.provenance { conditions.add("r.provenance = ?", provenance.rawValue) }
+        if let from = filter.occurredFrom { conditions.add("r.occurredAt >= ?", from.millisecondsSince1970) }
+        if let before = filter.occurredBefore { conditions.add("r.occurredAt < ?", before.millisecondsSince1970) }
+        if !filter.sessionIDs.isEmpty {
+            let sessions = filter.sessionIDs.sorted()
+            conditions.add("r.sessionId IN (\(marks(sessions.count)))", arguments: sessions)
+        }
+        return conditions
+    }
+
+    static func marks(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+
+    /// An FTS5 query matching any of the terms, each quoted so no word is read as an operator.
+    public static func matchExpression(_ terms: [String]) -> String {
+        terms.map { "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" }.joined(separator: " OR ")
+    }
+
+    /// BM25 over the given terms. Column weights make `bm25()` score only the chosen column.
+    public func fullTextSearch(terms: [String], field: MemoryField, filter: MemoryFilter, limit: Int) async throws -> [ScoredID] {
+        guard !terms.isEmpty, limit > 0 else { return [] }
+        return try await database.read { db in try Self.fullTextSearch(terms: terms, field: field, filter: filter, limit: limit, in: db) }
+    }
+
+    static func fullTextSearch(terms: [String], field: MemoryField, filter: MemoryFilter, limit: Int, in db: Database) throws
+        -> [ScoredID]
+    {
+        let column = field == .text ? "text" : "context"
+        let weights = field == .text ? "1.0, 0.0" : "0.0, 1.0"
+        var conditions = conditions(filter)
+        conditions.add("memory_fts MATCH ?", "{\(column)} : (\(matchExpression(terms)))")
+        let join = filter == .any ? "" : "JOIN memory_record r ON r.id = memory_fts.rowid"
+        let sql = """
+            SELECT memory_fts.rowid AS id, bm25(memory_fts, \(weights)) AS score FROM memory_fts \(join)
+            \(conditions.whereClause) ORDER BY score LIMIT \(limit)
+            """
+        return try Row.fetchAll(db, sql: sql, arguments: conditions.arguments).map { row in
+            ScoredID(id: row["id"], score: -(row["score"] as Double))
+        }
+    }
+
+    public func sessionSearch(_ query: String, filter: MemoryFilter, limit: Int) async throws -> [ScoredSession] {
+        let terms = MemoryText.queryTerms(query, keepStopWords: true)
+        guard !terms.isEmpty, limit > 0 else { return [] }
+        return try await database.read { db in
+            var conditions = SQLConditions()
+            if !filter.sources.isEmpty {
+                let sources = filter.sources.sorted()
+                conditions.add("s.source IN (\(Self.marks(sources.count)))", arguments: sources)
+            }
+            if !filter.sessionIDs.isEmpty {
+                let sessions = filter.sessionIDs.sorted()
+                conditions.add("s.sessionId IN (\(Self.marks(sessions.count)))", arguments: sessions)
+            }
+            conditions.add("memory_session_fts MATCH ?", Self.matchExpression(terms))
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT s.source, s.sessionId, bm25(memory_session_fts) AS score FROM memory_session_fts
+                    JOIN memory_session s ON s.id = memory_session_fts.rowid \(conditions.whereClause) ORDER BY score LIMIT \(limit)
+                    """,
+                arguments: conditions.arguments
+            ).map { row in ScoredSession(source: row["source"], sessionID: row["sessionId"], score: -(row["score"] as Double)) }
+        }
+    }
+
+    public func recordIDs(matchingText text: String, filter: MemoryFilter) async throws -> [Int64] {
+        try await database.read { db in
+            var conditions = Self.conditions(filter)
+            conditions.add("r.normalized = ?", MemoryText.normalise(text))
+            return try Int64.fetchAll(
+                db, sql: "SELECT r.id FROM memory_record r \(conditions.whereClause) ORDER BY r.id", arguments: conditions.arguments)
+        }
+    }
+
+    public func delete(ids: [Int64]) async throws -> MemoryRemoval {
+        try await database.write { db in try Self.delete(ids: ids, in: db) }
+    }
+
+    static func delete(ids: [Int64], in db: Database) throws -> MemoryRemoval {
+        var removal = MemoryRemoval()
+        var sessions: [SessionKey: Int64] = [:]
+        for record in try records(ids: ids, in: db) {
+            removal.vectors += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector WHERE recordId = ?", arguments: [record.id]) ?? 0
+            let facts = try Int64.fetchAll(db, sql: "SELECT id FROM fact WHERE sourceRecordId = ?", arguments: [record.id])
+            removal.facts += facts
+            try db.execute(sql: "DELETE FROM fact WHERE sourceRecordId = ?", arguments: [record.id])
+            try db.execute(sql: "DELETE FROM memory_fts WHERE rowid = ?", arguments: [record.id])
+            let position = try Int64.fetchOne(db, sql: "SELECT position FROM memory_record WHERE id = ?", arguments: [record.id])
+            try db.execute(sql: "DELETE FROM memory_record WHERE id = ?", arguments: [record.id])
+            removal.records.append(record.id)
+            if let sessionID = record.sessionID, let position {
+                let key = SessionKey(source: record.source, sessionID: sessionID)
+                sessions[key] = min(sessions[key] ?? position, position)
+            }
+        }
+        for (key, position) in sessions {
+            // Neighbours within two positions carried the removed text in their context.
+            let before = try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
+                arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
+            try rebuildContext(of: key, from: position - 2, in: db)
+            try appendToSessionDocument(key, in: db)
+            removal.contextsRebuilt += before
+        }
+        return removal
+    }
+
+    // MARK: Vectors
+
+    public func pendingVectors(model: String, limit: Int) async throws -> [VectorWork] {
+        try await database.read { db in
+            var work: [VectorWork] = []
+            let texts = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.text, r.speaker FROM memory_record r
+                    WHERE NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'text' AND v.model = ?)
+                    ORDER BY r.id LIMIT ?
+                    """,
+                arguments: [model, limit])
+            for row in texts {
+                let text: String = row["text"]
+                let speaker: String? = row["speaker"]
+                work.append(VectorWork(recordID: row["id"], field: .text, text: speaker.map { "\($0): \(text)" } ?? text))
+            }
+            let contexts = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.source, r.sessionId, r.position FROM memory_record r
+                    WHERE r.sessionId IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'context' AND v.model = ?)
+                    ORDER BY r.id LIMIT ?
+                    """,
+                arguments: [model, max(0, limit - work.count)])
+            for row in contexts {
+                let position: Int64 = row["position"]
+                let window = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT text, speaker FROM memory_record
+                        WHERE source = ? AND sessionId = ? AND position BETWEEN ? AND ? ORDER BY position
+                        """,
+                    arguments: [row["source"] as String, row["sessionId"] as String, position - 1, position + 1]
+                ).map { neighbour -> String in
+                    let text: String = neighbour["text"]
+                    let speaker: String? = neighbour["speaker"]
+                    return speaker.map { "\($0): \(text)" } ?? text
+                }
+                work.append(VectorWork(recordID: row["id"], field: .context, text: window.joined(separator: "\n")))
+            }
+            return work
+        }
+    }
+
+    public func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws {
+        let rows = vectors.map { ($0.work.recordID, $0.work.field.rawValue, Self.blob($0.vector)) }
+        try await database.write { db in
+            for (id, field, blob) in rows {
+                // The record may have been forgotten while its vector was computed.
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO memory_vector (recordId, field, model, vector)
+                        SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_record WHERE id = ?)
+                        """,
+                    arguments: [id, field, model, blob, id])
+            }
+        }
+    }
+
+    /// Float32, little-endian (the byte order of every platform Hearth runs on).
+    static func blob(_ vector: [Float]) -> Data {
+        vector.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    public func loadVectors(field: MemoryField, model: String) async throws -> StoredVectors {
+        try await database.read { db in
+            var result = StoredVectors(ids: [], metadata: [], values: [], dimensions: 0)
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT r.*, v.vector FROM memory_vector v JOIN memory_record r ON r.id = v.recordId
+                    WHERE v.field = ? AND v.model = ? ORDER BY r.id
+                    """,
+                arguments: [field.rawValue, model])
+            while let row = try cursor.next() {
+                let data: Data = row["vector"]
+                let count = data.count / 4
+                if result.dimensions == 0 { result.dimensions = count }
+                guard count == result.dimensions else { continue }
+                let start = result.values.count
+                result.values.append(contentsOf: repeatElement(0, count: count))
+                result.values.withUnsafeMutableBytes { destination in
+                    data.withUnsafeBytes { source in
+                        UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)...]).copyMemory(from: source)
+                    }
+                }
+                let record = try Self.record(from: row)
+                result.ids.append(record.id)
+                result.metadata.append(VectorMetadata(record: record))
+            }
+            return result
+        }
+    }
+
+    public func dropVectors(notFrom model: String) async throws -> Int {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM memory_vector WHERE model != ?", arguments: [model])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Facts
+
+    public func insertFacts(_ facts: [Fact]) async throws -> [Fact] {
+        try await database.write { db in
+            try facts.map { fact in
+                var fact = fact
+                try db.execute(
+                    sql: """
+                        INSERT INTO fact (kind, subject, predicate, object, slot, validFrom, validTo, recordedAt, invalidatedAt,
+                            invalidatedBy, sourceRecordId, provenance, confidence, status)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        fact.kind.rawValue, fact.subject, fact.predicate, fact.object, fact.slot,
+                        fact.validFrom?.millisecondsSince1970, fact.validTo?.millisecondsSince1970,
+                        fact.recordedAt.millisecondsSince1970, fact.invalidatedAt?.millisecondsSince1970, fact.invalidatedBy,
+                        fact.sourceRecordID, fact.provenance.rawValue, fact.confidence, fact.status.rawValue,
+                    ])
+                fact.id = db.lastInsertedRowID
+                return fact
+            }
+        }
+    }
+
+    public func facts(_ query: FactQuery) async throws -> [Fact] {
+        try await database.read { db in
+            var conditions = SQLConditions()
+            if !query.statuses.isEmpty {
+                let statuses = query.statuses.map(\.rawValue).sorted()
+                conditions.add("status IN (\(Self.marks(statuses.count)))", arguments: statuses)
+            }
+            if !query.kinds.isEmpty {
+                let kinds = query.kinds.map(\.rawValue).sorted()
+                conditions.add("kind IN (\(Self.marks(kinds.count)))", arguments: kinds)
+            }
+            if let mentioning = query.mentioning {
+                let pattern = "%" + mentioning.lowercased() + "%"
+                conditions.add("(lower(subject) LIKE ? OR lower(object) LIKE ?)", pattern, pattern)
+            }
+            if !query.includeInvalidated { conditions.add("invalidatedAt IS NULL") }
+            return try Row.fetchAll(db, sql: "SELECT * FROM fact \(conditions.whereClause) ORDER BY id", arguments: conditions.arguments)
+                .map(Self.fact(from:))
+        }
+    }
+
+    public func fact(id: Int64) async throws -> Fact? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM fact WHERE id = ?", arguments: [id]).map(Self.fact(from:))
+        }
+    }
+
+    static func fact(from row: Row) throws -> Fact {
+        let kindText: String = row["kind"]
+        let statusText: String = row["status"]
+        let provenanceText: String = row["provenance"]
+        guard let kind = FactKind(rawValue: kindText), let status = FactStatus(rawValue: statusText),
+            let provenance = Provenance(rawValue: provenanceText)
+        else { throw StoreError.failed(path: "fact", detail: "unknown kind, status or provenance in fact \(row["id"] as Int64)") }
+        let date: (String) -> Date? = { column in (row[column] as Int64?).map(Date.init(millisecondsSince1970:)) }
+        return Fact(
+            id: row["id"], kind: kind, subject: row["subject"], predicate: row["predicate"], object: row["object"],
+            validFrom: date("validFrom"), validTo: date("validTo"), recordedAt: Date(millisecondsSince1970: row["recordedAt"]),
+            invalidatedAt: date("invalidatedAt"), invalidatedBy: row["invalidatedBy"], sourceRecordID: row["sourceRecordId"],
+            provenance: provenance, confidence: row["confidence"], status: status)
+    }
+
+    public func invalidate(factID: Int64, by newID: Int64?, at: Date, validTo: Date?) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "UPDATE fact SET invalidatedAt = ?, invalidatedBy = ?, validTo = COALESCE(validTo, ?) WHERE id = ? AND invalidatedAt IS NULL",
+                arguments: [at.millisecondsSince1970, newID, validTo?.millisecondsSince1970, factID])
+        }
+    }
+
+    public func setStatus(_ status: FactStatus, factID: Int64) async throws {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE fact SET status = ? WHERE id = ?", arguments: [status.rawValue, factID])
+        }
+    }
+
+    // MARK: Counts
+
+    public func counts(model: String?) async throws -> MemoryCounts {
+        let path = database.path
+        return try await database.read { db in
+            var counts = MemoryCounts()
+            for row in try Row.fetchAll(db, sql: "SELECT kind, COUNT(*) AS n FROM memory_record GROUP BY kind") {
+                counts.byKind[row["kind"]] = row["n"]
+                counts.records += row["n"] as Int
+            }
+            counts.sessions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_session") ?? 0
+            if let model {
+                counts.vectors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector WHERE model = ?", arguments: [model]) ?? 0
+                let sessionRecords = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_record WHERE sessionId IS NOT NULL") ?? 0
+                counts.pendingVectors = max(0, counts.records + sessionRecords - counts.vectors)
+            } else {
+                counts.vectors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector") ?? 0
+            }
+            counts.facts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fact WHERE status = 'active' AND invalidatedAt IS NULL") ?? 0
+            counts.pendingFacts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fact WHERE status = 'pending'") ?? 0
+            counts.invalidatedFacts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fact WHERE invalidatedAt IS NOT NULL") ?? 0
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            counts.databaseBytes = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+            return counts
+        }
+    }
+}
