@@ -6,7 +6,7 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Reciprocal-rank fusion constant: each list adds `1 / (fusionK + rank)`.
     public var fusionK: Double = 20
     /// How deep each list is read.
-    public var depth: Int = 100
+    public var depth: Int = 200
     /// Weight of a record's session rank, `sessionWeight / (61 + rank)`.
     public var sessionWeight: Double = 2 * 61 / 21
     public var sessionDepth: Int = 20
@@ -22,7 +22,27 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Texts are cut to this many characters before embedding (MiniLM reads 512 tokens at most).
     public var embedCharacters: Int = 1_500
 
+    /// Whether hybrid full-text queries keep stop words (plain BM25 always does).
+    public var keepStopWords = false
+
     public init() {}
+
+    /// Sets a weight by name (for `hearth bench memory --set`); false for an unknown name.
+    public mutating func set(_ name: String, to value: Double) -> Bool {
+        switch name {
+        case "fusionK": fusionK = value
+        case "depth": depth = Int(value)
+        case "sessionWeight": sessionWeight = value
+        case "sessionDepth": sessionDepth = Int(value)
+        case "entityWeight": entityWeight = value
+        case "factWeight": factWeight = value
+        case "importanceWeight": importanceWeight = value
+        case "recencyWeight": recencyWeight = value
+        case "keepStopWords": keepStopWords = value != 0
+        default: return false
+        }
+        return true
+    }
 }
 
 /// Whether vectors take part in retrieval.
@@ -176,7 +196,7 @@ public actor MemoryEngine {
                 MemoryHit(record: pair.0, score: pair.1.score, reasons: [.keywords(rank: rank, terms: matchedTerms(pair.0, terms))])
             }
         }
-        let terms = MemoryText.queryTerms(query)
+        let terms = MemoryText.queryTerms(query, keepStopWords: settings.keepStopWords)
         let depth = max(settings.depth, k)
         async let textHits = store.fullTextSearch(terms: terms, field: .text, filter: filter, limit: depth)
         async let contextHits = store.fullTextSearch(terms: terms, field: .context, filter: filter, limit: depth)

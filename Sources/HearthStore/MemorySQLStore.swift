@@ -409,6 +409,7 @@ public struct MemorySQLStore: MemoryStore {
                 conditions.add("(lower(subject) LIKE ? OR lower(object) LIKE ?)", pattern, pattern)
             }
             if !query.includeInvalidated { conditions.add("invalidatedAt IS NULL") }
+            if let slot = query.slot { conditions.add("slot = ?", slot) }
             return try Row.fetchAll(db, sql: "SELECT * FROM fact \(conditions.whereClause) ORDER BY id", arguments: conditions.arguments)
                 .map(Self.fact(from:))
         }
@@ -446,6 +447,104 @@ public struct MemorySQLStore: MemoryStore {
     public func setStatus(_ status: FactStatus, factID: Int64) async throws {
         try await database.write { db in
             try db.execute(sql: "UPDATE fact SET status = ? WHERE id = ?", arguments: [status.rawValue, factID])
+        }
+    }
+
+    public func deleteFacts(ids: [Int64]) async throws -> Int {
+        try await database.write { db in
+            var count = 0
+            for id in ids {
+                try db.execute(sql: "DELETE FROM fact WHERE id = ?", arguments: [id])
+                count += db.changesCount
+            }
+            return count
+        }
+    }
+
+    // MARK: Maintenance
+
+    public func duplicateGroups(limit: Int) async throws -> [[Int64]] {
+        try await database.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT group_concat(id) FROM (SELECT id, source, kind, normalized FROM memory_record ORDER BY id)
+                    GROUP BY source, kind, normalized HAVING COUNT(*) > 1 LIMIT ?
+                    """,
+                arguments: [limit]
+            ).map { $0.split(separator: ",").compactMap { Int64($0) }.sorted() }
+        }
+    }
+
+    public func recordsBeyondCap(keep: Int, protectedKinds: Set<MemoryKind>) async throws -> [Int64] {
+        try await database.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_record") ?? 0
+            guard total > keep else { return [] }
+            let kinds = protectedKinds.map(\.rawValue).sorted()
+            let exclusion = kinds.isEmpty ? "" : "WHERE kind NOT IN (\(Self.marks(kinds.count)))"
+            return try Int64.fetchAll(
+                db, sql: "SELECT id FROM memory_record \(exclusion) ORDER BY occurredAt, importance, id LIMIT ?",
+                arguments: StatementArguments(kinds) + [total - keep])
+        }
+    }
+
+    public func sessionsToSummarise(before: Date, minimumRecords: Int, limit: Int) async throws -> [(source: String, sessionID: String)] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT source, sessionId FROM memory_record WHERE sessionId IS NOT NULL AND kind != 'summary'
+                    GROUP BY source, sessionId HAVING MAX(occurredAt) < ? AND COUNT(*) >= ?
+                      AND NOT EXISTS (SELECT 1 FROM memory_record s WHERE s.kind = 'summary' AND s.source = memory_record.source
+                                      AND s.sessionId = memory_record.sessionId)
+                    ORDER BY MIN(occurredAt) LIMIT ?
+                    """,
+                arguments: [before.millisecondsSince1970, minimumRecords, limit]
+            ).map { (source: $0["source"], sessionID: $0["sessionId"]) }
+        }
+    }
+
+    public func sessionRecords(source: String, sessionID: String) async throws -> [MemoryRecord] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM memory_record WHERE source = ? AND sessionId = ? ORDER BY position", arguments: [source, sessionID]
+            ).map(Self.record(from:))
+        }
+    }
+
+    public func cursor(_ name: String) async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [name]) ?? 0 }
+    }
+
+    public func setCursor(_ name: String, to value: Int64) async throws {
+        try await database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [name, value])
+        }
+    }
+
+    public func records(after: Int64, kinds: Set<MemoryKind>, limit: Int) async throws -> [MemoryRecord] {
+        try await database.read { db in
+            var conditions = Self.conditions(MemoryFilter(kinds: kinds))
+            conditions.add("r.id > ?", after)
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM memory_record r \(conditions.whereClause) ORDER BY r.id LIMIT \(limit)", arguments: conditions.arguments
+            ).map(Self.record(from:))
+        }
+    }
+
+    public func saveReport(kind: String, at: Date, detail: String) async throws -> Int64 {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT INTO memory_report (kind, at, detail) VALUES (?, ?, ?)", arguments: [kind, at.millisecondsSince1970, detail])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func reports(limit: Int) async throws -> [(id: Int64, kind: String, at: Date, detail: String)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM memory_report ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                (id: row["id"], kind: row["kind"], at: Date(millisecondsSince1970: row["at"]), detail: row["detail"])
+            }
         }
     }
 

@@ -194,6 +194,16 @@ enum Migrations {
                     );
                     CREATE INDEX fact_slot ON fact(slot);
                     CREATE INDEX fact_source ON fact(sourceRecordId) WHERE sourceRecordId IS NOT NULL;
+
+                    CREATE TABLE memory_cursor (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+                    -- What consolidation and forgetting did, in full (never silent).
+                    CREATE TABLE memory_report (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        detail TEXT NOT NULL
+                    );
                     """)
         }
         return migrator

@@ -41,6 +41,13 @@ struct MemoryBenchCommand: AsyncParsableCommand {
     @Flag(help: "Measure Hearth without vectors (its full-text-only fallback).")
     var noEmbeddings = false
 
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a retrieval weight (fusionK, depth, sessionWeight, sessionDepth, entityWeight, factWeight, importanceWeight, recencyWeight, keepStopWords).",
+            valueName: "name=value"))
+    var overrides: [String] = []
+
     @Flag(help: "Print the figures as JSON.")
     var json = false
 
@@ -80,7 +87,13 @@ struct MemoryBenchCommand: AsyncParsableCommand {
                 ?? context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite")
             embedder = try CachingEmbedder(opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), cacheFile: cacheFile)
         }
-        let benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        for override in overrides {
+            let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]), benchmark.settings.set(parts[0], to: value) else {
+                throw ValidationError("--set takes name=number with a known name; got '\(override)'")
+            }
+        }
         var results: [JSONValue] = []
         do {
             if let locomo { results.append(try await benchmark.locomo(file: URL(fileURLWithPath: locomo), progress: progress)) }

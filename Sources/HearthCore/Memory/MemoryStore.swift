@@ -135,10 +135,14 @@ public struct FactQuery: Sendable, Hashable {
     /// Include facts a newer one invalidated.
     public var includeInvalidated: Bool
 
+    /// Only facts of this slot (`Fact.slot`).
+    public var slot: String?
+
     public init(
         statuses: Set<FactStatus> = [.active], kinds: Set<FactKind> = [], mentioning: String? = nil,
-        includeInvalidated: Bool = false
+        includeInvalidated: Bool = false, slot: String? = nil
     ) {
+        self.slot = slot
         self.statuses = statuses
         self.kinds = kinds
         self.mentioning = mentioning
@@ -176,5 +180,25 @@ public protocol MemoryStore: Sendable {
     func invalidate(factID: Int64, by newID: Int64?, at: Date, validTo: Date?) async throws
     func setStatus(_ status: FactStatus, factID: Int64) async throws
 
+    func deleteFacts(ids: [Int64]) async throws -> Int
+
     func counts(model: String?) async throws -> MemoryCounts
+
+    /// Groups of records (same source, kind and normalised text) with more than one member, ids ascending.
+    func duplicateGroups(limit: Int) async throws -> [[Int64]]
+    /// Ids of the oldest records beyond `keep` (least important first among equally old), skipping `protectedKinds`.
+    func recordsBeyondCap(keep: Int, protectedKinds: Set<MemoryKind>) async throws -> [Int64]
+    /// Sessions whose newest record is older than `before` and that have no summary yet.
+    func sessionsToSummarise(before: Date, minimumRecords: Int, limit: Int) async throws -> [(source: String, sessionID: String)]
+    func sessionRecords(source: String, sessionID: String) async throws -> [MemoryRecord]
+
+    /// A named progress marker (e.g. the last record fact extraction has read).
+    func cursor(_ name: String) async throws -> Int64
+    func setCursor(_ name: String, to value: Int64) async throws
+    /// Records with ids above `after`, oldest first.
+    func records(after: Int64, kinds: Set<MemoryKind>, limit: Int) async throws -> [MemoryRecord]
+
+    /// Appends a maintenance report (consolidation, forget) and returns its id.
+    func saveReport(kind: String, at: Date, detail: String) async throws -> Int64
+    func reports(limit: Int) async throws -> [(id: Int64, kind: String, at: Date, detail: String)]
 }
