@@ -21,6 +21,11 @@ public struct ConsolidationReport: Sendable, Hashable, Codable {
     public struct Merge: Sendable, Hashable, Codable {
         public var kept: Int64
         public var removed: [Int64]
+
+        public init(kept: Int64, removed: [Int64]) {
+            self.kept = kept
+            self.removed = removed
+        }
     }
     public struct Summary: Sendable, Hashable, Codable {
         public var source: String

@@ -62,7 +62,7 @@ public enum StatementPatterns {
             let words = text.dropFirst(3)
             for verb in [" is ", " are "] {
                 if let split = words.range(of: verb) {
-                    return make(.fact, "user", String(words[..<split.lowerBound]), String(words[split.upperBound...]))
+                    return make(.fact, "user", String(words[..<split.lowerBound]) + verb.trimmingCharacters(in: .whitespaces).prepending(" "), String(words[split.upperBound...]))
                 }
             }
         }
@@ -112,4 +112,8 @@ extension MemoryEngine {
         }
         return outcome
     }
+}
+
+extension String {
+    fileprivate func prepending(_ prefix: String) -> String { prefix + self }
 }

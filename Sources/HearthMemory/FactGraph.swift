@@ -31,7 +31,10 @@ public enum FactRules {
 
     /// Resolves `new` against the active facts of its slot.
     public static func resolve(_ new: Fact, negated: Bool = false, existing: [Fact]) -> FactResolution {
-        let active = existing.filter { $0.status == .active && $0.invalidatedAt == nil && $0.slot == new.slot }
+        let from = new.validFrom ?? new.recordedAt
+        let active = existing.filter {
+            $0.status == .active && $0.invalidatedAt == nil && $0.slot == new.slot && ($0.validTo.map { $0 > from } ?? true)
+        }
         let sameObject = active.filter { MemoryText.normalise($0.object) == MemoryText.normalise(new.object) }
         if new.provenance == .untrusted || new.status == .pending {
             var pending = new
@@ -88,12 +91,28 @@ extension MemoryEngine {
             }
             if resolution.duplicateOf != nil { report.duplicates += 1 }
             for id in resolution.invalidate {
-                try await store.invalidate(factID: id, by: newID, at: now, validTo: fact.validFrom ?? now)
+                try await supersede(id, by: newID, endingAt: fact.validFrom ?? now, now: now)
                 report.invalidated.append(id)
             }
         }
         try await reloadEntities()
         return report
+    }
+
+    /// Retires the current version of a fact (system time) and, when it held for a while in the
+    /// world before `end`, records a new version whose validity closes at `end`: "as of" queries
+    /// then see the old value for its period, and the version history shows when Hearth learned it ended.
+    func supersede(_ id: Int64, by newID: Int64?, endingAt end: Date, now: Date) async throws {
+        guard let old = try await store.fact(id: id) else { return }
+        try await store.invalidate(factID: id, by: newID, at: now, validTo: nil)
+        guard (old.validFrom ?? old.recordedAt) < end else { return }
+        var closed = old
+        closed.id = 0
+        closed.validTo = end
+        closed.recordedAt = now
+        closed.invalidatedAt = nil
+        closed.invalidatedBy = nil
+        _ = try await store.insertFacts([closed])
     }
 
     /// Confirms a pending fact: it becomes active and supersedes what it contradicts.
@@ -110,7 +129,7 @@ extension MemoryEngine {
         try await store.setStatus(.active, factID: factID)
         report.added.append(factID)
         for id in resolution.invalidate where id != factID {
-            try await store.invalidate(factID: id, by: factID, at: now, validTo: fact.validFrom ?? now)
+            try await supersede(id, by: factID, endingAt: fact.validFrom ?? now, now: now)
             report.invalidated.append(id)
         }
         try await reloadEntities()
@@ -125,7 +144,14 @@ extension MemoryEngine {
 
     /// Active preferences and rules: the profile every prompt carries.
     public func profile() async throws -> [Fact] {
-        try await store.facts(FactQuery(statuses: [.active], kinds: [.preference, .rule]))
+        let now = clock.now()
+        return try await store.facts(FactQuery(statuses: [.active], kinds: [.preference, .rule])).filter { $0.validTo.map { $0 > now } ?? true }
+    }
+
+    /// What Hearth believes holds now.
+    public func currentFacts() async throws -> [Fact] {
+        let now = clock.now()
+        return try await facts(at: now, asKnownAt: now)
     }
 
     /// Facts as Hearth believed them at system time `known` about world time `world`.

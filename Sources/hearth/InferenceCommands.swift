@@ -234,7 +234,7 @@ struct UsageCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let filter = UsageFilter(since: try since.map(Self.parseSince))
+        let filter = UsageFilter(since: try since.map { try Self.parseSince($0) })
         guard let database = try context.openForReading() else {
             print(json ? #"{"rows":[],"totals":{}}"# : "no usage recorded (Hearth is not set up here; run 'hearth init')")
             return
@@ -285,7 +285,7 @@ struct UsageCommand: AsyncParsableCommand {
         }
     }
 
-    static func parseSince(_ text: String) throws -> Date {
+    static func parseSince(_ text: String, option: String = "--since") throws -> Date {
         let now = Date()
         if text == "today" { return Calendar.current.startOfDay(for: now) }
         if let unit = text.last, let amount = Double(text.dropLast()), amount >= 0 {
@@ -300,6 +300,6 @@ struct UsageCommand: AsyncParsableCommand {
         day.locale = Locale(identifier: "en_US_POSIX")
         day.dateFormat = "yyyy-MM-dd"
         if let date = day.date(from: text) { return date }
-        throw CLIError("--since: \"\(text)\" is not today, 7d, 24h, a date like 2026-11-01 or an RFC 3339 time")
+        throw CLIError("\(option): \"\(text)\" is not today, 7d, 24h, a date like 2026-11-01 or an RFC 3339 time")
     }
 }
