@@ -4,6 +4,7 @@ import Glibc
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthMemory
 import HearthModels
 import HearthServer
 import HearthStore
@@ -120,6 +121,17 @@ public enum Daemon {
                     maildir: paths.maildir, maxBodyBytes: configuration.maildir.maxBodyBytes, journal: journal, logger: logger,
                     reportStartup: reportStartup))
         }
+        // Memory upkeep: embeds new records with the supervised (or external) model server,
+        // consolidates daily. Model-based fact extraction stays off here: the default local chat
+        // model (135M parameters) is too small to be trusted with the fact graph.
+        let memoryBoard = MemoryStatusBoard()
+        let memoryEngine = MemoryEngine(
+            store: MemorySQLStore(database: database),
+            embedder: inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
+                ? DeferredEmbedder(configuration: configuration, status: inference) : nil)
+        services.append(
+            MemoryMaintenanceService(
+                engine: memoryEngine, extractor: nil, logger: logger, report: { state in memoryBoard.set(state.description) }))
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
             dependencies: APIDependencies(
@@ -127,6 +139,7 @@ public enum Daemon {
                 status: {
                     let live: JSONValue = [
                         "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
+                        "memory": ["retrieval": .string(memoryBoard.value)],
                     ]
                     return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
                 },

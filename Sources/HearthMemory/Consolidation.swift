@@ -130,11 +130,15 @@ public struct MemoryMaintenanceService: Service {
     let interval: Duration
     let consolidationEvery: TimeInterval
     let logger: Logger
+    /// Told the retrieval state after each round (for `hearth status`).
+    let report: @Sendable (EmbeddingState) -> Void
 
     public init(
         engine: MemoryEngine, extractor: FactExtractor?, policy: ConsolidationPolicy = ConsolidationPolicy(),
-        interval: Duration = .seconds(30), consolidationEvery: TimeInterval = 86_400, logger: Logger
+        interval: Duration = .seconds(30), consolidationEvery: TimeInterval = 86_400, logger: Logger,
+        report: @escaping @Sendable (EmbeddingState) -> Void = { _ in }
     ) {
+        self.report = report
         self.engine = engine
         self.extractor = extractor
         self.policy = policy
@@ -168,7 +172,10 @@ public struct MemoryMaintenanceService: Service {
             } catch {
                 logger.warning("memory upkeep failed, retrying next round: \(error)")
             }
-            try? await Task.sleep(for: interval)
+            let state = await engine.embeddingState
+            report(state)
+            // While the model server is starting or away, look again soon.
+            if case .unavailable = state { try? await Task.sleep(for: min(interval, .seconds(5))) } else { try? await Task.sleep(for: interval) }
         }
     }
 }

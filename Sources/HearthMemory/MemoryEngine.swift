@@ -55,7 +55,7 @@ public enum EmbeddingState: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .disabled: "full text only (no embedding model configured)"
+        case .disabled: "full text only (no embedding model available: see the inference line of hearth status)"
         case .ready(let model): "hybrid (vectors from \(model) + full text)"
         case .unavailable(let model, let reason): "full text only — \(model) is unreachable (\(reason)); vectors resume when it answers"
         }

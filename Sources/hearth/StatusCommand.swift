@@ -67,6 +67,7 @@ struct StatusCommand: AsyncParsableCommand {
                 "           \(review) step(s) need review: hearth runs --state needsReview, then hearth resume RUN or hearth cancel RUN")
         }
         lines.append("schedules  \(counts["schedules"]?.intValue ?? 0), files indexed \(counts["indexedFiles"]?.intValue ?? 0)")
+        if let memory = status["live"]?["memory"]?["retrieval"]?.stringValue { lines.append("memory     \(memory)") }
         if let start = status["lastStart"] {
             var line = "last start \(start["startedAt"]?.stringValue ?? "?")"
             if let ready = start["readyMilliseconds"]?.intValue { line += ", ready in \(ready) ms" }
