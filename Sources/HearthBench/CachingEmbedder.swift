@@ -14,7 +14,10 @@ public final class CachingEmbedder: Embedder {
         try FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)
         queue = try DatabaseQueue(path: cacheFile.path)
         try queue.write { db in
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS embedding (model TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text))")
+            try db.execute(
+                sql:
+                    "CREATE TABLE IF NOT EXISTS embedding (model TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, text))"
+            )
         }
     }
 
@@ -22,7 +25,9 @@ public final class CachingEmbedder: Embedder {
         let model = endpoint.embeddingModel
         var vectors = try await queue.read { db in
             try texts.map { text -> [Float]? in
-                guard let data = try Data.fetchOne(db, sql: "SELECT vector FROM embedding WHERE model = ? AND text = ?", arguments: [model, text])
+                guard
+                    let data = try Data.fetchOne(
+                        db, sql: "SELECT vector FROM embedding WHERE model = ? AND text = ?", arguments: [model, text])
                 else { return nil }
                 return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             }
@@ -36,7 +41,8 @@ public final class CachingEmbedder: Embedder {
             let rows = zip(missing, result.vectors).map { (texts[$0.0], $0.1.withUnsafeBufferPointer { Data(buffer: $0) }) }
             try await queue.write { db in
                 for (text, blob) in rows {
-                    try db.execute(sql: "INSERT OR REPLACE INTO embedding (model, text, vector) VALUES (?, ?, ?)", arguments: [model, text, blob])
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO embedding (model, text, vector) VALUES (?, ?, ?)", arguments: [model, text, blob])
                 }
             }
         }

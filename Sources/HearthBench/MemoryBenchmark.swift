@@ -108,11 +108,14 @@ public struct MemoryBenchmark: Sendable {
                 let hits = try await engine.search(question.question, k: settings.depth, filter: .any, mode: mode)
                 let ranked = SessionRanking.rank(hits)
                 tallies[mode, default: SessionTally()].add(ranked: ranked, answers: Set(question.answerSessions))
-                byType[question.type, default: [:]][mode, default: SessionTally()].add(ranked: ranked, answers: Set(question.answerSessions))
+                byType[question.type, default: [:]][mode, default: SessionTally()].add(
+                    ranked: ranked, answers: Set(question.answerSessions))
             }
             Self.removeDatabase(url)
             if (index + 1) % 10 == 0 || index + 1 == questions.count {
-                progress("longmemeval: \(index + 1)/\(questions.count) questions; hearth recall_all@5 \(String(format: "%.3f", tallies[.hybrid]?.mean(\.all5) ?? 0))")
+                progress(
+                    "longmemeval: \(index + 1)/\(questions.count) questions; hearth recall_all@5 \(String(format: "%.3f", tallies[.hybrid]?.mean(\.all5) ?? 0))"
+                )
             }
         }
         var types: [String: JSONValue] = [:]
@@ -181,7 +184,10 @@ struct SessionTally {
     }
 
     var json: JSONValue {
-        ["recall_any@5": .number(mean(\.any5)), "recall_all@5": .number(mean(\.all5)), "ndcg@5": .number(mean(\.ndcg5)), "recall_all@10": .number(mean(\.all10))]
+        [
+            "recall_any@5": .number(mean(\.any5)), "recall_all@5": .number(mean(\.all5)), "ndcg@5": .number(mean(\.ndcg5)),
+            "recall_all@10": .number(mean(\.all10)),
+        ]
     }
 }
 
@@ -198,12 +204,16 @@ extension MemoryBenchmark {
         switch figures["dataset"]?.stringValue {
         case "locomo":
             let keys = ["turn_recall@5", "turn_recall@10", "session_recall@5"]
-            var lines = ["LoCoMo, categories 1-4 (\(number(figures["hearth"]?["questions"], 0)) questions; \(figures["embedding"]?.stringValue ?? ""))"]
+            var lines = [
+                "LoCoMo, categories 1-4 (\(number(figures["hearth"]?["questions"], 0)) questions; \(figures["embedding"]?.stringValue ?? ""))"
+            ]
             lines.append(row("hearth", keys, figures["hearth"]))
             lines.append(row("bm25", keys, figures["bm25"]))
             for category in 1...5 {
                 let entry = figures["per_category"]?["\(category)"]
-                lines.append("  category \(category): hearth R@10 \(number(entry?["hearth"]?["turn_recall@10"]))   bm25 R@10 \(number(entry?["bm25"]?["turn_recall@10"]))")
+                lines.append(
+                    "  category \(category): hearth R@10 \(number(entry?["hearth"]?["turn_recall@10"]))   bm25 R@10 \(number(entry?["bm25"]?["turn_recall@10"]))"
+                )
             }
             return lines.joined(separator: "\n")
         case "longmemeval":
@@ -213,7 +223,9 @@ extension MemoryBenchmark {
                 row("hearth", keys, figures["hearth"]), row("bm25", keys, figures["bm25"]),
             ].joined(separator: "\n")
         default:
-            var lines = ["Hybrid query latency (synthetic records; query embedding timed apart: p50 \(number(figures["query_embedding"]?["p50_ms"], 2)) ms)"]
+            var lines = [
+                "Hybrid query latency (synthetic records; query embedding timed apart: p50 \(number(figures["query_embedding"]?["p50_ms"], 2)) ms)"
+            ]
             for scale in figures["scales"]?.arrayValue ?? [] {
                 lines.append(
                     "\(number(scale["records"], 0)) records: hearth p50 \(number(scale["hearth"]?["p50_ms"], 2)) ms p99 \(number(scale["hearth"]?["p99_ms"], 2)) ms"

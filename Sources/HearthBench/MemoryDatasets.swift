@@ -89,7 +89,9 @@ enum LongMemEval {
             let dates = item["haystack_dates"] as? [String] ?? []
             var records: [MemoryRecord] = []
             for (index, session) in sessions.enumerated() where index < sessionIDs.count {
-                let date = index < dates.count ? formatter.date(from: dates[index]) ?? Date(timeIntervalSince1970: 0) : Date(timeIntervalSince1970: 0)
+                let date =
+                    index < dates.count
+                    ? formatter.date(from: dates[index]) ?? Date(timeIntervalSince1970: 0) : Date(timeIntervalSince1970: 0)
                 for (position, turn) in session.enumerated() {
                     records.append(
                         MemoryRecord(

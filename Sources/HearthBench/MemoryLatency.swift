@@ -68,7 +68,10 @@ extension MemoryBenchmark {
                 _ = try await embedder.embed(["what did we decide about the trip number \(index) last week?"])
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
             }
-            queryEmbedding = ["model": .string(embedder.endpoint.embeddingModel), "p50_ms": .number(percentile(times, 0.5)), "p99_ms": .number(percentile(times, 0.99)), "note": "includes one cache lookup"]
+            queryEmbedding = [
+                "model": .string(embedder.endpoint.embeddingModel), "p50_ms": .number(percentile(times, 0.5)),
+                "p99_ms": .number(percentile(times, 0.99)), "note": "includes one cache lookup",
+            ]
         }
         for size in sizes {
             rows.append(try await latency(size: size, queries: queries, progress: progress))

@@ -43,10 +43,15 @@ public struct ConsolidationReport: Sendable, Hashable, Codable {
     public var text: String {
         var lines = ["consolidation at \(Timestamp.format(at))"]
         for summary in summaries {
-            lines.append("  summarised session \(summary.source)/\(summary.sessionID) (\(summary.covers) records) as record \(summary.recordID)")
+            lines.append(
+                "  summarised session \(summary.source)/\(summary.sessionID) (\(summary.covers) records) as record \(summary.recordID)")
         }
-        for merge in merged { lines.append("  merged duplicates \(merge.removed.map(String.init).joined(separator: ", ")) into \(merge.kept)") }
-        if !dropped.isEmpty { lines.append("  dropped \(dropped.count) records over the cap: \(dropped.map(String.init).joined(separator: ", "))") }
+        for merge in merged {
+            lines.append("  merged duplicates \(merge.removed.map(String.init).joined(separator: ", ")) into \(merge.kept)")
+        }
+        if !dropped.isEmpty {
+            lines.append("  dropped \(dropped.count) records over the cap: \(dropped.map(String.init).joined(separator: ", "))")
+        }
         if isEmpty { lines.append("  nothing to do") }
         return lines.joined(separator: "\n")
     }
@@ -95,12 +100,15 @@ extension MemoryEngine {
         let dates = [records.first, records.last].compactMap { $0.map { String(Timestamp.format($0.occurredAt).prefix(10)) } }
         let opening = records.prefix(3).map { String($0.spokenText.prefix(160)) }.joined(separator: " / ")
         return "Session of \(dates.first ?? "?")–\(dates.last ?? "?") (\(records.count) records"
-            + (speakers.isEmpty ? "" : ", \(speakers.joined(separator: ", "))") + "). Topics: \(topics.joined(separator: ", ")). Opening: \(opening)"
+            + (speakers.isEmpty ? "" : ", \(speakers.joined(separator: ", "))")
+            + "). Topics: \(topics.joined(separator: ", ")). Opening: \(opening)"
     }
 
     /// Reads records past the extraction cursor, `batch` at a time, and learns what the model finds.
     /// Returns the records read and statements learned; the cursor moves only after a batch is stored.
-    public func extractFacts(with extractor: FactExtractor, batch: Int = 8, maxBatches: Int = 4) async throws -> (read: Int, report: LearnReport, rejected: [String]) {
+    public func extractFacts(with extractor: FactExtractor, batch: Int = 8, maxBatches: Int = 4) async throws -> (
+        read: Int, report: LearnReport, rejected: [String]
+    ) {
         var read = 0
         var total = LearnReport()
         var rejected: [String] = []
@@ -161,7 +169,9 @@ public struct MemoryMaintenanceService: Service {
                 if let extractor, await engine.embeddingState != .disabled {
                     let (read, report, rejected) = try await engine.extractFacts(with: extractor)
                     if read > 0 {
-                        logger.info("memory: read \(read) records for facts: \(report.added.count) added, \(report.pending.count) pending, \(report.invalidated.count) superseded, \(rejected.count) model items rejected")
+                        logger.info(
+                            "memory: read \(read) records for facts: \(report.added.count) added, \(report.pending.count) pending, \(report.invalidated.count) superseded, \(rejected.count) model items rejected"
+                        )
                     }
                 }
                 if Date().timeIntervalSince(lastConsolidation) >= consolidationEvery {
@@ -175,7 +185,11 @@ public struct MemoryMaintenanceService: Service {
             let state = await engine.embeddingState
             report(state)
             // While the model server is starting or away, look again soon.
-            if case .unavailable = state { try? await Task.sleep(for: min(interval, .seconds(5))) } else { try? await Task.sleep(for: interval) }
+            if case .unavailable = state {
+                try? await Task.sleep(for: min(interval, .seconds(5)))
+            } else {
+                try? await Task.sleep(for: interval)
+            }
         }
     }
 }

@@ -48,11 +48,15 @@ public enum StatementPatterns {
         if let object = after("i no longer like ") ?? after("i do not like anymore ") {
             return make(.preference, "user", "likes", object, negated: true)
         }
-        for (prefix, predicate) in [("i prefer ", "prefers"), ("i like ", "likes"), ("i love ", "likes"), ("i don't like ", "dislikes"),
-            ("i dislike ", "dislikes"), ("i hate ", "dislikes")] {
+        for (prefix, predicate) in [
+            ("i prefer ", "prefers"), ("i like ", "likes"), ("i love ", "likes"), ("i don't like ", "dislikes"),
+            ("i dislike ", "dislikes"), ("i hate ", "dislikes"),
+        ] {
             if let object = after(prefix) { return make(.preference, "user", predicate, object) }
         }
-        for (prefix, predicate) in [("i live in ", "lives in"), ("i work at ", "works at"), ("i work for ", "works at"), ("i am ", "is"), ("i'm ", "is")] {
+        for (prefix, predicate) in [
+            ("i live in ", "lives in"), ("i work at ", "works at"), ("i work for ", "works at"), ("i am ", "is"), ("i'm ", "is"),
+        ] {
             if let object = after(prefix) { return make(.fact, "user", predicate, object) }
         }
         if lower.hasPrefix("always ") || lower.hasPrefix("never ") || lower.contains(" should ") || lower.contains(" must ") {
@@ -62,13 +66,16 @@ public enum StatementPatterns {
             let words = text.dropFirst(3)
             for verb in [" is ", " are "] {
                 if let split = words.range(of: verb) {
-                    return make(.fact, "user", String(words[..<split.lowerBound]) + verb.trimmingCharacters(in: .whitespaces).prepending(" "), String(words[split.upperBound...]))
+                    return make(
+                        .fact, "user", String(words[..<split.lowerBound]) + verb.trimmingCharacters(in: .whitespaces).prepending(" "),
+                        String(words[split.upperBound...]))
                 }
             }
         }
         for verb in [" use ", " uses "] {
             if let split = text.range(of: verb) {
-                return make(.rule, String(text[..<split.lowerBound]), verb.trimmingCharacters(in: .whitespaces), String(text[split.upperBound...]))
+                return make(
+                    .rule, String(text[..<split.lowerBound]), verb.trimmingCharacters(in: .whitespaces), String(text[split.upperBound...]))
             }
         }
         return []

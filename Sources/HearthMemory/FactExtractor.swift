@@ -80,7 +80,9 @@ public struct FactExtractor: Sendable {
                 rejected.append("unknown kind: \(item.jsonText.prefix(120))")
                 continue
             }
-            let parts = ["subject", "predicate", "object"].map { item[$0]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "" }
+            let parts = ["subject", "predicate", "object"].map {
+                item[$0]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            }
             guard parts.allSatisfy({ !$0.isEmpty && $0.count <= 200 }) else {
                 rejected.append("empty or oversized subject/predicate/object: \(item.jsonText.prefix(120))")
                 continue

@@ -145,7 +145,9 @@ extension MemoryEngine {
     /// Active preferences and rules: the profile every prompt carries.
     public func profile() async throws -> [Fact] {
         let now = clock.now()
-        return try await store.facts(FactQuery(statuses: [.active], kinds: [.preference, .rule])).filter { $0.validTo.map { $0 > now } ?? true }
+        return try await store.facts(FactQuery(statuses: [.active], kinds: [.preference, .rule])).filter {
+            $0.validTo.map { $0 > now } ?? true
+        }
     }
 
     /// What Hearth believes holds now.
@@ -168,7 +170,8 @@ public enum MemoryError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noSuchFact(let id): "no fact with id \(id); `hearth memory pending` lists facts awaiting confirmation"
-        case .notPending(let id, let status): "fact \(id) is \(status.rawValue), not pending; only pending facts can be confirmed or rejected"
+        case .notPending(let id, let status):
+            "fact \(id) is \(status.rawValue), not pending; only pending facts can be confirmed or rejected"
         case .noSuchRecord(let id): "no memory record with id \(id); `hearth memory search` shows record ids"
         }
     }

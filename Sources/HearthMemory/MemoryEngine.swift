@@ -80,7 +80,10 @@ public actor MemoryEngine {
     /// Normalised entity names (fact subjects and objects) → records the facts were learned from.
     private var entityRecords: [String: Set<Int64>] = [:]
 
-    public init(store: any MemoryStore, embedder: (any Embedder)?, settings: RetrievalSettings = RetrievalSettings(), clock: any WallClock = SystemWallClock()) {
+    public init(
+        store: any MemoryStore, embedder: (any Embedder)?, settings: RetrievalSettings = RetrievalSettings(),
+        clock: any WallClock = SystemWallClock()
+    ) {
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -264,7 +267,9 @@ public actor MemoryEngine {
         let queryWords = Set(MemoryText.words(query))
         for index in hits.indices {
             hits[index].reasons = hits[index].reasons.map { reason in
-                if case .keywords(let rank, _) = reason { return .keywords(rank: rank, terms: matchedTerms(hits[index].record, queryWords)) }
+                if case .keywords(let rank, _) = reason {
+                    return .keywords(rank: rank, terms: matchedTerms(hits[index].record, queryWords))
+                }
                 return reason
             }
         }
@@ -273,7 +278,9 @@ public actor MemoryEngine {
 
     private func matchedTerms(_ record: MemoryRecord, _ terms: Set<String>) -> [String] {
         var seen = Set<String>()
-        return MemoryText.words(record.spokenText).filter { terms.contains($0) && !MemoryText.stopWords.contains($0) && seen.insert($0).inserted }
+        return MemoryText.words(record.spokenText).filter {
+            terms.contains($0) && !MemoryText.stopWords.contains($0) && seen.insert($0).inserted
+        }
     }
 
     // MARK: Forgetting

@@ -69,7 +69,9 @@ public struct VectorIndex: Sendable {
         for (row, id) in stored.ids.enumerated() {
             let start = row * stored.dimensions
             stored.values.withUnsafeBufferPointer { buffer in
-                append(id: id, vector: UnsafeBufferPointer(rebasing: buffer[start..<(start + stored.dimensions)]), metadata: stored.metadata[row])
+                append(
+                    id: id, vector: UnsafeBufferPointer(rebasing: buffer[start..<(start + stored.dimensions)]),
+                    metadata: stored.metadata[row])
             }
         }
     }

@@ -126,7 +126,8 @@ public struct MemorySQLStore: MemoryStore {
         for chunk in stride(from: 0, to: ids.count, by: 500) {
             let slice = Array(ids[chunk..<min(ids.count, chunk + 500)])
             let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM memory_record WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM memory_record WHERE id IN (\(marks))", arguments: StatementArguments(slice))
+            {
                 let record = try record(from: row)
                 byID[record.id] = record
             }
@@ -239,7 +240,8 @@ public struct MemorySQLStore: MemoryStore {
         var removal = MemoryRemoval()
         var sessions: [SessionKey: Int64] = [:]
         for record in try records(ids: ids, in: db) {
-            removal.vectors += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector WHERE recordId = ?", arguments: [record.id]) ?? 0
+            removal.vectors +=
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector WHERE recordId = ?", arguments: [record.id]) ?? 0
             let facts = try Int64.fetchAll(db, sql: "SELECT id FROM fact WHERE sourceRecordId = ?", arguments: [record.id])
             removal.facts += facts
             try db.execute(sql: "DELETE FROM fact WHERE sourceRecordId = ?", arguments: [record.id])
@@ -254,10 +256,11 @@ public struct MemorySQLStore: MemoryStore {
         }
         for (key, position) in sessions {
             // Neighbours within two positions carried the removed text in their context.
-            let before = try Int.fetchOne(
-                db,
-                sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
-                arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
+            let before =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
+                    arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
             try rebuildContext(of: key, from: position - 2, in: db)
             try appendToSessionDocument(key, in: db)
             removal.contextsRebuilt += before
@@ -439,7 +442,8 @@ public struct MemorySQLStore: MemoryStore {
     public func invalidate(factID: Int64, by newID: Int64?, at: Date, validTo: Date?) async throws {
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE fact SET invalidatedAt = ?, invalidatedBy = ?, validTo = COALESCE(validTo, ?) WHERE id = ? AND invalidatedAt IS NULL",
+                sql:
+                    "UPDATE fact SET invalidatedAt = ?, invalidatedBy = ?, validTo = COALESCE(validTo, ?) WHERE id = ? AND invalidatedAt IS NULL",
                 arguments: [at.millisecondsSince1970, newID, validTo?.millisecondsSince1970, factID])
         }
     }
@@ -513,7 +517,9 @@ public struct MemorySQLStore: MemoryStore {
     }
 
     public func cursor(_ name: String) async throws -> Int64 {
-        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [name]) ?? 0 }
+        try await database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [name]) ?? 0
+        }
     }
 
     public func setCursor(_ name: String, to value: Int64) async throws {
@@ -527,7 +533,8 @@ public struct MemorySQLStore: MemoryStore {
             var conditions = Self.conditions(MemoryFilter(kinds: kinds))
             conditions.add("r.id > ?", after)
             return try Row.fetchAll(
-                db, sql: "SELECT * FROM memory_record r \(conditions.whereClause) ORDER BY r.id LIMIT \(limit)", arguments: conditions.arguments
+                db, sql: "SELECT * FROM memory_record r \(conditions.whereClause) ORDER BY r.id LIMIT \(limit)",
+                arguments: conditions.arguments
             ).map(Self.record(from:))
         }
     }

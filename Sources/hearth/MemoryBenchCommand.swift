@@ -29,7 +29,9 @@ struct MemoryBenchCommand: AsyncParsableCommand {
     @Option(help: "Only the first N LongMemEval questions.")
     var limit: Int?
 
-    @Option(help: ArgumentHelp("Synthetic record counts for the latency benchmark, comma-separated (e.g. 10000,100000,1000000).", valueName: "n,n,…"))
+    @Option(
+        help: ArgumentHelp(
+            "Synthetic record counts for the latency benchmark, comma-separated (e.g. 10000,100000,1000000).", valueName: "n,n,…"))
     var scale: String?
 
     @Option(help: "Queries timed per scale.")
@@ -81,11 +83,14 @@ struct MemoryBenchCommand: AsyncParsableCommand {
         var embedder: (any Embedder)?
         var access: InferenceAccess?
         if !noEmbeddings && (locomo != nil || longmemeval != nil || scale != nil) {
-            let opened = try await InferenceAccess.open(paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
+            let opened = try await InferenceAccess.open(
+                paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
             access = opened
-            let cacheFile = embeddingCache.map { URL(fileURLWithPath: $0) }
+            let cacheFile =
+                embeddingCache.map { URL(fileURLWithPath: $0) }
                 ?? context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite")
-            embedder = try CachingEmbedder(opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), cacheFile: cacheFile)
+            embedder = try CachingEmbedder(
+                opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), cacheFile: cacheFile)
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
         for override in overrides {

@@ -32,7 +32,8 @@ struct MemoryAccess {
         var note: String?
         if vectors && context.configuration.inference.enabled {
             do {
-                access = try await InferenceAccess.open(paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
+                access = try await InferenceAccess.open(
+                    paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
             } catch {
                 note = "full text only: \(error)"
             }
@@ -49,7 +50,9 @@ struct MemoryAccess {
 }
 
 struct MemoryFilterOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Only records of this kind (\(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))); repeatable.", valueName: "kind"))
+    @Option(
+        help: ArgumentHelp(
+            "Only records of this kind (\(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))); repeatable.", valueName: "kind"))
     var kind: [String] = []
 
     @Option(help: ArgumentHelp("Only records from this source; repeatable.", valueName: "source"))
@@ -118,9 +121,11 @@ struct MemorySearchCommand: AsyncParsableCommand {
             let items: [JSONValue] = hits.map { hit in
                 [
                     "id": .number(Double(hit.record.id)), "score": .number(hit.score), "kind": .string(hit.record.kind.rawValue),
-                    "text": .string(hit.record.text), "source": .string(hit.record.source), "speaker": hit.record.speaker.map(JSONValue.string) ?? .null,
+                    "text": .string(hit.record.text), "source": .string(hit.record.source),
+                    "speaker": hit.record.speaker.map(JSONValue.string) ?? .null,
                     "session": hit.record.sessionID.map(JSONValue.string) ?? .null, "provenance": .string(hit.record.provenance.rawValue),
-                    "occurredAt": .string(Timestamp.format(hit.record.occurredAt)), "reasons": .array(hit.reasons.map { .string($0.description) }),
+                    "occurredAt": .string(Timestamp.format(hit.record.occurredAt)),
+                    "reasons": .array(hit.reasons.map { .string($0.description) }),
                 ]
             }
             print(JSONValue.object(["query": .string(query), "retrieval": .string(mode), "hits": .array(items)]).jsonText)
@@ -218,20 +223,26 @@ struct MemoryForgetCommand: AsyncParsableCommand {
             ids += matches.map(\.id)
         }
         let existing = try await memory.engine.store.records(ids: ids).map(\.id)
-        if let missing = ids.first(where: { !existing.contains($0) }), query == nil { throw CLIError(MemoryError.noSuchRecord(missing).description) }
+        if let missing = ids.first(where: { !existing.contains($0) }), query == nil {
+            throw CLIError(MemoryError.noSuchRecord(missing).description)
+        }
         let removal = try await memory.engine.forget(ids: existing)
-        let detail = "removed records \(removal.records), \(removal.vectors) vectors, facts \(removal.facts); rebuilt \(removal.contextsRebuilt) neighbours' context"
+        let detail =
+            "removed records \(removal.records), \(removal.vectors) vectors, facts \(removal.facts); rebuilt \(removal.contextsRebuilt) neighbours' context"
         _ = try await memory.engine.store.saveReport(kind: "forget", at: Date(), detail: detail)
         if json {
             print(try JSONValue(parsing: JSONEncoder().encode(removal)).jsonText)
         } else {
-            print("forgot \(removal.records.count) record\(removal.records.count == 1 ? "" : "s") (\(removal.vectors) vectors, \(removal.facts.count) facts); \(removal.contextsRebuilt) neighbours' context rebuilt without them")
+            print(
+                "forgot \(removal.records.count) record\(removal.records.count == 1 ? "" : "s") (\(removal.vectors) vectors, \(removal.facts.count) facts); \(removal.contextsRebuilt) neighbours' context rebuilt without them"
+            )
         }
     }
 }
 
 struct MemoryStatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Counts, sizes, pending work and the last consolidation report.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Counts, sizes, pending work and the last consolidation report.")
 
     @OptionGroup var common: CommonOptions
 
@@ -252,7 +263,9 @@ struct MemoryStatsCommand: AsyncParsableCommand {
             print(JSONValue.object(object).jsonText)
             return
         }
-        print("records        \(counts.records)  (\(counts.byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        print(
+            "records        \(counts.records)  (\(counts.byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
+        )
         print("sessions       \(counts.sessions)")
         print("vectors        \(counts.vectors)\(model.map { " from \($0)" } ?? ""), \(counts.pendingVectors) waiting to be embedded")
         print("facts          \(counts.facts) active, \(counts.pendingFacts) pending confirmation, \(counts.invalidatedFacts) superseded")
@@ -340,7 +353,8 @@ struct MemoryPendingCommand: AsyncParsableCommand {
 }
 
 struct MemoryConfirmCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Accept a pending fact; it supersedes what it contradicts.")
+    static let configuration = CommandConfiguration(
+        commandName: "confirm", abstract: "Accept a pending fact; it supersedes what it contradicts.")
 
     @OptionGroup var common: CommonOptions
     @Argument(help: "The fact id (from 'hearth memory pending').") var id: Int64
@@ -348,12 +362,15 @@ struct MemoryConfirmCommand: AsyncParsableCommand {
     func run() async throws {
         let memory = try await MemoryAccess.open(try common.load(), vectors: false)
         let report = try await memory.engine.confirm(factID: id)
-        print("fact #\(id) confirmed" + (report.invalidated.isEmpty ? "" : "; superseded \(report.invalidated.map { "#\($0)" }.joined(separator: ", "))"))
+        print(
+            "fact #\(id) confirmed"
+                + (report.invalidated.isEmpty ? "" : "; superseded \(report.invalidated.map { "#\($0)" }.joined(separator: ", "))"))
     }
 }
 
 struct MemoryRejectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Reject a pending fact; it is kept as rejected and never used.")
+    static let configuration = CommandConfiguration(
+        commandName: "reject", abstract: "Reject a pending fact; it is kept as rejected and never used.")
 
     @OptionGroup var common: CommonOptions
     @Argument(help: "The fact id (from 'hearth memory pending').") var id: Int64
@@ -367,7 +384,8 @@ struct MemoryRejectCommand: AsyncParsableCommand {
 
 struct MemoryConsolidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "consolidate", abstract: "Summarise old sessions, merge duplicates, apply the size cap now; prints exactly what changed.")
+        commandName: "consolidate",
+        abstract: "Summarise old sessions, merge duplicates, apply the size cap now; prints exactly what changed.")
 
     @OptionGroup var common: CommonOptions
 

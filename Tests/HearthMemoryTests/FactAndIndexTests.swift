@@ -7,7 +7,9 @@ import Testing
 
 @Suite("Fact graph, extraction and the vector index")
 struct FactAndIndexTests {
-    func fact(_ subject: String, _ predicate: String, _ object: String, _ provenance: Provenance = .trusted, from: Double? = nil) -> FactStatement {
+    func fact(_ subject: String, _ predicate: String, _ object: String, _ provenance: Provenance = .trusted, from: Double? = nil)
+        -> FactStatement
+    {
         FactStatement(
             fact: Fact(
                 subject: subject, predicate: predicate, object: object, validFrom: from.map { Date(timeIntervalSince1970: $0) },
@@ -40,7 +42,9 @@ struct FactAndIndexTests {
         let fixture = try await MemoryFixture(withEmbedder: false)
         _ = try await fixture.engine.learn([fact("user", "likes", "tea"), fact("user", "likes", "jazz"), fact("user", "likes", "Tea")])
         #expect(try await fixture.engine.currentFacts().map(\.object) == ["tea", "jazz"])
-        let retraction = try await fixture.engine.learn([FactStatement(fact: Fact(subject: "user", predicate: "likes", object: "tea", provenance: .trusted), negated: true)])
+        let retraction = try await fixture.engine.learn([
+            FactStatement(fact: Fact(subject: "user", predicate: "likes", object: "tea", provenance: .trusted), negated: true)
+        ])
         #expect(retraction.invalidated.count == 1)
         #expect(try await fixture.engine.currentFacts().map(\.object) == ["jazz"])
     }
@@ -61,13 +65,17 @@ struct FactAndIndexTests {
         let confirmed = try await fixture.engine.confirm(factID: attack.pending[0])
         #expect(confirmed.invalidated.count == 1)
         #expect(try await fixture.engine.currentFacts().map(\.object) == ["GB99 attacker"])
-        await #expect(throws: MemoryError.notPending(rule.pending[0], .rejected)) { try await fixture.engine.confirm(factID: rule.pending[0]) }
+        await #expect(throws: MemoryError.notPending(rule.pending[0], .rejected)) {
+            try await fixture.engine.confirm(factID: rule.pending[0])
+        }
         await #expect(throws: MemoryError.noSuchFact(999)) { try await fixture.engine.reject(factID: 999) }
     }
 
     @Test("remembered sentences become facts, preferences and rules by fixed patterns")
     func patterns() {
-        func first(_ text: String) -> Fact? { StatementPatterns.statements(in: text, provenance: .trusted, sourceRecordID: nil).first?.fact }
+        func first(_ text: String) -> Fact? {
+            StatementPatterns.statements(in: text, provenance: .trusted, sourceRecordID: nil).first?.fact
+        }
         #expect(first("my dentist is Dr. Lee")?.sentence == "user dentist is Dr. Lee")
         #expect(first("I prefer tea over coffee")?.kind == .preference)
         #expect(first("spreadsheets use EUR with a comma decimal")?.kind == .rule)
@@ -82,7 +90,9 @@ struct FactAndIndexTests {
 
     @Test("model output is validated item by item: broken JSON, unknown records and kinds are rejected")
     func extractionValidation() {
-        let records = [MemoryRecord(id: 7, kind: .turn, text: "I moved to Porto", source: "mail", provenance: .untrusted, occurredAt: Date())]
+        let records = [
+            MemoryRecord(id: 7, kind: .turn, text: "I moved to Porto", source: "mail", provenance: .untrusted, occurredAt: Date())
+        ]
         let broken = FactExtractor.validate("{\"items\": [", records: records)
         #expect(broken.statements.isEmpty)
         #expect(broken.rejected.first?.hasPrefix("not the expected JSON") == true)

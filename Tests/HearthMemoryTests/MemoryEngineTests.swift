@@ -3,9 +3,10 @@ import GRDB
 import HearthCore
 import HearthMemory
 import HearthModels
-@testable import HearthStore
 import HearthTesting
 import Testing
+
+@testable import HearthStore
 
 @Suite("Memory engine over SQLite")
 struct MemoryEngineTests {

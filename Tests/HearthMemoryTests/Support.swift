@@ -53,14 +53,19 @@ struct MemoryFixture {
 
     /// A fresh engine over the same database, as after a restart.
     func reopened() async throws -> MemoryEngine {
-        let engine = MemoryEngine(store: MemorySQLStore(database: try HearthDatabase.open(at: directory.appending("hearth.sqlite"))), embedder: embedder)
+        let engine = MemoryEngine(
+            store: MemorySQLStore(database: try HearthDatabase.open(at: directory.appending("hearth.sqlite"))), embedder: embedder)
         try await engine.open()
         return engine
     }
 }
 
-func turn(_ text: String, speaker: String = "user", session: String? = "s1", source: String = "chat", day: Double = 0, provenance: Provenance = .trusted) -> MemoryRecord {
+func turn(
+    _ text: String, speaker: String = "user", session: String? = "s1", source: String = "chat", day: Double = 0,
+    provenance: Provenance = .trusted
+) -> MemoryRecord {
     MemoryRecord(
-        kind: .turn, text: text, source: source, provenance: provenance, occurredAt: Date(timeIntervalSince1970: 1_700_000_000 + day * 86_400),
+        kind: .turn, text: text, source: source, provenance: provenance,
+        occurredAt: Date(timeIntervalSince1970: 1_700_000_000 + day * 86_400),
         sessionID: session, speaker: speaker)
 }

@@ -75,7 +75,6 @@ public struct Fact: Sendable, Hashable, Codable {
     /// their objects agree (a slot holds one value at a time, e.g. "user · lives in").
     public var slot: String { MemoryText.normalise(subject) + "\u{1F}" + MemoryText.normalise(predicate) }
 
-
     /// Whether Hearth believed this fact at system time `known` about world time `world`.
     public func holds(at world: Date, asKnownAt known: Date) -> Bool {
         guard status == .active else { return false }
