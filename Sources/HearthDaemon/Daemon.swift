@@ -84,7 +84,7 @@ public enum Daemon {
             }
             // Once every trigger has caught up, give back what the start-up scans allocated.
             if board.count == expectedReports + 1 {
-                database.releaseMemory()
+                await database.releaseMemory()
                 _ = hearth_malloc_trim()
             }
         }

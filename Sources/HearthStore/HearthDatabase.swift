@@ -94,8 +94,19 @@ public final class HearthDatabase: Sendable {
     }
 
     /// Frees SQLite's caches and idle reader connections (after a start-up burst).
-    public func releaseMemory() {
-        pool.releaseMemory()
+    ///
+    /// GRDB's `releaseMemory()` blocks until in-flight reads finish, and those reads need a
+    /// thread of the shared pool that Swift concurrency also runs on. Blocking one of its
+    /// threads here (two on a 2-core machine) while another async read was in flight
+    /// deadlocked the daemon's start, so the blocking call runs on a thread of its own.
+    public func releaseMemory() async {
+        let pool = self.pool
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                pool.releaseMemory()
+                continuation.resume()
+            }
+        }
     }
 
     // The access helpers turn SQLite errors into `StoreError`s and let the domain errors a
