@@ -129,9 +129,9 @@ public enum Daemon {
             store: MemorySQLStore(database: database),
             embedder: inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
                 ? DeferredEmbedder(configuration: configuration, status: inference) : nil)
-        // The memory upkeep service is not in the group yet: with it, two end-to-end daemon tests
-        // never saw the ready line (under investigation). `hearth memory index`/`consolidate` run it by hand.
-        _ = memoryEngine
+        services.append(
+            MemoryMaintenanceService(
+                engine: memoryEngine, extractor: nil, logger: logger, report: { state in memoryBoard.set(state.description) }))
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
             dependencies: APIDependencies(

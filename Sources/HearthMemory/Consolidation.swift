@@ -162,7 +162,7 @@ public struct MemoryMaintenanceService: Service {
             logger.error("memory: cannot load the vector index: \(error)")
         }
         var lastConsolidation = Date.distantPast
-        while !Task.isCancelledOrShuttingDown {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let embedded = try await engine.indexPending()
                 if embedded > 0 { logger.info("memory: embedded \(embedded) texts") }
@@ -185,15 +185,10 @@ public struct MemoryMaintenanceService: Service {
             let state = await engine.embeddingState
             report(state)
             // While the model server is starting or away, look again soon.
-            if case .unavailable = state {
-                try? await Task.sleep(for: min(interval, .seconds(5)))
-            } else {
-                try? await Task.sleep(for: interval)
-            }
+            let pause: Duration
+            if case .unavailable = state { pause = min(interval, .seconds(5)) } else { pause = interval }
+            // A graceful shutdown ends the pause at once instead of waiting it out.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
         }
     }
-}
-
-extension Task where Success == Never, Failure == Never {
-    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 }
