@@ -142,6 +142,11 @@ public enum SessionRanking {
     }
 }
 
+/// The mean of one field over entries (0 for none).
+func average<Entry>(_ entries: [Entry], _ key: KeyPath<Entry, Double>) -> Double {
+    entries.isEmpty ? 0 : entries.map { $0[keyPath: key] }.reduce(0, +) / Double(entries.count)
+}
+
 struct RecallTally {
     struct Entry {
         var recall5: Double
@@ -155,9 +160,7 @@ struct RecallTally {
         entries.append(Entry(recall5: recall5, recall10: recall10, session5: session5))
     }
 
-    func mean(_ key: KeyPath<Entry, Double>) -> Double {
-        entries.isEmpty ? 0 : entries.map { $0[keyPath: key] }.reduce(0, +) / Double(entries.count)
-    }
+    func mean(_ key: KeyPath<Entry, Double>) -> Double { average(entries, key) }
 }
 
 struct SessionTally {
@@ -179,9 +182,7 @@ struct SessionTally {
         entries.append(Entry(any5: any5, all5: all(5), ndcg5: ideal > 0 ? dcg / ideal : 0, all10: all(10)))
     }
 
-    func mean(_ key: KeyPath<Entry, Double>) -> Double {
-        entries.isEmpty ? 0 : entries.map { $0[keyPath: key] }.reduce(0, +) / Double(entries.count)
-    }
+    func mean(_ key: KeyPath<Entry, Double>) -> Double { average(entries, key) }
 
     var json: JSONValue {
         [

@@ -69,8 +69,8 @@ extension MemoryBenchmark {
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6)
             }
             queryEmbedding = [
-                "model": .string(embedder.endpoint.embeddingModel), "p50_ms": .number(percentile(times, 0.5)),
-                "p99_ms": .number(percentile(times, 0.99)), "note": "includes one cache lookup",
+                "model": .string(embedder.endpoint.embeddingModel), "p50_ms": .number(SpineBenchmark.percentile(times, 0.5)),
+                "p99_ms": .number(SpineBenchmark.percentile(times, 0.99)), "note": "includes one cache lookup",
             ]
         }
         for size in sizes {
@@ -130,14 +130,14 @@ extension MemoryBenchmark {
         let storeSeconds = Date().timeIntervalSince(buildStarted)
 
         // Index build: a fresh engine loading every vector from SQLite, as the daemon does at start.
-        let rssBefore = residentBytes()
+        let rssBefore = SpineBenchmark.rssKilobytes(getpid()) * 1024
         let loadStarted = Date()
         let database = try HearthDatabase.open(at: url)
         let store = MemorySQLStore(database: database)
         let engine = MemoryEngine(store: store, embedder: synthetic, settings: settings)
         let vectors = try await engine.open()
         let buildSeconds = Date().timeIntervalSince(loadStarted)
-        let rssAfter = residentBytes()
+        let rssAfter = SpineBenchmark.rssKilobytes(getpid()) * 1024
         let indexBytes = await engine.vectorIndexBytes
         progress("synthetic \(size): index of \(vectors) vectors built in \(String(format: "%.2f", buildSeconds)) s")
 
@@ -167,23 +167,11 @@ extension MemoryBenchmark {
             "store_and_embed_seconds": .number(storeSeconds), "index_build_seconds": .number(buildSeconds),
             "rss_bytes_per_100k": .number(Double(rssAfter - rssBefore) / Double(size) * 100_000),
             "index_bytes_per_100k": .number(Double(indexBytes) / Double(size) * 100_000),
-            "hearth": ["p50_ms": .number(percentile(hybrid, 0.5)), "p99_ms": .number(percentile(hybrid, 0.99))],
-            "bm25": ["p50_ms": .number(percentile(bm25, 0.5)), "p99_ms": .number(percentile(bm25, 0.99))],
+            "hearth": [
+                "p50_ms": .number(SpineBenchmark.percentile(hybrid, 0.5)), "p99_ms": .number(SpineBenchmark.percentile(hybrid, 0.99)),
+            ],
+            "bm25": ["p50_ms": .number(SpineBenchmark.percentile(bm25, 0.5)), "p99_ms": .number(SpineBenchmark.percentile(bm25, 0.99))],
             "vector_recall@10_vs_exact": .number(quality),
         ]
     }
-}
-
-func percentile(_ values: [Double], _ fraction: Double) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
-}
-
-/// This process's resident set size, from /proc/self/statm.
-func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

@@ -25,3 +25,13 @@ public enum Timestamp {
         return formatter.date(from: text)
     }
 }
+
+extension Date {
+    /// Whole milliseconds since 1970: how every time column is stored, and how the memory index
+    /// compares times.
+    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(millisecondsSince1970 value: Int64) {
+        self.init(timeIntervalSince1970: Double(value) / 1000)
+    }
+}

@@ -117,7 +117,7 @@ public struct VectorIndex: Sendable {
         slotOf[id] = slot
         kinds.append(UInt8(MemoryKind.allCases.firstIndex(of: metadata.kind) ?? 0))
         provenance.append(metadata.provenance == .trusted ? 0 : 1)
-        occurredAt.append(Int64((metadata.occurredAt.timeIntervalSince1970 * 1000).rounded()))
+        occurredAt.append(metadata.occurredAt.millisecondsSince1970)
         sources.append(strings.code(metadata.source))
         sessions.append(metadata.sessionID.map { strings.code($0) } ?? -1)
         speakers.append(metadata.speaker.map { strings.code($0) } ?? -1)
@@ -204,8 +204,8 @@ public struct VectorIndex: Sendable {
         if !filter.sessionIDs.isEmpty && sessionCodes.isEmpty { return nil }
         let kindCodes = Set(filter.kinds.compactMap { MemoryKind.allCases.firstIndex(of: $0).map(UInt8.init) })
         let provenanceCode: UInt8? = filter.provenance.map { $0 == .trusted ? 0 : 1 }
-        let from = filter.occurredFrom.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
-        let before = filter.occurredBefore.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+        let from = filter.occurredFrom?.millisecondsSince1970
+        let before = filter.occurredBefore?.millisecondsSince1970
         let singleSource = sourceCodes.count == 1 ? sourceCodes.first : nil
         return { [kinds, provenance, occurredAt, sources, sessions] slot in
             if let singleSource {

@@ -54,9 +54,14 @@ public struct MemorySQLStore: MemoryStore {
         }
         for (key, firstNew) in touched {
             try rebuildContext(of: key, from: firstNew - 2, in: db)
-            try appendToSessionDocument(key, in: db)
+            try rebuildSessionDocument(key, in: db)
         }
         return stored
+    }
+
+    /// A row's `text` as `MemoryRecord.spokenText` renders it.
+    static func spoken(from row: Row) -> String {
+        MemoryRecord.spoken(row["text"], by: row["speaker"])
     }
 
     struct SessionKey: Hashable {
@@ -74,11 +79,7 @@ public struct MemorySQLStore: MemoryStore {
                 WHERE source = ? AND sessionId = ? AND position >= ? ORDER BY position
                 """,
             arguments: [key.source, key.sessionID, start - 2])
-        let spoken = rows.map { row -> String in
-            let text: String = row["text"]
-            let speaker: String? = row["speaker"]
-            return speaker.map { "\($0): \(text)" } ?? text
-        }
+        let spoken = rows.map { Self.spoken(from: $0) }
         for (index, row) in rows.enumerated() {
             let position: Int64 = row["position"]
             guard position >= start else { continue }
@@ -90,7 +91,7 @@ public struct MemorySQLStore: MemoryStore {
     }
 
     /// Rewrites a session's whole-document full-text row from its records.
-    static func appendToSessionDocument(_ key: SessionKey, in db: Database) throws {
+    static func rebuildSessionDocument(_ key: SessionKey, in db: Database) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO memory_session (source, sessionId) VALUES (?, ?)",
             arguments: [key.source, key.sessionID])
@@ -102,11 +103,7 @@ public struct MemorySQLStore: MemoryStore {
         let texts = try Row.fetchAll(
             db, sql: "SELECT text, speaker FROM memory_record WHERE source = ? AND sessionId = ? ORDER BY position",
             arguments: [key.source, key.sessionID]
-        ).map { row -> String in
-            let text: String = row["text"]
-            let speaker: String? = row["speaker"]
-            return speaker.map { "\($0): \(text)" } ?? text
-        }
+        ).map { Self.spoken(from: $0) }
         try db.execute(sql: "DELETE FROM memory_session_fts WHERE rowid = ?", arguments: [sessionRow])
         if texts.isEmpty {
             try db.execute(sql: "DELETE FROM memory_session WHERE id = ?", arguments: [sessionRow])
@@ -262,7 +259,7 @@ public struct MemorySQLStore: MemoryStore {
                     sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
                     arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
             try rebuildContext(of: key, from: position - 2, in: db)
-            try appendToSessionDocument(key, in: db)
+            try rebuildSessionDocument(key, in: db)
             removal.contextsRebuilt += before
         }
         return removal
@@ -282,9 +279,7 @@ public struct MemorySQLStore: MemoryStore {
                     """,
                 arguments: [model, limit])
             for row in texts {
-                let text: String = row["text"]
-                let speaker: String? = row["speaker"]
-                work.append(VectorWork(recordID: row["id"], field: .text, text: speaker.map { "\($0): \(text)" } ?? text))
+                work.append(VectorWork(recordID: row["id"], field: .text, text: Self.spoken(from: row)))
             }
             let contexts = try Row.fetchAll(
                 db,
@@ -304,11 +299,7 @@ public struct MemorySQLStore: MemoryStore {
                         WHERE source = ? AND sessionId = ? AND position BETWEEN ? AND ? ORDER BY position
                         """,
                     arguments: [row["source"] as String, row["sessionId"] as String, position - 1, position + 1]
-                ).map { neighbour -> String in
-                    let text: String = neighbour["text"]
-                    let speaker: String? = neighbour["speaker"]
-                    return speaker.map { "\($0): \(text)" } ?? text
-                }
+                ).map { Self.spoken(from: $0) }
                 work.append(VectorWork(recordID: row["id"], field: .context, text: window.joined(separator: "\n")))
             }
             return work

@@ -209,12 +209,3 @@ enum Migrations {
         return migrator
     }()
 }
-
-extension Date {
-    /// Milliseconds since 1970, the storage format of every time column.
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(millisecondsSince1970 value: Int64) {
-        self.init(timeIntervalSince1970: Double(value) / 1000)
-    }
-}

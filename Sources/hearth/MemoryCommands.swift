@@ -113,8 +113,13 @@ struct MemorySearchCommand: AsyncParsableCommand {
         let context = try common.load()
         let filter = try filters.filter()
         let memory = try await MemoryAccess.open(context, vectors: !bm25)
-        defer { Task { await memory.close() } }
-        let hits = try await memory.engine.search(query, k: k, filter: filter, mode: bm25 ? .bm25 : .hybrid)
+        let hits: [MemoryHit]
+        do {
+            hits = try await memory.engine.search(query, k: k, filter: filter, mode: bm25 ? .bm25 : .hybrid)
+        } catch {
+            await memory.close()
+            throw error
+        }
         let mode = bm25 ? "plain BM25" : await memory.engine.embeddingState.description
         await memory.close()
         if json {

@@ -57,7 +57,10 @@ public struct MemoryRecord: Sendable, Hashable, Codable {
     }
 
     /// The text as embedded and shown in context: prefixed by its speaker when there is one.
-    public var spokenText: String {
+    public var spokenText: String { Self.spoken(text, by: speaker) }
+
+    /// `speaker: text`, or the text alone when there is no speaker.
+    public static func spoken(_ text: String, by speaker: String?) -> String {
         guard let speaker, !speaker.isEmpty else { return text }
         return "\(speaker): \(text)"
     }
