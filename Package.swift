@@ -66,11 +66,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The runtime: triggers (cron, file watcher, maildir) and the ledger executor.
+        // Path confinement to the workspace and the runner for external programs.
+        .target(name: "HearthSandbox", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+
+        // Built-in tools: workspace files, documents (PDF text, OCR), CSV, markdown, reports, receipts.
+        .target(name: "HearthTools", dependencies: ["HearthCore", "HearthSandbox"], swiftSettings: swiftSettings),
+
+        // The sample workspace of `hearth demo` (SROIE receipts and a policy), embedded as resources.
+        .target(name: "HearthDemo", dependencies: ["HearthCore"], resources: [.copy("Sample")], swiftSettings: swiftSettings),
+
+        // The runtime: triggers (cron, file watcher, maildir), the ledger executor, planner and goal executor.
         .target(
             name: "HearthAgent",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "HearthSandbox",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -97,7 +106,7 @@ let package = Package(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "CHearthSystem",
+                "HearthTools", "CHearthSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +145,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench", "HearthModels", "HearthMemory",
+                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -156,7 +165,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthAgentTests",
-            dependencies: ["HearthAgent", "HearthCore", "HearthStore", "HearthTesting"],
+            dependencies: ["HearthAgent", "HearthCore", "HearthStore", "HearthSandbox", "HearthTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthToolsTests",
+            dependencies: ["HearthTools", "HearthCore", "HearthSandbox", "HearthDemo", "HearthTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HearthAgent
+import HearthSandbox
 import HearthCore
 import HearthTesting
 import Testing

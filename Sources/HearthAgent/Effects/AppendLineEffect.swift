@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HearthCore
+import HearthSandbox
 
 /// The built-in demo effect: append one line to a workspace file, tagged with the step's
 /// idempotency key (`text [hearth:KEY]`).

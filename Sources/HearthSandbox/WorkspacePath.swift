@@ -51,32 +51,9 @@ public enum WorkspacePath {
     ///
     /// - Returns: an open descriptor the caller closes.
     public static func open(_ path: String, in workspace: URL, flags: Int32, mode: mode_t = 0o644) throws(WorkspaceError) -> Int32 {
-        let parts = try components(of: path)
-        var directory = Glibc.open(workspace.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw .io(path: workspace.path, code: errno, action: "open the workspace") }
-        for component in parts.dropLast() {
-            var next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if next < 0 && errno == ENOENT {
-                if mkdirat(directory, component, 0o755) != 0 && errno != EEXIST {
-                    let code = errno
-                    close(directory)
-                    throw .io(path: path, code: code, action: "create a directory for")
-                }
-                next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            }
-            if next < 0 {
-                let code = errno
-                let symlink = code == ELOOP || (code == ENOTDIR && Self.isSymlink(at: component, in: directory))
-                close(directory)
-                if symlink { throw .symlink(path) }
-                if code == ENOTDIR { throw .notADirectory(path) }
-                throw .io(path: path, code: code, action: "open")
-            }
-            close(directory)
-            directory = next
-        }
+        let (directory, name) = try openParent(of: path, in: workspace, create: flags & O_CREAT != 0)
         defer { close(directory) }
-        let fd = openat(directory, parts.last!, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode)
+        let fd = openat(directory, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode)
         guard fd >= 0 else {
             let code = errno
             throw code == ELOOP ? .symlink(path) : .io(path: path, code: code, action: "open")
@@ -98,6 +75,54 @@ public enum WorkspacePath {
         // O_NONBLOCK only guarded the open against FIFOs; regular-file I/O ignores it, but clear it anyway.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         return fd
+    }
+
+    /// Opens the directory that holds `path`, walking from the workspace root one component at a
+    /// time without following links.
+    ///
+    /// - Parameter create: create missing parent directories.
+    /// - Returns: the parent's descriptor (the caller closes it) and the last component.
+    public static func openParent(of path: String, in workspace: URL, create: Bool) throws(WorkspaceError) -> (Int32, String) {
+        let parts = try components(of: path)
+        let directory = try openDirectory(parts.dropLast(), path: path, in: workspace, create: create)
+        return (directory, parts.last!)
+    }
+
+    /// Opens a directory of the workspace (`nil` or `""` is the root itself).
+    public static func openDirectory(_ path: String?, in workspace: URL) throws(WorkspaceError) -> Int32 {
+        guard let path, !path.isEmpty, path != "." else {
+            return try openDirectory([][...], path: ".", in: workspace, create: false)
+        }
+        return try openDirectory(components(of: path)[...], path: path, in: workspace, create: false)
+    }
+
+    private static func openDirectory(_ parts: ArraySlice<String>, path: String, in workspace: URL, create: Bool) throws(WorkspaceError)
+        -> Int32
+    {
+        var directory = Glibc.open(workspace.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw .io(path: workspace.path, code: errno, action: "open the workspace") }
+        for component in parts {
+            var next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0 && errno == ENOENT && create {
+                if mkdirat(directory, component, 0o755) != 0 && errno != EEXIST {
+                    let code = errno
+                    close(directory)
+                    throw .io(path: path, code: code, action: "create a directory for")
+                }
+                next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            if next < 0 {
+                let code = errno
+                let symlink = code == ELOOP || (code == ENOTDIR && Self.isSymlink(at: component, in: directory))
+                close(directory)
+                if symlink { throw .symlink(path) }
+                if code == ENOTDIR { throw .notADirectory(path) }
+                throw .io(path: path, code: code, action: "open")
+            }
+            close(directory)
+            directory = next
+        }
+        return directory
     }
 
     private static func isSymlink(at name: String, in directory: Int32) -> Bool {

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// Why an external program could not do its job.
+public enum ProgramError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notInstalled(program: String, package: String)
+    case timedOut(program: String, seconds: Int)
+    case failed(program: String, status: Int32, stderr: String)
+
+    public var description: String {
+        switch self {
+        case .notInstalled(let program, let package):
+            "\(program) is not installed; run scripts/setup (or apt-get install \(package))"
+        case .timedOut(let program, let seconds): "\(program) did not finish within \(seconds) s and was stopped"
+        case .failed(let program, let status, let stderr):
+            "\(program) exited with status \(status)" + (stderr.isEmpty ? "" : ": \(stderr)")
+        }
+    }
+}
+
+/// Runs a trusted system program (pdftotext, tesseract) on a file the caller prepared, with a
+/// timeout and bounded output. Not a shell: arguments are passed as they are.
+public enum ProgramRunner {
+    public struct Output: Sendable {
+        public var stdout: Data
+        public var stderr: String
+    }
+
+    /// Finds a program on the usual system paths.
+    public static func locate(_ program: String) -> URL? {
+        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] {
+            let candidate = URL(fileURLWithPath: directory).appending(path: program)
+            if access(candidate.path, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// Runs `program` and waits for it.
+    ///
+    /// - Parameters:
+    ///   - package: the Debian package that provides it (for the error message).
+    ///   - maxOutput: stdout beyond this many bytes is dropped.
+    /// - Throws: `ProgramError`.
+    public static func run(
+        _ program: String, package: String, arguments: [String], timeout: Duration = .seconds(60), maxOutput: Int = 8 << 20
+    ) async throws -> Output {
+        guard let executable = locate(program) else { throw ProgramError.notInstalled(program: program, package: package) }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"]
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        let (exits, exitContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+        process.terminationHandler = { process in
+            exitContinuation.yield(process.terminationStatus)
+            exitContinuation.finish()
+        }
+        try process.run()
+        try? stdout.fileHandleForWriting.close()
+        try? stderr.fileHandleForWriting.close()
+        let collected = Mutex((Data(), Data()))
+        let readers = [(stdout.fileHandleForReading, true), (stderr.fileHandleForReading, false)].map { handle, isStdout in
+            let done = AsyncStream.makeStream(of: Void.self)
+            Thread {
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    collected.withLock { buffers in
+                        if isStdout {
+                            if buffers.0.count < maxOutput { buffers.0.append(chunk.prefix(maxOutput - buffers.0.count)) }
+                        } else if buffers.1.count < 64 << 10 {
+                            buffers.1.append(chunk)
+                        }
+                    }
+                }
+                done.continuation.finish()
+            }.start()
+            return done.stream
+        }
+        let pid = process.processIdentifier
+        let status: Int32? = await withTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                var iterator = exits.makeAsyncIterator()
+                return await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let status else {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            throw ProgramError.timedOut(program: program, seconds: Int(timeout.components.seconds))
+        }
+        for reader in readers {
+            for await _ in reader {}
+        }
+        let (out, err) = collected.withLock { $0 }
+        let errorText = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0 else {
+            throw ProgramError.failed(program: program, status: status, stderr: String(errorText.suffix(500)))
+        }
+        return Output(stdout: out, stderr: errorText)
+    }
+}
