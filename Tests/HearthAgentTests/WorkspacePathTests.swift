@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
 import HearthAgent
-import HearthSandbox
 import HearthCore
+import HearthSandbox
 import HearthTesting
 import Testing
 

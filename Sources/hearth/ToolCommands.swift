@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import HearthConfig
+import HearthCore
+import HearthTools
+
+struct ToolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tool",
+        abstract: "List the agent's built-in tools, or run one by hand to see what the agent would see.",
+        subcommands: [ToolListCommand.self, ToolRunCommand.self])
+}
+
+struct ToolListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the tools with their risk class, idempotency and argument schema.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Print JSON: [{name, description, risk, idempotent, parameters}].")
+    var json = false
+
+    func run() async throws {
+        let tools = BuiltinTools.all().all
+        if json {
+            printJSON(
+                .array(
+                    tools.map { tool in
+                        [
+                            "name": .string(tool.name), "description": .string(tool.spec.description), "risk": .string(tool.risk.rawValue),
+                            "idempotent": .bool(tool.idempotent), "parameters": tool.spec.parameters,
+                        ]
+                    }))
+            return
+        }
+        let width = tools.map(\.name.count).max() ?? 0
+        for tool in tools {
+            let name = tool.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let risk = tool.risk.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+            print("\(name)  \(risk) \(tool.spec.description)")
+        }
+    }
+}
+
+struct ToolRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one tool on the workspace with JSON arguments.",
+        discussion: """
+            Example: hearth tool run read_file --args '{"path": "Policy.md"}'. Paths are confined to the \
+            workspace (--workspace, default ~/HearthWorkspace): a path outside it is refused. --args takes \
+            inline JSON, @file or @- (stdin).
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The tool's name (see 'hearth tool list').")
+    var name: String
+
+    @Option(help: ArgumentHelp("The arguments as a JSON object.", valueName: "json"))
+    var args: String = "{}"
+
+    @Flag(help: "Print JSON: {tool, text, data, untrusted}.")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let arguments = try readJSONArgument(args, option: "--args")
+        guard case .object = arguments else { throw CLIError("--args must be a JSON object, e.g. '{\"path\": \"notes.md\"}'") }
+        let workspace = context.paths.workspace
+        guard FileManager.default.fileExists(atPath: workspace.path) else {
+            throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")
+        }
+        let toolContext = ToolContext(workspace: workspace, idempotencyKey: "cli-\(UUID().uuidString.prefix(8))")
+        let output = try await BuiltinTools.all().invoke(name, arguments: arguments, context: toolContext)
+        if json {
+            printJSON(["tool": .string(name), "text": .string(output.text), "data": output.data, "untrusted": .bool(output.untrusted)])
+        } else {
+            print(output.text)
+        }
+    }
+}
