@@ -157,3 +157,30 @@ public struct ToolCaller: Sendable {
         return result
     }
 }
+
+/// The agent's model seam over a chat model: tool choice through `ToolCaller`, JSON through
+/// `StructuredOutput` (both validate and repair).
+public struct LanguageModelAgent: AgentModel {
+    let model: any LanguageModel
+    let mode: ToolCallMode
+
+    public init(model: any LanguageModel, mode: ToolCallMode) {
+        self.model = model
+        self.mode = mode
+    }
+
+    public func chooseAction(messages: [ChatMessage], tools: [ToolSpec], allowAnswer: Bool, maxTokens: Int) async throws -> AgentChoice {
+        let choice = try await ToolCaller(model: model, mode: mode).choose(
+            messages: messages, tools: tools, allowAnswer: allowAnswer, maxTokens: maxTokens)
+        switch choice.action {
+        case .call(let call): return AgentChoice(action: .call(call), responses: choice.responses)
+        case .answer(let text): return AgentChoice(action: .answer(text), responses: choice.responses)
+        }
+    }
+
+    public func generateJSON(messages: [ChatMessage], schema: JSONValue, name: String, maxTokens: Int) async throws -> AgentJSON {
+        let result = try await StructuredOutput(model: model).generate(
+            JSONValue.self, messages: messages, schema: schema, name: name, maxTokens: maxTokens, temperature: 0)
+        return AgentJSON(json: result.json, responses: result.responses)
+    }
+}

@@ -174,6 +174,11 @@ public struct LedgerStore: WorkLedger {
     }
 
     static func cancel(_ id: Int64, in db: Database) throws -> RunDetail {
+        // A goal's run has tasks instead of steps; its own rules apply.
+        if try GoalSQLStore.isGoal(id, in: db) {
+            _ = try GoalSQLStore.cancel(id, in: db)
+            return try detail(id, in: db)
+        }
         let detail = try Self.detail(id, in: db)
         guard !detail.run.state.isFinished else { throw LedgerError.notCancellable(id, detail.run.state) }
         let now = Date()
@@ -189,6 +194,10 @@ public struct LedgerStore: WorkLedger {
     }
 
     static func resume(_ id: Int64, in db: Database) throws -> RunDetail {
+        if try GoalSQLStore.isGoal(id, in: db) {
+            _ = try GoalSQLStore.resume(id, in: db)
+            return try detail(id, in: db)
+        }
         let detail = try Self.detail(id, in: db)
         guard detail.run.state == .failed || detail.run.state == .needsReview else {
             throw LedgerError.notResumable(id, detail.run.state)

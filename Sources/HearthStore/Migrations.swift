@@ -206,6 +206,66 @@ enum Migrations {
                     );
                     """)
         }
+
+        migrator.registerMigration("v4-goals") { db in
+            // A goal's run is a row of `run` (origin "goal", no steps), so 'hearth runs' lists it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE goal (
+                        runId INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+                        text TEXT NOT NULL,
+                        plan TEXT,
+                        budget TEXT NOT NULL,
+                        usage TEXT NOT NULL,
+                        pauseReason TEXT,
+                        report TEXT,
+                        summary TEXT
+                    );
+
+                    CREATE TABLE plan_task (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        taskId TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        body TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        result TEXT,
+                        error TEXT,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        updatedAt INTEGER NOT NULL,
+                        PRIMARY KEY (runId, taskId)
+                    ) WITHOUT ROWID;
+
+                    -- Each tool call of a task: the intent before it runs, the outcome after.
+                    CREATE TABLE task_action (
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        taskId TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        tool TEXT NOT NULL,
+                        arguments TEXT NOT NULL,
+                        idempotencyKey TEXT NOT NULL UNIQUE,
+                        state TEXT NOT NULL,
+                        output TEXT,
+                        error TEXT,
+                        startedAt INTEGER NOT NULL,
+                        finishedAt INTEGER,
+                        PRIMARY KEY (runId, taskId, position)
+                    );
+
+                    CREATE TABLE trace (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        taskId TEXT,
+                        kind TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        detail TEXT NOT NULL,
+                        promptTokens INTEGER,
+                        completionTokens INTEGER,
+                        milliseconds INTEGER,
+                        at INTEGER NOT NULL
+                    );
+                    CREATE INDEX trace_run ON trace(runId, id);
+                    """)
+        }
         return migrator
     }()
 }

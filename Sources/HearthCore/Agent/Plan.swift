@@ -68,7 +68,7 @@ public struct PlanDraft: Sendable, Hashable, Codable {
                             "tools": ["type": "array", "items": ["enum": .array(tools.map(JSONValue.string))], "maxItems": 6],
                             "forEach": ["type": "string", "maxLength": 200],
                         ],
-                        "required": ["id", "title", "instructions", "dependsOn", "tools"],
+                        "required": ["id", "title", "instructions", "dependsOn", "expectedOutput", "tools"],
                         "additionalProperties": false,
                     ],
                 ]

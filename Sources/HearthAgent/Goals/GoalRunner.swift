@@ -1,0 +1,306 @@
+import Foundation
+import HearthCore
+import HearthSandbox
+import Logging
+
+/// What a goal's run is doing, for a foreground command's progress lines.
+public enum GoalProgress: Sendable {
+    case planned(tasks: Int, repaired: Bool)
+    case started(task: String)
+    case finished(task: String, state: TaskState, note: String)
+    case paused(reason: String)
+    case reported(path: String)
+}
+
+/// Plans a goal (once), runs its ready tasks a few at a time, isolates failures, and writes the
+/// report. Everything it decides is persisted first, so a restarted process continues from
+/// the store: the plan is kept, finished tasks stay finished, and journaled tool calls replay.
+public struct GoalRunner: Sendable {
+    public struct Options: Sendable {
+        public var concurrency: Int
+        public var limits: PlanDraft.Limits
+        /// Characters of earlier tasks' results given to a dependent task (the context budget).
+        public var inputCharacters: Int
+        public var profile: [String]
+
+        public init(concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = []) {
+            self.concurrency = concurrency
+            self.limits = limits
+            self.inputCharacters = inputCharacters
+            self.profile = profile
+        }
+    }
+
+    let store: any GoalStore
+    let model: any AgentModel
+    let tools: ToolBox
+    let workspace: URL
+    let options: Options
+    let logger: Logger
+    let progress: @Sendable (GoalProgress) -> Void
+
+    public init(
+        store: any GoalStore, model: any AgentModel, tools: ToolBox, workspace: URL, options: Options = Options(), logger: Logger,
+        progress: @escaping @Sendable (GoalProgress) -> Void = { _ in }
+    ) {
+        self.store = store
+        self.model = model
+        self.tools = tools
+        self.workspace = workspace
+        self.options = options
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Runs the goal until it finishes, pauses or is cancelled.
+    @discardableResult
+    public func run(_ runID: Int64) async throws -> GoalDetail {
+        var detail = try await store.goal(runID)
+        guard [.pending, .running].contains(detail.run.state) else { return detail }
+        try await store.setRunState(runID, state: .running, pauseReason: nil)
+        try await trace(runID, .state, "running")
+        let meter = RunMeter(budget: detail.budget)
+
+        if detail.plan == nil {
+            do {
+                try await plan(detail, meter: meter)
+            } catch let error as PlanError {
+                return try await end(runID, .failed, summary: "No plan: \(error.description)")
+            } catch let error as ModelError {
+                return try await pause(runID, reason: "planning failed: \(error.description)")
+            }
+            detail = try await store.goal(runID)
+        }
+
+        let tasks = detail.tasks.map(\.task)
+        var states = Dictionary(uniqueKeysWithValues: detail.tasks.map { ($0.task.id, $0.state) })
+        var pauseReason: String?
+        var inFlight: Set<String> = []
+        try await withThrowingTaskGroup(of: (String, TaskOutcome).self) { group in
+            while true {
+                let cancelled = try await store.goal(runID).run.state == .cancelled
+                if pauseReason == nil && !cancelled {
+                    let decision = PlanSchedule.decide(tasks: tasks, states: states)
+                    for skip in decision.skip {
+                        states[skip.id] = .skipped
+                        try await store.setTaskState(runID, task: skip.id, state: .skipped, result: nil, error: skip.reason)
+                        progress(.finished(task: skip.id, state: .skipped, note: skip.reason))
+                    }
+                    for id in decision.ready where !inFlight.contains(id) && inFlight.count < options.concurrency {
+                        let task = tasks.first { $0.id == id }!
+                        inFlight.insert(id)
+                        states[id] = .running
+                        try await store.setTaskState(runID, task: id, state: .running, result: nil, error: nil)
+                        progress(.started(task: id))
+                        let agent = try await makeAgent(detail, task: task, meter: meter)
+                        group.addTask { (id, try await agent.perform()) }
+                    }
+                    if !decision.skip.isEmpty && inFlight.isEmpty { continue }
+                }
+                guard let (id, outcome) = try await group.next() else { break }
+                inFlight.remove(id)
+                switch outcome {
+                case .succeeded(let result):
+                    states[id] = .succeeded
+                    try await store.setTaskState(runID, task: id, state: .succeeded, result: result, error: nil)
+                    progress(.finished(task: id, state: .succeeded, note: result["summary"]?.stringValue ?? ""))
+                case .failed(let error):
+                    states[id] = .failed
+                    try await store.setTaskState(runID, task: id, state: .failed, result: nil, error: error)
+                    progress(.finished(task: id, state: .failed, note: error))
+                case .paused(let reason):
+                    states[id] = .pending
+                    try await store.setTaskState(runID, task: id, state: .pending, result: nil, error: nil)
+                    pauseReason = pauseReason ?? reason
+                case .cancelled:
+                    states[id] = .cancelled
+                    try await store.setTaskState(runID, task: id, state: .cancelled, result: nil, error: "the run was cancelled")
+                }
+            }
+        }
+        if try await store.goal(runID).run.state == .cancelled {
+            return try await end(runID, .cancelled, summary: "Cancelled by the user.")
+        }
+        if let pauseReason { return try await pause(runID, reason: pauseReason) }
+        let final = try await store.goal(runID)
+        let outcome = PlanSchedule.outcome(tasks: tasks, states: states) ?? .failed
+        let summary = Self.summary(final)
+        return try await end(runID, outcome, summary: summary)
+    }
+
+    private func plan(_ detail: GoalDetail, meter: RunMeter) async throws {
+        let files = (try? WorkspaceFiles.list(under: nil, in: workspace)) ?? []
+        let started = ContinuousClock.now
+        let planned = try await Planner(model: model, tools: tools, limits: options.limits).plan(
+            goal: detail.goal, files: files, profile: options.profile)
+        var usage = GoalUsage()
+        for response in planned.responses {
+            usage.modelCalls += 1
+            usage.promptTokens += response.usage.promptTokens
+            usage.completionTokens += response.usage.completionTokens
+        }
+        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
+        meter.charge(usage)
+        try await store.addUsage(detail.run.id, usage)
+        try await store.trace(
+            TraceEvent(
+                runID: detail.run.id, taskID: nil, kind: .model, name: "plan",
+                detail: ["tasks": .number(Double(planned.draft.tasks.count)), "repaired": .array(planned.repairedProblems.map(JSONValue.string))],
+                promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, milliseconds: Int(usage.milliseconds)))
+        let tasks = try planned.draft.expand(knownTools: Set(tools.names), limits: options.limits) { glob in
+            files.filter { WorkspaceGlob.matches($0, glob: glob) }
+        }
+        try await store.savePlan(detail.run.id, draft: planned.draft, tasks: tasks)
+        progress(.planned(tasks: tasks.count, repaired: !planned.repairedProblems.isEmpty))
+    }
+
+    private func makeAgent(_ detail: GoalDetail, task: PlanTask, meter: RunMeter) async throws -> TaskAgent {
+        let current = try await store.goal(detail.run.id)
+        let runID = detail.run.id
+        let store = self.store
+        return TaskAgent(
+            runID: runID, goal: detail.goal, task: task, inputs: Self.inputs(for: task, in: current, limit: options.inputCharacters),
+            profile: options.profile, model: model, tools: tools, store: store, workspace: workspace, meter: meter,
+            shouldStop: { (try? await store.goal(runID).run.state) == .cancelled })
+    }
+
+    /// Earlier results a task sees: one line per task it depends on, cut to the context budget.
+    static func inputs(for task: PlanTask, in detail: GoalDetail, limit: Int) -> String {
+        let lines = detail.tasks.filter { task.dependsOn.contains($0.task.group) }.map { record -> String in
+            switch record.state {
+            case .succeeded: "- \(record.task.id): \(record.result?["summary"]?.stringValue ?? record.result?["answer"]?.stringValue ?? "done")"
+            case .failed: "- \(record.task.id): FAILED: \(record.error ?? "")"
+            default: "- \(record.task.id): \(record.state.rawValue)"
+            }
+        }
+        var text = ""
+        for (index, line) in lines.enumerated() {
+            if text.count + line.count > limit {
+                text += "… \(lines.count - index) more results not shown\n"
+                break
+            }
+            text += line + "\n"
+        }
+        return text.isEmpty ? "" : "<data>\n\(text)</data>"
+    }
+
+    /// The final task's answer: what the model concluded.
+    static func summary(_ detail: GoalDetail) -> String {
+        let dependedOn = Set(detail.tasks.flatMap(\.task.dependsOn))
+        let finals = detail.tasks.filter { !dependedOn.contains($0.task.group) && $0.task.item == nil }
+        return finals.compactMap { $0.result?["answer"]?.stringValue }.joined(separator: "\n\n")
+    }
+
+    private func pause(_ runID: Int64, reason: String) async throws -> GoalDetail {
+        progress(.paused(reason: reason))
+        try await trace(runID, .budget, "paused", ["reason": .string(reason)])
+        try await store.setRunState(runID, state: .needsReview, pauseReason: reason)
+        let report = try? await writeReport(try await store.goal(runID), state: .needsReview, summary: "Paused: \(reason)")
+        if let report { progress(.reported(path: report)) }
+        return try await store.goal(runID)
+    }
+
+    private func end(_ runID: Int64, _ state: RunState, summary: String) async throws -> GoalDetail {
+        let detail = try await store.goal(runID)
+        var report: String?
+        do {
+            report = try await writeReport(detail, state: state, summary: summary)
+        } catch {
+            logger.error("run \(runID): the report could not be written: \(error)")
+        }
+        try await store.finish(runID, state: state, report: report, summary: summary)
+        try await trace(runID, .state, state.rawValue)
+        if let report { progress(.reported(path: report)) }
+        return try await store.goal(runID)
+    }
+
+    /// The report, built from the tasks' structured results (not from model prose): every
+    /// fan-out item with its fields and flags, every failure with its error.
+    func writeReport(_ detail: GoalDetail, state: RunState, summary: String) async throws -> String {
+        let path = "Reports/run-\(detail.run.id).md"
+        let report = GoalReport.arguments(detail, state: state, summary: summary, path: path)
+        let context = ToolContext(workspace: workspace, idempotencyKey: "run:\(detail.run.id)/report", runID: detail.run.id)
+        _ = try await tools.invoke("write_report", arguments: report, context: context)
+        try await store.trace(TraceEvent(runID: detail.run.id, taskID: nil, kind: .tool, name: "write_report", detail: ["path": .string(path)]))
+        return path
+    }
+
+    private func trace(_ runID: Int64, _ kind: TraceEvent.Kind, _ name: String, _ detail: JSONValue = [:]) async throws {
+        try await store.trace(TraceEvent(runID: runID, taskID: nil, kind: kind, name: name, detail: detail))
+    }
+}
+
+/// The arguments of `write_report` for a goal's run.
+enum GoalReport {
+    static func arguments(_ detail: GoalDetail, state: RunState, summary: String, path: String) -> JSONValue {
+        let items = detail.tasks.filter { $0.task.item != nil }
+        let fields = fieldNames(items)
+        var rows: [JSONValue] = []
+        for record in items {
+            let item = record.task.item ?? record.task.id
+            var row = [link(item, from: path), record.state.rawValue]
+            let data = record.result?["data"]
+            row += fields.map { data?[$0].map(display) ?? "" }
+            let flags = data?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            row.append(record.state == .succeeded ? flags.joined(separator: "; ") : (record.error ?? ""))
+            rows.append(.array(row.map(JSONValue.string)))
+        }
+        let flagged = items.filter { ($0.result?["data"]?["flags"]?.arrayValue?.isEmpty == false) }
+        let failed = detail.tasks.filter { $0.state == .failed || $0.state == .skipped }
+        var sections: [JSONValue] = []
+        let usage = detail.usage
+        sections.append([
+            "heading": "Outcome",
+            "text": .string(
+                "Run \(detail.run.id) \(state.rawValue). \(detail.tasks.count) task(s); \(items.count) item(s), \(flagged.count) flagged, "
+                    + "\(failed.count) failed or skipped. \(usage.modelCalls) model call(s), \(usage.tokens) tokens, \(usage.toolCalls) tool call(s)."),
+        ])
+        if !failed.isEmpty {
+            sections.append([
+                "heading": "What failed, and why",
+                "text": .string(failed.map { "- \($0.task.item ?? $0.task.id): \($0.error ?? $0.state.rawValue)" }.joined(separator: "\n")),
+            ])
+        }
+        let others = detail.tasks.filter { $0.task.item == nil && $0.state == .succeeded }
+        for record in others {
+            sections.append(["heading": .string(record.task.title), "text": .string(record.result?["answer"]?.stringValue ?? "")])
+        }
+        var arguments: [String: JSONValue] = [
+            "path": .string(path), "title": .string("Report: \(detail.goal)"),
+            "summary": .string(summary.isEmpty ? "(no summary)" : summary), "sections": .array(sections),
+        ]
+        if !items.isEmpty {
+            let columns = ["file", "state"] + fields + ["flags or error"]
+            arguments["table"] = ["columns": .array(columns.map(JSONValue.string)), "rows": .array(rows)]
+        }
+        return .object(arguments)
+    }
+
+    /// Scalar fields the items' results share (vendor, date, total…), in first-seen order.
+    static func fieldNames(_ items: [TaskRecord]) -> [String] {
+        var names: [String] = []
+        for record in items {
+            guard let data = record.result?["data"]?.objectValue else { continue }
+            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source"].contains(key) && !names.contains(key) {
+                if case .array = data[key]! { continue }
+                if case .object = data[key]! { continue }
+                names.append(key)
+            }
+        }
+        return Array(names.prefix(6))
+    }
+
+    static func display(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): text
+        case .number(let number): number.rounded() == number && abs(number) < 1e12 ? String(Int(number)) : String(format: "%.2f", number)
+        case .null: ""
+        default: value.jsonText
+        }
+    }
+
+    static func link(_ file: String, from report: String) -> String {
+        let depth = report.split(separator: "/").count - 1
+        return "[\(file)](\(String(repeating: "../", count: depth))\(file.replacingOccurrences(of: " ", with: "%20")))"
+    }
+}
