@@ -165,7 +165,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthAgentTests",
-            dependencies: ["HearthAgent", "HearthCore", "HearthStore", "HearthSandbox", "HearthTesting"],
+            dependencies: [
+                "HearthAgent", "HearthCore", "HearthStore", "HearthSandbox", "HearthTesting", "HearthModels", "HearthTools", "HearthDemo",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

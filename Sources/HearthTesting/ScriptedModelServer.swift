@@ -44,12 +44,21 @@ public final class ScriptedModelServer: Sendable {
     }
 
     private let script: Mutex<[Reply]>
+    private let responder: (@Sendable (JSONValue) -> Reply)?
     private let received = Mutex<[Received]>([])
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
     public init(_ replies: [Reply]) {
         precondition(!replies.isEmpty, "a script needs at least one reply")
         script = Mutex(replies)
+        responder = nil
+    }
+
+    /// A server whose reply depends on the request (its JSON body): for agents whose concurrent
+    /// tasks ask in no fixed order.
+    public init(responder: @escaping @Sendable (JSONValue) -> Reply) {
+        script = Mutex([])
+        self.responder = responder
     }
 
     deinit {
@@ -88,7 +97,7 @@ public final class ScriptedModelServer: Sendable {
         received.withLock { $0.append(Received(path: path, body: body, authorization: request.headers[.authorization])) }
         let ollama = path.hasPrefix("/api/")
         let streaming = body["stream"] == true
-        switch nextReply() {
+        switch responder?(body) ?? nextReply() {
         case .status(let code, let message):
             return Self.json(["error": ollama ? .string(message) : ["message": .string(message)]], status: .init(code: code))
         case .malformed(let text):

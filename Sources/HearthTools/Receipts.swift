@@ -104,7 +104,7 @@ public struct ReceiptFields: Sendable, Hashable {
         return nil
     }
 
-    static func firstDate(in line: String) -> String? {
+    public static func firstDate(in line: String) -> String? {
         let range = NSRange(line.startIndex..., in: line)
         func group(_ match: NSTextCheckingResult, _ index: Int) -> String { String(line[Range(match.range(at: index), in: line)!]) }
         var found: [(Int, String)] = []

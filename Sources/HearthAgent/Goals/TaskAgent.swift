@@ -83,7 +83,7 @@ struct TaskAgent: Sendable {
                 let recorded = journal[position]
                 call = ToolCall(id: "replay_\(position)", name: recorded.tool, arguments: recorded.arguments)
             } else {
-                if specs.isEmpty { return .succeeded(["answer": "no tools were needed", "calls": 0]) }
+                if specs.isEmpty { return try await answerWithoutTools(messages) }
                 let choice: AgentChoice
                 let started = ContinuousClock.now
                 do {
@@ -140,6 +140,25 @@ struct TaskAgent: Sendable {
                 try await trace(.budget, "no-progress", ["steps": .number(Double(stepsWithoutNews))])
                 return .paused("task \"\(task.id)\" made \(stepsWithoutNews) steps without new information")
             }
+        }
+    }
+
+    /// A task without tools (a synthesis): one schema-constrained answer.
+    private func answerWithoutTools(_ messages: [ChatMessage]) async throws -> TaskOutcome {
+        let schema: JSONValue = [
+            "type": "object", "properties": ["answer": ["type": "string", "minLength": 1, "maxLength": 2000]], "required": ["answer"],
+            "additionalProperties": false,
+        ]
+        let started = ContinuousClock.now
+        do {
+            let reply = try await model.generateJSON(messages: messages, schema: schema, name: "answer", maxTokens: 600)
+            try await traceModel(reply.responses, messages, started: started, detail: [:])
+            let answer = reply.json["answer"]?.stringValue ?? ""
+            return .succeeded(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0])
+        } catch let error as ModelError {
+            try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
+            if case .schemaViolation = error { return .failed("the model gave no valid answer: \(error.description)") }
+            return .paused("the model failed: \(error.description)")
         }
     }
 

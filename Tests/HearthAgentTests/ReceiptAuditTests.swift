@@ -1,0 +1,116 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import HearthDemo
+import HearthModels
+import HearthStore
+import HearthTesting
+import HearthTools
+import Logging
+import Testing
+
+/// The SROIE ground truth beside the checkout.
+let sroieKeys = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../../shared/bench/sroie/key").standardized
+
+/// A model that plans the audit and, per task, calls the tool the instructions name: what a
+/// capable model would do, scripted so the test is exact. It answers over real HTTP.
+enum AuditScript {
+    static let plan: JSONValue = [
+        "tasks": [
+            [
+                "id": "policy", "title": "Read the policy", "instructions": "Read Policy.md.", "dependsOn": [],
+                "expectedOutput": "the rules", "tools": ["read_file"],
+            ],
+            [
+                "id": "check", "title": "Check receipt", "instructions": "Check {{item}} against Policy.md.", "dependsOn": ["policy"],
+                "expectedOutput": "vendor, date, total and flags", "tools": ["check_receipt", "pdf_text", "ocr_image"],
+                "forEach": "Receipts/*",
+            ],
+            [
+                "id": "summary", "title": "Summarise the audit", "instructions": "Say which receipts were flagged and which failed.",
+                "dependsOn": ["check"], "expectedOutput": "a summary", "tools": [],
+            ],
+        ]
+    ]
+
+    static func reply(_ body: JSONValue) -> ScriptedModelServer.Reply {
+        let messages = body["messages"]?.arrayValue ?? []
+        let system = messages.first?["content"]?.stringValue ?? ""
+        let last = messages.last?["content"]?.stringValue ?? ""
+        let task = messages.count > 1 ? messages[1]["content"]?.stringValue ?? "" : ""
+        if system.hasPrefix("You are the planner") { return .chat(plan.jsonText, promptTokens: 900, completionTokens: 300) }
+        if task.hasPrefix("Task: Summarise") {
+            return .chat((["answer": "Flagged receipts are listed in the table; one file could not be read."] as JSONValue).jsonText)
+        }
+        func call(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
+            .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 400, completionTokens: 30)
+        }
+        let done = call("final_answer", ["text": "done"])
+        if task.hasPrefix("Task: Read the policy") {
+            return messages.count <= 2 ? call("read_file", ["path": "Policy.md"]) : done
+        }
+        guard let range = task.range(of: "The file for this task: ") else { return .status(500, message: "unexpected prompt") }
+        let item = String(task[range.upperBound...].prefix { !$0.isNewline })
+        if messages.count <= 2 { return call("check_receipt", ["path": .string(item), "policy": "Policy.md"]) }
+        // After a failure, try the format's own reader once (course correction), then give up.
+        if last.hasPrefix("The call failed") && messages.count <= 4 && item.hasSuffix(".pdf") { return call("pdf_text", ["path": .string(item)]) }
+        return done
+    }
+}
+
+@Suite("Receipts audit, end to end with a scripted model", .timeLimit(.minutes(2)))
+struct ReceiptAuditTests {
+    @Test("plans once, fans out over every receipt, isolates the broken file and flags exactly the ground truth")
+    func audit() async throws {
+        let directory = try TemporaryDirectory()
+        let workspace = directory.appending("workspace")
+        let receipts = try SampleWorkspace.create(at: workspace)
+        let server = ScriptedModelServer(responder: AuditScript.reply)
+        let url = try await server.start()
+        defer { server.stop() }
+        let client = InferenceClients.make(
+            endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
+            timeouts: ModelTimeouts(request: .seconds(20)))
+        let database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
+        let store = GoalSQLStore(database: database)
+        let run = try await store.createGoal(SampleWorkspace.goal, budget: GoalBudget())
+        let runner = GoalRunner(
+            store: store, model: LanguageModelAgent(model: client, mode: .constrained), tools: BuiltinTools.all(), workspace: workspace,
+            logger: Logger(label: "test"))
+        let detail = try await runner.run(run.id)
+
+        #expect(detail.run.state == RunState.succeeded)
+        #expect(detail.plan?.tasks.count == 3)
+        #expect(detail.tasks.count == 1 + receipts.count + 1)
+        // The plan cost one planning call, not one per receipt.
+        let traces = try await store.traces(run.id)
+        #expect(traces.filter { $0.kind == .model && $0.name == "plan" }.count == 1)
+
+        let items = detail.tasks.filter { $0.task.group == "check" }
+        let failed = items.filter { $0.state == TaskState.failed }.map { $0.task.item! }
+        #expect(failed == ["Receipts/099.pdf"])
+        #expect(items.first { $0.state == TaskState.failed }?.error?.contains("damaged") == true)
+
+        var expected: Set<String> = []
+        for path in receipts where !path.hasSuffix(".pdf") {
+            let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let key = try JSONValue(parsing: Data(contentsOf: sroieKeys.appending(path: "\(id).json")))
+            let total = Double(key["total"]!.stringValue!.filter { $0.isNumber || $0 == "." })!
+            let date = ReceiptFields.firstDate(in: key["date"]!.stringValue!) ?? ""
+            if total > 100 || !("2018-04-01"..."2018-06-30").contains(date) { expected.insert(id) }
+        }
+        var flagged: Set<String> = []
+        for item in items {
+            guard let data = item.result?["data"], let flags = data["flags"]?.arrayValue, !flags.isEmpty else { continue }
+            flagged.insert(data["id"]?.stringValue ?? "")
+        }
+        #expect(flagged == expected)
+        #expect(expected.count == 12)
+
+        let report = try String(contentsOf: workspace.appending(path: detail.report ?? "missing"), encoding: .utf8)
+        #expect(report.contains("What failed, and why"))
+        #expect(report.contains("[Receipts/099.pdf](../Receipts/099.pdf)"))
+        #expect(detail.usage.tokens > 0 && detail.usage.toolCalls >= receipts.count + 1)
+        #expect(traces.contains { $0.kind == .tool && $0.name == "pdf_text" && $0.detail["ok"] == false })
+    }
+}
