@@ -67,7 +67,7 @@ public struct Configuration: Sendable, Equatable {
         /// `nil`: native for `openai`, constrained otherwise.
         public var toolCalls: String?
         public var requestTimeoutSeconds = 120
-        public var contextTokens = 4096
+        public var contextTokens = 8192
         /// llama-server threads (`-t`). One leaves a core for everything else on small machines.
         public var threads = 1
         /// `nil`: `<data dir>/bin/llama-server`.

@@ -180,7 +180,7 @@ public struct LanguageModelAgent: AgentModel {
 
     public func generateJSON(messages: [ChatMessage], schema: JSONValue, name: String, maxTokens: Int) async throws -> AgentJSON {
         let result = try await StructuredOutput(model: model).generate(
-            JSONValue.self, messages: messages, schema: schema, name: name, maxTokens: maxTokens, temperature: 0)
+            JSONValue.self, messages: messages, schema: schema, name: name, maxTokens: maxTokens, temperature: 0, describeSchema: false)
         return AgentJSON(json: result.json, responses: result.responses)
     }
 }

@@ -106,7 +106,8 @@ public struct GoalSQLStore: GoalStore {
         let encoded = try output.map(Self.encode)
         try await database.write { db in
             try db.execute(
-                sql: "UPDATE task_action SET state = ?, output = ?, error = ?, finishedAt = ? WHERE runId = ? AND taskId = ? AND position = ?",
+                sql:
+                    "UPDATE task_action SET state = ?, output = ?, error = ?, finishedAt = ? WHERE runId = ? AND taskId = ? AND position = ?",
                 arguments: [
                     output == nil ? TaskAction.State.failed.rawValue : TaskAction.State.succeeded.rawValue, encoded, error,
                     Date().millisecondsSince1970, runID, task, position,
@@ -238,7 +239,8 @@ public struct GoalSQLStore: GoalStore {
         guard [.needsReview, .failed].contains(detail.run.state) else { throw GoalError.notResumable(runID, detail.run.state) }
         let now = Date().millisecondsSince1970
         try db.execute(
-            sql: "UPDATE plan_task SET state = 'pending', error = NULL, updatedAt = ? WHERE runId = ? AND state IN ('failed', 'skipped', 'running')",
+            sql:
+                "UPDATE plan_task SET state = 'pending', error = NULL, updatedAt = ? WHERE runId = ? AND state IN ('failed', 'skipped', 'running')",
             arguments: [now, runID])
         try db.execute(sql: "UPDATE run SET state = 'pending', updatedAt = ? WHERE id = ?", arguments: [now, runID])
         try db.execute(sql: "UPDATE goal SET pauseReason = NULL WHERE runId = ?", arguments: [runID])

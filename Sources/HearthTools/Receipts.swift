@@ -15,8 +15,14 @@ public struct ReceiptFields: Sendable, Hashable {
         return ReceiptFields(vendor: vendor(lines), date: date(lines), total: total(lines))
     }
 
+    /// The first line among the top few that reads like a business name (receipts often print
+    /// the owner's name first), else the first line with words.
     static func vendor(_ lines: [String]) -> String? {
-        lines.prefix(3).first { line in line.filter(\.isLetter).count >= 3 }
+        let top = lines.prefix(6)
+        let markers = [
+            "SDN", "BHD", "S/B", "ENTERPRISE", "TRADING", "RESTAURANT", "STORE", "MART", "SHOP", "HARDWARE", "CO.", "LTD", "PLT", "BOOK",
+        ]
+        return top.first { line in markers.contains(where: line.uppercased().contains) } ?? top.first { $0.filter(\.isLetter).count >= 3 }
     }
 
     // MARK: total

@@ -148,6 +148,10 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
+        if let goal = try GoalSQLStore(database: database).goalNow(id) {
+            print(json ? GoalJSON.detail(goal).jsonText : GoalJSON.render(goal, workspace: nil))
+            return
+        }
         let detail = try LedgerStore(database: database).runNow(id)
         print(json ? RunsCommand.json(detail).jsonText : RunsCommand.render(detail))
     }

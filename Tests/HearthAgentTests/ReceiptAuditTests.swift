@@ -53,7 +53,9 @@ enum AuditScript {
         let item = String(task[range.upperBound...].prefix { !$0.isNewline })
         if messages.count <= 2 { return call("check_receipt", ["path": .string(item), "policy": "Policy.md"]) }
         // After a failure, try the format's own reader once (course correction), then give up.
-        if last.hasPrefix("The call failed") && messages.count <= 4 && item.hasSuffix(".pdf") { return call("pdf_text", ["path": .string(item)]) }
+        if last.hasPrefix("The call failed") && messages.count <= 4 && item.hasSuffix(".pdf") {
+            return call("pdf_text", ["path": .string(item)])
+        }
         return done
     }
 }

@@ -5,7 +5,7 @@ import Logging
 
 /// What a goal's run is doing, for a foreground command's progress lines.
 public enum GoalProgress: Sendable {
-    case planned(tasks: Int, repaired: Bool)
+    case planned(tasks: Int, source: String, repaired: Bool)
     case started(task: String)
     case finished(task: String, state: TaskState, note: String)
     case paused(reason: String)
@@ -22,8 +22,13 @@ public struct GoalRunner: Sendable {
         /// Characters of earlier tasks' results given to a dependent task (the context budget).
         public var inputCharacters: Int
         public var profile: [String]
+        public var planner: Planner.Mode
 
-        public init(concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = []) {
+        public init(
+            concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = [],
+            planner: Planner.Mode = .auto
+        ) {
+            self.planner = planner
             self.concurrency = concurrency
             self.limits = limits
             self.inputCharacters = inputCharacters
@@ -63,7 +68,9 @@ public struct GoalRunner: Sendable {
 
         if detail.plan == nil {
             do {
-                try await plan(detail, meter: meter)
+                if let problems = try await plan(detail, meter: meter) {
+                    return try await end(runID, .failed, summary: "No valid plan: \(PlanError.invalid(problems).description)")
+                }
             } catch let error as PlanError {
                 return try await end(runID, .failed, summary: "No plan: \(error.description)")
             } catch let error as ModelError {
@@ -128,11 +135,12 @@ public struct GoalRunner: Sendable {
         return try await end(runID, outcome, summary: summary)
     }
 
-    private func plan(_ detail: GoalDetail, meter: RunMeter) async throws {
+    /// Plans the goal and saves the plan; returns the problems when no valid plan was found.
+    private func plan(_ detail: GoalDetail, meter: RunMeter) async throws -> [String]? {
         let files = (try? WorkspaceFiles.list(under: nil, in: workspace)) ?? []
         let started = ContinuousClock.now
         let planned = try await Planner(model: model, tools: tools, limits: options.limits).plan(
-            goal: detail.goal, files: files, profile: options.profile)
+            goal: detail.goal, files: files, profile: options.profile, mode: options.planner)
         var usage = GoalUsage()
         for response in planned.responses {
             usage.modelCalls += 1
@@ -145,13 +153,18 @@ public struct GoalRunner: Sendable {
         try await store.trace(
             TraceEvent(
                 runID: detail.run.id, taskID: nil, kind: .model, name: "plan",
-                detail: ["tasks": .number(Double(planned.draft.tasks.count)), "repaired": .array(planned.repairedProblems.map(JSONValue.string))],
+                detail: [
+                    "source": .string(planned.source), "tasks": .number(Double(planned.draft?.tasks.count ?? 0)),
+                    "problems": .array(planned.problems.map(JSONValue.string)), "valid": .bool(planned.draft != nil),
+                ],
                 promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, milliseconds: Int(usage.milliseconds)))
-        let tasks = try planned.draft.expand(knownTools: Set(tools.names), limits: options.limits) { glob in
+        guard let draft = planned.draft else { return planned.problems }
+        let tasks = try draft.expand(knownTools: Set(tools.names), limits: options.limits) { glob in
             files.filter { WorkspaceGlob.matches($0, glob: glob) }
         }
-        try await store.savePlan(detail.run.id, draft: planned.draft, tasks: tasks)
-        progress(.planned(tasks: tasks.count, repaired: !planned.repairedProblems.isEmpty))
+        try await store.savePlan(detail.run.id, draft: draft, tasks: tasks)
+        progress(.planned(tasks: tasks.count, source: planned.source, repaired: !planned.problems.isEmpty))
+        return nil
     }
 
     private func makeAgent(_ detail: GoalDetail, task: PlanTask, meter: RunMeter) async throws -> TaskAgent {
@@ -168,7 +181,8 @@ public struct GoalRunner: Sendable {
     static func inputs(for task: PlanTask, in detail: GoalDetail, limit: Int) -> String {
         let lines = detail.tasks.filter { task.dependsOn.contains($0.task.group) }.map { record -> String in
             switch record.state {
-            case .succeeded: "- \(record.task.id): \(record.result?["summary"]?.stringValue ?? record.result?["answer"]?.stringValue ?? "done")"
+            case .succeeded:
+                "- \(record.task.id): \(record.result?["summary"]?.stringValue ?? record.result?["answer"]?.stringValue ?? "done")"
             case .failed: "- \(record.task.id): FAILED: \(record.error ?? "")"
             default: "- \(record.task.id): \(record.state.rawValue)"
             }
@@ -221,7 +235,8 @@ public struct GoalRunner: Sendable {
         let report = GoalReport.arguments(detail, state: state, summary: summary, path: path)
         let context = ToolContext(workspace: workspace, idempotencyKey: "run:\(detail.run.id)/report", runID: detail.run.id)
         _ = try await tools.invoke("write_report", arguments: report, context: context)
-        try await store.trace(TraceEvent(runID: detail.run.id, taskID: nil, kind: .tool, name: "write_report", detail: ["path": .string(path)]))
+        try await store.trace(
+            TraceEvent(runID: detail.run.id, taskID: nil, kind: .tool, name: "write_report", detail: ["path": .string(path)]))
         return path
     }
 
@@ -253,7 +268,8 @@ enum GoalReport {
             "heading": "Outcome",
             "text": .string(
                 "Run \(detail.run.id) \(state.rawValue). \(detail.tasks.count) task(s); \(items.count) item(s), \(flagged.count) flagged, "
-                    + "\(failed.count) failed or skipped. \(usage.modelCalls) model call(s), \(usage.tokens) tokens, \(usage.toolCalls) tool call(s)."),
+                    + "\(failed.count) failed or skipped. \(usage.modelCalls) model call(s), \(usage.tokens) tokens, \(usage.toolCalls) tool call(s)."
+            ),
         ])
         if !failed.isEmpty {
             sections.append([

@@ -13,19 +13,36 @@ public struct Planner: Sendable {
         self.limits = limits
     }
 
+    /// Where plans come from.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// A recipe when one fits the goal, else the model.
+        case auto
+        /// Always the model (what `hearth bench goals` measures).
+        case model
+    }
+
     public struct Planned: Sendable {
-        public var draft: PlanDraft
+        /// `nil` when no valid plan was found (then `problems` says why).
+        public var draft: PlanDraft?
         public var responses: [ChatResponse]
-        /// What was wrong with the first plan, when a repair round was needed.
-        public var repairedProblems: [String]
+        /// What was wrong with the model's first plan (a repair round followed), or with its last.
+        public var problems: [String]
+        /// `model` or `recipe:NAME`.
+        public var source: String
     }
 
     /// Asks the model for a plan and checks it against the tools and the workspace.
     ///
     /// - Parameter files: the workspace's files (relative paths), so fan-out globs are checked
     ///   against what exists.
-    /// - Throws: `PlanError.invalid` when even the repaired plan is not valid, or the model's errors.
-    public func plan(goal: String, files: [String], profile: [String] = []) async throws -> Planned {
+    /// - Returns: the plan, or (when even the repaired plan is not valid) the problems, with
+    ///   every model response either way for accounting.
+    /// - Throws: the model's errors (an unreachable server, a broken reply twice).
+    public func plan(goal: String, files: [String], profile: [String] = [], mode: Mode = .auto) async throws -> Planned {
+        if mode == .auto, let recipe = PlanRecipes.match(goal: goal, files: files, tools: Set(tools.names)) {
+            let (draft, problems) = check(recipe.draft, files: files)
+            if let draft, problems.isEmpty { return Planned(draft: draft, responses: [], problems: [], source: "recipe:\(recipe.name)") }
+        }
         var messages = [ChatMessage.system(systemPrompt(profile: profile)), .user(userPrompt(goal: goal, files: files))]
         let schema = PlanDraft.schema(tools: tools.names, limits: limits)
         var responses: [ChatResponse] = []
@@ -35,9 +52,9 @@ public struct Planner: Sendable {
             responses += answer.responses
             let (draft, problems) = check(answer.json, files: files)
             if let draft, problems.isEmpty {
-                return Planned(draft: draft, responses: responses, repairedProblems: firstProblems)
+                return Planned(draft: draft, responses: responses, problems: firstProblems, source: "model")
             }
-            if round == 1 { throw PlanError.invalid(problems) }
+            if round == 1 { return Planned(draft: nil, responses: responses, problems: problems, source: "model") }
             firstProblems = problems
             messages.append(.assistant(answer.json.jsonText))
             messages.append(.user("That plan is not valid:\n- \(problems.joined(separator: "\n- "))\nWrite the whole plan again, fixed."))
@@ -46,12 +63,14 @@ public struct Planner: Sendable {
     }
 
     func check(_ json: JSONValue, files: [String]) -> (PlanDraft?, [String]) {
-        let draft: PlanDraft
         do {
-            draft = try JSONDecoder().decode(PlanDraft.self, from: Data(json.jsonText.utf8))
+            return check(try JSONDecoder().decode(PlanDraft.self, from: Data(json.jsonText.utf8)), files: files)
         } catch {
             return (nil, ["the plan does not have the expected shape: \(error)"])
         }
+    }
+
+    func check(_ draft: PlanDraft, files: [String]) -> (PlanDraft?, [String]) {
         var problems = draft.problems(knownTools: Set(tools.names), limits: limits)
         for task in draft.tasks {
             if let glob = task.forEach, !files.contains(where: { WorkspaceGlob.matches($0, glob: glob) }) {
@@ -66,13 +85,30 @@ public struct Planner: Sendable {
             "You are the planner of Hearth, an agent that works in the user's workspace.",
             "Write a short plan as JSON: a list of tasks, each with an id (lowercase), a title, instructions, dependsOn (ids of earlier tasks), expectedOutput and the tools it may use.",
             "For work on every file of a folder, write ONE task with forEach set to a glob such as \"Folder/*\" and use {{item}} in its instructions for the file.",
-            "End with a task that depends on the others and sums up the results.",
+            "End with a task that depends on the others and sums up the results (it needs no tools).",
+            "Example, for the goal \"Summarise each note in Notes/ and list the open questions\":",
+            Self.example,
             "Tools:",
         ]
         lines += tools.all.map { "- \($0.name): \($0.spec.description)" }
         if !profile.isEmpty { lines += ["What the user prefers:"] + profile.map { "- \($0)" } }
         return lines.joined(separator: "\n")
     }
+
+    /// A worked example in the plan's own format; small models follow an example better than a schema.
+    static let example =
+        ([
+            "tasks": [
+                [
+                    "id": "notes", "title": "Summarise a note", "instructions": "Read {{item}} and summarise it in two sentences.",
+                    "dependsOn": [], "expectedOutput": "a summary", "tools": ["read_file"], "forEach": "Notes/*",
+                ],
+                [
+                    "id": "questions", "title": "List the open questions", "instructions": "List the open questions the notes raise.",
+                    "dependsOn": ["notes"], "expectedOutput": "a list of questions", "tools": [],
+                ],
+            ]
+        ] as JSONValue).jsonText
 
     func userPrompt(goal: String, files: [String]) -> String {
         let shown = files.prefix(80)

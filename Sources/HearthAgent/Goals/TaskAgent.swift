@@ -58,13 +58,14 @@ struct TaskAgent: Sendable {
 
     func perform() async throws -> TaskOutcome {
         let allowed = tools.only(task.tools)
-        let specs = allowed.all.map(\.spec)
+        let specs = allowed.all.map { pinned($0) }
         var messages = [ChatMessage.system(systemPrompt()), .user(taskPrompt())]
         var journal = try await store.actions(runID, task: task.id)
         var position = 0
         var lastSuccess: (tool: String, output: ToolOutput)?
         var lastError: String?
         var seenCalls: [String: Int] = [:]
+        var failedCalls: [String: String] = [:]
         var seenOutputs: Set<String> = []
         var stepsWithoutNews = 0
         var invalidReplies = 0
@@ -75,7 +76,8 @@ struct TaskAgent: Sendable {
             if let reason = meter.exceeded() { return .paused(reason) }
             steps += 1
             if steps > meter.budget.maxStepsPerTask {
-                return .failed("did not finish within \(meter.budget.maxStepsPerTask) steps" + (lastError.map { "; last error: \($0)" } ?? ""))
+                return .failed(
+                    "did not finish within \(meter.budget.maxStepsPerTask) steps" + (lastError.map { "; last error: \($0)" } ?? ""))
             }
             // 1. The next call: replayed from the journal, or chosen by the model.
             let call: ToolCall
@@ -93,7 +95,9 @@ struct TaskAgent: Sendable {
                     if case .schemaViolation(let errors, _) = error {
                         invalidReplies += 1
                         try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
-                        if invalidReplies >= 2 { return .failed("the model gave no valid action twice: \(errors.prefix(3).joined(separator: "; "))") }
+                        if invalidReplies >= 2 {
+                            return .failed("the model gave no valid action twice: \(errors.prefix(3).joined(separator: "; "))")
+                        }
                         messages.append(.user("Your reply was not a valid action. Answer with one tool call from the list."))
                         continue
                     }
@@ -107,12 +111,17 @@ struct TaskAgent: Sendable {
                     }
                     return .failed(lastError ?? "the task ended without a result")
                 case .call(let chosen):
-                    call = chosen
+                    call = ToolCall(id: chosen.id, name: chosen.name, arguments: pinning(chosen.arguments, for: chosen.name))
                 }
             }
 
-            // 2. Runaway checks, before anything runs.
+            // 2. Runaway checks, before anything runs. Repeating a call that failed cannot help:
+            // the task fails with that call's error (isolated, the run goes on).
             let signature = call.name + " " + call.arguments.jsonText
+            if position >= journal.count, let failed = failedCalls[signature] {
+                try await trace(.budget, "repeat-of-failure", ["call": .string(Self.preview(signature))])
+                return .failed(failed)
+            }
             seenCalls[signature, default: 0] += 1
             if seenCalls[signature]! >= meter.budget.maxRepeats {
                 try await trace(.budget, "loop", ["call": .string(Self.preview(signature))])
@@ -124,6 +133,9 @@ struct TaskAgent: Sendable {
             position += 1
             switch outcome {
             case .success(let output):
+                if call.name == task.completesWith {
+                    return .succeeded(Self.result(answer: output.text, tool: call.name, output: output, calls: position))
+                }
                 lastSuccess = (call.name, output)
                 lastError = nil
                 let fingerprint = output.text
@@ -132,9 +144,11 @@ struct TaskAgent: Sendable {
                 messages.append(.user(Self.observation(call.name, output) + "\nCall another tool, or give the final answer."))
             case .failure(let error):
                 lastError = error.description
+                failedCalls[signature] = error.description
                 stepsWithoutNews += 1
                 messages.append(.assistant(Self.callText(call)))
-                messages.append(.user("The call failed: \(error.description)\nTry something else, or give the final answer saying what failed."))
+                messages.append(
+                    .user("The call failed: \(error.description)\nTry something else, or give the final answer saying what failed."))
             }
             if stepsWithoutNews >= meter.budget.maxStepsWithoutNews {
                 try await trace(.budget, "no-progress", ["steps": .number(Double(stepsWithoutNews))])
@@ -143,15 +157,45 @@ struct TaskAgent: Sendable {
         }
     }
 
+    /// Arguments the plan fixed (bindings, and a fan-out item's own file for tools that read),
+    /// for the tools that take them.
+    func pins(for tool: any Tool) -> [String: String] {
+        let properties = tool.spec.parameters["properties"]?.objectValue ?? [:]
+        var pins = task.bindings.filter { properties[$0.key] != nil }
+        if let item = task.item, tool.risk == .read, properties["path"] != nil { pins["path"] = item }
+        return pins
+    }
+
+    /// The tool's spec with its pinned arguments as constants: constrained decoding cannot change them.
+    func pinned(_ tool: any Tool) -> ToolSpec {
+        let pins = pins(for: tool)
+        guard !pins.isEmpty, var parameters = tool.spec.parameters.objectValue, var properties = parameters["properties"]?.objectValue
+        else {
+            return tool.spec
+        }
+        for (name, value) in pins { properties[name] = ["const": .string(value)] }
+        parameters["properties"] = .object(properties)
+        var spec = tool.spec
+        spec.parameters = .object(parameters)
+        return spec
+    }
+
+    /// The arguments with pinned values enforced (a model without constrained decoding may differ).
+    func pinning(_ arguments: JSONValue, for name: String) -> JSONValue {
+        guard let tool = tools[name], case .object(var members) = arguments else { return arguments }
+        for (key, value) in pins(for: tool) { members[key] = .string(value) }
+        return .object(members)
+    }
+
     /// A task without tools (a synthesis): one schema-constrained answer.
     private func answerWithoutTools(_ messages: [ChatMessage]) async throws -> TaskOutcome {
         let schema: JSONValue = [
-            "type": "object", "properties": ["answer": ["type": "string", "minLength": 1, "maxLength": 2000]], "required": ["answer"],
+            "type": "object", "properties": ["answer": ["type": "string", "minLength": 1, "maxLength": 600]], "required": ["answer"],
             "additionalProperties": false,
         ]
         let started = ContinuousClock.now
         do {
-            let reply = try await model.generateJSON(messages: messages, schema: schema, name: "answer", maxTokens: 600)
+            let reply = try await model.generateJSON(messages: messages, schema: schema, name: "answer", maxTokens: 300)
             try await traceModel(reply.responses, messages, started: started, detail: [:])
             let answer = reply.json["answer"]?.stringValue ?? ""
             return .succeeded(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0])

@@ -16,10 +16,15 @@ public struct PlanDraft: Sendable, Hashable, Codable {
         public var tools: [String]
         /// A workspace glob: one task per matching file.
         public var forEach: String?
+        /// Arguments fixed by the plan (e.g. `{"policy": "Policy.md"}`): every tool of the task
+        /// that takes one gets this value, pinned in its schema, so the model cannot change it.
+        public var bindings: [String: String]?
+        /// The completion check: the task is done when this tool succeeds (no further model call).
+        public var completesWith: String?
 
         public init(
             id: String, title: String, instructions: String, dependsOn: [String] = [], expectedOutput: String = "",
-            tools: [String], forEach: String? = nil
+            tools: [String], forEach: String? = nil, bindings: [String: String]? = nil, completesWith: String? = nil
         ) {
             self.id = id
             self.title = title
@@ -28,6 +33,8 @@ public struct PlanDraft: Sendable, Hashable, Codable {
             self.expectedOutput = expectedOutput
             self.tools = tools
             self.forEach = forEach
+            self.bindings = bindings
+            self.completesWith = completesWith
         }
     }
 
@@ -42,7 +49,7 @@ public struct PlanDraft: Sendable, Hashable, Codable {
         public var maxTasks: Int
         public var maxItemsPerFanOut: Int
 
-        public init(maxTasks: Int = 12, maxItemsPerFanOut: Int = 500) {
+        public init(maxTasks: Int = 6, maxItemsPerFanOut: Int = 500) {
             self.maxTasks = maxTasks
             self.maxItemsPerFanOut = maxItemsPerFanOut
         }
@@ -61,12 +68,12 @@ public struct PlanDraft: Sendable, Hashable, Codable {
                         "type": "object",
                         "properties": [
                             "id": id,
-                            "title": ["type": "string", "minLength": 1, "maxLength": 120],
-                            "instructions": ["type": "string", "minLength": 1, "maxLength": 800],
-                            "dependsOn": ["type": "array", "items": id, "maxItems": .number(Double(limits.maxTasks))],
-                            "expectedOutput": ["type": "string", "maxLength": 300],
-                            "tools": ["type": "array", "items": ["enum": .array(tools.map(JSONValue.string))], "maxItems": 6],
-                            "forEach": ["type": "string", "maxLength": 200],
+                            "title": ["type": "string", "minLength": 1, "maxLength": 60],
+                            "instructions": ["type": "string", "minLength": 1, "maxLength": 240],
+                            "dependsOn": ["type": "array", "items": id, "maxItems": 3],
+                            "expectedOutput": ["type": "string", "maxLength": 80],
+                            "tools": ["type": "array", "items": ["enum": .array(tools.map(JSONValue.string))], "maxItems": 4],
+                            "forEach": ["type": "string", "maxLength": 40],
                         ],
                         "required": ["id", "title", "instructions", "dependsOn", "expectedOutput", "tools"],
                         "additionalProperties": false,
@@ -106,6 +113,9 @@ public struct PlanDraft: Sendable, Hashable, Codable {
             for tool in task.tools where !knownTools.contains(tool) {
                 problems.append("task \"\(task.id)\" names the unknown tool \"\(tool)\"")
             }
+            if let tool = task.completesWith, !task.tools.contains(tool) {
+                problems.append("task \"\(task.id)\" completes with \"\(tool)\", which is not one of its tools")
+            }
             if let glob = task.forEach {
                 if glob.hasPrefix("/") || glob.split(separator: "/").contains("..") || glob.isEmpty {
                     problems.append("task \"\(task.id)\": forEach \"\(glob)\" must be a glob relative to the workspace, without \"..\"")
@@ -115,7 +125,8 @@ public struct PlanDraft: Sendable, Hashable, Codable {
         if let cycle = findCycle() {
             problems.append("the dependencies form a cycle: \(cycle.joined(separator: " → "))")
         }
-        return problems
+        // A model that repeats one mistake gets it reported once.
+        return problems.reduce(into: []) { unique, problem in if !unique.contains(problem) { unique.append(problem) } }
     }
 
     /// One dependency cycle, if any (ids in order, the first repeated at the end).
@@ -159,11 +170,16 @@ public struct PlanTask: Sendable, Hashable, Codable {
     public var dependsOn: [String]
     public var expectedOutput: String
     public var tools: [String]
+    /// Arguments pinned for every tool that takes them (see `PlanDraft.Task.bindings`).
+    public var bindings: [String: String]
+    public var completesWith: String?
 
     public init(
         id: String, group: String, item: String?, title: String, instructions: String, dependsOn: [String], expectedOutput: String,
-        tools: [String]
+        tools: [String], bindings: [String: String] = [:], completesWith: String? = nil
     ) {
+        self.bindings = bindings
+        self.completesWith = completesWith
         self.id = id
         self.group = group
         self.item = item
@@ -206,7 +222,8 @@ extension PlanDraft {
                 result.append(
                     PlanTask(
                         id: task.id, group: task.id, item: nil, title: task.title, instructions: task.instructions,
-                        dependsOn: task.dependsOn, expectedOutput: task.expectedOutput, tools: task.tools))
+                        dependsOn: task.dependsOn, expectedOutput: task.expectedOutput, tools: task.tools, bindings: task.bindings ?? [:],
+                        completesWith: task.completesWith))
                 continue
             }
             let items = try matches(glob).sorted()
@@ -221,7 +238,8 @@ extension PlanDraft {
                 result.append(
                     PlanTask(
                         id: "\(task.id)[\(item)]", group: task.id, item: item, title: "\(task.title): \(item)",
-                        instructions: instructions, dependsOn: task.dependsOn, expectedOutput: task.expectedOutput, tools: task.tools))
+                        instructions: instructions, dependsOn: task.dependsOn, expectedOutput: task.expectedOutput, tools: task.tools,
+                        bindings: task.bindings ?? [:], completesWith: task.completesWith))
             }
         }
         return result

@@ -34,7 +34,9 @@ public enum ModelError: Error, Sendable, Hashable, CustomStringConvertible {
         case .truncatedStream(let url, let received):
             "the stream from \(url) ended early after \(received) characters (the connection dropped or the server stopped)"
         case .contextOverflow(let prompt, let context, let detail):
-            "the prompt needs \(prompt) tokens but the model's context holds \(context): \(detail)"
+            prompt == 0 && context == 0
+                ? "the request does not fit the model's context: \(detail)"
+                : "the prompt needs \(prompt) tokens but the model's context holds \(context): \(detail)"
         case .schemaViolation(let errors, _):
             "the model's answer does not match the schema after a repair round: \(errors.prefix(3).joined(separator: "; "))"
         case .budgetExhausted(let scope, let limit, let used):

@@ -1,0 +1,309 @@
+import ArgumentParser
+import Foundation
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthDaemon
+import HearthDemo
+import HearthModels
+import HearthStore
+import HearthTools
+import Logging
+
+/// Budget flags shared by the commands that run a goal.
+struct BudgetOptions: ParsableArguments {
+    @Option(help: "Stop (pause) the run after this many tokens. Default: [budgets] goal_tokens of the config.")
+    var maxTokens: Int?
+
+    @Option(help: "Stop (pause) the run after this many seconds.")
+    var maxSeconds = GoalBudget().maxSeconds
+
+    @Option(help: "Stop (pause) the run after this many tool calls.")
+    var maxToolCalls = GoalBudget().maxToolCalls
+
+    @Option(help: "Model and tool steps one task may take before it fails.")
+    var maxStepsPerTask = GoalBudget().maxStepsPerTask
+
+    @Option(help: "Tasks that run at the same time.")
+    var concurrency = 2
+
+    func budget(_ configuration: Configuration) throws -> GoalBudget {
+        let maxTokens = maxTokens ?? configuration.budgets.goal.tokens ?? GoalBudget().maxTokens
+        for (name, value) in [
+            ("--max-tokens", maxTokens), ("--max-seconds", maxSeconds), ("--max-tool-calls", maxToolCalls),
+            ("--max-steps-per-task", maxStepsPerTask), ("--concurrency", concurrency),
+        ] where value < 1 {
+            throw CLIError("\(name) must be at least 1 (got \(value))")
+        }
+        var budget = GoalBudget()
+        budget.maxTokens = maxTokens
+        budget.maxSeconds = maxSeconds
+        budget.maxToolCalls = maxToolCalls
+        budget.maxStepsPerTask = maxStepsPerTask
+        return budget
+    }
+}
+
+struct GoalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "goal",
+        abstract: "Hand the agent a goal: it plans, works through the plan with its tools, and writes a report.",
+        discussion: """
+            Example: hearth goal "Audit the receipts in Receipts/ against Policy.md and flag anything over 100". \
+            The run is durable: 'hearth runs' lists it, 'hearth run ID' shows its plan, 'hearth trace ID' every \
+            model and tool call. A run that hits a budget or loops pauses with a report; 'hearth resume ID' continues it.
+            """)
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var limits: BudgetOptions
+
+    @Argument(help: "What you want done, in words.")
+    var text: String
+
+    @Flag(help: "Print the finished run as JSON (progress goes to stderr).")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let budget = try limits.budget(context.configuration)
+        let database = try context.openForWriting()
+        let run = try GoalSQLStore(database: database).createGoalNow(text, budget: budget)
+        let detail = try await GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
+            .run(run.id, concurrency: limits.concurrency)
+        if json {
+            printJSON(GoalJSON.detail(detail))
+        } else {
+            print(GoalJSON.render(detail, workspace: context.paths.workspace))
+        }
+        if detail.run.state != .succeeded { throw ExitCode(1) }
+    }
+}
+
+/// Runs a goal in this process against the configured model, printing progress.
+struct GoalSession {
+    let context: HearthContext
+    let database: HearthDatabase
+    let workspace: URL
+    let json: Bool
+
+    func run(_ runID: Int64, concurrency: Int) async throws -> GoalDetail {
+        guard FileManager.default.fileExists(atPath: workspace.path) else {
+            throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")
+        }
+        let logger = Logger(label: "hearth.goal")
+        let say: @Sendable (String) -> Void = { [json] line in
+            if json {
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            } else {
+                print(line)
+            }
+        }
+        say("run \(runID): starting the model server…")
+        let access = try await InferenceAccess.open(paths: context.paths, configuration: context.configuration, logger: logger)
+        let model = LanguageModelAgent(
+            model: access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), mode: access.toolCallMode)
+        say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
+        let runner = GoalRunner(
+            store: GoalSQLStore(database: database), model: model, tools: BuiltinTools.all(), workspace: workspace,
+            options: GoalRunner.Options(concurrency: concurrency), logger: logger
+        ) { event in
+            switch event {
+            case .planned(let tasks, let source, let repaired):
+                say(
+                    "planned \(tasks) task(s) (\(source == "model" ? "written by the model" : source))"
+                        + (repaired ? " after one repair round" : ""))
+            case .started(let task): say("  start  \(task)")
+            case .finished(let task, let state, let note):
+                say("  \(state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(task)  \(note.prefix(160))")
+            case .paused(let reason): say("paused: \(reason)")
+            case .reported(let path): say("report: \(workspace.appending(path: path).path)")
+            }
+        }
+        do {
+            let detail = try await runner.run(runID)
+            await access.close()
+            return detail
+        } catch {
+            await access.close()
+            throw error
+        }
+    }
+}
+
+/// JSON and text renderings of a goal's run.
+enum GoalJSON {
+    static func detail(_ detail: GoalDetail) -> JSONValue {
+        var document = RunsCommand.json(detail.run).objectValue!
+        document["goal"] = .string(detail.goal)
+        document["report"] = detail.report.map(JSONValue.string) ?? .null
+        document["summary"] = detail.summary.map(JSONValue.string) ?? .null
+        document["pauseReason"] = detail.pauseReason.map(JSONValue.string) ?? .null
+        document["usage"] = [
+            "modelCalls": .number(Double(detail.usage.modelCalls)), "toolCalls": .number(Double(detail.usage.toolCalls)),
+            "promptTokens": .number(Double(detail.usage.promptTokens)), "completionTokens": .number(Double(detail.usage.completionTokens)),
+        ]
+        document["tasks"] = .array(
+            detail.tasks.map { record in
+                [
+                    "id": .string(record.task.id), "group": .string(record.task.group),
+                    "item": record.task.item.map(JSONValue.string) ?? .null,
+                    "title": .string(record.task.title), "dependsOn": .array(record.task.dependsOn.map(JSONValue.string)),
+                    "tools": .array(record.task.tools.map(JSONValue.string)), "state": .string(record.state.rawValue),
+                    "attempts": .number(Double(record.attempts)), "result": record.result ?? .null,
+                    "error": record.error.map(JSONValue.string) ?? .null,
+                ]
+            })
+        return .object(document)
+    }
+
+    static func render(_ detail: GoalDetail, workspace: URL?) -> String {
+        var lines = ["run \(detail.run.id)  \(detail.run.state.rawValue)  goal: \(detail.goal)"]
+        var groups: [String] = []
+        for record in detail.tasks where !groups.contains(record.task.group) { groups.append(record.task.group) }
+        for group in groups {
+            let members = detail.tasks.filter { $0.task.group == group }
+            let first = members[0].task
+            let after = first.dependsOn.isEmpty ? "" : "  (after \(first.dependsOn.joined(separator: ", ")))"
+            if members.count == 1 && first.item == nil {
+                lines.append(
+                    "  \(members[0].state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(first.id): \(first.title)\(after)")
+                if let error = members[0].error { lines.append("            \(error)") }
+                continue
+            }
+            let counts = Dictionary(grouping: members, by: \.state).map { "\($0.value.count) \($0.key.rawValue)" }.sorted()
+            lines.append(
+                "  fan-out   \(group): \(first.title.components(separatedBy: ": ").first ?? group) × \(members.count)  [\(counts.joined(separator: ", "))]\(after)"
+            )
+            for record in members {
+                var line =
+                    "    \(record.state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(record.task.item ?? record.task.id)"
+                if let summary = record.result?["summary"]?.stringValue { line += "  \(summary.prefix(140))" }
+                if let error = record.error { line += "  \(error.prefix(200))" }
+                lines.append(line)
+            }
+        }
+        if detail.tasks.isEmpty { lines.append("  (not planned yet)") }
+        let usage = detail.usage
+        lines.append(
+            "usage: \(usage.modelCalls) model call(s), \(usage.promptTokens) prompt + \(usage.completionTokens) completion tokens, \(usage.toolCalls) tool call(s)"
+        )
+        if let reason = detail.pauseReason { lines.append("paused: \(reason); 'hearth resume \(detail.run.id)' continues it") }
+        if let report = detail.report { lines.append("report: \(workspace.map { $0.appending(path: report).path } ?? report)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+struct TraceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trace", abstract: "Show every model call, tool call and decision of a goal's run, with timings and tokens.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The run id.")
+    var id: Int64
+
+    @Flag(help: "Print JSON: [{task, kind, name, detail, promptTokens, completionTokens, ms, at}].")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
+        let store = GoalSQLStore(database: database)
+        guard let detail = try store.goalNow(id) else { throw GoalError.notAGoal(id) }
+        let events = try store.tracesNow(id)
+        if json {
+            printJSON(
+                .array(
+                    events.map { event in
+                        [
+                            "task": event.taskID.map(JSONValue.string) ?? .null, "kind": .string(event.kind.rawValue),
+                            "name": .string(event.name), "detail": event.detail,
+                            "promptTokens": event.promptTokens.map { .number(Double($0)) } ?? .null,
+                            "completionTokens": event.completionTokens.map { .number(Double($0)) } ?? .null,
+                            "ms": event.milliseconds.map { .number(Double($0)) } ?? .null, "at": .string(Timestamp.format(event.at)),
+                        ]
+                    }))
+            return
+        }
+        print("run \(id)  \(detail.run.state.rawValue)  \(detail.goal)")
+        var order: [String?] = [nil]
+        for event in events where !order.contains(event.taskID) { order.append(event.taskID) }
+        for task in order {
+            let mine = events.filter { $0.taskID == task }
+            guard !mine.isEmpty else { continue }
+            let tokens = mine.reduce(0) { $0 + ($1.promptTokens ?? 0) + ($1.completionTokens ?? 0) }
+            let ms = mine.reduce(0) { $0 + ($1.milliseconds ?? 0) }
+            print(task.map { "├─ task \($0)  (\(ms) ms, \(tokens) tokens)" } ?? "├─ run")
+            for event in mine {
+                var line = "│   \(event.kind.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(event.name)"
+                if let ms = event.milliseconds { line += "  \(ms) ms" }
+                if let prompt = event.promptTokens { line += "  \(prompt)+\(event.completionTokens ?? 0) tok" }
+                if event.kind == .tool, let arguments = event.detail["arguments"] { line += "  \(arguments.jsonText.prefix(100))" }
+                if let result = event.detail["result"]?.stringValue { line += "  → \(result.prefix(100))" }
+                if let reason = event.detail["reason"]?.stringValue { line += "  \(reason)" }
+                print(line)
+            }
+        }
+    }
+}
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Audit sample expense receipts against a policy, on the local model, and print where the report is.",
+        discussion: """
+            Creates <workspace>/demo with 20 SROIE receipts (text, three scans read by OCR, one broken PDF) and \
+            Policy.md, then hands the agent the goal "\(SampleWorkspace.goal)". \
+            Needs the model server 'scripts/setup' installs (or an [inference] base_url).
+            """)
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var limits: BudgetOptions
+
+    @Flag(help: "Print {run, report, receipts, flagged, failed, tokens, seconds} as JSON (progress goes to stderr).")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let started = Date()
+        let workspace = context.paths.workspace.appending(path: "demo")
+        let receipts = try SampleWorkspace.create(at: workspace)
+        let database = try context.openForWriting()
+        let run = try GoalSQLStore(database: database).createGoalNow(SampleWorkspace.goal, budget: try limits.budget(context.configuration))
+        let detail = try await GoalSession(context: context, database: database, workspace: workspace, json: json)
+            .run(run.id, concurrency: limits.concurrency)
+        let seconds = Date().timeIntervalSince(started)
+        if json {
+            printJSON(Self.summary(detail, receipts: receipts, workspace: workspace, seconds: seconds))
+        } else {
+            print(GoalJSON.render(detail, workspace: workspace))
+            print(String(format: "took %.0f s", seconds))
+        }
+    }
+
+    /// The demo's answer: flagged receipts come from the tools' structured results, never from prose.
+    static func summary(_ detail: GoalDetail, receipts: [String], workspace: URL, seconds: Double) -> JSONValue {
+        func id(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
+        var flagged: [JSONValue] = []
+        var failed: [JSONValue] = []
+        for record in detail.tasks {
+            guard let item = record.task.item, receipts.contains(item) else { continue }
+            if record.state == .succeeded, let flags = record.result?["data"]?["flags"]?.arrayValue, !flags.isEmpty {
+                flagged.append(["id": .string(id(item)), "reasons": .array(flags)])
+            } else if record.state != .succeeded {
+                failed.append(["id": .string(id(item)), "error": .string(record.error ?? record.state.rawValue)])
+            }
+        }
+        // Receipts the plan never reached are failures too: nothing is silently dropped.
+        let reached = Set(detail.tasks.compactMap(\.task.item))
+        for receipt in receipts where !reached.contains(receipt) {
+            failed.append(["id": .string(id(receipt)), "error": "the plan did not cover this receipt"])
+        }
+        return [
+            "run": .number(Double(detail.run.id)), "state": .string(detail.run.state.rawValue),
+            "report": detail.report.map { .string(workspace.appending(path: $0).path) } ?? .null,
+            "receipts": .array(receipts.map { .string(id($0)) }), "flagged": .array(flagged), "failed": .array(failed),
+            "tokens": .number(Double(detail.usage.tokens)), "seconds": .number((seconds * 10).rounded() / 10),
+        ]
+    }
+}
