@@ -39,7 +39,7 @@ enum AuditScript {
         let last = messages.last?["content"]?.stringValue ?? ""
         let task = messages.count > 1 ? messages[1]["content"]?.stringValue ?? "" : ""
         if system.hasPrefix("You are the planner") { return .chat(plan.jsonText, promptTokens: 900, completionTokens: 300) }
-        if task.hasPrefix("Task: Summarise") {
+        if task.hasPrefix("Task: Summarise") || task.hasPrefix("Task: Sum up") {
             return .chat((["answer": "Flagged receipts are listed in the table; one file could not be read."] as JSONValue).jsonText)
         }
         func call(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
@@ -62,8 +62,10 @@ enum AuditScript {
 
 @Suite("Receipts audit, end to end with a scripted model", .timeLimit(.minutes(2)))
 struct ReceiptAuditTests {
-    @Test("plans once, fans out over every receipt, isolates the broken file and flags exactly the ground truth")
-    func audit() async throws {
+    @Test(
+        "plans once (model or recipe), fans out over every receipt, isolates the broken file and flags exactly the ground truth",
+        arguments: [Planner.Mode.model, .auto])
+    func audit(planner: Planner.Mode) async throws {
         let directory = try TemporaryDirectory()
         let workspace = directory.appending("workspace")
         let receipts = try SampleWorkspace.create(at: workspace)
@@ -78,15 +80,23 @@ struct ReceiptAuditTests {
         let run = try await store.createGoal(SampleWorkspace.goal, budget: GoalBudget())
         let runner = GoalRunner(
             store: store, model: LanguageModelAgent(model: client, mode: .constrained), tools: BuiltinTools.all(), workspace: workspace,
-            logger: Logger(label: "test"))
+            options: GoalRunner.Options(planner: planner), logger: Logger(label: "test"))
         let detail = try await runner.run(run.id)
 
         #expect(detail.run.state == RunState.succeeded)
-        #expect(detail.plan?.tasks.count == 3)
-        #expect(detail.tasks.count == 1 + receipts.count + 1)
-        // The plan cost one planning call, not one per receipt.
         let traces = try await store.traces(run.id)
-        #expect(traces.filter { $0.kind == .model && $0.name == "plan" }.count == 1)
+        let planning = traces.filter { $0.kind == .model && $0.name == "plan" }
+        #expect(planning.count == 1)
+        if planner == .model {
+            // One planning call, not one per receipt.
+            #expect(detail.plan?.tasks.count == 3)
+            #expect(detail.tasks.count == 1 + receipts.count + 1)
+            #expect(planning.first?.detail["source"] == "model" && planning.first?.promptTokens == 900)
+        } else {
+            #expect(detail.plan?.tasks.count == 2)
+            #expect(detail.tasks.count == receipts.count + 1)
+            #expect(planning.first?.detail["source"] == "recipe:document-audit" && planning.first?.promptTokens == 0)
+        }
 
         let items = detail.tasks.filter { $0.task.group == "check" }
         let failed = items.filter { $0.state == TaskState.failed }.map { $0.task.item! }
@@ -112,7 +122,10 @@ struct ReceiptAuditTests {
         let report = try String(contentsOf: workspace.appending(path: detail.report ?? "missing"), encoding: .utf8)
         #expect(report.contains("What failed, and why"))
         #expect(report.contains("[Receipts/099.pdf](../Receipts/099.pdf)"))
-        #expect(detail.usage.tokens > 0 && detail.usage.toolCalls >= receipts.count + 1)
-        #expect(traces.contains { $0.kind == .tool && $0.name == "pdf_text" && $0.detail["ok"] == false })
+        #expect(detail.usage.tokens > 0 && detail.usage.toolCalls >= receipts.count)
+        if planner == .model {
+            // The scripted model tries the PDF reader after check_receipt failed: a course correction, traced.
+            #expect(traces.contains { $0.kind == .tool && $0.name == "pdf_text" && $0.detail["ok"] == false })
+        }
     }
 }
