@@ -210,7 +210,8 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting",
+                "HearthTesting", "HearthDemo",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

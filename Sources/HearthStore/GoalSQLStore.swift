@@ -10,13 +10,13 @@ public struct GoalSQLStore: GoalStore {
         self.database = database
     }
 
-    public func createGoal(_ text: String, budget: GoalBudget) async throws -> Run {
-        try await database.write { db in try Self.createGoal(text, budget: budget, in: db) }
+    public func createGoal(_ text: String, budget: GoalBudget, workspace: String? = nil) async throws -> Run {
+        try await database.write { db in try Self.createGoal(text, budget: budget, workspace: workspace, in: db) }
     }
 
     /// The synchronous twin of `createGoal`, for the CLI.
-    public func createGoalNow(_ text: String, budget: GoalBudget) throws -> Run {
-        try database.writeSync { db in try Self.createGoal(text, budget: budget, in: db) }
+    public func createGoalNow(_ text: String, budget: GoalBudget, workspace: String? = nil) throws -> Run {
+        try database.writeSync { db in try Self.createGoal(text, budget: budget, workspace: workspace, in: db) }
     }
 
     public func goal(_ runID: Int64) async throws -> GoalDetail {
@@ -170,12 +170,13 @@ public struct GoalSQLStore: GoalStore {
         }
     }
 
-    public func recoverGoals() async throws -> [Int64] {
+    public func recoverGoals(only runID: Int64?) async throws -> [Int64] {
         try await database.write { db in
+            let scope = runID == nil ? "" : " AND runId = \(runID!)"
             let runs = try Int64.fetchAll(
-                db, sql: "SELECT DISTINCT runId FROM plan_task WHERE state = 'running' ORDER BY runId")
+                db, sql: "SELECT DISTINCT runId FROM plan_task WHERE state = 'running'\(scope) ORDER BY runId")
             try db.execute(
-                sql: "UPDATE plan_task SET state = 'pending', updatedAt = ? WHERE state = 'running'",
+                sql: "UPDATE plan_task SET state = 'pending', updatedAt = ? WHERE state = 'running'\(scope)",
                 arguments: [Date().millisecondsSince1970])
             return runs
         }
@@ -187,7 +188,7 @@ public struct GoalSQLStore: GoalStore {
         try Int.fetchOne(db, sql: "SELECT 1 FROM goal WHERE runId = ?", arguments: [runID]) != nil
     }
 
-    static func createGoal(_ text: String, budget: GoalBudget, in db: Database) throws -> Run {
+    static func createGoal(_ text: String, budget: GoalBudget, workspace: String?, in db: Database) throws -> Run {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw GoalError.emptyGoal }
         let now = Date()
@@ -197,8 +198,8 @@ public struct GoalSQLStore: GoalStore {
             arguments: [title, now.millisecondsSince1970, now.millisecondsSince1970])
         let runID = db.lastInsertedRowID
         try db.execute(
-            sql: "INSERT INTO goal (runId, text, budget, usage) VALUES (?, ?, ?, ?)",
-            arguments: [runID, trimmed, try encode(budget), try encode(GoalUsage())])
+            sql: "INSERT INTO goal (runId, text, budget, usage, workspace) VALUES (?, ?, ?, ?, ?)",
+            arguments: [runID, trimmed, try encode(budget), try encode(GoalUsage()), workspace])
         return Run(id: runID, title: title, origin: "goal", key: nil, state: .pending, createdAt: now, updatedAt: now)
     }
 
@@ -221,7 +222,7 @@ public struct GoalSQLStore: GoalStore {
             run: try RunRow.run(from: runRow), goal: goal["text"], plan: try plan.map { try decode(PlanDraft.self, $0) },
             budget: (try? decode(GoalBudget.self, goal["budget"])) ?? GoalBudget(),
             tasks: tasks, usage: (try? decode(GoalUsage.self, goal["usage"])) ?? GoalUsage(), pauseReason: goal["pauseReason"],
-            report: goal["report"], summary: goal["summary"])
+            report: goal["report"], summary: goal["summary"], workspace: goal["workspace"])
     }
 
     static func cancel(_ runID: Int64, in db: Database) throws -> GoalDetail {
@@ -236,7 +237,11 @@ public struct GoalSQLStore: GoalStore {
 
     static func resume(_ runID: Int64, in db: Database) throws -> GoalDetail {
         let detail = try detail(runID, in: db)
-        guard [.needsReview, .failed].contains(detail.run.state) else { throw GoalError.notResumable(runID, detail.run.state) }
+        // A pending or running goal is resumable too: the caller holds its lock, so nobody else
+        // works on it (its process was killed).
+        guard [.needsReview, .failed, .pending, .running].contains(detail.run.state) else {
+            throw GoalError.notResumable(runID, detail.run.state)
+        }
         let now = Date().millisecondsSince1970
         try db.execute(
             sql:

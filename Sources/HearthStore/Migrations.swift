@@ -266,6 +266,10 @@ enum Migrations {
                     CREATE INDEX trace_run ON trace(runId, id);
                     """)
         }
+        migrator.registerMigration("v5-goal-workspace") { db in
+            // The tree a goal works in (the demo uses a folder of the workspace); NULL: the configured workspace.
+            try db.execute(sql: "ALTER TABLE goal ADD COLUMN workspace TEXT")
+        }
         return migrator
     }()
 }

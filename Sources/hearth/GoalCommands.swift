@@ -67,7 +67,7 @@ struct GoalCommand: AsyncParsableCommand {
         let context = try common.load()
         let budget = try limits.budget(context.configuration)
         let database = try context.openForWriting()
-        let run = try GoalSQLStore(database: database).createGoalNow(text, budget: budget)
+        let run = try GoalSQLStore(database: database).createGoalNow(text, budget: budget, workspace: context.paths.workspace.path)
         let detail = try await GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
         if json {
@@ -95,8 +95,31 @@ struct GoalSession {
             if json {
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             } else {
-                print(line)
+                // Progress is for watching: each line goes out as it happens, even into a pipe.
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
+        }
+        // One worker per run: a second 'hearth resume' while this one works is refused, and a
+        // killed worker's lock vanishes with it, so its run can be resumed.
+        try FileManager.default.createDirectory(at: context.paths.runtimeDirectory, withIntermediateDirectories: true)
+        let lock: DaemonLock
+        do {
+            lock = try DaemonLock.acquire(
+                at: context.paths.runtimeDirectory.appending(path: "goal-\(runID).lock"), dataDirectory: context.paths.dataDirectory.path)
+        } catch {
+            if case .held(let pid, _) = error {
+                throw CLIError(
+                    "run \(runID) is being worked on by another process\(pid.map { " (pid \($0))" } ?? ""); wait for it, or 'hearth cancel \(runID)'"
+                )
+            }
+            throw error
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let store = GoalSQLStore(database: database)
+        let interrupted = try await store.goal(runID).run.state == .running
+        let recovered = try await store.recoverGoals(only: runID)
+        if interrupted || !recovered.isEmpty {
+            say("run \(runID): resuming after an interruption; journaled tool calls are replayed, not repeated")
         }
         say("run \(runID): starting the model server…")
         let access = try await InferenceAccess.open(paths: context.paths, configuration: context.configuration, logger: logger)
@@ -104,7 +127,7 @@ struct GoalSession {
             model: access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), mode: access.toolCallMode)
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
-            store: GoalSQLStore(database: database), model: model, tools: BuiltinTools.all(), workspace: workspace,
+            store: store, model: model, tools: BuiltinTools.all(), workspace: workspace,
             options: GoalRunner.Options(concurrency: concurrency), logger: logger
         ) { event in
             switch event {
@@ -127,6 +150,13 @@ struct GoalSession {
             await access.close()
             throw error
         }
+    }
+}
+
+extension GoalDetail {
+    /// The tree this goal works in.
+    func workspace(_ context: HearthContext) -> URL {
+        workspace.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace
     }
 }
 
@@ -269,7 +299,8 @@ struct DemoCommand: AsyncParsableCommand {
         let workspace = context.paths.workspace.appending(path: "demo")
         let receipts = try SampleWorkspace.create(at: workspace)
         let database = try context.openForWriting()
-        let run = try GoalSQLStore(database: database).createGoalNow(SampleWorkspace.goal, budget: try limits.budget(context.configuration))
+        let run = try GoalSQLStore(database: database).createGoalNow(
+            SampleWorkspace.goal, budget: try limits.budget(context.configuration), workspace: workspace.path)
         let detail = try await GoalSession(context: context, database: database, workspace: workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
         let seconds = Date().timeIntervalSince(started)

@@ -149,7 +149,7 @@ struct RunCommand: AsyncParsableCommand {
         let context = try common.load()
         guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
         if let goal = try GoalSQLStore(database: database).goalNow(id) {
-            print(json ? GoalJSON.detail(goal).jsonText : GoalJSON.render(goal, workspace: nil))
+            print(json ? GoalJSON.detail(goal).jsonText : GoalJSON.render(goal, workspace: goal.workspace(context)))
             return
         }
         let detail = try LedgerStore(database: database).runNow(id)
@@ -182,8 +182,25 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id.")
     var id: Int64
 
+    @Flag(help: "For a goal: print the finished run as JSON (progress goes to stderr).")
+    var json = false
+
+    @Option(help: "For a goal: tasks that run at the same time.")
+    var concurrency = 2
+
     func run() async throws {
-        let (detail, told) = try await common.load().changeRun(id) { try $0.resumeRunNow(id) }
+        let context = try common.load()
+        if let database = try context.openForReading(), let goal = try GoalSQLStore(database: database).goalNow(id) {
+            // A goal continues in this process, from its plan and journal.
+            if [.needsReview, .failed].contains(goal.run.state) { _ = try GoalSQLStore(database: database).resumeGoalNow(id) }
+            guard goal.run.state != .succeeded && goal.run.state != .cancelled else { throw GoalError.notResumable(id, goal.run.state) }
+            let detail = try await GoalSession(context: context, database: database, workspace: goal.workspace(context), json: json)
+                .run(id, concurrency: concurrency)
+            print(json ? GoalJSON.detail(detail).jsonText : GoalJSON.render(detail, workspace: goal.workspace(context)))
+            if detail.run.state != .succeeded { throw ExitCode(1) }
+            return
+        }
+        let (detail, told) = try await context.changeRun(id) { try $0.resumeRunNow(id) }
         print(RunsCommand.render(detail))
         if !told { print("no daemon is running here; the run continues when 'hearth daemon' starts") }
     }

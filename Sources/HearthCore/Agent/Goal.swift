@@ -83,11 +83,14 @@ public struct GoalDetail: Sendable, Hashable, Codable {
     /// The report's workspace path, once written.
     public var report: String?
     public var summary: String?
+    /// The absolute path of the tree the goal works in; `nil`: the configured workspace.
+    public var workspace: String?
 
     public init(
         run: Run, goal: String, plan: PlanDraft?, budget: GoalBudget, tasks: [TaskRecord], usage: GoalUsage, pauseReason: String?,
-        report: String?, summary: String?
+        report: String?, summary: String?, workspace: String? = nil
     ) {
+        self.workspace = workspace
         self.run = run
         self.goal = goal
         self.plan = plan
@@ -173,14 +176,14 @@ public enum GoalError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notAGoal(let id): "run \(id) is not a goal's run; 'hearth run \(id)' shows it"
         case .emptyGoal: "the goal is empty; say what you want done, e.g. hearth goal \"summarise Notes/ into Reports/notes.md\""
         case .notResumable(let id, let state):
-            "run \(id) is \(state.rawValue); only a paused (needsReview) or failed goal can be resumed"
+            "run \(id) is \(state.rawValue); only a paused (needsReview), failed or interrupted goal can be resumed"
         }
     }
 }
 
 /// The durable record of goals: runs, plans, task states, journaled tool calls, usage and traces.
 public protocol GoalStore: Sendable {
-    func createGoal(_ text: String, budget: GoalBudget) async throws -> Run
+    func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run
     func goal(_ runID: Int64) async throws -> GoalDetail
     /// Stores the plan and its expanded tasks, once: a second call keeps the first plan.
     func savePlan(_ runID: Int64, draft: PlanDraft, tasks: [PlanTask]) async throws
@@ -202,6 +205,7 @@ public protocol GoalStore: Sendable {
     func resumeGoal(_ runID: Int64) async throws -> GoalDetail
     /// Goal runs with work left (pending or running), oldest first.
     func activeGoals() async throws -> [Int64]
-    /// After a crash: tasks left running go back to pending (their journaled actions are replayed).
-    func recoverGoals() async throws -> [Int64]
+    /// After a crash: tasks left running go back to pending (their journaled actions are replayed);
+    /// `only` limits it to one run (whose lock the caller holds).
+    func recoverGoals(only runID: Int64?) async throws -> [Int64]
 }

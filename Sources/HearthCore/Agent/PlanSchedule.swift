@@ -63,12 +63,15 @@ public enum PlanSchedule {
     }
 
     /// How a run whose tasks all ended went: failed when a task outside a fan-out did not
-    /// succeed; isolated item failures leave it succeeded (the report lists them).
+    /// succeed, or when every item of a fan-out failed; isolated item failures leave it
+    /// succeeded (the report lists them).
     public static func outcome(tasks: [PlanTask], states: [String: TaskState]) -> RunState? {
         let all = tasks.map { states[$0.id] ?? .pending }
         guard all.allSatisfy(\.isTerminal) else { return nil }
         if all.contains(.cancelled) { return .cancelled }
         let essentialFailed = tasks.contains { $0.item == nil && states[$0.id] != .succeeded }
-        return essentialFailed ? .failed : .succeeded
+        let fanOuts = Dictionary(grouping: tasks.filter { $0.item != nil }, by: \.group)
+        let wholeFanOutFailed = fanOuts.values.contains { members in members.allSatisfy { states[$0.id] != .succeeded } }
+        return essentialFailed || wholeFanOutFailed ? .failed : .succeeded
     }
 }

@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+import Glibc
+import HearthBench
+import HearthCore
+import HearthDemo
+import HearthTesting
+import Testing
+
+@Suite("Goals survive kill -9", .timeLimit(.minutes(2)))
+struct GoalCrashTests {
+    @Test("a goal killed mid-plan resumes from its checkpoint: finished receipts are neither re-asked nor re-run")
+    func killAndResume() async throws {
+        let sandbox = try Sandbox()
+        try SampleWorkspace.create(at: sandbox.workspace)
+        let server = ScriptedModelServer { ScriptedAuditModel.reply($0, itemDelay: 0.15) }
+        let url = try await server.start()
+        defer { server.stop() }
+        try FileManager.default.createDirectory(at: sandbox.data, withIntermediateDirectories: true)
+        try Data(
+            "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n".utf8
+        )
+        .write(to: sandbox.data.appending(path: "config.toml"))
+
+        let goal = try ChildProcess(
+            executable: HearthBinary.url,
+            arguments: [
+                "goal", SampleWorkspace.goal, "--concurrency", "1", "--data-dir", sandbox.data.path, "--workspace", sandbox.workspace.path,
+            ], environment: sandbox.environment)
+        // Kill it once a few receipts are done and journaled (the database exists once it has planned).
+        _ = await goal.firstLine(containing: "planned")
+        let database = sandbox.data.appending(path: "hearth.sqlite")
+        var finishedBeforeKill: [String] = []
+        var lastError = ""
+        for _ in 0..<600 {
+            do {
+                finishedBeforeKill = try Self.read(database, "SELECT taskId FROM task_action WHERE state = 'succeeded' ORDER BY taskId")
+            } catch {
+                lastError = "\(error)"
+            }
+            if finishedBeforeKill.count >= 6 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        goal.signal(SIGKILL)
+        _ = await goal.waitForExit()
+        #expect(
+            finishedBeforeKill.count >= 6,
+            "\(lastError) \(goal.standardOutput.suffix(1500)) \((try? Self.read(database, "SELECT taskId || state FROM task_action")) ?? [])"
+        )
+        let stateAfterKill = try Self.read(database, "SELECT state FROM run WHERE id = 1")
+        #expect(stateAfterKill == ["running"])
+        let requestsBeforeResume = server.requests.count
+        let finished = try Self.read(database, "SELECT taskId FROM task_action WHERE state = 'succeeded' ORDER BY taskId")
+
+        let resumed = try await sandbox.hearth(["resume", "1", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let detail = try JSONValue(parsing: resumed.stdout)
+        #expect(detail["state"] == "succeeded")
+        #expect(resumed.stderr.contains("resuming after an interruption"))
+
+        // Every receipt ran check_receipt successfully exactly once...
+        let perTask = try Self.read(
+            database,
+            "SELECT taskId || ' ' || COUNT(*) FROM trace WHERE kind = 'tool' AND name = 'check_receipt' AND json_extract(detail, '$.ok') = 1 GROUP BY taskId"
+        )
+        #expect(perTask.count == 19)
+        #expect(perTask.allSatisfy { $0.hasSuffix(" 1") }, "\(perTask)")
+        // ...and the model was not asked again about the receipts finished before the kill.
+        let askedAfter = server.requests.dropFirst(requestsBeforeResume).compactMap { request -> String? in
+            let task = request.body["messages"]?.arrayValue?.dropFirst().first?["content"]?.stringValue ?? ""
+            return task.range(of: "The file for this task: ").map { String(task[$0.upperBound...].prefix { !$0.isNewline }) }
+        }
+        for taskID in finished {
+            let item = String(taskID.dropFirst("check[".count).dropLast())
+            #expect(!askedAfter.contains(item), "\(item) was asked about again after the restart")
+        }
+        let flagged = detail["tasks"]?.arrayValue?.filter { $0["result"]?["data"]?["flags"]?.arrayValue?.isEmpty == false }.count
+        #expect(flagged == 12)
+    }
+
+    static func read(_ database: URL, _ sql: String) throws -> [String] {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: database.path, configuration: configuration)
+        return try queue.read { db in try String.fetchAll(db, sql: sql) }
+    }
+}
