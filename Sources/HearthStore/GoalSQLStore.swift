@@ -69,13 +69,14 @@ public struct GoalSQLStore: GoalStore {
         }
     }
 
-    public func finish(_ runID: Int64, state: RunState, report: String?, summary: String?) async throws {
+    public func finish(_ runID: Int64, state: RunState, report: String?, summary: String?, pauseReason: String?) async throws {
         try await database.write { db in
             try db.execute(
                 sql: "UPDATE run SET state = ?, updatedAt = ? WHERE id = ?",
                 arguments: [state.rawValue, Date().millisecondsSince1970, runID])
             try db.execute(
-                sql: "UPDATE goal SET report = ?, summary = ?, pauseReason = NULL WHERE runId = ?", arguments: [report, summary, runID])
+                sql: "UPDATE goal SET report = ?, summary = ?, pauseReason = ? WHERE runId = ?",
+                arguments: [report, summary, pauseReason, runID])
         }
     }
 

@@ -210,6 +210,7 @@ public struct GoalRunner: Sendable {
         try await trace(runID, .budget, "paused", ["reason": .string(reason)])
         try await store.setRunState(runID, state: .needsReview, pauseReason: reason)
         let report = try? await writeReport(try await store.goal(runID), state: .needsReview, summary: "Paused: \(reason)")
+        try await store.finish(runID, state: .needsReview, report: report, summary: "Paused: \(reason)", pauseReason: reason)
         if let report { progress(.reported(path: report)) }
         return try await store.goal(runID)
     }
@@ -222,7 +223,7 @@ public struct GoalRunner: Sendable {
         } catch {
             logger.error("run \(runID): the report could not be written: \(error)")
         }
-        try await store.finish(runID, state: state, report: report, summary: summary)
+        try await store.finish(runID, state: state, report: report, summary: summary, pauseReason: nil)
         try await trace(runID, .state, state.rawValue)
         if let report { progress(.reported(path: report)) }
         return try await store.goal(runID)

@@ -189,7 +189,8 @@ public protocol GoalStore: Sendable {
     func savePlan(_ runID: Int64, draft: PlanDraft, tasks: [PlanTask]) async throws
     func setTaskState(_ runID: Int64, task: String, state: TaskState, result: JSONValue?, error: String?) async throws
     func setRunState(_ runID: Int64, state: RunState, pauseReason: String?) async throws
-    func finish(_ runID: Int64, state: RunState, report: String?, summary: String?) async throws
+    /// Records how the run ended (or paused: `pauseReason` says why), with its report and summary.
+    func finish(_ runID: Int64, state: RunState, report: String?, summary: String?, pauseReason: String?) async throws
     func actions(_ runID: Int64, task: String) async throws -> [TaskAction]
     /// Journals a tool call before it runs.
     func recordIntent(_ runID: Int64, task: String, action: TaskAction) async throws

@@ -1,0 +1,143 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import HearthModels
+import HearthStore
+import HearthTesting
+import HearthTools
+import Logging
+import Testing
+
+/// A goal runner over a real SQLite store, real tools in a temp workspace and a real HTTP client
+/// talking to a scripted model.
+struct GoalFixture {
+    let directory: TemporaryDirectory
+    let workspace: URL
+    let store: GoalSQLStore
+    let server: ScriptedModelServer
+    let runner: GoalRunner
+
+    init(
+        budget: GoalBudget = GoalBudget(), files: [String: String] = ["Notes/a.md": "alpha\n", "Notes/b.md": "beta\n"],
+        responder: @escaping @Sendable (JSONValue) -> ScriptedModelServer.Reply
+    ) async throws {
+        directory = try TemporaryDirectory()
+        workspace = directory.appending("workspace")
+        for (path, text) in files {
+            let url = workspace.appending(path: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        server = ScriptedModelServer(responder: responder)
+        let url = try await server.start()
+        let client = InferenceClients.make(
+            endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
+            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+        store = GoalSQLStore(database: try HearthDatabase.open(at: directory.appending("hearth.sqlite")))
+        runner = GoalRunner(
+            store: store, model: LanguageModelAgent(model: client, mode: .constrained), tools: BuiltinTools.all(), workspace: workspace,
+            options: GoalRunner.Options(concurrency: 1, planner: .model), logger: Logger(label: "test"))
+        self.budget = budget
+    }
+
+    let budget: GoalBudget
+
+    func run(_ goal: String = "Summarise the notes in Notes/") async throws -> GoalDetail {
+        let run = try await store.createGoal(goal, budget: budget)
+        return try await runner.run(run.id)
+    }
+
+    static func plan(_ tasks: [JSONValue]) -> ScriptedModelServer.Reply { .chat((["tasks": .array(tasks)] as JSONValue).jsonText) }
+
+    static func call(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
+        .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 100, completionTokens: 20)
+    }
+
+    static let readNotes: JSONValue = [
+        "id": "read", "title": "Read a note", "instructions": "Read {{item}}.", "dependsOn": [], "expectedOutput": "its text",
+        "tools": ["read_file"], "forEach": "Notes/*",
+    ]
+
+    static func isPlanner(_ body: JSONValue) -> Bool {
+        body["messages"]?.arrayValue?.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true
+    }
+}
+
+@Suite("Goal runner: budgets, runaways and bad model output", .timeLimit(.minutes(1)))
+struct GoalRunnerTests {
+    @Test("a model that repeats the same call pauses the run with a report, and resume continues it")
+    func repeatedCallPauses() async throws {
+        let fixture = try await GoalFixture { body in
+            GoalFixture.isPlanner(body) ? GoalFixture.plan([GoalFixture.readNotes]) : GoalFixture.call("read_file", ["path": "Notes/a.md"])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run()
+        #expect(detail.run.state == RunState.needsReview)
+        #expect(detail.pauseReason?.contains("repeated the same call 3 times") == true)
+        #expect(detail.report == "Reports/run-\(detail.run.id).md")
+        let report = try String(contentsOf: fixture.workspace.appending(path: detail.report!), encoding: .utf8)
+        #expect(report.contains("Paused: task"))
+        let traces = try await fixture.store.traces(detail.run.id)
+        #expect(traces.contains { $0.kind == .budget && $0.name == "loop" })
+        // Nothing ran a third time: two real calls, then the pause.
+        #expect(traces.filter { $0.kind == .tool && $0.name == "read_file" }.count == 2)
+        let resumed = try await fixture.store.resumeGoal(detail.run.id)
+        #expect(resumed.run.state == RunState.pending && resumed.pauseReason == nil)
+    }
+
+    @Test("a token budget stops the run before the next model call")
+    func tokenBudget() async throws {
+        var budget = GoalBudget()
+        budget.maxTokens = 150
+        let fixture = try await GoalFixture(budget: budget) { body in
+            if GoalFixture.isPlanner(body) { return GoalFixture.plan([GoalFixture.readNotes]) }
+            let messages = body["messages"]?.arrayValue ?? []
+            return messages.count <= 2
+                ? GoalFixture.call("read_file", ["path": "Notes/a.md"]) : GoalFixture.call("final_answer", ["text": "ok"])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run()
+        #expect(detail.run.state == RunState.needsReview)
+        #expect(detail.pauseReason?.hasPrefix("token budget spent") == true)
+        #expect(detail.usage.tokens >= 150)
+    }
+
+    @Test("broken JSON, unknown tools and hallucinated arguments fail the task with the reason; the run reports it")
+    func malformedModelOutput() async throws {
+        let fixture = try await GoalFixture { body in
+            if GoalFixture.isPlanner(body) { return GoalFixture.plan([GoalFixture.readNotes]) }
+            let task = body["messages"]?.arrayValue?.dropFirst().first?["content"]?.stringValue ?? ""
+            if task.contains("Notes/a.md") { return .chat("{\"tool\": \"read_file\", \"arguments\": {\"path\": ") }
+            return GoalFixture.call("delete_everything", ["path": "/"])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run()
+        #expect(detail.run.state == RunState.failed)
+        let errors = detail.tasks.compactMap(\.error)
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0.hasPrefix("the model gave no valid action twice") })
+        // Nothing outside the tool box ran.
+        let traces = try await fixture.store.traces(detail.run.id)
+        #expect(!traces.contains { $0.kind == .tool && $0.name != "write_report" })
+    }
+
+    @Test("an invalid plan gets one repair round; a second invalid plan fails the run with every problem")
+    func invalidPlan() async throws {
+        let fixture = try await GoalFixture { body in
+            GoalFixture.plan([
+                [
+                    "id": "a", "title": "A", "instructions": "x", "dependsOn": ["b"], "expectedOutput": "", "tools": ["read_file"],
+                    "forEach": "Nowhere/*",
+                ],
+                ["id": "b", "title": "B", "instructions": "y", "dependsOn": ["a"], "expectedOutput": "", "tools": ["read_file"]],
+            ])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run()
+        #expect(detail.run.state == RunState.failed)
+        #expect(detail.summary?.contains("the dependencies form a cycle") == true)
+        #expect(detail.summary?.contains("forEach \"Nowhere/*\" matches no file") == true)
+        #expect(fixture.server.requests.count == 2)
+        #expect(detail.usage.modelCalls == 2)
+    }
+}
