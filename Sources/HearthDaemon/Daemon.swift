@@ -128,10 +128,24 @@ public enum Daemon {
         let memoryEngine = MemoryEngine(
             store: MemorySQLStore(database: database),
             embedder: inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
-                ? DeferredEmbedder(configuration: configuration, status: inference) : nil)
+                ? DeferredInference(configuration: configuration, status: inference) : nil)
         services.append(
             MemoryMaintenanceService(
                 engine: memoryEngine, extractor: nil, logger: logger, report: { state in memoryBoard.set(state.description) }))
+        // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
+        // by a stop, run here (one at a time; a goal a CLI works on is left to it).
+        let goalWake = WakeSignal()
+        let goals = GoalSQLStore(database: database)
+        if configuration.inference.enabled {
+            services.append(
+                GoalService(
+                    store: goals,
+                    model: LanguageModelAgent(
+                        model: DeferredInference(configuration: configuration, status: inference),
+                        mode: configuration.inference.toolCalls.flatMap(ToolCallMode.init(rawValue:))
+                            ?? InferenceClients.defaultToolCallMode(for: configuration.inference.provider)),
+                    paths: paths, wake: goalWake, clock: clock, logger: logger))
+        }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
             dependencies: APIDependencies(
@@ -143,7 +157,8 @@ public enum Daemon {
                     ]
                     return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
                 },
-                runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}),
+                runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}, goals: goals,
+                goalsChanged: { goalWake.wake() }),
             logger: logger)
         services.append(
             api.service { port in
@@ -162,6 +177,7 @@ public enum Daemon {
                 FileHandle.standardOutput.write(Data(line.utf8))
                 // Anything submitted between recovery and now was written straight to the database.
                 executorWake.wake()
+                goalWake.wake()
             })
 
         var groupConfiguration = ServiceGroupConfiguration(

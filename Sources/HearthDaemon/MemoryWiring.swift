@@ -4,9 +4,10 @@ import HearthCore
 import HearthModels
 import Synchronization
 
-/// The embedder the daemon's memory uses: the external server from the config, or the supervised
-/// llama-server once it is ready (until then every call fails, and retrieval uses full text).
-final class DeferredEmbedder: Embedder {
+/// The daemon's model clients: the external server from the config, or the supervised
+/// llama-server once it is ready (until then every call fails with a clear `unreachable`; memory
+/// falls back to full text, and a goal pauses until the server is back).
+final class DeferredInference: LanguageModel, Embedder {
     let endpoint: ModelEndpoint
     let configuration: Configuration
     let status: InferenceStatus
@@ -20,19 +21,31 @@ final class DeferredEmbedder: Embedder {
             chatModel: inference.chatModel, embeddingModel: inference.embeddingModel)
     }
 
-    func embed(_ texts: [String]) async throws -> EmbeddingResult {
+    func client() throws -> any LanguageModel & Embedder {
         let inference = configuration.inference
         let timeouts = ModelTimeouts(request: .seconds(inference.requestTimeoutSeconds))
         if inference.baseURL != nil {
             let key = inference.apiKeyEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }
-            return try await InferenceClients.make(endpoint: endpoint, apiKey: key, timeouts: timeouts).embed(texts)
+            return InferenceClients.make(endpoint: endpoint, apiKey: key, timeouts: timeouts)
         }
         guard let connection = status.connection else {
             throw ModelError.unreachable(url: "llama-server", reason: "not ready yet", hint: "the daemon is starting it; see hearth status")
         }
         var live = endpoint
         live.baseURL = connection.baseURL
-        return try await InferenceClients.make(endpoint: live, apiKey: connection.apiKey, timeouts: timeouts).embed(texts)
+        return InferenceClients.make(endpoint: live, apiKey: connection.apiKey, timeouts: timeouts)
+    }
+
+    func embed(_ texts: [String]) async throws -> EmbeddingResult { try await client().embed(texts) }
+
+    func complete(_ request: ChatRequest) async throws -> ChatResponse { try await client().complete(request) }
+
+    func stream(_ request: ChatRequest) -> AsyncThrowingStream<ChatChunk, any Error> {
+        do {
+            return try client().stream(request)
+        } catch {
+            return AsyncThrowingStream { $0.finish(throwing: error) }
+        }
     }
 }
 

@@ -18,12 +18,18 @@ public struct APIDependencies: Sendable {
     public var schedulesChanged: @Sendable () -> Void
     /// Called after events were journaled (consumers such as attention wake on it).
     public var eventsAppended: @Sendable () -> Void
+    /// Goals (`POST /v1/goals`); `nil` when the daemon runs no goals (inference is off).
+    public var goals: (any GoalStore)?
+    /// Called after a goal was handed over, so the goal service picks it up.
+    public var goalsChanged: @Sendable () -> Void
 
     public init(
         journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
         runsChanged: @escaping @Sendable () -> Void, schedulesChanged: @escaping @Sendable () -> Void,
-        eventsAppended: @escaping @Sendable () -> Void
+        eventsAppended: @escaping @Sendable () -> Void, goals: (any GoalStore)? = nil, goalsChanged: @escaping @Sendable () -> Void = {}
     ) {
+        self.goals = goals
+        self.goalsChanged = goalsChanged
         self.journal = journal
         self.ledger = ledger
         self.effects = effects
@@ -47,7 +53,9 @@ public struct APIDependencies: Sendable {
 /// | `POST /v1/runs` | create a run of effect steps (idempotent with `key`) |
 /// | `GET /v1/runs`, `GET /v1/runs/{id}` | runs and their steps |
 /// | `POST /v1/runs/{id}/cancel`, `POST /v1/runs/{id}/resume` | steer a run |
-/// | `POST /v1/wake` | `{"what": ["runs", "schedules"]}`: the CLI's nudge after it wrote the database |
+/// | `POST /v1/goals` | `{"goal": "…"}`: hand over a goal (201 with its run) |
+/// | `GET /v1/goals/{id}`, `GET /v1/goals/{id}/trace` | a goal's plan, tasks and usage; its trace |
+/// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals"]}`: the CLI's nudge after it wrote the database |
 /// | `GET /v1/status` | the daemon's status document |
 public struct APIServer: Sendable {
     public let port: Int
@@ -93,6 +101,9 @@ public struct APIServer: Sendable {
             dependencies.runsChanged()
             return Self.json(try Self.encode(detail))
         }
+        api.post("/goals") { request, _ in try await createGoal(request) }
+        api.get("/goals/:id") { _, context in Self.json(try Self.encode(try await goalStore().goal(try Self.runID(context)))) }
+        api.get("/goals/:id/trace") { _, context in Self.json(try Self.encode(try await goalStore().traces(try Self.runID(context)))) }
         api.post("/wake") { request, _ in try await wake(request) }
         api.get("/status") { _, _ in Self.json(await dependencies.status()) }
         return router
@@ -179,6 +190,35 @@ public struct APIServer: Sendable {
         return Self.json(document, status: created ? .created : .ok)
     }
 
+    private func goalStore() throws -> any GoalStore {
+        guard let goals = dependencies.goals else {
+            throw APIError(
+                status: .serviceUnavailable, message: "this daemon runs no goals: inference is off ([inference] enabled = false)")
+        }
+        return goals
+    }
+
+    private func createGoal(_ request: Request) async throws -> Response {
+        let store = try goalStore()
+        let body = try await Self.readJSON(request, limit: maxBodyBytes)
+        guard case .object(let members) = body else { throw APIError.badRequest("the body must be an object like {\"goal\": \"…\"}") }
+        for key in members.keys where !["goal", "maxTokens", "maxSeconds"].contains(key) {
+            throw APIError.badRequest("unknown field \"\(key)\"; a goal has goal, maxTokens and maxSeconds")
+        }
+        guard let text = members["goal"]?.stringValue, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError.badRequest("\"goal\" must be a non-empty string saying what you want done")
+        }
+        var budget = GoalBudget()
+        for (key, value) in [("maxTokens", members["maxTokens"]), ("maxSeconds", members["maxSeconds"])] {
+            guard let value else { continue }
+            guard let number = value.intValue, number >= 1 else { throw APIError.badRequest("\"\(key)\" must be a positive integer") }
+            if key == "maxTokens" { budget.maxTokens = number } else { budget.maxSeconds = number }
+        }
+        let run = try await store.createGoal(text, budget: budget, workspace: nil)
+        dependencies.goalsChanged()
+        return Self.json(try Self.encode(run), status: .created)
+    }
+
     private func listRuns(_ request: Request) async throws -> Response {
         let query = request.uri.queryParameters
         var states: Set<RunState>?
@@ -201,7 +241,8 @@ public struct APIServer: Sendable {
             case "runs": dependencies.runsChanged()
             case "schedules": dependencies.schedulesChanged()
             case "events": dependencies.eventsAppended()
-            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules or events")
+            case "goals": dependencies.goalsChanged()
+            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules, events or goals")
             }
         }
         return Self.json(["woke": .array(what.map(JSONValue.string))])
@@ -270,6 +311,14 @@ struct ErrorMiddleware: RouterMiddleware {
             return APIServer.json(["error": .string(error.message)], status: error.status)
         } catch let error as LedgerError {
             let status: HTTPResponse.Status = if case .runNotFound = error { .notFound } else { .conflict }
+            return APIServer.json(["error": .string(error.description)], status: status)
+        } catch let error as GoalError {
+            let status: HTTPResponse.Status =
+                switch error {
+                case .notAGoal: .notFound
+                case .emptyGoal: .badRequest
+                case .notResumable: .conflict
+                }
             return APIServer.json(["error": .string(error.description)], status: status)
         } catch let error as HTTPError {
             return APIServer.json(["error": .string(error.body ?? "\(error.status.reasonPhrase)")], status: error.status)

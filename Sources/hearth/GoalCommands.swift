@@ -63,11 +63,26 @@ struct GoalCommand: AsyncParsableCommand {
     @Flag(help: "Print the finished run as JSON (progress goes to stderr).")
     var json = false
 
+    @Flag(help: "Hand the goal to the running daemon and return at once ('hearth run ID' follows it).")
+    var detach = false
+
     func run() async throws {
         let context = try common.load()
         let budget = try limits.budget(context.configuration)
+        if detach && DaemonState.running(context.paths) == nil {
+            throw CLIError("--detach needs a running daemon ('hearth daemon'); without --detach the goal runs here")
+        }
         let database = try context.openForWriting()
         let run = try GoalSQLStore(database: database).createGoalNow(text, budget: budget, workspace: context.paths.workspace.path)
+        if detach {
+            let told = await context.nudgeDaemon(["goals"])
+            if json {
+                printJSON(["id": .number(Double(run.id)), "state": .string(run.state.rawValue), "daemon": .bool(told)])
+            } else {
+                print("run \(run.id) handed to the daemon; follow it with 'hearth run \(run.id)' and 'hearth trace \(run.id)'")
+            }
+            return
+        }
         let detail = try await GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
         if json {

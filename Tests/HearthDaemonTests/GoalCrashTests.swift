@@ -78,6 +78,40 @@ struct GoalCrashTests {
         #expect(flagged == 12)
     }
 
+    @Test("the daemon runs a detached goal, and the CLI follows it with run and trace")
+    func detachedGoal() async throws {
+        let sandbox = try Sandbox()
+        try FileManager.default.createDirectory(at: sandbox.workspace, withIntermediateDirectories: true)
+        try SampleWorkspace.create(at: sandbox.workspace)
+        let server = ScriptedModelServer(responder: ScriptedAuditModel.reply)
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.prepareDaemon(
+            extraConfig:
+                "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n")
+        let refused = try await sandbox.hearth(["goal", "--detach", SampleWorkspace.goal])
+        #expect(refused.status != 0 && refused.stderr.contains("--detach needs a running daemon"))
+        let daemon = try await sandbox.startDaemon()
+        let handed = try await sandbox.hearth(["goal", "--detach", "--json", SampleWorkspace.goal])
+        #expect(handed.status == 0, "\(handed.stderr)")
+        let id = try JSONValue(parsing: handed.stdout)["id"]?.intValue ?? 0
+        var state = ""
+        for _ in 0..<300 {
+            let shown = try await sandbox.hearth(["run", "\(id)", "--json"])
+            state = (try? JSONValue(parsing: shown.stdout))?["state"]?.stringValue ?? ""
+            if state == "succeeded" || state == "failed" || state == "needsReview" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(state == "succeeded")
+        let trace = try await sandbox.hearth(["trace", "\(id)"])
+        #expect(trace.stdout.contains("├─ task check[Receipts/099.pdf]"))
+        #expect(trace.stdout.contains("tool   check_receipt"))
+        let shown = try await sandbox.hearth(["run", "\(id)"])
+        #expect(shown.stdout.contains("fan-out   check"))
+        #expect(FileManager.default.fileExists(atPath: sandbox.workspace.appending(path: "Reports/run-\(id).md").path))
+        #expect(await daemon.stop() == 0)
+    }
+
     static func read(_ database: URL, _ sql: String) throws -> [String] {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)

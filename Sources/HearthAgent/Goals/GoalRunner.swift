@@ -206,6 +206,8 @@ public struct GoalRunner: Sendable {
     }
 
     private func pause(_ runID: Int64, reason: String) async throws -> GoalDetail {
+        // Interrupted (the daemon stops): the run stays running, and the next start resumes it.
+        if Task.isCancelled { return try await store.goal(runID) }
         progress(.paused(reason: reason))
         try await trace(runID, .budget, "paused", ["reason": .string(reason)])
         try await store.setRunState(runID, state: .needsReview, pauseReason: reason)

@@ -1,0 +1,82 @@
+import Foundation
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthStore
+import HearthTools
+import Logging
+import ServiceLifecycle
+
+/// Runs the goals that are waiting (handed over with `hearth goal --detach` or `POST /v1/goals`,
+/// or interrupted by a stop), one at a time, each under the same per-run lock a foreground
+/// `hearth goal` takes, so a run never has two workers.
+///
+/// On graceful shutdown the goal in progress is interrupted; it stays `running` with its
+/// journal, and the next start picks it up where it stopped.
+struct GoalService: Service {
+    let store: GoalSQLStore
+    let model: any AgentModel
+    let paths: HearthPaths
+    let wake: WakeSignal
+    let clock: any WallClock
+    let logger: Logger
+
+    func run() async throws {
+        try? FileManager.default.createDirectory(at: paths.runtimeDirectory, withIntermediateDirectories: true)
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    for id in try await store.activeGoals() {
+                        guard !Task.isShuttingDownGracefully else { break }
+                        try await work(on: id)
+                    }
+                } catch {
+                    logger.error("goals: \(error)")
+                }
+                await wake.wait(until: clock.now().addingTimeInterval(60), clock: clock)
+            }
+        } onGracefulShutdown: {
+            wake.wake()
+        }
+    }
+
+    private func work(on id: Int64) async throws {
+        let lockFile = paths.runtimeDirectory.appending(path: "goal-\(id).lock")
+        guard let lock = try? DaemonLock.acquire(at: lockFile, dataDirectory: paths.dataDirectory.path) else {
+            logger.info("goal run \(id) is being worked on by another process; leaving it")
+            return
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let detail = try await store.goal(id)
+        if try await !store.recoverGoals(only: id).isEmpty || detail.run.state == .running {
+            logger.notice("goal run \(id): resuming after an interruption")
+        }
+        let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
+        let runner = GoalRunner(
+            store: store, model: model, tools: BuiltinTools.all(), workspace: workspace, logger: logger
+        ) { [logger] event in
+            switch event {
+            case .planned(let tasks, let source, _): logger.info("goal run \(id): planned \(tasks) task(s) (\(source))")
+            case .finished(let task, let state, _): logger.info("goal run \(id): \(task) \(state.rawValue)")
+            case .paused(let reason): logger.warning("goal run \(id) paused: \(reason)")
+            case .reported(let path): logger.info("goal run \(id): report \(path)")
+            case .started: break
+            }
+        }
+        let task = Task { try await runner.run(id) }
+        let result = await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await task.result
+            } onGracefulShutdown: {
+                task.cancel()
+            }
+        } onCancel: {
+            task.cancel()
+        }
+        if case .success(let finished) = result {
+            logger.info("goal run \(id) \(finished.run.state.rawValue)")
+        } else if case .failure(let error) = result {
+            logger.error("goal run \(id): \(error)")
+        }
+    }
+}
