@@ -24,9 +24,14 @@ public struct GoalSQLStore: GoalStore {
     }
 
     /// The synchronous twin of `goal`, for the CLI; `nil` when the run is not a goal's.
+    ///
+    /// - Throws: `LedgerError.runNotFound` when there is no such run at all.
     public func goalNow(_ runID: Int64) throws -> GoalDetail? {
         try database.readSync { db in
-            try Self.isGoal(runID, in: db) ? try Self.detail(runID, in: db) : nil
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM run WHERE id = ?", arguments: [runID]) != nil else {
+                throw LedgerError.runNotFound(runID)
+            }
+            return try Self.isGoal(runID, in: db) ? try Self.detail(runID, in: db) : nil
         }
     }
 

@@ -9,6 +9,12 @@ public struct ReceiptFields: Sendable, Hashable {
     public var date: String?
     public var total: Double?
 
+    public init(vendor: String?, date: String?, total: Double?) {
+        self.vendor = vendor
+        self.date = date
+        self.total = total
+    }
+
     /// Reads the fields from OCR or PDF text, one printed line per text line.
     public static func parse(_ text: String) -> ReceiptFields {
         let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

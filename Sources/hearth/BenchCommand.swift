@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print measured figures beside a baseline measured in the same run.",
-        subcommands: [SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self])
+        subcommands: [SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self])
 }
 
 struct SpineBenchCommand: AsyncParsableCommand {

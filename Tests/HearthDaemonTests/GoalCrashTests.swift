@@ -112,6 +112,49 @@ struct GoalCrashTests {
         #expect(await daemon.stop() == 0)
     }
 
+    @Test("hearth demo --json prints every receipt, the flagged ones with reasons, the failed one with its error, tokens and seconds")
+    func demoJSON() async throws {
+        let sandbox = try Sandbox()
+        let server = ScriptedModelServer(responder: ScriptedAuditModel.reply)
+        let url = try await server.start()
+        defer { server.stop() }
+        try FileManager.default.createDirectory(at: sandbox.data, withIntermediateDirectories: true)
+        try Data(
+            "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n".utf8
+        )
+        .write(to: sandbox.data.appending(path: "config.toml"))
+        let result = try await sandbox.hearth(["demo", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try JSONValue(parsing: result.stdout)
+        #expect(summary["receipts"]?.arrayValue?.count == 20)
+        #expect(summary["receipts"]?.arrayValue?.first == "000")
+        #expect(summary["flagged"]?.arrayValue?.count == 12)
+        #expect(summary["flagged"]?.arrayValue?.allSatisfy { $0["reasons"]?.arrayValue?.isEmpty == false } == true)
+        #expect(summary["failed"] == [["id": "099", "error": summary["failed"]?.arrayValue?.first?["error"] ?? .null]])
+        #expect((summary["tokens"]?.doubleValue ?? 0) > 0 && summary["seconds"]?.doubleValue != nil)
+        let report = summary["report"]?.stringValue ?? ""
+        #expect(report.hasPrefix(sandbox.workspace.appending(path: "demo").path) && FileManager.default.fileExists(atPath: report))
+        #expect(result.stderr.contains("planned 21 task(s) (recipe:document-audit)"))
+    }
+
+    @Test("goal commands explain bad input")
+    func badInput() async throws {
+        let sandbox = try Sandbox()
+        try FileManager.default.createDirectory(at: sandbox.workspace, withIntermediateDirectories: true)
+        let empty = try await sandbox.hearth(["goal", "  "])
+        #expect(empty.status == 1 && empty.stderr.contains("the goal is empty"))
+        let budget = try await sandbox.hearth(["goal", "x", "--max-tokens", "0"])
+        #expect(budget.status == 1 && budget.stderr.contains("--max-tokens must be at least 1"))
+        let trace = try await sandbox.hearth(["trace", "42"])
+        #expect(trace.status == 1 && trace.stderr.contains("no run with id 42"))
+        let tool = try await sandbox.hearth(["tool", "run", "shred", "--args", "{}"])
+        #expect(tool.status == 1 && tool.stderr.contains("unknown tool \"shred\""))
+        let args = try await sandbox.hearth(["tool", "run", "read_file", "--args", "[1]"])
+        #expect(args.status == 1 && args.stderr.contains("--args must be a JSON object"))
+        let escape = try await sandbox.hearth(["tool", "run", "read_file", "--args", "{\"path\": \"../../etc/passwd\"}"])
+        #expect(escape.status == 1 && escape.stderr.contains("read_file refused"))
+    }
+
     static func read(_ database: URL, _ sql: String) throws -> [String] {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
