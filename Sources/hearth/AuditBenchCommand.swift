@@ -38,6 +38,9 @@ struct AuditBenchCommand: AsyncParsableCommand {
     @Option(help: "Seed for --random.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Only the no-model baseline (e.g. to score check_receipt over all 626 receipts with --random 626).")
+    var noModel = false
+
     @Flag(help: "Print the figures as JSON.")
     var json = false
 
@@ -69,6 +72,18 @@ struct AuditBenchCommand: AsyncParsableCommand {
             }
         }
         let baselineSeconds = (ContinuousClock.now - baselineStart).inSeconds
+        if noModel {
+            var baseline = Self.score(flagged: baselineFlagged, failed: baselineFailed, truth: truth)
+            baseline["seconds"] = .number((baselineSeconds * 100).rounded() / 100)
+            baseline["flagged"] = .number(Double(baselineFlagged.count))
+            baseline["failed"] = .array(baselineFailed.sorted().map(JSONValue.string))
+            let document: JSONValue = [
+                "benchmark": "audit", "receipts": .number(Double(receipts.count)), "truth_flagged": .number(Double(truth.flagged.count)),
+                "sample": .string(random.map { "random \($0), seed \(seed)" } ?? "demo"), "baseline_tools_only": .object(baseline),
+            ]
+            print(json ? document.jsonText : "no model: \(baseline.filter { $0.key != "failed" }.map { "\($0.key) \($0.value.jsonText)" }.sorted().joined(separator: "  "))")
+            return
+        }
 
         // Hearth: the goal, planned and run by the agent on the model.
         let database = try HearthDatabase.open(at: scratch.appending(path: "hearth.sqlite"))
