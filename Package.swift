@@ -167,6 +167,7 @@ let package = Package(
             name: "HearthAgentTests",
             dependencies: [
                 "HearthAgent", "HearthCore", "HearthStore", "HearthSandbox", "HearthTesting", "HearthModels", "HearthTools", "HearthDemo",
+                "HearthMemory",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

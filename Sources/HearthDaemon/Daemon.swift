@@ -137,14 +137,22 @@ public enum Daemon {
         let goalWake = WakeSignal()
         let goals = GoalSQLStore(database: database)
         if configuration.inference.enabled {
+            let goalInference = DeferredInference(configuration: configuration, status: inference)
+            let usage = UsageStore(database: database)
+            let goalMode =
+                configuration.inference.toolCalls.flatMap(ToolCallMode.init(rawValue:))
+                ?? InferenceClients.defaultToolCallMode(for: configuration.inference.provider)
             services.append(
                 GoalService(
                     store: goals,
-                    model: LanguageModelAgent(
-                        model: DeferredInference(configuration: configuration, status: inference),
-                        mode: configuration.inference.toolCalls.flatMap(ToolCallMode.init(rawValue:))
-                            ?? InferenceClients.defaultToolCallMode(for: configuration.inference.provider)),
-                    paths: paths, wake: goalWake, clock: clock, logger: logger))
+                    model: { runID in
+                        LanguageModelAgent(
+                            model: AccountedModel(
+                                goalInference, ledger: usage, budgets: configuration.budgets, pricing: configuration.pricing,
+                                context: UsageContext(purpose: "goal", runID: runID)),
+                            mode: goalMode)
+                    },
+                    memory: memoryEngine, journal: journal, paths: paths, wake: goalWake, clock: clock, logger: logger))
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,

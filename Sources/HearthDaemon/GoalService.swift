@@ -15,7 +15,10 @@ import ServiceLifecycle
 /// journal, and the next start picks it up where it stopped.
 struct GoalService: Service {
     let store: GoalSQLStore
-    let model: any AgentModel
+    /// The model for one goal's run (accounted to that run).
+    let model: @Sendable (Int64) -> any AgentModel
+    let memory: any AgentMemory
+    let journal: any EventJournal
     let paths: HearthPaths
     let wake: WakeSignal
     let clock: any WallClock
@@ -52,8 +55,11 @@ struct GoalService: Service {
             logger.notice("goal run \(id): resuming after an interruption")
         }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
+        let profile = (try? await memory.profileLines()) ?? []
+        let memories = (try? await memory.recall(detail.goal, limit: 3)) ?? []
         let runner = GoalRunner(
-            store: store, model: model, tools: BuiltinTools.all(), workspace: workspace, logger: logger
+            store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal), workspace: workspace,
+            options: GoalRunner.Options(profile: profile, memories: memories), logger: logger
         ) { [logger] event in
             switch event {
             case .planned(let tasks, let source, _): logger.info("goal run \(id): planned \(tasks) task(s) (\(source))")

@@ -116,11 +116,16 @@ public struct WriteReportTool: Tool {
 
 /// Every built-in tool, in a stable order (prompts list them in this order).
 public enum BuiltinTools {
-    public static func all(extra: [any Tool] = []) -> ToolBox {
-        ToolBox(
-            [
-                ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
-                ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(),
-            ] + extra)
+    /// - Parameters:
+    ///   - memory: adds `remember` and `recall`.
+    ///   - journal: adds `notify` (findings queued for the digest).
+    public static func all(memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil) -> ToolBox {
+        var tools: [any Tool] = [
+            ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
+            ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(),
+        ]
+        if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
+        if let journal { tools.append(NotifyTool(journal: journal)) }
+        return ToolBox(tools)
     }
 }

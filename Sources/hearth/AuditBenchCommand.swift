@@ -81,7 +81,11 @@ struct AuditBenchCommand: AsyncParsableCommand {
                 "benchmark": "audit", "receipts": .number(Double(receipts.count)), "truth_flagged": .number(Double(truth.flagged.count)),
                 "sample": .string(random.map { "random \($0), seed \(seed)" } ?? "demo"), "baseline_tools_only": .object(baseline),
             ]
-            print(json ? document.jsonText : "no model: \(baseline.filter { $0.key != "failed" }.map { "\($0.key) \($0.value.jsonText)" }.sorted().joined(separator: "  "))")
+            print(
+                json
+                    ? document.jsonText
+                    : "no model: \(baseline.filter { $0.key != "failed" }.map { "\($0.key) \($0.value.jsonText)" }.sorted().joined(separator: "  "))"
+            )
             return
         }
 

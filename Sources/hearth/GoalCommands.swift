@@ -5,6 +5,7 @@ import HearthConfig
 import HearthCore
 import HearthDaemon
 import HearthDemo
+import HearthMemory
 import HearthModels
 import HearthStore
 import HearthTools
@@ -138,12 +139,25 @@ struct GoalSession {
         }
         say("run \(runID): starting the model server…")
         let access = try await InferenceAccess.open(paths: context.paths, configuration: context.configuration, logger: logger)
-        let model = LanguageModelAgent(
-            model: access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), mode: access.toolCallMode)
+        // Accounted: every call lands in 'hearth usage' and counts against the day's and the run's caps.
+        let client = access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
+        let accounted = AccountedModel(
+            client, embedder: client, ledger: UsageStore(database: database), budgets: context.configuration.budgets,
+            pricing: context.configuration.pricing, context: UsageContext(purpose: "goal", runID: runID))
+        let model = LanguageModelAgent(model: accounted, mode: access.toolCallMode)
+        // Memory: the profile and what is relevant to the goal go into every prompt; remember,
+        // recall and notify are tools.
+        let memory = MemoryEngine(
+            store: MemorySQLStore(database: database), embedder: accounted.with(UsageContext(purpose: "embed", runID: runID)))
+        try await memory.open()
+        let goalText = try await store.goal(runID).goal
+        let profile = (try? await memory.profileLines()) ?? []
+        let recalled = (try? await memory.recall(goalText, limit: 3)) ?? []
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
-            store: store, model: model, tools: BuiltinTools.all(), workspace: workspace,
-            options: GoalRunner.Options(concurrency: concurrency), logger: logger
+            store: store, model: model, tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)),
+            workspace: workspace, options: GoalRunner.Options(concurrency: concurrency, profile: profile, memories: recalled),
+            logger: logger
         ) { event in
             switch event {
             case .planned(let tasks, let source, let repaired):

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HearthConfig
 import HearthCore
+import HearthMemory
+import HearthStore
 import HearthTools
 
 struct ToolCommand: AsyncParsableCommand {
@@ -21,7 +23,10 @@ struct ToolListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let tools = BuiltinTools.all().all
+        let database = try common.load().openForWriting()
+        let tools = BuiltinTools.all(
+            memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil), journal: JournalStore(database: database)
+        ).all
         if json {
             printJSON(
                 .array(
@@ -72,7 +77,12 @@ struct ToolRunCommand: AsyncParsableCommand {
             throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")
         }
         let toolContext = ToolContext(workspace: workspace, idempotencyKey: "cli-\(UUID().uuidString.prefix(8))")
-        let output = try await BuiltinTools.all().invoke(name, arguments: arguments, context: toolContext)
+        // Memory tools search full text here (no model server is started for one tool call).
+        let database = try context.openForWriting()
+        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        try await memory.open()
+        let tools = BuiltinTools.all(memory: memory, journal: JournalStore(database: database))
+        let output = try await tools.invoke(name, arguments: arguments, context: toolContext)
         if json {
             printJSON(["tool": .string(name), "text": .string(output.text), "data": output.data, "untrusted": .bool(output.untrusted)])
         } else {

@@ -1,6 +1,7 @@
 import Foundation
 import HearthAgent
 import HearthCore
+import HearthMemory
 import HearthModels
 import HearthStore
 import HearthTesting
@@ -139,5 +140,65 @@ struct GoalRunnerTests {
         #expect(detail.summary?.contains("forEach \"Nowhere/*\" matches no file") == true)
         #expect(fixture.server.requests.count == 2)
         #expect(detail.usage.modelCalls == 2)
+    }
+}
+
+@Suite("Goal context: profile, memories and memory tools", .timeLimit(.minutes(1)))
+struct GoalContextTests {
+    @Test("the profile and recalled memories reach every prompt as data; recall, remember and notify work as tools")
+    func memoryInContext() async throws {
+        let directory = try TemporaryDirectory()
+        let workspace = directory.appending("workspace")
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        let database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
+        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        _ = try await memory.handleInstruction(in: "remember that I prefer reports in EUR", source: "cli", provenance: .trusted)
+        _ = try await memory.remember("Ann approved the Lisbon trip budget in March", untrusted: false, runID: nil)
+        let profile = try await memory.profileLines()
+        #expect(!profile.isEmpty)
+
+        let server = ScriptedModelServer { body in
+            if GoalFixture.isPlanner(body) {
+                return GoalFixture.plan([
+                    [
+                        "id": "look", "title": "Look it up", "instructions": "Find what Ann approved.", "dependsOn": [],
+                        "expectedOutput": "",
+                        "tools": ["recall", "remember", "notify"],
+                    ]
+                ])
+            }
+            switch body["messages"]?.arrayValue?.count ?? 0 {
+            case 2: return GoalFixture.call("recall", ["query": "Ann approved"])
+            case 4: return GoalFixture.call("remember", ["text": "Ann approves trip budgets"])
+            case 6: return GoalFixture.call("notify", ["title": "Ann approved the Lisbon budget"])
+            default: return GoalFixture.call("final_answer", ["text": "Ann approved the Lisbon trip budget."])
+            }
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        let client = InferenceClients.make(
+            endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
+            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+        let store = GoalSQLStore(database: database)
+        let recalled = try await memory.recall("Lisbon trip", limit: 3)
+        let runner = GoalRunner(
+            store: store, model: LanguageModelAgent(model: client, mode: .constrained),
+            tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)), workspace: workspace,
+            options: GoalRunner.Options(profile: profile, memories: recalled, planner: .model), logger: Logger(label: "test"))
+        let run = try await store.createGoal("What did Ann approve for the Lisbon trip?", budget: GoalBudget())
+        let detail = try await runner.run(run.id)
+        #expect(detail.run.state == RunState.succeeded)
+
+        let taskRequests = server.requests.filter { !GoalFixture.isPlanner($0.body) }
+        let system = taskRequests.first?.body["messages"]?.arrayValue?.first?["content"]?.stringValue ?? ""
+        #expect(system.contains("The user's standing preferences:\n- \(profile[0])"))
+        #expect(system.contains("<data>") && system.contains("Lisbon trip budget"))
+        // The recall observation came back fenced as data.
+        let observation = taskRequests.dropFirst().first?.body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        #expect(observation.hasPrefix("Result of recall:\n<data>") && observation.contains("Ann approved the Lisbon trip budget"))
+        let notes = try await memory.recall("approves trip budgets", limit: 5)
+        #expect(notes.contains { $0.contains("Ann approves trip budgets") })
+        let queued = try await JournalStore(database: database).events(EventQuery(source: "agent"))
+        #expect(queued.count == 1 && queued.first?.kind == "notify")
     }
 }

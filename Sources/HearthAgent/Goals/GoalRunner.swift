@@ -21,13 +21,17 @@ public struct GoalRunner: Sendable {
         public var limits: PlanDraft.Limits
         /// Characters of earlier tasks' results given to a dependent task (the context budget).
         public var inputCharacters: Int
+        /// The user's preferences and standing rules (from memory), in every prompt.
         public var profile: [String]
+        /// Memories relevant to the goal, recalled once when the run starts, in every task's prompt (as data).
+        public var memories: [String]
         public var planner: Planner.Mode
 
         public init(
             concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = [],
-            planner: Planner.Mode = .auto
+            memories: [String] = [], planner: Planner.Mode = .auto
         ) {
+            self.memories = memories
             self.planner = planner
             self.concurrency = concurrency
             self.limits = limits
@@ -173,7 +177,8 @@ public struct GoalRunner: Sendable {
         let store = self.store
         return TaskAgent(
             runID: runID, goal: detail.goal, task: task, inputs: Self.inputs(for: task, in: current, limit: options.inputCharacters),
-            profile: options.profile, model: model, tools: tools, store: store, workspace: workspace, meter: meter,
+            profile: options.profile, memories: options.memories, model: model, tools: tools, store: store, workspace: workspace,
+            meter: meter,
             shouldStop: { (try? await store.goal(runID).run.state) == .cancelled })
     }
 
