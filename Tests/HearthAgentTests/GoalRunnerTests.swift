@@ -86,6 +86,26 @@ struct GoalRunnerTests {
         #expect(resumed.run.state == RunState.pending && resumed.pauseReason == nil)
     }
 
+    @Test("a markdown file no tool can read is normalised and the call retried, and the repair is traced")
+    func markdownRepair() async throws {
+        let fixture = try await GoalFixture(files: ["Notes/a.md": "#Title\r\n\u{0}notes\r\n", "Notes/b.md": "# Fine\n"]) { body in
+            if GoalFixture.isPlanner(body) { return GoalFixture.plan([GoalFixture.readNotes]) }
+            let messages = body["messages"]?.arrayValue ?? []
+            let task = messages.dropFirst().first?["content"]?.stringValue ?? ""
+            let item = task.contains("Notes/a.md") ? "Notes/a.md" : "Notes/b.md"
+            return messages.count <= 2 ? GoalFixture.call("read_file", ["path": .string(item)]) : GoalFixture.call("final_answer", ["text": "read"])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run()
+        #expect(detail.run.state == RunState.succeeded)
+        let traces = try await fixture.store.traces(detail.run.id)
+        #expect(traces.contains { $0.kind == .repair && $0.name == "normalize_markdown" && $0.taskID == "read[Notes/a.md]" })
+        let repaired = try String(contentsOf: fixture.workspace.appending(path: "Notes/a.md"), encoding: .utf8)
+        #expect(repaired == "# Title\nnotes\n")
+        let record = detail.tasks.first { $0.task.id == "read[Notes/a.md]" }
+        #expect(record?.result?["data"]?["text"] == "# Title\nnotes\n")
+    }
+
     @Test("a token budget stops the run before the next model call")
     func tokenBudget() async throws {
         var budget = GoalBudget()
