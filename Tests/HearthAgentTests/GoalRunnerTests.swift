@@ -93,7 +93,8 @@ struct GoalRunnerTests {
             let messages = body["messages"]?.arrayValue ?? []
             let task = messages.dropFirst().first?["content"]?.stringValue ?? ""
             let item = task.contains("Notes/a.md") ? "Notes/a.md" : "Notes/b.md"
-            return messages.count <= 2 ? GoalFixture.call("read_file", ["path": .string(item)]) : GoalFixture.call("final_answer", ["text": "read"])
+            return messages.count <= 2
+                ? GoalFixture.call("read_file", ["path": .string(item)]) : GoalFixture.call("final_answer", ["text": "read"])
         }
         defer { fixture.server.stop() }
         let detail = try await fixture.run()
