@@ -38,6 +38,15 @@ public struct Configuration: Sendable, Equatable {
         public var timeZone: String?
     }
 
+    /// What the agent may do on its own (see `PolicyEngine`).
+    public struct Policy: Sendable, Equatable {
+        public var autonomy: AutonomyLevel = .ask
+        /// `allow|ask|deny TOOL [argument=glob …]`, first match wins (a deny always wins).
+        public var rules: [PolicyRule] = []
+        /// A request nobody answers within this many hours expires, which denies it.
+        public var approvalHours = 24
+    }
+
     public struct Executor: Sendable, Equatable {
         /// How many runs may perform a step at the same time.
         public var concurrency = 2
@@ -90,6 +99,7 @@ public struct Configuration: Sendable, Equatable {
     public var maildir = Maildir()
     public var cron = Cron()
     public var executor = Executor()
+    public var policy = Policy()
     public var log = Log()
 
     public init() {}
@@ -143,7 +153,28 @@ extension Configuration {
         var config = Configuration()
         let reader = SectionReader(path: path)
         try reader.checkSections(
-            root, known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing"])
+            root,
+            known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy"])
+        if let table = try reader.section("policy", in: root) {
+            try reader.checkKeys(table, section: "policy", known: ["autonomy", "rules", "approval_hours"])
+            if let text = try reader.nonEmptyString(table, "policy", "autonomy") {
+                guard let level = AutonomyLevel(rawValue: text) else {
+                    throw .invalid(
+                        path: path, line: table["autonomy"]!.line, key: "policy.autonomy",
+                        message: "unknown level \"\(text)\"; use one of \(AutonomyLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                config.policy.autonomy = level
+            }
+            for rule in try reader.strings(table, "policy", "rules") ?? [] {
+                do {
+                    config.policy.rules.append(try PolicyRule.parse(rule))
+                } catch {
+                    throw .invalid(path: path, line: table["rules"]!.line, key: "policy.rules", message: error.description)
+                }
+            }
+            config.policy.approvalHours =
+                try reader.integer(table, "policy", "approval_hours", in: 1...(24 * 365)) ?? config.policy.approvalHours
+        }
 
         if let table = try reader.section("paths", in: root) {
             try reader.checkKeys(table, section: "paths", known: ["data_dir", "workspace"])

@@ -52,6 +52,17 @@ public enum ConfigurationTemplate {
             # Empty: the system time zone.
             timezone = ""
 
+            [policy]
+            # What the agent may do on its own: observe (read only), suggest (every effect asks),
+            # ask (workspace changes run, anything beyond asks), actWithinSandbox (programs run
+            # too, confined). Sending, spending, deleting and the network always ask.
+            autonomy = "\(defaults.policy.autonomy.rawValue)"
+            # "allow|ask|deny TOOL [argument=glob ...]"; a deny always wins, e.g.
+            # rules = ["deny send_email to=*@competitor.com", "allow write_file path=Reports/*"]
+            rules = []
+            # An approval nobody answers within this many hours expires, which denies it.
+            approval_hours = \(defaults.policy.approvalHours)
+
             [executor]
             # How many runs may perform a step at the same time.
             concurrency = \(defaults.executor.concurrency)

@@ -152,7 +152,10 @@ public enum Daemon {
                                 context: UsageContext(purpose: "goal", runID: runID)),
                             mode: goalMode)
                     },
-                    memory: memoryEngine, journal: journal, paths: paths, wake: goalWake, clock: clock, logger: logger))
+                    memory: memoryEngine, journal: journal, approvals: ApprovalSQLStore(database: database),
+                    policy: PolicyEngine(autonomy: configuration.policy.autonomy, rules: configuration.policy.rules),
+                    approvalLifetime: TimeInterval(configuration.policy.approvalHours * 3600), paths: paths, wake: goalWake, clock: clock,
+                    logger: logger))
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
@@ -166,7 +169,7 @@ public enum Daemon {
                     return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
                 },
                 runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}, goals: goals,
-                goalsChanged: { goalWake.wake() }),
+                goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database)),
             logger: logger)
         services.append(
             api.service { port in

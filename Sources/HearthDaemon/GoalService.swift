@@ -19,6 +19,9 @@ struct GoalService: Service {
     let model: @Sendable (Int64) -> any AgentModel
     let memory: any AgentMemory
     let journal: any EventJournal
+    let approvals: ApprovalSQLStore
+    let policy: PolicyEngine
+    let approvalLifetime: TimeInterval
     let paths: HearthPaths
     let wake: WakeSignal
     let clock: any WallClock
@@ -29,6 +32,10 @@ struct GoalService: Service {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 do {
+                    // Unanswered requests past their deadline deny; their tasks go back to work.
+                    for expired in try await approvals.expire(now: clock.now()) {
+                        logger.notice("approval \(expired.id) (run \(expired.runID), \(expired.tool)) expired without an answer: denied")
+                    }
                     for id in try await store.activeGoals() {
                         guard !Task.isShuttingDownGracefully else { break }
                         try await work(on: id)
@@ -59,13 +66,18 @@ struct GoalService: Service {
         let memories = (try? await memory.recall(detail.goal, limit: 3)) ?? []
         let runner = GoalRunner(
             store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal), workspace: workspace,
-            options: GoalRunner.Options(profile: profile, memories: memories), logger: logger
+            options: GoalRunner.Options(profile: profile, memories: memories, policy: policy, approvalLifetime: approvalLifetime),
+            approvals: approvals, logger: logger
         ) { [logger] event in
             switch event {
             case .planned(let tasks, let source, _): logger.info("goal run \(id): planned \(tasks) task(s) (\(source))")
             case .finished(let task, let state, _): logger.info("goal run \(id): \(task) \(state.rawValue)")
             case .paused(let reason): logger.warning("goal run \(id) paused: \(reason)")
             case .reported(let path): logger.info("goal run \(id): report \(path)")
+            case .waiting(let task, let approval, let reason):
+                logger.notice(
+                    "goal run \(id): \(task) waits for approval \(approval) (\(reason)); 'hearth approve \(approval)' or 'hearth deny \(approval)'"
+                )
             case .started: break
             }
         }

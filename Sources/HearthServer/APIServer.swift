@@ -22,12 +22,16 @@ public struct APIDependencies: Sendable {
     public var goals: (any GoalStore)?
     /// Called after a goal was handed over, so the goal service picks it up.
     public var goalsChanged: @Sendable () -> Void
+    /// Approvals (`GET /v1/approvals`, `POST /v1/approvals/{id}/approve|deny`).
+    public var approvals: (any ApprovalBook)?
 
     public init(
         journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
         runsChanged: @escaping @Sendable () -> Void, schedulesChanged: @escaping @Sendable () -> Void,
-        eventsAppended: @escaping @Sendable () -> Void, goals: (any GoalStore)? = nil, goalsChanged: @escaping @Sendable () -> Void = {}
+        eventsAppended: @escaping @Sendable () -> Void, goals: (any GoalStore)? = nil, goalsChanged: @escaping @Sendable () -> Void = {},
+        approvals: (any ApprovalBook)? = nil
     ) {
+        self.approvals = approvals
         self.goals = goals
         self.goalsChanged = goalsChanged
         self.journal = journal
@@ -55,6 +59,7 @@ public struct APIDependencies: Sendable {
 /// | `POST /v1/runs/{id}/cancel`, `POST /v1/runs/{id}/resume` | steer a run |
 /// | `POST /v1/goals` | `{"goal": "…"}`: hand over a goal (201 with its run) |
 /// | `GET /v1/goals/{id}`, `GET /v1/goals/{id}/trace` | a goal's plan, tasks and usage; its trace |
+/// | `GET /v1/approvals?all=1`, `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` | answer gated actions (`{"note"}` / `{"reason"}`) |
 /// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals"]}`: the CLI's nudge after it wrote the database |
 /// | `GET /v1/status` | the daemon's status document |
 public struct APIServer: Sendable {
@@ -104,6 +109,14 @@ public struct APIServer: Sendable {
         api.post("/goals") { request, _ in try await createGoal(request) }
         api.get("/goals/:id") { _, context in Self.json(try Self.encode(try await goalStore().goal(try Self.runID(context)))) }
         api.get("/goals/:id/trace") { _, context in Self.json(try Self.encode(try await goalStore().traces(try Self.runID(context)))) }
+        api.get("/approvals") { request, _ in
+            let book = try approvalBook()
+            _ = try await book.expire(now: Date())
+            let all = request.uri.queryParameters["all"].map { $0 == "1" || $0 == "true" } ?? false
+            return Self.json(try Self.encode(try await book.approvals(states: all ? nil : [.pending])))
+        }
+        api.post("/approvals/:id/approve") { request, context in try await answerApproval(request, context, approve: true) }
+        api.post("/approvals/:id/deny") { request, context in try await answerApproval(request, context, approve: false) }
         api.post("/wake") { request, _ in try await wake(request) }
         api.get("/status") { _, _ in Self.json(await dependencies.status()) }
         return router
@@ -188,6 +201,21 @@ public struct APIServer: Sendable {
         var document = try Self.encode(run)
         document = .object((document.objectValue ?? [:]).merging(["created": .bool(created)]) { _, new in new })
         return Self.json(document, status: created ? .created : .ok)
+    }
+
+    private func approvalBook() throws -> any ApprovalBook {
+        guard let approvals = dependencies.approvals else {
+            throw APIError(status: .serviceUnavailable, message: "this daemon runs no goals, so nothing waits for approval")
+        }
+        return approvals
+    }
+
+    private func answerApproval(_ request: Request, _ context: BasicRequestContext, approve: Bool) async throws -> Response {
+        let body = try await Self.readJSON(request, limit: 64 * 1024, allowEmpty: true)
+        let note = body["note"]?.stringValue ?? body["reason"]?.stringValue
+        let approval = try await approvalBook().decide(try Self.runID(context), approve: approve, note: note, now: Date())
+        dependencies.goalsChanged()
+        return Self.json(try Self.encode(approval))
     }
 
     private func goalStore() throws -> any GoalStore {
@@ -311,6 +339,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return APIServer.json(["error": .string(error.message)], status: error.status)
         } catch let error as LedgerError {
             let status: HTTPResponse.Status = if case .runNotFound = error { .notFound } else { .conflict }
+            return APIServer.json(["error": .string(error.description)], status: status)
+        } catch let error as ApprovalError {
+            let status: HTTPResponse.Status = if case .notFound = error { .notFound } else { .conflict }
             return APIServer.json(["error": .string(error.description)], status: status)
         } catch let error as GoalError {
             let status: HTTPResponse.Status =

@@ -270,6 +270,30 @@ enum Migrations {
             // The tree a goal works in (the demo uses a folder of the workspace); NULL: the configured workspace.
             try db.execute(sql: "ALTER TABLE goal ADD COLUMN workspace TEXT")
         }
+        migrator.registerMigration("v6-approvals") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE approval (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        runId INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                        taskId TEXT NOT NULL,
+                        position INTEGER NOT NULL,
+                        tool TEXT NOT NULL,
+                        risk TEXT NOT NULL,
+                        arguments TEXT NOT NULL,
+                        origins TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        expiresAt INTEGER NOT NULL,
+                        decidedAt INTEGER,
+                        note TEXT,
+                        UNIQUE (runId, taskId, position)
+                    );
+                    CREATE INDEX approval_state ON approval(state);
+                    """)
+        }
         return migrator
     }()
 }

@@ -156,8 +156,12 @@ struct GoalSession {
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
             store: store, model: model, tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)),
-            workspace: workspace, options: GoalRunner.Options(concurrency: concurrency, profile: profile, memories: recalled),
-            logger: logger
+            workspace: workspace,
+            options: GoalRunner.Options(
+                concurrency: concurrency, profile: profile, memories: recalled,
+                policy: PolicyEngine(autonomy: context.configuration.policy.autonomy, rules: context.configuration.policy.rules),
+                approvalLifetime: TimeInterval(context.configuration.policy.approvalHours * 3600)),
+            approvals: ApprovalSQLStore(database: database), logger: logger
         ) { event in
             switch event {
             case .planned(let tasks, let source, let repaired):
@@ -169,6 +173,8 @@ struct GoalSession {
                 say("  \(state.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(task)  \(note.prefix(160))")
             case .paused(let reason): say("paused: \(reason)")
             case .reported(let path): say("report: \(workspace.appending(path: path).path)")
+            case .waiting(let task, let approval, let reason):
+                say("  waiting   \(task)  approval \(approval): \(reason) — 'hearth approve \(approval)' or 'hearth deny \(approval)'")
             }
         }
         do {

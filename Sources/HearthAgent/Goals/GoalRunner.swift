@@ -10,6 +10,8 @@ public enum GoalProgress: Sendable {
     case finished(task: String, state: TaskState, note: String)
     case paused(reason: String)
     case reported(path: String)
+    /// A task froze on a call that needs a human's approval; the rest of the plan goes on.
+    case waiting(task: String, approval: Int64, reason: String)
 }
 
 /// Plans a goal (once), runs its ready tasks a few at a time, isolates failures, and writes the
@@ -26,11 +28,17 @@ public struct GoalRunner: Sendable {
         /// Memories relevant to the goal, recalled once when the run starts, in every task's prompt (as data).
         public var memories: [String]
         public var planner: Planner.Mode
+        public var policy: PolicyEngine
+        /// How long an approval request waits before it expires (expiry denies).
+        public var approvalLifetime: TimeInterval
 
         public init(
             concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = [],
-            memories: [String] = [], planner: Planner.Mode = .auto
+            memories: [String] = [], planner: Planner.Mode = .auto, policy: PolicyEngine = PolicyEngine(),
+            approvalLifetime: TimeInterval = 24 * 3600
         ) {
+            self.policy = policy
+            self.approvalLifetime = approvalLifetime
             self.memories = memories
             self.planner = planner
             self.concurrency = concurrency
@@ -45,13 +53,16 @@ public struct GoalRunner: Sendable {
     let tools: ToolBox
     let workspace: URL
     let options: Options
+    let approvals: (any ApprovalBook)?
     let logger: Logger
     let progress: @Sendable (GoalProgress) -> Void
 
+    /// - Parameter approvals: where gated calls wait for a human; `nil` refuses what the policy would ask about.
     public init(
-        store: any GoalStore, model: any AgentModel, tools: ToolBox, workspace: URL, options: Options = Options(), logger: Logger,
-        progress: @escaping @Sendable (GoalProgress) -> Void = { _ in }
+        store: any GoalStore, model: any AgentModel, tools: ToolBox, workspace: URL, options: Options = Options(),
+        approvals: (any ApprovalBook)? = nil, logger: Logger, progress: @escaping @Sendable (GoalProgress) -> Void = { _ in }
     ) {
+        self.approvals = approvals
         self.store = store
         self.model = model
         self.tools = tools
@@ -126,6 +137,11 @@ public struct GoalRunner: Sendable {
                 case .cancelled:
                     states[id] = .cancelled
                     try await store.setTaskState(runID, task: id, state: .cancelled, result: nil, error: "the run was cancelled")
+                case .awaitingApproval(let approval, let reason):
+                    states[id] = .awaitingApproval
+                    try await store.setTaskState(
+                        runID, task: id, state: .awaitingApproval, result: nil, error: "waiting for approval \(approval): \(reason)")
+                    progress(.waiting(task: id, approval: approval, reason: reason))
                 }
             }
         }
@@ -133,6 +149,14 @@ public struct GoalRunner: Sendable {
             return try await end(runID, .cancelled, summary: "Cancelled by the user.")
         }
         if let pauseReason { return try await pause(runID, reason: pauseReason) }
+        let waiting = tasks.filter { states[$0.id] == .awaitingApproval }.map(\.id)
+        if !waiting.isEmpty {
+            // Frozen only where a human must answer; everything that could run has run.
+            let reason = "waiting for approval: \(waiting.joined(separator: ", ")) (see 'hearth approvals')"
+            try await store.setRunState(runID, state: .awaitingApproval, pauseReason: reason)
+            try await trace(runID, .state, "awaitingApproval", ["tasks": .array(waiting.map(JSONValue.string))])
+            return try await store.goal(runID)
+        }
         let final = try await store.goal(runID)
         let outcome = PlanSchedule.outcome(tasks: tasks, states: states) ?? .failed
         let summary = Self.summary(final)
@@ -178,7 +202,7 @@ public struct GoalRunner: Sendable {
         return TaskAgent(
             runID: runID, goal: detail.goal, task: task, inputs: Self.inputs(for: task, in: current, limit: options.inputCharacters),
             profile: options.profile, memories: options.memories, model: model, tools: tools, store: store, workspace: workspace,
-            meter: meter,
+            meter: meter, policy: options.policy, approvals: approvals, approvalLifetime: options.approvalLifetime,
             shouldStop: { (try? await store.goal(runID).run.state) == .cancelled })
     }
 

@@ -9,6 +9,8 @@ enum TaskOutcome: Sendable {
     /// The run must stop (a budget, a loop, the model server gone); the task goes back to pending.
     case paused(String)
     case cancelled
+    /// A call waits for a human's answer (approval id, why).
+    case awaitingApproval(Int64, String)
 }
 
 /// What a run has used in this leg (since it started or was resumed), against its budget.
@@ -55,6 +57,10 @@ struct TaskAgent: Sendable {
     let store: any GoalStore
     let workspace: URL
     let meter: RunMeter
+    let policy: PolicyEngine
+    /// Where gated calls wait for a human; `nil`: nobody to ask, so `ask` refuses.
+    let approvals: (any ApprovalBook)?
+    let approvalLifetime: TimeInterval
     let shouldStop: @Sendable () async -> Bool
 
     func perform() async throws -> TaskOutcome {
@@ -69,6 +75,8 @@ struct TaskAgent: Sendable {
         var failedCalls: [String: String] = [:]
         var seenOutputs: Set<String> = []
         var stepsWithoutNews = 0
+        // Text from outside the user's own words: where argument provenance is checked against.
+        var untrustedTexts = [inputs] + memories
         var invalidReplies = 0
         var steps = 0
 
@@ -82,9 +90,13 @@ struct TaskAgent: Sendable {
             }
             // 1. The next call: replayed from the journal, or chosen by the model.
             let call: ToolCall
+            let pending = position < journal.count ? nil : try await approvals?.approval(runID: runID, taskID: task.id, position: position)
             if position < journal.count {
                 let recorded = journal[position]
                 call = ToolCall(id: "replay_\(position)", name: recorded.tool, arguments: recorded.arguments)
+            } else if let pending {
+                // The model's choice was frozen in the approval: it is not asked again.
+                call = ToolCall(id: "approved_\(position)", name: pending.tool, arguments: pending.arguments)
             } else {
                 if specs.isEmpty { return try await answerWithoutTools(messages) }
                 let choice: AgentChoice
@@ -129,11 +141,43 @@ struct TaskAgent: Sendable {
                 return .paused("task \"\(task.id)\" repeated the same call \(seenCalls[signature]!) times: \(Self.preview(signature))")
             }
 
-            // 3. Perform (or replay) the call.
+            // 3. The policy gate, outside the model, for every new call.
+            var approvedID: Int64?
+            if position >= journal.count {
+                switch try await gate(call, position: position, untrustedTexts: untrustedTexts, existing: pending) {
+                case .proceed(let approval): approvedID = approval
+                case .wait(let id, let reason): return .awaitingApproval(id, reason)
+                case .refuse(let reason):
+                    let refusal = ToolError.refused(tool: call.name, reason: reason)
+                    try await store.recordIntent(
+                        runID, task: task.id,
+                        action: TaskAction(
+                            position: position, tool: call.name, arguments: call.arguments,
+                            idempotencyKey: "run:\(runID)/\(task.id)#\(position)",
+                            state: .intent))
+                    try await store.recordOutcome(runID, task: task.id, position: position, output: nil, error: refusal.description)
+                    journal.append(
+                        TaskAction(
+                            position: position, tool: call.name, arguments: call.arguments,
+                            idempotencyKey: "run:\(runID)/\(task.id)#\(position)",
+                            state: .failed, error: refusal.description))
+                    position += 1
+                    lastError = refusal.description
+                    failedCalls[signature] = refusal.description
+                    messages.append(.assistant(Self.callText(call)))
+                    messages.append(
+                        .user("The call was refused: \(reason)\nDo not try it again; continue without it, or give the final answer."))
+                    continue
+                }
+            }
+
+            // 4. Perform (or replay) the call.
             let outcome = try await perform(call, position: position, journal: &journal)
+            if let approvedID { try await approvals?.markUsed(approvedID) }
             position += 1
             switch outcome {
             case .success(let output):
+                if output.untrusted { untrustedTexts.append(output.text) }
                 if call.name == task.completesWith {
                     return .succeeded(Self.result(answer: output.text, tool: call.name, output: output, calls: position))
                 }
@@ -156,6 +200,50 @@ struct TaskAgent: Sendable {
                 return .paused("task \"\(task.id)\" made \(stepsWithoutNews) steps without new information")
             }
         }
+    }
+
+    enum Gate {
+        case proceed(approval: Int64?)
+        case wait(Int64, String)
+        case refuse(String)
+    }
+
+    /// Decides a new call with the policy engine and, when it must ask, with the approval book.
+    /// Every decision is traced.
+    func gate(_ call: ToolCall, position: Int, untrustedTexts: [String], existing: Approval?) async throws -> Gate {
+        guard let tool = tools[call.name] else { return .proceed(approval: nil) }  // the tool box reports unknown tools
+        let origins = ProvenanceTracker.origins(of: call.arguments, untrustedTexts: untrustedTexts)
+        let decision = policy.decide(tool: call.name, risk: tool.risk, arguments: call.arguments, origins: origins)
+        var detail: [String: JSONValue] = [
+            "tool": .string(call.name), "risk": .string(tool.risk.rawValue), "reason": .string(decision.reason),
+            "untrusted": .array(decision.untrustedArguments.map(JSONValue.string)),
+        ]
+        if let rule = decision.rule { detail["rule"] = .string(rule) }
+        try await trace(.policy, decision.verdict.rawValue, .object(detail))
+        switch decision.verdict {
+        case .allow: return .proceed(approval: nil)
+        case .deny: return .refuse("policy: \(decision.reason)")
+        case .ask: break
+        }
+        guard let approvals else { return .refuse("policy: \(decision.reason), and no one can be asked here") }
+        if let existing {
+            switch existing.state {
+            case .approved, .used:
+                guard existing.permits(tool: call.name, arguments: call.arguments) || existing.state == .used else {
+                    return .refuse("the action differs from the one approved (approval \(existing.id)); it needs a new approval")
+                }
+                return .proceed(approval: existing.id)
+            case .denied: return .refuse("denied by the user" + (existing.note.map { ": \($0)" } ?? ""))
+            case .expired: return .refuse("approval \(existing.id) expired without an answer (expiry denies)")
+            case .pending: return .wait(existing.id, existing.reason)
+            }
+        }
+        let approval = try await approvals.request(
+            Approval(
+                runID: runID, taskID: task.id, position: position, tool: call.name, risk: tool.risk, arguments: call.arguments,
+                origins: origins, reason: decision.reason, expiresAt: Date().addingTimeInterval(approvalLifetime)))
+        try await trace(.policy, "approval-requested", ["approval": .number(Double(approval.id)), "hash": .string(approval.hash)])
+        return .wait(approval.id, decision.reason)
     }
 
     /// Arguments the plan fixed (bindings, and a fan-out item's own file for tools that read),

@@ -9,11 +9,13 @@ public enum TaskState: String, Sendable, Hashable, Codable, CaseIterable {
     /// Not run: a task it needed failed.
     case skipped
     case cancelled
+    /// Frozen on a call that waits for a human's answer (`hearth approvals`); only this task waits.
+    case awaitingApproval
 
     public var isTerminal: Bool {
         switch self {
         case .succeeded, .failed, .skipped, .cancelled: true
-        case .pending, .running: false
+        case .pending, .running, .awaitingApproval: false
         }
     }
 }
