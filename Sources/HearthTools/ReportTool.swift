@@ -119,13 +119,14 @@ public enum BuiltinTools {
     /// - Parameters:
     ///   - memory: adds `remember` and `recall`.
     ///   - journal: adds `notify` (findings queued for the digest).
-    public static func all(memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil) -> ToolBox {
+    ///   - extra: more tools (integrations, tests), after the built-in ones.
+    public static func all(memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, extra: [any Tool] = []) -> ToolBox {
         var tools: [any Tool] = [
             ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
             ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(),
         ]
         if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
         if let journal { tools.append(NotifyTool(journal: journal)) }
-        return ToolBox(tools)
+        return ToolBox(tools + extra)
     }
 }

@@ -123,22 +123,18 @@ public struct PolicyEngine: Sendable, Hashable {
             return PolicyDecision(
                 verdict: .deny, reason: "refused by the rule \"\(rule)\"", rule: rule.description, untrustedArguments: untrusted)
         }
-        if Self.provenanceSensitive.contains(risk) && !untrusted.isEmpty {
+        let rule = rules.first { $0.matches(tool: tool, arguments: arguments) }
+        let base = rule?.verdict ?? Self.defaultVerdict(autonomy: autonomy, risk: risk)
+        let why =
+            rule.map { "the rule \"\($0)\"" }
+            ?? "autonomy \(autonomy.rawValue) \(base == .allow ? "allows" : base == .ask ? "asks for" : "refuses") \(risk.rawValue)"
+        if base != .deny && Self.provenanceSensitive.contains(risk) && !untrusted.isEmpty {
             return PolicyDecision(
                 verdict: .ask,
                 reason: "\(untrusted.joined(separator: ", ")) came from untrusted content and would reach a \(risk.rawValue) tool",
                 untrustedArguments: untrusted)
         }
-        if let rule = rules.first(where: { $0.matches(tool: tool, arguments: arguments) }) {
-            return PolicyDecision(
-                verdict: rule.verdict, reason: "the rule \"\(rule)\"", rule: rule.description, untrustedArguments: untrusted)
-        }
-        let verdict = Self.defaultVerdict(autonomy: autonomy, risk: risk)
-        return PolicyDecision(
-            verdict: verdict,
-            reason:
-                "autonomy \(autonomy.rawValue) \(verdict == .allow ? "allows" : verdict == .ask ? "asks for" : "refuses") \(risk.rawValue)",
-            untrustedArguments: untrusted)
+        return PolicyDecision(verdict: base, reason: why, rule: rule?.description, untrustedArguments: untrusted)
     }
 
     public static func defaultVerdict(autonomy: AutonomyLevel, risk: ToolRisk) -> PolicyVerdict {
