@@ -27,7 +27,7 @@ let package = Package(
         // Domain values, pure state machines and the seams every backend meets. Foundation only.
         .target(name: "HearthCore", swiftSettings: swiftSettings),
 
-        // A few Linux calls Swift's Glibc module does not expose (malloc tuning; later openat2, Landlock).
+        // A few Linux calls Swift's Glibc module does not expose (malloc tuning, spawning, openat2, Landlock probes).
         .target(name: "CHearthSystem"),
 
         // Reading and validating config.toml; XDG path resolution.
@@ -67,7 +67,7 @@ let package = Package(
         ),
 
         // Path confinement to the workspace and the runner for external programs.
-        .target(name: "HearthSandbox", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
+        .target(name: "HearthSandbox", dependencies: ["HearthCore", "CHearthSystem"], swiftSettings: swiftSettings),
 
         // Built-in tools: workspace files, documents (PDF text, OCR), CSV, markdown, reports, receipts.
         .target(name: "HearthTools", dependencies: ["HearthCore", "HearthSandbox"], swiftSettings: swiftSettings),
@@ -145,7 +145,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo",
+                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "hearth_system.h"
 
 #include <errno.h>
@@ -5,6 +6,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/openat2.h>
+#include <linux/landlock.h>
 
 extern char **environ;
 
@@ -36,4 +42,33 @@ int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     return result;
+}
+
+int hearth_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve) {
+    struct open_how how = {.flags = (unsigned long long)flags, .mode = mode, .resolve = resolve};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+unsigned long long hearth_resolve_confined(void) {
+    return RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+}
+
+int hearth_landlock_abi(void) {
+#ifdef SYS_landlock_create_ruleset
+    return (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int hearth_user_namespaces_work(void) {
+    pid_t child = fork();
+    if (child < 0) return 0;
+    if (child == 0) _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) return 0;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

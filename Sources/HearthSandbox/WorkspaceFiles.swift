@@ -37,6 +37,8 @@ public enum WorkspaceFiles {
             guard existing.st_mode & S_IFMT == S_IFREG else {
                 throw existing.st_mode & S_IFMT == S_IFLNK ? .symlink(path) : .notARegularFile(path)
             }
+            // Another name of this file may be outside: never touch it, even by replacing the name.
+            guard existing.st_nlink <= 1 else { throw .multipleLinks(path) }
             guard replace else { throw .invalidPath(path, reason: "the file exists; pass \"overwrite\": true to replace it") }
         }
         let temporary = ".\(name).hearth-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -83,6 +85,7 @@ public enum WorkspaceFiles {
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw info.st_mode & S_IFMT == S_IFLNK ? .symlink(source) : .notARegularFile(source)
         }
+        guard info.st_nlink <= 1 else { throw .multipleLinks(source) }
         guard !destinationExists else { throw .invalidPath(destination, reason: "the destination exists; nothing was moved") }
         guard renameat(from, fromName, to, toName) == 0 else { throw .io(path: source, code: errno, action: "move") }
         return true

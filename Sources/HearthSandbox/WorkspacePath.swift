@@ -1,3 +1,4 @@
+import CHearthSystem
 import Foundation
 import Glibc
 
@@ -101,6 +102,27 @@ public enum WorkspacePath {
     {
         var directory = Glibc.open(workspace.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard directory >= 0 else { throw .io(path: workspace.path, code: errno, action: "open the workspace") }
+        // The kernel's own confinement first: openat2 resolves the whole path beneath the held
+        // workspace descriptor, following no link of any kind, atomically (no rename race).
+        // Missing directories (to create) and kernels without openat2 take the walk below.
+        if !parts.isEmpty {
+            let fd = hearth_openat2(
+                directory, parts.joined(separator: "/"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, hearth_resolve_confined())
+            if fd >= 0 {
+                close(directory)
+                return fd
+            }
+            let code = errno
+            switch code {
+            case ELOOP, EXDEV:
+                close(directory)
+                throw code == ELOOP ? .symlink(path) : .invalidPath(path, reason: "it resolves outside the workspace")
+            case ENOTDIR:
+                close(directory)
+                throw .notADirectory(path)
+            default: break  // ENOENT (to create), ENOSYS, EAGAIN: the walk decides
+            }
+        }
         for component in parts {
             var next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 && errno == ENOENT && create {

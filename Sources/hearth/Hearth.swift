@@ -15,7 +15,8 @@ struct Hearth: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, DaemonCommand.self, StatusCommand.self, EventCommand.self, EventsCommand.self,
             ScheduleCommand.self, EffectCommand.self, RunsCommand.self, RunCommand.self, CancelCommand.self,
-            ResumeCommand.self, GoalCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self, TraceCommand.self,
+            ResumeCommand.self, DoctorCommand.self, GoalCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
+            TraceCommand.self,
             DemoCommand.self, ToolCommand.self, AskCommand.self,
             ModelsCommand.self, UsageCommand.self, MemoryCommand.self, BenchCommand.self,
         ])

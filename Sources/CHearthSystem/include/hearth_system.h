@@ -22,4 +22,19 @@ static inline int hearth_malloc_trim(void) { return malloc_trim(0); }
 /// Returns 0 and sets `*pid`, or an errno value.
 int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid);
 
+/// openat2(2) with `RESOLVE_*` flags in `resolve`. Returns a descriptor, or -1 with errno set
+/// (ENOSYS on kernels before 5.6).
+int hearth_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve);
+
+/// The flags for confined opens: stay beneath the directory, follow no symbolic link at all,
+/// and never a "magic" link such as /proc/self/root.
+unsigned long long hearth_resolve_confined(void);
+
+/// The Landlock ABI version the kernel offers, or -1 with errno set (ENOSYS: not built in;
+/// EOPNOTSUPP: built in but disabled at boot).
+int hearth_landlock_abi(void);
+
+/// Whether this process may create a user namespace (tried in a short-lived child). 1 or 0.
+int hearth_user_namespaces_work(void);
+
 #endif

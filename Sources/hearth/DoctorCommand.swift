@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import HearthConfig
+import HearthCore
+import HearthDaemon
+import HearthModels
+import HearthSandbox
+
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract:
+            "What works on this machine: sandbox mechanisms, document tools, the model server, the vault — and what to do about what does not."
+    )
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Print JSON: {checks: [{name, ok, detail, remedy}], ok}.")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        var checks = SandboxProbe.run(workspace: context.paths.workspace).checks.map {
+            (name: $0.name, ok: $0.available, detail: $0.detail, remedy: $0.remedy)
+        }
+        // The model server.
+        let inference = context.configuration.inference
+        if !inference.enabled {
+            checks.append(("model server", false, "inference is disabled in the config", "set [inference] enabled = true"))
+        } else if let url = inference.baseURL {
+            checks.append(("model server", true, "external \(inference.provider.rawValue) at \(url)", ""))
+        } else {
+            do {
+                let installation = try ModelInstallation.load(
+                    binary: context.paths.llamaServer, modelsDirectory: context.paths.modelsDirectory)
+                checks.append(
+                    (
+                        "model server", true,
+                        "llama-server at \(installation.binary.path), models: \(installation.models.map(\.name).joined(separator: ", "))",
+                        ""
+                    ))
+            } catch {
+                checks.append(("model server", false, "\(error)", "run scripts/setup"))
+            }
+        }
+        // The vault.
+        let vault = context.paths.dataDirectory.appending(path: "vault.enc")
+        checks.append(
+            FileManager.default.fileExists(atPath: vault.path)
+                ? ("vault", true, vault.path, "")
+                : (
+                    "vault", false,
+                    "no vault.enc in \(context.paths.dataDirectory.path); the credential broker (hearth-vault) is not built yet",
+                    "nothing to do today: no tool uses credentials yet"
+                ))
+        let policy = context.configuration.policy
+        checks.append(
+            (
+                "policy", true,
+                "autonomy \(policy.autonomy.rawValue), \(policy.rules.count) rule(s), approvals expire after \(policy.approvalHours) h", ""
+            ))
+
+        if json {
+            printJSON([
+                "ok": .bool(checks.allSatisfy { $0.ok || $0.name == "bubblewrap" || $0.name == "vault" }),
+                "checks": .array(
+                    checks.map {
+                        ["name": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail), "remedy": .string($0.remedy)]
+                    }),
+            ])
+            return
+        }
+        let width = checks.map(\.name.count).max() ?? 0
+        for check in checks {
+            print("\(check.ok ? "ok  " : "MISS") \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)")
+            if !check.ok && !check.remedy.isEmpty { print("     \(String(repeating: " ", count: width))  → \(check.remedy)") }
+        }
+    }
+}
