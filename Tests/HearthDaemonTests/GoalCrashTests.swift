@@ -155,6 +155,69 @@ struct GoalCrashTests {
         #expect(escape.status == 1 && escape.stderr.contains("read_file refused"))
     }
 
+    @Test("a call waiting for approval survives a daemon restart, and runs once after 'hearth approve'")
+    func approvalAcrossRestart() async throws {
+        let sandbox = try Sandbox()
+        try FileManager.default.createDirectory(at: sandbox.workspace, withIntermediateDirectories: true)
+        let server = ScriptedModelServer { body in
+            let messages = body["messages"]?.arrayValue ?? []
+            func reply(_ value: JSONValue) -> ScriptedModelServer.Reply { .chat(value.jsonText) }
+            if messages.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true {
+                return reply([
+                    "tasks": [
+                        [
+                            "id": "note", "title": "Write the note", "instructions": "Write note.txt.", "dependsOn": [],
+                            "expectedOutput": "",
+                            "tools": ["write_file"],
+                        ]
+                    ]
+                ])
+            }
+            return messages.count <= 2
+                ? reply(["tool": "write_file", "arguments": ["path": "note.txt", "content": "hello"]])
+                : reply(["tool": "final_answer", "arguments": ["text": "written"]])
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        // Autonomy "suggest": every effect, a workspace write included, waits for approval.
+        try sandbox.prepareDaemon(
+            extraConfig:
+                "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n"
+                + "[policy]\nautonomy = \"suggest\"\n")
+        var daemon = try await sandbox.startDaemon()
+        let handed = try await sandbox.hearth(["goal", "--detach", "--json", "Write a note"])
+        let id = try JSONValue(parsing: handed.stdout)["id"]?.intValue ?? 0
+        var pending: [JSONValue] = []
+        for _ in 0..<300 {
+            pending = (try? JSONValue(parsing: try await sandbox.hearth(["approvals", "--json"]).stdout))?.arrayValue ?? []
+            if !pending.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(pending.count == 1)
+        #expect(pending.first?["tool"] == "write_file" && pending.first?["arguments"]?["path"] == "note.txt")
+        #expect(try JSONValue(parsing: try await sandbox.hearth(["run", "\(id)", "--json"]).stdout)["state"] == "awaitingApproval")
+        #expect(await daemon.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.workspace.appending(path: "note.txt").path))
+
+        let approval = pending.first?["id"]?.intValue ?? 0
+        let approved = try await sandbox.hearth(["approve", "\(approval)", "--note", "fine"])
+        #expect(approved.status == 0 && approved.stdout.contains("hearth resume \(id)"))
+        daemon = try await sandbox.startDaemon()
+        var state = ""
+        for _ in 0..<300 {
+            state = (try? JSONValue(parsing: try await sandbox.hearth(["run", "\(id)", "--json"]).stdout))?["state"]?.stringValue ?? ""
+            if state == "succeeded" || state == "failed" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(state == "succeeded")
+        #expect(try String(contentsOf: sandbox.workspace.appending(path: "note.txt"), encoding: .utf8) == "hello")
+        let all = try JSONValue(parsing: try await sandbox.hearth(["approvals", "--all", "--json"]).stdout).arrayValue ?? []
+        #expect(all.map { $0["state"] } == ["used"])
+        let again = try await sandbox.hearth(["approve", "\(approval)"])
+        #expect(again.status == 1 && again.stderr.contains("already used"))
+        #expect(await daemon.stop() == 0)
+    }
+
     static func read(_ database: URL, _ sql: String) throws -> [String] {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
