@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hearth", targets: ["hearth"]),
+        .executable(name: "hearth-sandbox", targets: ["hearth-sandbox"]),
         .library(name: "HearthCore", targets: ["HearthCore"]),
     ],
     dependencies: [
@@ -140,6 +141,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        // The confined runner for shell commands (C: Landlock and namespaces apply to the calling
+        // process before exec, which Foundation's Process cannot do).
+        .executableTarget(name: "hearth-sandbox"),
 
         .executableTarget(
             name: "hearth",

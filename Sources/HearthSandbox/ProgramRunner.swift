@@ -25,6 +25,7 @@ public enum ProgramRunner {
     public struct Output: Sendable {
         public var stdout: Data
         public var stderr: String
+        public var status: Int32 = 0
     }
 
     /// Finds a program on the usual system paths.
@@ -46,10 +47,24 @@ public enum ProgramRunner {
         _ program: String, package: String, arguments: [String], timeout: Duration = .seconds(60), maxOutput: Int = 8 << 20
     ) async throws -> Output {
         guard let executable = locate(program) else { throw ProgramError.notInstalled(program: program, package: package) }
+        let output = try await run(executable: executable, arguments: arguments, timeout: timeout, maxOutput: maxOutput)
+        guard output.status == 0 else {
+            throw ProgramError.failed(program: program, status: output.status, stderr: String(output.stderr.suffix(500)))
+        }
+        return output
+    }
+
+    /// Runs `executable` and returns its output and exit status, whatever the status.
+    ///
+    /// - Throws: `ProgramError.timedOut` (the process is killed), or a launch error.
+    public static func run(
+        executable: URL, arguments: [String], environment: [String: String]? = nil, timeout: Duration, maxOutput: Int = 8 << 20
+    ) async throws -> Output {
+        let program = executable.lastPathComponent
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"]
+        process.environment = environment ?? ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"]
         let stdout = Pipe()
         let stderr = Pipe()
         process.standardOutput = stdout
@@ -97,6 +112,8 @@ public enum ProgramRunner {
             return first
         }
         guard let status else {
+            // The program's group too (hearth-sandbox leads one), so no grandchild outlives the timeout.
+            kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
             process.waitUntilExit()
             throw ProgramError.timedOut(program: program, seconds: Int(timeout.components.seconds))
@@ -106,9 +123,6 @@ public enum ProgramRunner {
         }
         let (out, err) = collected.withLock { $0 }
         let errorText = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard status == 0 else {
-            throw ProgramError.failed(program: program, status: status, stderr: String(errorText.suffix(500)))
-        }
-        return Output(stdout: out, stderr: errorText)
+        return Output(stdout: out, stderr: errorText, status: status)
     }
 }

@@ -123,7 +123,7 @@ public enum BuiltinTools {
     public static func all(memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, extra: [any Tool] = []) -> ToolBox {
         var tools: [any Tool] = [
             ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
-            ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(),
+            ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(), ShellTool(),
         ]
         if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
         if let journal { tools.append(NotifyTool(journal: journal)) }

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import HearthConfig
 import HearthCore
 import HearthDaemon
 import HearthModels
 import HearthSandbox
+import HearthTools
 
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +25,21 @@ struct DoctorCommand: AsyncParsableCommand {
         var checks = SandboxProbe.run(workspace: context.paths.workspace).checks.map {
             (name: $0.name, ok: $0.available, detail: $0.detail, remedy: $0.remedy)
         }
+        // The shell tool: its helper, and the mechanisms the helper insists on.
+        let helper = ShellTool.defaultHelper()
+        let landlock = checks.first { $0.name == "landlock" }?.ok ?? false
+        let isolation = (checks.first { $0.name == "user namespaces" }?.ok ?? false) || getuid() == 0
+        checks.append(
+            helper != nil && landlock && isolation
+                ? ("shell", true, "commands run through \(helper!.path): Landlock, no network, limits", "")
+                : (
+                    "shell", false,
+                    helper == nil
+                        ? "hearth-sandbox is not beside hearth" : "the helper would refuse: Landlock or network isolation is missing",
+                    helper == nil
+                        ? "build it: swift build -c release --product hearth-sandbox"
+                        : "see the landlock and user namespaces lines; the shell tool is refused until then"
+                ))
         // The model server.
         let inference = context.configuration.inference
         if !inference.enabled {
