@@ -212,7 +212,8 @@ struct TaskAgent: Sendable {
     /// Every decision is traced.
     func gate(_ call: ToolCall, position: Int, untrustedTexts: [String], existing: Approval?) async throws -> Gate {
         guard let tool = tools[call.name] else { return .proceed(approval: nil) }  // the tool box reports unknown tools
-        let origins = ProvenanceTracker.origins(of: call.arguments, untrustedTexts: untrustedTexts)
+        let origins = ProvenanceTracker.origins(
+            of: call.arguments, untrustedTexts: untrustedTexts, trustedTexts: [goal, task.title, task.instructions])
         let decision = policy.decide(tool: call.name, risk: tool.risk, arguments: call.arguments, origins: origins)
         var detail: [String: JSONValue] = [
             "tool": .string(call.name), "risk": .string(tool.risk.rawValue), "reason": .string(decision.reason),

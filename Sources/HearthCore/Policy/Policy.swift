@@ -148,37 +148,58 @@ public struct PolicyEngine: Sendable, Hashable {
     }
 }
 
-/// Which argument values came from untrusted content: a string value (or a long enough piece of
-/// it) that appears in text the agent read from an untrusted source.
+/// Which argument values came from untrusted content: a value (or an address, link or long
+/// token in it) that appears in text the agent read from an untrusted source and not in the
+/// user's own words (the goal and the plan's instructions).
 ///
 /// Conservative by design: a value of 6 or more characters found verbatim in untrusted text is
-/// untrusted, as is any value containing an e-mail address or URL seen there.
+/// untrusted unless the user wrote it; a shorter one counts when it appears there as a whole word.
 public enum ProvenanceTracker {
-    public static func origins(of arguments: JSONValue, untrustedTexts: [String]) -> [String: ArgumentOrigin] {
+    public static func origins(of arguments: JSONValue, untrustedTexts: [String], trustedTexts: [String] = []) -> [String: ArgumentOrigin] {
         guard case .object(let members) = arguments else { return [:] }
         let haystack = untrustedTexts.joined(separator: "\n").lowercased()
+        let trusted = trustedTexts.joined(separator: "\n").lowercased()
         var origins: [String: ArgumentOrigin] = [:]
         for (key, value) in members {
-            origins[key] = isUntrusted(value, in: haystack) ? .untrusted : .trusted
+            origins[key] = isUntrusted(value, in: haystack, trusted: trusted) ? .untrusted : .trusted
         }
         return origins
     }
 
-    static func isUntrusted(_ value: JSONValue, in haystack: String) -> Bool {
+    static func isUntrusted(_ value: JSONValue, in haystack: String, trusted: String) -> Bool {
         switch value {
         case .string(let text):
             let needle = text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines)
-            guard needle.count >= 6, !haystack.isEmpty else { return false }
-            if haystack.contains(needle) { return true }
+            guard !needle.isEmpty, !haystack.isEmpty else { return false }
+            if !trusted.isEmpty && trusted.contains(needle) { return false }
+            if needle.count >= 6 {
+                if haystack.contains(needle) { return true }
+            } else if containsWord(needle, in: haystack) {
+                return true
+            }
             // Pieces: addresses, links and long words copied out of the content.
             let pieces = needle.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == ";" || $0 == "<" || $0 == ">" })
             return pieces.contains { piece in
-                (piece.contains("@") || piece.contains("://") || piece.count >= 12) && haystack.contains(piece)
+                (piece.contains("@") || piece.contains("://") || piece.contains("www.") || piece.count >= 12) && haystack.contains(piece)
+                    && !trusted.contains(piece)
             }
-        case .array(let values): return values.contains { isUntrusted($0, in: haystack) }
-        case .object(let members): return members.values.contains { isUntrusted($0, in: haystack) }
+        case .array(let values): return values.contains { isUntrusted($0, in: haystack, trusted: trusted) }
+        case .object(let members): return members.values.contains { isUntrusted($0, in: haystack, trusted: trusted) }
         case .number, .bool, .null: return false
         }
+    }
+
+    /// `word` as a whole word (letters and digits around it do not continue it).
+    static func containsWord(_ word: String, in text: String) -> Bool {
+        var searchRange = text.startIndex..<text.endIndex
+        while let found = text.range(of: word, range: searchRange) {
+            let before = found.lowerBound == text.startIndex ? nil : text[text.index(before: found.lowerBound)]
+            let after = found.upperBound == text.endIndex ? nil : text[found.upperBound]
+            let isBoundary: (Character?) -> Bool = { $0.map { !$0.isLetter && !$0.isNumber } ?? true }
+            if isBoundary(before) && isBoundary(after) { return true }
+            searchRange = found.upperBound..<text.endIndex
+        }
+        return false
     }
 }
 
