@@ -252,7 +252,12 @@ enum GoalJSON {
         lines.append(
             "usage: \(usage.modelCalls) model call(s), \(usage.promptTokens) prompt + \(usage.completionTokens) completion tokens, \(usage.toolCalls) tool call(s)"
         )
-        if let reason = detail.pauseReason { lines.append("paused: \(reason); 'hearth resume \(detail.run.id)' continues it") }
+        if let reason = detail.pauseReason {
+            lines.append(
+                detail.run.state == .awaitingApproval
+                    ? "\(reason); answer with 'hearth approve ID' or 'hearth deny ID', then 'hearth resume \(detail.run.id)' (a running daemon continues it by itself)"
+                    : "paused: \(reason); 'hearth resume \(detail.run.id)' continues it")
+        }
         if let report = detail.report { lines.append("report: \(workspace.map { $0.appending(path: report).path } ?? report)") }
         return lines.joined(separator: "\n")
     }
