@@ -63,8 +63,13 @@ public enum DocumentText {
         } catch let error as ProgramError {
             switch error {
             case .failed(_, _, let stderr):
+                // Converters repeat themselves ("Syntax Error: …" per attempt): each line once.
+                var lines: [String] = []
+                for line in stderr.split(whereSeparator: \.isNewline).map(String.init) where !lines.contains(line) { lines.append(line) }
                 throw .failed(
-                    tool: tool, message: "\"\(path)\" could not be read by \(program) (damaged or not a \(suffix) file): \(stderr)")
+                    tool: tool,
+                    message:
+                        "\"\(path)\" could not be read by \(program) (damaged or not a \(suffix) file): \(lines.joined(separator: "; "))")
             default: throw .failed(tool: tool, message: error.description)
             }
         } catch {

@@ -107,6 +107,15 @@ struct GoalRunnerTests {
         #expect(record?.result?["data"]?["text"] == "# Title\nnotes\n")
     }
 
+    @Test("a small model stuck in a loop is recognised, a real summary is not")
+    func degenerateText() {
+        #expect(GoalRunner.isDegenerate("2018-04-25 20:30:52.128" + String(repeating: ":1", count: 200)))
+        #expect(
+            !GoalRunner.isDegenerate(
+                "Twelve of the twenty receipts were flagged: four are over the limit of 100, the rest fall outside Q2."))
+        #expect(!GoalRunner.isDegenerate("ok"))
+    }
+
     @Test("a token budget stops the run before the next model call")
     func tokenBudget() async throws {
         var budget = GoalBudget()

@@ -159,8 +159,7 @@ public struct GoalRunner: Sendable {
         }
         let final = try await store.goal(runID)
         let outcome = PlanSchedule.outcome(tasks: tasks, states: states) ?? .failed
-        let summary = Self.summary(final)
-        return try await end(runID, outcome, summary: summary)
+        return try await end(runID, outcome, summary: Self.summary(final))
     }
 
     /// Plans the goal and saves the plan; returns the problems when no valid plan was found.
@@ -227,11 +226,39 @@ public struct GoalRunner: Sendable {
         return text.isEmpty ? "" : "<data>\n\(text)</data>"
     }
 
-    /// The final task's answer: what the model concluded.
+    /// The run in one paragraph, from the tasks' states and structured results (never from model
+    /// prose alone), followed by the final task's answer when it reads like one.
     static func summary(_ detail: GoalDetail) -> String {
+        let items = detail.tasks.filter { $0.task.item != nil }
+        var sentences: [String] = []
+        if !items.isEmpty {
+            let flagged = items.filter { $0.result?["data"]?["flags"]?.arrayValue?.isEmpty == false }
+            let failed = items.filter { $0.state != .succeeded }
+            var sentence = "\(items.count) file(s) processed"
+            if items.contains(where: { $0.result?["data"]?["flags"] != nil }) { sentence += ", \(flagged.count) flagged" }
+            if !failed.isEmpty {
+                sentence += ", \(failed.count) could not be handled (\(failed.compactMap(\.task.item).joined(separator: ", ")))"
+            }
+            sentences.append(sentence + ".")
+        }
         let dependedOn = Set(detail.tasks.flatMap(\.task.dependsOn))
         let finals = detail.tasks.filter { !dependedOn.contains($0.task.group) && $0.task.item == nil }
-        return finals.compactMap { $0.result?["answer"]?.stringValue }.joined(separator: "\n\n")
+        for answer in finals.compactMap({ $0.result?["answer"]?.stringValue }) where !answer.isEmpty {
+            sentences.append(
+                isDegenerate(answer)
+                    ? "(The model's own summary was repetitive and is left out; 'hearth trace \(detail.run.id)' shows it.)" : answer)
+        }
+        return sentences.joined(separator: "\n\n")
+    }
+
+    /// Text that mostly repeats itself (a small model stuck in a loop): few distinct 4-character
+    /// pieces for its length.
+    public static func isDegenerate(_ text: String) -> Bool {
+        let characters = Array(text)
+        guard characters.count >= 80 else { return false }
+        var pieces = Set<String>()
+        for index in 0...(characters.count - 4) { pieces.insert(String(characters[index..<index + 4])) }
+        return Double(pieces.count) / Double(characters.count - 3) < 0.25
     }
 
     private func pause(_ runID: Int64, reason: String) async throws -> GoalDetail {
@@ -311,7 +338,9 @@ enum GoalReport {
         }
         let others = detail.tasks.filter { $0.task.item == nil && $0.state == .succeeded }
         for record in others {
-            sections.append(["heading": .string(record.task.title), "text": .string(record.result?["answer"]?.stringValue ?? "")])
+            let answer = record.result?["answer"]?.stringValue ?? ""
+            let text = GoalRunner.isDegenerate(answer) ? "(repetitive model output left out; see 'hearth trace \(detail.run.id)')" : answer
+            sections.append(["heading": .string(record.task.title), "text": .string(text)])
         }
         var arguments: [String: JSONValue] = [
             "path": .string(path), "title": .string("Report: \(detail.goal)"),
