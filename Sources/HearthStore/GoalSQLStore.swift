@@ -65,6 +65,35 @@ public struct GoalSQLStore: GoalStore {
         }
     }
 
+    public func replaceTask(_ runID: Int64, failed: PlanTask, with tasks: [PlanTask], successor: String, reason: String) async throws {
+        let bodies = try tasks.map(Self.encode)
+        try await database.write { db in
+            let now = Date().millisecondsSince1970
+            try db.execute(
+                sql: "UPDATE plan_task SET state = 'replaced', error = ?, updatedAt = ? WHERE runId = ? AND taskId = ?",
+                arguments: [reason, now, runID, failed.id])
+            var position = (try Int.fetchOne(db, sql: "SELECT MAX(position) FROM plan_task WHERE runId = ?", arguments: [runID]) ?? 0) + 1
+            for (task, body) in zip(tasks, bodies) {
+                try db.execute(
+                    sql: "INSERT INTO plan_task (runId, taskId, position, body, state, updatedAt) VALUES (?, ?, ?, ?, 'pending', ?)",
+                    arguments: [runID, task.id, position, body, now])
+                position += 1
+            }
+            // Dependents of the failed task wait for the replacement; skips caused by the failure are undone.
+            let rows = try Row.fetchAll(db, sql: "SELECT taskId, body, state FROM plan_task WHERE runId = ?", arguments: [runID])
+            for row in rows {
+                var task = try Self.decode(PlanTask.self, row["body"])
+                guard task.dependsOn.contains(failed.group), task.id != failed.id else { continue }
+                task.dependsOn = task.dependsOn.map { $0 == failed.group ? successor : $0 }
+                let state: String = row["state"]
+                try db.execute(
+                    sql: "UPDATE plan_task SET body = ?, state = ?, error = NULL, updatedAt = ? WHERE runId = ? AND taskId = ?",
+                    arguments: [try Self.encode(task), state == "skipped" ? "pending" : state, now, runID, task.id])
+            }
+            try Self.touch(runID, in: db)
+        }
+    }
+
     public func setRunState(_ runID: Int64, state: RunState, pauseReason: String?) async throws {
         try await database.write { db in
             try db.execute(

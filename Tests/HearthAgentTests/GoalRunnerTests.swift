@@ -107,6 +107,47 @@ struct GoalRunnerTests {
         #expect(record?.result?["data"]?["text"] == "# Title\nnotes\n")
     }
 
+    @Test("a failed step others wait for is replanned once: the route around it runs, and so do its dependents")
+    func replanAroundFailure() async throws {
+        let fixture = try await GoalFixture(files: ["data/b.csv": "x,y\n1,2\n"]) { body in
+            let messages = body["messages"]?.arrayValue ?? []
+            let prompt = messages.dropFirst().first?["content"]?.stringValue ?? ""
+            if GoalFixture.isPlanner(body) {
+                if prompt.contains("failed:") {
+                    return GoalFixture.plan([
+                        [
+                            "id": "fetch-b", "title": "Read the other file", "instructions": "Read data/b.csv.", "dependsOn": [],
+                            "expectedOutput": "", "tools": ["read_csv"],
+                        ]
+                    ])
+                }
+                return GoalFixture.plan([
+                    [
+                        "id": "fetch", "title": "Read the data", "instructions": "Read data/a.csv.", "dependsOn": [], "expectedOutput": "",
+                        "tools": ["read_csv"],
+                    ],
+                    [
+                        "id": "sum", "title": "Sum it up", "instructions": "Say what the data holds.", "dependsOn": ["fetch"],
+                        "expectedOutput": "", "tools": [],
+                    ],
+                ])
+            }
+            if prompt.hasPrefix("Task: Sum it up") { return .chat((["answer": "two columns"] as JSONValue).jsonText) }
+            let path = prompt.contains("data/b.csv") ? "data/b.csv" : "data/a.csv"
+            return messages.count <= 2
+                ? GoalFixture.call("read_csv", ["path": .string(path)]) : GoalFixture.call("final_answer", ["text": "read"])
+        }
+        defer { fixture.server.stop() }
+        let detail = try await fixture.run("Summarise the data file")
+        #expect(detail.run.state == RunState.succeeded)
+        let states = Dictionary(uniqueKeysWithValues: detail.tasks.map { ($0.task.id, $0.state) })
+        #expect(states == ["fetch": .replaced, "fetch-b": .succeeded, "sum": .succeeded])
+        #expect(detail.tasks.first { $0.task.id == "sum" }?.task.dependsOn == ["fetch-b"])
+        #expect(detail.tasks.first { $0.task.id == "fetch" }?.error?.hasPrefix("replaced after it failed") == true)
+        let traces = try await fixture.store.traces(detail.run.id)
+        #expect(traces.contains { $0.name == "replan" && $0.detail["valid"] == true })
+    }
+
     @Test("a small model stuck in a loop is recognised, a real summary is not")
     func degenerateText() {
         #expect(GoalRunner.isDegenerate("2018-04-25 20:30:52.128" + String(repeating: ":1", count: 200)))

@@ -94,8 +94,12 @@ public struct GoalRunner: Sendable {
             detail = try await store.goal(runID)
         }
 
-        let tasks = detail.tasks.map(\.task)
+        var tasks = detail.tasks.map(\.task)
         var states = Dictionary(uniqueKeysWithValues: detail.tasks.map { ($0.task.id, $0.state) })
+        var replans = 0
+        // Recipes are reviewed plans: a failure there is reported, not replanned by the model.
+        let planSource = try await store.traces(runID).first { $0.kind == .model && $0.name == "plan" }?.detail["source"]?.stringValue
+        let canReplan = planSource?.hasPrefix("recipe:") != true
         var pauseReason: String?
         var inFlight: Set<String> = []
         try await withThrowingTaskGroup(of: (String, TaskOutcome).self) { group in
@@ -130,6 +134,18 @@ public struct GoalRunner: Sendable {
                     states[id] = .failed
                     try await store.setTaskState(runID, task: id, state: .failed, result: nil, error: error)
                     progress(.finished(task: id, state: .failed, note: error))
+                    // A failed step others wait for: try once to route around it (model plans only;
+                    // items of a fan-out are isolated instead).
+                    let failed = tasks.first { $0.id == id }!
+                    let waiting = tasks.contains { $0.dependsOn.contains(failed.group) }
+                    if failed.item == nil && waiting && replans < 1 && canReplan {
+                        replans += 1
+                        if try await replan(detail, failed: failed, error: error, tasks: tasks, states: states, meter: meter) {
+                            let refreshed = try await store.goal(runID)
+                            tasks = refreshed.tasks.map(\.task)
+                            states = Dictionary(uniqueKeysWithValues: refreshed.tasks.map { ($0.task.id, $0.state) })
+                        }
+                    }
                 case .paused(let reason):
                     states[id] = .pending
                     try await store.setTaskState(runID, task: id, state: .pending, result: nil, error: nil)
@@ -192,6 +208,62 @@ public struct GoalRunner: Sendable {
         try await store.savePlan(detail.run.id, draft: draft, tasks: tasks)
         progress(.planned(tasks: tasks.count, source: planned.source, repaired: !planned.problems.isEmpty))
         return nil
+    }
+
+    /// Asks the planner for a route around `failed`; saves it when valid. Traced either way.
+    private func replan(
+        _ detail: GoalDetail, failed: PlanTask, error: String, tasks: [PlanTask], states: [String: TaskState], meter: RunMeter
+    ) async throws -> Bool {
+        let files = (try? WorkspaceFiles.list(under: nil, in: workspace)) ?? []
+        let done = tasks.filter { states[$0.id] == .succeeded }
+        let started = ContinuousClock.now
+        let planner = Planner(model: model, tools: tools, limits: options.limits)
+        let (draft, responses): (PlanDraft?, [ChatResponse])
+        do {
+            (draft, responses) = try await planner.replan(goal: detail.goal, failed: failed, error: error, done: done, files: files)
+        } catch is ModelError {
+            return false
+        }
+        var usage = GoalUsage()
+        for response in responses {
+            usage.modelCalls += 1
+            usage.promptTokens += response.usage.promptTokens
+            usage.completionTokens += response.usage.completionTokens
+        }
+        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
+        meter.charge(usage)
+        try await store.addUsage(detail.run.id, usage)
+        guard let draft, let successor = draft.tasks.last?.id else {
+            try await store.trace(
+                TraceEvent(
+                    runID: detail.run.id, taskID: failed.id, kind: .model, name: "replan", detail: ["valid": false],
+                    promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, milliseconds: Int(usage.milliseconds)))
+            return false
+        }
+        let known = Set(tools.names)
+        let expanded = try PlanDraft(
+            tasks: draft.tasks.map { task in
+                var task = task
+                task.dependsOn = task.dependsOn.filter { id in draft.tasks.contains { $0.id == id } }
+                return task
+            }
+        ).expand(knownTools: known, limits: options.limits) { glob in files.filter { WorkspaceGlob.matches($0, glob: glob) } }
+        // Restore the dependencies on tasks already done, which the stand-alone expansion left out.
+        let withDone = expanded.map { task -> PlanTask in
+            var task = task
+            let original = draft.tasks.first { $0.id == task.group }?.dependsOn ?? []
+            task.dependsOn = original
+            return task
+        }
+        try await store.replaceTask(
+            detail.run.id, failed: failed, with: withDone, successor: successor, reason: "replaced after it failed: \(error)")
+        try await store.trace(
+            TraceEvent(
+                runID: detail.run.id, taskID: failed.id, kind: .model, name: "replan",
+                detail: ["valid": true, "tasks": .array(withDone.map { .string($0.id) }), "successor": .string(successor)],
+                promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, milliseconds: Int(usage.milliseconds)))
+        progress(.finished(task: failed.id, state: .replaced, note: "replanned: \(withDone.map(\.id).joined(separator: ", "))"))
+        return true
     }
 
     private func makeAgent(_ detail: GoalDetail, task: PlanTask, meter: RunMeter) async throws -> TaskAgent {

@@ -62,6 +62,39 @@ public struct Planner: Sendable {
         preconditionFailure("the loop returns or throws")
     }
 
+    /// Asks the model for a route around a failed task: new tasks (ids not used yet, dependencies
+    /// on the new tasks or on tasks that succeeded) whose last one stands in for the failed task.
+    ///
+    /// - Returns: the replacement tasks, or `nil` when the model gives no valid route.
+    public func replan(
+        goal: String, failed: PlanTask, error: String, done: [PlanTask], files: [String]
+    ) async throws -> (draft: PlanDraft?, responses: [ChatResponse]) {
+        let known = done.map(\.group)
+        let prompt = """
+            Goal: \(goal)
+
+            The task "\(failed.id)" (\(failed.title): \(failed.instructions)) failed: \(error)
+            Tasks already done: \(known.isEmpty ? "none" : known.joined(separator: ", ")).
+            Write 1 to 3 new tasks that reach what "\(failed.id)" was for in another way. Use new ids; a task may depend on the new tasks or on the tasks already done. The last task takes the failed task's place.
+
+            Files in the workspace:
+            \(files.prefix(60).joined(separator: "\n"))
+            """
+        let messages = [ChatMessage.system(systemPrompt(profile: [])), .user(prompt)]
+        let answer = try await model.generateJSON(
+            messages: messages, schema: PlanDraft.schema(tools: tools.names, limits: PlanDraft.Limits(maxTasks: 3)), name: "plan",
+            maxTokens: 800)
+        guard let draft = try? JSONDecoder().decode(PlanDraft.self, from: Data(answer.json.jsonText.utf8)) else {
+            return (nil, answer.responses)
+        }
+        // Valid on its own once the tasks already done count as known.
+        let stub = PlanDraft(tasks: known.map { PlanDraft.Task(id: $0, title: $0, instructions: "done", tools: []) } + draft.tasks)
+        let (_, problems) = check(stub, files: files)
+        let reused = draft.tasks.filter { known.contains($0.id) || $0.id == failed.group }
+        guard problems.isEmpty, reused.isEmpty, !draft.tasks.isEmpty else { return (nil, answer.responses) }
+        return (draft, answer.responses)
+    }
+
     func check(_ json: JSONValue, files: [String]) -> (PlanDraft?, [String]) {
         do {
             return check(try JSONDecoder().decode(PlanDraft.self, from: Data(json.jsonText.utf8)), files: files)

@@ -188,6 +188,9 @@ public protocol GoalStore: Sendable {
     /// Stores the plan and its expanded tasks, once: a second call keeps the first plan.
     func savePlan(_ runID: Int64, draft: PlanDraft, tasks: [PlanTask]) async throws
     func setTaskState(_ runID: Int64, task: String, state: TaskState, result: JSONValue?, error: String?) async throws
+    /// Replans around a failed task in one transaction: it becomes `replaced`, `tasks` join the
+    /// plan, and whatever waited for the failed task's group waits for `successor` instead.
+    func replaceTask(_ runID: Int64, failed: PlanTask, with tasks: [PlanTask], successor: String, reason: String) async throws
     func setRunState(_ runID: Int64, state: RunState, pauseReason: String?) async throws
     /// Records how the run ended (or paused: `pauseReason` says why), with its report and summary.
     func finish(_ runID: Int64, state: RunState, report: String?, summary: String?, pauseReason: String?) async throws

@@ -11,10 +11,12 @@ public enum TaskState: String, Sendable, Hashable, Codable, CaseIterable {
     case cancelled
     /// Frozen on a call that waits for a human's answer (`hearth approvals`); only this task waits.
     case awaitingApproval
+    /// Failed, and replaced by a replanned route around it (its dependents now wait for that).
+    case replaced
 
     public var isTerminal: Bool {
         switch self {
-        case .succeeded, .failed, .skipped, .cancelled: true
+        case .succeeded, .failed, .skipped, .cancelled, .replaced: true
         case .pending, .running, .awaitingApproval: false
         }
     }
@@ -71,7 +73,7 @@ public enum PlanSchedule {
         let all = tasks.map { states[$0.id] ?? .pending }
         guard all.allSatisfy(\.isTerminal) else { return nil }
         if all.contains(.cancelled) { return .cancelled }
-        let essentialFailed = tasks.contains { $0.item == nil && states[$0.id] != .succeeded }
+        let essentialFailed = tasks.contains { $0.item == nil && ![.succeeded, .replaced].contains(states[$0.id] ?? .pending) }
         let fanOuts = Dictionary(grouping: tasks.filter { $0.item != nil }, by: \.group)
         let wholeFanOutFailed = fanOuts.values.contains { members in members.allSatisfy { states[$0.id] != .succeeded } }
         return essentialFailed || wholeFanOutFailed ? .failed : .succeeded
