@@ -8,6 +8,8 @@ public struct Configuration: Sendable, Equatable {
         public var dataDirectory: String?
         /// The only tree the agent may touch. `nil`: `~/HearthWorkspace`.
         public var workspace: String?
+        /// Extra directories the agent may read (`PATH`) or also change (`PATH:rw`), as `@name/…`.
+        public var mounts: [String] = []
     }
 
     public struct Server: Sendable, Equatable {
@@ -177,7 +179,21 @@ extension Configuration {
         }
 
         if let table = try reader.section("paths", in: root) {
-            try reader.checkKeys(table, section: "paths", known: ["data_dir", "workspace"])
+            try reader.checkKeys(table, section: "paths", known: ["data_dir", "workspace", "mounts"])
+            config.paths.mounts = try reader.strings(table, "paths", "mounts") ?? []
+            var names: Set<String> = []
+            for entry in config.paths.mounts {
+                guard let mount = WorkspaceMount.parse(entry, resolve: { $0 }) else {
+                    throw .invalid(
+                        path: path, line: table["mounts"]!.line, key: "paths.mounts",
+                        message: "\"\(entry)\" is not PATH, PATH:ro or PATH:rw")
+                }
+                guard names.insert(mount.name).inserted else {
+                    throw .invalid(
+                        path: path, line: table["mounts"]!.line, key: "paths.mounts",
+                        message: "two mounts are named @\(mount.name) (a mount is named after its last path component)")
+                }
+            }
             config.paths.dataDirectory = try reader.nonEmptyString(table, "paths", "data_dir")
             config.paths.workspace = try reader.nonEmptyString(table, "paths", "workspace")
         }

@@ -22,6 +22,10 @@ public enum ConfigurationTemplate {
             data_dir = \(quoted(dataDirectory))
             # The only directory tree the agent may read and write. Watched for changes.
             workspace = \(quoted(workspace))
+            # Extra directories the agent may read, as @name/... in tool paths (name: the last
+            # component); "PATH:rw" also lets it change them. Shell commands see them read-only
+            # (or read-write) at their real paths. Example: mounts = ["~/Documents", "~/Shared:rw"]
+            mounts = []
 
             [server]
             # Loopback HTTP API (POST /v1/events and friends), bearer token in <data_dir>/api-token.

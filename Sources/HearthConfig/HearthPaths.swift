@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 
 /// Where everything lives, resolved from flags, the config file and the XDG environment.
 ///
@@ -10,6 +11,8 @@ public struct HearthPaths: Sendable, Equatable {
     public var configFile: URL
     public var dataDirectory: URL
     public var workspace: URL
+    /// Extra directories from `[paths] mounts`.
+    public var mounts: [WorkspaceMount] = []
     public var maildir: URL
 
     /// The llama-server binary the daemon supervises (`scripts/setup` builds it here).
@@ -130,12 +133,16 @@ extension HearthPaths {
         let modelsDirectory = pick(
             flag: nil, configured: configuration.inference.modelsDirectory,
             otherwise: (dataDirectory as NSString).appendingPathComponent("models"))
-        return HearthPaths(
+        var paths = HearthPaths(
             configFile: configFile,
             dataDirectory: URL(fileURLWithPath: dataDirectory),
             workspace: URL(fileURLWithPath: workspace),
             maildir: URL(fileURLWithPath: maildir),
             llamaServer: URL(fileURLWithPath: llamaServer),
             modelsDirectory: URL(fileURLWithPath: modelsDirectory))
+        paths.mounts = configuration.paths.mounts.compactMap { entry in
+            WorkspaceMount.parse(entry) { environment.absolutePath($0, relativeTo: configDirectory) }
+        }
+        return paths
     }
 }

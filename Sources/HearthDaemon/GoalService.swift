@@ -66,7 +66,8 @@ struct GoalService: Service {
         let memories = (try? await memory.recall(detail.goal, limit: 3)) ?? []
         let runner = GoalRunner(
             store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal), workspace: workspace,
-            options: GoalRunner.Options(profile: profile, memories: memories, policy: policy, approvalLifetime: approvalLifetime),
+            options: GoalRunner.Options(profile: profile, memories: memories, policy: policy, approvalLifetime: approvalLifetime)
+                .with(mounts: paths.mounts),
             approvals: approvals, logger: logger
         ) { [logger] event in
             switch event {

@@ -23,8 +23,9 @@ public enum DocumentText {
         }
     }
 
-    public static func extract(_ path: String, in workspace: URL, tool: String) async throws(ToolError) -> Extracted {
-        let data = try confined(tool) { () throws(WorkspaceError) in try WorkspaceFiles.read(path, in: workspace) }
+    public static func extract(_ path: String, context: ToolContext, tool: String) async throws(ToolError) -> Extracted {
+        let (root, relative) = try context.locate(path, tool: tool, writing: false)
+        let data = try confined(tool) { () throws(WorkspaceError) in try WorkspaceFiles.read(relative, in: root) }
         switch kind(of: path) {
         case .text:
             return Extracted(kind: .text, pages: [try decodeText(data, path: path, tool: tool)])
@@ -92,7 +93,7 @@ public struct PDFTextTool: Tool {
         guard DocumentText.kind(of: path) == .pdf else {
             throw ToolError.invalidArguments(tool: name, problems: ["\"\(path)\" is not a .pdf file"])
         }
-        let pages = try await DocumentText.extract(path, in: context.workspace, tool: name).pages
+        let pages = try await DocumentText.extract(path, context: context, tool: name).pages
         let text = pages.enumerated().map { "[page \($0.offset + 1)]\n\($0.element)" }.joined(separator: "\n")
         return ToolOutput(
             text: clipped(text, 8000), data: ["path": .string(path), "pages": .array(pages.map(JSONValue.string))], untrusted: true)
@@ -113,7 +114,7 @@ public struct OCRImageTool: Tool {
         guard DocumentText.kind(of: path) == .image else {
             throw ToolError.invalidArguments(tool: name, problems: ["\"\(path)\" is not an image (.jpg, .png, .tif, …)"])
         }
-        let text = try await DocumentText.extract(path, in: context.workspace, tool: name).text
+        let text = try await DocumentText.extract(path, context: context, tool: name).text
         return ToolOutput(text: clipped(text, 8000), data: ["path": .string(path), "text": .string(text)], untrusted: true)
     }
 }
@@ -131,7 +132,8 @@ public struct ReadCSVTool: Tool {
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let path = requiredString(arguments, "path")
-        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(path, in: context.workspace) }
+        let (root, relative) = try context.locate(path, tool: name, writing: false)
+        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(relative, in: root) }
         let rows = CSV.parse(try decodeText(data, path: path, tool: name))
         let limit = arguments["limit"]?.intValue ?? 200
         let shown = rows.prefix(limit)
@@ -211,7 +213,8 @@ public struct NormalizeMarkdownTool: Tool {
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let path = requiredString(arguments, "path")
-        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(path, in: context.workspace) }
+        let (root, relative) = try context.locate(path, tool: name, writing: arguments["write"]?.boolValue == true)
+        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(relative, in: root) }
         let original: String
         if let text = String(data: data, encoding: .utf8), !data.contains(0) {
             original = text
@@ -222,7 +225,7 @@ public struct NormalizeMarkdownTool: Tool {
         let (normalized, changes) = MarkdownNormalizer.normalize(original)
         if arguments["write"]?.boolValue == true && normalized != original {
             try confined(name) { () throws(WorkspaceError) in
-                try WorkspaceFiles.write(Data(normalized.utf8), to: path, in: context.workspace, replace: true)
+                try WorkspaceFiles.write(Data(normalized.utf8), to: relative, in: root, replace: true)
             }
         }
         return ToolOutput(

@@ -58,8 +58,18 @@ public struct ListFilesTool: Tool {
     public init() {}
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
-        let folder = arguments["path"]?.stringValue
-        var files = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.list(under: folder, in: context.workspace) }
+        let requested = arguments["path"]?.stringValue
+        let (root, folder) =
+            try requested.map { path throws(ToolError) in try context.locate(path, tool: name, writing: false) }
+            ?? (context.workspace, "")
+        var files = try confined(name) { () throws(WorkspaceError) in
+            try WorkspaceFiles.list(under: folder.isEmpty ? nil : folder, in: root)
+        }
+        // Paths come back as the agent addresses them (`@name/…` inside a mount).
+        if let requested, requested.hasPrefix("@") {
+            let mount = String(requested.dropFirst().prefix { $0 != "/" })
+            files = files.map { "@\(mount)/\($0)" }
+        }
         if let pattern = arguments["pattern"]?.stringValue { files = files.filter { WorkspaceGlob.matches($0, glob: pattern) } }
         let text = files.isEmpty ? "no files" : clipped(files.joined(separator: "\n"), 4000)
         return ToolOutput(text: text, data: ["files": .array(files.map(JSONValue.string))])
@@ -77,7 +87,8 @@ public struct ReadFileTool: Tool {
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let path = requiredString(arguments, "path")
-        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(path, in: context.workspace) }
+        let (root, relative) = try context.locate(path, tool: name, writing: false)
+        let data = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.read(relative, in: root) }
         let text = try decodeText(data, path: path, tool: name)
         return ToolOutput(text: clipped(text, 8000), data: ["path": .string(path), "text": .string(text)], untrusted: true)
     }
@@ -100,13 +111,14 @@ public struct WriteFileTool: Tool {
         let path = requiredString(arguments, "path")
         let content = requiredString(arguments, "content")
         let replace = arguments["overwrite"]?.boolValue ?? false
+        let (root, relative) = try context.locate(path, tool: name, writing: true)
         // The same content written again (a retry after a crash) is not a conflict.
-        let existing = try? WorkspaceFiles.read(path, in: context.workspace)
+        let existing = try? WorkspaceFiles.read(relative, in: root)
         if existing == Data(content.utf8) {
             return ToolOutput(text: "\(path) already has this content", data: ["path": .string(path), "written": false])
         }
         try confined(name) { () throws(WorkspaceError) in
-            try WorkspaceFiles.write(Data(content.utf8), to: path, in: context.workspace, replace: replace)
+            try WorkspaceFiles.write(Data(content.utf8), to: relative, in: root, replace: replace)
         }
         return ToolOutput(text: "wrote \(content.utf8.count) bytes to \(path)", data: ["path": .string(path), "written": true])
     }
@@ -124,7 +136,15 @@ public struct MoveFileTool: Tool {
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let from = requiredString(arguments, "from")
         let to = requiredString(arguments, "to")
-        let moved = try confined(name) { () throws(WorkspaceError) in try WorkspaceFiles.move(from, to: to, in: context.workspace) }
+        let source = try context.locate(from, tool: name, writing: true)
+        let destination = try context.locate(to, tool: name, writing: true)
+        guard source.root == destination.root else {
+            throw ToolError.refused(
+                tool: name, reason: "a move stays within one tree (the workspace or one mount); copy with read_file and write_file instead")
+        }
+        let moved = try confined(name) { () throws(WorkspaceError) in
+            try WorkspaceFiles.move(source.path, to: destination.path, in: source.root)
+        }
         return ToolOutput(
             text: moved ? "moved \(from) to \(to)" : "\(from) was already moved to \(to)",
             data: ["from": .string(from), "to": .string(to), "moved": .bool(moved)])

@@ -232,14 +232,14 @@ public struct CheckReceiptTool: Tool {
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let path = requiredString(arguments, "path")
         let policyPath = requiredString(arguments, "policy")
-        let policyText = try await DocumentText.extract(policyPath, in: context.workspace, tool: name).text
+        let policyText = try await DocumentText.extract(policyPath, context: context, tool: name).text
         let policy: ExpensePolicy
         do {
             policy = try ExpensePolicy.parse(policyText)
         } catch {
             throw ToolError.failed(tool: name, message: "\(policyPath): \(error)")
         }
-        let document = try await DocumentText.extract(path, in: context.workspace, tool: name)
+        let document = try await DocumentText.extract(path, context: context, tool: name)
         guard !document.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ToolError.failed(tool: name, message: "\"\(path)\" contains no readable text")
         }

@@ -106,8 +106,9 @@ public struct WriteReportTool: Tool {
             report.heading("Sources")
             report.bullets(sources.map { MarkdownReport.link(to: $0, from: path) })
         }
+        let (root, relative) = try context.locate(path, tool: name, writing: true)
         try confined(name) { () throws(WorkspaceError) in
-            try WorkspaceFiles.write(Data(report.text.utf8), to: path, in: context.workspace, replace: true)
+            try WorkspaceFiles.write(Data(report.text.utf8), to: relative, in: root, replace: true)
         }
         return ToolOutput(
             text: "wrote the report \(path)", data: ["path": .string(path), "bytes": .number(Double(report.text.utf8.count))])

@@ -1,6 +1,8 @@
 // hearth-sandbox: runs one command confined to a workspace, or refuses to run it.
 //
-//   hearth-sandbox --workspace DIR [--cpu-seconds N] [--memory-mb N] [--file-mb N] -- PROGRAM [ARG...]
+//   hearth-sandbox --workspace DIR [--read DIR]... [--write DIR]... [--cpu-seconds N] [--memory-mb N] [--file-mb N] -- PROGRAM [ARG...]
+//
+// --read and --write add the user's extra mounts: read-only, or read-write.
 //
 // In order, before exec: a new network namespace (no network at all; via a user namespace that
 // maps the caller's own uid when not root), resource limits, then Landlock: read-write beneath
@@ -78,6 +80,11 @@ static void allow(int ruleset, const char *path, uint64_t access, uint64_t handl
     close(fd);
 }
 
+#define MAX_MOUNTS 32
+static const char *readable[MAX_MOUNTS];
+static const char *writable[MAX_MOUNTS];
+static int readable_count = 0, writable_count = 0;
+
 static void confine_files(const char *workspace) {
     int abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
     if (abi < 1) refuse("Landlock is not available in this kernel");
@@ -106,6 +113,8 @@ static void confine_files(const char *workspace) {
     if (ruleset < 0) refuse("cannot create a Landlock ruleset");
     uint64_t read_execute = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
     allow(ruleset, workspace, handled, handled, 1);
+    for (int i = 0; i < writable_count; i++) allow(ruleset, writable[i], handled, handled, 1);
+    for (int i = 0; i < readable_count; i++) allow(ruleset, readable[i], read_execute, handled, 1);
     const char *system[] = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc", "/proc", "/opt", NULL};
     for (int i = 0; system[i]; i++) allow(ruleset, system[i], read_execute, handled, 0);
     const char *devices[] = {"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", NULL};
@@ -128,13 +137,15 @@ int main(int argc, char **argv) {
         }
         if (index + 1 >= argc) break;
         if (strcmp(argv[index], "--workspace") == 0) workspace = argv[++index];
+        else if (strcmp(argv[index], "--read") == 0 && readable_count < MAX_MOUNTS) readable[readable_count++] = argv[++index];
+        else if (strcmp(argv[index], "--write") == 0 && writable_count < MAX_MOUNTS) writable[writable_count++] = argv[++index];
         else if (strcmp(argv[index], "--cpu-seconds") == 0) cpu = atol(argv[++index]);
         else if (strcmp(argv[index], "--memory-mb") == 0) memory = atol(argv[++index]);
         else if (strcmp(argv[index], "--file-mb") == 0) file = atol(argv[++index]);
         else break;
     }
     if (!workspace || index >= argc || cpu < 1 || memory < 16 || file < 1) {
-        fprintf(stderr, "usage: hearth-sandbox --workspace DIR [--cpu-seconds N] [--memory-mb N] [--file-mb N] -- PROGRAM [ARG...]\n");
+        fprintf(stderr, "usage: hearth-sandbox --workspace DIR [--read DIR]... [--write DIR]... [--cpu-seconds N] [--memory-mb N] [--file-mb N] -- PROGRAM [ARG...]\n");
         return 64;
     }
     // A process group of its own: a timeout kills the command and everything it started.

@@ -160,7 +160,8 @@ struct GoalSession {
             options: GoalRunner.Options(
                 concurrency: concurrency, profile: profile, memories: recalled,
                 policy: PolicyEngine(autonomy: context.configuration.policy.autonomy, rules: context.configuration.policy.rules),
-                approvalLifetime: TimeInterval(context.configuration.policy.approvalHours * 3600)),
+                approvalLifetime: TimeInterval(context.configuration.policy.approvalHours * 3600)
+            ).with(mounts: context.paths.mounts),
             approvals: ApprovalSQLStore(database: database), logger: logger
         ) { event in
             switch event {

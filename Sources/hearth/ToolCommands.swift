@@ -76,7 +76,8 @@ struct ToolRunCommand: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: workspace.path) else {
             throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")
         }
-        let toolContext = ToolContext(workspace: workspace, idempotencyKey: "cli-\(UUID().uuidString.prefix(8))")
+        let toolContext = ToolContext(
+            workspace: workspace, idempotencyKey: "cli-\(UUID().uuidString.prefix(8))", mounts: context.paths.mounts)
         // Memory tools search full text here (no model server is started for one tool call).
         let database = try context.openForWriting()
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)

@@ -1,5 +1,6 @@
 import Foundation
 import HearthConfig
+import HearthCore
 import HearthTesting
 import Testing
 
@@ -109,5 +110,14 @@ struct ConfigurationTests {
             configuration: config, environment: environment)
         #expect(flagged.dataDirectory.path == "/d")
         #expect(flagged.workspace.path == "/w")
+    }
+
+    @Test("mounts parse with their access, and two mounts with one name are refused")
+    func mounts() throws {
+        let config = try Configuration.parse("[paths]\nmounts = [\"/srv/docs\", \"/srv/shared:rw\"]\n", path: "c.toml")
+        #expect(config.paths.mounts == ["/srv/docs", "/srv/shared:rw"])
+        let parsed = config.paths.mounts.compactMap { WorkspaceMount.parse($0) { $0 } }
+        #expect(parsed.map(\.name) == ["docs", "shared"] && parsed.map(\.writable) == [false, true])
+        #expect(throws: ConfigError.self) { try Configuration.parse("[paths]\nmounts = [\"/a/docs\", \"/b/docs\"]\n", path: "c.toml") }
     }
 }

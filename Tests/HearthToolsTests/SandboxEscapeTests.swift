@@ -112,3 +112,61 @@ struct SandboxEscapeTests {
         #expect(insideReads > 0)
     }
 }
+
+@Suite("Mounts: extra directories, read-only unless writable", .timeLimit(.minutes(1)))
+struct MountTests {
+    func fixture() throws -> (EscapeFixture, ToolContext) {
+        let fixture = try EscapeFixture()
+        let manager = FileManager.default
+        try manager.createDirectory(at: fixture.root.appending("docs"), withIntermediateDirectories: true)
+        try manager.createDirectory(at: fixture.root.appending("shared"), withIntermediateDirectories: true)
+        try Data("policy text".utf8).write(to: fixture.root.appending("docs/policy.md"))
+        let context = ToolContext(
+            workspace: fixture.workspace, idempotencyKey: "mount",
+            mounts: [
+                WorkspaceMount(name: "docs", url: fixture.root.appending("docs"), writable: false),
+                WorkspaceMount(name: "shared", url: fixture.root.appending("shared"), writable: true),
+            ])
+        return (fixture, context)
+    }
+
+    @Test("a read-only mount can be read and listed, never changed; a writable one can be written; nothing escapes either")
+    func readOnlyAndWritable() async throws {
+        let (fixture, context) = try fixture()
+        let tools = BuiltinTools.all()
+        let read = try await tools.invoke("read_file", arguments: ["path": "@docs/policy.md"], context: context)
+        #expect(read.data["text"] == "policy text")
+        let listed = try await tools.invoke("list_files", arguments: ["path": "@docs"], context: context)
+        #expect(listed.data["files"] == ["@docs/policy.md"])
+        for (tool, arguments) in [
+            ("write_file", ["path": "@docs/new.md", "content": "x"] as JSONValue),
+            ("move_file", ["from": "@docs/policy.md", "to": "@docs/p.md"]),
+            ("normalize_markdown", ["path": "@docs/policy.md", "write": true]), ("read_file", ["path": "@nowhere/x"]),
+            ("read_file", ["path": "@docs/../outside.txt"]), ("move_file", ["from": "@shared/a", "to": "b"]),
+        ] {
+            await #expect {
+                try await tools.invoke(tool, arguments: arguments, context: context)
+            } throws: { error in
+                guard case .refused = error as? ToolError else { return false }
+                return true
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.root.appending("docs/new.md").path))
+        let written = try await tools.invoke("write_file", arguments: ["path": "@shared/out.md", "content": "ok"], context: context)
+        #expect(written.data["written"] == true)
+        #expect(try String(contentsOf: fixture.root.appending("shared/out.md"), encoding: .utf8) == "ok")
+    }
+
+    @Test("shell commands see a read-only mount read-only and a writable one writable")
+    func shellMounts() async throws {
+        let (fixture, context) = try fixture()
+        let docs = fixture.root.appending("docs").path
+        let shared = fixture.root.appending("shared").path
+        let output = try await ShellTool().invoke(
+            ["command": .string("cat \(docs)/policy.md; echo x > \(docs)/new.md || echo denied; echo y > \(shared)/new.md && echo wrote")],
+            context: context)
+        let stdout = output.data["stdout"]?.stringValue ?? ""
+        #expect(stdout.contains("policy text") && stdout.contains("denied") && stdout.contains("wrote"))
+        #expect(!FileManager.default.fileExists(atPath: "\(docs)/new.md"))
+    }
+}

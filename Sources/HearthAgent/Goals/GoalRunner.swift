@@ -31,6 +31,8 @@ public struct GoalRunner: Sendable {
         public var policy: PolicyEngine
         /// How long an approval request waits before it expires (expiry denies).
         public var approvalLifetime: TimeInterval
+        /// Extra directories the user declared (`@name/…` in tool paths).
+        public var mounts: [WorkspaceMount] = []
 
         public init(
             concurrency: Int = 2, limits: PlanDraft.Limits = PlanDraft.Limits(), inputCharacters: Int = 6000, profile: [String] = [],
@@ -273,7 +275,7 @@ public struct GoalRunner: Sendable {
         return TaskAgent(
             runID: runID, goal: detail.goal, task: task, inputs: Self.inputs(for: task, in: current, limit: options.inputCharacters),
             profile: options.profile, memories: options.memories, model: model, tools: tools, store: store, workspace: workspace,
-            meter: meter, policy: options.policy, approvals: approvals, approvalLifetime: options.approvalLifetime,
+            meter: meter, policy: options.policy, approvals: approvals, approvalLifetime: options.approvalLifetime, mounts: options.mounts,
             shouldStop: { (try? await store.goal(runID).run.state) == .cancelled })
     }
 
@@ -373,6 +375,15 @@ public struct GoalRunner: Sendable {
 
     private func trace(_ runID: Int64, _ kind: TraceEvent.Kind, _ name: String, _ detail: JSONValue = [:]) async throws {
         try await store.trace(TraceEvent(runID: runID, taskID: nil, kind: kind, name: name, detail: detail))
+    }
+}
+
+extension GoalRunner.Options {
+    /// The same options with these mounts.
+    public func with(mounts: [WorkspaceMount]) -> GoalRunner.Options {
+        var options = self
+        options.mounts = mounts
+        return options
     }
 }
 

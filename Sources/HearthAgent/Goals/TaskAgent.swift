@@ -61,6 +61,7 @@ struct TaskAgent: Sendable {
     /// Where gated calls wait for a human; `nil`: nobody to ask, so `ask` refuses.
     let approvals: (any ApprovalBook)?
     let approvalLifetime: TimeInterval
+    let mounts: [WorkspaceMount]
     let shouldStop: @Sendable () async -> Bool
 
     func perform() async throws -> TaskOutcome {
@@ -340,7 +341,7 @@ struct TaskAgent: Sendable {
 
     private func invoke(_ call: ToolCall, key: String) async -> Result<ToolOutput, ToolError> {
         let started = ContinuousClock.now
-        let context = ToolContext(workspace: workspace, idempotencyKey: key, runID: runID, taskID: task.id)
+        let context = ToolContext(workspace: workspace, idempotencyKey: key, runID: runID, taskID: task.id, mounts: mounts)
         let result: Result<ToolOutput, ToolError>
         do {
             result = .success(try await tools.invoke(call.name, arguments: call.arguments, context: context))

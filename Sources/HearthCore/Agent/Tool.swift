@@ -19,20 +19,71 @@ public enum ToolRisk: String, Sendable, Hashable, Codable, CaseIterable {
     case destructive
 }
 
+/// A directory outside the workspace the user lets the agent see, as `@name/…` in tool paths.
+/// Read-only unless the user marked it writable.
+public struct WorkspaceMount: Sendable, Hashable, Codable {
+    public var name: String
+    public var url: URL
+    public var writable: Bool
+
+    public init(name: String, url: URL, writable: Bool) {
+        self.name = name
+        self.url = url
+        self.writable = writable
+    }
+
+    /// Parses a config entry: `PATH` or `PATH:rw` (writable) or `PATH:ro`; the name is the last component.
+    public static func parse(_ entry: String, resolve: (String) -> String) -> WorkspaceMount? {
+        var path = entry
+        var writable = false
+        if entry.hasSuffix(":rw") || entry.hasSuffix(":ro") {
+            writable = entry.hasSuffix(":rw")
+            path = String(entry.dropLast(3))
+        }
+        let absolute = resolve(path)
+        let name = (absolute as NSString).lastPathComponent
+        guard !path.isEmpty, !name.isEmpty, name != "/" else { return nil }
+        return WorkspaceMount(name: name, url: URL(fileURLWithPath: absolute), writable: writable)
+    }
+}
+
 /// What a tool knows about the call it serves.
 public struct ToolContext: Sendable {
     /// The root of the only tree the agent may touch.
     public var workspace: URL
+    /// Extra directories the user declared (`@name/…`).
+    public var mounts: [WorkspaceMount]
     /// Carried by the call; a tool that can detect its own earlier work (after a crash) uses it.
     public var idempotencyKey: String
     public var runID: Int64?
     public var taskID: String?
 
-    public init(workspace: URL, idempotencyKey: String, runID: Int64? = nil, taskID: String? = nil) {
+    public init(workspace: URL, idempotencyKey: String, runID: Int64? = nil, taskID: String? = nil, mounts: [WorkspaceMount] = []) {
         self.workspace = workspace
         self.idempotencyKey = idempotencyKey
         self.runID = runID
         self.taskID = taskID
+        self.mounts = mounts
+    }
+
+    /// The root and the path within it: the workspace, or a declared mount for `@name/…`.
+    ///
+    /// - Throws: `ToolError.refused` for an unknown mount, or for writing to a read-only one.
+    public func locate(_ path: String, tool: String, writing: Bool) throws(ToolError) -> (root: URL, path: String) {
+        guard path.hasPrefix("@") else { return (workspace, path) }
+        let parts = path.dropFirst().split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        let name = parts.first.map(String.init) ?? ""
+        guard let mount = mounts.first(where: { $0.name == name }) else {
+            let known = mounts.map { "@\($0.name)" }.joined(separator: ", ")
+            throw .refused(
+                tool: tool,
+                reason: "no mount named @\(name)" + (known.isEmpty ? "; none are declared ([paths] mounts)" : "; the mounts are \(known)"))
+        }
+        if writing && !mount.writable {
+            throw .refused(
+                tool: tool, reason: "@\(name) is read-only; mark it writable in [paths] mounts (\"\(mount.url.path):rw\") to allow changes")
+        }
+        return (mount.url, parts.count > 1 ? String(parts[1]) : "")
     }
 }
 
