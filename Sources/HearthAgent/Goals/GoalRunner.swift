@@ -112,6 +112,7 @@ public struct GoalRunner: Sendable {
                     for skip in decision.skip {
                         states[skip.id] = .skipped
                         try await store.setTaskState(runID, task: skip.id, state: .skipped, result: nil, error: skip.reason)
+                        try await trace(runID, task: skip.id, .state, "skipped", ["reason": .string(skip.reason)])
                         progress(.finished(task: skip.id, state: .skipped, note: skip.reason))
                     }
                     for id in decision.ready where !inFlight.contains(id) && inFlight.count < options.concurrency {
@@ -119,6 +120,7 @@ public struct GoalRunner: Sendable {
                         inFlight.insert(id)
                         states[id] = .running
                         try await store.setTaskState(runID, task: id, state: .running, result: nil, error: nil)
+                        try await trace(runID, task: id, .state, "running")
                         progress(.started(task: id))
                         let agent = try await makeAgent(detail, task: task, meter: meter)
                         group.addTask { (id, try await agent.perform()) }
@@ -161,6 +163,7 @@ public struct GoalRunner: Sendable {
                         runID, task: id, state: .awaitingApproval, result: nil, error: "waiting for approval \(approval): \(reason)")
                     progress(.waiting(task: id, approval: approval, reason: reason))
                 }
+                try await trace(runID, task: id, .state, (states[id] ?? .pending).rawValue)
             }
         }
         if try await store.goal(runID).run.state == .cancelled {
@@ -373,8 +376,9 @@ public struct GoalRunner: Sendable {
         return path
     }
 
-    private func trace(_ runID: Int64, _ kind: TraceEvent.Kind, _ name: String, _ detail: JSONValue = [:]) async throws {
-        try await store.trace(TraceEvent(runID: runID, taskID: nil, kind: kind, name: name, detail: detail))
+    private func trace(_ runID: Int64, task: String? = nil, _ kind: TraceEvent.Kind, _ name: String, _ detail: JSONValue = [:]) async throws
+    {
+        try await store.trace(TraceEvent(runID: runID, taskID: task, kind: kind, name: name, detail: detail))
     }
 }
 
