@@ -189,15 +189,7 @@ public struct GoalRunner: Sendable {
         let started = ContinuousClock.now
         let planned = try await Planner(model: model, tools: tools, limits: options.limits).plan(
             goal: detail.goal, files: files, profile: options.profile, mode: options.planner)
-        var usage = GoalUsage()
-        for response in planned.responses {
-            usage.modelCalls += 1
-            usage.promptTokens += response.usage.promptTokens
-            usage.completionTokens += response.usage.completionTokens
-        }
-        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
-        meter.charge(usage)
-        try await store.addUsage(detail.run.id, usage)
+        let usage = try await meter.chargeModel(planned.responses, since: started, runID: detail.run.id, store: store)
         try await store.trace(
             TraceEvent(
                 runID: detail.run.id, taskID: nil, kind: .model, name: "plan",
@@ -229,15 +221,7 @@ public struct GoalRunner: Sendable {
         } catch is ModelError {
             return false
         }
-        var usage = GoalUsage()
-        for response in responses {
-            usage.modelCalls += 1
-            usage.promptTokens += response.usage.promptTokens
-            usage.completionTokens += response.usage.completionTokens
-        }
-        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
-        meter.charge(usage)
-        try await store.addUsage(detail.run.id, usage)
+        let usage = try await meter.chargeModel(responses, since: started, runID: detail.run.id, store: store)
         guard let draft, let successor = draft.tasks.last?.id else {
             try await store.trace(
                 TraceEvent(

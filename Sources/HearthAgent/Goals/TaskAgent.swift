@@ -25,6 +25,23 @@ final class RunMeter: Sendable {
 
     func charge(_ usage: GoalUsage) { used.withLock { $0 = $0 + usage } }
 
+    /// Charges the model calls behind `responses` (timed from `started`) to this leg and to the
+    /// run's durable usage; returns what they cost.
+    func chargeModel(_ responses: [ChatResponse], since started: ContinuousClock.Instant, runID: Int64, store: any GoalStore)
+        async throws -> GoalUsage
+    {
+        var usage = GoalUsage()
+        for response in responses {
+            usage.modelCalls += 1
+            usage.promptTokens += response.usage.promptTokens
+            usage.completionTokens += response.usage.completionTokens
+        }
+        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
+        charge(usage)
+        try await store.addUsage(runID, usage)
+        return usage
+    }
+
     var usage: GoalUsage { used.withLock { $0 } }
 
     /// Why the run must stop now, if it must.
@@ -439,15 +456,7 @@ struct TaskAgent: Sendable {
     private func traceModel(_ responses: [ChatResponse]?, _ messages: [ChatMessage], started: ContinuousClock.Instant, detail: JSONValue)
         async throws
     {
-        var usage = GoalUsage()
-        for response in responses ?? [] {
-            usage.modelCalls += 1
-            usage.promptTokens += response.usage.promptTokens
-            usage.completionTokens += response.usage.completionTokens
-        }
-        usage.milliseconds = Int64((ContinuousClock.now - started).inMilliseconds)
-        meter.charge(usage)
-        try await store.addUsage(runID, usage)
+        let usage = try await meter.chargeModel(responses ?? [], since: started, runID: runID, store: store)
         var details = detail.objectValue ?? [:]
         details["calls"] = .number(Double(responses?.count ?? 0))
         details["promptHash"] = .string(Self.promptHash(messages))
