@@ -23,6 +23,15 @@ public struct GoalSQLStore: GoalStore {
         try await database.read { db in try Self.detail(runID, in: db) }
     }
 
+    public func runState(_ runID: Int64) async throws -> RunState {
+        try await database.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [runID]) else {
+                throw LedgerError.runNotFound(runID)
+            }
+            return RunState(rawValue: text) ?? .failed
+        }
+    }
+
     /// The synchronous twin of `goal`, for the CLI; `nil` when the run is not a goal's.
     ///
     /// - Throws: `LedgerError.runNotFound` when there is no such run at all.

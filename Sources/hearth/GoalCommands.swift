@@ -132,7 +132,8 @@ struct GoalSession {
         }
         defer { withExtendedLifetime(lock) {} }
         let store = GoalSQLStore(database: database)
-        let interrupted = try await store.goal(runID).run.state == .running
+        let goal = try await store.goal(runID)
+        let interrupted = goal.run.state == .running
         let recovered = try await store.recoverGoals(only: runID)
         if interrupted || !recovered.isEmpty {
             say("run \(runID): resuming after an interruption; journaled tool calls are replayed, not repeated")
@@ -150,9 +151,8 @@ struct GoalSession {
         let memory = MemoryEngine(
             store: MemorySQLStore(database: database), embedder: accounted.with(UsageContext(purpose: "embed", runID: runID)))
         try await memory.open()
-        let goalText = try await store.goal(runID).goal
         let profile = (try? await memory.profileLines()) ?? []
-        let recalled = (try? await memory.recall(goalText, limit: 3)) ?? []
+        let recalled = (try? await memory.recall(goal.goal, limit: 3)) ?? []
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
             store: store, model: model, tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)),

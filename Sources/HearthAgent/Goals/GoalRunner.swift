@@ -106,7 +106,7 @@ public struct GoalRunner: Sendable {
         var inFlight: Set<String> = []
         try await withThrowingTaskGroup(of: (String, TaskOutcome).self) { group in
             while true {
-                let cancelled = try await store.goal(runID).run.state == .cancelled
+                let cancelled = try await store.runState(runID) == .cancelled
                 if pauseReason == nil && !cancelled {
                     let decision = PlanSchedule.decide(tasks: tasks, states: states)
                     for skip in decision.skip {
@@ -166,7 +166,7 @@ public struct GoalRunner: Sendable {
                 try await trace(runID, task: id, .state, (states[id] ?? .pending).rawValue)
             }
         }
-        if try await store.goal(runID).run.state == .cancelled {
+        if try await store.runState(runID) == .cancelled {
             return try await end(runID, .cancelled, summary: "Cancelled by the user.")
         }
         if let pauseReason { return try await pause(runID, reason: pauseReason) }
@@ -256,14 +256,15 @@ public struct GoalRunner: Sendable {
     }
 
     private func makeAgent(_ detail: GoalDetail, task: PlanTask, meter: RunMeter) async throws -> TaskAgent {
-        let current = try await store.goal(detail.run.id)
         let runID = detail.run.id
         let store = self.store
+        // Earlier results matter only to a task that depends on something (not to a plan's 500 items).
+        let inputs = task.dependsOn.isEmpty ? "" : Self.inputs(for: task, in: try await store.goal(runID), limit: options.inputCharacters)
         return TaskAgent(
-            runID: runID, goal: detail.goal, task: task, inputs: Self.inputs(for: task, in: current, limit: options.inputCharacters),
+            runID: runID, goal: detail.goal, task: task, inputs: inputs,
             profile: options.profile, memories: options.memories, model: model, tools: tools, store: store, workspace: workspace,
             meter: meter, policy: options.policy, approvals: approvals, approvalLifetime: options.approvalLifetime, mounts: options.mounts,
-            shouldStop: { (try? await store.goal(runID).run.state) == .cancelled })
+            shouldStop: { (try? await store.runState(runID)) == .cancelled })
     }
 
     /// Earlier results a task sees: one line per task it depends on, cut to the context budget.

@@ -185,6 +185,8 @@ public enum GoalError: Error, Sendable, Equatable, CustomStringConvertible {
 public protocol GoalStore: Sendable {
     func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run
     func goal(_ runID: Int64) async throws -> GoalDetail
+    /// The run's state alone (checked before every step, so it must not load the plan).
+    func runState(_ runID: Int64) async throws -> RunState
     /// Stores the plan and its expanded tasks, once: a second call keeps the first plan.
     func savePlan(_ runID: Int64, draft: PlanDraft, tasks: [PlanTask]) async throws
     func setTaskState(_ runID: Int64, task: String, state: TaskState, result: JSONValue?, error: String?) async throws
