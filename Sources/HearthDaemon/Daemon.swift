@@ -139,9 +139,7 @@ public enum Daemon {
         if configuration.inference.enabled {
             let goalInference = DeferredInference(configuration: configuration, status: inference)
             let usage = UsageStore(database: database)
-            let goalMode =
-                configuration.inference.toolCalls.flatMap(ToolCallMode.init(rawValue:))
-                ?? InferenceClients.defaultToolCallMode(for: configuration.inference.provider)
+            let goalMode = InferenceAccess.toolCallMode(configuration)
             services.append(
                 GoalService(
                     store: goals,
@@ -153,9 +151,7 @@ public enum Daemon {
                             mode: goalMode)
                     },
                     memory: memoryEngine, journal: journal, approvals: ApprovalSQLStore(database: database),
-                    policy: PolicyEngine(autonomy: configuration.policy.autonomy, rules: configuration.policy.rules),
-                    approvalLifetime: TimeInterval(configuration.policy.approvalHours * 3600), paths: paths, wake: goalWake, clock: clock,
-                    logger: logger))
+                    configuration: configuration, paths: paths, wake: goalWake, clock: clock, logger: logger))
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,

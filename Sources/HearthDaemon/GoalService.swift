@@ -20,15 +20,13 @@ struct GoalService: Service {
     let memory: any AgentMemory
     let journal: any EventJournal
     let approvals: ApprovalSQLStore
-    let policy: PolicyEngine
-    let approvalLifetime: TimeInterval
+    let configuration: Configuration
     let paths: HearthPaths
     let wake: WakeSignal
     let clock: any WallClock
     let logger: Logger
 
     func run() async throws {
-        try? FileManager.default.createDirectory(at: paths.runtimeDirectory, withIntermediateDirectories: true)
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 do {
@@ -51,23 +49,17 @@ struct GoalService: Service {
     }
 
     private func work(on id: Int64) async throws {
-        let lockFile = paths.runtimeDirectory.appending(path: "goal-\(id).lock")
-        guard let lock = try? DaemonLock.acquire(at: lockFile, dataDirectory: paths.dataDirectory.path) else {
+        guard let lock = try? GoalWorker.lock(id, paths: paths) else {
             logger.info("goal run \(id) is being worked on by another process; leaving it")
             return
         }
         defer { withExtendedLifetime(lock) {} }
-        let detail = try await store.goal(id)
-        if try await !store.recoverGoals(only: id).isEmpty || detail.run.state == .running {
-            logger.notice("goal run \(id): resuming after an interruption")
-        }
+        let (detail, interrupted) = try await GoalWorker.recover(id, store: store)
+        if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
-        let profile = (try? await memory.profileLines()) ?? []
-        let memories = (try? await memory.recall(detail.goal, limit: 3)) ?? []
         let runner = GoalRunner(
             store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal), workspace: workspace,
-            options: GoalRunner.Options(profile: profile, memories: memories, policy: policy, approvalLifetime: approvalLifetime)
-                .with(mounts: paths.mounts),
+            options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger
         ) { [logger] event in
             switch event {

@@ -30,8 +30,7 @@ public final class InferenceAccess: Sendable {
     public static func open(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws -> InferenceAccess {
         let inference = configuration.inference
         guard inference.enabled else { throw InferenceAccessError.disabled(config: paths.configFile.path) }
-        let mode =
-            inference.toolCalls.flatMap(ToolCallMode.init(rawValue:)) ?? InferenceClients.defaultToolCallMode(for: inference.provider)
+        let mode = toolCallMode(configuration)
         if let baseURL = inference.baseURL {
             var key: String?
             if let variable = inference.apiKeyEnvironment {
@@ -96,6 +95,12 @@ public final class InferenceAccess: Sendable {
         }
         return InferenceAccess(
             endpoint: endpoint(connection.baseURL), apiKey: connection.apiKey, toolCallMode: mode, origin: "transient", transient: task)
+    }
+
+    /// How tool calls are obtained: `[inference] tool_calls`, else the provider's default.
+    public static func toolCallMode(_ configuration: Configuration) -> ToolCallMode {
+        configuration.inference.toolCalls.flatMap(ToolCallMode.init(rawValue:))
+            ?? InferenceClients.defaultToolCallMode(for: configuration.inference.provider)
     }
 
     /// The chat and embedding client.

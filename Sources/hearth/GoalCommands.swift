@@ -117,11 +117,9 @@ struct GoalSession {
         }
         // One worker per run: a second 'hearth resume' while this one works is refused, and a
         // killed worker's lock vanishes with it, so its run can be resumed.
-        try FileManager.default.createDirectory(at: context.paths.runtimeDirectory, withIntermediateDirectories: true)
         let lock: DaemonLock
         do {
-            lock = try DaemonLock.acquire(
-                at: context.paths.runtimeDirectory.appending(path: "goal-\(runID).lock"), dataDirectory: context.paths.dataDirectory.path)
+            lock = try GoalWorker.lock(runID, paths: context.paths)
         } catch {
             if case .held(let pid, _) = error {
                 throw CLIError(
@@ -132,10 +130,8 @@ struct GoalSession {
         }
         defer { withExtendedLifetime(lock) {} }
         let store = GoalSQLStore(database: database)
-        let goal = try await store.goal(runID)
-        let interrupted = goal.run.state == .running
-        let recovered = try await store.recoverGoals(only: runID)
-        if interrupted || !recovered.isEmpty {
+        let (goal, interrupted) = try await GoalWorker.recover(runID, store: store)
+        if interrupted {
             say("run \(runID): resuming after an interruption; journaled tool calls are replayed, not repeated")
         }
         say("run \(runID): starting the model server…")
@@ -151,17 +147,12 @@ struct GoalSession {
         let memory = MemoryEngine(
             store: MemorySQLStore(database: database), embedder: accounted.with(UsageContext(purpose: "embed", runID: runID)))
         try await memory.open()
-        let profile = (try? await memory.profileLines()) ?? []
-        let recalled = (try? await memory.recall(goal.goal, limit: 3)) ?? []
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
             store: store, model: model, tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)),
             workspace: workspace,
-            options: GoalRunner.Options(
-                concurrency: concurrency, profile: profile, memories: recalled,
-                policy: PolicyEngine(autonomy: context.configuration.policy.autonomy, rules: context.configuration.policy.rules),
-                approvalLifetime: TimeInterval(context.configuration.policy.approvalHours * 3600)
-            ).with(mounts: context.paths.mounts),
+            options: await GoalWorker.options(
+                configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency),
             approvals: ApprovalSQLStore(database: database), logger: logger
         ) { event in
             switch event {
