@@ -57,10 +57,4 @@ public enum SampleWorkspace {
         }
         return files.filter { $0.hasPrefix("Receipts/") }.sorted()
     }
-
-    /// Receipt ids (the SROIE file numbers) of the sample.
-    public static func receiptIDs() throws -> [String] {
-        let receipts = try FileManager.default.contentsOfDirectory(atPath: source().appending(path: "Receipts").path)
-        return receipts.map { ($0 as NSString).deletingPathExtension }.sorted()
-    }
 }

@@ -229,6 +229,11 @@ public struct CheckReceiptTool: Tool {
 
     public init() {}
 
+    /// A receipt's id: its file name without the extension (the SROIE file number, e.g. "007").
+    public static func receiptID(_ path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         let path = requiredString(arguments, "path")
         let policyPath = requiredString(arguments, "policy")
@@ -245,7 +250,7 @@ public struct CheckReceiptTool: Tool {
         }
         let fields = ReceiptFields.parse(document.text)
         let flags = policy.flags(for: fields)
-        let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let id = Self.receiptID(path)
         var data: [String: JSONValue] = [
             "id": .string(id), "path": .string(path), "source": .string(document.kind.rawValue),
             "flags": .array(flags.map(JSONValue.string)),

@@ -66,9 +66,9 @@ struct AuditBenchCommand: AsyncParsableCommand {
             let toolContext = ToolContext(workspace: workspace, idempotencyKey: "bench-\(path)")
             do {
                 let output = try await CheckReceiptTool().invoke(["path": .string(path), "policy": "Policy.md"], context: toolContext)
-                if output.data["flags"]?.arrayValue?.isEmpty == false { baselineFlagged.insert(Self.id(path)) }
+                if output.data["flags"]?.arrayValue?.isEmpty == false { baselineFlagged.insert(CheckReceiptTool.receiptID(path)) }
             } catch {
-                baselineFailed.insert(Self.id(path))
+                baselineFailed.insert(CheckReceiptTool.receiptID(path))
             }
         }
         let baselineSeconds = (ContinuousClock.now - baselineStart).inSeconds
@@ -194,14 +194,12 @@ struct AuditBenchCommand: AsyncParsableCommand {
         var broken: Set<String>
     }
 
-    static func id(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
-
     /// Which receipts the policy flags, from the ground-truth total and date; the sample's
     /// broken PDF is the one file that should fail.
     static func truth(receipts: [String], keys: URL, policy: ExpensePolicy) throws -> Truth {
         var truth = Truth(flagged: [], broken: [])
         for path in receipts {
-            let id = id(path)
+            let id = CheckReceiptTool.receiptID(path)
             if path.hasSuffix(".pdf") {
                 truth.broken.insert(id)
                 continue

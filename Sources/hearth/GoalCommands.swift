@@ -346,7 +346,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// The demo's answer: flagged receipts come from the tools' structured results, never from prose.
     static func summary(_ detail: GoalDetail, receipts: [String], workspace: URL, seconds: Double) -> JSONValue {
-        func id(_ path: String) -> String { ((path as NSString).lastPathComponent as NSString).deletingPathExtension }
+        let id = CheckReceiptTool.receiptID
         var flagged: [JSONValue] = []
         var failed: [JSONValue] = []
         for record in detail.tasks {
