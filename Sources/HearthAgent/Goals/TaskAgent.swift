@@ -166,19 +166,15 @@ struct TaskAgent: Sendable {
                 case .proceed(let approval): approvedID = approval
                 case .wait(let id, let reason): return .awaitingApproval(id, reason)
                 case .refuse(let reason):
+                    // Journaled like any failed call, so a replay sees the same refusal.
                     let refusal = ToolError.refused(tool: call.name, reason: reason)
-                    try await store.recordIntent(
-                        runID, task: task.id,
-                        action: TaskAction(
-                            position: position, tool: call.name, arguments: call.arguments,
-                            idempotencyKey: "run:\(runID)/\(task.id)#\(position)",
-                            state: .intent))
+                    var action = TaskAction(
+                        position: position, tool: call.name, arguments: call.arguments, idempotencyKey: actionKey(position), state: .intent)
+                    try await store.recordIntent(runID, task: task.id, action: action)
                     try await store.recordOutcome(runID, task: task.id, position: position, output: nil, error: refusal.description)
-                    journal.append(
-                        TaskAction(
-                            position: position, tool: call.name, arguments: call.arguments,
-                            idempotencyKey: "run:\(runID)/\(task.id)#\(position)",
-                            state: .failed, error: refusal.description))
+                    action.state = .failed
+                    action.error = refusal.description
+                    journal.append(action)
                     position += 1
                     lastError = refusal.description
                     failedCalls[signature] = refusal.description
@@ -219,6 +215,9 @@ struct TaskAgent: Sendable {
             }
         }
     }
+
+    /// The idempotency key of the task's call at `position`.
+    func actionKey(_ position: Int) -> String { "run:\(runID)/\(task.id)#\(position)" }
 
     enum Gate {
         case proceed(approval: Int64?)
@@ -334,7 +333,7 @@ struct TaskAgent: Sendable {
                 try await trace(.state, "replay", ["position": .number(Double(position)), "tool": .string(recorded.tool)])
             }
         }
-        let key = "run:\(runID)/\(task.id)#\(position)"
+        let key = actionKey(position)
         let action = TaskAction(position: position, tool: call.name, arguments: call.arguments, idempotencyKey: key, state: .intent)
         if position >= journal.count {
             try await store.recordIntent(runID, task: task.id, action: action)
