@@ -33,18 +33,6 @@ public struct MarkdownReport: Sendable {
         }
     }
 
-    /// A link to a workspace file from a report stored at `reportPath` (both workspace-relative).
-    public static func link(to file: String, from reportPath: String, label: String? = nil) -> String {
-        let depth = reportPath.split(separator: "/").count - 1
-        let target = String(repeating: "../", count: depth) + file.split(separator: "/").map(percentEncoded).joined(separator: "/")
-        return "[\(label ?? file)](\(target))"
-    }
-
-    private static func percentEncoded(_ component: Substring) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "()[]")))
-            ?? String(component)
-    }
-
     static func inline(_ text: String) -> String {
         text.replacingOccurrences(of: "\n", with: " ")
     }
@@ -104,7 +92,7 @@ public struct WriteReportTool: Tool {
         let sources = arguments["sources"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if !sources.isEmpty {
             report.heading("Sources")
-            report.bullets(sources.map { MarkdownReport.link(to: $0, from: path) })
+            report.bullets(sources.map { MarkdownLink.relative(to: $0, from: path) })
         }
         let (root, relative) = try context.locate(path, tool: name, writing: true)
         try confined(name) { () throws(WorkspaceError) in

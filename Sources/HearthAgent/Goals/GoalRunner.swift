@@ -384,7 +384,7 @@ enum GoalReport {
         var rows: [JSONValue] = []
         for record in items {
             let item = record.task.item ?? record.task.id
-            var row = [link(item, from: path), record.state.rawValue]
+            var row = [MarkdownLink.relative(to: item, from: path), record.state.rawValue]
             let data = record.result?["data"]
             row += fields.map { data?[$0].map(display) ?? "" }
             let flags = data?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -446,10 +446,5 @@ enum GoalReport {
         case .null: ""
         default: value.jsonText
         }
-    }
-
-    static func link(_ file: String, from report: String) -> String {
-        let depth = report.split(separator: "/").count - 1
-        return "[\(file)](\(String(repeating: "../", count: depth))\(file.replacingOccurrences(of: " ", with: "%20")))"
     }
 }
