@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "hearth", targets: ["hearth"]),
         .executable(name: "hearth-sandbox", targets: ["hearth-sandbox"]),
+        .executable(name: "hearth-vault", targets: ["hearth-vault"]),
         .library(name: "HearthCore", targets: ["HearthCore"]),
     ],
     dependencies: [
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
     ],
@@ -70,8 +72,20 @@ let package = Package(
         // Path confinement to the workspace and the runner for external programs.
         .target(name: "HearthSandbox", dependencies: ["HearthCore", "CHearthSystem"], swiftSettings: swiftSettings),
 
+        // The credential vault: its sealed file format, secret handles, response scrubbing, the
+        // broker's rules and wire protocol, and the client the agent uses. No HTTP library here:
+        // the broker executable brings its own transport.
+        .target(
+            name: "HearthVault",
+            dependencies: [
+                "HearthCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Built-in tools: workspace files, documents (PDF text, OCR), CSV, markdown, reports, receipts.
-        .target(name: "HearthTools", dependencies: ["HearthCore", "HearthSandbox"], swiftSettings: swiftSettings),
+        .target(name: "HearthTools", dependencies: ["HearthCore", "HearthSandbox", "HearthVault"], swiftSettings: swiftSettings),
 
         // The sample workspace of `hearth demo` (SROIE receipts and a policy), embedded as resources.
         .target(name: "HearthDemo", dependencies: ["HearthCore"], resources: [.copy("Sample")], swiftSettings: swiftSettings),
@@ -146,6 +160,20 @@ let package = Package(
         // process before exec, which Foundation's Process cannot do).
         .executableTarget(name: "hearth-sandbox"),
 
+        // The credential broker: owns vault.enc, answers on a Unix socket, injects secrets into
+        // outgoing requests and scrubs them from responses. Nothing else runs in this process.
+        .executableTarget(
+            name: "hearth-vault",
+            dependencies: [
+                "HearthVault", "HearthConfig", "HearthCore", "CHearthSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "hearth",
             dependencies: [
@@ -180,6 +208,15 @@ let package = Package(
         .testTarget(
             name: "HearthToolsTests",
             dependencies: ["HearthTools", "HearthCore", "HearthSandbox", "HearthDemo", "HearthTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HearthVaultTests",
+            dependencies: [
+                "HearthVault", "HearthCore", "HearthTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <linux/openat2.h>
 #include <linux/landlock.h>
@@ -72,3 +74,14 @@ int hearth_user_namespaces_work(void) {
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
+
+int hearth_peer_credentials(int fd, uid_t *uid, pid_t *pid) {
+    struct ucred credentials;
+    socklen_t length = sizeof(credentials);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
+    *uid = credentials.uid;
+    *pid = credentials.pid;
+    return 0;
+}
+
+int hearth_set_undumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }

@@ -103,6 +103,14 @@ public struct Configuration: Sendable, Equatable {
     public var executor = Executor()
     public var policy = Policy()
     public var log = Log()
+    public var vault = Vault()
+
+    /// `[vault]`: where the credential broker's key file lives.
+    public struct Vault: Sendable, Equatable {
+        /// `nil`: `$XDG_CONFIG_HOME/hearth/vault.key` — outside the data dir, so a copy of the
+        /// data dir alone never opens the vault.
+        public var keyFile: String?
+    }
 
     public init() {}
 }
@@ -156,7 +164,13 @@ extension Configuration {
         let reader = SectionReader(path: path)
         try reader.checkSections(
             root,
-            known: ["paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy"])
+            known: [
+                "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
+            ])
+        if let table = try reader.section("vault", in: root) {
+            try reader.checkKeys(table, section: "vault", known: ["key_file"])
+            config.vault.keyFile = try reader.nonEmptyString(table, "vault", "key_file")
+        }
         if let table = try reader.section("policy", in: root) {
             try reader.checkKeys(table, section: "policy", known: ["autonomy", "rules", "approval_hours"])
             if let text = try reader.nonEmptyString(table, "policy", "autonomy") {

@@ -67,6 +67,11 @@ public enum ConfigurationTemplate {
             # An approval nobody answers within this many hours expires, which denies it.
             approval_hours = \(defaults.policy.approvalHours)
 
+            [vault]
+            # The credential broker's key file (mode 0600). Default: $XDG_CONFIG_HOME/hearth/vault.key,
+            # outside the data dir. A vault created with --passphrase needs no key file.
+            # key_file = "~/.config/hearth/vault.key"
+
             [executor]
             # How many runs may perform a step at the same time.
             concurrency = \(defaults.executor.concurrency)

@@ -30,14 +30,26 @@ public struct HearthPaths: Sendable, Equatable {
     public var llamaServerLog: URL { logDirectory.appending(path: "llama-server.log") }
     /// The bearer token for the local HTTP API (mode 0600).
     public var tokenFile: URL { dataDirectory.appending(path: "api-token") }
+    /// The sealed credential vault (only `hearth-vault` opens it).
+    public var vaultFile: URL { dataDirectory.appending(path: "vault.enc") }
+    /// The credential broker's socket (mode 0600).
+    public var vaultSocket: URL { runtimeDirectory.appending(path: "vault.sock") }
+    /// One line per brokered request: who, where, which secrets by name.
+    public var vaultAuditLog: URL { logDirectory.appending(path: "vault-audit.log") }
+    /// The vault's key file (`[vault] key_file`).
+    public var vaultKeyFile: URL
 
-    public init(configFile: URL, dataDirectory: URL, workspace: URL, maildir: URL, llamaServer: URL? = nil, modelsDirectory: URL? = nil) {
+    public init(
+        configFile: URL, dataDirectory: URL, workspace: URL, maildir: URL, llamaServer: URL? = nil, modelsDirectory: URL? = nil,
+        vaultKeyFile: URL? = nil
+    ) {
         self.configFile = configFile
         self.dataDirectory = dataDirectory
         self.workspace = workspace
         self.maildir = maildir
         self.llamaServer = llamaServer ?? dataDirectory.appending(path: "bin/llama-server")
         self.modelsDirectory = modelsDirectory ?? dataDirectory.appending(path: "models")
+        self.vaultKeyFile = vaultKeyFile ?? configFile.deletingLastPathComponent().appending(path: "vault.key")
     }
 }
 
@@ -133,16 +145,46 @@ extension HearthPaths {
         let modelsDirectory = pick(
             flag: nil, configured: configuration.inference.modelsDirectory,
             otherwise: (dataDirectory as NSString).appendingPathComponent("models"))
+        let vaultKeyFile = pick(
+            flag: nil, configured: configuration.vault.keyFile,
+            otherwise: (environment.configHome as NSString).appendingPathComponent("hearth/vault.key"))
         var paths = HearthPaths(
             configFile: configFile,
             dataDirectory: URL(fileURLWithPath: dataDirectory),
             workspace: URL(fileURLWithPath: workspace),
             maildir: URL(fileURLWithPath: maildir),
             llamaServer: URL(fileURLWithPath: llamaServer),
-            modelsDirectory: URL(fileURLWithPath: modelsDirectory))
+            modelsDirectory: URL(fileURLWithPath: modelsDirectory),
+            vaultKeyFile: URL(fileURLWithPath: vaultKeyFile))
         paths.mounts = configuration.paths.mounts.compactMap { entry in
             WorkspaceMount.parse(entry) { environment.absolutePath($0, relativeTo: configDirectory) }
         }
         return paths
+    }
+}
+
+/// The configuration and every path, as one command sees them.
+public struct LoadedSettings: Sendable {
+    public var paths: HearthPaths
+    public var configuration: Configuration
+    public var configFileExisted: Bool
+
+    /// Reads the config file (if any) and resolves every path from the flags.
+    ///
+    /// - Throws: `ConfigError` for a malformed file, or for an explicit `--config` that does not exist.
+    public static func load(overrides: PathOverrides, environment: Environment = .process) throws(ConfigError) -> LoadedSettings {
+        let (configURL, explicit) = HearthPaths.configFile(overrides: overrides, environment: environment)
+        let exists = FileManager.default.fileExists(atPath: configURL.path)
+        var configuration = Configuration()
+        if exists {
+            configuration = try Configuration.load(path: configURL.path)
+        } else if explicit {
+            throw .unreadable(
+                path: configURL.path,
+                reason: "it does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
+        }
+        let paths = HearthPaths.resolve(
+            overrides: overrides, configFile: configURL, configuration: configuration, environment: environment)
+        return LoadedSettings(paths: paths, configuration: configuration, configFileExisted: exists)
     }
 }

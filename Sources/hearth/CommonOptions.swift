@@ -23,20 +23,9 @@ struct CommonOptions: ParsableArguments {
 
     /// Reads the config (if any) and resolves every path.
     func load() throws -> HearthContext {
-        let environment = Environment.process
-        let overrides = PathOverrides(dataDirectory: dataDir, configFile: config, workspace: workspace)
-        let (configURL, explicit) = HearthPaths.configFile(overrides: overrides, environment: environment)
-        let exists = FileManager.default.fileExists(atPath: configURL.path)
-        var configuration = Configuration()
-        if exists {
-            configuration = try Configuration.load(path: configURL.path)
-        } else if explicit {
-            throw CLIError(
-                "config file \(configURL.path) does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
-        }
-        let paths = HearthPaths.resolve(
-            overrides: overrides, configFile: configURL, configuration: configuration, environment: environment)
-        return HearthContext(paths: paths, configuration: configuration, configFileExisted: exists)
+        let settings = try LoadedSettings.load(
+            overrides: PathOverrides(dataDirectory: dataDir, configFile: config, workspace: workspace))
+        return HearthContext(paths: settings.paths, configuration: settings.configuration, configFileExisted: settings.configFileExisted)
     }
 }
 
