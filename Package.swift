@@ -121,7 +121,7 @@ let package = Package(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "HearthTools", "CHearthSystem",
+                "HearthTools", "HearthVault", "CHearthSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -178,7 +178,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox",
+                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox", "HearthVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -253,7 +253,7 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting", "HearthDemo",
+                "HearthTesting", "HearthDemo", "HearthVault",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

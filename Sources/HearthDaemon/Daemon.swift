@@ -132,6 +132,8 @@ public enum Daemon {
         services.append(
             MemoryMaintenanceService(
                 engine: memoryEngine, extractor: nil, logger: logger, report: { state in memoryBoard.set(state.description) }))
+        // The credential broker, before the goals that may call it (so it stops after them).
+        services.append(VaultBrokerService(paths: paths, logger: logger))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()

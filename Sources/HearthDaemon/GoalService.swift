@@ -4,6 +4,7 @@ import HearthConfig
 import HearthCore
 import HearthStore
 import HearthTools
+import HearthVault
 import Logging
 import ServiceLifecycle
 
@@ -58,7 +59,8 @@ struct GoalService: Service {
         if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
         let runner = GoalRunner(
-            store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal), workspace: workspace,
+            store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal, broker: paths.vaultClient),
+            workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger
         ) { [logger] event in

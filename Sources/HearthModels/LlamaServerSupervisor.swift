@@ -355,18 +355,18 @@ public struct LlamaServerSupervisor: Service {
 /// Spawned by `hearth_spawn` (clean signal mask, default dispositions) rather than Foundation's
 /// Process, which passes the daemon's blocked signals on: llama-server would then ignore SIGTERM.
 /// A thread blocked in `waitpid` reaps it and reports the exit.
-final class SupervisedProcess: Sendable {
+public final class SupervisedProcess: Sendable {
     /// The exit status once known, and who waits for it; a class so the reaper thread can share it.
     private final class Exit: Sendable {
         let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
     }
 
-    let pid: Int32
+    public let pid: Int32
     private let exit = Exit()
 
-    var exitStatus: Int32? { exit.state.withLock { $0.status } }
+    public var exitStatus: Int32? { exit.state.withLock { $0.status } }
 
-    init(executable: URL, arguments: [String], logFile: URL) throws {
+    public init(executable: URL, arguments: [String], logFile: URL) throws {
         let logFD = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         defer { if logFD >= 0 { close(logFD) } }
         let strings = [executable.path] + arguments
@@ -394,7 +394,7 @@ final class SupervisedProcess: Sendable {
         reaper.start()
     }
 
-    func waitForExit() async -> Int32 {
+    public func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
             let status = exit.state.withLock { state -> Int32? in
                 if let status = state.status { return status }
@@ -405,12 +405,12 @@ final class SupervisedProcess: Sendable {
         }
     }
 
-    func terminate() {
+    public func terminate() {
         if exitStatus == nil { kill(pid, SIGTERM) }
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within five seconds.
-    func stop() async {
+    public func stop() async {
         guard exitStatus == nil else { return }
         kill(pid, SIGTERM)
         let exited = await withTaskGroup(of: Bool.self) { group in

@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthSandbox
+import HearthVault
 
 /// Markdown reports: headings, paragraphs, tables with escaped cells, links to workspace files.
 public struct MarkdownReport: Sendable {
@@ -108,14 +109,18 @@ public enum BuiltinTools {
     /// - Parameters:
     ///   - memory: adds `remember` and `recall`.
     ///   - journal: adds `notify` (findings queued for the digest).
+    ///   - broker: adds `http_request`, through the credential broker at this socket.
     ///   - extra: more tools (integrations, tests), after the built-in ones.
-    public static func all(memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, extra: [any Tool] = []) -> ToolBox {
+    public static func all(
+        memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, broker: VaultClient? = nil, extra: [any Tool] = []
+    ) -> ToolBox {
         var tools: [any Tool] = [
             ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
             ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(), ShellTool(),
         ]
         if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
         if let journal { tools.append(NotifyTool(journal: journal)) }
+        if let broker { tools.append(HTTPRequestTool(broker: broker)) }
         return ToolBox(tools + extra)
     }
 }

@@ -25,14 +25,7 @@ public struct ShellTool: Tool {
         self.helper = helper
     }
 
-    public static func defaultHelper() -> URL? {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent().appending(path: "hearth-sandbox"),
-            beside.appending(path: "hearth-sandbox"),
-        ].compactMap { $0 }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
+    public static func defaultHelper() -> URL? { CompanionProgram.locate("hearth-sandbox") }
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
         guard let helper else {

@@ -66,12 +66,19 @@ public struct SecretScrubber: Sendable {
         }
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         forms += [hex, hex.uppercased()]
-        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
-        let percent = bytes.map { unreserved.contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }.joined()
-        forms += [percent, percent.lowercased(), percent.replacingOccurrences(of: "%20", with: "+")]
-        if let json = try? JSONEncoder().encode(value), let text = String(data: json, encoding: .utf8) {
+        // RFC 3986 encoders keep unreserved characters; stricter ones escape all but letters and digits.
+        let letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        for keep in [Set((letters + "-._~").utf8), Set(letters.utf8)] {
+            for format in ["%%%02X", "%%%02x"] {
+                let encoded = bytes.map { keep.contains($0) ? String(UnicodeScalar($0)) : String(format: format, $0) }.joined()
+                forms += [encoded, encoded.replacingOccurrences(of: "%20", with: "+")]
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        if let json = try? encoder.encode(value), let text = String(data: json, encoding: .utf8) {
             let escaped = String(text.dropFirst().dropLast())
-            forms += [escaped, escaped.replacingOccurrences(of: "/", with: "\\/"), escaped.replacingOccurrences(of: "\\/", with: "/")]
+            forms += [escaped, escaped.replacingOccurrences(of: "/", with: "\\/")]
         }
         let unicodeEscaped = value.unicodeScalars.map { scalar -> String in
             scalar.isASCII && scalar.value >= 0x20 && scalar != "\"" && scalar != "\\"

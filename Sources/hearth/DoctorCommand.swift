@@ -7,6 +7,7 @@ import HearthDaemon
 import HearthModels
 import HearthSandbox
 import HearthTools
+import HearthVault
 
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,16 +61,32 @@ struct DoctorCommand: AsyncParsableCommand {
                 checks.append(("model server", false, "\(error)", "run scripts/setup"))
             }
         }
-        // The vault.
-        let vault = context.paths.dataDirectory.appending(path: "vault.enc")
-        checks.append(
-            FileManager.default.fileExists(atPath: vault.path)
-                ? ("vault", true, vault.path, "")
-                : (
-                    "vault", false,
-                    "no vault.enc in \(context.paths.dataDirectory.path); the credential broker (hearth-vault) is not built yet",
-                    "nothing to do today: no tool uses credentials yet"
+        // The vault and its broker.
+        let paths = context.paths
+        let broker = CompanionProgram.locate("hearth-vault")
+        let listening = VaultClient(socket: paths.vaultSocket).isListening
+        switch (VaultFile.keyKind(at: paths.vaultFile), broker) {
+        case (_, nil):
+            checks.append(("vault", false, "hearth-vault is not beside hearth", "build it: swift build -c release --product hearth-vault"))
+        case (nil, _):
+            checks.append(
+                (
+                    "vault", true, "no vault yet (\(paths.vaultFile.path)); http_request works without secrets only when one exists",
+                    "add a secret: printf %s \"$TOKEN\" | hearth vault add NAME --host api.example.com"
                 ))
+        case (let kind?, _):
+            let sealing = kind == "scrypt" ? "a passphrase" : "the key file \(paths.vaultKeyFile.path)"
+            checks.append(
+                (
+                    "vault", listening,
+                    "\(paths.vaultFile.path), sealed with \(sealing); broker \(listening ? "listening on \(paths.vaultSocket.path)" : "not running")",
+                    listening
+                        ? ""
+                        : kind == "scrypt"
+                            ? "start it: hearth-vault serve (asks for the passphrase)"
+                            : "start 'hearth daemon' (it starts the broker) or 'hearth-vault serve'"
+                ))
+        }
         let policy = context.configuration.policy
         checks.append(
             (
@@ -79,7 +96,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
         if json {
             printJSON([
-                "ok": .bool(checks.allSatisfy { $0.ok || $0.name == "bubblewrap" || $0.name == "vault" }),
+                "ok": .bool(checks.allSatisfy { $0.ok || $0.name == "bubblewrap" }),
                 "checks": .array(
                     checks.map {
                         ["name": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail), "remedy": .string($0.remedy)]

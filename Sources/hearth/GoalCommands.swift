@@ -9,6 +9,7 @@ import HearthMemory
 import HearthModels
 import HearthStore
 import HearthTools
+import HearthVault
 import Logging
 
 /// Budget flags shared by the commands that run a goal.
@@ -149,7 +150,8 @@ struct GoalSession {
         try await memory.open()
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
-            store: store, model: model, tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database)),
+            store: store, model: model,
+            tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient),
             workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency),

@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import HearthConfig
 import HearthCore
+import HearthDaemon
 import HearthMemory
 import HearthStore
 import HearthTools
+import HearthVault
 
 struct ToolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,9 +25,11 @@ struct ToolListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let database = try common.load().openForWriting()
+        let context = try common.load()
+        let database = try context.openForWriting()
         let tools = BuiltinTools.all(
-            memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil), journal: JournalStore(database: database)
+            memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil), journal: JournalStore(database: database),
+            broker: context.paths.vaultClient
         ).all
         if json {
             printJSON(
@@ -82,7 +86,7 @@ struct ToolRunCommand: AsyncParsableCommand {
         let database = try context.openForWriting()
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
         try await memory.open()
-        let tools = BuiltinTools.all(memory: memory, journal: JournalStore(database: database))
+        let tools = BuiltinTools.all(memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient)
         let output = try await tools.invoke(name, arguments: arguments, context: toolContext)
         if json {
             printJSON(["tool": .string(name), "text": .string(output.text), "data": output.data, "untrusted": .bool(output.untrusted)])

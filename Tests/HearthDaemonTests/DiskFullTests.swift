@@ -47,4 +47,30 @@ struct DiskFullTests {
         let events = try JSONValue(parsing: try Data(contentsOf: root.appending("events.json")))
         #expect(events.arrayValue?.map { $0["kind"] } == ["before"])
     }
+
+    @Test("vault add on a full disk fails with one clear line, and the vault keeps its earlier secret")
+    func vaultAddOnFullDisk() async throws {
+        let root = try TemporaryDirectory(prefix: "full")
+        let mount = root.appending("mnt")
+        try FileManager.default.createDirectory(at: mount, withIntermediateDirectories: true)
+        let hearth = HearthBinary.url.path
+        let flags = "--data-dir '\(mount.path)/data' --key-file '\(root.path)/vault.key'"
+        let script = """
+            set -u
+            mount -t tmpfs -o size=1m tmpfs '\(mount.path)' || exit 90
+            printf first | '\(hearth)' vault add first --host api.example.com \(flags) >/dev/null || exit 91
+            dd if=/dev/zero of='\(mount.path)/filler' bs=4k 2>/dev/null
+            head -c 300000 /dev/zero | tr '\\0' 'x' | '\(hearth)' vault add second --host api.example.com \(flags) 2>'\(root.path)/stderr.txt'
+            echo "status=$?" > '\(root.path)/status.txt'
+            rm -f '\(mount.path)/filler'
+            '\(hearth)' vault list --json \(flags) > '\(root.path)/list.json'
+            """
+        let result = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/unshare"), ["-rm", "sh", "-c", script])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOf: root.appending("status.txt"), encoding: .utf8) == "status=1\n")
+        let stderr = try String(contentsOf: root.appending("stderr.txt"), encoding: .utf8)
+        #expect(stderr.lines.count == 1 && stderr.contains("No space left on device") && stderr.contains("unchanged"), "\(stderr)")
+        let list = try JSONValue(parsing: try Data(contentsOf: root.appending("list.json")))
+        #expect(list["secrets"]?.arrayValue?.map { $0["name"] } == ["first"])
+    }
 }

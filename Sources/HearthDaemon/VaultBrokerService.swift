@@ -1,0 +1,70 @@
+import Foundation
+import HearthConfig
+import HearthCore
+import HearthModels
+import HearthVault
+import Logging
+import ServiceLifecycle
+
+extension HearthPaths {
+    /// The broker client for the agent's `http_request` tool; `nil` while there is no vault.
+    public var vaultClient: VaultClient? {
+        FileManager.default.fileExists(atPath: vaultFile.path) ? VaultClient(socket: vaultSocket) : nil
+    }
+}
+
+/// Runs the credential broker (`hearth-vault serve`) beside the daemon while a key-file vault
+/// exists: starts it (also when the vault appears later), restarts it if it dies, stops it at
+/// shutdown. A passphrase vault needs its broker started by hand — the daemon never holds the
+/// passphrase — and one already listening is left alone.
+struct VaultBrokerService: Service {
+    let paths: HearthPaths
+    let logger: Logger
+    var pollInterval: Duration = .seconds(30)
+
+    func run() async throws {
+        var failures = 0
+        var told = false
+        while !(Task.isCancelled || Task.isShuttingDownGracefully) {
+            let kind = VaultFile.keyKind(at: paths.vaultFile)
+            let listening = VaultClient(socket: paths.vaultSocket).isListening
+            guard kind == "keyfile", !listening, let program = CompanionProgram.locate("hearth-vault") else {
+                if !told {
+                    told = true
+                    if kind == "scrypt" && !listening {
+                        logger.notice("the vault is sealed with a passphrase: start its broker with 'hearth-vault serve'")
+                    } else if kind == "keyfile" && !listening {
+                        logger.warning("hearth-vault is not installed beside hearth; http_request cannot use secrets")
+                    }
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+                continue
+            }
+            var arguments = ["serve", "--data-dir", paths.dataDirectory.path, "--key-file", paths.vaultKeyFile.path]
+            if FileManager.default.fileExists(atPath: paths.configFile.path) { arguments += ["--config", paths.configFile.path] }
+            let broker: SupervisedProcess
+            do {
+                broker = try SupervisedProcess(
+                    executable: program, arguments: arguments, logFile: paths.logDirectory.appending(path: "vault.log"))
+            } catch {
+                logger.error("cannot start hearth-vault: \(error)")
+                return
+            }
+            logger.info("credential broker started (pid \(broker.pid)) on \(paths.vaultSocket.path)")
+            let status = await withGracefulShutdownHandler {
+                await broker.waitForExit()
+            } onGracefulShutdown: {
+                broker.terminate()
+            }
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+            failures += 1
+            logger.error("the credential broker exited with status \(status); see \(paths.logDirectory.path)/vault.log")
+            guard failures < 5 else {
+                logger.error("the credential broker failed 5 times; not restarting it (fix the cause, then restart the daemon)")
+                return
+            }
+            let pause = Duration.seconds(failures * 2)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+        }
+    }
+}
