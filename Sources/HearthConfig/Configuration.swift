@@ -118,6 +118,8 @@ public struct Configuration: Sendable, Equatable {
 /// Why a configuration file could not be used.
 public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
+    /// `--config` names a file that is not there.
+    case missing(path: String)
     case syntax(path: String, line: Int, column: Int, message: String)
     case invalid(path: String, line: Int, key: String, message: String)
 
@@ -125,6 +127,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .unreadable(let path, let reason):
             "cannot read config \(path): \(reason)"
+        case .missing(let path):
+            "config file \(path) does not exist; create it with 'hearth init --config \(path)' or drop --config"
         case .syntax(let path, let line, let column, let message):
             "\(path):\(line):\(column): \(message); fix the file or move it aside to use the defaults"
         case .invalid(let path, let line, let key, let message):

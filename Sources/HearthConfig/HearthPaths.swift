@@ -179,9 +179,7 @@ public struct LoadedSettings: Sendable {
         if exists {
             configuration = try Configuration.load(path: configURL.path)
         } else if explicit {
-            throw .unreadable(
-                path: configURL.path,
-                reason: "it does not exist; create it with 'hearth init --config \(configURL.path)' or drop --config")
+            throw .missing(path: configURL.path)
         }
         let paths = HearthPaths.resolve(
             overrides: overrides, configFile: configURL, configuration: configuration, environment: environment)
