@@ -23,6 +23,8 @@ struct VaultBrokerService: Service {
     var pollInterval: Duration = .seconds(30)
 
     func run() async throws {
+        // A service that returns would stop the whole daemon; without a broker the daemon goes on
+        // (http_request then reports that the broker is not running).
         var failures = 0
         var told = false
         while !(Task.isCancelled || Task.isShuttingDownGracefully) {
@@ -48,7 +50,7 @@ struct VaultBrokerService: Service {
                     executable: program, arguments: arguments, logFile: paths.logDirectory.appending(path: "vault.log"))
             } catch {
                 logger.error("cannot start hearth-vault: \(error)")
-                return
+                break
             }
             logger.info("credential broker started (pid \(broker.pid)) on \(paths.vaultSocket.path)")
             let status = await withGracefulShutdownHandler {
@@ -61,10 +63,11 @@ struct VaultBrokerService: Service {
             logger.error("the credential broker exited with status \(status); see \(paths.logDirectory.path)/vault.log")
             guard failures < 5 else {
                 logger.error("the credential broker failed 5 times; not restarting it (fix the cause, then restart the daemon)")
-                return
+                break
             }
             let pause = Duration.seconds(failures * 2)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
         }
+        try? await gracefulShutdown()
     }
 }
