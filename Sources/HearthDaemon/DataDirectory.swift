@@ -83,32 +83,23 @@ public enum DataDirectory {
         }
         var generator = SystemRandomNumberGenerator()
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        // O_EXCL: if two processes race here, one wins and the other reads the winner's token.
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 && errno == EEXIST { return try ensureToken(at: url) }
-        guard fd >= 0 else { throw .notWritable(path: url.path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let bytes = Array((token + "\n").utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0 else {
-            let code = errno
-            unlink(url.path)
-            throw .notWritable(path: url.path, reason: String(cString: strerror(code)))
+        // Created exclusively: if two processes race here, one wins and the other reads the winner's token.
+        let created: Bool
+        do {
+            created = try DurableFile.create(url, with: Data((token + "\n").utf8), mode: 0o600)
+        } catch {
+            throw .notWritable(path: url.path, reason: error.reason)
         }
+        guard created else { return try ensureToken(at: url) }
         return token
     }
 
     /// Writes `data` to `url` atomically (temp file, fsync, rename), with `mode`.
     public static func writeAtomically(_ data: Data, to url: URL, mode: mode_t = 0o644) throws(SetupError) {
-        let temporary = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).\(getpid()).tmp")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw .notWritable(path: url.path, reason: String(cString: strerror(errno))) }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd) == 0
-        let code = errno
-        close(fd)
-        guard written == data.count, synced, rename(temporary.path, url.path) == 0 else {
-            unlink(temporary.path)
-            throw .notWritable(path: url.path, reason: String(cString: strerror(written < 0 || !synced ? code : errno)))
+        do {
+            try DurableFile.replace(url, with: data, mode: mode)
+        } catch {
+            throw .notWritable(path: url.path, reason: error.reason)
         }
     }
 }
@@ -174,14 +165,10 @@ public enum Initializer {
 
     /// Writes a new file, never replacing one that appeared meanwhile.
     private static func createIfAbsent(_ data: Data, at url: URL) throws(SetupError) {
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        if fd < 0 && errno == EEXIST { return }
-        guard fd >= 0 else { throw .notWritable(path: url.path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        guard data.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == data.count else {
-            let code = errno
-            unlink(url.path)
-            throw .notWritable(path: url.path, reason: String(cString: strerror(code)))
+        do {
+            try DurableFile.create(url, with: data, mode: 0o644)
+        } catch {
+            throw .notWritable(path: url.path, reason: error.reason)
         }
     }
 }

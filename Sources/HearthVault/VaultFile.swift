@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Glibc
+import HearthCore
 import _CryptoExtras
 
 /// What the vault holds once opened.
@@ -145,15 +146,13 @@ public enum VaultFile {
         let text = key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
         try? FileManager.default.createDirectory(
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let fd = Glibc.open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(url.path)
-            throw .writeFailed(path: url.path, reason: reason)
+        let created: Bool
+        do {
+            created = try DurableFile.create(url, with: Data(text.utf8), mode: 0o600)
+        } catch {
+            throw .writeFailed(path: url.path, reason: error.reason)
         }
+        guard created else { throw .writeFailed(path: url.path, reason: String(cString: strerror(EEXIST))) }
         return key
     }
 }
@@ -212,7 +211,11 @@ public final class VaultStore: @unchecked Sendable {
         } catch {
             throw .writeFailed(path: file.path, reason: "sealing failed: \(error)")
         }
-        try AtomicFile.replace(file, with: data)
+        do {
+            try DurableFile.replace(file, with: data, mode: 0o600)
+        } catch {
+            throw .writeFailed(path: file.path, reason: error.reason)
+        }
         cached = FileIdentity(file).map { ($0, contents, key, kdf) }
         return result
     }
@@ -262,41 +265,6 @@ struct FileIdentity: Equatable {
         inode = UInt(info.st_ino)
         size = Int(info.st_size)
         modified = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
-    }
-}
-
-/// Replacing a file so that readers see the old or the new version, never a mix.
-enum AtomicFile {
-    static func replace(_ url: URL, with data: Data) throws(VaultError) {
-        let directory = url.deletingLastPathComponent()
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let temporary = directory.appending(path: ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let fd = Glibc.open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .writeFailed(path: url.path, reason: String(cString: strerror(errno))) }
-        let bytes = [UInt8](data)
-        var written = 0
-        var failure: String?
-        while written < bytes.count {
-            let count = bytes.withUnsafeBufferPointer { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                failure = String(cString: strerror(errno))
-                break
-            }
-            written += count
-        }
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        close(fd)
-        if failure == nil, rename(temporary.path, url.path) != 0 { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(temporary.path)
-            throw .writeFailed(path: url.path, reason: failure)
-        }
-        let directoryFD = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            fsync(directoryFD)
-            close(directoryFD)
-        }
     }
 }
 
