@@ -214,7 +214,7 @@ struct GoalCrashTests {
         let all = try JSONValue(parsing: try await sandbox.hearth(["approvals", "--all", "--json"]).stdout).arrayValue ?? []
         #expect(all.map { $0["state"] } == ["used"])
         let again = try await sandbox.hearth(["approve", "\(approval)"])
-        #expect(again.status == 1 && again.stderr.contains("already used"))
+        #expect(again.status == 1 && again.stderr.contains("already used"), "\(again.stderr)")
         #expect(await daemon.stop() == 0)
     }
 
