@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
 import NIOCore
 import Synchronization
 
@@ -33,13 +32,8 @@ public final class EchoHTTPServer: Sendable {
             router.on("/echo", method: method) { [self] request, _ in try await echo(request) }
             router.on("/redirect", method: method) { [self] request, _ in try await redirect(request) }
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: Logger(label: "echo-server"))
-        task.withLock { $0 = Task { try await application.run() } }
-        for await port in ports { return "http://\(host):\(port)" }
-        throw CancellationError()
+        let port = try await LoopbackApplication.start(router, host: host, label: "echo-server", task: task)
+        return "http://\(host):\(port)"
     }
 
     public func stop() { task.withLock { $0?.cancel() } }

@@ -1,7 +1,6 @@
 import Foundation
 import HearthCore
 import Hummingbird
-import Logging
 import NIOCore
 import Synchronization
 
@@ -73,14 +72,8 @@ public final class ScriptedModelServer: Sendable {
         for path in ["/v1/chat/completions", "/v1/embeddings", "/api/chat", "/api/embed"] {
             router.post(RouterPath(path)) { [self] request, _ in try await respond(request, path: path) }
         }
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let application = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "scripted-model-server"))
-        task.withLock { $0 = Task { try await application.run() } }
-        for await port in ports { return "http://127.0.0.1:\(port)" }
-        throw CancellationError()
+        let port = try await LoopbackApplication.start(router, host: "127.0.0.1", label: "scripted-model-server", task: task)
+        return "http://127.0.0.1:\(port)"
     }
 
     public func stop() {
