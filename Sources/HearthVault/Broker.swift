@@ -79,7 +79,6 @@ public struct Broker: Sendable {
             do {
                 let response = try await perform(template)
                 entry.status = response.status
-                entry.secrets = response.secretsUsed
                 entry.redirects = response.redirects.count
                 entry.scrubbed = response.scrubbed
                 entry.outcome = "sent"
@@ -155,22 +154,21 @@ public struct Broker: Sendable {
         var redirects: [String] = []
         var notes: [String] = []
         var secretsDropped = false
-        while true {
-            let response = try await transport.send(current)
+        var response: IncomingResponse
+        following: while true {
+            response = try await transport.send(current)
             guard [301, 302, 303, 307, 308].contains(response.status),
                 let location = response.headers.first(where: { $0.name.lowercased() == "location" })?.value,
                 let next = URL(string: location, relativeTo: current.url)?.absoluteURL,
                 let scheme = next.scheme?.lowercased(), scheme == "http" || scheme == "https", next.host != nil
-            else {
-                return finish(response, scrubber: scrubber, used: names, redirects: redirects, notes: notes)
-            }
+            else { break following }
             guard redirects.count < maxRedirects else {
                 notes.append("stopped after \(maxRedirects) redirects")
-                return finish(response, scrubber: scrubber, used: names, redirects: redirects, notes: notes)
+                break following
             }
             if scrubber.contains(location) {
                 notes.append("did not follow a redirect whose address contains a secret")
-                return finish(response, scrubber: scrubber, used: names, redirects: redirects, notes: notes)
+                break following
             }
             var nextMethod = current.method
             var nextBody = current.body
@@ -186,7 +184,7 @@ public struct Broker: Sendable {
                 nextHeaders.removeAll { carried.contains($0.name.lowercased()) || credentialHeaders.contains($0.name.lowercased()) }
                 if nextBody != nil && bodyCarriesSecret && !secretsDropped {
                     notes.append("did not follow a redirect to \(next.host ?? "another host"): it would resend a body that holds a secret")
-                    return finish(response, scrubber: scrubber, used: names, redirects: redirects, notes: notes)
+                    break following
                 }
                 if !names.isEmpty && !secretsDropped {
                     notes.append("redirected to \(next.host ?? "another host"): secrets were not sent there")
@@ -198,6 +196,7 @@ public struct Broker: Sendable {
                 method: nextMethod, url: next, headers: nextHeaders, body: nextBody, timeoutSeconds: current.timeoutSeconds,
                 maxBodyBytes: maxResponseBytes)
         }
+        return finish(response, scrubber: scrubber, used: names, redirects: redirects, notes: notes)
     }
 
     func finish(_ response: IncomingResponse, scrubber: SecretScrubber, used: [String], redirects: [String], notes: [String])

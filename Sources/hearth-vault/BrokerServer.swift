@@ -17,8 +17,7 @@ final class BrokerServer: @unchecked Sendable {
 
     /// Binds the socket; fails when another broker is listening there.
     func bind() throws(VaultError) {
-        if case .success(let fd) = UnixSocket.connect(path) {
-            close(fd)
+        if VaultClient(socket: URL(fileURLWithPath: path)).isListening {
             throw .brokerUnavailable(socket: path, reason: "another broker is already listening there")
         }
         var info = stat()

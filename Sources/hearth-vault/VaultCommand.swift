@@ -92,6 +92,11 @@ struct VaultOptions: ParsableArguments {
         VaultStore(file: paths.vaultFile, keys: try keys(paths, newWithPassphrase: newWithPassphrase))
     }
 
+    /// The store of the vault on disk; `nil` when there is none yet.
+    func existingStore(_ paths: HearthPaths) throws -> VaultStore? {
+        VaultFile.keyKind(at: paths.vaultFile) == nil ? nil : try store(paths)
+    }
+
     private func passphrase(confirm: Bool, path: String) throws -> String {
         if let value = ProcessInfo.processInfo.environment["HEARTH_VAULT_PASSPHRASE"], !value.isEmpty { return value }
         if let passphraseFile {
@@ -192,7 +197,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let paths = try options.settings.paths
-        let secrets = VaultFile.keyKind(at: paths.vaultFile) == nil ? [] : try options.store(paths).load().secrets.map(\.info)
+        let secrets = try options.existingStore(paths)?.load().secrets.map(\.info) ?? []
         if json {
             FileHandle.standardOutput.write(try BrokerWire.encode(["secrets": secrets]))
             return
@@ -215,8 +220,8 @@ struct RemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let paths = try options.settings.paths
-        guard VaultFile.keyKind(at: paths.vaultFile) != nil else { throw VaultError.unknownSecret(name) }
-        try options.store(paths).update { (contents: inout VaultContents) throws(VaultError) in
+        guard let store = try options.existingStore(paths) else { throw VaultError.unknownSecret(name) }
+        try store.update { (contents: inout VaultContents) throws(VaultError) in
             guard contents.secret(named: name) != nil else { throw .unknownSecret(name) }
             contents.secrets.removeAll { $0.name == name }
         }
@@ -233,8 +238,7 @@ struct RotateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let paths = try options.settings.paths
-        guard VaultFile.keyKind(at: paths.vaultFile) != nil else { throw VaultError.unknownSecret(name) }
-        let store = try options.store(paths)
+        guard let store = try options.existingStore(paths) else { throw VaultError.unknownSecret(name) }
         guard try store.load().secret(named: name) != nil else { throw VaultError.unknownSecret(name) }
         let value = try Terminal.readValue(name: name)
         guard !value.isEmpty else { throw VaultError.emptyValue }
