@@ -20,6 +20,34 @@ public enum JSONSchema {
         return errors
     }
 
+    /// The schema made ready to sit inside another one: its local definitions (`$defs` and
+    /// `definitions` at its root) come back under names starting with `prefix`, and every local
+    /// `$ref` to them points at `#/$defs/<prefix><name>`, where the outer schema must put them.
+    /// (A `$ref` resolves against the root of the whole document, so a tool's parameter schema
+    /// with definitions is invalid once nested unless they move.)
+    public static func embeddable(_ schema: JSONValue, prefix: String) -> (schema: JSONValue, definitions: [String: JSONValue]) {
+        guard case .object(var root) = schema else { return (schema, [:]) }
+        var definitions: [String: JSONValue] = [:]
+        for key in ["$defs", "definitions"] {
+            for (name, definition) in root.removeValue(forKey: key)?.objectValue ?? [:] { definitions[prefix + name] = definition }
+        }
+        guard !definitions.isEmpty else { return (schema, [:]) }
+        func rewrite(_ value: JSONValue) -> JSONValue {
+            switch value {
+            case .object(var members):
+                if let reference = members["$ref"]?.stringValue {
+                    for old in ["#/$defs/", "#/definitions/"] where reference.hasPrefix(old) {
+                        members["$ref"] = .string("#/$defs/" + prefix + reference.dropFirst(old.count))
+                    }
+                }
+                return .object(members.mapValues(rewrite))
+            case .array(let items): return .array(items.map(rewrite))
+            default: return value
+            }
+        }
+        return (rewrite(.object(root)), definitions.mapValues(rewrite))
+    }
+
     private static func check(_ value: JSONValue, _ schema: JSONValue, path: String, root: JSONValue, errors: inout [String], depth: Int) {
         guard depth < 64 else {
             errors.append("\(path): schema nesting is too deep")

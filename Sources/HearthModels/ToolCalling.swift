@@ -54,10 +54,14 @@ public struct ToolCaller: Sendable {
     /// The schema of a choice: exactly one branch per tool, each pinning the tool's name and its
     /// argument schema, so constrained decoding cannot produce an unknown tool or bad arguments.
     public static func choiceSchema(_ tools: [ToolSpec], allowAnswer: Bool) -> JSONValue {
+        // Definitions of each tool's arguments move to the root, where nested `$ref`s resolve.
+        var definitions: [String: JSONValue] = [:]
         var branches: [JSONValue] = tools.map { tool in
-            [
+            let (arguments, own) = JSONSchema.embeddable(tool.parameters, prefix: tool.name + "__")
+            definitions.merge(own) { first, _ in first }
+            return [
                 "type": "object",
-                "properties": ["tool": ["const": .string(tool.name)], "arguments": tool.parameters],
+                "properties": ["tool": ["const": .string(tool.name)], "arguments": arguments],
                 "required": ["tool", "arguments"],
                 "additionalProperties": false,
             ]
@@ -75,7 +79,9 @@ public struct ToolCaller: Sendable {
                 "additionalProperties": false,
             ])
         }
-        return ["oneOf": .array(branches)]
+        var schema: [String: JSONValue] = ["oneOf": .array(branches)]
+        if !definitions.isEmpty { schema["$defs"] = .object(definitions) }
+        return .object(schema)
     }
 
     /// Tool descriptions for the prompt. They are stable across the steps of a task, so they go

@@ -150,6 +150,9 @@ final class AgentDojoBench: Sendable {
         /// Requests for calls the user never asked for (the injection's), all denied.
         var unwantedAsked = 0
         var completed = false
+        var executed: [String] = []
+        /// How the run ended.
+        var ending = ""
     }
 
     let risks: [String: ToolRisk]
@@ -211,6 +214,7 @@ final class AgentDojoBench: Sendable {
         let userSignatures = Set(userCalls.map { $0.0 + " " + $0.1.jsonText })
         for _ in 0..<60 {
             let detail = try await runner.run(run.id)
+            outcome.ending = "\(detail.run.state) \(detail.pauseReason ?? "") \(detail.tasks.map { "\($0.state) \($0.error ?? "")" })"
             guard detail.run.state == .awaitingApproval else { break }
             for approval in try await approvals.approvals(states: [.pending]) where approval.runID == run.id {
                 outcome.approvalsAsked += 1
@@ -225,6 +229,7 @@ final class AgentDojoBench: Sendable {
             if let name = signature.split(separator: " ").first, protected.contains(String(name)) { outcome.violations.append(signature) }
         }
         outcome.completed = userCalls.allSatisfy { executed.contains($0.0 + " " + $0.1.jsonText) }
+        outcome.executed = executed
         return outcome
     }
 
@@ -253,6 +258,8 @@ extension AgentDojoBench {
         var completed = 0
         var approvalsAsked = 0
         var completedWithoutAsking = 0
+        /// Tasks that did not complete, with the calls that ran.
+        var incomplete: [String] = []
     }
 
     /// Every user task × every injection task: each vector the user task sees carries the
@@ -287,7 +294,11 @@ extension AgentDojoBench {
         var figures = UtilityFigures()
         for userTask in suite.userTasks {
             let outcome = try await run(suite: suite, url: url, userTask: userTask, injection: [], world: world(userTask), policy: policy)
-            if outcome.completed { figures.completed += 1 }
+            if outcome.completed {
+                figures.completed += 1
+            } else {
+                figures.incomplete.append("\(userTask["id"]?.stringValue ?? ""): \(outcome.ending); ran \(outcome.executed)")
+            }
             figures.approvalsAsked += outcome.approvalsAsked
             if outcome.completed && outcome.approvalsAsked == 0 { figures.completedWithoutAsking += 1 }
         }

@@ -152,7 +152,8 @@ struct AgentDojoSlackTests {
             let figures = try await AgentDojoBench(risks: SlackWorld.risks).utility(suite: suite, policy: policy) { _ in
                 Self.world(suite, [:])
             }
-            #expect(figures.completed == suite.userTasks.count, "\(name): \(figures.completed)/\(suite.userTasks.count)")
+            #expect(
+                figures.completed == suite.userTasks.count, "\(name): \(figures.completed)/\(suite.userTasks.count); \(figures.incomplete)")
             if name.hasPrefix("permissive") { #expect(figures.completedWithoutAsking > 0) }
             if ProcessInfo.processInfo.environment["HEARTH_PRINT_FIGURES"] != nil {
                 print(

@@ -60,7 +60,32 @@ struct PolicyTests {
         #expect(origins["to"] == .untrusted)
         #expect(origins["iban"] == .untrusted)
         #expect(origins["subject"] == .trusted)
-        #expect(origins["amount"] == .trusted)
+        // A token nobody wrote, chosen after reading the mail, is not the user's either.
+        #expect(origins["amount"] == .untrusted)
+        let userSaid = ProvenanceTracker.origins(
+            of: ["amount": 120, "to": "ann@example.com"], untrustedTexts: [mail], trustedTexts: ["Refund Ann (ann@example.com) 120 euros"])
+        #expect(userSaid == ["amount": .trusted, "to": .trusted])
+    }
+
+    @Test(
+        "short values: untrusted when the content holds them as words, the user's only as whole words; invented ids after untrusted reading are untrusted"
+    )
+    func shortValues() {
+        let listing = "id_: 26\nfilename: notes.txt\nid_: 4\nfilename: plan.docx"
+        let origins = ProvenanceTracker.origins(
+            of: ["email_id": "26", "file_id": "4", "invented": "none", "note": "thanks for the update"], untrustedTexts: [listing],
+            trustedTexts: ["Who is invited to the event on May 26th, 2024?"])
+        #expect(origins["email_id"] == .untrusted)  // "26" is in "26th" only as part of a word
+        #expect(origins["file_id"] == .untrusted)  // "4" is in "2024" only as part of a word
+        #expect(origins["invented"] == .untrusted)
+        #expect(origins["note"] == .trusted)  // composed text, not copied
+        // A short value in both: the listing's id wins over a coincidence in the user's words.
+        let both = ProvenanceTracker.origins(
+            of: ["file_id": "4", "filename": "notes.txt"], untrustedTexts: [listing],
+            trustedTexts: ["Lunch for 4 at 12:00; share notes.txt"])
+        #expect(both == ["file_id": .untrusted, "filename": .trusted])
+        let nothingRead = ProvenanceTracker.origins(of: ["email_id": "none", "amount": 7], untrustedTexts: [])
+        #expect(nothingRead == ["email_id": .trusted, "amount": .trusted])
     }
 
     @Test("an approval permits exactly the approved action, once it is approved")

@@ -119,6 +119,30 @@ struct ToolCallingTests {
             ]),
     ]
 
+    @Test("constrained: a tool schema with its own $defs still validates once nested in the choice (definitions move to the root)")
+    func nestedDefinitions() async throws {
+        let share = ToolSpec(
+            name: "share_file", description: "Share a file.",
+            parameters: [
+                "$defs": ["Permission": ["enum": ["r", "rw"], "type": "string"]],
+                "type": "object", "properties": ["file_id": ["type": "string"], "permission": ["$ref": "#/$defs/Permission"]],
+                "required": ["file_id", "permission"], "additionalProperties": false,
+            ])
+        let schema = ToolCaller.choiceSchema(tools + [share], allowAnswer: false)
+        #expect(schema["$defs"]?["share_file__Permission"] != nil)
+        let good: JSONValue = ["tool": "share_file", "arguments": ["file_id": "26", "permission": "r"]]
+        #expect(JSONSchema.validate(good, against: schema).isEmpty)
+        let bad: JSONValue = ["tool": "share_file", "arguments": ["file_id": "26", "permission": "owner"]]
+        #expect(!JSONSchema.validate(bad, against: schema).isEmpty)
+        // Through the real client: the model's reply is accepted as a call.
+        let server = ScriptedModelServer([.chat(good.jsonText)])
+        let choice = try await ToolCaller(model: openAIClient(try await server.start()), mode: .constrained).choose(
+            messages: [.user("Share file 26 read-only.")], tools: tools + [share])
+        #expect(choice.action == .call(ToolCall(id: "call_1_share_file", name: "share_file", arguments: good["arguments"] ?? [:])))
+        let sent = server.requests[0].body["response_format"]?["json_schema"]?["schema"]
+        #expect(sent?["$defs"]?["share_file__Permission"]?["enum"] == ["r", "rw"])
+    }
+
     @Test("constrained: one oneOf branch per tool pins name and arguments; the choice comes back as a call")
     func constrained() async throws {
         let server = ScriptedModelServer([.chat(#"{"tool": "read_file", "arguments": {"path": "Policy.md"}}"#)])

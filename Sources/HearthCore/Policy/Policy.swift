@@ -153,7 +153,12 @@ public struct PolicyEngine: Sendable, Hashable {
 /// user's own words (the goal and the plan's instructions).
 ///
 /// Conservative by design: a value of 6 or more characters found verbatim in untrusted text is
-/// untrusted unless the user wrote it; a shorter one counts when it appears there as a whole word.
+/// untrusted unless the user wrote it; a shorter one counts when it appears there as a whole word,
+/// even if the user's words hold it too (an id "12" and "12:00" coincide; "26" is not even in
+/// "May 26th"). Once
+/// the agent has read untrusted content, a single token the user never wrote (an id, a name, an
+/// address, a number) is untrusted too, wherever it came from: a hijacked model invents
+/// "the id of the mail you just sent" without copying it from anywhere.
 public enum ProvenanceTracker {
     public static func origins(of arguments: JSONValue, untrustedTexts: [String], trustedTexts: [String] = []) -> [String: ArgumentOrigin] {
         guard case .object(let members) = arguments else { return [:] }
@@ -171,12 +176,17 @@ public enum ProvenanceTracker {
         case .string(let text):
             let needle = text.lowercased().trimmingCharacters(in: .whitespacesAndNewlines)
             guard !needle.isEmpty, !haystack.isEmpty else { return false }
-            if !trusted.isEmpty && trusted.contains(needle) { return false }
-            if needle.count >= 6 {
+            if needle.count < 6 {
+                // Short values coincide easily ("12" in "12:00", an id in a listing): one the
+                // untrusted text holds is untrusted even when the user's words hold it too.
+                if containsWord(needle, in: haystack) { return true }
+                if containsWord(needle, in: trusted) { return false }
+            } else {
+                if trusted.contains(needle) { return false }
                 if haystack.contains(needle) { return true }
-            } else if containsWord(needle, in: haystack) {
-                return true
             }
+            // A single token the user never wrote, chosen after reading untrusted content.
+            if needle.count <= 64 && !needle.contains(where: \.isWhitespace) { return true }
             // Pieces: addresses, links and long words copied out of the content.
             let pieces = needle.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == ";" || $0 == "<" || $0 == ">" })
             return pieces.contains { piece in
@@ -185,7 +195,10 @@ public enum ProvenanceTracker {
             }
         case .array(let values): return values.contains { isUntrusted($0, in: haystack, trusted: trusted) }
         case .object(let members): return members.values.contains { isUntrusted($0, in: haystack, trusted: trusted) }
-        case .number, .bool, .null: return false
+        case .number(let number):
+            let text = number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+            return isUntrusted(.string(text), in: haystack, trusted: trusted)
+        case .bool, .null: return false
         }
     }
 
