@@ -61,12 +61,12 @@ public struct SandboxProbe: Sendable {
                 detail: userns ? "unprivileged user namespaces can be created" : "creating a user namespace was refused",
                 remedy: userns ? "" : "sysctl -w kernel.unprivileged_userns_clone=1 (Debian), or install bubblewrap setuid"))
 
-        // bubblewrap: an alternative way to run commands without network.
+        // bubblewrap: the shell helper's fallback where Landlock or user namespaces are missing.
         let bwrap = ProgramRunner.locate("bwrap")
         checks.append(
             Check(
                 name: "bubblewrap", available: bwrap != nil, detail: bwrap?.path ?? "bwrap is not installed",
-                remedy: bwrap == nil ? "apt-get install bubblewrap (optional when user namespaces work)" : ""))
+                remedy: bwrap == nil ? "apt-get install bubblewrap (optional when Landlock and user namespaces work)" : ""))
 
         // Document tools.
         for (program, package) in [("pdftotext", "poppler-utils"), ("tesseract", "tesseract-ocr")] {

@@ -4,9 +4,16 @@ import HearthSandbox
 
 /// Runs a shell command inside the workspace through `hearth-sandbox` (Landlock: read-write in
 /// the workspace, read-only system directories; no network; CPU, memory and file-size limits;
-/// a wall-clock timeout). Where the helper cannot confine the command, the command is refused —
-/// never run unconfined.
+/// a wall-clock timeout). Where Landlock or user namespaces are missing the helper uses
+/// bubblewrap (a private root with only the system directories, the workspace and the mounts; no
+/// network). Where no mechanism works, the command is refused — never run unconfined.
 public struct ShellTool: Tool {
+    /// How the helper isolates a command: `auto` takes Landlock and a network namespace when the
+    /// kernel allows, bubblewrap otherwise.
+    public enum Isolation: String, Sendable, CaseIterable {
+        case auto, native, bubblewrap
+    }
+
     public let spec = ToolSpec(
         name: "shell",
         description:
@@ -19,10 +26,12 @@ public struct ShellTool: Tool {
     public let risk = ToolRisk.execute
     public let idempotent = false
     let helper: URL?
+    let isolation: Isolation
 
     /// - Parameter helper: the `hearth-sandbox` executable; by default the one beside this program.
-    public init(helper: URL? = ShellTool.defaultHelper()) {
+    public init(helper: URL? = ShellTool.defaultHelper(), isolation: Isolation = .auto) {
         self.helper = helper
+        self.isolation = isolation
     }
 
     public static func defaultHelper() -> URL? { CompanionProgram.locate("hearth-sandbox") }
@@ -40,7 +49,7 @@ public struct ShellTool: Tool {
                 executable: helper,
                 arguments: ["--workspace", context.workspace.path]
                     + context.mounts.flatMap { [$0.writable ? "--write" : "--read", $0.url.path] }
-                    + ["--cpu-seconds", "\(seconds)", "--", "/bin/sh", "-c", command],
+                    + ["--cpu-seconds", "\(seconds)", "--isolation", isolation.rawValue, "--", "/bin/sh", "-c", command],
                 environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": context.workspace.path],
                 timeout: .seconds(seconds), maxOutput: 1 << 20)
         } catch let error as ProgramError {

@@ -26,21 +26,32 @@ struct DoctorCommand: AsyncParsableCommand {
         var checks = SandboxProbe.run(workspace: context.paths.workspace).checks.map {
             (name: $0.name, ok: $0.available, detail: $0.detail, remedy: $0.remedy)
         }
-        // The shell tool: its helper, and the mechanisms the helper insists on.
+        // The shell tool: its helper, and the mechanisms it can confine a command with.
         let helper = ShellTool.defaultHelper()
         let landlock = checks.first { $0.name == "landlock" }?.ok ?? false
         let isolation = (checks.first { $0.name == "user namespaces" }?.ok ?? false) || getuid() == 0
-        checks.append(
-            helper != nil && landlock && isolation
-                ? ("shell", true, "commands run through \(helper!.path): Landlock, no network, limits", "")
-                : (
+        let bubblewrap = checks.first { $0.name == "bubblewrap" }?.ok ?? false
+        if let helper, landlock && isolation {
+            checks.append(("shell", true, "commands run through \(helper.path): Landlock, a network namespace, limits", ""))
+        } else if let helper, bubblewrap {
+            checks.append(
+                (
+                    "shell", true,
+                    "commands run through \(helper.path) under bubblewrap: only the workspace, mounts and system directories, no network, limits"
+                        + (landlock ? ", Landlock" : ""), ""
+                ))
+        } else {
+            checks.append(
+                (
                     "shell", false,
                     helper == nil
-                        ? "hearth-sandbox is not beside hearth" : "the helper would refuse: Landlock or network isolation is missing",
+                        ? "hearth-sandbox is not beside hearth"
+                        : "the helper would refuse: neither Landlock with a network namespace nor bubblewrap works",
                     helper == nil
                         ? "build it: swift build -c release --product hearth-sandbox"
-                        : "see the landlock and user namespaces lines; the shell tool is refused until then"
+                        : "see the landlock, user namespaces and bubblewrap lines; the shell tool is refused until one works"
                 ))
+        }
         // The model server.
         let inference = context.configuration.inference
         if !inference.enabled {
@@ -94,9 +105,12 @@ struct DoctorCommand: AsyncParsableCommand {
                 "autonomy \(policy.autonomy.rawValue), \(policy.rules.count) rule(s), approvals expire after \(policy.approvalHours) h", ""
             ))
 
+        // Alternatives: the shell needs one way to confine commands, not every one.
+        let shellWorks = checks.contains { $0.name == "shell" && $0.ok }
+        let alternatives: Set<String> = shellWorks ? ["bubblewrap", "landlock", "user namespaces"] : ["bubblewrap"]
         if json {
             printJSON([
-                "ok": .bool(checks.allSatisfy { $0.ok || $0.name == "bubblewrap" }),
+                "ok": .bool(checks.allSatisfy { $0.ok || alternatives.contains($0.name) }),
                 "checks": .array(
                     checks.map {
                         ["name": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail), "remedy": .string($0.remedy)]

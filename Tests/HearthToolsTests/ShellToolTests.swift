@@ -1,47 +1,118 @@
 import Foundation
 import HearthCore
+import HearthSandbox
 import HearthTesting
 import HearthTools
 import Testing
 
+/// Both ways the helper confines a command: its own (Landlock and a network namespace) and
+/// bubblewrap, its fallback where those are missing (`scripts/setup` installs bubblewrap; CI runs both).
+let isolations: [ShellTool.Isolation] = ProgramRunner.locate("bwrap") != nil ? [.native, .bubblewrap] : [.native]
+
 @Suite("The shell tool runs commands confined, or not at all", .timeLimit(.minutes(1)))
 struct ShellToolTests {
-    func run(_ command: String, timeout: Int = 20, in fixture: EscapeFixture) async throws -> ToolOutput {
-        try await ShellTool().invoke(
+    func run(
+        _ command: String, timeout: Int = 20, isolation: ShellTool.Isolation = .auto, in fixture: EscapeFixture
+    ) async throws -> ToolOutput {
+        try await ShellTool(isolation: isolation).invoke(
             ["command": .string(command), "timeout_seconds": .number(Double(timeout))],
             context: ToolContext(workspace: fixture.workspace, idempotencyKey: "shell"))
     }
 
-    @Test("inside the workspace it works; outside, the kernel says no")
-    func confinedFiles() async throws {
+    @Test("bubblewrap is installed where CI runs (scripts/setup installs it), so both mechanisms are tested")
+    func bubblewrapInstalled() {
+        if ProcessInfo.processInfo.environment["CI"] != nil { #expect(isolations.contains(.bubblewrap)) }
+        #expect(isolations.contains(.native))
+    }
+
+    @Test("inside the workspace it works; outside, the kernel says no", arguments: isolations)
+    func confinedFiles(isolation: ShellTool.Isolation) async throws {
         let fixture = try EscapeFixture()
         #expect(ShellTool.defaultHelper() != nil)
-        let inside = try await run("echo made > made.txt && cat made.txt sub/inside.txt", in: fixture)
+        let inside = try await run(
+            "echo made > made.txt && cat made.txt sub/inside.txt && echo \"$HEARTH_SANDBOX\"", isolation: isolation, in: fixture)
         #expect(inside.data["status"] == 0)
-        #expect(inside.data["stdout"] == "made\ninside")
+        let expected = isolation == .bubblewrap ? "bubblewrap+landlock" : "landlock+netns"
+        #expect(inside.data["stdout"] == .string("made\ninside\(expected)\n"))
         let outside = try await run(
             "echo pwned > ../outside.txt; echo pwned > ../ws_evil/new.txt; cat ../ws_evil/secret.txt; cat /proc/self/root\(fixture.root.path)/outside.txt",
-            in: fixture)
+            isolation: isolation, in: fixture)
         #expect(outside.data["status"] != 0)
         #expect(outside.data["stdout"]?.stringValue?.contains("SECRET") == false)
         #expect(try String(contentsOf: fixture.root.appending("outside.txt"), encoding: .utf8) == "SECRET outside")
         #expect(!FileManager.default.fileExists(atPath: fixture.root.appending("ws_evil/new.txt").path))
         // Following a link does not help: Landlock judges the file it reaches.
-        let linked = try await run("cat abs; echo pwned > rel", in: fixture)
+        let linked = try await run("cat abs; echo pwned > rel", isolation: isolation, in: fixture)
         #expect(linked.data["stdout"]?.stringValue?.contains("SECRET") == false)
         #expect(try String(contentsOf: fixture.root.appending("outside.txt"), encoding: .utf8) == "SECRET outside")
+        if isolation == .bubblewrap {
+            // Under bubblewrap the outside is not even there: the mount layer hides it by itself,
+            // so it confines where the kernel has no Landlock.
+            let hidden = try await run("ls \(fixture.root.path)/outside.txt; ls /home /root /var 2>&1", isolation: isolation, in: fixture)
+            let text = (hidden.data["stderr"]?.stringValue ?? "") + (hidden.data["stdout"]?.stringValue ?? "")
+            #expect(text.contains("\(fixture.root.path)/outside.txt': No such file or directory"), "\(text)")
+            #expect(text.contains("/var': No such file or directory"), "\(text)")
+        }
     }
 
-    @Test("no network, and a command past its time is stopped")
-    func networkAndTime() async throws {
+    @Test("no network: a server listening on the host's loopback is out of reach", arguments: isolations)
+    func network(isolation: ShellTool.Isolation) async throws {
         let fixture = try EscapeFixture()
-        let network = try await run("exec 3<>/dev/tcp/127.0.0.1/22 && echo connected || echo refused", in: fixture)
-        #expect(network.data["stdout"]?.stringValue?.contains("connected") == false)
+        let server = EchoHTTPServer()
+        let url = try await server.start()
+        defer { server.stop() }
+        let port = URL(string: url)?.port ?? 0
+        let probe = "bash -c 'exec 3<>/dev/tcp/127.0.0.1/\(port) && echo connected' 2>&1 || echo unreachable"
+        // The same probe outside the sandbox connects, so the test can tell.
+        let unconfined = try await ProgramRunner.run(
+            executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", probe], timeout: .seconds(10), maxOutput: 4096)
+        #expect(String(decoding: unconfined.stdout, as: UTF8.self).contains("connected"))
+        let confined = try await run(probe, isolation: isolation, in: fixture)
+        let text = confined.data["stdout"]?.stringValue ?? ""
+        #expect(!text.contains("connected") && text.contains("unreachable"), "\(text)")
+    }
+
+    @Test("a command past its time is stopped, with everything it started", arguments: isolations)
+    func timeout(isolation: ShellTool.Isolation) async throws {
+        let fixture = try EscapeFixture()
+        let marker = isolation == .bubblewrap ? "4127" : "4126"
         await #expect {
-            try await run("sleep 30", timeout: 1, in: fixture)
+            try await run("sleep \(marker) & sleep \(marker)", timeout: 1, isolation: isolation, in: fixture)
         } throws: { error in
             String(describing: error).contains("did not finish within 1 s")
         }
+        // Neither sleep survives (the background one included).
+        var survivors = Self.processes(running: ["sleep", marker])
+        for _ in 0..<50 where !survivors.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            survivors = Self.processes(running: ["sleep", marker])
+        }
+        #expect(survivors.isEmpty)
+    }
+
+    /// Pids of the processes whose command line is exactly `arguments`.
+    static func processes(running arguments: [String]) -> [String] {
+        let wanted = Data((arguments.joined(separator: "\0") + "\0").utf8)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { $0.allSatisfy(\.isNumber) }.filter {
+            FileManager.default.contents(atPath: "/proc/\($0)/cmdline") == wanted
+        }
+    }
+
+    @Test("the helper refuses arguments it does not understand, without running anything")
+    func helperUsage() async throws {
+        let fixture = try EscapeFixture()
+        let helper = try #require(ShellTool.defaultHelper())
+        let target = fixture.workspace.appending(path: "ran").path
+        for arguments in [
+            ["--workspace", fixture.workspace.path, "--isolation", "none", "--", "/usr/bin/touch", target],
+            ["--isolation", "native", "--", "/usr/bin/touch", target],
+        ] {
+            let output = try await ProgramRunner.run(executable: helper, arguments: arguments, timeout: .seconds(10))
+            #expect(output.status == 64)
+            #expect(output.stderr.contains("usage: hearth-sandbox"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: fixture.workspace.appending(path: "ran").path))
     }
 
     @Test("without the helper the command is refused, never run unconfined")
