@@ -39,10 +39,13 @@ struct VaultBrokerService: Service {
                         logger.warning("hearth-vault is not installed beside hearth; http_request cannot use secrets")
                     }
                 }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+                // Another broker for a key-file vault (one a killed daemon left, about to stop on
+                // its own): look again soon, to take over when it is gone.
+                let pause = kind == "keyfile" && listening ? Duration.seconds(2) : pollInterval
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
                 continue
             }
-            var arguments = ["serve", "--data-dir", paths.dataDirectory.path, "--key-file", paths.vaultKeyFile.path]
+            var arguments = ["serve", "--exit-with-parent", "--data-dir", paths.dataDirectory.path, "--key-file", paths.vaultKeyFile.path]
             if FileManager.default.fileExists(atPath: paths.configFile.path) { arguments += ["--config", paths.configFile.path] }
             let broker: SupervisedProcess
             do {

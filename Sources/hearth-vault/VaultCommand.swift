@@ -287,6 +287,10 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var options: VaultOptions
     @Option(name: .long, help: ArgumentHelp("The socket. Default: <data-dir>/runtime/vault.sock.", valueName: "path"))
     var socket: String?
+    @Flag(
+        name: .long,
+        help: "Stop when the process that started this one ends, even if it was killed (the daemon passes this).")
+    var exitWithParent = false
 
     func run() async throws {
         hearth_set_undumpable()
@@ -310,7 +314,17 @@ struct ServeCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("hearth-vault: listening on \(server.path) (pid \(getpid()))\n".utf8))
         let thread = Thread { server.run() }
         thread.start()
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        // A killed daemon sends no SIGTERM: notice the orphaning (a new parent) instead.
+        let parent = getppid()
+        while true {
+            try await Task.sleep(for: .seconds(exitWithParent ? 1 : 3600))
+            if exitWithParent && getppid() != parent {
+                FileHandle.standardError.write(
+                    Data("hearth-vault: the process that started the broker (pid \(parent)) is gone; stopping\n".utf8))
+                server.remove()
+                Glibc.exit(0)
+            }
+        }
     }
 }
 

@@ -56,6 +56,46 @@ struct VaultBrokerTests {
             elsewhereServer: elsewhereServer, model: model)
     }
 
+    /// Pids of running `hearth-vault serve` processes for this test's data directory.
+    static func brokers(of sandbox: Sandbox) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let isBroker = arguments.first?.hasSuffix("hearth-vault") == true && arguments.contains("serve")
+            return isBroker && arguments.contains(sandbox.data.path) ? pid : nil
+        }
+    }
+
+    @Test("a SIGKILLed daemon's broker stops by itself, and the next daemon starts its own")
+    func brokerFollowsDaemon() async throws {
+        let setup = try await start()
+        let socket = setup.sandbox.data.appending(path: "runtime/vault.sock")
+        #expect(VaultClient(socket: socket).isListening)
+        let first = Self.brokers(of: setup.sandbox)
+        #expect(first.count == 1)
+        await setup.daemon.kill()
+        var left = first
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = Self.brokers(of: setup.sandbox)
+        }
+        #expect(left.isEmpty, "the orphaned broker is still running")
+        #expect(!VaultClient(socket: socket).isListening)
+        let log = try String(contentsOf: setup.sandbox.data.appending(path: "logs/vault.log"), encoding: .utf8)
+        #expect(log.contains("is gone; stopping"))
+        // The next daemon runs its own broker, and requests work again.
+        let daemon = try await setup.sandbox.startDaemon()
+        for _ in 0..<100 where !VaultClient(socket: socket).isListening { try await Task.sleep(for: .milliseconds(100)) }
+        let second = Self.brokers(of: setup.sandbox)
+        #expect(second.count == 1 && second != first)
+        let answer = try await request(setup, ["method": "GET", "url": .string(setup.allowed + "/ping?key={{secret:api}}")])
+        #expect(answer.status == 0, "\(answer.stderr)")
+        await daemon.stop()
+        setup.allowedServer.stop()
+        setup.elsewhereServer.stop()
+    }
+
     func request(_ setup: Setup, _ arguments: JSONValue) async throws -> (status: Int32, stdout: String, stderr: String) {
         try await setup.sandbox.hearth(["tool", "run", "http_request", "--args", arguments.jsonText, "--json"])
     }
