@@ -76,6 +76,9 @@ public actor MemoryEngine {
     let clock: any WallClock
     private var textIndex = VectorIndex()
     private var contextIndex = VectorIndex()
+    /// Keyword lists for hybrid retrieval, in memory; follows the store up to `lexicalThrough`.
+    private var lexical = LexicalIndex()
+    private var lexicalThrough: Int64 = 0
     public private(set) var embeddingState: EmbeddingState
     /// Normalised entity names (fact subjects and objects) → records the facts were learned from.
     private var entityRecords: [String: Set<Int64>] = [:]
@@ -98,6 +101,7 @@ public actor MemoryEngine {
     @discardableResult
     public func open() async throws -> Int {
         try await reloadEntities()
+        try await catchUp()
         guard let model else { return 0 }
         _ = try await store.dropVectors(notFrom: model)
         textIndex = VectorIndex(try await store.loadVectors(field: .text, model: model))
@@ -106,6 +110,8 @@ public actor MemoryEngine {
     }
 
     public var indexedVectors: Int { textIndex.count + contextIndex.count }
+    /// Records in the in-memory keyword index.
+    public var indexedRecords: Int { lexical.count }
 
     /// Stores records; vectors follow with `indexPending()`.
     public func remember(_ records: [MemoryRecord]) async throws -> [MemoryRecord] {
@@ -114,7 +120,20 @@ public actor MemoryEngine {
         for record in stored where record.sessionID != nil {
             contextIndex.remove(record.id)
         }
+        try await catchUp()
         return stored
+    }
+
+    /// Adds to the keyword index every record the store holds beyond it — this engine's own and
+    /// those another process (the CLI beside the daemon) wrote. Records arrive in id order, which
+    /// is the order within each session.
+    func catchUp() async throws {
+        while true {
+            let batch = try await store.records(after: lexicalThrough, kinds: [], limit: 5_000)
+            guard let last = batch.last else { return }
+            for record in batch { lexical.add(record) }
+            lexicalThrough = last.id
+        }
     }
 
     /// Embeds records that have no vector yet, `batch` texts per call; returns how many were embedded.
@@ -199,25 +218,20 @@ public actor MemoryEngine {
                 MemoryHit(record: pair.0, score: pair.1.score, reasons: [.keywords(rank: rank, terms: matchedTerms(pair.0, terms))])
             }
         }
+        try await catchUp()
         let terms = MemoryText.queryTerms(query, keepStopWords: settings.keepStopWords)
         let depth = max(settings.depth, k)
-        async let textHits = store.fullTextSearch(terms: terms, field: .text, filter: filter, limit: depth)
-        async let contextHits = store.fullTextSearch(terms: terms, field: .context, filter: filter, limit: depth)
-        async let sessionHits = store.sessionSearch(terms.joined(separator: " "), filter: filter, limit: settings.sessionDepth)
-        var meaning: [ScoredID] = []
-        var contextMeaning: [ScoredID] = []
-        if let queryVector, queryVector.count == textIndex.dimensions {
-            meaning = textIndex.search(queryVector, k: depth, filter: filter)
-            contextMeaning = contextIndex.search(queryVector, k: depth, filter: filter)
-        }
         var fused = Fusion(k: settings.fusionK)
-        let keywordList = try await textHits
-        fused.add(keywordList) { rank, _ in .keywords(rank: rank, terms: []) }
-        let contextList = try await contextHits
-        fused.add(contextList) { rank, _ in .contextKeywords(rank: rank) }
-        fused.add(meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
-        fused.add(contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
-        var candidates = try await store.records(ids: fused.ids)
+        fused.add(lexical.search(terms, field: .text, filter: filter, limit: depth)) { rank, _ in .keywords(rank: rank, terms: []) }
+        fused.add(lexical.search(terms, field: .context, filter: filter, limit: depth)) { rank, _ in .contextKeywords(rank: rank) }
+        if let queryVector, queryVector.count == textIndex.dimensions {
+            fused.add(textIndex.search(queryVector, k: depth, filter: filter)) { rank, hit in
+                .meaning(rank: rank, similarity: hit.score)
+            }
+            fused.add(contextIndex.search(queryVector, k: depth, filter: filter)) { rank, hit in
+                .contextMeaning(rank: rank, similarity: hit.score)
+            }
+        }
 
         // Records linked to facts about entities the query names.
         let normalisedQuery = " " + MemoryText.normalise(query) + " "
@@ -225,45 +239,59 @@ public actor MemoryEngine {
         for (entity, ids) in entityRecords where normalisedQuery.contains(" \(entity) ") {
             for id in ids { factLinked[id] = entity }
         }
-        let missing = factLinked.keys.filter { fused.score[$0] == nil }
-        if !missing.isEmpty { candidates += try await store.records(ids: Array(missing)).filter { filter.admits($0) } }
+        let candidates = fused.ids + factLinked.keys.filter { fused.score[$0] == nil && lexical.admits($0, filter) }.sorted()
+        let entries = candidates.compactMap { id in lexical.entry(id).map { (id, $0) } }
 
         // Session rank and named participants.
-        let sessions = try await sessionHits
         var sessionRank: [String: Int] = [:]
-        for (rank, session) in sessions.enumerated() { sessionRank[session.source + "\u{1F}" + session.sessionID] = rank }
-        let speakers = Set(candidates.compactMap(\.speaker))
+        for (rank, session) in lexical.sessionSearch(terms, filter: filter, limit: settings.sessionDepth).enumerated() {
+            sessionRank[session.source + "\u{1F}" + session.sessionID] = rank
+        }
+        let speakers = Set(entries.compactMap(\.1.speaker))
         let named = speakers.filter { normalisedQuery.contains(" \(MemoryText.normalise($0)) ") }
         let now = clock.now()
 
-        var hits: [MemoryHit] = candidates.map { record in
-            var score = fused.score[record.id] ?? 0
-            var reasons = fused.reasons[record.id] ?? []
-            if let sessionID = record.sessionID, let rank = sessionRank[record.source + "\u{1F}" + sessionID] {
+        // Scored from the index's metadata; only the best few rows are read from the store.
+        var scored: [(id: Int64, score: Double, reasons: [MatchReason])] = entries.map { id, entry in
+            var score = fused.score[id] ?? 0
+            var reasons = fused.reasons[id] ?? []
+            if let sessionID = entry.sessionID, let rank = sessionRank[entry.source + "\u{1F}" + sessionID] {
                 score += settings.sessionWeight / (61 + Double(rank))
                 reasons.append(.session(rank: rank))
             }
-            if named.count == 1, let speaker = record.speaker, named.contains(speaker) {
+            if named.count == 1, let speaker = entry.speaker, named.contains(speaker) {
                 score += settings.entityWeight
                 reasons.append(.entity(speaker))
             }
-            if let entity = factLinked[record.id] {
+            if let entity = factLinked[id] {
                 score += settings.factWeight
                 reasons.append(.fact(entity))
             }
-            if settings.importanceWeight != 0 && record.importance != 0.5 {
-                score += settings.importanceWeight * (record.importance - 0.5)
-                reasons.append(.importance(record.importance))
+            if settings.importanceWeight != 0 && entry.importance != 0.5 {
+                score += settings.importanceWeight * (entry.importance - 0.5)
+                reasons.append(.importance(entry.importance))
             }
-            let ageDays = max(0, now.timeIntervalSince(record.occurredAt) / 86_400)
+            let ageDays = max(0, now.timeIntervalSince(entry.occurredAt) / 86_400)
             if settings.recencyWeight != 0 {
                 let lift = settings.recencyWeight * pow(2, -ageDays / settings.recencyHalfLifeDays)
                 score += lift
                 if lift > settings.recencyWeight / 4 { reasons.append(.recency(days: ageDays)) }
             }
-            return MemoryHit(record: record, score: score, reasons: reasons)
+            return (id, score, reasons)
         }
-        hits = hits.best(k) { $0.score > $1.score || ($0.score == $1.score && $0.record.id < $1.record.id) }
+        scored = scored.best(k + 8) { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        let records = Dictionary(uniqueKeysWithValues: try await store.records(ids: scored.map(\.id)).map { ($0.id, $0) })
+        var hits: [MemoryHit] = []
+        for item in scored {
+            guard let record = records[item.id] else {
+                // Deleted by another process since this index read it.
+                lexical.remove(item.id)
+                textIndex.remove(item.id)
+                contextIndex.remove(item.id)
+                continue
+            }
+            if hits.count < k { hits.append(MemoryHit(record: record, score: item.score, reasons: item.reasons)) }
+        }
         let queryWords = Set(MemoryText.words(query))
         for index in hits.indices {
             hits[index].reasons = hits[index].reasons.map { reason in
@@ -291,9 +319,11 @@ public actor MemoryEngine {
         for id in removal.records {
             textIndex.remove(id)
             contextIndex.remove(id)
+            lexical.remove(id)
         }
         textIndex.compactIfNeeded()
         contextIndex.compactIfNeeded()
+        lexical.compactIfNeeded()
         if !removal.facts.isEmpty { try await reloadEntities() }
         return removal
     }

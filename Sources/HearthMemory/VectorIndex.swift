@@ -19,14 +19,7 @@ public struct VectorIndex: Sendable {
     private var ids: [Int64] = []
     private var alive: [Bool] = []
     private var slotOf: [Int64: Int] = [:]
-    // Metadata, interned so a filter costs an integer compare per row.
-    private var kinds: [UInt8] = []
-    private var provenance: [UInt8] = []
-    private var occurredAt: [Int64] = []
-    private var sources: [Int32] = []
-    private var sessions: [Int32] = []
-    private var speakers: [Int32] = []
-    private var strings = StringTable()
+    private var columns = RecordColumns()
 
     /// Up to this many live vectors, search scans floats exactly.
     public var exactLimit = 20_000
@@ -43,8 +36,7 @@ public struct VectorIndex: Sendable {
 
     /// Approximate bytes held: vectors, codes and metadata.
     public var residentBytes: Int {
-        values.capacity * 4 + codes.capacity * 8 + ids.capacity * 8 + occurredAt.capacity * 8 + ids.capacity * (1 + 1 + 1 + 12)
-            + slotOf.capacity * 24
+        values.capacity * 4 + codes.capacity * 8 + ids.capacity * 9 + columns.residentBytes + slotOf.capacity * 24
     }
 
     public func contains(_ id: Int64) -> Bool { slotOf[id] != nil }
@@ -81,12 +73,7 @@ public struct VectorIndex: Sendable {
         codes.reserveCapacity(capacity * words)
         ids.reserveCapacity(capacity)
         alive.reserveCapacity(capacity)
-        kinds.reserveCapacity(capacity)
-        provenance.reserveCapacity(capacity)
-        occurredAt.reserveCapacity(capacity)
-        sources.reserveCapacity(capacity)
-        sessions.reserveCapacity(capacity)
-        speakers.reserveCapacity(capacity)
+        columns.reserve(capacity)
         slotOf.reserveCapacity(capacity)
     }
 
@@ -115,12 +102,7 @@ public struct VectorIndex: Sendable {
         ids.append(id)
         alive.append(true)
         slotOf[id] = slot
-        kinds.append(UInt8(MemoryKind.allCases.firstIndex(of: metadata.kind) ?? 0))
-        provenance.append(metadata.provenance == .trusted ? 0 : 1)
-        occurredAt.append(metadata.occurredAt.millisecondsSince1970)
-        sources.append(strings.code(metadata.source))
-        sessions.append(metadata.sessionID.map { strings.code($0) } ?? -1)
-        speakers.append(metadata.speaker.map { strings.code($0) } ?? -1)
+        columns.append(metadata)
     }
 
     @discardableResult
@@ -136,7 +118,7 @@ public struct VectorIndex: Sendable {
         var fresh = VectorIndex(dimensions: dimensions)
         fresh.exactLimit = exactLimit
         fresh.rescoreDepth = rescoreDepth
-        fresh.strings = strings
+        fresh.columns = columns.emptyCopy()
         fresh.reserve(count)
         for slot in ids.indices where alive[slot] {
             fresh.values.append(contentsOf: values[(slot * dimensions)..<((slot + 1) * dimensions)])
@@ -144,35 +126,21 @@ public struct VectorIndex: Sendable {
             fresh.slotOf[ids[slot]] = fresh.ids.count
             fresh.ids.append(ids[slot])
             fresh.alive.append(true)
-            fresh.kinds.append(kinds[slot])
-            fresh.provenance.append(provenance[slot])
-            fresh.occurredAt.append(occurredAt[slot])
-            fresh.sources.append(sources[slot])
-            fresh.sessions.append(sessions[slot])
-            fresh.speakers.append(speakers[slot])
+            fresh.columns.append(slot: slot, of: columns)
         }
         self = fresh
     }
 
     /// The speaker of a record, if it is indexed and has one.
     public func speaker(of id: Int64) -> String? {
-        guard let slot = slotOf[id], speakers[slot] >= 0 else { return nil }
-        return strings.string(speakers[slot])
-    }
-
-    /// Distinct speakers among records the filter admits.
-    public func speakers(matching filter: MemoryFilter) -> Set<String> {
-        guard let admit = admission(filter) else { return [] }
-        var codes = Set<Int32>()
-        for slot in ids.indices where alive[slot] && speakers[slot] >= 0 && admit(slot) { codes.insert(speakers[slot]) }
-        return Set(codes.map { strings.string($0) })
+        slotOf[id].flatMap { columns.speaker($0) }
     }
 
     // MARK: Search
 
     /// The `k` most similar records the filter admits, best first, with their cosine.
     public func search(_ query: [Float], k: Int, filter: MemoryFilter = .any, forceExact: Bool = false) -> [ScoredID] {
-        guard k > 0, query.count == dimensions, count > 0, let admit = admission(filter) else { return [] }
+        guard k > 0, query.count == dimensions, count > 0, let admit = columns.admission(filter) else { return [] }
         var norm: Float = 0
         for value in query { norm += value * value }
         guard norm > 0 else { return [] }
@@ -185,41 +153,6 @@ public struct VectorIndex: Sendable {
         }
         return candidates.map { slot in (slot, dot(unit, slot)) }.best(k) { $0.1 > $1.1 }
             .map { ScoredID(id: ids[$0.0], score: Double($0.1)) }
-    }
-
-    /// A predicate over slots, or nil when the filter can match nothing here.
-    private func admission(_ filter: MemoryFilter) -> ((Int) -> Bool)? {
-        if filter == .any { return { _ in true } }
-        var sourceCodes = Set<Int32>()
-        for source in filter.sources {
-            guard let code = strings.existingCode(source) else { continue }
-            sourceCodes.insert(code)
-        }
-        if !filter.sources.isEmpty && sourceCodes.isEmpty { return nil }
-        var sessionCodes = Set<Int32>()
-        for session in filter.sessionIDs {
-            guard let code = strings.existingCode(session) else { continue }
-            sessionCodes.insert(code)
-        }
-        if !filter.sessionIDs.isEmpty && sessionCodes.isEmpty { return nil }
-        let kindCodes = Set(filter.kinds.compactMap { MemoryKind.allCases.firstIndex(of: $0).map(UInt8.init) })
-        let provenanceCode: UInt8? = filter.provenance.map { $0 == .trusted ? 0 : 1 }
-        let from = filter.occurredFrom?.millisecondsSince1970
-        let before = filter.occurredBefore?.millisecondsSince1970
-        let singleSource = sourceCodes.count == 1 ? sourceCodes.first : nil
-        return { [kinds, provenance, occurredAt, sources, sessions] slot in
-            if let singleSource {
-                if sources[slot] != singleSource { return false }
-            } else if !sourceCodes.isEmpty && !sourceCodes.contains(sources[slot]) {
-                return false
-            }
-            if !kindCodes.isEmpty && !kindCodes.contains(kinds[slot]) { return false }
-            if let provenanceCode, provenance[slot] != provenanceCode { return false }
-            if let from, occurredAt[slot] < from { return false }
-            if let before, occurredAt[slot] >= before { return false }
-            if !sessionCodes.isEmpty && !sessionCodes.contains(sessions[slot]) { return false }
-            return true
-        }
     }
 
     private func dot(_ unit: [Float], _ slot: Int) -> Float {

@@ -1,0 +1,338 @@
+import Foundation
+import HearthCore
+
+/// BM25 over every record, held in memory: postings of each record's own words, from which the
+/// three keyword lists of hybrid retrieval are scored without touching SQLite —
+///
+/// - `text`: the record's own words;
+/// - `context`: the record with its two neighbours on each side in its session (term counts and
+///   lengths summed over the window, as the store's `context` column holds the window's text);
+/// - sessions: each session as one document.
+///
+/// FTS5 stays the durable full-text index (plain BM25, exact-phrase look-ups); this index is
+/// rebuilt from the records at start and follows every insert and deletion. Words are lowercased,
+/// split at anything but letters and digits, with diacritics folded (as FTS5's `unicode61`).
+/// Scores use FTS5's BM25 (k1 = 1.2, b = 0.75, idf = ln((N − n + 0.5)/(n + 0.5)), at least 1e-6),
+/// with each list's own document lengths.
+public struct LexicalIndex: Sendable {
+    static let k1: Float = 1.2
+    static let b: Float = 0.75
+
+    private var termIDs: [String: Int32] = [:]
+    /// Per term: `slot << 8 | min(count, 255)`, in slot order.
+    private var postings: [[UInt32]] = []
+    /// Per term: live records holding it.
+    private var documentFrequency: [Int32] = []
+
+    private var ids: [Int64] = []
+    private var alive: [Bool] = []
+    private var slotOf: [Int64: Int] = [:]
+    /// Per slot: its distinct terms (to keep document frequencies right on deletion).
+    private var slotTerms: [[Int32]] = []
+    private var lengths: [Float] = []
+    private var totalLength: Double = 0
+    private var columns = RecordColumns()
+
+    // Sessions: live slots in order, each slot's session and place in it.
+    private var sessionOf: [Int32] = []
+    private var placeOf: [Int32] = []
+    private var sessionSlots: [[Int32]] = []
+    private var sessionKeys: [(source: String, sessionID: String)] = []
+    private var sessionIndex: [String: Int32] = [:]
+    private var sessionLengths: [Float] = []
+    private var liveSessions = 0
+    /// Per slot: the length of its context window.
+    private var contextLengths: [Float] = []
+    private var totalContextLength: Double = 0
+
+    public init() {}
+
+    /// Live records.
+    public var count: Int { slotOf.count }
+    public var tombstones: Int { ids.count - slotOf.count }
+    public func contains(_ id: Int64) -> Bool { slotOf[id] != nil }
+
+    /// Approximate bytes held.
+    public var residentBytes: Int {
+        postings.reduce(0) { $0 + $1.capacity * 4 + 32 } + slotTerms.reduce(0) { $0 + $1.capacity * 4 + 32 } + ids.capacity * 30
+            + columns.residentBytes + slotOf.capacity * 24 + termIDs.count * 48
+    }
+
+    /// The words FTS5's `unicode61` would index: lowercased, diacritics folded, split at anything
+    /// but letters and digits.
+    public static func words(_ text: String) -> [String] {
+        let folded = text.utf8.allSatisfy { $0 < 128 } ? text : text.folding(options: .diacriticInsensitive, locale: nil)
+        return MemoryText.words(folded)
+    }
+
+    // MARK: Changes
+
+    /// Adds a record at the end of its session (records arrive in id order, which is session order).
+    public mutating func add(_ record: MemoryRecord) {
+        guard slotOf[record.id] == nil else { return }
+        let slot = ids.count
+        precondition(slot < 1 << 24, "the lexical index holds at most 16,777,216 slots")
+        var counts: [Int32: UInt32] = [:]
+        for word in Self.words(record.spokenText) {
+            let term: Int32
+            if let known = termIDs[word] {
+                term = known
+            } else {
+                term = Int32(postings.count)
+                termIDs[word] = term
+                postings.append([])
+                documentFrequency.append(0)
+            }
+            counts[term, default: 0] += 1
+        }
+        let distinct = counts.keys.sorted()
+        for term in distinct {
+            postings[Int(term)].append(UInt32(slot) << 8 | min(counts[term]!, 255))
+            documentFrequency[Int(term)] += 1
+        }
+        let length = Float(counts.values.reduce(0, +))
+        ids.append(record.id)
+        alive.append(true)
+        slotOf[record.id] = slot
+        slotTerms.append(distinct)
+        lengths.append(length)
+        totalLength += Double(length)
+        columns.append(VectorMetadata(record: record))
+        contextLengths.append(length)
+        totalContextLength += Double(length)
+        guard let sessionID = record.sessionID else {
+            sessionOf.append(-1)
+            placeOf.append(-1)
+            return
+        }
+        let key = record.source + "\u{1F}" + sessionID
+        let session: Int32
+        if let known = sessionIndex[key] {
+            session = known
+        } else {
+            session = Int32(sessionSlots.count)
+            sessionIndex[key] = session
+            sessionSlots.append([])
+            sessionKeys.append((record.source, sessionID))
+            sessionLengths.append(0)
+        }
+        if sessionSlots[Int(session)].isEmpty { liveSessions += 1 }
+        sessionOf.append(session)
+        placeOf.append(Int32(sessionSlots[Int(session)].count))
+        sessionSlots[Int(session)].append(Int32(slot))
+        sessionLengths[Int(session)] += length
+        refreshContexts(Int(session), from: sessionSlots[Int(session)].count - 3)
+    }
+
+    /// Removes a record (its postings stay as a tombstone until `compactIfNeeded`).
+    @discardableResult
+    public mutating func remove(_ id: Int64) -> Bool {
+        guard let slot = slotOf.removeValue(forKey: id) else { return false }
+        alive[slot] = false
+        for term in slotTerms[slot] { documentFrequency[Int(term)] -= 1 }
+        slotTerms[slot] = []
+        totalLength -= Double(lengths[slot])
+        totalContextLength -= Double(contextLengths[slot])
+        contextLengths[slot] = 0
+        let session = Int(sessionOf[slot])
+        guard session >= 0 else { return true }
+        let place = Int(placeOf[slot])
+        sessionSlots[session].remove(at: place)
+        for index in place..<sessionSlots[session].count { placeOf[Int(sessionSlots[session][index])] = Int32(index) }
+        sessionLengths[session] -= lengths[slot]
+        if sessionSlots[session].isEmpty { liveSessions -= 1 }
+        refreshContexts(session, from: place - 2)
+        return true
+    }
+
+    /// Recomputes the context lengths of a session's slots from `start` on (a window reaches two
+    /// places each way, so a change at place p affects p − 2 … p + 2).
+    private mutating func refreshContexts(_ session: Int, from start: Int) {
+        let slots = sessionSlots[session]
+        guard !slots.isEmpty else { return }
+        for place in max(0, start)..<slots.count {
+            let slot = Int(slots[place])
+            var window: Float = 0
+            for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) { window += lengths[Int(slots[neighbour])] }
+            totalContextLength += Double(window - contextLengths[slot])
+            contextLengths[slot] = window
+            if place >= start + 5 { break }
+        }
+    }
+
+    /// Drops tombstones when they make up more than a quarter of the slots.
+    public mutating func compactIfNeeded() {
+        guard tombstones > 0, tombstones * 4 > ids.count else { return }
+        var newSlot = [Int32](repeating: -1, count: ids.count)
+        var next: Int32 = 0
+        for slot in ids.indices where alive[slot] {
+            newSlot[slot] = next
+            next += 1
+        }
+        var fresh = LexicalIndex()
+        fresh.termIDs = termIDs
+        fresh.documentFrequency = documentFrequency
+        fresh.postings = postings.map { list in
+            list.compactMap { entry in
+                let slot = newSlot[Int(entry >> 8)]
+                return slot < 0 ? nil : UInt32(slot) << 8 | (entry & 255)
+            }
+        }
+        fresh.columns = columns.emptyCopy()
+        fresh.sessionKeys = sessionKeys
+        fresh.sessionIndex = sessionIndex
+        fresh.sessionLengths = sessionLengths
+        fresh.liveSessions = liveSessions
+        fresh.sessionSlots = sessionSlots.map { $0.map { newSlot[Int($0)] } }
+        fresh.totalLength = totalLength
+        fresh.totalContextLength = totalContextLength
+        for slot in ids.indices where alive[slot] {
+            fresh.slotOf[ids[slot]] = fresh.ids.count
+            fresh.ids.append(ids[slot])
+            fresh.alive.append(true)
+            fresh.slotTerms.append(slotTerms[slot])
+            fresh.lengths.append(lengths[slot])
+            fresh.contextLengths.append(contextLengths[slot])
+            fresh.sessionOf.append(sessionOf[slot])
+            fresh.placeOf.append(placeOf[slot])
+            fresh.columns.append(slot: slot, of: columns)
+        }
+        self = fresh
+    }
+
+    // MARK: Queries
+
+    /// What the scorer needs to know about a record without reading it from the store.
+    public struct Entry: Sendable, Hashable {
+        public var source: String
+        public var sessionID: String?
+        public var speaker: String?
+        public var importance: Double
+        public var occurredAt: Date
+    }
+
+    public func entry(_ id: Int64) -> Entry? {
+        guard let slot = slotOf[id] else { return nil }
+        return Entry(
+            source: columns.source(slot), sessionID: columns.session(slot), speaker: columns.speaker(slot),
+            importance: Double(columns.importance[slot]), occurredAt: columns.occurred(slot))
+    }
+
+    /// Whether a live record passes the filter.
+    public func admits(_ id: Int64, _ filter: MemoryFilter) -> Bool {
+        guard let slot = slotOf[id], let admit = columns.admission(filter) else { return false }
+        return admit(slot)
+    }
+
+    static func idf(documents: Int, holding: Int) -> Float {
+        let value = log((Double(documents - holding) + 0.5) / (Double(holding) + 0.5))
+        return Float(value > 0 ? value : 1e-6)
+    }
+
+    /// The best `limit` records for `terms` (any of them) in `field`, best first.
+    public func search(_ terms: [String], field: MemoryField, filter: MemoryFilter, limit: Int) -> [ScoredID] {
+        let live = count
+        guard limit > 0, live > 0, let admit = columns.admission(filter) else { return [] }
+        let termList = Set(terms.flatMap { Self.words($0) }).compactMap { termIDs[$0] }
+        guard !termList.isEmpty else { return [] }
+        var scores = [Float](repeating: 0, count: ids.count)
+        var touched: [Int32] = []
+        switch field {
+        case .text:
+            let average = Float(totalLength / Double(live))
+            for term in termList {
+                let idf = Self.idf(documents: live, holding: Int(documentFrequency[Int(term)]))
+                for entry in postings[Int(term)] {
+                    let slot = Int(entry >> 8)
+                    guard alive[slot] else { continue }
+                    let frequency = Float(entry & 255)
+                    if scores[slot] == 0 { touched.append(Int32(slot)) }
+                    let norm = Self.k1 * (1 - Self.b + Self.b * lengths[slot] / average)
+                    scores[slot] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+                }
+            }
+        case .context:
+            let average = Float(totalContextLength / Double(live))
+            var windowCounts = [Float](repeating: 0, count: ids.count)
+            var holders: [Int32] = []
+            for term in termList {
+                holders.removeAll(keepingCapacity: true)
+                for entry in postings[Int(term)] {
+                    let slot = Int(entry >> 8)
+                    guard alive[slot] else { continue }
+                    let frequency = Float(entry & 255)
+                    let session = Int(sessionOf[slot])
+                    if session < 0 {
+                        if windowCounts[slot] == 0 { holders.append(Int32(slot)) }
+                        windowCounts[slot] += frequency
+                        continue
+                    }
+                    let slots = sessionSlots[session]
+                    let place = Int(placeOf[slot])
+                    for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) {
+                        let other = Int(slots[neighbour])
+                        if windowCounts[other] == 0 { holders.append(Int32(other)) }
+                        windowCounts[other] += frequency
+                    }
+                }
+                let idf = Self.idf(documents: live, holding: holders.count)
+                for holder in holders {
+                    let slot = Int(holder)
+                    let frequency = windowCounts[slot]
+                    windowCounts[slot] = 0
+                    if scores[slot] == 0 { touched.append(holder) }
+                    let norm = Self.k1 * (1 - Self.b + Self.b * contextLengths[slot] / average)
+                    scores[slot] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+                }
+            }
+        }
+        return touched.filter { admit(Int($0)) }.best(limit) {
+            scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1)
+        }
+        .map { ScoredID(id: ids[Int($0)], score: Double(scores[Int($0)])) }
+    }
+
+    /// The best `limit` sessions for `terms`, each session scored as one document. The filter's
+    /// sources and session ids apply (as they did for the store's session index).
+    public func sessionSearch(_ terms: [String], filter: MemoryFilter, limit: Int) -> [ScoredSession] {
+        guard limit > 0, liveSessions > 0 else { return [] }
+        let termList = Set(terms.flatMap { Self.words($0) }).compactMap { termIDs[$0] }
+        guard !termList.isEmpty else { return [] }
+        let live = liveSessions
+        let average = Float(sessionLengths.reduce(0, +) / Float(live))
+        var scores = [Float](repeating: 0, count: sessionSlots.count)
+        var counts = [Float](repeating: 0, count: sessionSlots.count)
+        var touched: [Int32] = []
+        var holders: [Int32] = []
+        for term in termList {
+            holders.removeAll(keepingCapacity: true)
+            for entry in postings[Int(term)] {
+                let slot = Int(entry >> 8)
+                guard alive[slot] else { continue }
+                let session = Int(sessionOf[slot])
+                guard session >= 0 else { continue }
+                if counts[session] == 0 { holders.append(Int32(session)) }
+                counts[session] += Float(entry & 255)
+            }
+            let idf = Self.idf(documents: live, holding: holders.count)
+            for holder in holders {
+                let session = Int(holder)
+                let frequency = counts[session]
+                counts[session] = 0
+                if scores[session] == 0 { touched.append(holder) }
+                let norm = Self.k1 * (1 - Self.b + Self.b * sessionLengths[session] / average)
+                scores[session] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+            }
+        }
+        let sources = Set(filter.sources)
+        let sessionIDs = Set(filter.sessionIDs)
+        return touched.filter { session in
+            let key = sessionKeys[Int(session)]
+            return (sources.isEmpty || sources.contains(key.source)) && (sessionIDs.isEmpty || sessionIDs.contains(key.sessionID))
+        }.best(limit) { scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1) }
+            .map {
+                ScoredSession(
+                    source: sessionKeys[Int($0)].source, sessionID: sessionKeys[Int($0)].sessionID, score: Double(scores[Int($0)]))
+            }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import HearthCore
+import HearthMemory
+import Testing
+
+/// The in-memory keyword index against SQLite FTS5 itself: over the same documents (each
+/// record; each record's ±2 window in its session; each whole session), its BM25 must give the
+/// scores FTS5's `bm25()` gives — before and after deletions and compaction.
+@Suite("Lexical index: BM25 in memory equals FTS5's bm25() on the same documents")
+struct LexicalIndexTests {
+    static let vocabulary = [
+        "hiking", "trip", "mountain", "camera", "lunch", "sarah", "budget", "receipt", "policy", "garden", "paris", "flight",
+        "dentist", "appointment", "café", "crème", "piano", "lesson", "dog", "walk", "report", "deadline", "friday", "coffee",
+    ]
+
+    /// Records in sessions of varying length plus a few without a session, deterministic.
+    static func records() -> [MemoryRecord] {
+        var generator = SplitMix(seed: 7)
+        var records: [MemoryRecord] = []
+        let start = Date(timeIntervalSince1970: 1_700_000_000)
+        for index in 0..<220 {
+            let session: String? = index % 11 == 0 ? nil : "s\(index % 7)"
+            let length = 3 + Int(generator.next() % 12)
+            let words = (0..<length).map { _ in vocabulary[Int(generator.next() % UInt64(vocabulary.count))] }
+            records.append(
+                MemoryRecord(
+                    id: Int64(index + 1), kind: index % 5 == 0 ? .event : .turn, text: words.joined(separator: " "),
+                    source: index % 3 == 0 ? "mail" : "chat", provenance: .trusted,
+                    occurredAt: start.addingTimeInterval(Double(index) * 60),
+                    sessionID: session, speaker: index % 2 == 0 ? "Ann" : nil))
+        }
+        return records
+    }
+
+    /// FTS5 tables over the same documents: records, windows, sessions.
+    static func reference(_ records: [MemoryRecord]) throws -> DatabaseQueue {
+        let database = try DatabaseQueue()
+        try database.write { db in
+            for table in ["records", "windows", "sessions"] {
+                try db.execute(sql: "CREATE VIRTUAL TABLE \(table) USING fts5(text, tokenize = 'unicode61')")
+            }
+            var bySession: [String: [MemoryRecord]] = [:]
+            for record in records {
+                try db.execute(sql: "INSERT INTO records (rowid, text) VALUES (?, ?)", arguments: [record.id, record.spokenText])
+                if let session = record.sessionID { bySession[record.source + "/" + session, default: []].append(record) }
+            }
+            for record in records {
+                var window = record.spokenText
+                if let session = record.sessionID, let list = bySession[record.source + "/" + session],
+                    let place = list.firstIndex(where: { $0.id == record.id })
+                {
+                    window = list[max(0, place - 2)...min(list.count - 1, place + 2)].map(\.spokenText).joined(separator: "\n")
+                }
+                try db.execute(sql: "INSERT INTO windows (rowid, text) VALUES (?, ?)", arguments: [record.id, window])
+            }
+            for list in bySession.values {
+                try db.execute(
+                    sql: "INSERT INTO sessions (text) VALUES (?)", arguments: [list.map(\.spokenText).joined(separator: "\n")])
+            }
+        }
+        return database
+    }
+
+    static let queries: [[String]] = [
+        ["hiking", "camera"], ["cafe"], ["dentist", "appointment", "friday"], ["sarah"], ["ann", "budget"],
+        ["garden", "dog", "walk", "paris"],
+    ]
+
+    func expectSame(_ index: LexicalIndex, _ records: [MemoryRecord], file: String = #filePath, line: Int = #line) throws {
+        let database = try Self.reference(records)
+        for terms in Self.queries {
+            let match = terms.map { "\"\($0)\"" }.joined(separator: " OR ")
+            for (table, field) in [("records", MemoryField.text), ("windows", MemoryField.context)] {
+                let expected = try database.read { db in
+                    try Row.fetchAll(
+                        db,
+                        sql:
+                            "SELECT rowid AS id, -bm25(\(table)) AS score FROM \(table) WHERE \(table) MATCH ? ORDER BY bm25(\(table)) LIMIT 500",
+                        arguments: [match])
+                }
+                let got = index.search(terms, field: field, filter: .any, limit: 500)
+                #expect(got.count == expected.count, "\(table) \(terms)")
+                let want = Dictionary(uniqueKeysWithValues: expected.map { (($0["id"] as Int64), ($0["score"] as Double)) })
+                for hit in got {
+                    let score = try #require(want[hit.id], "\(table) \(terms): \(hit.id) is not an FTS5 hit")
+                    #expect(abs(hit.score - score) <= 1e-4 * max(1, abs(score)), "\(table) \(terms) id \(hit.id): \(hit.score) vs \(score)")
+                }
+            }
+            // Sessions: the same scores, as a sorted list (FTS5's row ids there are not session keys).
+            let sessionScores = try database.read { db in
+                try Double.fetchAll(
+                    db, sql: "SELECT -bm25(sessions) FROM sessions WHERE sessions MATCH ? ORDER BY 1 DESC", arguments: [match])
+            }
+            let got = index.sessionSearch(terms, filter: .any, limit: 100).map(\.score)
+            #expect(got.count == sessionScores.count, "sessions \(terms)")
+            for (ours, theirs) in zip(got, sessionScores) {
+                #expect(abs(ours - theirs) <= 1e-4 * max(1, abs(theirs)), "sessions \(terms): \(ours) vs \(theirs)")
+            }
+        }
+    }
+
+    @Test("records, windows and sessions score as FTS5 scores them")
+    func parity() throws {
+        let records = Self.records()
+        var index = LexicalIndex()
+        for record in records { index.add(record) }
+        #expect(index.count == records.count)
+        try expectSame(index, records)
+    }
+
+    @Test("after deletions (windows close over the gap) and after compaction, still the same")
+    func deletions() throws {
+        var records = Self.records()
+        var index = LexicalIndex()
+        for record in records { index.add(record) }
+        // A record in the middle of a session, the first and last of another, one without a session.
+        for id: Int64 in [30, 2, 215, 12] {
+            let removed = index.remove(id)
+            #expect(removed)
+            records.removeAll { $0.id == id }
+        }
+        let again = index.remove(30)
+        #expect(!again)
+        try expectSame(index, records)
+        // Enough deletions to compact, then more records arrive.
+        for id in stride(from: Int64(3), through: 200, by: 3) where index.remove(id) { records.removeAll { $0.id == id } }
+        index.compactIfNeeded()
+        #expect(index.tombstones == 0)
+        try expectSame(index, records)
+        let late = MemoryRecord(
+            id: 500, kind: .turn, text: "hiking camera hiking", source: "chat", provenance: .trusted, occurredAt: Date(), sessionID: "s1")
+        index.add(late)
+        records.append(late)
+        try expectSame(index, records)
+    }
+
+    @Test("filters apply; diacritics fold; metadata comes back without the store")
+    func filtersAndEntries() throws {
+        let records = Self.records()
+        var index = LexicalIndex()
+        for record in records { index.add(record) }
+        let mail = index.search(["hiking"], field: .text, filter: MemoryFilter(sources: ["mail"]), limit: 500)
+        let allMail = Set(records.filter { $0.source == "mail" && $0.text.contains("hiking") }.map(\.id))
+        #expect(Set(mail.map(\.id)) == allMail)
+        let events = index.search(["hiking"], field: .context, filter: MemoryFilter(kinds: [.event]), limit: 500)
+        #expect(events.allSatisfy { id in records.first { $0.id == id.id }?.kind == .event })
+        #expect(!index.search(["CAFÉ"], field: .text, filter: .any, limit: 5).isEmpty)
+        #expect(
+            index.search(["café"], field: .text, filter: .any, limit: 5) == index.search(["cafe"], field: .text, filter: .any, limit: 5))
+        let entry = try #require(index.entry(2))
+        #expect(entry.sessionID == "s1" && entry.source == "chat" && entry.speaker == nil)
+        #expect(index.entry(9_999) == nil)
+        #expect(index.sessionSearch(["hiking"], filter: MemoryFilter(sessionIDs: ["s3"]), limit: 10).allSatisfy { $0.sessionID == "s3" })
+    }
+}
+
+/// A small deterministic generator (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
