@@ -4,9 +4,10 @@ import HearthCore
 import HearthMemory
 import Testing
 
-/// The in-memory keyword index against SQLite FTS5 itself: over the same documents (each
-/// record; each record's ±2 window in its session; each whole session), its BM25 must give the
-/// scores FTS5's `bm25()` gives — before and after deletions and compaction.
+/// The in-memory keyword index against SQLite FTS5 itself: over the same documents (a row per
+/// record with its text and its ±2 window in its session, as the store keeps them; each whole
+/// session), its BM25 must give the scores FTS5's `bm25()` gives with one column weighted —
+/// before and after deletions and compaction.
 @Suite("Lexical index: BM25 in memory equals FTS5's bm25() on the same documents")
 struct LexicalIndexTests {
     static let vocabulary = [
@@ -37,12 +38,10 @@ struct LexicalIndexTests {
     static func reference(_ records: [MemoryRecord]) throws -> DatabaseQueue {
         let database = try DatabaseQueue()
         try database.write { db in
-            for table in ["records", "windows", "sessions"] {
-                try db.execute(sql: "CREATE VIRTUAL TABLE \(table) USING fts5(text, tokenize = 'unicode61')")
-            }
+            try db.execute(sql: "CREATE VIRTUAL TABLE records USING fts5(text, context, tokenize = 'unicode61')")
+            try db.execute(sql: "CREATE VIRTUAL TABLE sessions USING fts5(text, tokenize = 'unicode61')")
             var bySession: [String: [MemoryRecord]] = [:]
             for record in records {
-                try db.execute(sql: "INSERT INTO records (rowid, text) VALUES (?, ?)", arguments: [record.id, record.spokenText])
                 if let session = record.sessionID { bySession[record.source + "/" + session, default: []].append(record) }
             }
             for record in records {
@@ -52,7 +51,8 @@ struct LexicalIndexTests {
                 {
                     window = list[max(0, place - 2)...min(list.count - 1, place + 2)].map(\.spokenText).joined(separator: "\n")
                 }
-                try db.execute(sql: "INSERT INTO windows (rowid, text) VALUES (?, ?)", arguments: [record.id, window])
+                try db.execute(
+                    sql: "INSERT INTO records (rowid, text, context) VALUES (?, ?, ?)", arguments: [record.id, record.spokenText, window])
             }
             for list in bySession.values {
                 try db.execute(
@@ -71,13 +71,13 @@ struct LexicalIndexTests {
         let database = try Self.reference(records)
         for terms in Self.queries {
             let match = terms.map { "\"\($0)\"" }.joined(separator: " OR ")
-            for (table, field) in [("records", MemoryField.text), ("windows", MemoryField.context)] {
+            for (table, field, weights) in [("text", MemoryField.text, "1.0, 0.0"), ("context", MemoryField.context, "0.0, 1.0")] {
                 let expected = try database.read { db in
                     try Row.fetchAll(
                         db,
                         sql:
-                            "SELECT rowid AS id, -bm25(\(table)) AS score FROM \(table) WHERE \(table) MATCH ? ORDER BY bm25(\(table)) LIMIT 500",
-                        arguments: [match])
+                            "SELECT rowid AS id, -bm25(records, \(weights)) AS score FROM records WHERE records MATCH ? ORDER BY 2 DESC LIMIT 500",
+                        arguments: ["{\(table)} : (\(match))"])
                 }
                 let got = index.search(terms, field: field, filter: .any, limit: 500)
                 #expect(got.count == expected.count, "\(table) \(terms)")
