@@ -229,7 +229,9 @@ enum VectorMath {
         while index + 16 <= count {
             let x = rawA.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
             let y = rawB.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
-            sum = sum.addingProduct(x, y)
+            // Multiply, then add: `addingProduct` becomes 16 calls to libm's fmaf on the x86-64
+            // baseline this is built for (no FMA instructions), ten times slower than SSE.
+            sum += x * y
             index += 16
         }
         var total = sum.sum()
