@@ -45,6 +45,8 @@ public struct LexicalIndex: Sendable {
     private var liveSessions = 0
     /// Per slot: the length of its context window.
     private var contextLengths: [Float] = []
+    /// Per slot, five entries: the slots of its window (itself included), −1 where there is none.
+    private var windows: [Int32] = []
     private var totalContextLength: Double = 0
 
     public init() {}
@@ -102,6 +104,7 @@ public struct LexicalIndex: Sendable {
         columns.append(VectorMetadata(record: record))
         contextLengths.append(length)
         totalContextLength += Double(length)
+        windows.append(contentsOf: [Int32(slot), -1, -1, -1, -1])
         guard let sessionID = record.sessionID else {
             sessionOf.append(-1)
             placeOf.append(-1)
@@ -136,6 +139,7 @@ public struct LexicalIndex: Sendable {
         totalLength -= Double(lengths[slot])
         totalContextLength -= Double(contextLengths[slot])
         contextLengths[slot] = 0
+        for index in (slot * 5)..<(slot * 5 + 5) { windows[index] = -1 }
         let session = Int(sessionOf[slot])
         guard session >= 0 else { return true }
         let place = Int(placeOf[slot])
@@ -155,7 +159,16 @@ public struct LexicalIndex: Sendable {
         for place in max(0, start)..<slots.count {
             let slot = Int(slots[place])
             var window: Float = 0
-            for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) { window += lengths[Int(slots[neighbour])] }
+            var entry = slot * 5
+            for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) {
+                window += lengths[Int(slots[neighbour])]
+                windows[entry] = slots[neighbour]
+                entry += 1
+            }
+            while entry < slot * 5 + 5 {
+                windows[entry] = -1
+                entry += 1
+            }
             totalContextLength += Double(window - contextLengths[slot])
             contextLengths[slot] = window
             if place >= start + 5 { break }
@@ -195,6 +208,7 @@ public struct LexicalIndex: Sendable {
             fresh.slotTerms.append(slotTerms[slot])
             fresh.lengths.append(lengths[slot])
             fresh.contextLengths.append(contextLengths[slot])
+            fresh.windows.append(contentsOf: windows[(slot * 5)..<(slot * 5 + 5)].map { $0 < 0 ? -1 : newSlot[Int($0)] })
             fresh.sessionOf.append(sessionOf[slot])
             fresh.placeOf.append(placeOf[slot])
             fresh.columns.append(slot: slot, of: columns)
@@ -259,22 +273,20 @@ public struct LexicalIndex: Sendable {
             var holders: [Int32] = []
             for term in termList {
                 holders.removeAll(keepingCapacity: true)
-                for entry in postings[Int(term)] {
-                    let slot = Int(entry >> 8)
-                    guard alive[slot] else { continue }
-                    let frequency = Float(entry & 255)
-                    let session = Int(sessionOf[slot])
-                    if session < 0 {
-                        if windowCounts[slot] == 0 { holders.append(Int32(slot)) }
-                        windowCounts[slot] += frequency
-                        continue
-                    }
-                    let slots = sessionSlots[session]
-                    let place = Int(placeOf[slot])
-                    for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) {
-                        let other = Int(slots[neighbour])
-                        if windowCounts[other] == 0 { holders.append(Int32(other)) }
-                        windowCounts[other] += frequency
+                // Each occurrence counts in the window of every record within two places of it.
+                windows.withUnsafeBufferPointer { windows in
+                    windowCounts.withUnsafeMutableBufferPointer { counts in
+                        for entry in postings[Int(term)] {
+                            let slot = Int(entry >> 8)
+                            guard alive[slot] else { continue }
+                            let frequency = Float(entry & 255)
+                            for index in (slot * 5)..<(slot * 5 + 5) {
+                                let other = windows[index]
+                                if other < 0 { break }
+                                if counts[Int(other)] == 0 { holders.append(other) }
+                                counts[Int(other)] += frequency
+                            }
+                        }
                     }
                 }
                 let idf = Self.idf(documents: live, holding: holders.count)

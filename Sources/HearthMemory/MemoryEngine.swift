@@ -221,17 +221,18 @@ public actor MemoryEngine {
         try await catchUp()
         let terms = MemoryText.queryTerms(query, keepStopWords: settings.keepStopWords)
         let depth = max(settings.depth, k)
+        // The four lists are independent: each is computed off the actor, in parallel (two cores).
+        let (keywordIndex, textVectors, contextVectors) = (lexical, textIndex, contextIndex)
+        let vector = queryVector.flatMap { $0.count == textVectors.dimensions ? $0 : nil }
+        async let keywordList = Self.keywords(keywordIndex, terms, .text, filter, depth)
+        async let contextList = Self.keywords(keywordIndex, terms, .context, filter, depth)
+        async let meaning = Self.nearest(textVectors, vector, filter, depth)
+        async let contextMeaning = Self.nearest(contextVectors, vector, filter, depth)
         var fused = Fusion(k: settings.fusionK)
-        fused.add(lexical.search(terms, field: .text, filter: filter, limit: depth)) { rank, _ in .keywords(rank: rank, terms: []) }
-        fused.add(lexical.search(terms, field: .context, filter: filter, limit: depth)) { rank, _ in .contextKeywords(rank: rank) }
-        if let queryVector, queryVector.count == textIndex.dimensions {
-            fused.add(textIndex.search(queryVector, k: depth, filter: filter)) { rank, hit in
-                .meaning(rank: rank, similarity: hit.score)
-            }
-            fused.add(contextIndex.search(queryVector, k: depth, filter: filter)) { rank, hit in
-                .contextMeaning(rank: rank, similarity: hit.score)
-            }
-        }
+        fused.add(await keywordList) { rank, _ in .keywords(rank: rank, terms: []) }
+        fused.add(await contextList) { rank, _ in .contextKeywords(rank: rank) }
+        fused.add(await meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
+        fused.add(await contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
 
         // Records linked to facts about entities the query names.
         let normalisedQuery = " " + MemoryText.normalise(query) + " "
@@ -302,6 +303,21 @@ public actor MemoryEngine {
             }
         }
         return hits
+    }
+
+    @concurrent
+    private nonisolated static func keywords(
+        _ index: LexicalIndex, _ terms: [String], _ field: MemoryField, _ filter: MemoryFilter, _ depth: Int
+    ) async -> [ScoredID] {
+        index.search(terms, field: field, filter: filter, limit: depth)
+    }
+
+    @concurrent
+    private nonisolated static func nearest(_ index: VectorIndex, _ vector: [Float]?, _ filter: MemoryFilter, _ depth: Int) async
+        -> [ScoredID]
+    {
+        guard let vector else { return [] }
+        return index.search(vector, k: depth, filter: filter)
     }
 
     private func matchedTerms(_ record: MemoryRecord, _ terms: Set<String>) -> [String] {
