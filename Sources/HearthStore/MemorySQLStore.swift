@@ -54,7 +54,7 @@ public struct MemorySQLStore: MemoryStore {
         }
         for (key, firstNew) in touched {
             try rebuildContext(of: key, from: firstNew - 2, in: db)
-            try rebuildSessionDocument(key, in: db)
+            try refreshSession(key, in: db)
         }
         return stored
     }
@@ -90,27 +90,17 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
-    /// Rewrites a session's whole-document full-text row from its records.
-    static func rebuildSessionDocument(_ key: SessionKey, in db: Database) throws {
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO memory_session (source, sessionId) VALUES (?, ?)",
-            arguments: [key.source, key.sessionID])
-        guard
-            let sessionRow = try Int64.fetchOne(
-                db, sql: "SELECT id FROM memory_session WHERE source = ? AND sessionId = ?",
-                arguments: [key.source, key.sessionID])
-        else { return }
-        let texts = try Row.fetchAll(
-            db, sql: "SELECT text, speaker FROM memory_record WHERE source = ? AND sessionId = ? ORDER BY position",
-            arguments: [key.source, key.sessionID]
-        ).map { Self.spoken(from: $0) }
-        try db.execute(sql: "DELETE FROM memory_session_fts WHERE rowid = ?", arguments: [sessionRow])
-        if texts.isEmpty {
-            try db.execute(sql: "DELETE FROM memory_session WHERE id = ?", arguments: [sessionRow])
-        } else {
+    /// Keeps a session's row (what `counts` reports) while it has records.
+    static func refreshSession(_ key: SessionKey, in db: Database) throws {
+        let remaining =
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ?", arguments: [key.source, key.sessionID])
+            ?? 0
+        if remaining > 0 {
             try db.execute(
-                sql: "INSERT INTO memory_session_fts (rowid, text) VALUES (?, ?)",
-                arguments: [sessionRow, texts.joined(separator: "\n")])
+                sql: "INSERT OR IGNORE INTO memory_session (source, sessionId) VALUES (?, ?)", arguments: [key.source, key.sessionID])
+        } else {
+            try db.execute(sql: "DELETE FROM memory_session WHERE source = ? AND sessionId = ?", arguments: [key.source, key.sessionID])
         }
     }
 
@@ -195,31 +185,6 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
-    public func sessionSearch(_ query: String, filter: MemoryFilter, limit: Int) async throws -> [ScoredSession] {
-        let terms = MemoryText.queryTerms(query, keepStopWords: true)
-        guard !terms.isEmpty, limit > 0 else { return [] }
-        return try await database.read { db in
-            var conditions = SQLConditions()
-            if !filter.sources.isEmpty {
-                let sources = filter.sources.sorted()
-                conditions.add("s.source IN (\(Self.marks(sources.count)))", arguments: sources)
-            }
-            if !filter.sessionIDs.isEmpty {
-                let sessions = filter.sessionIDs.sorted()
-                conditions.add("s.sessionId IN (\(Self.marks(sessions.count)))", arguments: sessions)
-            }
-            conditions.add("memory_session_fts MATCH ?", Self.matchExpression(terms))
-            return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT s.source, s.sessionId, bm25(memory_session_fts) AS score FROM memory_session_fts
-                    JOIN memory_session s ON s.id = memory_session_fts.rowid \(conditions.whereClause) ORDER BY score LIMIT \(limit)
-                    """,
-                arguments: conditions.arguments
-            ).map { row in ScoredSession(source: row["source"], sessionID: row["sessionId"], score: -(row["score"] as Double)) }
-        }
-    }
-
     public func recordIDs(matchingText text: String, filter: MemoryFilter) async throws -> [Int64] {
         try await database.read { db in
             var conditions = Self.conditions(filter)
@@ -259,7 +224,7 @@ public struct MemorySQLStore: MemoryStore {
                     sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
                     arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
             try rebuildContext(of: key, from: position - 2, in: db)
-            try rebuildSessionDocument(key, in: db)
+            try refreshSession(key, in: db)
             removal.contextsRebuilt += before
         }
         return removal

@@ -155,7 +155,7 @@ enum Migrations {
                     -- Full text, rowid = memory_record.id: the record, and the record with ±2 neighbours.
                     CREATE VIRTUAL TABLE memory_fts USING fts5(text, context, tokenize = 'unicode61');
 
-                    -- Sessions as whole documents, rowid = memory_session.id.
+                    -- Sessions as whole documents, rowid = memory_session.id (the full-text table is dropped in v7).
                     CREATE TABLE memory_session (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         source TEXT NOT NULL,
@@ -293,6 +293,11 @@ enum Migrations {
                     );
                     CREATE INDEX approval_state ON approval(state);
                     """)
+        }
+        migrator.registerMigration("v7-drop-session-fts") { db in
+            // Session-level keyword search moved into the in-memory index (HearthMemory's
+            // LexicalIndex), which derives it from the records; the whole-session text was never read again.
+            try db.execute(sql: "DROP TABLE memory_session_fts")
         }
         return migrator
     }()

@@ -158,8 +158,6 @@ public protocol MemoryStore: Sendable {
     func records(ids: [Int64]) async throws -> [MemoryRecord]
     /// Records matching any of `terms` (FTS5 BM25 on one field), best first.
     func fullTextSearch(terms: [String], field: MemoryField, filter: MemoryFilter, limit: Int) async throws -> [ScoredID]
-    /// Sessions whose whole text matches, best first.
-    func sessionSearch(_ query: String, filter: MemoryFilter, limit: Int) async throws -> [ScoredSession]
     /// Records with this exact normalised text (for "forget" and de-duplication).
     func recordIDs(matchingText text: String, filter: MemoryFilter) async throws -> [Int64]
     /// Deletes records with their full-text rows, vectors and derived facts; rebuilds neighbours' context.
