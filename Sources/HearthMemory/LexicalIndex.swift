@@ -234,10 +234,16 @@ public struct LexicalIndex: Sendable {
             importance: Double(columns.importance[slot]), occurredAt: columns.occurred(slot))
     }
 
-    /// Whether a live record passes the filter.
-    public func admits(_ id: Int64, _ filter: MemoryFilter) -> Bool {
-        guard let slot = slotOf[id], let admit = columns.admission(filter) else { return false }
-        return admit(slot)
+    /// The live records among `ids` that pass the filter, in the given order.
+    public func admitted(_ ids: some Sequence<Int64>, _ filter: MemoryFilter) -> [Int64] {
+        guard let admit = columns.admission(filter) else { return [] }
+        return ids.filter { id in slotOf[id].map(admit) ?? false }
+    }
+
+    /// One term's BM25 contribution to a document of `length` tokens (lengths averaging `average`).
+    @inline(__always)
+    static func weight(idf: Float, frequency: Float, length: Float, average: Float) -> Float {
+        idf * frequency * (k1 + 1) / (frequency + k1 * (1 - b + b * length / average))
     }
 
     static func idf(documents: Int, holding: Int) -> Float {
@@ -263,8 +269,8 @@ public struct LexicalIndex: Sendable {
                     guard alive[slot] else { continue }
                     let frequency = Float(entry & 255)
                     if scores[slot] == 0 { touched.append(Int32(slot)) }
-                    let norm = Self.k1 * (1 - Self.b + Self.b * (lengths[slot] + contextLengths[slot]) / average)
-                    scores[slot] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+                    scores[slot] += Self.weight(
+                        idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
                 }
             }
         case .context:
@@ -295,8 +301,8 @@ public struct LexicalIndex: Sendable {
                     let frequency = windowCounts[slot]
                     windowCounts[slot] = 0
                     if scores[slot] == 0 { touched.append(holder) }
-                    let norm = Self.k1 * (1 - Self.b + Self.b * (lengths[slot] + contextLengths[slot]) / average)
-                    scores[slot] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+                    scores[slot] += Self.weight(
+                        idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
                 }
             }
         }
@@ -334,8 +340,7 @@ public struct LexicalIndex: Sendable {
                 let frequency = counts[session]
                 counts[session] = 0
                 if scores[session] == 0 { touched.append(holder) }
-                let norm = Self.k1 * (1 - Self.b + Self.b * sessionLengths[session] / average)
-                scores[session] += idf * frequency * (Self.k1 + 1) / (frequency + norm)
+                scores[session] += Self.weight(idf: idf, frequency: frequency, length: sessionLengths[session], average: average)
             }
         }
         let sources = Set(filter.sources)

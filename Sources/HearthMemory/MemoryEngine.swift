@@ -240,7 +240,7 @@ public actor MemoryEngine {
         for (entity, ids) in entityRecords where normalisedQuery.contains(" \(entity) ") {
             for id in ids { factLinked[id] = entity }
         }
-        let candidates = fused.ids + factLinked.keys.filter { fused.score[$0] == nil && lexical.admits($0, filter) }.sorted()
+        let candidates = fused.ids + lexical.admitted(factLinked.keys.filter { fused.score[$0] == nil }.sorted(), filter)
         let entries = candidates.compactMap { id in lexical.entry(id).map { (id, $0) } }
 
         // Session rank and named participants.
