@@ -58,13 +58,10 @@ struct VaultBrokerTests {
 
     /// Pids of running `hearth-vault serve` processes for this test's data directory.
     static func brokers(of sandbox: Sandbox) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> Int32? in
-            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            let isBroker = arguments.first?.hasSuffix("hearth-vault") == true && arguments.contains("serve")
-            return isBroker && arguments.contains(sandbox.data.path) ? pid : nil
-        }
+        ProcessTable.commandLines().filter { process in
+            process.arguments.first?.hasSuffix("hearth-vault") == true && process.arguments.contains("serve")
+                && process.arguments.contains(sandbox.data.path)
+        }.map(\.pid)
     }
 
     @Test("a SIGKILLed daemon's broker stops by itself, and the next daemon starts its own")

@@ -91,12 +91,8 @@ struct ShellToolTests {
     }
 
     /// Pids of the processes whose command line is exactly `arguments`.
-    static func processes(running arguments: [String]) -> [String] {
-        let wanted = Data((arguments.joined(separator: "\0") + "\0").utf8)
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.filter { $0.allSatisfy(\.isNumber) }.filter {
-            FileManager.default.contents(atPath: "/proc/\($0)/cmdline") == wanted
-        }
+    static func processes(running arguments: [String]) -> [Int32] {
+        ProcessTable.commandLines().filter { $0.arguments == arguments }.map(\.pid)
     }
 
     @Test("the helper refuses arguments it does not understand, without running anything")
