@@ -5,9 +5,26 @@ import HearthStore
 
 /// Deterministic "embeddings" for synthetic records: each word maps to a fixed random direction
 /// and a text to the normalised sum of its words, so texts sharing words are near each other.
+/// The vocabulary's directions are drawn once (a million records would otherwise draw tens of
+/// billions of Gaussians); other words are drawn when met.
 struct SyntheticEmbedder: Embedder {
     let dimensions: Int
     let endpoint = ModelEndpoint(provider: .llamaCpp, baseURL: "synthetic:", chatModel: "none", embeddingModel: "synthetic-384")
+    private let rowOf: [String: Int]
+    private let table: [Float]
+
+    init(dimensions: Int, vocabulary: [String] = []) {
+        self.dimensions = dimensions
+        var rowOf: [String: Int] = [:]
+        var table: [Float] = []
+        table.reserveCapacity(vocabulary.count * dimensions)
+        for word in vocabulary where rowOf[word] == nil {
+            rowOf[word] = rowOf.count
+            table.append(contentsOf: Self.direction(of: word, dimensions: dimensions))
+        }
+        self.rowOf = rowOf
+        self.table = table
+    }
 
     func embed(_ texts: [String]) async throws -> EmbeddingResult {
         EmbeddingResult(vectors: texts.map(vector(for:)), usage: ModelUsage())
@@ -16,10 +33,19 @@ struct SyntheticEmbedder: Embedder {
     func vector(for text: String) -> [Float] {
         var sum = [Float](repeating: 0, count: dimensions)
         for word in MemoryText.words(text) {
-            var generator = SplitMix(seed: UInt64(truncatingIfNeeded: word.hashValueStable))
-            for index in 0..<dimensions { sum[index] += Float(generator.nextGaussian()) }
+            if let row = rowOf[word] {
+                let start = row * dimensions
+                for index in 0..<dimensions { sum[index] += table[start + index] }
+            } else {
+                for (index, value) in Self.direction(of: word, dimensions: dimensions).enumerated() { sum[index] += value }
+            }
         }
         return sum
+    }
+
+    private static func direction(of word: String, dimensions: Int) -> [Float] {
+        var generator = SplitMix(seed: UInt64(truncatingIfNeeded: word.hashValueStable))
+        return (0..<dimensions).map { _ in Float(generator.nextGaussian()) }
     }
 }
 
@@ -83,9 +109,9 @@ extension MemoryBenchmark {
         let url = directory.appending(path: "synthetic-\(size).sqlite")
         Self.removeDatabase(url)
         defer { Self.removeDatabase(url) }
-        let synthetic = SyntheticEmbedder(dimensions: 384)
         var generator = SplitMix(seed: 20_261_121 &+ UInt64(size))
         let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
+        let synthetic = SyntheticEmbedder(dimensions: 384, vocabulary: vocabulary)
         // Zipf(1.0) over the vocabulary by inverse CDF on precomputed cumulative weights.
         var cumulative: [Double] = []
         var total = 0.0
