@@ -25,6 +25,9 @@ public struct LexicalIndex: Sendable {
     private var postings: [[UInt32]] = []
     /// Per term: live records holding it.
     private var documentFrequency: [Int32] = []
+    /// Per term: live context windows holding it (kept as windows change, so a query knows a
+    /// term's window idf before scanning it).
+    private var contextFrequency: [Int32] = []
 
     private var ids: [Int64] = []
     private var alive: [Bool] = []
@@ -86,6 +89,7 @@ public struct LexicalIndex: Sendable {
                 termIDs[word] = term
                 postings.append([])
                 documentFrequency.append(0)
+                contextFrequency.append(0)
             }
             counts[term, default: 0] += 1
         }
@@ -105,6 +109,7 @@ public struct LexicalIndex: Sendable {
         contextLengths.append(length)
         totalContextLength += Double(length)
         windows.append(contentsOf: [Int32(slot), -1, -1, -1, -1])
+        for term in distinct { contextFrequency[Int(term)] += 1 }
         guard let sessionID = record.sessionID else {
             sessionOf.append(-1)
             placeOf.append(-1)
@@ -135,42 +140,81 @@ public struct LexicalIndex: Sendable {
         guard let slot = slotOf.removeValue(forKey: id) else { return false }
         alive[slot] = false
         for term in slotTerms[slot] { documentFrequency[Int(term)] -= 1 }
-        slotTerms[slot] = []
+        for term in windowTerms(slot) { contextFrequency[Int(term)] -= 1 }
         totalLength -= Double(lengths[slot])
         totalContextLength -= Double(contextLengths[slot])
         contextLengths[slot] = 0
-        for index in (slot * 5)..<(slot * 5 + 5) { windows[index] = -1 }
         let session = Int(sessionOf[slot])
-        guard session >= 0 else { return true }
-        let place = Int(placeOf[slot])
-        sessionSlots[session].remove(at: place)
-        for index in place..<sessionSlots[session].count { placeOf[Int(sessionSlots[session][index])] = Int32(index) }
-        sessionLengths[session] -= lengths[slot]
-        if sessionSlots[session].isEmpty { liveSessions -= 1 }
-        refreshContexts(session, from: place - 2)
+        if session >= 0 {
+            let place = Int(placeOf[slot])
+            sessionSlots[session].remove(at: place)
+            for index in place..<sessionSlots[session].count { placeOf[Int(sessionSlots[session][index])] = Int32(index) }
+            sessionLengths[session] -= lengths[slot]
+            if sessionSlots[session].isEmpty { liveSessions -= 1 }
+            // The neighbours' old windows still name this slot: its terms are needed until they are redrawn.
+            refreshContexts(session, from: place - 2)
+        }
+        for index in (slot * 5)..<(slot * 5 + 5) { windows[index] = -1 }
+        slotTerms[slot] = []
         return true
     }
 
-    /// Recomputes the context lengths of a session's slots from `start` on (a window reaches two
-    /// places each way, so a change at place p affects p − 2 … p + 2).
+    /// The distinct terms of the window of `slot`, ascending.
+    private func windowTerms(_ slot: Int) -> [Int32] {
+        var members: [Int32] = []
+        for index in (slot * 5)..<(slot * 5 + 5) where windows[index] >= 0 { members.append(windows[index]) }
+        return windowTerms(members: members)
+    }
+
+    private func windowTerms(members: [Int32]) -> [Int32] {
+        guard members.count > 1 else { return members.first.map { slotTerms[Int($0)] } ?? [] }
+        var terms: [Int32] = []
+        for member in members { terms.append(contentsOf: slotTerms[Int(member)]) }
+        terms.sort()
+        terms.removeDuplicatesFromSorted()
+        return terms
+    }
+
+    /// Moves window frequencies from one term set to another (both ascending).
+    private mutating func shiftContextFrequency(from old: [Int32], to new: [Int32]) {
+        var i = 0
+        var j = 0
+        while i < old.count || j < new.count {
+            if j == new.count || (i < old.count && old[i] < new[j]) {
+                contextFrequency[Int(old[i])] -= 1
+                i += 1
+            } else if i == old.count || new[j] < old[i] {
+                contextFrequency[Int(new[j])] += 1
+                j += 1
+            } else {
+                i += 1
+                j += 1
+            }
+        }
+    }
+
+    /// Recomputes the windows of a session's slots from `start` on (a window reaches two places
+    /// each way, so a change at place p affects p − 2 … p + 2), with their lengths and the window
+    /// frequencies of their terms.
     private mutating func refreshContexts(_ session: Int, from start: Int) {
         let slots = sessionSlots[session]
         guard !slots.isEmpty else { return }
         for place in max(0, start)..<slots.count {
             let slot = Int(slots[place])
-            var window: Float = 0
-            var entry = slot * 5
-            for neighbour in max(0, place - 2)...min(slots.count - 1, place + 2) {
-                window += lengths[Int(slots[neighbour])]
-                windows[entry] = slots[neighbour]
-                entry += 1
+            let neighbours = Array(slots[max(0, place - 2)...min(slots.count - 1, place + 2)])
+            var old: [Int32] = []
+            for index in (slot * 5)..<(slot * 5 + 5) where windows[index] >= 0 { old.append(windows[index]) }
+            if old != neighbours {
+                shiftContextFrequency(from: windowTerms(members: old), to: windowTerms(members: neighbours))
+                var window: Float = 0
+                for (offset, member) in neighbours.enumerated() {
+                    window += lengths[Int(member)]
+                    windows[slot * 5 + offset] = member
+                }
+                for offset in neighbours.count..<5 { windows[slot * 5 + offset] = -1 }
+                totalContextLength += Double(window - contextLengths[slot])
+                contextLengths[slot] = window
             }
-            while entry < slot * 5 + 5 {
-                windows[entry] = -1
-                entry += 1
-            }
-            totalContextLength += Double(window - contextLengths[slot])
-            contextLengths[slot] = window
             if place >= start + 5 { break }
         }
     }
@@ -187,6 +231,7 @@ public struct LexicalIndex: Sendable {
         var fresh = LexicalIndex()
         fresh.termIDs = termIDs
         fresh.documentFrequency = documentFrequency
+        fresh.contextFrequency = contextFrequency
         fresh.postings = postings.map { list in
             list.compactMap { entry in
                 let slot = newSlot[Int(entry >> 8)]
@@ -246,38 +291,72 @@ public struct LexicalIndex: Sendable {
         idf * frequency * (k1 + 1) / (frequency + k1 * (1 - b + b * length / average))
     }
 
+    /// FTS5's idf for a term in at least half the documents (it never lets a match count nothing).
+    static let minimumIDF: Float = 1e-6
+
     static func idf(documents: Int, holding: Int) -> Float {
         let value = log((Double(documents - holding) + 0.5) / (Double(holding) + 0.5))
-        return Float(value > 0 ? value : 1e-6)
+        return value > 0 ? Float(value) : minimumIDF
     }
 
     /// The best `limit` records for `terms` (any of them) in `field`, best first.
+    ///
+    /// Terms are scored rarest first, each over its whole posting list, until the terms left
+    /// could not lift a record that none of the earlier ones matched past the current `limit`-th
+    /// score (MaxScore: a term adds less than `idf × (k1 + 1)`). The common terms left are then
+    /// looked up only for the records still in reach, by binary search in their postings — so a
+    /// word in most records costs a few hundred look-ups instead of a pass over all of them, and
+    /// the result is the same.
     public func search(_ terms: [String], field: MemoryField, filter: MemoryFilter, limit: Int) -> [ScoredID] {
         let live = count
         guard limit > 0, live > 0, let admit = columns.admission(filter) else { return [] }
-        let termList = Set(terms.flatMap { Self.words($0) }).compactMap { termIDs[$0] }
-        guard !termList.isEmpty else { return [] }
+        let held = field == .text ? documentFrequency : contextFrequency
+        let known: [Int32] = Set(terms.flatMap { Self.words($0) }).compactMap { termIDs[$0] }
+        var weighted: [(term: Int32, idf: Float)] = known.map { term in
+            (term, Self.idf(documents: live, holding: Int(held[Int(term)])))
+        }
+        weighted.sort { $0.idf > $1.idf || ($0.idf == $1.idf && $0.term < $1.term) }
+        guard !weighted.isEmpty else { return [] }
+        let average = Float((totalLength + totalContextLength) / Double(live))
         var scores = [Float](repeating: 0, count: ids.count)
         var touched: [Int32] = []
-        switch field {
-        case .text:
-            let average = Float((totalLength + totalContextLength) / Double(live))
-            for term in termList {
-                let idf = Self.idf(documents: live, holding: Int(documentFrequency[Int(term)]))
+        var windowCounts = [Float](repeating: 0, count: field == .context ? ids.count : 0)
+        var holders: [Int32] = []
+        // Bounds carry a margin so float rounding never prunes a record that would tie.
+        let bounds = weighted.map { $0.idf * (Self.k1 + 1) * 1.0001 }
+        var next = 0
+        var threshold: Float = 0
+        var scanned: Float = 0
+        var fillUp = false
+        while next < weighted.count {
+            let remaining = bounds[next...].reduce(0, +)
+            // The threshold is at most the best score, which is at most what the scanned terms can give.
+            if touched.count >= limit && remaining < scanned {
+                var reached = touched.compactMap { admit(Int($0)) ? scores[Int($0)] : nil }
+                threshold = reached.count >= limit ? Self.largest(limit, in: &reached) : 0
+                if remaining < threshold { break }
+            }
+            // The terms left are in at least half the records, so BM25 weighs them next to nothing
+            // (`minimumIDF`). If the rarer terms found fewer than `limit` records, the list is filled
+            // with the most recent records holding one of them instead of ranking most of the index
+            // by those near-zero weights.
+            if weighted[next].idf <= Self.minimumIDF
+                && (touched.count < limit || touched.lazy.filter({ admit(Int($0)) }).count < limit)
+            {
+                fillUp = true
+                break
+            }
+            let (term, idf) = weighted[next]
+            switch field {
+            case .text:
                 for entry in postings[Int(term)] {
                     let slot = Int(entry >> 8)
                     guard alive[slot] else { continue }
-                    let frequency = Float(entry & 255)
                     if scores[slot] == 0 { touched.append(Int32(slot)) }
                     scores[slot] += Self.weight(
-                        idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
+                        idf: idf, frequency: Float(entry & 255), length: lengths[slot] + contextLengths[slot], average: average)
                 }
-            }
-        case .context:
-            let average = Float((totalLength + totalContextLength) / Double(live))
-            var windowCounts = [Float](repeating: 0, count: ids.count)
-            var holders: [Int32] = []
-            for term in termList {
+            case .context:
                 holders.removeAll(keepingCapacity: true)
                 // Each occurrence counts in the window of every record within two places of it.
                 windows.withUnsafeBufferPointer { windows in
@@ -295,7 +374,6 @@ public struct LexicalIndex: Sendable {
                         }
                     }
                 }
-                let idf = Self.idf(documents: live, holding: holders.count)
                 for holder in holders {
                     let slot = Int(holder)
                     let frequency = windowCounts[slot]
@@ -305,11 +383,145 @@ public struct LexicalIndex: Sendable {
                         idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
                 }
             }
+            scanned += bounds[next]
+            next += 1
         }
-        return touched.filter { admit(Int($0)) }.best(limit) {
+        var reached = touched.filter { admit(Int($0)) }
+        if fillUp {
+            reached += recentHolders(
+                of: weighted[next...].map(\.term), field: field, wanted: limit - reached.count, admit: admit,
+                skipping: Set(reached))
+        }
+        if next < weighted.count {
+            var remaining = bounds[next...].reduce(0, +)
+            reached = reached.filter { scores[Int($0)] + remaining >= threshold }
+            reached.sort()
+            for (offset, (term, idf)) in weighted[next...].enumerated() {
+                switch field {
+                case .text:
+                    let counts = frequencies(of: term, at: reached)
+                    for (holder, frequency) in zip(reached, counts) where frequency > 0 {
+                        let slot = Int(holder)
+                        scores[slot] += Self.weight(
+                            idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
+                    }
+                case .context:
+                    // The records in the windows still in reach, each looked up once.
+                    var members: [Int32] = []
+                    for holder in reached {
+                        for index in (Int(holder) * 5)..<(Int(holder) * 5 + 5) where windows[index] >= 0 {
+                            members.append(windows[index])
+                        }
+                    }
+                    members.sort()
+                    members.removeDuplicatesFromSorted()
+                    for (member, frequency) in zip(members, frequencies(of: term, at: members)) {
+                        windowCounts[Int(member)] = frequency
+                    }
+                    for holder in reached {
+                        let slot = Int(holder)
+                        var frequency: Float = 0
+                        for index in (slot * 5)..<(slot * 5 + 5) where windows[index] >= 0 {
+                            frequency += windowCounts[Int(windows[index])]
+                        }
+                        guard frequency > 0 else { continue }
+                        scores[slot] += Self.weight(
+                            idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
+                    }
+                    for member in members { windowCounts[Int(member)] = 0 }
+                }
+                // With this term's share exact, the bound on the rest shrinks: drop what fell out of reach.
+                remaining -= bounds[next + offset]
+                reached.removeAll { scores[Int($0)] + max(remaining, 0) < threshold }
+            }
+        }
+        return reached.best(limit) {
             scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1)
         }
         .map { ScoredID(id: ids[Int($0)], score: Double(scores[Int($0)])) }
+    }
+
+    /// The `wanted` most recent live records (or, for `.context`, windows) holding any of `terms`
+    /// that the filter admits, leaving out `skipping`.
+    private func recentHolders(
+        of terms: [Int32], field: MemoryField, wanted: Int, admit: (Int) -> Bool, skipping: Set<Int32>
+    ) -> [Int32] {
+        guard wanted > 0 else { return [] }
+        var found = Set<Int32>()
+        for term in terms {
+            var added = 0
+            for entry in postings[Int(term)].reversed() {
+                let slot = Int(entry >> 8)
+                guard alive[slot] else { continue }
+                // A record's occurrence puts the term in its own window and in its neighbours'.
+                let holders: ArraySlice<Int32> =
+                    field == .text ? [Int32(slot)] : windows[(slot * 5)..<(slot * 5 + 5)].prefix { $0 >= 0 }
+                for holder in holders where !skipping.contains(holder) && admit(Int(holder)) && found.insert(holder).inserted {
+                    added += 1
+                }
+                if added >= wanted { break }
+            }
+        }
+        return found.sorted(by: >).prefix(wanted).sorted()
+    }
+
+    /// How often `term` occurs in each of `slots` (ascending): one forward walk through its postings
+    /// (which are in slot order), galloping over the stretches between wanted slots — a few steps per
+    /// slot when they are few, never much more than the list's length.
+    private func frequencies(of term: Int32, at slots: [Int32]) -> [Float] {
+        postings[Int(term)].withUnsafeBufferPointer { list in
+            var result = [Float](repeating: 0, count: slots.count)
+            var position = 0
+            for (index, wanted) in slots.enumerated() {
+                let target = UInt32(wanted)
+                // Gallop to a bound past the target, then binary search below it.
+                var low = position
+                var high = position
+                var step = 1
+                while high < list.count && list[high] >> 8 < target {
+                    low = high + 1
+                    high = position + step
+                    step <<= 1
+                }
+                high = min(high, list.count)
+                while low < high {
+                    let middle = (low + high) / 2
+                    if list[middle] >> 8 < target { low = middle + 1 } else { high = middle }
+                }
+                position = low
+                if position < list.count && list[position] >> 8 == target { result[index] = Float(list[position] & 255) }
+            }
+            return result
+        }
+    }
+
+    /// The `k`-th largest of `values` (1-based; `values` is reordered), by quickselect.
+    static func largest(_ k: Int, in values: inout [Float]) -> Float {
+        let target = k - 1
+        var low = 0
+        var high = values.count - 1
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low
+            var j = high
+            while i <= j {
+                while values[i] > pivot { i += 1 }
+                while values[j] < pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                return values[target]
+            }
+        }
+        return values[target]
     }
 
     /// The best `limit` sessions for `terms`, each session scored as one document. The filter's
@@ -353,5 +565,18 @@ public struct LexicalIndex: Sendable {
                 ScoredSession(
                     source: sessionKeys[Int($0)].source, sessionID: sessionKeys[Int($0)].sessionID, score: Double(scores[Int($0)]))
             }
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Keeps the first of each run of equal neighbours (on a sorted array: removes duplicates).
+    mutating func removeDuplicatesFromSorted() {
+        guard count > 1 else { return }
+        var kept = 1
+        for index in 1..<count where self[index] != self[kept - 1] {
+            self[kept] = self[index]
+            kept += 1
+        }
+        removeLast(count - kept)
     }
 }

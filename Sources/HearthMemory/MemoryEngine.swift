@@ -221,13 +221,15 @@ public actor MemoryEngine {
         try await catchUp()
         let terms = MemoryText.queryTerms(query, keepStopWords: settings.keepStopWords)
         let depth = max(settings.depth, k)
-        // The four lists are independent: each is computed off the actor, in parallel (two cores).
+        // The four lists and the session ranking are independent: each is computed off the actor,
+        // in parallel (two cores).
         let (keywordIndex, textVectors, contextVectors) = (lexical, textIndex, contextIndex)
         let vector = queryVector.flatMap { $0.count == textVectors.dimensions ? $0 : nil }
         async let keywordList = Self.keywords(keywordIndex, terms, .text, filter, depth)
         async let contextList = Self.keywords(keywordIndex, terms, .context, filter, depth)
         async let meaning = Self.nearest(textVectors, vector, filter, depth)
         async let contextMeaning = Self.nearest(contextVectors, vector, filter, depth)
+        async let sessionList = Self.sessions(keywordIndex, terms, filter, settings.sessionDepth)
         var fused = Fusion(k: settings.fusionK)
         fused.add(await keywordList) { rank, _ in .keywords(rank: rank, terms: []) }
         fused.add(await contextList) { rank, _ in .contextKeywords(rank: rank) }
@@ -245,7 +247,7 @@ public actor MemoryEngine {
 
         // Session rank and named participants.
         var sessionRank: [String: Int] = [:]
-        for (rank, session) in lexical.sessionSearch(terms, filter: filter, limit: settings.sessionDepth).enumerated() {
+        for (rank, session) in await sessionList.enumerated() {
             sessionRank[session.source + "\u{1F}" + session.sessionID] = rank
         }
         let speakers = Set(entries.compactMap(\.1.speaker))
@@ -310,6 +312,13 @@ public actor MemoryEngine {
         _ index: LexicalIndex, _ terms: [String], _ field: MemoryField, _ filter: MemoryFilter, _ depth: Int
     ) async -> [ScoredID] {
         index.search(terms, field: field, filter: filter, limit: depth)
+    }
+
+    @concurrent
+    private nonisolated static func sessions(_ index: LexicalIndex, _ terms: [String], _ filter: MemoryFilter, _ depth: Int) async
+        -> [ScoredSession]
+    {
+        index.sessionSearch(terms, filter: filter, limit: depth)
     }
 
     @concurrent

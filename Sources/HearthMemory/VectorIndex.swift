@@ -149,7 +149,7 @@ public struct VectorIndex: Sendable {
         if forceExact || count <= exactLimit {
             candidates = ids.indices.filter { alive[$0] && admit($0) }
         } else {
-            candidates = hammingCandidates(unit, depth: max(rescoreDepth, k), admit: admit)
+            candidates = hammingCandidates(unit, depth: max(rescoreDepth, k), admitsAll: filter == .any, admit: admit)
         }
         return candidates.map { slot in (slot, dot(unit, slot)) }.best(k) { $0.1 > $1.1 }
             .map { ScoredID(id: ids[$0.0], score: Double($0.1)) }
@@ -164,11 +164,11 @@ public struct VectorIndex: Sendable {
     }
 
     /// Slots whose sign codes are nearest the query's, at least `depth` of them (ties included).
-    private func hammingCandidates(_ unit: [Float], depth: Int, admit: (Int) -> Bool) -> [Int] {
+    private func hammingCandidates(_ unit: [Float], depth: Int, admitsAll: Bool, admit: (Int) -> Bool) -> [Int] {
         var queryCode = [UInt64](repeating: 0, count: words)
         for (index, value) in unit.enumerated() where value > 0 { queryCode[index >> 6] |= 1 << UInt64(index & 63) }
         let rows = ids.count
-        var distances = [UInt16](repeating: UInt16.max, count: rows)
+        var distances = [UInt16](repeating: 0, count: rows)
         let words = self.words
         // Two halves in parallel: the scan is memory-bound and the machine has two cores.
         let parts = rows >= 200_000 ? 2 : 1
@@ -198,22 +198,24 @@ public struct VectorIndex: Sendable {
                 }
             }
         }
-        // A histogram of distances gives the cut-off without sorting a million entries.
+        // A histogram of distances gives the cut-off without sorting a million entries. Rows the
+        // filter refuses (or deleted ones) get a distance past every real one.
+        let refused = UInt16(words * 64 + 1)
         var histogram = [Int](repeating: 0, count: words * 64 + 2)
-        var admitted = [Bool](repeating: false, count: rows)
-        for slot in 0..<rows where alive[slot] && admit(slot) {
-            admitted[slot] = true
+        for slot in 0..<rows {
+            if !alive[slot] || (!admitsAll && !admit(slot)) { distances[slot] = refused }
             histogram[Int(distances[slot])] += 1
         }
         var cutoff = 0
         var total = 0
-        while cutoff < histogram.count - 1 && total + histogram[cutoff] < depth {
+        while cutoff < Int(refused) && total + histogram[cutoff] < depth {
             total += histogram[cutoff]
             cutoff += 1
         }
+        cutoff = min(cutoff, Int(refused) - 1)
         var candidates: [Int] = []
-        candidates.reserveCapacity(depth * 2)
-        for slot in 0..<rows where admitted[slot] && Int(distances[slot]) <= cutoff { candidates.append(slot) }
+        candidates.reserveCapacity(total + histogram[cutoff])
+        for slot in 0..<rows where Int(distances[slot]) <= cutoff { candidates.append(slot) }
         return candidates
     }
 }

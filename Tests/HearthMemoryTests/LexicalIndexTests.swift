@@ -135,6 +135,57 @@ struct LexicalIndexTests {
         try expectSame(index, records)
     }
 
+    @Test("a short list is the head of the full list: skipping common words changes no score and no informative rank")
+    func pruningIsExact() throws {
+        // Zipf-distributed words, so queries mix words in most records with rare ones (the case
+        // the pruning is for); sessions of 20; some records deleted.
+        var generator = SplitMix(seed: 11)
+        let vocabulary = (0..<400).map { "w\($0)" }
+        var cumulative: [Double] = []
+        var total = 0.0
+        for rank in 1...vocabulary.count {
+            total += 1 / Double(rank)
+            cumulative.append(total)
+        }
+        func word() -> String {
+            let target = Double(generator.next() % 1_000_000) / 1_000_000 * total
+            return vocabulary[cumulative.firstIndex { $0 >= target } ?? vocabulary.count - 1]
+        }
+        var index = LexicalIndex()
+        for id in 1...3_000 {
+            let text = (0..<(4 + id % 9)).map { _ in word() }.joined(separator: " ")
+            index.add(
+                MemoryRecord(
+                    id: Int64(id), kind: .turn, text: text, source: id % 4 == 0 ? "mail" : "chat", provenance: .trusted,
+                    occurredAt: Date(timeIntervalSince1970: Double(id)), sessionID: "s\(id / 20)"))
+        }
+        for id in stride(from: Int64(7), through: 3_000, by: 13) { index.remove(id) }
+        var compared = 0
+        for _ in 0..<60 {
+            let terms = (0..<(1 + Int(generator.next() % 6))).map { _ in word() }
+            for field in [MemoryField.text, .context] {
+                for filter in [MemoryFilter.any, MemoryFilter(sources: ["mail"])] {
+                    let full = index.search(terms, field: field, filter: filter, limit: 100_000)
+                    let fullScore = Dictionary(uniqueKeysWithValues: full.map { ($0.id, $0.score) })
+                    for limit in [1, 5, 20, 100] {
+                        let short = index.search(terms, field: field, filter: filter, limit: limit)
+                        let context = "\(field) \(terms) limit \(limit)"
+                        #expect(short.count == min(limit, full.count), "\(context)")
+                        // Every score is the exact one.
+                        #expect(short.allSatisfy { fullScore[$0.id] == $0.score }, "\(context)")
+                        // Records matching a word in fewer than half the records rank exactly as in
+                        // the full list; the rest (BM25 weight ≈ 0, `minimumIDF`) may be other,
+                        // more recent ones.
+                        let informative = { (hit: ScoredID) in hit.score > 1e-4 }
+                        #expect(short.filter(informative) == full.prefix(limit).filter(informative), "\(context)")
+                        compared += short.count
+                    }
+                }
+            }
+        }
+        #expect(compared > 10_000)
+    }
+
     @Test("filters apply; diacritics fold; metadata comes back without the store")
     func filtersAndEntries() throws {
         let records = Self.records()
