@@ -104,6 +104,40 @@ public struct Configuration: Sendable, Equatable {
     public var policy = Policy()
     public var log = Log()
     public var vault = Vault()
+    public var memory = Memory()
+
+    /// `[memory]`: how the daemon indexes, reads and trims what it remembers.
+    public struct Memory: Sendable, Equatable {
+        /// Embed records with the embedding model and rank with vectors beside full text; false:
+        /// full text (BM25) only, and no embedding calls.
+        public var vectors = true
+        /// Read facts, preferences and rules out of new records with the chat model, in the
+        /// background. Off by default: the default local chat model (135M parameters) is too small
+        /// to be trusted with the fact graph. Facts read from untrusted content wait for the user
+        /// (`hearth memory pending`) either way.
+        public var extractFacts = false
+        /// Records shown to the model per extraction call.
+        public var extractionBatch = 8
+        /// Consolidation's hard cap on records: beyond it the oldest, least important are dropped
+        /// (and listed in the report).
+        public var maxRecords = 500_000
+        /// Sessions idle this many days get a summary record.
+        public var summariseAfterDays = 14
+        /// Hours between consolidation passes in the daemon.
+        public var consolidateEveryHours = 24
+
+        public init(
+            vectors: Bool = true, extractFacts: Bool = false, extractionBatch: Int = 8, maxRecords: Int = 500_000,
+            summariseAfterDays: Int = 14, consolidateEveryHours: Int = 24
+        ) {
+            self.vectors = vectors
+            self.extractFacts = extractFacts
+            self.extractionBatch = extractionBatch
+            self.maxRecords = maxRecords
+            self.summariseAfterDays = summariseAfterDays
+            self.consolidateEveryHours = consolidateEveryHours
+        }
+    }
 
     /// `[vault]`: where the credential broker's key file lives.
     public struct Vault: Sendable, Equatable {
@@ -170,7 +204,25 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
+                "memory",
             ])
+        if let table = try reader.section("memory", in: root) {
+            try reader.checkKeys(
+                table, section: "memory",
+                known: [
+                    "vectors", "extract_facts", "extraction_batch", "max_records", "summarise_after_days", "consolidate_every_hours",
+                ])
+            config.memory.vectors = try reader.boolean(table, "memory", "vectors") ?? config.memory.vectors
+            config.memory.extractFacts = try reader.boolean(table, "memory", "extract_facts") ?? config.memory.extractFacts
+            config.memory.extractionBatch =
+                try reader.integer(table, "memory", "extraction_batch", in: 1...64) ?? config.memory.extractionBatch
+            config.memory.maxRecords =
+                try reader.integer(table, "memory", "max_records", in: 1_000...100_000_000) ?? config.memory.maxRecords
+            config.memory.summariseAfterDays =
+                try reader.integer(table, "memory", "summarise_after_days", in: 1...3650) ?? config.memory.summariseAfterDays
+            config.memory.consolidateEveryHours =
+                try reader.integer(table, "memory", "consolidate_every_hours", in: 1...(24 * 365)) ?? config.memory.consolidateEveryHours
+        }
         if let table = try reader.section("vault", in: root) {
             try reader.checkKeys(table, section: "vault", known: ["key_file"])
             config.vault.keyFile = try reader.nonEmptyString(table, "vault", "key_file")

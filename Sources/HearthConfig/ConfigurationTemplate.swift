@@ -98,6 +98,27 @@ public enum ConfigurationTemplate {
             # llama-server threads.
             threads = \(defaults.inference.threads)
 
+            [memory]
+            # Rank memory with vectors from embedding_model beside full text. false: full text
+            # (BM25) only, and no embedding calls; `hearth status` says which is in use.
+            vectors = \(defaults.memory.vectors)
+            # Read facts, preferences and standing rules out of new conversations, events and run
+            # summaries with chat_model, in the background (calls count against [budgets]). Off by
+            # default: a 135M-parameter local model is too small to trust with your profile; turn
+            # it on with a capable model. Facts read from untrusted content (mail, web pages, tool
+            # output) always wait for you: `hearth memory pending`, then confirm or reject.
+            extract_facts = \(defaults.memory.extractFacts)
+            # Records shown to the model per extraction call.
+            extraction_batch = \(defaults.memory.extractionBatch)
+            # Consolidation (merges near-duplicates, summarises idle sessions, applies the cap; every
+            # change is reported in the log and `hearth memory stats`): at most this many records,
+            # beyond which the oldest, least important are dropped — notes and summaries never.
+            max_records = \(defaults.memory.maxRecords)
+            # Sessions idle this many days get a summary record.
+            summarise_after_days = \(defaults.memory.summariseAfterDays)
+            # Hours between consolidation passes.
+            consolidate_every_hours = \(defaults.memory.consolidateEveryHours)
+
             [budgets]
             # Hard caps on model use. A call that would exceed one fails with "budget exhausted".
             # 0 means unlimited. Costs use [pricing]; local models are free but their tokens count.

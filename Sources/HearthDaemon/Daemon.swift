@@ -122,16 +122,36 @@ public enum Daemon {
                     reportStartup: reportStartup))
         }
         // Memory upkeep: embeds new records with the supervised (or external) model server,
-        // consolidates daily. Model-based fact extraction stays off here: the default local chat
-        // model (135M parameters) is too small to be trusted with the fact graph.
+        // extracts facts when [memory] extract_facts is on, consolidates on the configured period.
         let memoryBoard = MemoryStatusBoard()
+        let memorySettings = configuration.memory
+        let serverReachable = inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
         let memoryEngine = MemoryEngine(
             store: MemorySQLStore(database: database),
-            embedder: inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
-                ? DeferredInference(configuration: configuration, status: inference) : nil)
+            embedder: serverReachable && memorySettings.vectors ? DeferredInference(configuration: configuration, status: inference) : nil)
+        var extractor: FactExtractor?
+        if memorySettings.extractFacts && serverReachable {
+            // Extraction calls are accounted and capped like every other model call.
+            extractor = FactExtractor(
+                model: AccountedModel(
+                    DeferredInference(configuration: configuration, status: inference), ledger: UsageStore(database: database),
+                    budgets: configuration.budgets, pricing: configuration.pricing, context: UsageContext(purpose: "extract")))
+        }
+        let extraction: JSONValue =
+            extractor != nil
+            ? .string("on (\(configuration.inference.chatModel))")
+            : .string(
+                memorySettings.extractFacts ? "off (no model server: see the inference line)" : "off ([memory] extract_facts = false)")
+        var consolidation = ConsolidationPolicy()
+        consolidation.maxRecords = memorySettings.maxRecords
+        consolidation.summariseAfterDays = Double(memorySettings.summariseAfterDays)
         services.append(
             MemoryMaintenanceService(
-                engine: memoryEngine, extractor: nil, logger: logger, report: { state in memoryBoard.set(state.description) }))
+                engine: memoryEngine, extractor: extractor, extractionBatch: memorySettings.extractionBatch, policy: consolidation,
+                consolidationEvery: Double(memorySettings.consolidateEveryHours) * 3600, logger: logger,
+                report: { state in
+                    memoryBoard.set(memorySettings.vectors ? state.description : "full text only ([memory] vectors = false)")
+                }))
         // The credential broker, before the goals that may call it (so it stops after them).
         services.append(VaultBrokerService(paths: paths, logger: logger))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
@@ -162,7 +182,7 @@ public enum Daemon {
                 status: {
                     let live: JSONValue = [
                         "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
-                        "memory": ["retrieval": .string(memoryBoard.value)],
+                        "memory": ["retrieval": .string(memoryBoard.value), "extraction": extraction],
                     ]
                     return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
                 },

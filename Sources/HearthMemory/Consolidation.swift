@@ -134,6 +134,7 @@ extension MemoryEngine {
 public struct MemoryMaintenanceService: Service {
     let engine: MemoryEngine
     let extractor: FactExtractor?
+    let extractionBatch: Int
     let policy: ConsolidationPolicy
     let interval: Duration
     let consolidationEvery: TimeInterval
@@ -142,13 +143,14 @@ public struct MemoryMaintenanceService: Service {
     let report: @Sendable (EmbeddingState) -> Void
 
     public init(
-        engine: MemoryEngine, extractor: FactExtractor?, policy: ConsolidationPolicy = ConsolidationPolicy(),
+        engine: MemoryEngine, extractor: FactExtractor?, extractionBatch: Int = 8, policy: ConsolidationPolicy = ConsolidationPolicy(),
         interval: Duration = .seconds(30), consolidationEvery: TimeInterval = 86_400, logger: Logger,
         report: @escaping @Sendable (EmbeddingState) -> Void = { _ in }
     ) {
         self.report = report
         self.engine = engine
         self.extractor = extractor
+        self.extractionBatch = extractionBatch
         self.policy = policy
         self.interval = interval
         self.consolidationEvery = consolidationEvery
@@ -166,8 +168,8 @@ public struct MemoryMaintenanceService: Service {
             do {
                 let embedded = try await engine.indexPending()
                 if embedded > 0 { logger.info("memory: embedded \(embedded) texts") }
-                if let extractor, await engine.embeddingState != .disabled {
-                    let (read, report, rejected) = try await engine.extractFacts(with: extractor)
+                if let extractor {
+                    let (read, report, rejected) = try await engine.extractFacts(with: extractor, batch: extractionBatch)
                     if read > 0 {
                         logger.info(
                             "memory: read \(read) records for facts: \(report.added.count) added, \(report.pending.count) pending, \(report.invalidated.count) superseded, \(rejected.count) model items rejected"

@@ -146,7 +146,8 @@ struct GoalSession {
         // Memory: the profile and what is relevant to the goal go into every prompt; remember,
         // recall and notify are tools.
         let memory = MemoryEngine(
-            store: MemorySQLStore(database: database), embedder: accounted.with(UsageContext(purpose: "embed", runID: runID)))
+            store: MemorySQLStore(database: database),
+            embedder: context.configuration.memory.vectors ? accounted.with(UsageContext(purpose: "embed", runID: runID)) : nil)
         try await memory.open()
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(

@@ -30,7 +30,9 @@ struct MemoryAccess {
         let store = MemorySQLStore(database: database)
         var access: InferenceAccess?
         var note: String?
-        if vectors && context.configuration.inference.enabled {
+        if vectors && !context.configuration.memory.vectors {
+            note = "full text only: [memory] vectors = false in the config"
+        } else if vectors && context.configuration.inference.enabled {
             do {
                 access = try await InferenceAccess.open(
                     paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
@@ -394,15 +396,19 @@ struct MemoryConsolidateCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Records to keep at most.") var maxRecords = 500_000
-    @Option(help: "Summarise sessions idle for this many days.") var summariseAfterDays = 14.0
+    @Option(help: "Records to keep at most. Default: [memory] max_records (500000).") var maxRecords: Int?
+    @Option(help: "Summarise sessions idle for this many days. Default: [memory] summarise_after_days (14).")
+    var summariseAfterDays: Double?
     @Flag(help: "Print as JSON.") var json = false
 
     func run() async throws {
-        let memory = try await MemoryAccess.open(try common.load(), vectors: false)
+        let context = try common.load()
+        if let maxRecords, maxRecords < 1 { throw ValidationError("--max-records must be at least 1") }
+        if let summariseAfterDays, !(summariseAfterDays > 0) { throw ValidationError("--summarise-after-days must be more than 0") }
+        let memory = try await MemoryAccess.open(context, vectors: false)
         var policy = ConsolidationPolicy()
-        policy.maxRecords = maxRecords
-        policy.summariseAfterDays = summariseAfterDays
+        policy.maxRecords = maxRecords ?? context.configuration.memory.maxRecords
+        policy.summariseAfterDays = summariseAfterDays ?? Double(context.configuration.memory.summariseAfterDays)
         let report = try await memory.engine.consolidate(policy)
         if json {
             let encoder = JSONEncoder()

@@ -68,6 +68,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         lines.append("schedules  \(counts["schedules"]?.intValue ?? 0), files indexed \(counts["indexedFiles"]?.intValue ?? 0)")
         if let memory = status["live"]?["memory"]?["retrieval"]?.stringValue { lines.append("memory     \(memory)") }
+        if let extraction = status["live"]?["memory"]?["extraction"]?.stringValue { lines.append("facts      extraction \(extraction)") }
         if let start = status["lastStart"] {
             var line = "last start \(start["startedAt"]?.stringValue ?? "?")"
             if let ready = start["readyMilliseconds"]?.intValue { line += ", ready in \(ready) ms" }

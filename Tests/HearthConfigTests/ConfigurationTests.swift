@@ -29,7 +29,19 @@ struct ConfigurationTests {
             timezone = "Europe/Paris"
             [log]
             level = "DEBUG"
+            [memory]
+            vectors = false
+            extract_facts = true
+            extraction_batch = 4
+            max_records = 20000
+            summarise_after_days = 3
+            consolidate_every_hours = 6
             """, path: "c.toml")
+        #expect(
+            config.memory
+                == Configuration.Memory(
+                    vectors: false, extractFacts: true, extractionBatch: 4, maxRecords: 20_000, summariseAfterDays: 3,
+                    consolidateEveryHours: 6))
         #expect(config.server.port == 0)
         #expect(config.watcher.settleMilliseconds == 50)
         #expect(config.watcher.ignore == ["node_modules"])
@@ -50,6 +62,10 @@ struct ConfigurationTests {
             ("server = 1", "c.toml:1: server: expected a [server] table, found an integer"),
             ("[watcher]\nenabled = \"yes\"", "c.toml:2: watcher.enabled: expected true or false, found a string"),
             ("[server\nport = 1", "c.toml:1:8: expected ']' to close the table header"),
+            ("[memory]\nextract_fact = true", "c.toml:2: memory.extract_fact: unknown key (did you mean \"extract_facts\"?)"),
+            ("[memory]\nvectors = 1", "c.toml:2: memory.vectors: expected true or false, found an integer"),
+            ("[memory]\nmax_records = 10", "c.toml:2: memory.max_records: 10 is out of range; use 1000 to 100000000"),
+            ("[memory]\nextraction_batch = 0", "c.toml:2: memory.extraction_batch: 0 is out of range; use 1 to 64"),
         ])
     func invalid(text: String, expected: String) {
         #expect {
