@@ -329,10 +329,12 @@ public actor MemoryEngine {
         return index.search(vector, k: depth, filter: filter)
     }
 
+    /// The record's words that match a query word (as written or by stem), each once.
     private func matchedTerms(_ record: MemoryRecord, _ terms: Set<String>) -> [String] {
+        let stems = Set(terms.map(Stemmer.stem))
         var seen = Set<String>()
         return MemoryText.words(record.spokenText).filter {
-            terms.contains($0) && !MemoryText.stopWords.contains($0) && seen.insert($0).inserted
+            !MemoryText.stopWords.contains($0) && (terms.contains($0) || stems.contains(Stemmer.stem($0))) && seen.insert($0).inserted
         }
     }
 

@@ -7,7 +7,7 @@ import Testing
 /// The in-memory keyword index against SQLite FTS5 itself: over the same documents (a row per
 /// record with its text and its ±2 window in its session, as the store keeps them; each whole
 /// session), its BM25 must give the scores FTS5's `bm25()` gives with one column weighted —
-/// before and after deletions and compaction.
+/// before and after deletions and compaction (with stemming off: FTS5 does not stem).
 @Suite("Lexical index: BM25 in memory equals FTS5's bm25() on the same documents")
 struct LexicalIndexTests {
     static let vocabulary = [
@@ -103,7 +103,7 @@ struct LexicalIndexTests {
     @Test("records, windows and sessions score as FTS5 scores them")
     func parity() throws {
         let records = Self.records()
-        var index = LexicalIndex()
+        var index = LexicalIndex(stemming: false)
         for record in records { index.add(record) }
         #expect(index.count == records.count)
         try expectSame(index, records)
@@ -112,7 +112,7 @@ struct LexicalIndexTests {
     @Test("after deletions (windows close over the gap) and after compaction, still the same")
     func deletions() throws {
         var records = Self.records()
-        var index = LexicalIndex()
+        var index = LexicalIndex(stemming: false)
         for record in records { index.add(record) }
         // A record in the middle of a session, the first and last of another, one without a session.
         for id: Int64 in [30, 2, 215, 12] {
@@ -184,6 +184,41 @@ struct LexicalIndexTests {
             }
         }
         #expect(compared > 10_000)
+    }
+
+    @Test("with stemming, inflections meet; without it, only the word as written matches")
+    func stemming() {
+        let records = [
+            "We painted the old fence blue", "She loves hiking in the Alps", "Two new activities for the kids", "A quiet day",
+        ].enumerated().map { index, text in
+            MemoryRecord(
+                id: Int64(index + 1), kind: .turn, text: text, source: "chat", provenance: .trusted,
+                occurredAt: Date(timeIntervalSince1970: Double(index)), sessionID: "s")
+        }
+        var stemmed = LexicalIndex()
+        var plain = LexicalIndex(stemming: false)
+        for record in records {
+            stemmed.add(record)
+            plain.add(record)
+        }
+        for (query, id) in [("painting", Int64(1)), ("loved", 2), ("hike", 2), ("activity", 3), ("fences", 1)] {
+            #expect(stemmed.search([query], field: .text, filter: .any, limit: 5).map(\.id) == [id], "\(query)")
+            #expect(plain.search([query], field: .text, filter: .any, limit: 5).isEmpty, "\(query)")
+        }
+        #expect(plain.search(["painted"], field: .text, filter: .any, limit: 5).map(\.id) == [1])
+        #expect(stemmed.sessionSearch(["activity"], filter: .any, limit: 5).map(\.sessionID) == ["s"])
+    }
+
+    @Test(
+        "the stemmer folds English inflections and leaves other words alone",
+        arguments: [
+            ("activities", "activiti"), ("activity", "activiti"), ("painted", "paint"), ("painting", "paint"), ("paints", "paint"),
+            ("loved", "lov"), ("loving", "lov"), ("love", "lov"), ("running", "run"), ("hopping", "hop"), ("caresses", "caress"),
+            ("ponies", "poni"), ("agreed", "agre"), ("hiking", "hik"), ("hike", "hik"), ("bus", "bus"), ("sing", "sing"),
+            ("café", "café"), ("x11", "x11"), ("is", "is"),
+        ])
+    func stemmer(word: String, stem: String) {
+        #expect(Stemmer.stem(word) == stem)
     }
 
     @Test("filters apply; diacritics fold; metadata comes back without the store")
