@@ -50,6 +50,7 @@ public struct MemorySQLStore: MemoryStore {
             try db.execute(
                 sql: "INSERT INTO memory_fts (rowid, text, context) VALUES (?, ?, ?)",
                 arguments: [record.id, record.spokenText, record.spokenText])
+            try db.execute(sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'text')", arguments: [record.id])
             stored.append(record)
         }
         for (key, firstNew) in touched {
@@ -87,7 +88,22 @@ public struct MemorySQLStore: MemoryStore {
             let id: Int64 = row["id"]
             try db.execute(sql: "UPDATE memory_fts SET context = ? WHERE rowid = ?", arguments: [window, id])
             try db.execute(sql: "DELETE FROM memory_vector WHERE recordId = ? AND field = 'context'", arguments: [id])
+            try db.execute(sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'context')", arguments: [id])
         }
+    }
+
+    /// Lists every text without a vector as pending work (at migration, and after a model change).
+    static func listMissingVectors(in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO memory_vector_pending (recordId, field)
+                SELECT r.id, 'text' FROM memory_record r
+                WHERE NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'text');
+                INSERT OR IGNORE INTO memory_vector_pending (recordId, field)
+                SELECT r.id, 'context' FROM memory_record r
+                WHERE r.sessionId IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'context');
+                """)
     }
 
     /// Keeps a session's row (what `counts` reports) while it has records.
@@ -232,29 +248,28 @@ public struct MemorySQLStore: MemoryStore {
 
     // MARK: Vectors
 
+    /// Texts waiting for a vector, oldest first, from the work list that inserts, context changes
+    /// and model changes keep (`dropVectors(notFrom:)` lists everything another model embedded).
     public func pendingVectors(model: String, limit: Int) async throws -> [VectorWork] {
         try await database.read { db in
             var work: [VectorWork] = []
             let texts = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT r.id, r.text, r.speaker FROM memory_record r
-                    WHERE NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'text' AND v.model = ?)
-                    ORDER BY r.id LIMIT ?
+                    SELECT r.id, r.text, r.speaker FROM memory_vector_pending p JOIN memory_record r ON r.id = p.recordId
+                    WHERE p.field = 'text' ORDER BY p.recordId LIMIT ?
                     """,
-                arguments: [model, limit])
+                arguments: [limit])
             for row in texts {
                 work.append(VectorWork(recordID: row["id"], field: .text, text: Self.spoken(from: row)))
             }
             let contexts = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT r.id, r.source, r.sessionId, r.position FROM memory_record r
-                    WHERE r.sessionId IS NOT NULL
-                      AND NOT EXISTS (SELECT 1 FROM memory_vector v WHERE v.recordId = r.id AND v.field = 'context' AND v.model = ?)
-                    ORDER BY r.id LIMIT ?
+                    SELECT r.id, r.source, r.sessionId, r.position FROM memory_vector_pending p JOIN memory_record r ON r.id = p.recordId
+                    WHERE p.field = 'context' AND r.sessionId IS NOT NULL ORDER BY p.recordId LIMIT ?
                     """,
-                arguments: [model, max(0, limit - work.count)])
+                arguments: [max(0, limit - work.count)])
             for row in contexts {
                 let position: Int64 = row["position"]
                 let window = try Row.fetchAll(
@@ -282,6 +297,8 @@ public struct MemorySQLStore: MemoryStore {
                         SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_record WHERE id = ?)
                         """,
                     arguments: [id, field, model, blob, id])
+                try db.execute(
+                    sql: "DELETE FROM memory_vector_pending WHERE recordId = ? AND field = ?", arguments: [id, field])
             }
         }
     }
@@ -324,7 +341,9 @@ public struct MemorySQLStore: MemoryStore {
     public func dropVectors(notFrom model: String) async throws -> Int {
         try await database.write { db in
             try db.execute(sql: "DELETE FROM memory_vector WHERE model != ?", arguments: [model])
-            return db.changesCount
+            let dropped = db.changesCount
+            if dropped > 0 { try Self.listMissingVectors(in: db) }
+            return dropped
         }
     }
 

@@ -299,6 +299,20 @@ enum Migrations {
             // LexicalIndex), which derives it from the records; the whole-session text was never read again.
             try db.execute(sql: "DROP TABLE memory_session_fts")
         }
+        migrator.registerMigration("v8-vector-work") { db in
+            // The texts still to embed, kept as a list: finding them by probing every record for a
+            // missing vector cost a pass over the whole table per batch (quadratic when filling a
+            // large store, a full scan every 30 s in the daemon).
+            try db.execute(
+                sql: """
+                    CREATE TABLE memory_vector_pending (
+                        recordId INTEGER NOT NULL REFERENCES memory_record(id) ON DELETE CASCADE,
+                        field TEXT NOT NULL,
+                        PRIMARY KEY (recordId, field)
+                    ) WITHOUT ROWID;
+                    """)
+            try MemorySQLStore.listMissingVectors(in: db)
+        }
         return migrator
     }()
 }

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import HearthCore
+import HearthTesting
+import Testing
+
+@testable import HearthStore
+
+/// The texts still to embed come from a work list the store keeps, never from probing every record.
+@Suite("Memory store: the list of texts waiting for a vector")
+struct VectorWorkTests {
+    static func record(_ text: String, session: String?) -> MemoryRecord {
+        MemoryRecord(kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: Date(), sessionID: session)
+    }
+
+    static func pending(_ store: MemorySQLStore) async throws -> Set<String> {
+        Set(try await store.pendingVectors(model: "m", limit: 1_000).map { "\($0.recordID)/\($0.field.rawValue)" })
+    }
+
+    static func embed(_ store: MemorySQLStore, model: String = "m") async throws {
+        let work = try await store.pendingVectors(model: model, limit: 1_000)
+        try await store.saveVectors(work.map { (work: $0, vector: [1, 0]) }, model: model)
+    }
+
+    @Test("new records, changed windows, a model change and forgetting keep the list right")
+    func lifecycle() async throws {
+        let directory = try TemporaryDirectory()
+        let store = MemorySQLStore(database: try HearthDatabase.open(at: directory.appending("hearth.sqlite")))
+        let first = try await store.insert([
+            Self.record("a", session: "s"), Self.record("b", session: "s"), Self.record("c", session: "s"),
+            Self.record("loose", session: nil),
+        ])
+        let (a, b, c, loose) = (first[0].id, first[1].id, first[2].id, first[3].id)
+        #expect(
+            try await Self.pending(store) == [
+                "\(a)/text", "\(b)/text", "\(c)/text", "\(loose)/text", "\(a)/context", "\(b)/context", "\(c)/context",
+            ])
+        try await Self.embed(store)
+        #expect(try await Self.pending(store).isEmpty)
+
+        // A new turn: its own texts, and the window of the turn before it changed.
+        let d = try await store.insert([Self.record("d", session: "s")])[0].id
+        let afterInsert = try await Self.pending(store)
+        #expect(afterInsert.isSuperset(of: ["\(d)/text", "\(d)/context", "\(c)/context"]))
+        #expect(!afterInsert.contains("\(a)/context") && !afterInsert.contains("\(a)/text"))
+        try await Self.embed(store)
+
+        // Vectors from another model are dropped: everything is waiting again.
+        #expect(try await store.dropVectors(notFrom: "other") > 0)
+        #expect(try await Self.pending(store).count == 5 + 4)
+        try await Self.embed(store, model: "other")
+        #expect(try await store.dropVectors(notFrom: "other") == 0)
+
+        // Forgotten records leave the list with them.
+        _ = try await store.insert([Self.record("e", session: "s")])
+        let e = try await store.records(after: d, kinds: [], limit: 10).last!.id
+        _ = try await store.delete(ids: [e])
+        #expect(!(try await Self.pending(store)).contains { $0.hasPrefix("\(e)/") })
+    }
+
+    @Test("a store from before the list (v7) gets its unembedded texts listed when it is opened")
+    func migration() async throws {
+        let directory = try TemporaryDirectory()
+        let url = directory.appending("hearth.sqlite")
+        do {
+            let queue = try DatabaseQueue(path: url.path)
+            try Migrations.migrator.migrate(queue, upTo: "v7-drop-session-fts")
+            try await queue.write { db in
+                for (text, session) in [("old one", "s" as String?), ("old two", nil)] {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO memory_record (kind, text, source, provenance, occurredAt, recordedAt, sessionId, position, importance, normalized)
+                            VALUES ('turn', ?, 'chat', 'trusted', 0, 0, ?, 0, 0.5, ?)
+                            """,
+                        arguments: [text, session, text])
+                }
+            }
+        }
+        let store = MemorySQLStore(database: try HearthDatabase.open(at: url))
+        let work = try await store.pendingVectors(model: "m", limit: 10)
+        #expect(work.map(\.text).sorted() == ["old one", "old one", "old two"])
+        #expect(work.filter { $0.field == .context }.count == 1)
+    }
+}
