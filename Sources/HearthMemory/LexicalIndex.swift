@@ -53,6 +53,10 @@ public struct LexicalIndex: Sendable {
     private var sessionIndex: [String: Int32] = [:]
     private var sessionLengths: [Float] = []
     private var liveSessions = 0
+    /// The most records any session has held (an upper bound: not lowered by deletions).
+    private var longestSession = 1
+    /// Live records outside any session.
+    private var loose = 0
     /// Per slot: the length of its context window.
     private var contextLengths: [Float] = []
     /// Per slot, five entries: the slots of its window (itself included), −1 where there is none.
@@ -130,6 +134,7 @@ public struct LexicalIndex: Sendable {
         guard let sessionID = record.sessionID else {
             sessionOf.append(-1)
             placeOf.append(-1)
+            loose += 1
             return
         }
         let key = record.source + "\u{1F}" + sessionID
@@ -147,6 +152,7 @@ public struct LexicalIndex: Sendable {
         sessionOf.append(session)
         placeOf.append(Int32(sessionSlots[Int(session)].count))
         sessionSlots[Int(session)].append(Int32(slot))
+        longestSession = max(longestSession, sessionSlots[Int(session)].count)
         sessionLengths[Int(session)] += length
         refreshContexts(Int(session), from: sessionSlots[Int(session)].count - 3)
     }
@@ -162,6 +168,7 @@ public struct LexicalIndex: Sendable {
         totalContextLength -= Double(contextLengths[slot])
         contextLengths[slot] = 0
         let session = Int(sessionOf[slot])
+        if session < 0 { loose -= 1 }
         if session >= 0 {
             let place = Int(placeOf[slot])
             sessionSlots[session].remove(at: place)
@@ -261,6 +268,8 @@ public struct LexicalIndex: Sendable {
         fresh.sessionIndex = sessionIndex
         fresh.sessionLengths = sessionLengths
         fresh.liveSessions = liveSessions
+        fresh.longestSession = longestSession
+        fresh.loose = loose
         fresh.sessionSlots = sessionSlots.map { $0.map { newSlot[Int($0)] } }
         fresh.totalLength = totalLength
         fresh.totalContextLength = totalContextLength
@@ -549,17 +558,28 @@ public struct LexicalIndex: Sendable {
 
     /// The best `limit` sessions for `terms`, each session scored as one document. The filter's
     /// sources and session ids apply (as they did for the store's session index).
+    ///
+    /// A word whose records are so many that it must be in at least half the sessions (its
+    /// record count over the longest session) has the minimum idf; such words are not scanned.
+    /// Their near-zero share is added exactly for the sessions that can still reach the list, and
+    /// when the other words find fewer than `limit` sessions the list is filled with the most recent
+    /// sessions holding one of them — as `search` does for records.
     public func sessionSearch(_ terms: [String], filter: MemoryFilter, limit: Int) -> [ScoredSession] {
         guard limit > 0, liveSessions > 0 else { return [] }
-        let termList = Array(queryTerms(terms))
+        let termList = queryTerms(terms).sorted()
         guard !termList.isEmpty else { return [] }
         let live = liveSessions
         let average = Float(sessionLengths.reduce(0, +) / Float(live))
+        // At least this many sessions hold the term: its records in sessions, over the longest session.
+        let ubiquitous = termList.filter { term in
+            let inSessions = max(0, Int(documentFrequency[Int(term)]) - loose)
+            return (inSessions + longestSession - 1) / longestSession * 2 >= live
+        }
         var scores = [Float](repeating: 0, count: sessionSlots.count)
         var counts = [Float](repeating: 0, count: sessionSlots.count)
         var touched: [Int32] = []
         var holders: [Int32] = []
-        for term in termList {
+        for term in termList where !ubiquitous.contains(term) {
             holders.removeAll(keepingCapacity: true)
             for entry in postings[Int(term)] {
                 let slot = Int(entry >> 8)
@@ -580,14 +600,56 @@ public struct LexicalIndex: Sendable {
         }
         let sources = Set(filter.sources)
         let sessionIDs = Set(filter.sessionIDs)
-        return touched.filter { session in
+        let admit = { (session: Int32) -> Bool in
             let key = sessionKeys[Int(session)]
             return (sources.isEmpty || sources.contains(key.source)) && (sessionIDs.isEmpty || sessionIDs.contains(key.sessionID))
-        }.best(limit) { scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1) }
+        }
+        var reached = touched.filter(admit)
+        if !ubiquitous.isEmpty {
+            let bound = Float(ubiquitous.count) * Self.minimumIDF * (Self.k1 + 1) * 1.0001
+            if reached.count >= limit {
+                var values = reached.map { scores[Int($0)] }
+                let threshold = Self.largest(limit, in: &values)
+                reached.removeAll { scores[Int($0)] + bound < threshold }
+            } else {
+                reached += recentSessions(holding: ubiquitous, wanted: limit - reached.count, admit: admit, skipping: Set(reached))
+            }
+            // The ubiquitous words' exact share, for the sessions still in the running.
+            let members = reached.flatMap { sessionSlots[Int($0)] }.sorted()
+            for term in ubiquitous {
+                for (slot, frequency) in zip(members, frequencies(of: term, at: members)) where frequency > 0 {
+                    counts[Int(sessionOf[Int(slot)])] += frequency
+                }
+                for session in reached where counts[Int(session)] > 0 {
+                    scores[Int(session)] += Self.weight(
+                        idf: Self.minimumIDF, frequency: counts[Int(session)], length: sessionLengths[Int(session)], average: average)
+                    counts[Int(session)] = 0
+                }
+            }
+        }
+        return reached.best(limit) { scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1) }
             .map {
                 ScoredSession(
                     source: sessionKeys[Int($0)].source, sessionID: sessionKeys[Int($0)].sessionID, score: Double(scores[Int($0)]))
             }
+    }
+
+    /// The `wanted` sessions holding any of `terms` whose latest such record is most recent.
+    private func recentSessions(holding terms: [Int32], wanted: Int, admit: (Int32) -> Bool, skipping: Set<Int32>) -> [Int32] {
+        guard wanted > 0 else { return [] }
+        var found: [Int32: Int] = [:]
+        for term in terms {
+            var added = 0
+            for entry in postings[Int(term)].reversed() {
+                let slot = Int(entry >> 8)
+                let session = sessionOf[slot]
+                guard alive[slot], session >= 0, !skipping.contains(session), admit(session) else { continue }
+                if found[session] == nil { added += 1 }
+                found[session] = max(found[session] ?? 0, slot)
+                if added >= wanted { break }
+            }
+        }
+        return found.sorted { $0.value > $1.value }.prefix(wanted).map(\.key)
     }
 }
 

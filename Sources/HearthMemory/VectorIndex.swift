@@ -168,43 +168,35 @@ public struct VectorIndex: Sendable {
         var queryCode = [UInt64](repeating: 0, count: words)
         for (index, value) in unit.enumerated() where value > 0 { queryCode[index >> 6] |= 1 << UInt64(index & 63) }
         let rows = ids.count
-        var distances = [UInt16](repeating: 0, count: rows)
         let words = self.words
-        // Two halves in parallel: the scan is memory-bound and the machine has two cores.
-        let parts = rows >= 200_000 ? 2 : 1
-        codes.withUnsafeBufferPointer { codeBuffer in
-            queryCode.withUnsafeBufferPointer { queryBuffer in
-                distances.withUnsafeMutableBufferPointer { out in
-                    // Addresses cross into the worker closures as integers (pointers are not Sendable);
-                    // the buffers outlive `concurrentPerform`, which returns only when both halves are done.
-                    let outAddress = UInt(bitPattern: out.baseAddress!)
-                    let codeAddress = UInt(bitPattern: codeBuffer.baseAddress!)
-                    let queryAddress = UInt(bitPattern: queryBuffer.baseAddress!)
-                    let chunk = (rows + parts - 1) / parts
-                    DispatchQueue.concurrentPerform(iterations: parts) { part in
-                        let outBase = UnsafeMutablePointer<UInt16>(bitPattern: outAddress)!
-                        let codeBase = UnsafePointer<UInt64>(bitPattern: codeAddress)!
-                        let queryBase = UnsafePointer<UInt64>(bitPattern: queryAddress)!
-                        let start = part * chunk
-                        let end = min(rows, start + chunk)
-                        guard start < end else { return }
-                        for slot in start..<end {
-                            var distance = 0
-                            let row = codeBase + slot * words
-                            for word in 0..<words { distance &+= (row[word] ^ queryBase[word]).nonzeroBitCount }
-                            outBase[slot] = UInt16(distance)
+        // Rows the filter refuses (or deleted ones) get a distance past every real one; a histogram
+        // of distances, counted in the same pass, gives the cut-off without sorting a million
+        // entries. One thread: the engine already runs its lists side by side on the two cores.
+        let refused = UInt16(words * 64 + 1)
+        var distances = [UInt16](repeating: 0, count: rows)
+        if !admitsAll {
+            for slot in 0..<rows where !admit(slot) { distances[slot] = refused }
+        }
+        var histogram = [Int](repeating: 0, count: words * 64 + 2)
+        codes.withUnsafeBufferPointer { codes in
+            queryCode.withUnsafeBufferPointer { query in
+                alive.withUnsafeBufferPointer { alive in
+                    distances.withUnsafeMutableBufferPointer { out in
+                        histogram.withUnsafeMutableBufferPointer { histogram in
+                            for slot in 0..<rows {
+                                var distance = Int(refused)
+                                if alive[slot] && out[slot] != refused {
+                                    distance = 0
+                                    let row = codes.baseAddress! + slot * words
+                                    for word in 0..<words { distance &+= (row[word] ^ query[word]).nonzeroBitCount }
+                                }
+                                out[slot] = UInt16(distance)
+                                histogram[distance] += 1
+                            }
                         }
                     }
                 }
             }
-        }
-        // A histogram of distances gives the cut-off without sorting a million entries. Rows the
-        // filter refuses (or deleted ones) get a distance past every real one.
-        let refused = UInt16(words * 64 + 1)
-        var histogram = [Int](repeating: 0, count: words * 64 + 2)
-        for slot in 0..<rows {
-            if !alive[slot] || (!admitsAll && !admit(slot)) { distances[slot] = refused }
-            histogram[Int(distances[slot])] += 1
         }
         var cutoff = 0
         var total = 0

@@ -182,6 +182,22 @@ struct LexicalIndexTests {
                     }
                 }
             }
+            // Sessions: words in most sessions are not scanned; the same rule holds.
+            let full = index.sessionSearch(terms, filter: .any, limit: 100_000)
+            let fullScore = Dictionary(uniqueKeysWithValues: full.map { ($0.source + "/" + $0.sessionID, $0.score) })
+            for limit in [1, 5, 20] {
+                let short = index.sessionSearch(terms, filter: .any, limit: limit)
+                #expect(short.count == min(limit, full.count), "sessions \(terms) limit \(limit)")
+                #expect(
+                    short.allSatisfy { abs(fullScore[$0.source + "/" + $0.sessionID]! - $0.score) <= 1e-6 * max(1, $0.score) },
+                    "sessions \(terms)")
+                let informative = { (hit: ScoredSession) in hit.score > 1e-4 }
+                #expect(
+                    short.filter(informative).map { $0.source + "/" + $0.sessionID }
+                        == full.prefix(limit).filter(informative).map { $0.source + "/" + $0.sessionID },
+                    "sessions \(terms) limit \(limit)")
+                compared += short.count
+            }
         }
         #expect(compared > 10_000)
     }
