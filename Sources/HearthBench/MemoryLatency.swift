@@ -44,23 +44,12 @@ struct SyntheticEmbedder: Embedder {
     }
 
     private static func direction(of word: String, dimensions: Int) -> [Float] {
-        var generator = SplitMix(seed: UInt64(truncatingIfNeeded: word.hashValueStable))
+        var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: word.hashValueStable))
         return (0..<dimensions).map { _ in Float(generator.nextGaussian()) }
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     mutating func nextGaussian() -> Double {
         let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12)
         let u2 = Double(next() >> 11) / Double(1 << 53)
@@ -109,7 +98,7 @@ extension MemoryBenchmark {
         let url = directory.appending(path: "synthetic-\(size).sqlite")
         Self.removeDatabase(url)
         defer { Self.removeDatabase(url) }
-        var generator = SplitMix(seed: 20_261_121 &+ UInt64(size))
+        var generator = SplitMix64(seed: 20_261_121 &+ UInt64(size))
         let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
         let synthetic = SyntheticEmbedder(dimensions: 384, vocabulary: vocabulary)
         // Zipf(1.0) over the vocabulary by inverse CDF on precomputed cumulative weights.

@@ -158,7 +158,7 @@ struct AuditBenchCommand: AsyncParsableCommand {
         let boxes = keys.deletingLastPathComponent().appending(path: "box")
         let all = try FileManager.default.contentsOfDirectory(atPath: boxes.path).filter { $0.hasSuffix(".csv") }.sorted()
         guard count >= 1 && count <= all.count else { throw CLIError("--random must be between 1 and \(all.count)") }
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(seed: seed)
         let chosen = all.shuffled(using: &generator).prefix(count).sorted()
         let folder = workspace.appending(path: "Receipts")
         try FileManager.default.removeItem(at: folder)
@@ -174,19 +174,6 @@ struct AuditBenchCommand: AsyncParsableCommand {
             receipts.append(name)
         }
         return receipts
-    }
-
-    /// SplitMix64: a reproducible sample for a seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     struct Truth {

@@ -17,7 +17,7 @@ struct LexicalIndexTests {
 
     /// Records in sessions of varying length plus a few without a session, deterministic.
     static func records() -> [MemoryRecord] {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         var records: [MemoryRecord] = []
         let start = Date(timeIntervalSince1970: 1_700_000_000)
         for index in 0..<220 {
@@ -139,7 +139,7 @@ struct LexicalIndexTests {
     func pruningIsExact() throws {
         // Zipf-distributed words, so queries mix words in most records with rare ones (the case
         // the pruning is for); sessions of 20; some records deleted.
-        var generator = SplitMix(seed: 11)
+        var generator = SplitMix64(seed: 11)
         let vocabulary = (0..<400).map { "w\($0)" }
         var cumulative: [Double] = []
         var total = 0.0
@@ -254,18 +254,5 @@ struct LexicalIndexTests {
         #expect(entry.sessionID == "s1" && entry.source == "chat" && entry.speaker == nil)
         #expect(index.entry(9_999) == nil)
         #expect(index.sessionSearch(["hiking"], filter: MemoryFilter(sessionIDs: ["s3"]), limit: 10).allSatisfy { $0.sessionID == "s3" })
-    }
-}
-
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
