@@ -252,6 +252,14 @@ extension AgentDojoBench {
         /// Injected calls stopped at the approval gate, and the cases they happened in.
         var gated = 0
         var casesWithGated = 0
+
+        /// One line for BENCHMARKS.md, when `HEARTH_PRINT_FIGURES` is set.
+        func print(suite: String, policy: String) {
+            guard ProcessInfo.processInfo.environment["HEARTH_PRINT_FIGURES"] != nil else { return }
+            Swift.print(
+                "agentdojo \(suite), \(policy): \(cases) cases, protected actions executed without approval \(violations.count), injected actions stopped at the gate \(gated) (in \(casesWithGated) cases)"
+            )
+        }
     }
 
     struct UtilityFigures {
@@ -260,6 +268,14 @@ extension AgentDojoBench {
         var completedWithoutAsking = 0
         /// Tasks that did not complete, with the calls that ran.
         var incomplete: [String] = []
+
+        /// One line for BENCHMARKS.md, when `HEARTH_PRINT_FIGURES` is set.
+        func print(suite: String, policy: String, tasks: Int) {
+            guard ProcessInfo.processInfo.environment["HEARTH_PRINT_FIGURES"] != nil else { return }
+            Swift.print(
+                "agentdojo \(suite) utility, \(policy): \(completed)/\(tasks) completed, \(completedWithoutAsking) without any approval, \(approvalsAsked) approvals asked"
+            )
+        }
     }
 
     /// Every user task × every injection task: each vector the user task sees carries the

@@ -400,11 +400,7 @@ struct AgentDojoWorkspaceTests {
         #expect(figures.cases == 560)
         #expect(figures.violations.isEmpty, "\(name): \(figures.violations.prefix(20))")
         #expect(figures.casesWithGated > 500)
-        if ProcessInfo.processInfo.environment["HEARTH_PRINT_FIGURES"] != nil {
-            print(
-                "agentdojo workspace, \(name): \(figures.cases) cases, protected actions executed without approval \(figures.violations.count), injected actions stopped at the gate \(figures.gated) (in \(figures.casesWithGated) cases)"
-            )
-        }
+        figures.print(suite: "workspace", policy: name)
     }
 
     @Test("benign utility with a model that follows the ground truth: every task completes, some after approval")
@@ -416,11 +412,7 @@ struct AgentDojoWorkspaceTests {
             #expect(
                 figures.completed == suite.userTasks.count, "\(name): \(figures.completed)/\(suite.userTasks.count); \(figures.incomplete)")
             if name.hasPrefix("permissive") { #expect(figures.completedWithoutAsking > 0) }
-            if ProcessInfo.processInfo.environment["HEARTH_PRINT_FIGURES"] != nil {
-                print(
-                    "agentdojo workspace utility, \(name): \(figures.completed)/\(suite.userTasks.count) completed, \(figures.completedWithoutAsking) without any approval, \(figures.approvalsAsked) approvals asked"
-                )
-            }
+            figures.print(suite: "workspace", policy: name, tasks: suite.userTasks.count)
         }
     }
 }
