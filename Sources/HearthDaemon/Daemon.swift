@@ -95,6 +95,9 @@ public enum Daemon {
         let inference = InferenceStatus()
         let inferenceReport = Self.inferenceService(paths: paths, configuration: configuration, status: inference, logger: logger)
         if let supervisor = inferenceReport.service { services.append(supervisor) }
+        // One client for memory and goals: the external server, or the supervised one once ready.
+        let models = DeferredInference(configuration: configuration, status: inference)
+        let usage = UsageStore(database: database)
         services += [
             LedgerExecutor(
                 ledger: ledger, effects: effects,
@@ -128,13 +131,13 @@ public enum Daemon {
         let serverReachable = inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
         let memoryEngine = MemoryEngine(
             store: MemorySQLStore(database: database),
-            embedder: serverReachable && memorySettings.vectors ? DeferredInference(configuration: configuration, status: inference) : nil)
+            embedder: serverReachable && memorySettings.vectors ? models : nil)
         var extractor: FactExtractor?
         if memorySettings.extractFacts && serverReachable {
             // Extraction calls are accounted and capped like every other model call.
             extractor = FactExtractor(
                 model: AccountedModel(
-                    DeferredInference(configuration: configuration, status: inference), ledger: UsageStore(database: database),
+                    models, ledger: usage,
                     budgets: configuration.budgets, pricing: configuration.pricing, context: UsageContext(purpose: "extract")))
         }
         let extraction: JSONValue =
@@ -159,8 +162,6 @@ public enum Daemon {
         let goalWake = WakeSignal()
         let goals = GoalSQLStore(database: database)
         if configuration.inference.enabled {
-            let goalInference = DeferredInference(configuration: configuration, status: inference)
-            let usage = UsageStore(database: database)
             let goalMode = InferenceAccess.toolCallMode(configuration)
             services.append(
                 GoalService(
@@ -168,7 +169,7 @@ public enum Daemon {
                     model: { runID in
                         LanguageModelAgent(
                             model: AccountedModel(
-                                goalInference, ledger: usage, budgets: configuration.budgets, pricing: configuration.pricing,
+                                models, ledger: usage, budgets: configuration.budgets, pricing: configuration.pricing,
                                 context: UsageContext(purpose: "goal", runID: runID)),
                             mode: goalMode)
                     },

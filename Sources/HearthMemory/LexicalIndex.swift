@@ -96,23 +96,7 @@ public struct LexicalIndex: Sendable {
         precondition(slot < 1 << 24, "the lexical index holds at most 16,777,216 slots")
         var counts: [Int32: UInt32] = [:]
         for word in Self.words(record.spokenText) {
-            let term: Int32
-            if let known = wordTerms[word] {
-                term = known
-            } else {
-                let key = stemming ? Stemmer.stem(word) : word
-                if let known = termIDs[key] {
-                    term = known
-                } else {
-                    term = Int32(postings.count)
-                    termIDs[key] = term
-                    postings.append([])
-                    documentFrequency.append(0)
-                    contextFrequency.append(0)
-                }
-                wordTerms[word] = term
-            }
-            counts[term, default: 0] += 1
+            counts[term(for: word), default: 0] += 1
         }
         let distinct = counts.keys.sorted()
         for term in distinct {
@@ -155,6 +139,24 @@ public struct LexicalIndex: Sendable {
         longestSession = max(longestSession, sessionSlots[Int(session)].count)
         sessionLengths[Int(session)] += length
         refreshContexts(Int(session), from: sessionSlots[Int(session)].count - 3)
+    }
+
+    /// The term a word is indexed under (its stem, when stemming), created on first sight.
+    private mutating func term(for word: String) -> Int32 {
+        if let known = wordTerms[word] { return known }
+        let key = stemming ? Stemmer.stem(word) : word
+        let term: Int32
+        if let known = termIDs[key] {
+            term = known
+        } else {
+            term = Int32(postings.count)
+            termIDs[key] = term
+            postings.append([])
+            documentFrequency.append(0)
+            contextFrequency.append(0)
+        }
+        wordTerms[word] = term
+        return term
     }
 
     /// Removes a record (its postings stay as a tombstone until `compactIfNeeded`).
@@ -343,8 +345,7 @@ public struct LexicalIndex: Sendable {
         let live = count
         guard limit > 0, live > 0, let admit = columns.admission(filter) else { return [] }
         let held = field == .text ? documentFrequency : contextFrequency
-        let known: [Int32] = Array(queryTerms(terms))
-        var weighted: [(term: Int32, idf: Float)] = known.map { term in
+        var weighted: [(term: Int32, idf: Float)] = queryTerms(terms).map { term in
             (term, Self.idf(documents: live, holding: Int(held[Int(term)])))
         }
         weighted.sort { $0.idf > $1.idf || ($0.idf == $1.idf && $0.term < $1.term) }

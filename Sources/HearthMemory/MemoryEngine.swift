@@ -144,7 +144,7 @@ public actor MemoryEngine {
         guard let embedder, let model else { return 0 }
         var done = 0
         while done < limit {
-            let work = try await store.pendingVectors(model: model, limit: min(batch, limit - done))
+            let work = try await store.pendingVectors(limit: min(batch, limit - done))
             if work.isEmpty { break }
             let vectors: [[Float]]
             do {

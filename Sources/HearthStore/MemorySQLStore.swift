@@ -250,7 +250,7 @@ public struct MemorySQLStore: MemoryStore {
 
     /// Texts waiting for a vector, oldest first, from the work list that inserts, context changes
     /// and model changes keep (`dropVectors(notFrom:)` lists everything another model embedded).
-    public func pendingVectors(model: String, limit: Int) async throws -> [VectorWork] {
+    public func pendingVectors(limit: Int) async throws -> [VectorWork] {
         try await database.read { db in
             var work: [VectorWork] = []
             let texts = try Row.fetchAll(

@@ -14,11 +14,11 @@ struct VectorWorkTests {
     }
 
     static func pending(_ store: MemorySQLStore) async throws -> Set<String> {
-        Set(try await store.pendingVectors(model: "m", limit: 1_000).map { "\($0.recordID)/\($0.field.rawValue)" })
+        Set(try await store.pendingVectors(limit: 1_000).map { "\($0.recordID)/\($0.field.rawValue)" })
     }
 
     static func embed(_ store: MemorySQLStore, model: String = "m") async throws {
-        let work = try await store.pendingVectors(model: model, limit: 1_000)
+        let work = try await store.pendingVectors(limit: 1_000)
         try await store.saveVectors(work.map { (work: $0, vector: [1, 0]) }, model: model)
     }
 
@@ -77,7 +77,7 @@ struct VectorWorkTests {
             }
         }
         let store = MemorySQLStore(database: try HearthDatabase.open(at: url))
-        let work = try await store.pendingVectors(model: "m", limit: 10)
+        let work = try await store.pendingVectors(limit: 10)
         #expect(work.map(\.text).sorted() == ["old one", "old one", "old two"])
         #expect(work.filter { $0.field == .context }.count == 1)
     }

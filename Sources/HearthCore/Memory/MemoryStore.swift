@@ -163,8 +163,10 @@ public protocol MemoryStore: Sendable {
     /// Deletes records with their full-text rows, vectors and derived facts; rebuilds neighbours' context.
     func delete(ids: [Int64]) async throws -> MemoryRemoval
 
-    /// Texts that have no vector from `model` yet, oldest first.
-    func pendingVectors(model: String, limit: Int) async throws -> [VectorWork]
+    /// Texts that have no vector yet, oldest first. The store holds one model's vectors:
+    /// `dropVectors(notFrom:)` (which `MemoryEngine.open` calls) drops another model's and lists
+    /// their texts as waiting again.
+    func pendingVectors(limit: Int) async throws -> [VectorWork]
     func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws
     /// Every stored vector of `field` from `model`, to build the in-memory index.
     func loadVectors(field: MemoryField, model: String) async throws -> StoredVectors
