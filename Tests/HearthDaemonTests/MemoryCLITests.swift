@@ -32,5 +32,10 @@ struct MemoryCLITests {
 
         let unreadable = try await sandbox.hearth(["bench", "memory", "--longmemeval", "/nonexistent.json"] + config)
         #expect(unreadable.status == 64 && unreadable.stderr.contains("cannot read /nonexistent.json"))
+
+        let cap = try await sandbox.hearth(["memory", "consolidate", "--max-records", "0"] + config)
+        #expect(cap.status == 64 && cap.stderr.contains("--max-records must be at least 1"))
+        let days = try await sandbox.hearth(["memory", "consolidate", "--summarise-after-days", "0"] + config)
+        #expect(days.status == 64 && days.stderr.contains("--summarise-after-days must be more than 0"))
     }
 }
