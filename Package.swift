@@ -33,6 +33,9 @@ let package = Package(
         // A few Linux calls Swift's Glibc module does not expose (malloc tuning, spawning, openat2, Landlock probes).
         .target(name: "CHearthSystem"),
 
+        // Hot loops needing instructions past the x86-64 baseline (POPCNT), chosen at run time.
+        .target(name: "CHearthKernels"),
+
         // Reading and validating config.toml; XDG path resolution.
         .target(name: "HearthConfig", dependencies: ["HearthCore"], swiftSettings: swiftSettings),
 
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "HearthMemory",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "CHearthKernels",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -232,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "HearthMemoryTests",
             dependencies: [
-                "HearthMemory", "HearthCore", "HearthStore", "HearthModels", "HearthTesting",
+                "HearthMemory", "HearthCore", "HearthStore", "HearthModels", "HearthTesting", "CHearthKernels",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

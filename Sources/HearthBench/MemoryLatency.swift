@@ -91,7 +91,10 @@ extension MemoryBenchmark {
         for size in sizes {
             rows.append(try await latency(size: size, queries: queries, progress: progress))
         }
-        return ["dataset": "synthetic", "query_embedding": queryEmbedding, "scales": .array(rows)]
+        return [
+            "dataset": "synthetic", "query_embedding": queryEmbedding, "hamming_kernel": .string(VectorIndex.hammingKernel),
+            "scales": .array(rows),
+        ]
     }
 
     func latency(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {

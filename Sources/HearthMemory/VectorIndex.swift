@@ -1,3 +1,4 @@
+import CHearthKernels
 import Dispatch
 import Foundation
 import HearthCore
@@ -40,6 +41,9 @@ public struct VectorIndex: Sendable {
     }
 
     public func contains(_ id: Int64) -> Bool { slotOf[id] != nil }
+
+    /// Which sign-code scan this processor runs: "popcnt" or "portable" (benchmarks report it).
+    public static var hammingKernel: String { String(cString: hearth_hamming_kernel()) }
 
     public enum IndexError: Error, Equatable, CustomStringConvertible {
         case dimensionMismatch(expected: Int, got: Int)
@@ -183,16 +187,9 @@ public struct VectorIndex: Sendable {
                 alive.withUnsafeBufferPointer { alive in
                     distances.withUnsafeMutableBufferPointer { out in
                         histogram.withUnsafeMutableBufferPointer { histogram in
-                            for slot in 0..<rows {
-                                var distance = Int(refused)
-                                if alive[slot] && out[slot] != refused {
-                                    distance = 0
-                                    let row = codes.baseAddress! + slot * words
-                                    for word in 0..<words { distance &+= (row[word] ^ query[word]).nonzeroBitCount }
-                                }
-                                out[slot] = UInt16(distance)
-                                histogram[distance] += 1
-                            }
+                            hearth_hamming_scan(
+                                codes.baseAddress, rows, words, query.baseAddress, alive.baseAddress, refused,
+                                out.baseAddress, histogram.baseAddress)
                         }
                     }
                 }

@@ -19,8 +19,8 @@ public struct MemorySQLStore: MemoryStore {
     static func insert(_ records: [MemoryRecord], in db: Database) throws -> [MemoryRecord] {
         var stored: [MemoryRecord] = []
         stored.reserveCapacity(records.count)
-        // Per session: the first new position, so neighbours' context can be rebuilt once.
-        var touched: [SessionKey: Int64] = [:]
+        // Per session: the new positions, so neighbours' context can be rebuilt once.
+        var touched: [SessionKey: Set<Int64>] = [:]
         var nextPosition: [SessionKey: Int64] = [:]
         for var record in records {
             var position: Int64?
@@ -33,7 +33,7 @@ public struct MemorySQLStore: MemoryStore {
                         arguments: [record.source, sessionID]) ?? -1) + 1
                 position = next
                 nextPosition[key] = next + 1
-                if touched[key] == nil { touched[key] = next }
+                touched[key, default: []].insert(next)
             }
             try db.execute(
                 sql: """
@@ -53,8 +53,8 @@ public struct MemorySQLStore: MemoryStore {
             try db.execute(sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'text')", arguments: [record.id])
             stored.append(record)
         }
-        for (key, firstNew) in touched {
-            try rebuildContext(of: key, from: firstNew - 2, in: db)
+        for (key, positions) in touched {
+            try rebuildContext(of: key, changed: positions, in: db)
             try refreshSession(key, in: db)
         }
         return stored
@@ -70,26 +70,61 @@ public struct MemorySQLStore: MemoryStore {
         var sessionID: String
     }
 
-    /// Rewrites the full-text context of records at `from` and later in a session, and drops the
-    /// context vectors that no longer match their window.
-    static func rebuildContext(of key: SessionKey, from start: Int64, in db: Database) throws {
+    /// Brings a session's contexts up to date after records were added or removed at `changed`
+    /// positions. A full-text context spans two records either side (by order), a context vector
+    /// the records one position either side, so only the neighbours of a change are touched: the
+    /// full-text rows whose window text differs are rewritten, and the context vectors of records
+    /// next to a change are dropped and listed for embedding. Returns how many records' context
+    /// changed.
+    @discardableResult
+    static func rebuildContext(of key: SessionKey, changed: Set<Int64>, in db: Database) throws -> Int {
+        guard let first = changed.min(), let last = changed.max() else { return 0 }
+        // Rows from two before the first change to two after the last, by order, plus two more
+        // each side so every window can be drawn.
+        let before = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT position FROM memory_record WHERE source = ? AND sessionId = ? AND position < ?
+                ORDER BY position DESC LIMIT 4
+                """,
+            arguments: [key.source, key.sessionID, first])
+        let after = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT position FROM memory_record WHERE source = ? AND sessionId = ? AND position > ?
+                ORDER BY position LIMIT 4
+                """,
+            arguments: [key.source, key.sessionID, last])
         let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT id, position, text, speaker FROM memory_record
-                WHERE source = ? AND sessionId = ? AND position >= ? ORDER BY position
+                SELECT r.id, r.position, r.text, r.speaker, f.context FROM memory_record r
+                JOIN memory_fts f ON f.rowid = r.id
+                WHERE r.source = ? AND r.sessionId = ? AND r.position BETWEEN ? AND ? ORDER BY r.position
                 """,
-            arguments: [key.source, key.sessionID, start - 2])
+            arguments: [key.source, key.sessionID, before.last ?? first, after.last ?? last])
         let spoken = rows.map { Self.spoken(from: $0) }
-        for (index, row) in rows.enumerated() {
-            let position: Int64 = row["position"]
-            guard position >= start else { continue }
-            let window = spoken[max(0, index - 2)...min(spoken.count - 1, index + 2)].joined(separator: "\n")
+        // The two outermost rows each side only lend their text, unless the session ends there.
+        let evaluated = (before.count == 4 ? 2 : 0)..<(rows.count - (after.count == 4 ? 2 : 0))
+        var rebuilt = 0
+        for (index, row) in rows.enumerated() where evaluated.contains(index) {
             let id: Int64 = row["id"]
-            try db.execute(sql: "UPDATE memory_fts SET context = ? WHERE rowid = ?", arguments: [window, id])
-            try db.execute(sql: "DELETE FROM memory_vector WHERE recordId = ? AND field = 'context'", arguments: [id])
-            try db.execute(sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'context')", arguments: [id])
+            let position: Int64 = row["position"]
+            var touched = false
+            let window = spoken[max(0, index - 2)...min(spoken.count - 1, index + 2)].joined(separator: "\n")
+            if window != (row["context"] as String? ?? "") {
+                try db.execute(sql: "UPDATE memory_fts SET context = ? WHERE rowid = ?", arguments: [window, id])
+                touched = true
+            }
+            if changed.contains(position) || changed.contains(position - 1) || changed.contains(position + 1) {
+                try db.execute(sql: "DELETE FROM memory_vector WHERE recordId = ? AND field = 'context'", arguments: [id])
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'context')", arguments: [id])
+                touched = true
+            }
+            if touched && !changed.contains(position) { rebuilt += 1 }
         }
+        return rebuilt
     }
 
     /// Lists every text without a vector as pending work (at migration, and after a model change).
@@ -216,7 +251,7 @@ public struct MemorySQLStore: MemoryStore {
 
     static func delete(ids: [Int64], in db: Database) throws -> MemoryRemoval {
         var removal = MemoryRemoval()
-        var sessions: [SessionKey: Int64] = [:]
+        var sessions: [SessionKey: Set<Int64>] = [:]
         for record in try records(ids: ids, in: db) {
             removal.vectors +=
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_vector WHERE recordId = ?", arguments: [record.id]) ?? 0
@@ -229,19 +264,12 @@ public struct MemorySQLStore: MemoryStore {
             removal.records.append(record.id)
             if let sessionID = record.sessionID, let position {
                 let key = SessionKey(source: record.source, sessionID: sessionID)
-                sessions[key] = min(sessions[key] ?? position, position)
+                sessions[key, default: []].insert(position)
             }
         }
-        for (key, position) in sessions {
-            // Neighbours within two positions carried the removed text in their context.
-            let before =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM memory_record WHERE source = ? AND sessionId = ? AND position >= ? AND position <= ?",
-                    arguments: [key.source, key.sessionID, position - 2, position + 2]) ?? 0
-            try rebuildContext(of: key, from: position - 2, in: db)
+        for (key, positions) in sessions {
+            removal.contextsRebuilt += try rebuildContext(of: key, changed: positions, in: db)
             try refreshSession(key, in: db)
-            removal.contextsRebuilt += before
         }
         return removal
     }

@@ -103,8 +103,8 @@ struct MemoryEngineTests {
         }
         #expect(leftovers == 0)
         #expect(try await fixture.engine.search("passport X1234567").allSatisfy { !$0.record.text.contains("X1234567") })
-        // The neighbours' context vectors were dropped and are recomputed without the text.
-        #expect(try await fixture.engine.indexPending() == 2)
+        // The neighbour's context vector (one turn either side) was dropped and is recomputed without the text.
+        #expect(try await fixture.engine.indexPending() == 1)
     }
 
     @Test("explicit remember and forget work without a model")

@@ -38,11 +38,10 @@ struct VectorWorkTests {
         try await Self.embed(store)
         #expect(try await Self.pending(store).isEmpty)
 
-        // A new turn: its own texts, and the window of the turn before it changed.
+        // A new turn: its own texts, and the window of the turn before it changed (a context
+        // vector spans one turn either side, so b's is still right).
         let d = try await store.insert([Self.record("d", session: "s")])[0].id
-        let afterInsert = try await Self.pending(store)
-        #expect(afterInsert.isSuperset(of: ["\(d)/text", "\(d)/context", "\(c)/context"]))
-        #expect(!afterInsert.contains("\(a)/context") && !afterInsert.contains("\(a)/text"))
+        #expect(try await Self.pending(store) == ["\(d)/text", "\(d)/context", "\(c)/context"])
         try await Self.embed(store)
 
         // Vectors from another model are dropped: everything is waiting again.
@@ -56,6 +55,37 @@ struct VectorWorkTests {
         let e = try await store.records(after: d, kinds: [], limit: 10).last!.id
         _ = try await store.delete(ids: [e])
         #expect(!(try await Self.pending(store)).contains { $0.hasPrefix("\(e)/") })
+    }
+
+    @Test("forgetting a turn mid-session touches only its neighbours: two turns' full-text context, one turn's vector each side")
+    func forgetMidSession() async throws {
+        let directory = try TemporaryDirectory()
+        let database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
+        let store = MemorySQLStore(database: database)
+        let turns = try await store.insert((0..<20).map { Self.record("turn\($0)", session: "s") })
+        try await Self.embed(store)
+        func contexts() async throws -> [Int64: String] {
+            try await database.pool.read { db in
+                Dictionary(
+                    uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT rowid, context FROM memory_fts").map {
+                        ($0["rowid"] as Int64, $0["context"] as String)
+                    })
+            }
+        }
+        let before = try await contexts()
+        #expect(before[turns[7].id] == "turn5\nturn6\nturn7\nturn8\nturn9")
+
+        let removal = try await store.delete(ids: [turns[10].id])
+        #expect(removal.contextsRebuilt == 4)
+        #expect(try await Self.pending(store) == ["\(turns[9].id)/context", "\(turns[11].id)/context"])
+        let after = try await contexts()
+        #expect(after[turns[8].id] == "turn6\nturn7\nturn8\nturn9\nturn11")
+        #expect(after[turns[12].id] == "turn9\nturn11\nturn12\nturn13\nturn14")
+        let changed = Set(before.keys.filter { after[$0] != before[$0] })
+        #expect(changed == Set([8, 9, 11, 12].map { turns[$0].id } + [turns[10].id]))
+        // The context vectors of the two neighbours are drawn without the forgotten turn.
+        let work = try await store.pendingVectors(limit: 10).sorted { $0.recordID < $1.recordID }
+        #expect(work.map(\.text) == ["turn8\nturn9", "turn11\nturn12"])
     }
 
     @Test("a store from before the list (v7) gets its unembedded texts listed when it is opened")
