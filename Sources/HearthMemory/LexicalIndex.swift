@@ -390,30 +390,23 @@ public struct LexicalIndex: Sendable {
                         idf: idf, frequency: Float(entry & 255), length: lengths[slot] + contextLengths[slot], average: average)
                 }
             case .context:
-                holders.removeAll(keepingCapacity: true)
-                // Each occurrence counts in the window of every record within two places of it.
-                windows.withUnsafeBufferPointer { windows in
-                    windowCounts.withUnsafeMutableBufferPointer { counts in
-                        for entry in postings[Int(term)] {
-                            let slot = Int(entry >> 8)
-                            guard alive[slot] else { continue }
-                            let frequency = Float(entry & 255)
-                            for index in (slot * 5)..<(slot * 5 + 5) {
-                                let other = windows[index]
-                                if other < 0 { break }
-                                if counts[Int(other)] == 0 { holders.append(other) }
-                                counts[Int(other)] += frequency
+                windowOccurrences(of: term, counts: &windowCounts, holders: &holders)
+                windowCounts.withUnsafeMutableBufferPointer { counts in
+                    scores.withUnsafeMutableBufferPointer { scores in
+                        lengths.withUnsafeBufferPointer { lengths in
+                            contextLengths.withUnsafeBufferPointer { contextLengths in
+                                for holder in holders {
+                                    let slot = Int(holder)
+                                    let frequency = counts[slot]
+                                    counts[slot] = 0
+                                    if scores[slot] == 0 { touched.append(holder) }
+                                    scores[slot] += Self.weight(
+                                        idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot],
+                                        average: average)
+                                }
                             }
                         }
                     }
-                }
-                for holder in holders {
-                    let slot = Int(holder)
-                    let frequency = windowCounts[slot]
-                    windowCounts[slot] = 0
-                    if scores[slot] == 0 { touched.append(holder) }
-                    scores[slot] += Self.weight(
-                        idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
                 }
             }
             scanned += bounds[next]
@@ -438,6 +431,18 @@ public struct LexicalIndex: Sendable {
                         scores[slot] += Self.weight(
                             idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
                     }
+                case .context where reached.count * 5 >= postings[Int(term)].count:
+                    // Many windows still in reach: one pass over the term's postings costs less
+                    // than looking up (and first sorting) every record of those windows.
+                    windowOccurrences(of: term, counts: &windowCounts, holders: &holders)
+                    for holder in reached {
+                        let frequency = windowCounts[Int(holder)]
+                        guard frequency > 0 else { continue }
+                        let slot = Int(holder)
+                        scores[slot] += Self.weight(
+                            idf: idf, frequency: frequency, length: lengths[slot] + contextLengths[slot], average: average)
+                    }
+                    for holder in holders { windowCounts[Int(holder)] = 0 }
                 case .context:
                     // The records in the windows still in reach, each looked up once.
                     var members: [Int32] = []
@@ -472,6 +477,33 @@ public struct LexicalIndex: Sendable {
             scores[Int($0)] > scores[Int($1)] || (scores[Int($0)] == scores[Int($1)] && $0 < $1)
         }
         .map { ScoredID(id: ids[Int($0)], score: Double(scores[Int($0)])) }
+    }
+
+    /// Adds each occurrence of `term` to the window count of every record within two places of it,
+    /// listing in `holders` (emptied first) the windows whose count was zero. Raw buffers: this
+    /// runs once per window holding the term, hundreds of thousands of times for a common word in
+    /// a million records.
+    private func windowOccurrences(of term: Int32, counts: inout [Float], holders: inout [Int32]) {
+        holders.removeAll(keepingCapacity: true)
+        postings[Int(term)].withUnsafeBufferPointer { list in
+            windows.withUnsafeBufferPointer { windows in
+                alive.withUnsafeBufferPointer { alive in
+                    counts.withUnsafeMutableBufferPointer { counts in
+                        for entry in list {
+                            let slot = Int(entry >> 8)
+                            guard alive[slot] else { continue }
+                            let frequency = Float(entry & 255)
+                            for index in (slot * 5)..<(slot * 5 + 5) {
+                                let other = windows[index]
+                                if other < 0 { break }
+                                if counts[Int(other)] == 0 { holders.append(other) }
+                                counts[Int(other)] += frequency
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The `wanted` most recent live records (or, for `.context`, windows) holding any of `terms`
@@ -572,7 +604,7 @@ public struct LexicalIndex: Sendable {
         let live = liveSessions
         let average = Float(sessionLengths.reduce(0, +) / Float(live))
         // At least this many sessions hold the term: its records in sessions, over the longest session.
-        let ubiquitous = termList.filter { term in
+        var ubiquitous = termList.filter { term in
             let inSessions = max(0, Int(documentFrequency[Int(term)]) - loose)
             return (inSessions + longestSession - 1) / longestSession * 2 >= live
         }
@@ -591,6 +623,13 @@ public struct LexicalIndex: Sendable {
                 counts[session] += Float(entry & 255)
             }
             let idf = Self.idf(documents: live, holding: holders.count)
+            if idf <= Self.minimumIDF {
+                // In half the sessions after all (records spread wider than the bound assumed):
+                // scored like the words known to be, only where the rarer words lead.
+                for holder in holders { counts[Int(holder)] = 0 }
+                ubiquitous.append(term)
+                continue
+            }
             for holder in holders {
                 let session = Int(holder)
                 let frequency = counts[session]
