@@ -115,11 +115,9 @@ public actor MemoryEngine {
 
     /// Stores records; vectors follow with `indexPending()`.
     public func remember(_ records: [MemoryRecord]) async throws -> [MemoryRecord] {
+        // The store lists the new records' vectors and their neighbours' context vectors as work;
+        // until `indexPending()` replaces it, a neighbour's old context vector stays searchable.
         let stored = try await store.insert(records)
-        // A neighbour's context changed: its old context vector no longer describes it.
-        for record in stored where record.sessionID != nil {
-            contextIndex.remove(record.id)
-        }
         try await catchUp()
         return stored
     }
