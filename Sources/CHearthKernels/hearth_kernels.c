@@ -67,22 +67,21 @@ static scan_function chosen_scan(void) {
     return scan_portable;
 }
 
-void hearth_hamming_scan(const uint64_t *codes, size_t rows, size_t words, const uint64_t *query, const bool *alive,
-                         uint16_t refused, uint16_t *distances, size_t *histogram) {
-    // CPUID answers the same every time, so racing first callers store the same pointer.
-    static _Atomic(scan_function) chosen = 0;
-    scan_function function = chosen;
+/// The implementation for this processor, decided on first use. CPUID answers the same every
+/// time, so racing first callers store the same pointer.
+static scan_function chosen(void) {
+    static _Atomic(scan_function) cached = 0;
+    scan_function function = cached;
     if (function == 0) {
         function = chosen_scan();
-        chosen = function;
+        cached = function;
     }
-    function(codes, rows, words, query, alive, refused, distances, histogram);
+    return function;
 }
 
-const char *hearth_hamming_kernel(void) {
-#if defined(__x86_64__)
-    return has_popcnt() ? "popcnt" : "portable";
-#else
-    return "portable";
-#endif
+void hearth_hamming_scan(const uint64_t *codes, size_t rows, size_t words, const uint64_t *query, const bool *alive,
+                         uint16_t refused, uint16_t *distances, size_t *histogram) {
+    chosen()(codes, rows, words, query, alive, refused, distances, histogram);
 }
+
+const char *hearth_hamming_kernel(void) { return chosen() == scan_portable ? "portable" : "popcnt"; }
