@@ -104,23 +104,8 @@ extension MemoryBenchmark {
         var generator = SplitMix64(seed: 20_261_121 &+ UInt64(size))
         let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
         let synthetic = SyntheticEmbedder(dimensions: 384, vocabulary: vocabulary)
-        // Zipf(1.0) over the vocabulary by inverse CDF on precomputed cumulative weights.
-        var cumulative: [Double] = []
-        var total = 0.0
-        for rank in 1...vocabulary.count {
-            total += 1 / Double(rank)
-            cumulative.append(total)
-        }
-        func word() -> String {
-            let target = Double(generator.next() >> 11) / Double(1 << 53) * total
-            var low = 0
-            var high = cumulative.count - 1
-            while low < high {
-                let middle = (low + high) / 2
-                if cumulative[middle] < target { low = middle + 1 } else { high = middle }
-            }
-            return vocabulary[low]
-        }
+        let zipf = ZipfDistribution(count: vocabulary.count)
+        func word() -> String { vocabulary[zipf.sample(using: &generator)] }
         progress("synthetic \(size): storing records")
         let buildStarted = Date()
         do {

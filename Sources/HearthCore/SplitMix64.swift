@@ -15,3 +15,30 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+/// Ranks drawn with probability proportional to 1/rank (Zipf, exponent 1) — how words spread in
+/// text, used for synthetic corpora — by inverse CDF over precomputed cumulative weights.
+public struct ZipfDistribution: Sendable {
+    private var cumulative: [Double] = []
+    private var total = 0.0
+
+    /// Ranks 0..<count, rank 0 the most likely.
+    public init(count: Int) {
+        cumulative.reserveCapacity(count)
+        for rank in 1...max(1, count) {
+            total += 1 / Double(rank)
+            cumulative.append(total)
+        }
+    }
+
+    public func sample(using generator: inout SplitMix64) -> Int {
+        let target = Double(generator.next() >> 11) / Double(1 << 53) * total
+        var low = 0
+        var high = cumulative.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if cumulative[middle] < target { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}

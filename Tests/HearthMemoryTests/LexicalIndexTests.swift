@@ -141,16 +141,8 @@ struct LexicalIndexTests {
         // the pruning is for); sessions of 20; some records deleted.
         var generator = SplitMix64(seed: 11)
         let vocabulary = (0..<400).map { "w\($0)" }
-        var cumulative: [Double] = []
-        var total = 0.0
-        for rank in 1...vocabulary.count {
-            total += 1 / Double(rank)
-            cumulative.append(total)
-        }
-        func word() -> String {
-            let target = Double(generator.next() % 1_000_000) / 1_000_000 * total
-            return vocabulary[cumulative.firstIndex { $0 >= target } ?? vocabulary.count - 1]
-        }
+        let zipf = ZipfDistribution(count: vocabulary.count)
+        func word() -> String { vocabulary[zipf.sample(using: &generator)] }
         var index = LexicalIndex()
         for id in 1...3_000 {
             let text = (0..<(4 + id % 9)).map { _ in word() }.joined(separator: " ")
