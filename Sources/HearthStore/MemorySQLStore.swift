@@ -65,6 +65,10 @@ public struct MemorySQLStore: MemoryStore {
         MemoryRecord.spoken(row["text"], by: row["speaker"])
     }
 
+    /// A context vector embeds its record with this many records either side (by position);
+    /// the full-text context reaches two either side.
+    static let vectorContextReach: Int64 = 1
+
     struct SessionKey: Hashable {
         var source: String
         var sessionID: String
@@ -116,7 +120,7 @@ public struct MemorySQLStore: MemoryStore {
                 try db.execute(sql: "UPDATE memory_fts SET context = ? WHERE rowid = ?", arguments: [window, id])
                 touched = true
             }
-            if changed.contains(position) || changed.contains(position - 1) || changed.contains(position + 1) {
+            if ((position - Self.vectorContextReach)...(position + Self.vectorContextReach)).contains(where: changed.contains) {
                 try db.execute(sql: "DELETE FROM memory_vector WHERE recordId = ? AND field = 'context'", arguments: [id])
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO memory_vector_pending (recordId, field) VALUES (?, 'context')", arguments: [id])
@@ -306,7 +310,10 @@ public struct MemorySQLStore: MemoryStore {
                         SELECT text, speaker FROM memory_record
                         WHERE source = ? AND sessionId = ? AND position BETWEEN ? AND ? ORDER BY position
                         """,
-                    arguments: [row["source"] as String, row["sessionId"] as String, position - 1, position + 1]
+                    arguments: [
+                        row["source"] as String, row["sessionId"] as String, position - Self.vectorContextReach,
+                        position + Self.vectorContextReach,
+                    ]
                 ).map { Self.spoken(from: $0) }
                 work.append(VectorWork(recordID: row["id"], field: .context, text: window.joined(separator: "\n")))
             }
