@@ -31,7 +31,10 @@ int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attributes, &empty);
     posix_spawnattr_setsigdefault(&attributes, &all);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // Its own process group: a server that spawns workers (llama-server's router does) can be
+    // stopped, or reaped after a crash of ours, as one group.
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     if (output_fd >= 0) {
         posix_spawn_file_actions_adddup2(&actions, output_fd, STDOUT_FILENO);

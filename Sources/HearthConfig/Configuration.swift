@@ -125,6 +125,12 @@ public struct Configuration: Sendable, Equatable {
         public var summariseAfterDays = 14
         /// Hours between consolidation passes in the daemon.
         public var consolidateEveryHours = 24
+        /// Tokens of the profile (preferences and standing rules) a prompt carries, the entries
+        /// most relevant to the task first; 0 leaves the profile out of prompts.
+        public var profileTokens = 256
+        /// Search results matched only by meaning need at least this cosine similarity
+        /// (results that share words with the query always count); 0 shows everything.
+        public var minSimilarity = 0.25
 
         public init(
             vectors: Bool = true, extractFacts: Bool = false, extractionBatch: Int = 8, maxRecords: Int = 500_000,
@@ -211,6 +217,7 @@ extension Configuration {
                 table, section: "memory",
                 known: [
                     "vectors", "extract_facts", "extraction_batch", "max_records", "summarise_after_days", "consolidate_every_hours",
+                    "profile_tokens", "min_similarity",
                 ])
             config.memory.vectors = try reader.boolean(table, "memory", "vectors") ?? config.memory.vectors
             config.memory.extractFacts = try reader.boolean(table, "memory", "extract_facts") ?? config.memory.extractFacts
@@ -222,6 +229,15 @@ extension Configuration {
                 try reader.integer(table, "memory", "summarise_after_days", in: 1...3650) ?? config.memory.summariseAfterDays
             config.memory.consolidateEveryHours =
                 try reader.integer(table, "memory", "consolidate_every_hours", in: 1...(24 * 365)) ?? config.memory.consolidateEveryHours
+            config.memory.profileTokens = try reader.integer(table, "memory", "profile_tokens", in: 0...8192) ?? config.memory.profileTokens
+            if let floor = try reader.number(table, "memory", "min_similarity") {
+                guard floor <= 1 else {
+                    throw .invalid(
+                        path: reader.path, line: table["min_similarity"]?.line ?? 0, key: "memory.min_similarity",
+                        message: "\(floor) is out of range; use 0 to 1")
+                }
+                config.memory.minSimilarity = floor
+            }
         }
         if let table = try reader.section("vault", in: root) {
             try reader.checkKeys(table, section: "vault", known: ["key_file"])

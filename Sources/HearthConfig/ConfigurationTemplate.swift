@@ -6,8 +6,29 @@ import HearthCore
 /// Every value in it is the built-in default, so the file documents the defaults and a user edits
 /// in place. A test checks that it parses back to exactly `Configuration()` plus the paths.
 public enum ConfigurationTemplate {
-    public static func render(dataDirectory: String, workspace: String) -> String {
+    /// A model server to write into `[inference]` instead of the supervised llama-server.
+    public struct Server: Sendable, Hashable {
+        public var provider: ModelEndpoint.Provider
+        public var baseURL: String
+        public var chatModel: String
+        public var embeddingModel: String?
+
+        public init(provider: ModelEndpoint.Provider, baseURL: String, chatModel: String, embeddingModel: String? = nil) {
+            self.provider = provider
+            self.baseURL = baseURL
+            self.chatModel = chatModel
+            self.embeddingModel = embeddingModel
+        }
+    }
+
+    /// - Parameter server: a server found on this machine that the user chose; nil keeps the defaults.
+    public static func render(dataDirectory: String, workspace: String, server: Server? = nil) -> String {
         let defaults = Configuration()
+        let provider = server?.provider.rawValue ?? defaults.inference.provider.rawValue
+        let baseURL = server.map { "base_url = \(quoted($0.baseURL))" } ?? "# base_url = \"http://127.0.0.1:11434\""
+        let chatModel = server?.chatModel ?? defaults.inference.chatModel
+        // The server's own embedding model when it has one; else embeddings stay local.
+        let embeddingModel = server.map { $0.embeddingModel ?? defaults.inference.embeddingModel } ?? defaults.inference.embeddingModel
         let ignore = defaults.watcher.ignore.map { "\"\($0)\"" }.joined(separator: ", ")
         return """
             # Hearth configuration, written by `hearth init`.
@@ -84,10 +105,10 @@ public enum ConfigurationTemplate {
             enabled = true
             # "llama.cpp", "openai" (any OpenAI-compatible server: vLLM, LM Studio, hosted APIs)
             # or "ollama". The last two need base_url.
-            provider = "\(defaults.inference.provider.rawValue)"
-            # base_url = "http://127.0.0.1:11434"
-            chat_model = "\(defaults.inference.chatModel)"
-            embedding_model = "\(defaults.inference.embeddingModel)"
+            provider = "\(provider)"
+            \(baseURL)
+            chat_model = \(quoted(chatModel))
+            embedding_model = \(quoted(embeddingModel))
             # Name of an environment variable holding an API key (for hosted APIs).
             # api_key_env = "OPENAI_API_KEY"
             # "auto" (native for openai, constrained otherwise), "native" or "constrained".
@@ -118,6 +139,13 @@ public enum ConfigurationTemplate {
             summarise_after_days = \(defaults.memory.summariseAfterDays)
             # Hours between consolidation passes.
             consolidate_every_hours = \(defaults.memory.consolidateEveryHours)
+            # Tokens of your profile (preferences and standing rules) each prompt carries, the
+            # entries most relevant to the task first; 0 leaves it out. `hearth memory profile`
+            # shows the whole profile and its size.
+            profile_tokens = \(defaults.memory.profileTokens)
+            # Search results matched only by meaning need at least this cosine similarity (results
+            # sharing words with the query always count); 0 shows every record, however unrelated.
+            min_similarity = \(defaults.memory.minSimilarity)
 
             [budgets]
             # Hard caps on model use. A call that would exceed one fails with "budget exhausted".

@@ -121,8 +121,13 @@ extension HearthPaths {
     }
 
     /// Resolves every location from the flags, the loaded configuration and the environment.
+    ///
+    /// llama-server and the models are installed once (by `scripts/setup`, under the default data
+    /// dir) and shared: a data dir without its own installation uses the default one's, so a new
+    /// agent with `--data-dir` needs no second download or build.
     public static func resolve(
-        overrides: PathOverrides, configFile: URL, configuration: Configuration, environment: Environment
+        overrides: PathOverrides, configFile: URL, configuration: Configuration, environment: Environment,
+        fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }
     ) -> HearthPaths {
         let configDirectory = configFile.deletingLastPathComponent().path
         // A flag is relative to the working directory, a config value to the config's directory.
@@ -139,12 +144,15 @@ extension HearthPaths {
             otherwise: (environment.home as NSString).appendingPathComponent("HearthWorkspace"))
         let maildir = pick(
             flag: nil, configured: configuration.maildir.path, otherwise: (dataDirectory as NSString).appendingPathComponent("mail"))
-        let llamaServer = pick(
-            flag: nil, configured: configuration.inference.llamaServer,
-            otherwise: (dataDirectory as NSString).appendingPathComponent("bin/llama-server"))
+        let sharedData = (environment.dataHome as NSString).appendingPathComponent("hearth")
+        func installed(_ relative: String, marker: String = "") -> String {
+            let own = (dataDirectory as NSString).appendingPathComponent(relative)
+            let shared = (sharedData as NSString).appendingPathComponent(relative)
+            return fileExists(own + marker) || !fileExists(shared + marker) ? own : shared
+        }
+        let llamaServer = pick(flag: nil, configured: configuration.inference.llamaServer, otherwise: installed("bin/llama-server"))
         let modelsDirectory = pick(
-            flag: nil, configured: configuration.inference.modelsDirectory,
-            otherwise: (dataDirectory as NSString).appendingPathComponent("models"))
+            flag: nil, configured: configuration.inference.modelsDirectory, otherwise: installed("models", marker: "/catalog.json"))
         let vaultKeyFile = pick(
             flag: nil, configured: configuration.vault.keyFile,
             otherwise: (environment.configHome as NSString).appendingPathComponent("hearth/vault.key"))
@@ -172,13 +180,17 @@ public struct LoadedSettings: Sendable {
     /// Reads the config file (if any) and resolves every path from the flags.
     ///
     /// - Throws: `ConfigError` for a malformed file, or for an explicit `--config` that does not exist.
-    public static func load(overrides: PathOverrides, environment: Environment = .process) throws(ConfigError) -> LoadedSettings {
+    /// - Parameter creating: the caller is about to create the config (`hearth init`), so an
+    ///   explicit `--config` that does not exist yet is fine.
+    public static func load(
+        overrides: PathOverrides, environment: Environment = .process, creating: Bool = false
+    ) throws(ConfigError) -> LoadedSettings {
         let (configURL, explicit) = HearthPaths.configFile(overrides: overrides, environment: environment)
         let exists = FileManager.default.fileExists(atPath: configURL.path)
         var configuration = Configuration()
         if exists {
             configuration = try Configuration.load(path: configURL.path)
-        } else if explicit {
+        } else if explicit && !creating {
             throw .missing(path: configURL.path)
         }
         let paths = HearthPaths.resolve(

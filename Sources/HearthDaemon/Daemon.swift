@@ -53,6 +53,8 @@ public enum Daemon {
         let token = try DataDirectory.prepare(paths)
         let lock = try DaemonLock.acquire(at: paths.lockFile, dataDirectory: paths.dataDirectory.path)
         defer { withExtendedLifetime(lock) {} }
+        // Model servers that killed commands left behind (the daemon's own is reaped by its supervisor).
+        InferenceAccess.sweepTransientDirectories(in: paths.runtimeDirectory, logger: logger)
         let database = try HearthDatabase.open(at: paths.database, checkIntegrity: true)
         let records = DaemonRecordStore(database: database)
         let startID = try await records.recordStart(pid: getpid(), version: HearthVersion.current, at: startedAt)
@@ -174,7 +176,12 @@ public enum Daemon {
                             mode: goalMode)
                     },
                     memory: memoryEngine, journal: journal, approvals: ApprovalSQLStore(database: database),
-                    configuration: configuration, paths: paths, wake: goalWake, clock: clock, logger: logger))
+                    configuration: configuration, paths: paths, wake: goalWake, clock: clock, logger: logger,
+                    modelServer: inferenceReport.service == nil ? nil : inference,
+                    reportResumed: { ids in
+                        let report: JSONValue = ["resumed": .array(ids.map { JSONValue.number(Double($0)) })]
+                        try? await records.mergeRecovery(startID, key: "goals", value: report)
+                    }))
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,

@@ -74,6 +74,8 @@ public enum StatusReport {
                 "lastEventId": .number(Double(counts.lastEventID)),
                 "runs": .object(counts.runs.mapValues { .number(Double($0)) }),
                 "stepsNeedingReview": .number(Double(counts.stepsNeedingReview)),
+                "runsNeedingReview": .number(Double(counts.runsNeedingReview)),
+                "approvalsWaiting": .number(Double(counts.approvalsWaiting)),
                 "schedules": .number(Double(counts.schedules)),
                 "indexedFiles": .number(Double(counts.indexedFiles)),
             ],

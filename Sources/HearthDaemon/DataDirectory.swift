@@ -53,6 +53,13 @@ public enum DataDirectory {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw .notADirectory(path: url.path) }
+            // A private directory made by someone else's tool (mkdir -p: 0755) is tightened, if it is ours.
+            if mode == 0o700, let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+                let permissions = attributes[.posixPermissions] as? Int, permissions & 0o077 != 0,
+                (attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid()
+            {
+                chmod(url.path, 0o700)
+            }
             return
         }
         do {
@@ -111,8 +118,10 @@ public enum Initializer {
     }
 
     /// Idempotent set-up. Never overwrites an existing config or unit file.
+    /// - Parameter server: a model server the user chose for `[inference]` (only a new config gets it).
     public static func run(
-        paths: HearthPaths, configFileExisted: Bool, systemd: Bool, executable: String, environment: Environment
+        paths: HearthPaths, configFileExisted: Bool, systemd: Bool, executable: String, environment: Environment,
+        server: ConfigurationTemplate.Server? = nil
     ) throws(SetupError) -> Report {
         var report = Report()
         try DataDirectory.prepare(paths)
@@ -123,9 +132,15 @@ public enum Initializer {
             report.lines.append("config     \(paths.configFile.path) (exists, left as it is)")
         } else {
             try DataDirectory.ensureDirectory(paths.configFile.deletingLastPathComponent(), mode: 0o755)
-            let text = ConfigurationTemplate.render(dataDirectory: paths.dataDirectory.path, workspace: paths.workspace.path)
+            let text = ConfigurationTemplate.render(dataDirectory: paths.dataDirectory.path, workspace: paths.workspace.path, server: server)
             try createIfAbsent(Data(text.utf8), at: paths.configFile)
             report.lines.append("config     \(paths.configFile.path) (created with the defaults, commented)")
+            if let server {
+                report.lines.append("inference  \(server.chatModel) on \(server.provider.rawValue) at \(server.baseURL)")
+            }
+        }
+        if !paths.modelsDirectory.path.hasPrefix(paths.dataDirectory.path + "/") {
+            report.lines.append("models     \(paths.modelsDirectory.path) (shared: installed once by scripts/setup)")
         }
         if systemd {
             let unitDirectory = URL(fileURLWithPath: environment.configHome).appending(path: "systemd/user")

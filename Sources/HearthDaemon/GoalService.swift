@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthModels
 import HearthStore
 import HearthTools
 import HearthVault
@@ -26,11 +27,25 @@ struct GoalService: Service {
     let wake: WakeSignal
     let clock: any WallClock
     let logger: Logger
+    /// The supervised model server, when the daemon runs one: no goal starts or resumes before
+    /// it is ready (a run resumed too early would fail its first model call and stop for review).
+    var modelServer: InferenceStatus? = nil
+    /// Told once, after the first pass, which interrupted goals this start resumed.
+    var reportResumed: (@Sendable ([Int64]) async -> Void)? = nil
 
     func run() async throws {
         await withGracefulShutdownHandler {
+            var firstPass = true
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                await waitForModelServer()
+                guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
                 do {
+                    if firstPass, let reportResumed {
+                        // Goals a killed daemon left running: resumed below, now that the model answers.
+                        let interrupted = try await store.activeGoals(states: [.running])
+                        await reportResumed(interrupted)
+                        firstPass = false
+                    }
                     // Unanswered requests past their deadline deny; their tasks go back to work.
                     for expired in try await approvals.expire(now: clock.now()) {
                         logger.notice("approval \(expired.id) (run \(expired.runID), \(expired.tool)) expired without an answer: denied")
@@ -46,6 +61,15 @@ struct GoalService: Service {
             }
         } onGracefulShutdown: {
             wake.wake()
+        }
+    }
+
+    /// Returns once the supervised model server is ready (at once without one), or on shutdown.
+    private func waitForModelServer() async {
+        guard let modelServer, modelServer.phase != .ready else { return }
+        logger.info("goals wait for the model server to be ready")
+        while modelServer.phase != .ready && !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await wake.wait(until: clock.now().addingTimeInterval(1), clock: clock)
         }
     }
 

@@ -32,7 +32,8 @@ public enum GoalWorker {
         configuration: Configuration, paths: HearthPaths, memory: any AgentMemory, goal: String, concurrency: Int = 2
     ) async -> GoalRunner.Options {
         GoalRunner.Options(
-            concurrency: concurrency, profile: (try? await memory.profileLines()) ?? [],
+            concurrency: concurrency,
+            profile: (try? await memory.profileLines(for: goal, budget: configuration.memory.profileTokens)) ?? [],
             memories: (try? await memory.recall(goal, limit: 3)) ?? [],
             policy: PolicyEngine(autonomy: configuration.policy.autonomy, rules: configuration.policy.rules),
             approvalLifetime: TimeInterval(configuration.policy.approvalHours * 3600)

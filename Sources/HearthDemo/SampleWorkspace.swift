@@ -21,6 +21,14 @@ public enum SampleWorkspace {
         }
     }
 
+    /// The receipt files of the sample, relative to the workspace, sorted (what `create` returns).
+    public static var receiptNames: [String] {
+        guard let source = try? source(),
+            let files = FileManager.default.subpaths(atPath: source.appending(path: "Receipts").path)
+        else { return [] }
+        return files.filter { !$0.hasPrefix(".") }.map { "Receipts/" + $0 }.sorted()
+    }
+
     /// The embedded sample's folder.
     public static func source() throws -> URL {
         guard let url = Bundle.module.url(forResource: "Sample", withExtension: nil) else {

@@ -59,9 +59,7 @@ public enum StatementPatterns {
         ] {
             if let object = after(prefix) { return make(.fact, "user", predicate, object) }
         }
-        if lower.hasPrefix("always ") || lower.hasPrefix("never ") || lower.contains(" should ") || lower.contains(" must ") {
-            return make(.rule, "user", "rule", text)
-        }
+        if StandingRule.isExplicit(text) { return make(.rule, "user", "rule", StandingRule.body(text)) }
         if let match = lower.range(of: #"^my (.+?) (is|are) (.+)$"#, options: .regularExpression), match.lowerBound == lower.startIndex {
             let words = text.dropFirst(3)
             for verb in [" is ", " are "] {
@@ -72,13 +70,49 @@ public enum StatementPatterns {
                 }
             }
         }
+        // "We use Postgres 16 for billing", "spreadsheets use EUR": knowledge, not a standing rule.
         for verb in [" use ", " uses "] {
             if let split = text.range(of: verb) {
                 return make(
-                    .rule, String(text[..<split.lowerBound]), verb.trimmingCharacters(in: .whitespaces), String(text[split.upperBound...]))
+                    .fact, String(text[..<split.lowerBound]), verb.trimmingCharacters(in: .whitespaces), String(text[split.upperBound...]))
             }
         }
         return []
+    }
+}
+
+/// A standing rule said as such: "always …", "never …", "from now on …", "as a rule …",
+/// "rule: …", "you should/must …" (said to the agent). Ordinary notes that merely contain
+/// "should" or "must" ("the report should be short", "we must ship by Friday") are not rules:
+/// a rule enters every prompt, so it is only ever what the user said as one.
+public enum StandingRule {
+    static let openings = [
+        "always ", "never ", "from now on ", "from now on, ", "as a rule ", "as a rule, ", "rule: ", "my rule is ", "a standing rule: ",
+        "you should always ", "you should never ", "you must always ", "you must never ", "you should ", "you must ", "hearth should ",
+        "hearth must ", "make sure to always ", "make sure you always ", "make sure you never ", "do not ever ", "don't ever ",
+        "i always want ", "i never want ", "in future ", "in future, ", "going forward ", "going forward, ",
+    ]
+
+    public static func isExplicit(_ sentence: String) -> Bool {
+        let lower = stripped(sentence).lowercased()
+        return openings.contains { lower.hasPrefix($0) }
+    }
+
+    /// The rule as stored: the sentence without a leading "please", and without "rule:" labels.
+    static func body(_ sentence: String) -> String {
+        var text = stripped(sentence)
+        for label in ["rule: ", "a standing rule: ", "my rule is "] where text.lowercased().hasPrefix(label) {
+            text = String(text.dropFirst(label.count))
+        }
+        return text
+    }
+
+    static func stripped(_ sentence: String) -> String {
+        var text = sentence.trimmingCharacters(in: .whitespaces)
+        for prefix in ["please, ", "please ", "hearth, ", "hearth: "] where text.lowercased().hasPrefix(prefix) {
+            text = String(text.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+        }
+        return text
     }
 }
 

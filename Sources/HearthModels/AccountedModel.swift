@@ -57,16 +57,48 @@ public struct AccountedModel: LanguageModel, Embedder {
             let task = Task {
                 let started = ContinuousClock.now
                 var model = request.model ?? endpoint.chatModel
+                var streamed = ""
+                var watch = RepetitionWatch()
+                // Tokens the server never reported (a stream stopped early) are estimated, and the record says so.
+                func estimated() -> ModelUsage {
+                    ModelUsage(
+                        promptTokens: request.messages.reduce(0) { $0 + Self.estimateTokens($1.content) + 8 },
+                        completionTokens: Self.estimateTokens(streamed), latencySeconds: (ContinuousClock.now - started).inSeconds)
+                }
                 do {
                     let allowed = try await admit(request)
                     model = allowed.model ?? model
+                    var finished = false
                     for try await chunk in inner.stream(allowed) {
-                        if case .done(let response) = chunk { try await record(response.usage, model: response.model, error: nil) }
+                        switch chunk {
+                        case .done(let response):
+                            try await record(response.usage, model: response.model, error: nil)
+                            finished = true
+                        case .text(let piece):
+                            streamed += piece
+                            // A model stuck in a loop never leaves it: stop paying for it. Leaving
+                            // the loop closes the request, which stops the server generating.
+                            if watch.add(piece) != nil {
+                                continuation.yield(chunk)
+                                let usage = estimated()
+                                try await record(usage, model: model, error: nil)
+                                continuation.yield(
+                                    .done(ChatResponse(content: streamed, finishReason: Self.repetitionStop, model: model, usage: usage)))
+                                continuation.finish()
+                                return
+                            }
+                        }
                         continuation.yield(chunk)
+                    }
+                    if !finished && Task.isCancelled {
+                        // The caller stopped listening; the record must still land, whatever the cancellation.
+                        let usage = estimated()
+                        await Task { [model] in try? await record(usage, model: model, error: StreamStopped()) }.value
                     }
                     continuation.finish()
                 } catch {
-                    try? await record(ModelUsage(latencySeconds: (ContinuousClock.now - started).inSeconds), model: model, error: error)
+                    let usage = Task.isCancelled ? estimated() : ModelUsage(latencySeconds: (ContinuousClock.now - started).inSeconds)
+                    await Task { [model] in try? await record(usage, model: model, error: error) }.value
                     continuation.finish(throwing: error)
                 }
             }
@@ -146,6 +178,14 @@ public struct AccountedModel: LanguageModel, Embedder {
                 at: Date(), provider: endpoint.provider.rawValue, model: model, context: context, usage: usage,
                 costMicrodollars: pricing.cost(of: usage, model: model), succeeded: error == nil,
                 error: error.map { String(describing: $0) }))
+    }
+
+    /// The finish reason of a stream stopped because the model was repeating itself.
+    public static let repetitionStop = "repetition"
+
+    /// Why a usage record of a stream the caller stopped has estimated tokens.
+    struct StreamStopped: Error, CustomStringConvertible {
+        var description: String { "stopped by the caller before the end (tokens estimated)" }
     }
 
     /// A conservative token estimate: one token per three UTF-8 bytes (real tokenizers average

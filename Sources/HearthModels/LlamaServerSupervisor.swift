@@ -293,22 +293,61 @@ public struct LlamaServerSupervisor: Service {
         Self.reapOrphan(recordedIn: pidFile, logger: logger)
     }
 
-    /// Stops the server recorded in `pidFile` if that process still runs: same pid, same kernel
-    /// start time and same executable (so a process that reused the pid is never touched).
+    /// Stops the server recorded in `pidFile` and every process of its group (the router's model
+    /// workers), if they are still ours: the leader by pid, kernel start time and executable;
+    /// workers by process group and executable (so a process that reused a pid is never touched).
+    /// SIGTERM first; whatever is left after five seconds gets SIGKILL.
     public static func reapOrphan(recordedIn pidFile: URL, logger: Logger) {
         guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return }
         let parts = text.split(separator: " ", maxSplits: 2).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         guard parts.count == 3, let pid = Int32(parts[0]), let start = UInt64(parts[1]) else { return }
-        let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
-        guard startTime(of: pid) == start, executable == parts[2] else {
+        let executable = parts[2]
+        func ours() -> [Int32] {
+            var found: [Int32] = []
+            let leaderAlive = startTime(of: pid) == start && executablePath(of: pid) == executable
+            if leaderAlive { found.append(pid) }
+            for other in processIDs() where other != pid {
+                // Workers outlive a SIGKILLed leader: same group, same program, started after it.
+                guard let info = stat(of: other), info.group == pid, info.start >= start, executablePath(of: other) == executable else {
+                    continue
+                }
+                found.append(other)
+            }
+            return found
+        }
+        var left = ours()
+        guard !left.isEmpty else {
             try? FileManager.default.removeItem(at: pidFile)
             return
         }
-        logger.notice("stopping llama-server pid \(pid) left running by a previous daemon")
-        kill(pid, SIGTERM)
-        for _ in 0..<50 where startTime(of: pid) == start { usleep(100_000) }
-        if startTime(of: pid) == start { kill(pid, SIGKILL) }
+        logger.notice("stopping llama-server process(es) \(left.map(String.init).joined(separator: ", ")) left running by a previous daemon")
+        for process in left { kill(process, SIGTERM) }
+        for _ in 0..<50 {
+            left = ours()
+            if left.isEmpty { break }
+            usleep(100_000)
+        }
+        for process in left { kill(process, SIGKILL) }
         try? FileManager.default.removeItem(at: pidFile)
+    }
+
+    /// Every pid in /proc.
+    static func processIDs() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+    }
+
+    static func executablePath(of pid: Int32) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+    }
+
+    /// Process group and start time from /proc/PID/stat.
+    static func stat(of pid: Int32) -> (group: Int32, start: UInt64)? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return nil
+        }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let group = Int32(fields[2]), let start = UInt64(fields[19]) else { return nil }
+        return (group, start)
     }
 
     /// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
@@ -427,8 +466,10 @@ public final class SupervisedProcess: Sendable {
             return first
         }
         if !exited {
-            kill(pid, SIGKILL)
+            kill(-pid, SIGKILL)
             _ = await waitForExit()
         }
+        // Workers it started (its process group) go with it, whatever state it left them in.
+        kill(-pid, SIGKILL)
     }
 }

@@ -103,6 +103,10 @@ public struct OllamaClient: LanguageModel, Embedder {
         if let maxTokens = request.maxTokens { options["num_predict"] = .number(Double(maxTokens)) }
         if !request.stop.isEmpty { options["stop"] = .array(request.stop.map(JSONValue.string)) }
         if let seed = request.seed { options["seed"] = .number(Double(seed)) }
+        // Ollama has no DRY; its repeat penalty is the same token penalty llama.cpp applies.
+        let control = request.effectiveRepetition
+        options["repeat_penalty"] = .number(control.repeatPenalty)
+        if control.repeatLastN > 0 { options["repeat_last_n"] = .number(Double(control.repeatLastN)) }
         var body: [String: JSONValue] = [
             "model": .string(request.model ?? endpoint.chatModel),
             "messages": .array(

@@ -165,7 +165,16 @@ public struct OpenAICompatibleClient: LanguageModel, Embedder {
                 })
         }
         if stream { body["stream_options"] = ["include_usage": true] }
-        if endpoint.provider == .llamaCpp { body["cache_prompt"] = true }
+        if endpoint.provider == .llamaCpp {
+            body["cache_prompt"] = true
+            let control = request.effectiveRepetition
+            body["repeat_penalty"] = .number(control.repeatPenalty)
+            body["repeat_last_n"] = .number(Double(control.repeatLastN))
+            body["dry_multiplier"] = .number(control.dryMultiplier)
+            body["dry_base"] = .number(control.dryBase)
+            body["dry_allowed_length"] = .number(Double(control.dryAllowedLength))
+            body["dry_penalty_last_n"] = .number(Double(control.dryLastN))
+        }
         return .object(body)
     }
 

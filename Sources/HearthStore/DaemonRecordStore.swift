@@ -22,6 +22,10 @@ public struct StoreCounts: Sendable, Hashable, Codable {
     public var stepsNeedingReview: Int
     public var schedules: Int
     public var indexedFiles: Int
+    /// Runs (effect runs and goals) paused for a person's review: budgets, loops, interruptions.
+    public var runsNeedingReview: Int = 0
+    /// Approval requests nobody has answered yet.
+    public var approvalsWaiting: Int = 0
 }
 
 /// Daemon start records and the counts `hearth status` shows.
@@ -99,7 +103,9 @@ public struct DaemonRecordStore: Sendable {
                 runs: runs,
                 stepsNeedingReview: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step WHERE state = 'needsReview'") ?? 0,
                 schedules: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM schedule") ?? 0,
-                indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0)
+                indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0,
+                runsNeedingReview: runs["needsReview"] ?? 0,
+                approvalsWaiting: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval WHERE state = 'pending'") ?? 0)
         }
     }
 }

@@ -207,10 +207,18 @@ public struct GoalSQLStore: GoalStore {
     }
 
     public func activeGoals() async throws -> [Int64] {
-        try await database.read { db in
+        try await activeGoals(states: [.pending, .running])
+    }
+
+    /// Goal runs in `states`, oldest first.
+    public func activeGoals(states: Set<RunState>) async throws -> [Int64] {
+        let names = states.map(\.rawValue).sorted()
+        return try await database.read { db in
             try Int64.fetchAll(
                 db,
-                sql: "SELECT run.id FROM run JOIN goal ON goal.runId = run.id WHERE run.state IN ('pending', 'running') ORDER BY run.id")
+                sql:
+                    "SELECT run.id FROM run JOIN goal ON goal.runId = run.id WHERE run.state IN (\(names.map { _ in "?" }.joined(separator: ", "))) ORDER BY run.id",
+                arguments: StatementArguments(names))
         }
     }
 

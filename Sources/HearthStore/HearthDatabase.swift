@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Glibc
 
 /// The SQLite database behind Hearth: WAL, `synchronous = FULL`, migrated on open.
 ///
@@ -27,6 +28,7 @@ public final class HearthDatabase: Sendable {
         // Check before the pool opens: opening in WAL mode may write (GRDB primes the WAL), and a
         // corrupt file must not be written to at all.
         if checkIntegrity && existing { try readOnlyQuickCheck(at: path) }
+        makePrivate(path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.label = "hearth"
@@ -148,6 +150,19 @@ public final class HearthDatabase: Sendable {
     /// before any pragma could touch the file.
     ///
     /// - Returns: whether a non-empty database file already exists.
+    /// A user's memory is nobody else's: the database is created 0600 (SQLite gives its WAL and
+    /// shared-memory files the database's mode), and an existing one readable by others is tightened.
+    private static func makePrivate(_ path: String) {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        for file in [path, path + "-wal", path + "-shm"] {
+            guard let permissions = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int,
+                permissions & 0o077 != 0
+            else { continue }
+            chmod(file, mode_t(permissions & 0o700))
+        }
+    }
+
     private static func refuseNonDatabaseFile(at path: String) throws(StoreError) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }

@@ -116,7 +116,8 @@ public enum BuiltinTools {
     ) -> ToolBox {
         var tools: [any Tool] = [
             ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
-            ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(), ShellTool(),
+            ReadCSVTool(), NormalizeMarkdownTool(), WriteReportTool(), CheckReceiptTool(), ShellTool(), ReadDocumentTool(),
+            ExtractItemsTool(), CompareFilesTool(),
         ]
         if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
         if let journal { tools.append(NotifyTool(journal: journal)) }

@@ -17,7 +17,7 @@ public struct ShellTool: Tool {
     public let spec = ToolSpec(
         name: "shell",
         description:
-            "Run a shell command in the workspace (no network, no access outside the workspace); returns its output and exit status.",
+            "Run a shell command in the workspace: it can change files only there, can read the system's program and library directories (/usr, /etc, /opt …) but not the user's home or other files, and has no network; returns its output and exit status.",
         parameters: objectSchema(
             [
                 ("command", stringProperty("a /bin/sh command line, run in the workspace")),

@@ -22,9 +22,11 @@ struct CommonOptions: ParsableArguments {
     var workspace: String?
 
     /// Reads the config (if any) and resolves every path.
-    func load() throws -> HearthContext {
+    ///
+    /// - Parameter creating: for `hearth init`, which creates a missing `--config`.
+    func load(creating: Bool = false) throws -> HearthContext {
         let settings = try LoadedSettings.load(
-            overrides: PathOverrides(dataDirectory: dataDir, configFile: config, workspace: workspace))
+            overrides: PathOverrides(dataDirectory: dataDir, configFile: config, workspace: workspace), creating: creating)
         return HearthContext(paths: settings.paths, configuration: settings.configuration, configFileExisted: settings.configFileExisted)
     }
 }
@@ -79,7 +81,7 @@ func readJSONArgument(_ text: String, option: String) throws -> JSONValue {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
             guard let contents = FileManager.default.contents(atPath: path) else {
-                throw CLIError("\(option): cannot read \(path); check the path")
+                throw CLIError.usage("\(option): cannot read \(path); check the path")
             }
             data = contents
         }
@@ -87,6 +89,6 @@ func readJSONArgument(_ text: String, option: String) throws -> JSONValue {
     do {
         return try JSONValue(parsing: data)
     } catch {
-        throw CLIError("\(option): \(error.description)")
+        throw CLIError.usage("\(option): \(error.description)")
     }
 }

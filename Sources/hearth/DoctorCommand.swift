@@ -72,6 +72,37 @@ struct DoctorCommand: AsyncParsableCommand {
                 checks.append(("model server", false, "\(error)", "run scripts/setup"))
             }
         }
+        // The chat model's size, and better models already running on this machine.
+        var offers: [String] = []
+        if inference.enabled {
+            let scale = ModelScale(name: inference.chatModel)
+            if let scale, scale.isSmall {
+                checks.append(
+                    (
+                        "chat model", true,
+                        "\(inference.chatModel) (\(scale)): fast, runs recipe plans (the demo, summaries, questions, search, compare); too small to plan other goals or answer freely",
+                        ""
+                    ))
+            }
+            let servers = await ModelServerDiscovery.discover().filter { server in
+                server.bestChatModel != nil && server.baseURL != inference.baseURL?.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            }
+            if servers.isEmpty {
+                checks.append(
+                    (
+                        "other servers", true,
+                        "no Ollama or OpenAI-compatible server answers on \(ModelServerDiscovery.candidates().map { $0.replacingOccurrences(of: "http://", with: "") }.joined(separator: ", "))",
+                        ""
+                    ))
+            } else {
+                for server in servers {
+                    checks.append(("other servers", true, "found \(server.summary)", ""))
+                    offers.append(
+                        "to use \(server.baseURL): hearth init --use-server \(server.baseURL) (a new config), or in config.toml: "
+                            + server.configurationLines().dropFirst().joined(separator: "; "))
+                }
+            }
+        }
         // The vault and its broker.
         let paths = context.paths
         let broker = CompanionProgram.locate("hearth-vault")
@@ -115,6 +146,7 @@ struct DoctorCommand: AsyncParsableCommand {
                     checks.map {
                         ["name": .string($0.name), "ok": .bool($0.ok), "detail": .string($0.detail), "remedy": .string($0.remedy)]
                     }),
+                "offers": .array(offers.map(JSONValue.string)),
             ])
             return
         }
@@ -123,5 +155,6 @@ struct DoctorCommand: AsyncParsableCommand {
             print("\(check.ok ? "ok  " : "MISS") \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)")
             if !check.ok && !check.remedy.isEmpty { print("     \(String(repeating: " ", count: width))  → \(check.remedy)") }
         }
+        for offer in offers { print("     → \(offer)") }
     }
 }

@@ -81,7 +81,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(help: "Only events with an id greater than this.")
     var after: Int64 = 0
 
-    @Option(help: "At most this many events.")
+    @Option(help: "At most this many events (a note on stderr says when more follow, and how to page).")
     var limit = 100
 
     @Option(help: "Only events from this source.")
@@ -107,9 +107,20 @@ struct EventsCommand: AsyncParsableCommand {
             if json { print("[]") } else { print("no events (Hearth is not set up here; run 'hearth init')") }
             return
         }
+        // One more than asked tells whether the page is the last one.
         var events = try JournalStore(database: database).eventsNow(
-            EventQuery(afterID: after, limit: limit, source: source, kind: kind, newestFirst: latest))
+            EventQuery(afterID: after, limit: limit + 1, source: source, kind: kind, newestFirst: latest))
+        let more = events.count > limit
+        if more { events.removeLast() }
         if latest { events.reverse() }
+        if more, let first = events.first, let last = events.last {
+            // Never a silent cut: say that there is more, and how to get it (on stderr, so JSON stays clean).
+            let note =
+                latest
+                ? "showing the newest \(limit) events (\(first.id)–\(last.id)); older ones: hearth events --after ID, or a larger --limit"
+                : "showing \(limit) events (\(first.id)–\(last.id)); more follow: hearth events --after \(last.id)"
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+        }
         if json {
             printJSON(.array(events.map(EventDecoding.json)))
             return

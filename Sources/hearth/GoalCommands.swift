@@ -68,6 +68,12 @@ struct GoalCommand: AsyncParsableCommand {
     @Flag(help: "Hand the goal to the running daemon and return at once ('hearth run ID' follows it).")
     var detach = false
 
+    func validate() throws {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ValidationError("the goal is empty; say what you want done, e.g. hearth goal \"Summarise each file in Notes/\"")
+        }
+    }
+
     func run() async throws {
         let context = try common.load()
         let budget = try limits.budget(context.configuration)
@@ -85,14 +91,9 @@ struct GoalCommand: AsyncParsableCommand {
             }
             return
         }
-        let detail = try await GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
-            .run(run.id, concurrency: limits.concurrency)
-        if json {
-            printJSON(GoalJSON.detail(detail))
-        } else {
-            print(GoalJSON.render(detail, workspace: context.paths.workspace))
-        }
-        if detail.run.state != .succeeded { throw ExitCode(1) }
+        let session = GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
+        let detail = try await session.run(run.id, concurrency: limits.concurrency)
+        try session.finish(detail)
     }
 }
 
@@ -102,6 +103,27 @@ struct GoalSession {
     let database: HearthDatabase
     let workspace: URL
     let json: Bool
+
+    /// Prints the run (JSON or text) and, unless it succeeded, throws its outcome: the reason
+    /// and what to do go to stderr, the exit status says failed (1) or waiting for you (2).
+    func finish(_ detail: GoalDetail) throws {
+        let outcome = self.outcome(detail)
+        if json {
+            var document = GoalJSON.detail(detail).objectValue ?? [:]
+            document["problem"] = outcome?.json ?? .null
+            printJSON(.object(document))
+        } else {
+            print(GoalJSON.render(detail, workspace: workspace))
+        }
+        if let outcome { throw outcome }
+    }
+
+    func outcome(_ detail: GoalDetail) -> GoalOutcome? {
+        let approvals = (try? ApprovalSQLStore(database: database).approvalsNow(states: [.pending])) ?? []
+        return GoalOutcome.of(
+            detail, approvals: approvals.filter { $0.runID == detail.run.id }.map { ($0.id, $0.tool) },
+            model: context.configuration.inference.chatModel)
+    }
 
     func run(_ runID: Int64, concurrency: Int) async throws -> GoalDetail {
         guard FileManager.default.fileExists(atPath: workspace.path) else {
@@ -242,7 +264,11 @@ enum GoalJSON {
                 lines.append(line)
             }
         }
-        if detail.tasks.isEmpty { lines.append("  (not planned yet)") }
+        if detail.tasks.isEmpty {
+            lines.append(
+                detail.run.state == .failed
+                    ? "  no plan: \(GoalOutcome.planProblem(detail))" : "  (not planned yet)")
+        }
         let usage = detail.usage
         lines.append(
             "usage: \(usage.modelCalls) model call(s), \(usage.promptTokens) prompt + \(usage.completionTokens) completion tokens, \(usage.toolCalls) tool call(s)"
@@ -328,23 +354,57 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Print {run, report, receipts, flagged, failed, tokens, seconds} as JSON (progress goes to stderr).")
     var json = false
 
+    @Flag(help: "Show the result of the last demo instead of running it again (with --json: its JSON).")
+    var last = false
+
     func run() async throws {
         let context = try common.load()
-        let started = Date()
         let workspace = context.paths.workspace.appending(path: "demo")
+        let previous = try Self.lastRun(context, workspace: workspace)
+        if last {
+            guard let previous else { throw CLIError("no demo has run here yet; 'hearth demo' runs it") }
+            try report(previous, receipts: SampleWorkspace.receiptNames, workspace: workspace, seconds: nil, context: context)
+            return
+        }
+        if let previous {
+            let note = "running the demo again (run \(previous.run.id) was the last one; 'hearth demo --last\(json ? " --json" : "")' shows its result without re-running)"
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+        }
+        let started = Date()
         let receipts = try SampleWorkspace.create(at: workspace)
         let database = try context.openForWriting()
         let run = try GoalSQLStore(database: database).createGoalNow(
             SampleWorkspace.goal, budget: try limits.budget(context.configuration), workspace: workspace.path)
         let detail = try await GoalSession(context: context, database: database, workspace: workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
-        let seconds = Date().timeIntervalSince(started)
+        try report(detail, receipts: receipts, workspace: workspace, seconds: Date().timeIntervalSince(started), context: context)
+    }
+
+    /// Prints the demo's result; a run that did not succeed also says why on stderr.
+    func report(_ detail: GoalDetail, receipts: [String], workspace: URL, seconds: Double?, context: HearthContext) throws {
+        let outcome = GoalOutcome.of(detail, model: context.configuration.inference.chatModel)
         if json {
-            printJSON(Self.summary(detail, receipts: receipts, workspace: workspace, seconds: seconds))
+            var document = Self.summary(detail, receipts: receipts, workspace: workspace, seconds: seconds ?? 0).objectValue ?? [:]
+            if seconds == nil { document["seconds"] = .null }
+            document["problem"] = outcome?.json ?? .null
+            printJSON(.object(document))
         } else {
             print(GoalJSON.render(detail, workspace: workspace))
-            print(String(format: "took %.0f s", seconds))
+            if let seconds { print(String(format: "took %.0f s", seconds)) }
         }
+        if let outcome { throw outcome }
+    }
+
+    /// The newest demo run in this data dir, if any.
+    static func lastRun(_ context: HearthContext, workspace: URL) throws -> GoalDetail? {
+        guard let database = try context.openForReading() else { return nil }
+        let goals = GoalSQLStore(database: database)
+        for run in try LedgerStore(database: database).runsNow(limit: 500, states: nil) where run.origin == "goal" {
+            if let detail = try goals.goalNow(run.id), detail.goal == SampleWorkspace.goal, detail.workspace == workspace.path {
+                return detail
+            }
+        }
+        return nil
     }
 
     /// The demo's answer: flagged receipts come from the tools' structured results, never from prose.

@@ -34,11 +34,21 @@ enum Main {
             } else {
                 try command.run()
             }
+        } catch let outcome as GoalOutcome {
+            FileHandle.standardError.write(Data("hearth: \(outcome.description)\n".utf8))
+            exit(outcome.exitCode)
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("hearth: \(error.description)\n".utf8))
+            exit(error.usage ? 64 : 1)
         } catch {
             let code = Hearth.exitCode(for: error)
             if code == .success {
                 print(Hearth.fullMessage(for: error))
                 exit(0)
+            }
+            if isParserError(error), let suggestion = CommandSuggestion.unknownCommand(in: Array(CommandLine.arguments.dropFirst())) {
+                FileHandle.standardError.write(Data("hearth: \(suggestion)\n".utf8))
+                exit(64)
             }
             let message =
                 isParserError(error) ? Hearth.message(for: error) + " (see 'hearth --help')" : String(describing: error)
@@ -56,8 +66,64 @@ enum Main {
     }
 }
 
-/// A failure of the command itself, with the message the user sees.
+/// A failure of the command itself, with the message the user sees; a usage error (bad
+/// arguments, malformed JSON given on the command line) exits 64.
 struct CLIError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    let usage: Bool
+    init(_ description: String, usage: Bool = false) {
+        self.description = description
+        self.usage = usage
+    }
+
+    static func usage(_ description: String) -> CLIError { CLIError(description, usage: true) }
+}
+
+/// "did you mean 'status'?" for a mistyped command.
+enum CommandSuggestion {
+    /// The message for an unknown (sub)command among `arguments`, or nil when the first word is known.
+    static func unknownCommand(in arguments: [String]) -> String? {
+        var children: [any ParsableCommand.Type] = Hearth.configuration.subcommands
+        var path: [String] = []
+        // Only the words before the first option name commands (an option's value is not one).
+        for word in arguments.prefix(while: { !$0.hasPrefix("-") }) {
+            if children.isEmpty { return nil }
+            let names: [String] = children.map { $0._commandName }
+            if let index = names.firstIndex(of: word) {
+                children = children[index].configuration.subcommands
+                path.append(word)
+                continue
+            }
+            let prefix = (["hearth"] + path).joined(separator: " ")
+            var best: (name: String, distance: Int)?
+            for name in names {
+                let d = distance(name, word)
+                if d <= max(2, word.count / 3) && d < (best?.distance ?? Int.max) { best = (name, d) }
+            }
+            if let best {
+                return "'\(word)' is not a command; did you mean '\(prefix) \(best.name)'? (see '\(prefix) --help')"
+            }
+            return "'\(word)' is not a command of '\(prefix)'; its commands are: \(names.joined(separator: ", "))"
+        }
+        return nil
+    }
+
+    /// Edit distance, with a swap of two neighbours counted as one edit ("stauts" → "status").
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var d = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[a.count][b.count]
+    }
 }

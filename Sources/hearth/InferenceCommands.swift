@@ -59,26 +59,25 @@ struct AskCommand: AsyncParsableCommand {
             pricing: context.configuration.pricing, context: UsageContext(purpose: "ask"))
         let request = ChatRequest(messages: fit.messages, temperature: temperature, maxTokens: maxTokens)
         do {
-            let response: ChatResponse
-            if json {
-                response = try await model.complete(request)
-            } else {
-                var final: ChatResponse?
-                for try await chunk in model.stream(request) {
-                    switch chunk {
-                    case .text(let piece): FileHandle.standardOutput.write(Data(piece.utf8))
-                    case .done(let done): final = done
-                    }
+            // Streamed in both modes, so an answer that falls into a loop is stopped there (and
+            // costs no more tokens) instead of running to --max-tokens.
+            var final: ChatResponse?
+            for try await chunk in model.stream(request) {
+                switch chunk {
+                case .text(let piece): if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
+                case .done(let done): final = done
                 }
-                print("")
-                guard let final else { throw ModelError.truncatedStream(url: access.endpoint.baseURL, receivedCharacters: 0) }
-                response = final
             }
+            guard let response = final else { throw ModelError.truncatedStream(url: access.endpoint.baseURL, receivedCharacters: 0) }
             await access.close()
+            let looped = response.finishReason == AccountedModel.repetitionStop || Repetition.isDegenerate(response.content)
+            let advice = looped ? Self.loopAdvice(model: response.model.isEmpty ? access.endpoint.chatModel : response.model) : nil
             if json {
+                let kept = looped ? Repetition.trimmed(response.content).text : response.content
                 printJSON([
-                    "answer": .string(response.content), "model": .string(response.model),
+                    "answer": .string(kept), "model": .string(response.model),
                     "finishReason": response.finishReason.map(JSONValue.string) ?? .null,
+                    "repetitive": .bool(looped), "note": advice.map(JSONValue.string) ?? .null,
                     "usage": try Self.encode(response.usage),
                     "endpoint": [
                         "provider": .string(access.endpoint.provider.rawValue), "baseURL": .string(access.endpoint.baseURL),
@@ -86,12 +85,21 @@ struct AskCommand: AsyncParsableCommand {
                     ],
                 ])
             } else {
+                if looped { print("\n[stopped: the answer kept repeating itself]") } else { print("") }
                 FileHandle.standardError.write(Data((Self.describe(response) + "\n").utf8))
+                if let advice { FileHandle.standardError.write(Data((advice + "\n").utf8)) }
             }
         } catch {
             await access.close()
             throw error
         }
+    }
+
+    /// What to tell a user whose answer looped: plainly, with the fix.
+    static func loopAdvice(model: String) -> String {
+        let size = ModelScale(name: model).map { " (\($0))" } ?? ""
+        return
+            "\(model)\(size) got stuck repeating itself. Small local models handle short, simple prompts; for real answers point [inference] at a bigger model ('hearth doctor' lists model servers running on this machine)."
     }
 
     static func readQuestion(_ argument: String) throws -> String {
@@ -111,6 +119,7 @@ struct AskCommand: AsyncParsableCommand {
         if let decode = usage.decodeTokensPerSecond { parts.append(String(format: "%.0f tok/s", decode)) }
         parts.append(String(format: "%.2f s", usage.latencySeconds))
         if response.finishReason == "length" { parts.append("stopped at --max-tokens") }
+        if response.finishReason == AccountedModel.repetitionStop { parts.append("stopped early: repeating itself; tokens estimated") }
         return "(\(response.model): \(parts.joined(separator: ", ")))"
     }
 

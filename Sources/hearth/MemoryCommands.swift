@@ -103,11 +103,18 @@ struct MemorySearchCommand: AsyncParsableCommand {
     @Flag(help: "Plain BM25 over each record's text (the benchmark baseline).")
     var bm25 = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Hits found only by meaning need at least this cosine similarity; 0 shows every record. Default: [memory] min_similarity.",
+            valueName: "cosine"))
+    var minSimilarity: Double?
+
     @Flag(help: "Print the hits as JSON.")
     var json = false
 
     func validate() throws {
         guard (1...1_000).contains(k) else { throw ValidationError("-k must be between 1 and 1000") }
+        if let minSimilarity, !(0...1).contains(minSimilarity) { throw ValidationError("--min-similarity must be between 0 and 1") }
         guard !query.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("the query is empty") }
     }
 
@@ -116,8 +123,10 @@ struct MemorySearchCommand: AsyncParsableCommand {
         let filter = try filters.filter()
         let memory = try await MemoryAccess.open(context, vectors: !bm25)
         let hits: [MemoryHit]
+        let floor = minSimilarity ?? context.configuration.memory.minSimilarity
         do {
-            hits = try await memory.engine.search(query, k: k, filter: filter, mode: bm25 ? .bm25 : .hybrid)
+            hits = MemoryEngine.relevant(
+                try await memory.engine.search(query, k: k, filter: filter, mode: bm25 ? .bm25 : .hybrid), minSimilarity: floor)
         } catch {
             await memory.close()
             throw error
@@ -139,6 +148,9 @@ struct MemorySearchCommand: AsyncParsableCommand {
             return
         }
         print("\(hits.count) hit\(hits.count == 1 ? "" : "s") — \(mode)\(memory.note.map { " (\($0))" } ?? "")")
+        if hits.isEmpty && floor > 0 && !bm25 {
+            print("nothing shares words with the query or comes close in meaning (cosine ≥ \(floor)); --min-similarity 0 shows the nearest anyway")
+        }
         for hit in hits {
             let when = Timestamp.format(hit.record.occurredAt).prefix(16).replacingOccurrences(of: "T", with: " ")
             let origin = [hit.record.source, hit.record.sessionID].compactMap { $0 }.joined(separator: "/")
@@ -155,8 +167,10 @@ struct MemoryRememberCommand: AsyncParsableCommand {
         commandName: "remember",
         abstract: "Store a note (and any fact, preference or rule it states) as if the user said it.",
         discussion: """
-            Simple statements become facts at once: "my dentist is Dr. Lee", "I prefer tea", "spreadsheets use EUR \
-            with a comma decimal", "always cc Sam on invoices". With --untrusted they wait in 'hearth memory pending'.
+            Simple statements become facts at once: "my dentist is Dr. Lee", "I prefer tea", "we use Postgres 16". \
+            Only what is said as a preference ("I prefer …", "I like …") or as a standing rule ("always …", "never …", \
+            "from now on …", "rule: …") enters the profile every prompt carries; other notes are remembered and \
+            searchable, never turned into rules. With --untrusted facts wait in 'hearth memory pending'.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -306,14 +320,46 @@ func printFacts(_ facts: [Fact], json: Bool) throws {
 
 struct MemoryProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "profile", abstract: "The user's preferences and standing rules, as the agent carries them into every prompt.")
+        commandName: "profile",
+        abstract: "The user's preferences and standing rules, and how much of them a prompt carries.",
+        discussion: """
+            A prompt carries at most [memory] profile_tokens of the profile, the entries most relevant to the task \
+            first. --for shows what a given task would get.
+            """)
 
     @OptionGroup var common: CommonOptions
-    @Flag(help: "Print as JSON.") var json = false
+
+    @Option(help: ArgumentHelp("Show what a prompt for this task would carry.", valueName: "task"))
+    var `for`: String?
+
+    @Flag(help: "Print as JSON: {entries, tokens, budget, facts, selected?}.") var json = false
 
     func run() async throws {
-        let memory = try await MemoryAccess.open(try common.load(), vectors: false)
-        try printFacts(try await memory.engine.profile(), json: json)
+        let context = try common.load()
+        let memory = try await MemoryAccess.open(context, vectors: false)
+        let facts = try await memory.engine.profile()
+        let budget = context.configuration.memory.profileTokens
+        let selection = ProfileSelection.select(facts, for: self.for ?? "", budget: budget)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            var document: [String: JSONValue] = [
+                "entries": .number(Double(facts.count)), "tokens": .number(Double(selection.totalTokens)),
+                "budget": .number(Double(budget)), "facts": try JSONValue(parsing: encoder.encode(facts)),
+            ]
+            if self.for != nil { document["selected"] = .array(selection.lines.map(JSONValue.string)) }
+            printJSON(.object(document))
+            return
+        }
+        try printFacts(facts, json: false)
+        let fits = selection.totalTokens <= budget
+        print(
+            "\(facts.count) entr\(facts.count == 1 ? "y" : "ies"), about \(selection.totalTokens) tokens; a prompt carries at most \(budget) "
+                + (fits ? "(all of it fits)" : "(the entries most relevant to its task first; set [memory] profile_tokens to change)"))
+        if let task = self.for {
+            print("for \"\(task)\": \(selection.lines.count) entr\(selection.lines.count == 1 ? "y" : "ies"), about \(selection.tokens) tokens")
+            for line in selection.lines { print("  \(line)") }
+        }
     }
 }
 

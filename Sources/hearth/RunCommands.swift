@@ -194,10 +194,12 @@ struct ResumeCommand: AsyncParsableCommand {
             // A goal continues in this process, from its plan and journal.
             if [.needsReview, .failed].contains(goal.run.state) { _ = try GoalSQLStore(database: database).resumeGoalNow(id) }
             guard goal.run.state != .succeeded && goal.run.state != .cancelled else { throw GoalError.notResumable(id, goal.run.state) }
-            let detail = try await GoalSession(context: context, database: database, workspace: goal.workspace(context), json: json)
-                .run(id, concurrency: concurrency)
-            print(json ? GoalJSON.detail(detail).jsonText : GoalJSON.render(detail, workspace: goal.workspace(context)))
-            if detail.run.state != .succeeded { throw ExitCode(1) }
+            let session = GoalSession(context: context, database: database, workspace: goal.workspace(context), json: json)
+            if goal.run.state == .awaitingApproval, let outcome = session.outcome(goal) {
+                // Nothing can move until a person answers: say who must answer what, and stop.
+                throw outcome
+            }
+            try session.finish(try await session.run(id, concurrency: concurrency))
             return
         }
         let (detail, told) = try await context.changeRun(id) { try $0.resumeRunNow(id) }

@@ -62,10 +62,18 @@ struct StatusCommand: AsyncParsableCommand {
         lines.append("events     \(counts["events"]?.intValue ?? 0) (last id \(counts["lastEventId"]?.intValue ?? 0))")
         let runs = (counts["runs"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value.intValue ?? 0) \($0.key)" }
         lines.append("runs       \(runs.isEmpty ? "none" : runs.joined(separator: ", "))")
-        if let review = counts["stepsNeedingReview"]?.intValue, review > 0 {
-            lines.append(
-                "           \(review) step(s) need review: hearth runs --state needsReview, then hearth resume RUN or hearth cancel RUN")
+        // What waits for a person, counted from the store (not from what the last start saw).
+        let reviewRuns = counts["runsNeedingReview"]?.intValue ?? 0
+        let reviewSteps = counts["stepsNeedingReview"]?.intValue ?? 0
+        let approvals = counts["approvalsWaiting"]?.intValue ?? 0
+        var waiting: [String] = []
+        if reviewRuns > 0 || reviewSteps > 0 {
+            waiting.append(
+                "\(reviewRuns) run(s) need review\(reviewSteps > 0 ? " (\(reviewSteps) interrupted step(s))" : ""): hearth runs --state needsReview, then hearth resume RUN or hearth cancel RUN"
+            )
         }
+        if approvals > 0 { waiting.append("\(approvals) approval(s) waiting: hearth approvals") }
+        lines.append("waiting    " + (waiting.isEmpty ? "nothing needs you" : waiting.joined(separator: "; ")))
         lines.append("schedules  \(counts["schedules"]?.intValue ?? 0), files indexed \(counts["indexedFiles"]?.intValue ?? 0)")
         if let memory = status["live"]?["memory"]?["retrieval"]?.stringValue { lines.append("memory     \(memory)") }
         if let extraction = status["live"]?["memory"]?["extraction"]?.stringValue { lines.append("facts      extraction \(extraction)") }
@@ -80,6 +88,9 @@ struct StatusCommand: AsyncParsableCommand {
                 let requeued = ledger["requeuedSteps"]?.arrayValue?.count ?? 0
                 let review = ledger["needsReviewSteps"]?.arrayValue?.count ?? 0
                 found.append("\(requeued) step(s) re-queued, \(review) flagged for review")
+            }
+            if let goals = recovery["goals"]?["resumed"]?.arrayValue, !goals.isEmpty {
+                found.append("\(goals.count) interrupted goal(s) resumed once the model server was ready")
             }
             if let cron = recovery["cron"]?["catchUps"]?.intValue { found.append("\(cron) missed schedule(s) fired") }
             if let files = recovery["watcher"]?["changesWhileDown"]?.intValue { found.append("\(files) file change(s) while down") }

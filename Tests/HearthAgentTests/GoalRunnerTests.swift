@@ -148,15 +148,6 @@ struct GoalRunnerTests {
         #expect(traces.contains { $0.name == "replan" && $0.detail["valid"] == true })
     }
 
-    @Test("a small model stuck in a loop is recognised, a real summary is not")
-    func degenerateText() {
-        #expect(GoalRunner.isDegenerate("2018-04-25 20:30:52.128" + String(repeating: ":1", count: 200)))
-        #expect(
-            !GoalRunner.isDegenerate(
-                "Twelve of the twenty receipts were flagged: four are over the limit of 100, the rest fall outside Q2."))
-        #expect(!GoalRunner.isDegenerate("ok"))
-    }
-
     @Test("a token budget stops the run before the next model call")
     func tokenBudget() async throws {
         var budget = GoalBudget()
@@ -225,7 +216,7 @@ struct GoalContextTests {
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
         _ = try await memory.handleInstruction(in: "remember that I prefer reports in EUR", source: "cli", provenance: .trusted)
         _ = try await memory.remember("Ann approved the Lisbon trip budget in March", untrusted: false, runID: nil)
-        let profile = try await memory.profileLines()
+        let profile = try await memory.profileLines(for: "Find what Ann approved", budget: 256)
         #expect(!profile.isEmpty)
 
         let server = ScriptedModelServer { body in

@@ -78,9 +78,15 @@ struct FactAndIndexTests {
         }
         #expect(first("my dentist is Dr. Lee")?.sentence == "user dentist is Dr. Lee")
         #expect(first("I prefer tea over coffee")?.kind == .preference)
-        #expect(first("spreadsheets use EUR with a comma decimal")?.kind == .rule)
+        #expect(first("spreadsheets use EUR with a comma decimal")?.kind == .fact)
         #expect(first("spreadsheets use EUR with a comma decimal")?.subject == "spreadsheets")
         #expect(first("always cc Sam on invoices")?.kind == .rule)
+        #expect(first("Please, from now on put the total first")?.kind == .rule)
+        #expect(first("Rule: invoices over 500 go to Ann")?.object == "invoices over 500 go to Ann")
+        // Notes that merely contain "should" or "must", or say what a team uses, are not standing rules.
+        #expect(first("the quarterly report should be short") == nil)
+        #expect(first("We must ship the beta by Friday") == nil)
+        #expect(first("We use Postgres 16 for the billing service")?.kind == .fact)
         #expect(first("the weather was nice") == nil)
         #expect(StatementPatterns.statements(in: "I no longer like jazz", provenance: .trusted, sourceRecordID: nil).first?.negated == true)
         #expect(MemoryInstruction.parse("Hearth, remember: the gate code is 4411") == .remember("the gate code is 4411"))

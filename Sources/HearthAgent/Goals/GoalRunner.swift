@@ -122,6 +122,12 @@ public struct GoalRunner: Sendable {
                         try await store.setTaskState(runID, task: id, state: .running, result: nil, error: nil)
                         try await trace(runID, task: id, .state, "running")
                         progress(.started(task: id))
+                        if task.collect {
+                            // Collected in code: no model call, nothing to wait for.
+                            let result = Self.collected(for: task, in: try await store.goal(runID))
+                            group.addTask { (id, .succeeded(result)) }
+                            continue
+                        }
                         let agent = try await makeAgent(detail, task: task, meter: meter)
                         group.addTask { (id, try await agent.perform()) }
                     }
@@ -305,22 +311,90 @@ public struct GoalRunner: Sendable {
         }
         let dependedOn = Set(detail.tasks.flatMap(\.task.dependsOn))
         let finals = detail.tasks.filter { !dependedOn.contains($0.task.group) && $0.task.item == nil }
-        for answer in finals.compactMap({ $0.result?["answer"]?.stringValue }) where !answer.isEmpty {
+        let loops = detail.tasks.filter { $0.result?["degenerate"] == true }
+        for record in finals where !record.task.collect {
+            guard let answer = record.result?["answer"]?.stringValue else { continue }
+            if record.result?["degenerate"] == true || Repetition.isDegenerate(answer) {
+                sentences.append("(The model's own summary was repetitive and is left out; 'hearth trace \(detail.run.id)' shows it.)")
+            } else if !answer.isEmpty {
+                sentences.append(answer)
+            }
+        }
+        if !loops.isEmpty {
             sentences.append(
-                isDegenerate(answer)
-                    ? "(The model's own summary was repetitive and is left out; 'hearth trace \(detail.run.id)' shows it.)" : answer)
+                "\(loops.count) model answer(s) repeated themselves and were replaced or left out: the model is too small for free text; "
+                    + "point [inference] at a bigger model for better summaries ('hearth doctor' lists model servers found on this machine).")
         }
         return sentences.joined(separator: "\n\n")
     }
 
-    /// Text that mostly repeats itself (a small model stuck in a loop): few distinct 4-character
-    /// pieces for its length.
-    public static func isDegenerate(_ text: String) -> Bool {
-        let characters = Array(text)
-        guard characters.count >= 80 else { return false }
-        var pieces = Set<String>()
-        for index in 0...(characters.count - 4) { pieces.insert(String(characters[index..<index + 4])) }
-        return Double(pieces.count) / Double(characters.count - 3) < 0.25
+    /// What a collecting task reports: its dependencies' results, file by file, in code.
+    static func collected(for task: PlanTask, in detail: GoalDetail) -> JSONValue {
+        var sections: [String] = []
+        var counts: [String: JSONValue] = [:]
+        for group in task.dependsOn {
+            let members = detail.tasks.filter { $0.task.group == group }
+            guard let first = members.first else { continue }
+            let done = members.filter { $0.state == .succeeded }
+            var lines: [String] = []
+            if let kinds = first.task.bindings["kinds"] {
+                for kind in kinds.split(separator: ",").map(String.init) {
+                    var found: [String] = []
+                    for record in done {
+                        let path = record.task.item ?? ""
+                        for item in record.result?["data"]?["items"]?[kind]?.arrayValue ?? [] {
+                            let page = item["page"]?.intValue.map { "p\($0):" } ?? ""
+                            found.append("- \(path):\(page)\(item["line"]?.intValue ?? 0): \(item["text"]?.stringValue ?? "")")
+                        }
+                    }
+                    counts[kind] = .number(Double(found.count))
+                    let files = Set(found.map { $0.dropFirst(2).prefix { $0 != ":" } }).count
+                    lines.append("\(kind.capitalized): \(found.count) in \(files) file(s)" + (found.isEmpty ? "." : ":"))
+                    lines += found.prefix(500)
+                    if found.count > 500 { lines.append("- … \(found.count - 500) more in the per-file results") }
+                }
+            } else if first.task.item != nil {
+                lines.append("\(first.task.title.components(separatedBy: ": ").first ?? group):")
+                for record in done {
+                    let answer = record.result?["answer"]?.stringValue ?? ""
+                    let marker = record.result?["by"] == "code" ? " (opening lines; the model's summary repeated itself)" : ""
+                    lines.append("- \(record.task.item ?? record.task.id)\(marker): \(answer.isEmpty ? "(no summary)" : answer)")
+                }
+            } else if let record = done.first {
+                lines.append("\(record.task.title):")
+                let data = record.result?["data"] ?? [:]
+                if record.result?["by"] == "model", let answer = record.result?["answer"]?.stringValue, !answer.isEmpty {
+                    lines.append(answer)
+                }
+                if let matches = data["matches"]?.arrayValue {
+                    let files = Set(matches.compactMap { $0["path"]?.stringValue }).count
+                    lines.append("\(matches.count) matching line(s) in \(files) file(s)\(matches.count >= 100 ? " (the first 100)" : "")" + (matches.isEmpty ? "." : ":"))
+                    lines += matches.map { "- \($0["path"]?.stringValue ?? ""):\($0["line"]?.intValue ?? 0): \($0["text"]?.stringValue ?? "")" }
+                    counts["matches"] = .number(Double(matches.count))
+                } else if let common = data["common"]?.intValue, let a = data["a"]?.stringValue, let b = data["b"]?.stringValue {
+                    lines.append(
+                        "\(common) line(s) in common, \(data["onlyInA"]?.intValue ?? 0) only in \(a), \(data["onlyInB"]?.intValue ?? 0) only in \(b).")
+                    for (key, label, sign) in [("removed", "Only in \(a)", "-"), ("added", "Only in \(b)", "+")] {
+                        let entries = data[key]?.arrayValue ?? []
+                        guard !entries.isEmpty else { continue }
+                        lines.append("\(label):")
+                        lines += entries.map { "\(sign) \($0["line"]?.intValue ?? 0): \($0["text"]?.stringValue ?? "")" }
+                    }
+                } else {
+                    lines.append(record.result?["summary"]?.stringValue ?? "")
+                }
+            }
+            let failed = members.filter { $0.state != .succeeded }
+            if !failed.isEmpty {
+                lines.append("Could not be handled (\(failed.count)):")
+                lines += failed.map { "- \($0.task.item ?? $0.task.id): \($0.error ?? $0.state.rawValue)" }
+            }
+            sections.append(lines.joined(separator: "\n"))
+        }
+        let text = sections.joined(separator: "\n\n")
+        return [
+            "answer": .string(text), "summary": .string(TaskAgent.preview(text, 400)), "by": "code", "calls": 0, "counts": .object(counts),
+        ]
     }
 
     private func pause(_ runID: Int64, reason: String) async throws -> GoalDetail {
@@ -381,10 +455,13 @@ enum GoalReport {
     static func arguments(_ detail: GoalDetail, state: RunState, summary: String, path: String) -> JSONValue {
         let items = detail.tasks.filter { $0.task.item != nil }
         let fields = fieldNames(items)
+        // Per-file text (a summary) when the model, or code standing in for it, wrote one.
+        let written = items.contains { ["model", "code"].contains($0.result?["by"]?.stringValue) }
         var rows: [JSONValue] = []
         for record in items {
             let item = record.task.item ?? record.task.id
             var row = [MarkdownLink.relative(to: item, from: path), record.state.rawValue]
+            if written { row.append(["model", "code"].contains(record.result?["by"]?.stringValue) ? oneLine(record.result?["answer"]) : "") }
             let data = record.result?["data"]
             row += fields.map { data?[$0].map(display) ?? "" }
             let flags = data?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -411,7 +488,8 @@ enum GoalReport {
         let others = detail.tasks.filter { $0.task.item == nil && $0.state == .succeeded }
         for record in others {
             let answer = record.result?["answer"]?.stringValue ?? ""
-            let text = GoalRunner.isDegenerate(answer) ? "(repetitive model output left out; see 'hearth trace \(detail.run.id)')" : answer
+            let repetitive = record.result?["degenerate"] == true || Repetition.isDegenerate(answer)
+            let text = repetitive ? "(repetitive model output left out; see 'hearth trace \(detail.run.id)')" : answer
             sections.append(["heading": .string(record.task.title), "text": .string(text)])
         }
         var arguments: [String: JSONValue] = [
@@ -419,7 +497,7 @@ enum GoalReport {
             "summary": .string(summary.isEmpty ? "(no summary)" : summary), "sections": .array(sections),
         ]
         if !items.isEmpty {
-            let columns = ["file", "state"] + fields + ["flags or error"]
+            let columns = ["file", "state"] + (written ? ["summary"] : []) + fields + ["flags or error"]
             arguments["table"] = ["columns": .array(columns.map(JSONValue.string)), "rows": .array(rows)]
         }
         return .object(arguments)
@@ -430,13 +508,18 @@ enum GoalReport {
         var names: [String] = []
         for record in items {
             guard let data = record.result?["data"]?.objectValue else { continue }
-            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source"].contains(key) && !names.contains(key) {
+            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source", "kind"].contains(key) && !names.contains(key) {
                 if case .array = data[key]! { continue }
                 if case .object = data[key]! { continue }
                 names.append(key)
             }
         }
         return Array(names.prefix(6))
+    }
+
+    static func oneLine(_ value: JSONValue?) -> String {
+        let text = (value?.stringValue ?? "").split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.count > 300 ? String(text.prefix(300)) + "…" : text
     }
 
     static func display(_ value: JSONValue) -> String {

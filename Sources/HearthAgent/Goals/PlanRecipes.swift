@@ -16,7 +16,72 @@ public enum PlanRecipes {
 
     /// The recipe for `goal`, if one fits.
     public static func match(goal: String, files: [String], tools: Set<String>) -> Match? {
-        documentAudit(goal: goal, files: files, tools: tools)
+        documentAudit(goal: goal, files: files, tools: tools) ?? textWork(goal: goal, files: files, tools: tools)
+    }
+
+    /// Goals of a `GoalShape`: per-file summaries (the model's only job: a few sentences per
+    /// file it is handed), items found by code, a search, a comparison; a last task collects
+    /// the results in code.
+    static func textWork(goal: String, files: [String], tools: Set<String>) -> Match? {
+        guard let shape = GoalShape.parse(goal, files: files) else { return nil }
+        var tasks: [PlanDraft.Task] = []
+        func id(_ base: String, _ index: Int) -> String { shape.targets.count > 1 ? "\(base)-\(index + 1)" : base }
+        if let pair = shape.compare {
+            guard tools.contains("compare_files") else { return nil }
+            tasks.append(
+                PlanDraft.Task(
+                    id: "compare", title: "Compare \(pair[0]) with \(pair[1])",
+                    instructions:
+                        "Say in two or three sentences how \(pair[1]) differs from \(pair[0]), from the lines only in one of them.",
+                    expectedOutput: "the differences", tools: ["compare_files"], bindings: ["a": pair[0], "b": pair[1]]))
+        }
+        for (index, target) in shape.targets.enumerated() {
+            if !shape.items.isEmpty {
+                guard tools.contains("extract_items") else { return nil }
+                let kinds = shape.items.map(\.rawValue).joined(separator: ",")
+                tasks.append(
+                    PlanDraft.Task(
+                        id: id("find", index), title: "Find \(Self.words(shape.items))",
+                        instructions: "List the \(Self.words(shape.items)) in {{item}}.", expectedOutput: "the items with their lines",
+                        tools: ["extract_items"], forEach: target, bindings: ["kinds": kinds], completesWith: "extract_items"))
+            }
+            if shape.summarise {
+                guard tools.contains("read_document") else { return nil }
+                tasks.append(
+                    PlanDraft.Task(
+                        id: id("summary", index), title: "Summarise",
+                        instructions: "Summarise {{item}} in two or three sentences: what it is about, and what it decides or asks.",
+                        expectedOutput: "a short summary", tools: ["read_document"], forEach: target))
+            }
+        }
+        if let term = shape.search {
+            guard tools.contains("search_text") else { return nil }
+            var bindings = ["query": term]
+            if shape.targets.count == 1 { bindings["pattern"] = shape.targets[0] }
+            tasks.append(
+                PlanDraft.Task(
+                    id: "search", title: "Search for \"\(term)\"", instructions: "Find the lines that contain \"\(term)\".",
+                    expectedOutput: "the matching lines", tools: ["search_text"], bindings: bindings, completesWith: "search_text"))
+        }
+        guard !tasks.isEmpty, tasks.count < PlanDraft.Limits().maxTasks else { return nil }
+        tasks.append(
+            PlanDraft.Task(
+                id: "results", title: "Collect the results", instructions: "Collect what the other tasks found, file by file.",
+                dependsOn: tasks.map(\.id), expectedOutput: "the results in one place", tools: [], collect: true))
+        return Match(name: "text-work", draft: PlanDraft(tasks: tasks))
+    }
+
+    /// "open questions, to-dos and dates".
+    static func words(_ items: [GoalShape.Item]) -> String {
+        let names = items.map { item -> String in
+            switch item {
+            case .questions: "open questions"
+            case .todos: "to-dos"
+            case .emails: "e-mail addresses"
+            default: item.rawValue
+            }
+        }
+        return names.count <= 1 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
     }
 
     /// "Audit the receipts in Receipts/ against Policy.md": the goal names a folder of the

@@ -97,6 +97,9 @@ struct TaskAgent: Sendable {
         var untrustedTexts = [inputs] + memories
         var invalidReplies = 0
         var steps = 0
+        // A call the plan fully determines is made without asking the model; after it, all that
+        // is left for the model is the answer.
+        let determined = determinedCall()
 
         while true {
             if await shouldStop() { return .cancelled }
@@ -115,6 +118,10 @@ struct TaskAgent: Sendable {
             } else if let pending {
                 // The model's choice was frozen in the approval: it is not asked again.
                 call = ToolCall(id: "approved_\(position)", name: pending.tool, arguments: pending.arguments)
+            } else if let determined, position == 0 {
+                call = determined
+            } else if determined != nil, let lastSuccess {
+                return try await answer(messages, after: lastSuccess, calls: position)
             } else {
                 if specs.isEmpty { return try await answerWithoutTools(messages) }
                 let choice: AgentChoice
@@ -134,11 +141,14 @@ struct TaskAgent: Sendable {
                     }
                     return .paused("the model failed: \(error.description)")
                 }
-                try await traceModel(choice.responses, messages, started: started, detail: [:])
+                try await traceModel(choice.responses, messages, started: started, detail: [:], text: Self.text(of: choice.action))
                 switch choice.action {
                 case .answer(let text):
                     if let lastSuccess {
-                        return .succeeded(Self.result(answer: text, tool: lastSuccess.tool, output: lastSuccess.output, calls: position))
+                        return .succeeded(
+                            screened(
+                                Self.result(answer: text, tool: lastSuccess.tool, output: lastSuccess.output, calls: position), by: "model",
+                                source: lastSuccess.output.text))
                     }
                     return .failed(lastError ?? "the task ended without a result")
                 case .call(let chosen):
@@ -200,8 +210,13 @@ struct TaskAgent: Sendable {
                 let fingerprint = output.text
                 stepsWithoutNews = seenOutputs.insert(fingerprint).inserted ? 0 : stepsWithoutNews + 1
                 messages.append(.assistant(Self.callText(call)))
-                messages.append(.user(Self.observation(call.name, output) + "\nCall another tool, or give the final answer."))
+                messages.append(
+                    .user(
+                        Self.observation(call.name, output)
+                            + (determined != nil ? "\nNow answer the task: \(task.instructions)" : "\nCall another tool, or give the final answer.")))
             case .failure(let error):
+                // The plan's one call failed: asking the model cannot change its arguments.
+                if determined != nil { return .failed(error.description) }
                 lastError = error.description
                 failedCalls[signature] = error.description
                 stepsWithoutNews += 1
@@ -294,8 +309,24 @@ struct TaskAgent: Sendable {
         return .object(members)
     }
 
+    /// The call the plan fully determines: the task's only tool, with every required argument pinned.
+    func determinedCall() -> ToolCall? {
+        guard task.tools.count == 1, let tool = tools[task.tools[0]] else { return nil }
+        let pins = pins(for: tool)
+        let required = tool.spec.parameters["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard !pins.isEmpty, required.allSatisfy({ pins[$0] != nil }) else { return nil }
+        return ToolCall(id: "plan_0", name: tool.name, arguments: .object(pins.mapValues(JSONValue.string)))
+    }
+
     /// A task without tools (a synthesis): one schema-constrained answer.
     private func answerWithoutTools(_ messages: [ChatMessage]) async throws -> TaskOutcome {
+        try await answer(messages, after: nil, calls: 0)
+    }
+
+    /// One schema-constrained answer, after the task's tool call when it made one.
+    private func answer(_ messages: [ChatMessage], after success: (tool: String, output: ToolOutput)?, calls: Int) async throws
+        -> TaskOutcome
+    {
         let schema: JSONValue = [
             "type": "object", "properties": ["answer": ["type": "string", "minLength": 1, "maxLength": 600]], "required": ["answer"],
             "additionalProperties": false,
@@ -303,14 +334,40 @@ struct TaskAgent: Sendable {
         let started = ContinuousClock.now
         do {
             let reply = try await model.generateJSON(messages: messages, schema: schema, name: "answer", maxTokens: 300)
-            try await traceModel(reply.responses, messages, started: started, detail: [:])
             let answer = reply.json["answer"]?.stringValue ?? ""
-            return .succeeded(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0])
+            try await traceModel(reply.responses, messages, started: started, detail: [:], text: answer)
+            if let success {
+                return .succeeded(
+                    screened(
+                        Self.result(answer: answer, tool: success.tool, output: success.output, calls: calls), by: "model",
+                        source: success.output.text))
+            }
+            return .succeeded(screened(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0], by: "model"))
         } catch let error as ModelError {
             try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
             if case .schemaViolation = error { return .failed("the model gave no valid answer: \(error.description)") }
             return .paused("the model failed: \(error.description)")
         }
+    }
+
+    /// A result whose model-written answer is checked for loops: a repetitive answer is never
+    /// shown as if it were one. For a file's summary, the file's own first sentences stand in
+    /// (marked as such); otherwise the answer is left out. The full text stays in the trace.
+    func screened(_ result: JSONValue, by author: String, source: String? = nil) -> JSONValue {
+        guard var members = result.objectValue else { return result }
+        members["by"] = .string(author)
+        let answer = members["answer"]?.stringValue ?? ""
+        guard Repetition.isDegenerate(answer) else { return .object(members) }
+        members["degenerate"] = true
+        if let source, let extract = ExtractiveSummary.of(source) {
+            members["answer"] = .string(extract)
+            members["by"] = "code"
+            members["summary"] = .string(Self.preview("(the model repeated itself; the file's opening lines) " + extract, 400))
+        } else {
+            members["answer"] = ""
+            members["summary"] = .string("(the model's answer repeated itself and is left out; 'hearth trace \(runID)' shows it)")
+        }
+        return .object(members)
     }
 
     /// Runs one call through the journal: intent, effect, outcome. A repair (normalising a
@@ -423,6 +480,13 @@ struct TaskAgent: Sendable {
         return output.untrusted ? "Result of \(tool):\n<data>\n\(body)\n</data>" : "Result of \(tool):\n\(body)"
     }
 
+    static func text(of action: AgentChoice.Action) -> String {
+        switch action {
+        case .answer(let text): text
+        case .call(let call): callText(call)
+        }
+    }
+
     static func callText(_ call: ToolCall) -> String {
         (["tool": .string(call.name), "arguments": call.arguments] as JSONValue).jsonText
     }
@@ -430,7 +494,7 @@ struct TaskAgent: Sendable {
     static func result(answer: String, tool: String, output: ToolOutput, calls: Int) -> JSONValue {
         [
             "answer": .string(answer), "tool": .string(tool), "data": output.data, "summary": .string(preview(output.text, 400)),
-            "calls": .number(Double(calls)),
+            "calls": .number(Double(calls)), "by": "tool",
         ]
     }
 
@@ -452,11 +516,13 @@ struct TaskAgent: Sendable {
         return String(hash, radix: 16)
     }
 
-    private func traceModel(_ responses: [ChatResponse]?, _ messages: [ChatMessage], started: ContinuousClock.Instant, detail: JSONValue)
-        async throws
-    {
+    private func traceModel(
+        _ responses: [ChatResponse]?, _ messages: [ChatMessage], started: ContinuousClock.Instant, detail: JSONValue, text: String? = nil
+    ) async throws {
         let usage = try await meter.chargeModel(responses ?? [], since: started, runID: runID, store: store)
         var details = detail.objectValue ?? [:]
+        // What the model wrote, so a report that leaves a repetitive answer out can point here.
+        if let text { details["text"] = .string(text.count > 4000 ? String(text.prefix(4000)) + "…" : text) }
         details["calls"] = .number(Double(responses?.count ?? 0))
         details["promptHash"] = .string(Self.promptHash(messages))
         try await store.trace(

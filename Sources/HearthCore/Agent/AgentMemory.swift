@@ -6,8 +6,10 @@ public protocol AgentMemory: Sendable {
     /// Stores a note the agent wrote while working; `untrusted` when it may derive from files,
     /// mail or the web (facts learned from it then wait for the user's confirmation).
     func remember(_ text: String, untrusted: Bool, runID: Int64?) async throws -> Int64
-    /// The most relevant memories, best first, as text.
+    /// The most relevant memories, best first, as text; unrelated records are left out, so the
+    /// list may be shorter than `limit` or empty.
     func recall(_ query: String, limit: Int) async throws -> [String]
-    /// Preferences and standing rules, one line each.
-    func profileLines() async throws -> [String]
+    /// Preferences and standing rules, one line each, the most relevant to `task` first, within
+    /// `budget` tokens.
+    func profileLines(for task: String, budget: Int) async throws -> [String]
 }

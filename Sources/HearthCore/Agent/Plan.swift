@@ -21,11 +21,14 @@ public struct PlanDraft: Sendable, Hashable, Codable {
         public var bindings: [String: String]?
         /// The completion check: the task is done when this tool succeeds (no further model call).
         public var completesWith: String?
+        /// A task that collects its dependencies' results in code (no model call, no tools).
+        public var collect: Bool?
 
         public init(
             id: String, title: String, instructions: String, dependsOn: [String] = [], expectedOutput: String = "",
-            tools: [String], forEach: String? = nil, bindings: [String: String]? = nil, completesWith: String? = nil
+            tools: [String], forEach: String? = nil, bindings: [String: String]? = nil, completesWith: String? = nil, collect: Bool? = nil
         ) {
+            self.collect = collect
             self.id = id
             self.title = title
             self.instructions = instructions
@@ -113,6 +116,9 @@ public struct PlanDraft: Sendable, Hashable, Codable {
             for tool in task.tools where !knownTools.contains(tool) {
                 problems.append("task \"\(task.id)\" names the unknown tool \"\(tool)\"")
             }
+            if task.collect == true && !task.tools.isEmpty {
+                problems.append("task \"\(task.id)\" collects results in code, so it takes no tools")
+            }
             if let tool = task.completesWith, !task.tools.contains(tool) {
                 problems.append("task \"\(task.id)\" completes with \"\(tool)\", which is not one of its tools")
             }
@@ -173,11 +179,19 @@ public struct PlanTask: Sendable, Hashable, Codable {
     /// Arguments pinned for every tool that takes them (see `PlanDraft.Task.bindings`).
     public var bindings: [String: String]
     public var completesWith: String?
+    /// Collects the results of the tasks it depends on in code (see `PlanDraft.Task.collect`).
+    public var collect: Bool {
+        get { collects ?? false }
+        set { collects = newValue ? true : nil }
+    }
+    /// Optional in storage: plans saved before this field existed decode without it.
+    private var collects: Bool?
 
     public init(
         id: String, group: String, item: String?, title: String, instructions: String, dependsOn: [String], expectedOutput: String,
-        tools: [String], bindings: [String: String] = [:], completesWith: String? = nil
+        tools: [String], bindings: [String: String] = [:], completesWith: String? = nil, collect: Bool = false
     ) {
+        self.collects = collect ? true : nil
         self.bindings = bindings
         self.completesWith = completesWith
         self.id = id
@@ -223,7 +237,7 @@ extension PlanDraft {
                     PlanTask(
                         id: task.id, group: task.id, item: nil, title: task.title, instructions: task.instructions,
                         dependsOn: task.dependsOn, expectedOutput: task.expectedOutput, tools: task.tools, bindings: task.bindings ?? [:],
-                        completesWith: task.completesWith))
+                        completesWith: task.completesWith, collect: task.collect ?? false))
                 continue
             }
             let items = try matches(glob).sorted()

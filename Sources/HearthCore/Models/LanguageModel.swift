@@ -60,6 +60,54 @@ public enum ResponseFormat: Sendable, Hashable {
     case grammar(String)
 }
 
+/// Sampling that keeps a small model out of loops: llama.cpp's DRY ("don't repeat yourself")
+/// penalty on repeated sequences and the classic penalty on recently used tokens.
+///
+/// Applied where the server supports it (llama.cpp: all of it; Ollama: the repeat penalty);
+/// hosted OpenAI-compatible APIs get none of it (their models do not need it, and their
+/// penalties mean something else). The values are measured on the 135M default model with
+/// `hearth bench loops` (BENCHMARKS.md).
+public struct RepetitionControl: Sendable, Hashable, Codable {
+    /// Divides the logits of tokens seen in the last `repeatLastN` tokens; 1 is off.
+    public var repeatPenalty: Double
+    public var repeatLastN: Int
+    /// Strength of the DRY penalty on a token that would extend a repeated sequence; 0 is off.
+    public var dryMultiplier: Double
+    public var dryBase: Double
+    /// Repeated sequences up to this many tokens are free (names, short phrases).
+    public var dryAllowedLength: Int
+    /// How far back DRY looks; -1 is the whole context.
+    public var dryLastN: Int
+
+    public init(repeatPenalty: Double, repeatLastN: Int, dryMultiplier: Double, dryBase: Double, dryAllowedLength: Int, dryLastN: Int) {
+        self.repeatPenalty = repeatPenalty
+        self.repeatLastN = repeatLastN
+        self.dryMultiplier = dryMultiplier
+        self.dryBase = dryBase
+        self.dryAllowedLength = dryAllowedLength
+        self.dryLastN = dryLastN
+    }
+
+    /// No penalties: the server's plain sampling (the benchmark's baseline).
+    public static let off = RepetitionControl(
+        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0, dryBase: 1.75, dryAllowedLength: 2, dryLastN: -1)
+
+    /// Free text (answers, summaries).
+    public static let text = RepetitionControl(
+        repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: -1)
+
+    /// Output constrained to a schema or grammar: DRY only (its sequence breakers `"` and `:`
+    /// leave JSON's syntax alone), no token penalty (JSON repeats its punctuation by design).
+    public static let structured = RepetitionControl(
+        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 3, dryLastN: -1)
+
+    /// What a request gets when it does not say.
+    public static func `default`(for format: ResponseFormat) -> RepetitionControl {
+        if case .text = format { return .text }
+        return .structured
+    }
+}
+
 /// One chat completion request.
 public struct ChatRequest: Sendable, Hashable {
     public var messages: [ChatMessage]
@@ -71,11 +119,18 @@ public struct ChatRequest: Sendable, Hashable {
     public var tools: [ToolSpec]
     public var stop: [String]
     public var seed: Int?
+    /// Penalties against loops; nil: `RepetitionControl.default(for: responseFormat)`.
+    public var repetition: RepetitionControl?
+
+    /// The penalties this request is sent with.
+    public var effectiveRepetition: RepetitionControl { repetition ?? .default(for: responseFormat) }
 
     public init(
         messages: [ChatMessage], model: String? = nil, temperature: Double? = nil, maxTokens: Int? = nil,
-        responseFormat: ResponseFormat = .text, tools: [ToolSpec] = [], stop: [String] = [], seed: Int? = nil
+        responseFormat: ResponseFormat = .text, tools: [ToolSpec] = [], stop: [String] = [], seed: Int? = nil,
+        repetition: RepetitionControl? = nil
     ) {
+        self.repetition = repetition
         self.messages = messages
         self.model = model
         self.temperature = temperature

@@ -1,0 +1,49 @@
+import Foundation
+import HearthCore
+import Testing
+
+@Suite("Repetition: model text stuck in a loop")
+struct RepetitionTests {
+    @Test("the loops a 135M model falls into are recognised, and what came before them is kept")
+    func loops() throws {
+        let phrase = "Summarise the expense policy in one sentence. The expense policy in one sentence is: "
+        let looped = "Sure. " + String(repeating: "The expense policy in one sentence is: ", count: 50)
+        #expect(Repetition.isDegenerate(looped))
+        let trimmed = Repetition.trimmed(looped)
+        #expect(trimmed.cut)
+        #expect(trimmed.text == "Sure. The expense policy in one sentence is:")
+        #expect(Repetition.isDegenerate("1+1." + String(repeating: "1", count: 300)))
+        #expect(Repetition.isDegenerate("2018-04-25 20:30:52.128" + String(repeating: ":1", count: 200)))
+        let loop = try #require(Repetition.loop(in: "2018-04-25 20:30:52.128" + String(repeating: ":1", count: 200)))
+        #expect(loop.unit == ":1" || loop.unit == "1:")
+        #expect(loop.repeats >= 199)
+        #expect(!phrase.isEmpty)
+    }
+
+    @Test("ordinary answers are not loops: prose, lists with a shared pattern, markdown rules, short repeats")
+    func ordinary() {
+        #expect(!Repetition.isDegenerate("Twelve of the twenty receipts were flagged: four are over the limit of 100, the rest fall outside Q2."))
+        #expect(!Repetition.isDegenerate("ok"))
+        #expect(!Repetition.isDegenerate("| file | total |\n|------------------------------------------------------|-------|\n| a.txt | 12 |"))
+        #expect(!Repetition.isDegenerate("- Notes/a.md: budget owner?\n- Notes/b.md: timeline?\n- Notes/c.md: who signs off?\n- Notes/d.md: which vendor?"))
+        #expect(!Repetition.isDegenerate("ha ha ha, very funny."))
+        #expect(Repetition.loop(in: "4") == nil)
+    }
+
+    @Test("a stream is stopped once its loop has repeated a few times, not before")
+    func watch() {
+        var watch = RepetitionWatch()
+        var stoppedAt: Int?
+        for index in 0..<100 {
+            if watch.add("and then ") != nil {
+                stoppedAt = index
+                break
+            }
+        }
+        #expect(stoppedAt != nil)
+        #expect((stoppedAt ?? 100) < 20)
+        var calm = RepetitionWatch()
+        let prose = "The policy caps meals at 100 and asks for a receipt for every expense. Travel is booked through the office. "
+        #expect(prose.split(separator: " ").allSatisfy { calm.add(String($0) + " ") == nil })
+    }
+}
