@@ -158,7 +158,8 @@ public enum Daemon {
                     memoryBoard.set(memorySettings.vectors ? state.description : "full text only ([memory] vectors = false)")
                 }))
         // The credential broker, before the goals that may call it (so it stops after them).
-        services.append(VaultBrokerService(paths: paths, logger: logger))
+        let vaultWake = WakeSignal()
+        services.append(VaultBrokerService(paths: paths, logger: logger, wake: vaultWake, clock: clock))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()
@@ -195,7 +196,8 @@ public enum Daemon {
                     return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
                 },
                 runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}, goals: goals,
-                goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database)),
+                goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database),
+                vaultChanged: { vaultWake.wake() }),
             logger: logger)
         services.append(
             api.service { port in

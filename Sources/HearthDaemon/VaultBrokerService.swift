@@ -1,4 +1,5 @@
 import Foundation
+import HearthAgent
 import HearthConfig
 import HearthCore
 import HearthModels
@@ -20,6 +21,10 @@ extension HearthPaths {
 struct VaultBrokerService: Service {
     let paths: HearthPaths
     let logger: Logger
+    /// Woken when `hearth vault add` created or changed the vault: the broker starts at once
+    /// instead of at the next look.
+    var wake = WakeSignal()
+    var clock: any WallClock = SystemWallClock()
     var pollInterval: Duration = .seconds(30)
 
     func run() async throws {
@@ -42,7 +47,11 @@ struct VaultBrokerService: Service {
                 // Another broker for a key-file vault (one a killed daemon left, about to stop on
                 // its own): look again soon, to take over when it is gone.
                 let pause = kind == "keyfile" && listening ? Duration.seconds(2) : pollInterval
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+                await withGracefulShutdownHandler {
+                    await wake.wait(until: clock.now().addingTimeInterval(pause.inSeconds), clock: clock)
+                } onGracefulShutdown: {
+                    wake.wake()
+                }
                 continue
             }
             var arguments = ["serve", "--exit-with-parent", "--data-dir", paths.dataDirectory.path, "--key-file", paths.vaultKeyFile.path]

@@ -24,13 +24,16 @@ public struct APIDependencies: Sendable {
     public var goalsChanged: @Sendable () -> Void
     /// Approvals (`GET /v1/approvals`, `POST /v1/approvals/{id}/approve|deny`).
     public var approvals: (any ApprovalBook)?
+    /// Called after the vault was created or changed (`hearth vault add`), so its broker starts now.
+    public var vaultChanged: @Sendable () -> Void
 
     public init(
         journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
         runsChanged: @escaping @Sendable () -> Void, schedulesChanged: @escaping @Sendable () -> Void,
         eventsAppended: @escaping @Sendable () -> Void, goals: (any GoalStore)? = nil, goalsChanged: @escaping @Sendable () -> Void = {},
-        approvals: (any ApprovalBook)? = nil
+        approvals: (any ApprovalBook)? = nil, vaultChanged: @escaping @Sendable () -> Void = {}
     ) {
+        self.vaultChanged = vaultChanged
         self.approvals = approvals
         self.goals = goals
         self.goalsChanged = goalsChanged
@@ -60,7 +63,7 @@ public struct APIDependencies: Sendable {
 /// | `POST /v1/goals` | `{"goal": "…"}`: hand over a goal (201 with its run) |
 /// | `GET /v1/goals/{id}`, `GET /v1/goals/{id}/trace` | a goal's plan, tasks and usage; its trace |
 /// | `GET /v1/approvals?all=1`, `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` | answer gated actions (`{"note"}` / `{"reason"}`) |
-/// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals"]}`: the CLI's nudge after it wrote the database |
+/// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals", "vault"]}`: the CLI's nudge after it wrote the database or the vault |
 /// | `GET /v1/status` | the daemon's status document |
 public struct APIServer: Sendable {
     public let port: Int
@@ -270,7 +273,8 @@ public struct APIServer: Sendable {
             case "schedules": dependencies.schedulesChanged()
             case "events": dependencies.eventsAppended()
             case "goals": dependencies.goalsChanged()
-            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules, events or goals")
+            case "vault": dependencies.vaultChanged()
+            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules, events, goals or vault")
             }
         }
         return Self.json(["woke": .array(what.map(JSONValue.string))])

@@ -44,13 +44,17 @@ public final class ScriptedModelServer: Sendable {
 
     private let script: Mutex<[Reply]>
     private let responder: (@Sendable (JSONValue) -> Reply)?
+    /// Models the server lists (Ollama's `/api/tags` and OpenAI's `/v1/models`), as name and
+    /// parameter size ("8.0B"; empty when unknown).
+    public let models: [(name: String, size: String)]
     private let received = Mutex<[Received]>([])
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
-    public init(_ replies: [Reply]) {
+    public init(_ replies: [Reply], models: [(name: String, size: String)] = []) {
         precondition(!replies.isEmpty, "a script needs at least one reply")
         script = Mutex(replies)
         responder = nil
+        self.models = models
     }
 
     /// A server whose reply depends on the request (its JSON body): for agents whose concurrent
@@ -58,6 +62,7 @@ public final class ScriptedModelServer: Sendable {
     public init(responder: @escaping @Sendable (JSONValue) -> Reply) {
         script = Mutex([])
         self.responder = responder
+        models = []
     }
 
     deinit {
@@ -71,6 +76,19 @@ public final class ScriptedModelServer: Sendable {
         let router = Router()
         for path in ["/v1/chat/completions", "/v1/embeddings", "/api/chat", "/api/embed"] {
             router.post(RouterPath(path)) { [self] request, _ in try await respond(request, path: path) }
+        }
+        // Model lists, as Ollama and OpenAI-compatible servers publish them.
+        let models = self.models
+        router.get("/api/tags") { _, _ in
+            Self.json([
+                "models": .array(
+                    models.map { model in
+                        ["name": .string(model.name), "model": .string(model.name), "details": ["parameter_size": .string(model.size)]]
+                    })
+            ])
+        }
+        router.get("/v1/models") { _, _ in
+            Self.json(["object": "list", "data": .array(models.map { ["id": .string($0.name), "object": "model"] })])
         }
         let port = try await LoopbackApplication.start(router, host: "127.0.0.1", label: "scripted-model-server", task: task)
         return "http://127.0.0.1:\(port)"

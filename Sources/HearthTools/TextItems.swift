@@ -120,7 +120,9 @@ public enum TextItems {
                 sentence = ""
             }
         }
-        if found.isEmpty && heading.contains("question") && isListItem(line) && !body.isEmpty { found.append(body) }
+        // A checkbox is a to-do, even under a questions heading.
+        let checkbox = ["[ ]", "[x]", "[X]"].contains { line.contains($0) }
+        if found.isEmpty && heading.contains("question") && isListItem(line) && !body.isEmpty && !checkbox { found.append(body) }
         return found
     }
 
@@ -129,7 +131,10 @@ public enum TextItems {
         if line.contains("[x]") || line.contains("[X]") { return nil }  // done
         if line.hasPrefix("- [ ]") || line.hasPrefix("* [ ]") || line.hasPrefix("[ ]") { return body }
         let lower = body.lowercased()
-        for label in ["todo:", "todo ", "to do:", "to-do:", "fixme:", "fixme ", "action item:", "action:", "follow up:", "follow-up:"]
+        for label in [
+            "todo:", "todo ", "to do:", "to-do:", "fixme:", "fixme ", "action item:", "action items:", "action:", "follow up:", "follow-up:",
+            "next step:", "next steps:",
+        ]
         where lower.hasPrefix(label) {
             let rest = body.dropFirst(label.count).trimmingCharacters(in: .whitespaces)
             return rest.isEmpty ? nil : rest

@@ -45,7 +45,7 @@ struct AuditBenchCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        guard let mode = Planner.Mode(rawValue: planner) else { throw CLIError("--planner must be auto or model") }
+        guard let mode = Planner.Mode(rawValue: planner) else { throw CLIError.usage("--planner must be auto or model") }
         let context = try common.load()
         let scratch = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-audit-\(getpid())")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -157,7 +157,7 @@ struct AuditBenchCommand: AsyncParsableCommand {
     static func randomSample(_ count: Int, seed: UInt64, keys: URL, workspace: URL) throws -> [String] {
         let boxes = keys.deletingLastPathComponent().appending(path: "box")
         let all = try FileManager.default.contentsOfDirectory(atPath: boxes.path).filter { $0.hasSuffix(".csv") }.sorted()
-        guard count >= 1 && count <= all.count else { throw CLIError("--random must be between 1 and \(all.count)") }
+        guard count >= 1 && count <= all.count else { throw CLIError.usage("--random must be between 1 and \(all.count)") }
         var generator = SplitMix64(seed: seed)
         let chosen = all.shuffled(using: &generator).prefix(count).sorted()
         let folder = workspace.appending(path: "Receipts")

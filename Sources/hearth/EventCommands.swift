@@ -50,7 +50,7 @@ struct EventAddCommand: AsyncParsableCommand {
         var occurred = Date()
         if let occurredAt {
             guard let date = Timestamp.parse(occurredAt) else {
-                throw CLIError("--occurred-at: \"\(occurredAt)\" is not an RFC 3339 date-time like 2026-11-21T08:30:00Z")
+                throw CLIError.usage("--occurred-at: \"\(occurredAt)\" is not an RFC 3339 date-time like 2026-11-21T08:30:00Z")
             }
             occurred = date
         }

@@ -35,7 +35,7 @@ struct BudgetOptions: ParsableArguments {
             ("--max-tokens", maxTokens), ("--max-seconds", maxSeconds), ("--max-tool-calls", maxToolCalls),
             ("--max-steps-per-task", maxStepsPerTask), ("--concurrency", concurrency),
         ] where value < 1 {
-            throw CLIError("\(name) must be at least 1 (got \(value))")
+            throw CLIError.usage("\(name) must be at least 1 (got \(value))")
         }
         var budget = GoalBudget()
         budget.maxTokens = maxTokens

@@ -37,6 +37,9 @@ enum Main {
         } catch let outcome as GoalOutcome {
             FileHandle.standardError.write(Data("hearth: \(outcome.description)\n".utf8))
             exit(outcome.exitCode)
+        } catch let code as ExitCode {
+            // A child program (hearth-vault) already said what went wrong; pass its status on.
+            exit(code.rawValue)
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("hearth: \(error.description)\n".utf8))
             exit(error.usage ? 64 : 1)

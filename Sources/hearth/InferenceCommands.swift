@@ -44,7 +44,7 @@ struct AskCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let text = try Self.readQuestion(question)
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CLIError("the question is empty") }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw CLIError.usage("the question is empty") }
         var messages: [ChatMessage] = []
         if let system { messages.append(.system(system)) }
         messages.append(.user(text))
@@ -106,7 +106,7 @@ struct AskCommand: AsyncParsableCommand {
         if argument == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
         if argument.hasPrefix("@") {
             guard let data = FileManager.default.contents(atPath: String(argument.dropFirst())) else {
-                throw CLIError("cannot read \(argument.dropFirst()); check the path")
+                throw CLIError.usage("cannot read \(argument.dropFirst()); check the path")
             }
             return String(decoding: data, as: UTF8.self)
         }
@@ -309,6 +309,6 @@ struct UsageCommand: AsyncParsableCommand {
         day.locale = Locale(identifier: "en_US_POSIX")
         day.dateFormat = "yyyy-MM-dd"
         if let date = day.date(from: text) { return date }
-        throw CLIError("\(option): \"\(text)\" is not today, 7d, 24h, a date like 2026-11-01 or an RFC 3339 time")
+        throw CLIError.usage("\(option): \"\(text)\" is not today, 7d, 24h, a date like 2026-11-01 or an RFC 3339 time")
     }
 }

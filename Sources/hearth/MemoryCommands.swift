@@ -72,13 +72,13 @@ struct MemoryFilterOptions: ParsableArguments {
     func filter() throws -> MemoryFilter {
         let kinds = try kind.map { name -> MemoryKind in
             guard let kind = MemoryKind(rawValue: name) else {
-                throw CLIError("--kind: unknown kind '\(name)'; use one of \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CLIError.usage("--kind: unknown kind '\(name)'; use one of \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return kind
         }
         var filter = MemoryFilter(kinds: Set(kinds), sources: Set(source))
         if let provenance {
-            guard let value = Provenance(rawValue: provenance) else { throw CLIError("--provenance takes trusted or untrusted") }
+            guard let value = Provenance(rawValue: provenance) else { throw CLIError.usage("--provenance takes trusted or untrusted") }
             filter.provenance = value
         }
         if let since { filter.occurredFrom = try UsageCommand.parseSince(since) }
@@ -190,7 +190,7 @@ struct MemoryRememberCommand: AsyncParsableCommand {
         let provenance: Provenance = untrusted ? .untrusted : .trusted
         let message = MemoryInstruction.parse(text) == nil ? "remember that \(text)" : text
         guard let outcome = try await memory.engine.handleInstruction(in: message, source: source, provenance: provenance) else {
-            throw CLIError("nothing to remember")
+            throw CLIError.usage("nothing to remember")
         }
         if let record = outcome.remembered { print("remembered #\(record.id)") }
         if case .forget = MemoryInstruction.parse(text) {

@@ -43,7 +43,7 @@ struct AppendLineCommand: AsyncParsableCommand {
         let effects = EffectRegistry([AppendLineEffect()])
         let step = try effects.stepRequest(
             effect: "append_line", arguments: ["path": .string(file), "text": .string(text), "idempotent": .bool(!notIdempotent)])
-        if let key, key.isEmpty { throw CLIError("--key must not be empty") }
+        if let key, key.isEmpty { throw CLIError.usage("--key must not be empty") }
         let database = try context.openForWriting()
         let (run, created) = try LedgerStore(database: database).createRunNow(
             RunRequest(title: "append a line to \(file)", origin: "cli", key: key, steps: [step]))
@@ -76,7 +76,7 @@ struct RunsCommand: AsyncParsableCommand {
         var states: Set<RunState>?
         if let state {
             guard let parsed = RunState(rawValue: state) else {
-                throw CLIError(
+                throw CLIError.usage(
                     "--state: unknown state \"\(state)\"; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             states = [parsed]

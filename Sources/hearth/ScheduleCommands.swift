@@ -56,7 +56,7 @@ struct ScheduleAddCommand: AsyncParsableCommand {
         let cron = try CronExpression(expression)
         let zoneName = timeZone ?? context.configuration.cron.timeZone
         guard let zone = zoneName.map({ TimeZone(identifier: $0) }) ?? .some(.current) else {
-            throw CLIError("--tz: unknown time zone \"\(zoneName ?? "")\"; use an IANA name such as Europe/Paris")
+            throw CLIError.usage("--tz: unknown time zone \"\(zoneName ?? "")\"; use an IANA name such as Europe/Paris")
         }
         let payloadValue = try payload.map { try readJSONArgument($0, option: "--payload") } ?? .object([:])
         try NewEvent(source: "cron", kind: kind, occurredAt: Date(), provenance: .trusted).validate()

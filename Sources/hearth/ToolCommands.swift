@@ -75,7 +75,7 @@ struct ToolRunCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let arguments = try readJSONArgument(args, option: "--args")
-        guard case .object = arguments else { throw CLIError("--args must be a JSON object, e.g. '{\"path\": \"notes.md\"}'") }
+        guard case .object = arguments else { throw CLIError.usage("--args must be a JSON object, e.g. '{\"path\": \"notes.md\"}'") }
         let workspace = context.paths.workspace
         guard FileManager.default.fileExists(atPath: workspace.path) else {
             throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")

@@ -1,32 +1,63 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import HearthConfig
 import HearthCore
+import HearthDaemon
+import HearthVault
 
 /// `hearth vault …` hands over to `hearth-vault`, so a secret value typed or piped in is read by
-/// the broker's program, never by `hearth`.
-struct VaultCommand: ParsableCommand {
+/// the broker's program, never by `hearth` (stdin goes to it untouched).
+struct VaultCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vault",
         abstract: "Manage secrets: add, list, remove, rotate, status, serve (runs hearth-vault).",
         discussion: """
             Values come from stdin and are never printed: printf %s "$TOKEN" | hearth vault add github --host api.github.com. \
             The agent refers to a secret as {{secret:NAME}} in http_request; the broker inserts it only for the secret's hosts \
-            and methods and scrubs it from responses. 'hearth vault --help' lists everything.
+            and methods and scrubs it from responses. A running daemon starts its broker as soon as a vault exists. \
+            'hearth vault --help' lists everything.
             """)
 
     @Argument(parsing: .captureForPassthrough, help: "A hearth-vault command and its options.")
     var arguments: [String] = []
 
-    func run() throws {
+    func run() async throws {
         guard let program = CompanionProgram.locate("hearth-vault") else {
             throw CLIError("hearth-vault is not installed beside hearth; build it with 'swift build -c release --product hearth-vault'")
         }
-        let argv = ["hearth-vault"] + (arguments.isEmpty ? ["--help"] : arguments)
-        var pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        execv(program.path, &pointers)
-        let reason = String(cString: strerror(errno))
-        for pointer in pointers { free(pointer) }
-        throw CLIError("cannot run \(program.path): \(reason)")
+        let process = Process()
+        process.executableURL = program
+        process.arguments = arguments.isEmpty ? ["--help"] : arguments
+        do {
+            try process.run()
+        } catch {
+            throw CLIError("cannot run \(program.path): \(error)")
+        }
+        process.waitUntilExit()
+        let status = process.terminationStatus
+        if status == 0, let command = arguments.first, ["add", "rotate", "remove"].contains(command) {
+            await Self.startBrokerNow(arguments)
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Tells a running daemon that the vault changed, so it starts (or keeps) its broker now,
+    /// and waits briefly until the broker listens.
+    static func startBrokerNow(_ arguments: [String]) async {
+        var overrides: [String] = []
+        var index = 0
+        while index < arguments.count {
+            if ["--data-dir", "--config", "--workspace"].contains(arguments[index]), index + 1 < arguments.count {
+                overrides += [arguments[index], arguments[index + 1]]
+                index += 1
+            }
+            index += 1
+        }
+        guard let common = try? CommonOptions.parse(overrides), let context = try? common.load() else { return }
+        guard await context.nudgeDaemon(["vault"]) else { return }
+        let client = VaultClient(socket: context.paths.vaultSocket)
+        for _ in 0..<50 where !client.isListening { try? await Task.sleep(for: .milliseconds(100)) }
+        if client.isListening { FileHandle.standardError.write(Data("the daemon's credential broker is listening\n".utf8)) }
     }
 }

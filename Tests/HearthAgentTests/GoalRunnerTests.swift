@@ -54,9 +54,10 @@ struct GoalFixture {
         .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 100, completionTokens: 20)
     }
 
+    /// A fan-out whose model still chooses its calls (two tools: no call is fixed by the plan alone).
     static let readNotes: JSONValue = [
         "id": "read", "title": "Read a note", "instructions": "Read {{item}}.", "dependsOn": [], "expectedOutput": "its text",
-        "tools": ["read_file"], "forEach": "Notes/*",
+        "tools": ["read_file", "list_files"], "forEach": "Notes/*",
     ]
 
     static func isPlanner(_ body: JSONValue) -> Bool {

@@ -24,11 +24,29 @@ struct Sandbox {
     }
 
     /// Runs `hearth` with `--data-dir` and `--workspace` pointing into the sandbox.
-    func hearth(_ arguments: [String], isolated: Bool = true, input: Data? = nil) async throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
+    func hearth(_ arguments: [String], isolated: Bool = true, input: Data? = nil, extraEnvironment: [String: String] = [:]) async throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
         let paths = isolated ? ["--data-dir", data.path, "--workspace", workspace.path] : []
-        return try await ChildProcess.run(HearthBinary.url, arguments + paths, environment: environment, input: input)
+        return try await ChildProcess.run(
+            HearthBinary.url, arguments + paths, environment: environment.merging(extraEnvironment) { _, new in new }, input: input)
+    }
+
+    /// Writes `[inference]` for a scripted OpenAI-compatible server into the data dir's config.
+    func useScriptedModel(_ url: String, chatModel: String = "scripted", extra: String = "") throws {
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try Data(
+            "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"\(chatModel)\"\ntool_calls = \"constrained\"\n\(extra)".utf8
+        ).write(to: data.appending(path: "config.toml"))
+    }
+
+    /// Writes files (relative path → text) into the workspace.
+    func write(_ files: [String: String]) throws {
+        for (path, text) in files {
+            let url = workspace.appending(path: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
     }
 
     /// Writes a test config (free port, short settle) into the data dir.

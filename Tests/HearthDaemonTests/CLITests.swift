@@ -75,9 +75,11 @@ struct CLITests {
             (["events", "--frobnicate"], "Unknown option '--frobnicate'"),
             (["events", "--limit", "0"], "--limit must be between 1 and 100000"),
             (["schedule", "add", "bad name!", "@daily"], "schedule name \"bad name!\" may contain only"),
-            (["no-such-command"], "Unexpected argument 'no-such-command'"),
+            (["no-such-command"], "'no-such-command' is not a command of 'hearth'; its commands are: init, daemon, status"),
+            (["stauts"], "'stauts' is not a command; did you mean 'hearth status'?"),
+            (["memory", "serch", "x"], "did you mean 'hearth memory search'?"),
         ] {
-            let result = try await sandbox.hearth(arguments, isolated: arguments != ["no-such-command"])
+            let result = try await sandbox.hearth(arguments, isolated: arguments.first != "no-such-command" && arguments.first != "stauts")
             #expect(result.status == 64, "\(arguments)")
             #expect(result.stderr.lines.count == 1, "\(result.stderr)")
             #expect(result.stderr.contains(expected), "\(result.stderr)")

@@ -55,7 +55,9 @@ struct InferenceCLITests {
         #expect(document["answer"] == "4")
         #expect(document["usage"]?["promptTokens"] == 9)
         #expect(document["endpoint"]?["origin"] == "external")
-        #expect(server.requests[0].body["stream"] == false)
+        #expect(document["repetitive"] == false && document["note"] == .null)
+        // Streamed under the hood too, so a loop can be stopped early.
+        #expect(server.requests[0].body["stream"] == true)
     }
 
     @Test("a daily call budget is a hard cap: the second ask is refused with a clear line and nothing is sent")

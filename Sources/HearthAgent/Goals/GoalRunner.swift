@@ -302,10 +302,17 @@ public struct GoalRunner: Sendable {
         if !items.isEmpty {
             let flagged = items.filter { $0.result?["data"]?["flags"]?.arrayValue?.isEmpty == false }
             let failed = items.filter { $0.state != .succeeded }
-            var sentence = "\(items.count) file(s) processed"
+            var sentence = "\(Set(items.compactMap(\.task.item)).count) file(s) processed"
             if items.contains(where: { $0.result?["data"]?["flags"] != nil }) { sentence += ", \(flagged.count) flagged" }
             if !failed.isEmpty {
                 sentence += ", \(failed.count) could not be handled (\(failed.compactMap(\.task.item).joined(separator: ", ")))"
+            }
+            // What code found, counted: "4 open questions, 3 to-dos".
+            if let counts = detail.tasks.first(where: { $0.task.collect })?.result?["counts"]?.objectValue, !counts.isEmpty {
+                let found = counts.keys.sorted().map { key in
+                    "\(counts[key]?.intValue ?? 0) \((Self.itemLabels[key] ?? key).lowercased())"
+                }
+                sentence += ": " + found.joined(separator: ", ")
             }
             sentences.append(sentence + ".")
         }
@@ -328,6 +335,12 @@ public struct GoalRunner: Sendable {
         return sentences.joined(separator: "\n\n")
     }
 
+    /// Headings for the kinds of items `extract_items` finds.
+    static let itemLabels = [
+        "questions": "Open questions", "todos": "To-dos", "dates": "Dates", "amounts": "Amounts", "links": "Links",
+        "emails": "E-mail addresses",
+    ]
+
     /// What a collecting task reports: its dependencies' results, file by file, in code.
     static func collected(for task: PlanTask, in detail: GoalDetail) -> JSONValue {
         var sections: [String] = []
@@ -349,12 +362,14 @@ public struct GoalRunner: Sendable {
                     }
                     counts[kind] = .number(Double(found.count))
                     let files = Set(found.map { $0.dropFirst(2).prefix { $0 != ":" } }).count
-                    lines.append("\(kind.capitalized): \(found.count) in \(files) file(s)" + (found.isEmpty ? "." : ":"))
+                    let label = Self.itemLabels[kind] ?? kind.capitalized
+                    lines.append("\(label): \(found.count) in \(files) file(s)" + (found.isEmpty ? "." : ":"))
                     lines += found.prefix(500)
                     if found.count > 500 { lines.append("- … \(found.count - 500) more in the per-file results") }
                 }
             } else if first.task.item != nil {
-                lines.append("\(first.task.title.components(separatedBy: ": ").first ?? group):")
+                let title = first.task.title.components(separatedBy: ": ").first ?? group
+                lines.append("\(title == "Summarise" ? "Summaries" : title):")
                 for record in done {
                     let answer = record.result?["answer"]?.stringValue ?? ""
                     let marker = record.result?["by"] == "code" ? " (opening lines; the model's summary repeated itself)" : ""
@@ -457,15 +472,25 @@ enum GoalReport {
         let fields = fieldNames(items)
         // Per-file text (a summary) when the model, or code standing in for it, wrote one.
         let written = items.contains { ["model", "code"].contains($0.result?["by"]?.stringValue) }
+        // One row per file, whatever number of fan-outs worked on it (a summary and its questions).
+        var files: [String] = []
+        for record in items where !files.contains(record.task.item!) { files.append(record.task.item!) }
         var rows: [JSONValue] = []
-        for record in items {
-            let item = record.task.item ?? record.task.id
-            var row = [MarkdownLink.relative(to: item, from: path), record.state.rawValue]
-            if written { row.append(["model", "code"].contains(record.result?["by"]?.stringValue) ? oneLine(record.result?["answer"]) : "") }
-            let data = record.result?["data"]
-            row += fields.map { data?[$0].map(display) ?? "" }
-            let flags = data?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
-            row.append(record.state == .succeeded ? flags.joined(separator: "; ") : (record.error ?? ""))
+        for file in files {
+            let records = items.filter { $0.task.item == file }
+            let state = records.first { $0.state != .succeeded }?.state ?? .succeeded
+            var row = [MarkdownLink.relative(to: file, from: path), state.rawValue]
+            if written {
+                let summary = records.first { ["model", "code"].contains($0.result?["by"]?.stringValue) }
+                row.append(summary.map { oneLine($0.result?["answer"]) } ?? "")
+            }
+            row += fields.map { field in records.lazy.compactMap { $0.result?["data"]?[field].map(display) }.first ?? "" }
+            var notes: [String] = []
+            for record in records {
+                let flags = record.result?["data"]?["flags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                if record.state == .succeeded { notes += flags } else { notes.append(record.error ?? record.state.rawValue) }
+            }
+            row.append(notes.joined(separator: "; "))
             rows.append(.array(row.map(JSONValue.string)))
         }
         let flagged = items.filter { ($0.result?["data"]?["flags"]?.arrayValue?.isEmpty == false) }
@@ -475,7 +500,7 @@ enum GoalReport {
         sections.append([
             "heading": "Outcome",
             "text": .string(
-                "Run \(detail.run.id) \(state.rawValue). \(detail.tasks.count) task(s); \(items.count) item(s), \(flagged.count) flagged, "
+                "Run \(detail.run.id) \(state.rawValue). \(detail.tasks.count) task(s); \(files.count) file(s), \(flagged.count) flagged, "
                     + "\(failed.count) failed or skipped. \(usage.modelCalls) model call(s), \(usage.tokens) tokens, \(usage.toolCalls) tool call(s)."
             ),
         ])
@@ -508,7 +533,7 @@ enum GoalReport {
         var names: [String] = []
         for record in items {
             guard let data = record.result?["data"]?.objectValue else { continue }
-            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source", "kind"].contains(key) && !names.contains(key) {
+            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source", "kind", "pages"].contains(key) && !names.contains(key) {
                 if case .array = data[key]! { continue }
                 if case .object = data[key]! { continue }
                 names.append(key)

@@ -66,7 +66,7 @@ public enum PlanRecipes {
         guard !tasks.isEmpty, tasks.count < PlanDraft.Limits().maxTasks else { return nil }
         tasks.append(
             PlanDraft.Task(
-                id: "results", title: "Collect the results", instructions: "Collect what the other tasks found, file by file.",
+                id: "results", title: "Results", instructions: "Collect what the other tasks found, file by file.",
                 dependsOn: tasks.map(\.id), expectedOutput: "the results in one place", tools: [], collect: true))
         return Match(name: "text-work", draft: PlanDraft(tasks: tasks))
     }

@@ -76,7 +76,7 @@ public struct RepetitionControl: Sendable, Hashable, Codable {
     public var dryBase: Double
     /// Repeated sequences up to this many tokens are free (names, short phrases).
     public var dryAllowedLength: Int
-    /// How far back DRY looks; -1 is the whole context.
+    /// How many recent tokens DRY scans for repetitions (0 disables it).
     public var dryLastN: Int
 
     public init(repeatPenalty: Double, repeatLastN: Int, dryMultiplier: Double, dryBase: Double, dryAllowedLength: Int, dryLastN: Int) {
@@ -90,16 +90,16 @@ public struct RepetitionControl: Sendable, Hashable, Codable {
 
     /// No penalties: the server's plain sampling (the benchmark's baseline).
     public static let off = RepetitionControl(
-        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0, dryBase: 1.75, dryAllowedLength: 2, dryLastN: -1)
+        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 0)
 
     /// Free text (answers, summaries).
     public static let text = RepetitionControl(
-        repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: -1)
+        repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
 
     /// Output constrained to a schema or grammar: DRY only (its sequence breakers `"` and `:`
     /// leave JSON's syntax alone), no token penalty (JSON repeats its punctuation by design).
     public static let structured = RepetitionControl(
-        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 3, dryLastN: -1)
+        repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 3, dryLastN: 1024)
 
     /// What a request gets when it does not say.
     public static func `default`(for format: ResponseFormat) -> RepetitionControl {
