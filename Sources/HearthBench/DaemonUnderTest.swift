@@ -18,8 +18,13 @@ public final class DaemonUnderTest: Sendable {
     }
 
     /// Writes a config suited to tests (free port, short settle) into `dataDirectory`.
+    ///
+    /// Inference is off unless `extraConfig` has an `[inference]` section: a daemon under test
+    /// must not start the llama-server a developer installed under their own data dir (shared
+    /// installations are found there), which would slow every start and skew the benchmarks.
     public static func prepare(dataDirectory: URL, workspace: URL, extraConfig: String = "") throws {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let inference = extraConfig.contains("[inference]") ? "" : "[inference]\nenabled = false\n"
         let config = """
             [paths]
             data_dir = "\(dataDirectory.path)"
@@ -29,6 +34,7 @@ public final class DaemonUnderTest: Sendable {
             [watcher]
             settle_ms = 50
             \(extraConfig)
+            \(inference)
             """
         try Data(config.utf8).write(to: dataDirectory.appending(path: "config.toml"))
     }

@@ -109,7 +109,9 @@ public enum TextItems {
         }
         var found: [String] = []
         var sentence = ""
-        for character in body {
+        // A link's "?" and "." are not sentence marks.
+        let prose = body.replacingOccurrences(of: #"https?://\S+"#, with: "<link>", options: .regularExpression)
+        for character in prose {
             sentence.append(character)
             if character == "?" {
                 let trimmed = sentence.trimmingCharacters(in: .whitespaces)

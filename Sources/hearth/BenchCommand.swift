@@ -9,7 +9,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print measured figures beside a baseline measured in the same run.",
-        subcommands: [SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self])
+        subcommands: [
+            SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self, LoopBenchCommand.self,
+        ])
 }
 
 struct SpineBenchCommand: AsyncParsableCommand {
@@ -198,5 +200,44 @@ struct InferenceBenchCommand: AsyncParsableCommand {
             prompt tokens from cache        stable prefix \(number(cache["stablePrefix"]?["cachedPercent"])) %   changing prefix \(number(cache["changingPrefix"]?["cachedPercent"])) %   (steps 2-10 of 10)
             embeddings/s (\(number(embeddings["sentences"])) sentences)   hearth \(number(embeddings["hearthPerSecond"]))   direct \(number(embeddings["directPerSecond"]))
             """)
+    }
+}
+
+struct LoopBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loops",
+        abstract: "How often the local chat model's answers loop: plain sampling versus Hearth's repetition controls, same prompts, same run.",
+        discussion: """
+            30 fixed prompts (the README's ask examples first), each answered with the server's plain sampling and with the \
+            penalties Hearth sends for free text; answers run to their end, and a loop is what every surface would cut. \
+            --tune tries the candidate settings on 30 other prompts (how the defaults were chosen). Needs scripts/setup's models.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Flag(help: "Try the candidate settings on the tuning prompts instead.")
+    var tune = false
+
+    @Option(help: "The most tokens per answer.")
+    var maxTokens = 256
+
+    @Flag(help: "Print the figures (and every answer) as JSON.")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let installation = try ModelInstallation.load(binary: context.paths.llamaServer, modelsDirectory: context.paths.modelsDirectory)
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-loops-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = LoopBenchmark.Options(installation: installation, directory: directory)
+        options.maxTokens = maxTokens
+        options.threads = context.configuration.inference.threads
+        if tune {
+            options.prompts = LoopBenchmark.tuningPrompts
+            options.settings = LoopBenchmark.candidates.map { LoopBenchmark.Setting(name: $0.name, control: $0.control) }
+        }
+        let report = try await LoopBenchmark(options: options).run { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        print(json ? report.jsonText : LoopBenchmark.render(report))
     }
 }

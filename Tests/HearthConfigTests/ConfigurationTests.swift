@@ -128,6 +128,52 @@ struct ConfigurationTests {
         #expect(flagged.workspace.path == "/w")
     }
 
+    @Test("llama-server and the models are installed once and shared: a new data dir without its own uses the default one's")
+    func sharedInstallation() {
+        let environment = Environment(variables: ["HOME": "/home/u", "XDG_DATA_HOME": "/xdg/data"], currentDirectory: "/cwd")
+        let config = URL(fileURLWithPath: "/cwd/agent2/config.toml")
+        let installed: Set<String> = ["/xdg/data/hearth/bin/llama-server", "/xdg/data/hearth/models/catalog.json"]
+        let shared = HearthPaths.resolve(
+            overrides: PathOverrides(dataDirectory: "agent2"), configFile: config, configuration: Configuration(), environment: environment,
+            fileExists: { installed.contains($0) })
+        #expect(shared.llamaServer.path == "/xdg/data/hearth/bin/llama-server")
+        #expect(shared.modelsDirectory.path == "/xdg/data/hearth/models")
+        // Its own installation wins; so does the config.
+        let own = installed.union(["/cwd/agent2/bin/llama-server", "/cwd/agent2/models/catalog.json"])
+        let separate = HearthPaths.resolve(
+            overrides: PathOverrides(dataDirectory: "agent2"), configFile: config, configuration: Configuration(), environment: environment,
+            fileExists: { own.contains($0) })
+        #expect(separate.llamaServer.path == "/cwd/agent2/bin/llama-server")
+        #expect(separate.modelsDirectory.path == "/cwd/agent2/models")
+        var configured = Configuration()
+        configured.inference.modelsDirectory = "/opt/models"
+        let explicit = HearthPaths.resolve(
+            overrides: PathOverrides(dataDirectory: "agent2"), configFile: config, configuration: configured, environment: environment,
+            fileExists: { installed.contains($0) })
+        #expect(explicit.modelsDirectory.path == "/opt/models")
+        // Nothing installed anywhere: the data dir's own place, where scripts/setup --data-dir would put it.
+        let none = HearthPaths.resolve(
+            overrides: PathOverrides(dataDirectory: "agent2"), configFile: config, configuration: Configuration(), environment: environment,
+            fileExists: { _ in false })
+        #expect(none.llamaServer.path == "/cwd/agent2/bin/llama-server")
+    }
+
+    @Test("[memory] profile_tokens and min_similarity are read and checked")
+    func memoryKeys() throws {
+        let directory = try TemporaryDirectory()
+        let file = directory.appending("config.toml")
+        try Data("[memory]\nprofile_tokens = 64\nmin_similarity = 0.4\n".utf8).write(to: file)
+        let config = try Configuration.load(path: file.path)
+        #expect(config.memory.profileTokens == 64 && config.memory.minSimilarity == 0.4)
+        try Data("[memory]\nmin_similarity = 2\n".utf8).write(to: file)
+        #expect(throws: ConfigError.self) { try Configuration.load(path: file.path) }
+        do {
+            _ = try Configuration.load(path: file.path)
+        } catch {
+            #expect(error.description.contains("memory.min_similarity") && error.description.contains("use 0 to 1"))
+        }
+    }
+
     @Test("mounts parse with their access, and two mounts with one name are refused")
     func mounts() throws {
         let config = try Configuration.parse("[paths]\nmounts = [\"/srv/docs\", \"/srv/shared:rw\"]\n", path: "c.toml")

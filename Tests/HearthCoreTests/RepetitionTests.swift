@@ -47,3 +47,24 @@ struct RepetitionTests {
         #expect(prose.split(separator: " ").allSatisfy { calm.add(String($0) + " ") == nil })
     }
 }
+
+@Suite("Model sizes read from names")
+struct ModelScaleTests {
+    @Test("sizes in common naming schemes, and names without one", arguments: [
+        ("smollm2-135m", 135.0), ("SmolLM2-360M-Instruct", 360), ("llama3.1:8b", 8000), ("qwen2.5:0.5b", 500), ("Qwen2.5-0.5B-Instruct", 500),
+        ("mistral-7b-instruct-v0.3.Q4_K_M", 7000), ("8.0B", 8000), ("494.03M", 494.03),
+    ])
+    func sizes(name: String, millions: Double) throws {
+        #expect(try #require(ModelScale(name: name)).millions == millions)
+    }
+
+    @Test("no size in the name is unknown, and small means under a billion parameters")
+    func unknown() throws {
+        #expect(ModelScale(name: "nomic-embed-text") == nil)
+        #expect(ModelScale(name: "gpt-4o") == nil)
+        #expect(try #require(ModelScale(name: "smollm2-135m")).isSmall)
+        #expect(!(try #require(ModelScale(name: "llama3.1:8b")).isSmall))
+        #expect(ModelScale(millions: 135).description == "135M parameters")
+        #expect(ModelScale(millions: 8000).description == "8B parameters")
+    }
+}

@@ -140,7 +140,7 @@ struct InferenceCLITests {
         let sandbox = try Sandbox()
         _ = try await sandbox.hearth(["init"])
         let bad = try await sandbox.hearth(["usage", "--since", "last tuesday"])
-        #expect(bad.status == 1)
+        #expect(bad.status == 64)
         #expect(bad.stderr.contains("--since: \"last tuesday\" is not today, 7d, 24h"))
         #expect(try await sandbox.hearth(["usage", "--since", "7d"]).status == 0)
     }
@@ -189,4 +189,79 @@ struct DaemonInferenceTests {
         let usage = try JSONValue(parsing: try await sandbox.hearth(["usage", "--json"]).stdout)
         #expect(usage["totals"]?["calls"] == 1)
     }
+
+    /// Processes whose parent is `pid` (llama-server's router starts one worker per model).
+    static func children(of pid: Int32) -> [Int32] {
+        ProcessTable.commandLines().compactMap { process -> Int32? in
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid ? process.pid : nil
+        }
+    }
+
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+        return !stat.contains(") Z ")
+    }
+
+    @Test(
+        "after kill -9 the next daemon reaps the old model server and its workers, waits for its own, and finishes the goal",
+        .timeLimit(.minutes(4)))
+    func killNine() async throws {
+        let sandbox = try Sandbox()
+        let installed = InstalledInference.dataDirectory
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [maildir]
+                enabled = false
+                [inference]
+                llama_server = "\(installed.appending(path: "bin/llama-server").path)"
+                models_dir = "\(installed.appending(path: "models").path)"
+                """)
+        var notes: [String: String] = [:]
+        for index in 1...10 {
+            notes["Notes/note-\(index).md"] = "# Meeting \(index)\nWe reviewed item \(index) of the launch plan. Is the budget for item \(index) approved?\n"
+        }
+        try sandbox.write(notes)
+        var daemon = try await sandbox.startDaemon()
+        let handed = try await sandbox.hearth(["goal", "--detach", "--json", "Summarise each note in Notes/"])
+        #expect(handed.status == 0, "\(handed.stderr)")
+        // Wait until the model has written at least one summary: the server is up and working.
+        var done = 0
+        for _ in 0..<600 where done == 0 {
+            try await Task.sleep(for: .milliseconds(200))
+            let run = try? JSONValue(parsing: try await sandbox.hearth(["run", "1", "--json"]).stdout)
+            done = run?["tasks"]?.arrayValue?.filter { $0["group"] == "summary" && $0["state"] == "succeeded" }.count ?? 0
+        }
+        #expect(done > 0)
+        let presets = sandbox.data.appending(path: "runtime/llama-presets.ini").path
+        let router = try #require(ProcessTable.commandLines().first { $0.arguments.contains(presets) }?.pid)
+        let workers = Self.children(of: router)
+        #expect(!workers.isEmpty, "the router runs its models as child processes")
+        await daemon.kill()
+        #expect(Self.alive(router), "a SIGKILLed daemon leaves its model server behind")
+
+        daemon = try await sandbox.startDaemon()
+        var left = [router] + workers
+        for _ in 0..<100 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = left.filter(Self.alive)
+        }
+        #expect(left.isEmpty, "orphaned model server processes still run: \(left)")
+        var state = ""
+        for _ in 0..<900 where !["succeeded", "failed", "needsReview", "cancelled"].contains(state) {
+            try await Task.sleep(for: .milliseconds(200))
+            state = (try? JSONValue(parsing: try await sandbox.hearth(["run", "1", "--json"]).stdout))?["state"]?.stringValue ?? ""
+        }
+        #expect(state == "succeeded", "the resumed goal ended \(state)")
+        let status = try await sandbox.status()
+        #expect(status["lastStart"]?["recovery"]?["goals"]?["resumed"] == [1])
+        #expect(status["counts"]?["runsNeedingReview"] == 0)
+        let text = try await sandbox.hearth(["status"])
+        #expect(text.stdout.contains("1 interrupted goal(s) resumed once the model server was ready"), "\(text.stdout)")
+        #expect(await daemon.stop() == 0)
+    }
 }
+

@@ -14,13 +14,13 @@ struct MemoryCLITests {
         let config = ["--config", sandbox.root.appending("config.toml").path]
 
         let kind = try await sandbox.hearth(["memory", "search", "lunch", "--kind", "gossip"] + config)
-        #expect(kind.status == 1 && kind.stderr.contains("--kind: unknown kind 'gossip'; use one of turn, event"))
+        #expect(kind.status == 64 && kind.stderr.contains("--kind: unknown kind 'gossip'; use one of turn, event"))
 
         let missing = try await sandbox.hearth(["memory", "forget", "--id", "4242", "--yes"] + config)
         #expect(missing.status == 1 && missing.stderr.contains("4242"))
 
         let provenance = try await sandbox.hearth(["memory", "search", "x", "--provenance", "maybe"] + config)
-        #expect(provenance.status == 1 && provenance.stderr.contains("--provenance takes trusted or untrusted"))
+        #expect(provenance.status == 64 && provenance.stderr.contains("--provenance takes trusted or untrusted"))
 
         let notLoCoMo = sandbox.root.appending("notes.json")
         try Data("{\"hello\": 1}".utf8).write(to: notLoCoMo)

@@ -64,7 +64,32 @@ struct ClientTests {
             hints: testHints)
         _ = try await client.complete(ChatRequest(messages: [.user("hi")]))
         #expect(server.requests[0].body["cache_prompt"] == nil)
+        #expect(server.requests[0].body["dry_multiplier"] == nil && server.requests[0].body["repeat_penalty"] == nil)
         #expect(server.requests[0].authorization == "Bearer sk-test")
+    }
+
+    @Test("llama.cpp gets DRY and repeat penalties: full for text, DRY only under a schema; Ollama its repeat penalty")
+    func repetitionControls() async throws {
+        let server = ScriptedModelServer([.chat("ok")])
+        let url = try await server.start()
+        let client = openAIClient(url)
+        _ = try await client.complete(ChatRequest(messages: [.user("hi")]))
+        _ = try await client.complete(
+            ChatRequest(messages: [.user("hi")], responseFormat: .jsonSchema(name: "x", schema: ["type": "object"])))
+        _ = try await client.complete(ChatRequest(messages: [.user("hi")], repetition: .off))
+        let text = server.requests[0].body
+        #expect(text["dry_multiplier"]?.doubleValue == RepetitionControl.text.dryMultiplier)
+        #expect(text["repeat_penalty"]?.doubleValue == RepetitionControl.text.repeatPenalty)
+        #expect((text["dry_penalty_last_n"]?.intValue ?? -1) >= 0, "llama-server refuses a negative window")
+        let structured = server.requests[1].body
+        #expect(structured["repeat_penalty"] == 1 && structured["dry_multiplier"]?.doubleValue == RepetitionControl.structured.dryMultiplier)
+        let off = server.requests[2].body
+        #expect(off["repeat_penalty"] == 1 && off["dry_multiplier"] == 0)
+        let ollama = ScriptedModelServer([.chat("ok")])
+        _ = try await ollamaClient(try await ollama.start()).complete(ChatRequest(messages: [.user("hi")]))
+        #expect(ollama.requests[0].body["options"]?["repeat_penalty"]?.doubleValue == RepetitionControl.text.repeatPenalty)
+        server.stop()
+        ollama.stop()
     }
 
     @Test("streaming yields the text piece by piece and ends with the whole response, tool calls reassembled")

@@ -52,8 +52,15 @@ public struct GoalShape: Sendable, Hashable {
             return shape
         }
         shape.summarise = has(lower, [#"\bsumm?ar(?:y|ies|ise|ize|ised|ized|ising|izing)\b"#, #"\bsum(?:s|med)? (?:it |them )?up\b"#, #"\btl;?dr\b"#, #"\boverviews?\b"#, #"\bgist\b"#, #"\brecaps?\b"#, #"\b(?:key|main) points\b"#, #"\bwhat (?:each|every|it|they) (?:is|are|says?) about\b"#])
-        shape.items = Item.allCases.filter { has(lower, itemPatterns[$0]!) }
-        shape.search = searchTerm(text, references: references, items: shape.items)
+        // An explicit search ("grep for FIXME", "search for 'open questions'") looks for its words
+        // literally; the kinds of items are read from the rest of the goal.
+        if let found = searchTerm(text, references: references) {
+            // "look for the open questions" asks for questions; "grep for FIXME" and anything quoted are literal.
+            let namesItems = itemPatterns.values.joined().contains { found.term.lowercased().range(of: $0, options: .regularExpression) != nil }
+            if found.literal || !namesItems { shape.search = found.term }
+        }
+        let rest = shape.search.map { lower.replacingOccurrences(of: $0.lowercased(), with: " ") } ?? lower
+        shape.items = Item.allCases.filter { has(rest, itemPatterns[$0]!) }
         guard shape.summarise || !shape.items.isEmpty || shape.search != nil else { return nil }
 
         var targets = references.files.map { $0 } + references.folders.map { folder in folder + "/**" + references.extensionGlob }
@@ -96,9 +103,11 @@ public struct GoalShape: Sendable, Hashable {
         for verb in verbs {
             let expression = clause + "(?:" + verb + #")\b"#
             var searchRange = lower.startIndex..<lower.endIndex
+            // Only verbs of making can make a summary or a list; "email the summary" still sends it.
+            let making = ["write", "draft", "make", "produce", "prepare", "create", "generate", "build"].contains(verb)
             while let range = lower.range(of: expression, options: .regularExpression, range: searchRange) {
                 let rest = String(lower[range.upperBound...])
-                if rest.range(of: harmless, options: .regularExpression) == nil { return true }
+                if !making || rest.range(of: harmless, options: .regularExpression) == nil { return true }
                 searchRange = range.upperBound..<lower.endIndex
             }
         }
@@ -111,8 +120,9 @@ public struct GoalShape: Sendable, Hashable {
 
     /// The text a search goal looks for: a quoted phrase, or the words after "search … for",
     /// "look for", "mentions of", "files that mention" …, up to a folder, a clause or the end.
-    static func searchTerm(_ goal: String, references: References, items: [Item]) -> String? {
+    static func searchTerm(_ goal: String, references: References) -> (term: String, literal: Bool)? {
         let lower = goal.lowercased()
+        let literal = lower.range(of: #"\b(?:search|grep)\b"#, options: .regularExpression) != nil
         let triggers = [
             #"\b(?:search|grep)\b(?:\s+(?:through|in|inside|across|within))?(?:\s+\S+)?\s+for\s+"#,
             #"\b(?:search|grep)\s+for\s+"#,
@@ -126,7 +136,7 @@ public struct GoalShape: Sendable, Hashable {
         // A quoted phrase anywhere is the term, exactly as written.
         if let quoted = goal.range(of: #"["“'`‘]([^"”'`’]{1,60})["”'`’]"#, options: .regularExpression) {
             let term = String(goal[quoted].dropFirst().dropLast())
-            if !references.isReference(term) { return term }
+            if !references.isReference(term) { return (term, true) }
         }
         let start = goal.index(goal.startIndex, offsetBy: lower.distance(from: lower.startIndex, to: trigger.upperBound))
         var words: [String] = []
@@ -141,11 +151,7 @@ public struct GoalShape: Sendable, Hashable {
         }
         let term = words.joined(separator: " ").trimmingCharacters(in: .whitespaces)
         guard !term.isEmpty, term.count <= 60 else { return nil }
-        // "find the open questions" is extraction, not a search for the words "open questions".
-        if items.contains(where: { item in itemPatterns[item]!.contains { term.lowercased().range(of: $0, options: .regularExpression) != nil } }) {
-            return nil
-        }
-        return term
+        return (term, literal)
     }
 
     /// The two documents of "compare A with B", "differences between A and B", "A vs B".
