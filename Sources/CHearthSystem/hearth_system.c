@@ -43,6 +43,10 @@ int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     }
+    // Nothing else of ours goes with it: not the database, not sockets, and not the descriptor
+    // by which whoever started *us* (Foundation's Process) notices our exit — a server that
+    // outlived a killed daemon would otherwise keep that parent waiting forever.
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
     result = posix_spawn(pid, path, &actions, &attributes, argv, environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);

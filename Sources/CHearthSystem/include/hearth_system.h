@@ -19,7 +19,8 @@ static inline int hearth_malloc_trim(void) { return malloc_trim(0); }
 /// /dev/null, stdout and stderr to `output_fd` (or /dev/null when it is -1), an empty signal
 /// mask and default signal dispositions. Foundation's Process passes on the parent's blocked
 /// signals, so a child of a daemon that blocks SIGTERM could never be stopped with it. The child
-/// leads a new process group (its pid), which its own children join.
+/// leads a new process group (its pid), which its own children join, and inherits no descriptor
+/// but stdin, stdout and stderr.
 /// Returns 0 and sets `*pid`, or an errno value.
 int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid);
 

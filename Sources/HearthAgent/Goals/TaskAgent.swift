@@ -357,7 +357,11 @@ struct TaskAgent: Sendable {
         guard var members = result.objectValue else { return result }
         members["by"] = .string(author)
         let answer = members["answer"]?.stringValue ?? ""
-        guard Repetition.isDegenerate(answer) else { return .object(members) }
+        guard Repetition.isDegenerate(answer) else {
+            // What the model wrote is the task's result, not the text it read.
+            if !answer.isEmpty { members["summary"] = .string(Self.preview(answer, 400)) }
+            return .object(members)
+        }
         members["degenerate"] = true
         if let source, let extract = ExtractiveSummary.of(source) {
             members["answer"] = .string(extract)
