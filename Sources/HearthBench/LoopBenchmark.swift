@@ -28,7 +28,8 @@ public struct LoopBenchmark: Sendable {
         Prompt("Summarise the expense policy in one sentence."), Prompt("2+2?", expect: "4"),
         Prompt("What is the capital of France?", expect: "Paris"), Prompt("Say hello."),
         Prompt("Write a haiku about autumn."), Prompt("List three fruits."), Prompt("Explain what a database index is."),
-        Prompt("Translate 'good morning' into French.", expect: "bonjour"), Prompt("What is the boiling point of water in Celsius?", expect: "100"),
+        Prompt("Translate 'good morning' into French.", expect: "bonjour"),
+        Prompt("What is the boiling point of water in Celsius?", expect: "100"),
         Prompt("Give me a name for a grey cat."), Prompt("Summarise this note: the team met on Monday and agreed to ship on Friday."),
         Prompt("What day comes after Monday?", expect: "Tuesday"), Prompt("Write one sentence about the sea."),
         Prompt("How many legs does a spider have?", expect: "8"), Prompt("Suggest a title for a report on Q2 travel expenses."),
@@ -48,27 +49,48 @@ public struct LoopBenchmark: Sendable {
         Prompt("3+5?", expect: "8"), Prompt("Write a limerick about a dog."), Prompt("List three colours."),
         Prompt("Explain what an API is."), Prompt("Translate 'thank you' into German.", expect: "danke"),
         Prompt("How many days are in a week?", expect: "7"), Prompt("Give me a name for a fast horse."),
-        Prompt("Summarise this note: the server was down for an hour and is back now."), Prompt("What month comes after May?", expect: "June"),
+        Prompt("Summarise this note: the server was down for an hour and is back now."),
+        Prompt("What month comes after May?", expect: "June"),
         Prompt("Write one sentence about mountains."), Prompt("Suggest a subject line for a meeting invite."),
         Prompt("What is 6 times 7?", expect: "42"), Prompt("Describe a quiet evening in two sentences."),
-        Prompt("Rewrite politely: fix this bug."), Prompt("What do bees make?", expect: "honey"), Prompt("Name a planet close to the Sun.", expect: "Mercury"),
+        Prompt("Rewrite politely: fix this bug."), Prompt("What do bees make?", expect: "honey"),
+        Prompt("Name a planet close to the Sun.", expect: "Mercury"),
         Prompt("Give two tips for a good presentation."), Prompt("What is the opposite of up?", expect: "down"),
         Prompt("Summarise: meals over 50 need a receipt."), Prompt("Write a short note to thank a colleague."),
         Prompt("What language is spoken in Brazil?", expect: "Portuguese"), Prompt("Explain gravity to a child."),
         Prompt("List the primary colours.", expect: "red"), Prompt("What gas do plants take in?", expect: "carbon"),
-        Prompt("Write a slogan for a bakery."), Prompt("Tell me a fact about penguins."), Prompt("Summarise the vacation rules in one sentence."),
+        Prompt("Write a slogan for a bakery."), Prompt("Tell me a fact about penguins."),
+        Prompt("Summarise the vacation rules in one sentence."),
         Prompt("What is the freezing point of water in Celsius?", expect: "0"),
     ]
 
     /// Candidates tried on the tuning prompts (`hearth bench loops --tune`).
     public static let candidates: [(name: String, control: RepetitionControl)] = [
         ("off", .off),
-        ("rp1.1", RepetitionControl(repeatPenalty: 1.1, repeatLastN: 64, dryMultiplier: 0, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 0)),
-        ("dry0.8", RepetitionControl(repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)),
-        ("rp1.1+dry0.8", RepetitionControl(repeatPenalty: 1.1, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)),
-        ("rp1.15+dry0.8", RepetitionControl(repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)),
-        ("rp1.3+dry0.8", RepetitionControl(repeatPenalty: 1.3, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)),
-        ("rp1.15+dry1.5", RepetitionControl(repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 1.5, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)),
+        (
+            "rp1.1",
+            RepetitionControl(repeatPenalty: 1.1, repeatLastN: 64, dryMultiplier: 0, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 0)
+        ),
+        (
+            "dry0.8",
+            RepetitionControl(repeatPenalty: 1, repeatLastN: 0, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
+        ),
+        (
+            "rp1.1+dry0.8",
+            RepetitionControl(repeatPenalty: 1.1, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
+        ),
+        (
+            "rp1.15+dry0.8",
+            RepetitionControl(repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
+        ),
+        (
+            "rp1.3+dry0.8",
+            RepetitionControl(repeatPenalty: 1.3, repeatLastN: 128, dryMultiplier: 0.8, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
+        ),
+        (
+            "rp1.15+dry1.5",
+            RepetitionControl(repeatPenalty: 1.15, repeatLastN: 128, dryMultiplier: 1.5, dryBase: 1.75, dryAllowedLength: 2, dryLastN: 1024)
+        ),
     ]
 
     /// Settings compared: the server's plain sampling, and what Hearth sends for free text.
@@ -111,7 +133,8 @@ public struct LoopBenchmark: Sendable {
         let supervisor = LlamaServerSupervisor(
             options: .init(
                 installation: options.installation, chatModel: "smollm2-135m", embeddingModel: "minilm-l6",
-                runtimeDirectory: options.directory.appending(path: "runtime"), logFile: options.directory.appending(path: "llama-server.log"),
+                runtimeDirectory: options.directory.appending(path: "runtime"),
+                logFile: options.directory.appending(path: "llama-server.log"),
                 threads: options.threads, contextTokens: 4096),
             status: status, logger: Logger(label: "bench"))
         let server = Task { try await supervisor.run() }
@@ -121,7 +144,8 @@ public struct LoopBenchmark: Sendable {
         guard let connection = status.connection else {
             throw ModelError.unreachable(url: "llama-server", reason: "did not start", hint: "see the log")
         }
-        let endpoint = ModelEndpoint(provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
+        let endpoint = ModelEndpoint(
+            provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
         let client = OpenAICompatibleClient(endpoint: endpoint, apiKey: connection.apiKey, hints: InferenceClients.hints(for: endpoint))
         var results: [JSONValue] = []
         // Settings alternate per prompt, so drift in the machine's speed hits both alike.
@@ -166,7 +190,8 @@ public struct LoopBenchmark: Sendable {
         }
         return [
             "benchmark": "loops", "model": "smollm2-135m (Q4_1)", "threads": .number(Double(options.threads)),
-            "maxTokens": .number(Double(options.maxTokens)), "temperature": .number(options.temperature), "seed": .number(Double(options.seed)),
+            "maxTokens": .number(Double(options.maxTokens)), "temperature": .number(options.temperature),
+            "seed": .number(Double(options.seed)),
             "results": .array(results),
         ]
     }
@@ -183,7 +208,8 @@ public struct LoopBenchmark: Sendable {
                 String(
                     format: "%-8@  %4.2f/%-4d  %4.2f   %2d/%d (%4.1f%%)   %2d              %d/%d      %6.1f        %6.1f s",
                     (result["setting"]?.stringValue ?? "?") as NSString, result["repeatPenalty"]?.doubleValue ?? 0,
-                    result["repeatLastN"]?.intValue ?? 0, result["dryMultiplier"]?.doubleValue ?? 0, result["degenerate"]?.intValue ?? 0, prompts,
+                    result["repeatLastN"]?.intValue ?? 0, result["dryMultiplier"]?.doubleValue ?? 0, result["degenerate"]?.intValue ?? 0,
+                    prompts,
                     (result["loopRate"]?.doubleValue ?? 0) * 100, result["ranToLimit"]?.intValue ?? 0, result["correct"]?.intValue ?? 0,
                     result["graded"]?.intValue ?? 0, result["meanTokens"]?.doubleValue ?? 0, result["seconds"]?.doubleValue ?? 0))
         }

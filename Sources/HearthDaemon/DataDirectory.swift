@@ -132,7 +132,8 @@ public enum Initializer {
             report.lines.append("config     \(paths.configFile.path) (exists, left as it is)")
         } else {
             try DataDirectory.ensureDirectory(paths.configFile.deletingLastPathComponent(), mode: 0o755)
-            let text = ConfigurationTemplate.render(dataDirectory: paths.dataDirectory.path, workspace: paths.workspace.path, server: server)
+            let text = ConfigurationTemplate.render(
+                dataDirectory: paths.dataDirectory.path, workspace: paths.workspace.path, server: server)
             try createIfAbsent(Data(text.utf8), at: paths.configFile)
             report.lines.append("config     \(paths.configFile.path) (created with the defaults, commented)")
             if let server {

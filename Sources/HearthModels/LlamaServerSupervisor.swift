@@ -320,7 +320,8 @@ public struct LlamaServerSupervisor: Service {
             try? FileManager.default.removeItem(at: pidFile)
             return
         }
-        logger.notice("stopping llama-server process(es) \(left.map(String.init).joined(separator: ", ")) left running by a previous daemon")
+        logger.notice(
+            "stopping llama-server process(es) \(left.map(String.init).joined(separator: ", ")) left running by a previous daemon")
         for process in left { kill(process, SIGTERM) }
         for _ in 0..<50 {
             left = ours()

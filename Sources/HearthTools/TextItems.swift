@@ -76,7 +76,8 @@ public enum TextItems {
         if line.hasPrefix("#") {
             return line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces)
         }
-        if line.hasSuffix(":") && line.count <= 40 && !line.hasPrefix("-") && !line.hasPrefix("*") && line.split(separator: " ").count <= 4 {
+        if line.hasSuffix(":") && line.count <= 40 && !line.hasPrefix("-") && !line.hasPrefix("*") && line.split(separator: " ").count <= 4
+        {
             return String(line.dropLast())
         }
         return nil
@@ -134,7 +135,8 @@ public enum TextItems {
         if line.hasPrefix("- [ ]") || line.hasPrefix("* [ ]") || line.hasPrefix("[ ]") { return body }
         let lower = body.lowercased()
         for label in [
-            "todo:", "todo ", "to do:", "to-do:", "fixme:", "fixme ", "action item:", "action items:", "action:", "follow up:", "follow-up:",
+            "todo:", "todo ", "to do:", "to-do:", "fixme:", "fixme ", "action item:", "action items:", "action:", "follow up:",
+            "follow-up:",
             "next step:", "next steps:",
         ]
         where lower.hasPrefix(label) {

@@ -206,7 +206,8 @@ struct InferenceBenchCommand: AsyncParsableCommand {
 struct LoopBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loops",
-        abstract: "How often the local chat model's answers loop: plain sampling versus Hearth's repetition controls, same prompts, same run.",
+        abstract:
+            "How often the local chat model's answers loop: plain sampling versus Hearth's repetition controls, same prompts, same run.",
         discussion: """
             30 fixed prompts (the README's ask examples first), each answered with the server's plain sampling and with the \
             penalties Hearth sends for free text; answers run to their end, and a loop is what every surface would cut. \

@@ -367,7 +367,8 @@ struct DemoCommand: AsyncParsableCommand {
             return
         }
         if let previous {
-            let note = "running the demo again (run \(previous.run.id) was the last one; 'hearth demo --last\(json ? " --json" : "")' shows its result without re-running)"
+            let note =
+                "running the demo again (run \(previous.run.id) was the last one; 'hearth demo --last\(json ? " --json" : "")' shows its result without re-running)"
             FileHandle.standardError.write(Data((note + "\n").utf8))
         }
         let started = Date()

@@ -37,7 +37,8 @@ struct GoalOutcome: Error, CustomStringConvertible {
         case .succeeded, .pending, .running:
             return nil
         case .cancelled:
-            return GoalOutcome(kind: .cancelled, reason: "was cancelled", next: "start it again with 'hearth goal' if you still want it", runID: id)
+            return GoalOutcome(
+                kind: .cancelled, reason: "was cancelled", next: "start it again with 'hearth goal' if you still want it", runID: id)
         case .awaitingApproval:
             let named = approvals.map { "\($0.id) (\($0.tool))" }
             let reason =
@@ -66,7 +67,8 @@ struct GoalOutcome: Error, CustomStringConvertible {
             var next = "'hearth resume \(id)' retries what failed once you fixed the cause"
             if let report = detail.report { next = "the report lists each failure (\(report)); " + next }
             return GoalOutcome(
-                kind: .failed, reason: "failed: \(failed.count) of \(detail.tasks.count) task(s) did not succeed\(first)", next: next, runID: id)
+                kind: .failed, reason: "failed: \(failed.count) of \(detail.tasks.count) task(s) did not succeed\(first)", next: next,
+                runID: id)
         }
     }
 

@@ -47,10 +47,12 @@ struct InitCommand: AsyncParsableCommand {
                 throw CLIError.usage(
                     useServer == "auto"
                         ? "--use-server auto: no model server with a chat model answers on this machine (tried \(ModelServerDiscovery.candidates().joined(separator: ", ")))"
-                        : "--use-server: \(useServer) does not answer as an Ollama or OpenAI-compatible server with a chat model; is it running?")
+                        : "--use-server: \(useServer) does not answer as an Ollama or OpenAI-compatible server with a chat model; is it running?"
+                )
             }
             chosen = server
-        } else if !context.configFileExisted, let server = found.first(where: { $0.bestChatModel != nil }), isatty(0) == 1 && isatty(1) == 1 {
+        } else if !context.configFileExisted, let server = found.first(where: { $0.bestChatModel != nil }), isatty(0) == 1 && isatty(1) == 1
+        {
             print("found \(server.summary)")
             print("use it instead of the small built-in model (\(context.configuration.inference.chatModel))? [y/N] ", terminator: "")
             if let answer = readLine(), answer.lowercased().hasPrefix("y") { chosen = server }
@@ -69,7 +71,9 @@ struct InitCommand: AsyncParsableCommand {
             for line in chosen.configurationLines() { print("    \(line)") }
         } else if chosen == nil, let other = found.first(where: { $0.bestChatModel != nil }) {
             print("found      \(other.summary)")
-            print("           to use it: hearth init --use-server \(other.baseURL) (new config), or in config.toml: \(other.configurationLines().dropFirst().joined(separator: "; "))")
+            print(
+                "           to use it: hearth init --use-server \(other.baseURL) (new config), or in config.toml: \(other.configurationLines().dropFirst().joined(separator: "; "))"
+            )
         }
         let flags = [common.dataDir.map { "--data-dir \($0)" }, common.config.map { "--config \($0)" }].compactMap { $0 }
         print("next: hearth daemon\(flags.isEmpty ? "" : " " + flags.joined(separator: " "))")

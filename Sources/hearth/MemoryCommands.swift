@@ -72,7 +72,8 @@ struct MemoryFilterOptions: ParsableArguments {
     func filter() throws -> MemoryFilter {
         let kinds = try kind.map { name -> MemoryKind in
             guard let kind = MemoryKind(rawValue: name) else {
-                throw CLIError.usage("--kind: unknown kind '\(name)'; use one of \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CLIError.usage(
+                    "--kind: unknown kind '\(name)'; use one of \(MemoryKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return kind
         }
@@ -149,7 +150,9 @@ struct MemorySearchCommand: AsyncParsableCommand {
         }
         print("\(hits.count) hit\(hits.count == 1 ? "" : "s") — \(mode)\(memory.note.map { " (\($0))" } ?? "")")
         if hits.isEmpty && floor > 0 && !bm25 {
-            print("nothing shares words with the query or comes close in meaning (cosine ≥ \(floor)); --min-similarity 0 shows the nearest anyway")
+            print(
+                "nothing shares words with the query or comes close in meaning (cosine ≥ \(floor)); --min-similarity 0 shows the nearest anyway"
+            )
         }
         for hit in hits {
             let when = Timestamp.format(hit.record.occurredAt).prefix(16).replacingOccurrences(of: "T", with: " ")
@@ -357,7 +360,9 @@ struct MemoryProfileCommand: AsyncParsableCommand {
             "\(facts.count) entr\(facts.count == 1 ? "y" : "ies"), about \(selection.totalTokens) tokens; a prompt carries at most \(budget) "
                 + (fits ? "(all of it fits)" : "(the entries most relevant to its task first; set [memory] profile_tokens to change)"))
         if let task = self.for {
-            print("for \"\(task)\": \(selection.lines.count) entr\(selection.lines.count == 1 ? "y" : "ies"), about \(selection.tokens) tokens")
+            print(
+                "for \"\(task)\": \(selection.lines.count) entr\(selection.lines.count == 1 ? "y" : "ies"), about \(selection.tokens) tokens"
+            )
             for line in selection.lines { print("  \(line)") }
         }
     }

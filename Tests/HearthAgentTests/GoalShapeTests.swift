@@ -13,22 +13,24 @@ struct GoalShapeTests {
 
     func shape(_ goal: String) -> GoalShape? { GoalShape.parse(goal, files: files) }
 
-    @Test("per-file work over a folder, however it is worded", arguments: [
-        ("Summarise each note in Notes/ and list the open questions", ["Notes/**"], true, [GoalShape.Item.questions]),
-        ("summarize every file in Notes", ["Notes/**"], true, []),
-        ("Give me a summary of the meeting notes in Meetings", ["Meetings/**"], true, []),
-        ("What are the open questions in Notes/?", ["Notes/**"], false, [.questions]),
-        ("List all TODOs and action items across Notes/", ["Notes/**"], false, [.todos]),
-        ("Find the deadlines and amounts in Invoices/", ["Invoices/**"], false, [.dates, .amounts]),
-        ("Pull out every e-mail address and link from Meetings/", ["Meetings/**"], false, [.links, .emails]),
-        ("Go through Projects/NextGen and tell me the key points", ["Projects/NextGen/**"], true, []),
-        ("For each markdown file in Notes, list its next steps", ["Notes/**/*.md"], false, [.todos]),
-        ("Read Notes/kickoff.md and list its open questions", ["Notes/kickoff.md"], false, [.questions]),
-        ("tl;dr of README.md please", ["README.md"], true, []),
-        ("Extract the dates from the PDFs in Invoices/", ["Invoices/**/*.pdf"], false, [.dates]),
-        ("Collect all the unanswered questions and follow-ups in my workspace", ["**"], false, [.questions, .todos]),
-        ("Look for the open questions in Notes/", ["Notes/**"], false, [.questions]),
-    ])
+    @Test(
+        "per-file work over a folder, however it is worded",
+        arguments: [
+            ("Summarise each note in Notes/ and list the open questions", ["Notes/**"], true, [GoalShape.Item.questions]),
+            ("summarize every file in Notes", ["Notes/**"], true, []),
+            ("Give me a summary of the meeting notes in Meetings", ["Meetings/**"], true, []),
+            ("What are the open questions in Notes/?", ["Notes/**"], false, [.questions]),
+            ("List all TODOs and action items across Notes/", ["Notes/**"], false, [.todos]),
+            ("Find the deadlines and amounts in Invoices/", ["Invoices/**"], false, [.dates, .amounts]),
+            ("Pull out every e-mail address and link from Meetings/", ["Meetings/**"], false, [.links, .emails]),
+            ("Go through Projects/NextGen and tell me the key points", ["Projects/NextGen/**"], true, []),
+            ("For each markdown file in Notes, list its next steps", ["Notes/**/*.md"], false, [.todos]),
+            ("Read Notes/kickoff.md and list its open questions", ["Notes/kickoff.md"], false, [.questions]),
+            ("tl;dr of README.md please", ["README.md"], true, []),
+            ("Extract the dates from the PDFs in Invoices/", ["Invoices/**/*.pdf"], false, [.dates]),
+            ("Collect all the unanswered questions and follow-ups in my workspace", ["**"], false, [.questions, .todos]),
+            ("Look for the open questions in Notes/", ["Notes/**"], false, [.questions]),
+        ])
     func perFile(goal: String, targets: [String], summarise: Bool, items: [GoalShape.Item]) throws {
         let parsed = try #require(shape(goal), "\(goal)")
         #expect(parsed.targets == targets, "\(goal)")
@@ -37,34 +39,40 @@ struct GoalShapeTests {
         #expect(parsed.search == nil && parsed.compare == nil, "\(goal)")
     }
 
-    @Test("searches and comparisons", arguments: [
-        ("Search Notes/ for \"budget\"", "budget", ["Notes/**"]),
-        ("search for invoice", "invoice", []),
-        ("Which files mention Acme?", "Acme", []),
-        ("Find all mentions of the staging database in Meetings/", "staging database", ["Meetings/**"]),
-        ("Look for 'Q1 launch' in Notes", "Q1 launch", ["Notes/**"]),
-        ("grep for FIXME", "FIXME", []),
-    ])
+    @Test(
+        "searches and comparisons",
+        arguments: [
+            ("Search Notes/ for \"budget\"", "budget", ["Notes/**"]),
+            ("search for invoice", "invoice", []),
+            ("Which files mention Acme?", "Acme", []),
+            ("Find all mentions of the staging database in Meetings/", "staging database", ["Meetings/**"]),
+            ("Look for 'Q1 launch' in Notes", "Q1 launch", ["Notes/**"]),
+            ("grep for FIXME", "FIXME", []),
+        ])
     func search(goal: String, term: String, targets: [String]) throws {
         let parsed = try #require(shape(goal), "\(goal)")
         #expect(parsed.search == term, "\(goal)")
         #expect(parsed.targets == targets, "\(goal)")
     }
 
-    @Test("comparing two documents, however it is worded", arguments: [
-        "Compare Drafts/plan-v1.md with Drafts/plan-v2.md", "What changed between Drafts/plan-v1.md and Drafts/plan-v2.md?",
-        "diff drafts/plan-v1.md and drafts/plan-v2.md", "Drafts/plan-v1.md vs Drafts/plan-v2.md",
-    ])
+    @Test(
+        "comparing two documents, however it is worded",
+        arguments: [
+            "Compare Drafts/plan-v1.md with Drafts/plan-v2.md", "What changed between Drafts/plan-v1.md and Drafts/plan-v2.md?",
+            "diff drafts/plan-v1.md and drafts/plan-v2.md", "Drafts/plan-v1.md vs Drafts/plan-v2.md",
+        ])
     func compare(goal: String) throws {
         #expect(try #require(shape(goal), "\(goal)").compare == ["Drafts/plan-v1.md", "Drafts/plan-v2.md"])
     }
 
-    @Test("goals that ask for more than reading are left to the planner, so nothing is silently dropped", arguments: [
-        "Summarise each note in Notes/ and email the summary to Ann", "List the open questions in Notes/ then send them to Sam",
-        "Translate Notes/kickoff.md and summarise it", "Summarise Notes/ and move the old ones to Archive/",
-        "Find the TODOs in Notes/ and fix them", "Plan my week", "Write a blog post about the notes in Notes/",
-        "Summarise the news", "Compare Drafts/plan-v1.md with something else", "List the open questions",
-    ])
+    @Test(
+        "goals that ask for more than reading are left to the planner, so nothing is silently dropped",
+        arguments: [
+            "Summarise each note in Notes/ and email the summary to Ann", "List the open questions in Notes/ then send them to Sam",
+            "Translate Notes/kickoff.md and summarise it", "Summarise Notes/ and move the old ones to Archive/",
+            "Find the TODOs in Notes/ and fix them", "Plan my week", "Write a blog post about the notes in Notes/",
+            "Summarise the news", "Compare Drafts/plan-v1.md with something else", "List the open questions",
+        ])
     func notClaimed(goal: String) {
         #expect(shape(goal) == nil, "\(goal)")
     }
@@ -78,7 +86,8 @@ struct GoalShapeTests {
     @Test("the recipe: one fan-out per kind of work, a search or a comparison pinned, and a collecting task")
     func recipe() throws {
         let tools = Set(BuiltinTools.all().names)
-        let both = try #require(PlanRecipes.match(goal: "Summarise each note in Notes/ and list the open questions", files: files, tools: tools))
+        let both = try #require(
+            PlanRecipes.match(goal: "Summarise each note in Notes/ and list the open questions", files: files, tools: tools))
         #expect(both.name == "text-work")
         #expect(both.draft.tasks.map(\.id) == ["find", "summary", "results"])
         #expect(both.draft.tasks[0].bindings == ["kinds": "questions"] && both.draft.tasks[0].completesWith == "extract_items")
@@ -88,7 +97,9 @@ struct GoalShapeTests {
         let search = try #require(PlanRecipes.match(goal: "Search Notes/ for \"budget\"", files: files, tools: tools))
         #expect(search.draft.tasks[0].bindings == ["query": "budget", "pattern": "Notes/**"])
         // The audit recipe keeps its goals.
-        #expect(PlanRecipes.match(goal: "Audit the receipts in Receipts/ against Policy.md", files: files, tools: tools)?.name == "document-audit")
+        #expect(
+            PlanRecipes.match(goal: "Audit the receipts in Receipts/ against Policy.md", files: files, tools: tools)?.name
+                == "document-audit")
     }
 
     @Test("the parser's item kinds are the tool's")

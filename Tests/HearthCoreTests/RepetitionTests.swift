@@ -22,10 +22,15 @@ struct RepetitionTests {
 
     @Test("ordinary answers are not loops: prose, lists with a shared pattern, markdown rules, short repeats")
     func ordinary() {
-        #expect(!Repetition.isDegenerate("Twelve of the twenty receipts were flagged: four are over the limit of 100, the rest fall outside Q2."))
+        #expect(
+            !Repetition.isDegenerate(
+                "Twelve of the twenty receipts were flagged: four are over the limit of 100, the rest fall outside Q2."))
         #expect(!Repetition.isDegenerate("ok"))
-        #expect(!Repetition.isDegenerate("| file | total |\n|------------------------------------------------------|-------|\n| a.txt | 12 |"))
-        #expect(!Repetition.isDegenerate("- Notes/a.md: budget owner?\n- Notes/b.md: timeline?\n- Notes/c.md: who signs off?\n- Notes/d.md: which vendor?"))
+        #expect(
+            !Repetition.isDegenerate("| file | total |\n|------------------------------------------------------|-------|\n| a.txt | 12 |"))
+        #expect(
+            !Repetition.isDegenerate(
+                "- Notes/a.md: budget owner?\n- Notes/b.md: timeline?\n- Notes/c.md: who signs off?\n- Notes/d.md: which vendor?"))
         #expect(!Repetition.isDegenerate("ha ha ha, very funny."))
         #expect(Repetition.loop(in: "4") == nil)
     }
@@ -50,10 +55,13 @@ struct RepetitionTests {
 
 @Suite("Model sizes read from names")
 struct ModelScaleTests {
-    @Test("sizes in common naming schemes, and names without one", arguments: [
-        ("smollm2-135m", 135.0), ("SmolLM2-360M-Instruct", 360), ("llama3.1:8b", 8000), ("qwen2.5:0.5b", 500), ("Qwen2.5-0.5B-Instruct", 500),
-        ("mistral-7b-instruct-v0.3.Q4_K_M", 7000), ("8.0B", 8000), ("494.03M", 494.03),
-    ])
+    @Test(
+        "sizes in common naming schemes, and names without one",
+        arguments: [
+            ("smollm2-135m", 135.0), ("SmolLM2-360M-Instruct", 360), ("llama3.1:8b", 8000), ("qwen2.5:0.5b", 500),
+            ("Qwen2.5-0.5B-Instruct", 500),
+            ("mistral-7b-instruct-v0.3.Q4_K_M", 7000), ("8.0B", 8000), ("494.03M", 494.03),
+        ])
     func sizes(name: String, millions: Double) throws {
         #expect(try #require(ModelScale(name: name)).millions == millions)
     }

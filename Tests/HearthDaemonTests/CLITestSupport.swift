@@ -36,7 +36,8 @@ struct Sandbox {
     func useScriptedModel(_ url: String, chatModel: String = "scripted", extra: String = "") throws {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         try Data(
-            "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"\(chatModel)\"\ntool_calls = \"constrained\"\n\(extra)".utf8
+            "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"\(chatModel)\"\ntool_calls = \"constrained\"\n\(extra)"
+                .utf8
         ).write(to: data.appending(path: "config.toml"))
     }
 

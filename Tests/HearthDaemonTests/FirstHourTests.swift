@@ -29,15 +29,15 @@ struct FirstHourTests {
 
     static let notes = [
         "Notes/kickoff.md": """
-            # Kickoff
-            We plan the Q1 launch. Ann owns the budget of €12,000.
+        # Kickoff
+        We plan the Q1 launch. Ann owns the budget of €12,000.
 
-            ## Open questions
-            - Who signs off on the design?
-            - Do we need a staging database
+        ## Open questions
+        - Who signs off on the design?
+        - Do we need a staging database
 
-            - [ ] Sam drafts the wireframes by December 5
-            """,
+        - [ ] Sam drafts the wireframes by December 5
+        """,
         "Notes/vendor.txt": "Acme quoted $4,500 and can start on 12 January 2027.\nIs the quote fixed price? Nobody knows.\n",
     ]
 
@@ -76,7 +76,8 @@ struct FirstHourTests {
         let server = ScriptedModelServer { body in
             if Self.isPlanner(body) {
                 let task: JSONValue = [
-                    "id": "list", "title": "List files", "instructions": "Run ls.", "dependsOn": [], "expectedOutput": "", "tools": ["shell"],
+                    "id": "list", "title": "List files", "instructions": "Run ls.", "dependsOn": [], "expectedOutput": "",
+                    "tools": ["shell"],
                 ]
                 return .chat((["tasks": [task]] as JSONValue).jsonText)
             }
@@ -144,7 +145,9 @@ struct FirstHourTests {
         #expect(report.contains("Notes/kickoff.md (opening lines; the model's summary repeated itself): Kickoff: We plan the Q1 launch."))
         #expect(report.contains("repeated themselves and were replaced or left out"))
         let trace = try JSONValue(parsing: try await sandbox.hearth(["trace", "1", "--json"]).stdout)
-        #expect(trace.arrayValue?.contains { $0["detail"]?["text"]?.stringValue?.contains("about the note is about the note is") == true } == true)
+        #expect(
+            trace.arrayValue?.contains { $0["detail"]?["text"]?.stringValue?.contains("about the note is about the note is") == true }
+                == true)
     }
 
     @Test("ask stops an answer that loops, says so plainly with the fix, and still accounts for it")
@@ -182,7 +185,9 @@ struct FirstHourTests {
         let found = doctor["checks"]?.arrayValue?.first { $0["name"] == "other servers" }
         #expect(found?["detail"] == .string("found Ollama at \(url): llama3.1:8b (8B parameters), the largest of 2 chat models"))
         #expect(doctor["offers"]?.arrayValue?.first?.stringValue?.contains("hearth init --use-server \(url)") == true)
-        #expect(doctor["checks"]?.arrayValue?.contains { $0["name"] == "chat model" && $0["detail"]?.stringValue?.contains("135M") == true } == true)
+        #expect(
+            doctor["checks"]?.arrayValue?.contains { $0["name"] == "chat model" && $0["detail"]?.stringValue?.contains("135M") == true }
+                == true)
 
         let initialised = try await sandbox.hearth(["init"], extraEnvironment: environment)
         #expect(initialised.stdout.contains("found      Ollama at \(url): llama3.1:8b"), "\(initialised.stdout)")

@@ -222,7 +222,8 @@ struct DaemonInferenceTests {
                 """)
         var notes: [String: String] = [:]
         for index in 1...10 {
-            notes["Notes/note-\(index).md"] = "# Meeting \(index)\nWe reviewed item \(index) of the launch plan. Is the budget for item \(index) approved?\n"
+            notes["Notes/note-\(index).md"] =
+                "# Meeting \(index)\nWe reviewed item \(index) of the launch plan. Is the budget for item \(index) approved?\n"
         }
         try sandbox.write(notes)
         var daemon = try await sandbox.startDaemon()
@@ -264,4 +265,3 @@ struct DaemonInferenceTests {
         #expect(await daemon.stop() == 0)
     }
 }
-

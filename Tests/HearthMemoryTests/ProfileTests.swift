@@ -15,7 +15,8 @@ struct ProfileTests {
         for index in 0..<1_000 {
             let subject = subjects[Int(generator.next() % UInt64(subjects.count))]
             let verb = verbs[Int(generator.next() % UInt64(verbs.count))]
-            _ = try await fixture.engine.handleInstruction(in: "remember that \(subject) \(verb) (\(index))", source: "cli", provenance: .trusted)
+            _ = try await fixture.engine.handleInstruction(
+                in: "remember that \(subject) \(verb) (\(index))", source: "cli", provenance: .trusted)
         }
         #expect(try await fixture.engine.profile().isEmpty)
         for rule in ["always put the total first", "never send drafts to clients", "from now on, write dates as YYYY-MM-DD"] {
@@ -36,7 +37,8 @@ struct ProfileTests {
                     id: Int64(index + 1), kind: .rule, subject: "user", predicate: "rule",
                     object: "always label box \(index) in the warehouse inventory with its shelf number", provenance: .trusted))
         }
-        facts.append(Fact(id: 900, kind: .preference, subject: "user", predicate: "prefers", object: "invoices in EUR", provenance: .trusted))
+        facts.append(
+            Fact(id: 900, kind: .preference, subject: "user", predicate: "prefers", object: "invoices in EUR", provenance: .trusted))
         let selection = ProfileSelection.select(facts, for: "Check the invoices in Receipts/", budget: 256)
         #expect(selection.tokens <= 256)
         #expect(selection.totalEntries == 301)
@@ -50,8 +52,10 @@ struct ProfileTests {
     func relevanceFloor() async throws {
         let fixture = try await MemoryFixture()
         _ = try await fixture.engine.remember(
-            ["The cat sat on the mat", "We booked the flight to Lisbon", "Ann approved the printer budget"].enumerated().map { index, text in
-                MemoryRecord(kind: .note, text: text, source: "cli", provenance: .trusted, occurredAt: Date(timeIntervalSince1970: Double(index)))
+            ["The cat sat on the mat", "We booked the flight to Lisbon", "Ann approved the printer budget"].enumerated().map {
+                index, text in
+                MemoryRecord(
+                    kind: .note, text: text, source: "cli", provenance: .trusted, occurredAt: Date(timeIntervalSince1970: Double(index)))
             })
         try await fixture.engine.indexPending()
         // The test embedder hashes words into 64 buckets; this query shares none of them with the records.

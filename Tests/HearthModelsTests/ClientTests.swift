@@ -82,7 +82,8 @@ struct ClientTests {
         #expect(text["repeat_penalty"]?.doubleValue == RepetitionControl.text.repeatPenalty)
         #expect((text["dry_penalty_last_n"]?.intValue ?? -1) >= 0, "llama-server refuses a negative window")
         let structured = server.requests[1].body
-        #expect(structured["repeat_penalty"] == 1 && structured["dry_multiplier"]?.doubleValue == RepetitionControl.structured.dryMultiplier)
+        #expect(
+            structured["repeat_penalty"] == 1 && structured["dry_multiplier"]?.doubleValue == RepetitionControl.structured.dryMultiplier)
         let off = server.requests[2].body
         #expect(off["repeat_penalty"] == 1 && off["dry_multiplier"] == 0)
         let ollama = ScriptedModelServer([.chat("ok")])

@@ -330,7 +330,8 @@ public struct GoalRunner: Sendable {
         if !loops.isEmpty {
             sentences.append(
                 "\(loops.count) model answer(s) repeated themselves and were replaced or left out: the model is too small for free text; "
-                    + "point [inference] at a bigger model for better summaries ('hearth doctor' lists model servers found on this machine).")
+                    + "point [inference] at a bigger model for better summaries ('hearth doctor' lists model servers found on this machine)."
+            )
         }
         return sentences.joined(separator: "\n\n")
     }
@@ -383,12 +384,17 @@ public struct GoalRunner: Sendable {
                 }
                 if let matches = data["matches"]?.arrayValue {
                     let files = Set(matches.compactMap { $0["path"]?.stringValue }).count
-                    lines.append("\(matches.count) matching line(s) in \(files) file(s)\(matches.count >= 100 ? " (the first 100)" : "")" + (matches.isEmpty ? "." : ":"))
-                    lines += matches.map { "- \($0["path"]?.stringValue ?? ""):\($0["line"]?.intValue ?? 0): \($0["text"]?.stringValue ?? "")" }
+                    lines.append(
+                        "\(matches.count) matching line(s) in \(files) file(s)\(matches.count >= 100 ? " (the first 100)" : "")"
+                            + (matches.isEmpty ? "." : ":"))
+                    lines += matches.map {
+                        "- \($0["path"]?.stringValue ?? ""):\($0["line"]?.intValue ?? 0): \($0["text"]?.stringValue ?? "")"
+                    }
                     counts["matches"] = .number(Double(matches.count))
                 } else if let common = data["common"]?.intValue, let a = data["a"]?.stringValue, let b = data["b"]?.stringValue {
                     lines.append(
-                        "\(common) line(s) in common, \(data["onlyInA"]?.intValue ?? 0) only in \(a), \(data["onlyInB"]?.intValue ?? 0) only in \(b).")
+                        "\(common) line(s) in common, \(data["onlyInA"]?.intValue ?? 0) only in \(a), \(data["onlyInB"]?.intValue ?? 0) only in \(b)."
+                    )
                     for (key, label, sign) in [("removed", "Only in \(a)", "-"), ("added", "Only in \(b)", "+")] {
                         let entries = data[key]?.arrayValue ?? []
                         guard !entries.isEmpty else { continue }
@@ -533,7 +539,8 @@ enum GoalReport {
         var names: [String] = []
         for record in items {
             guard let data = record.result?["data"]?.objectValue else { continue }
-            for key in data.keys.sorted() where !["path", "flags", "id", "text", "source", "kind", "pages"].contains(key) && !names.contains(key) {
+            for key in data.keys.sorted()
+            where !["path", "flags", "id", "text", "source", "kind", "pages"].contains(key) && !names.contains(key) {
                 if case .array = data[key]! { continue }
                 if case .object = data[key]! { continue }
                 names.append(key)

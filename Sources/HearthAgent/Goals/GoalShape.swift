@@ -51,12 +51,20 @@ public struct GoalShape: Sendable, Hashable {
             shape.compare = pair
             return shape
         }
-        shape.summarise = has(lower, [#"\bsumm?ar(?:y|ies|ise|ize|ised|ized|ising|izing)\b"#, #"\bsum(?:s|med)? (?:it |them )?up\b"#, #"\btl;?dr\b"#, #"\boverviews?\b"#, #"\bgist\b"#, #"\brecaps?\b"#, #"\b(?:key|main) points\b"#, #"\bwhat (?:each|every|it|they) (?:is|are|says?) about\b"#])
+        shape.summarise = has(
+            lower,
+            [
+                #"\bsumm?ar(?:y|ies|ise|ize|ised|ized|ising|izing)\b"#, #"\bsum(?:s|med)? (?:it |them )?up\b"#, #"\btl;?dr\b"#,
+                #"\boverviews?\b"#, #"\bgist\b"#, #"\brecaps?\b"#, #"\b(?:key|main) points\b"#,
+                #"\bwhat (?:each|every|it|they) (?:is|are|says?) about\b"#,
+            ])
         // An explicit search ("grep for FIXME", "search for 'open questions'") looks for its words
         // literally; the kinds of items are read from the rest of the goal.
         if let found = searchTerm(text, references: references) {
             // "look for the open questions" asks for questions; "grep for FIXME" and anything quoted are literal.
-            let namesItems = itemPatterns.values.joined().contains { found.term.lowercased().range(of: $0, options: .regularExpression) != nil }
+            let namesItems = itemPatterns.values.joined().contains {
+                found.term.lowercased().range(of: $0, options: .regularExpression) != nil
+            }
             if found.literal || !namesItems { shape.search = found.term }
         }
         let rest = shape.search.map { lower.replacingOccurrences(of: $0.lowercased(), with: " ") } ?? lower
@@ -64,7 +72,14 @@ public struct GoalShape: Sendable, Hashable {
         guard shape.summarise || !shape.items.isEmpty || shape.search != nil else { return nil }
 
         var targets = references.files.map { $0 } + references.folders.map { folder in folder + "/**" + references.extensionGlob }
-        if targets.isEmpty && has(lower, [#"\b(?:my |the |whole |entire )?workspace\b"#, #"\b(?:all|every|each) (?:of my )?(?:files?|documents?|notes?)\b"#, #"\beverywhere\b"#]) {
+        if targets.isEmpty
+            && has(
+                lower,
+                [
+                    #"\b(?:my |the |whole |entire )?workspace\b"#, #"\b(?:all|every|each) (?:of my )?(?:files?|documents?|notes?)\b"#,
+                    #"\beverywhere\b"#,
+                ])
+        {
             targets = ["**" + references.extensionGlob]
         }
         // Work on files needs files; a search alone may run over the whole workspace.
@@ -79,9 +94,16 @@ public struct GoalShape: Sendable, Hashable {
 
     static let itemPatterns: [Item: [String]] = [
         .questions: [#"\bquestions?\b"#, #"\bunknowns\b"#, #"\bopen (?:points|issues)\b"#, #"\bunanswered\b"#],
-        .todos: [#"\bto-?dos?\b"#, #"\bto do(?:s| items| list)\b"#, #"\baction items?\b"#, #"\bnext steps?\b"#, #"\bfollow[- ]?ups?\b"#, #"\bfixmes?\b"#, #"\bopen (?:tasks|items)\b"#, #"\bchecklists?\b"#, #"\b(?:list|find|collect|gather|show) (?:the |all |every |any )?(?:open )?tasks\b"#],
+        .todos: [
+            #"\bto-?dos?\b"#, #"\bto do(?:s| items| list)\b"#, #"\baction items?\b"#, #"\bnext steps?\b"#, #"\bfollow[- ]?ups?\b"#,
+            #"\bfixmes?\b"#, #"\bopen (?:tasks|items)\b"#, #"\bchecklists?\b"#,
+            #"\b(?:list|find|collect|gather|show) (?:the |all |every |any )?(?:open )?tasks\b"#,
+        ],
         .dates: [#"\bdates?\b"#, #"\bdeadlines?\b"#, #"\bdue\b"#],
-        .amounts: [#"\bamounts?\b"#, #"\btotals?\b"#, #"\bprices?\b"#, #"\bcosts?\b"#, #"\bmoney\b"#, #"\bsums\b"#, #"\bfigures\b"#, #"\bspend(?:ing)?\b"#, #"\bbudget(?:s| figures)\b"#],
+        .amounts: [
+            #"\bamounts?\b"#, #"\btotals?\b"#, #"\bprices?\b"#, #"\bcosts?\b"#, #"\bmoney\b"#, #"\bsums\b"#, #"\bfigures\b"#,
+            #"\bspend(?:ing)?\b"#, #"\bbudget(?:s| figures)\b"#,
+        ],
         .links: [#"\blinks?\b"#, #"\burls?\b"#],
         .emails: [#"\be-?mail addresses\b"#, #"\be-?mail address\b"#, #"\bcontact details\b"#],
     ]
@@ -90,13 +112,17 @@ public struct GoalShape: Sendable, Hashable {
     /// something), at the start of a clause: "… and email them to Ann", "then move them".
     /// "Write a summary" and "make a list" are reading, not writing.
     static func asksForMore(_ lower: String) -> Bool {
-        let harmless = #"^(?:\s+(?:me|us|a|an|the|short|brief|quick|one|single))*\s+(?:summary|summaries|list|overview|table|report|digest|recap)\b"#
+        let harmless =
+            #"^(?:\s+(?:me|us|a|an|the|short|brief|quick|one|single))*\s+(?:summary|summaries|list|overview|table|report|digest|recap)\b"#
         let verbs = [
-            "write", "draft", "send", "e-?mail", "mail", "reply", "respond", "answer", "post", "publish", "upload", "share", "move", "rename",
-            "delete", "remove", "archive", "copy", "translate", "fix", "correct", "edit", "rewrite", "update", "change", "create", "generate",
+            "write", "draft", "send", "e-?mail", "mail", "reply", "respond", "answer", "post", "publish", "upload", "share", "move",
+            "rename",
+            "delete", "remove", "archive", "copy", "translate", "fix", "correct", "edit", "rewrite", "update", "change", "create",
+            "generate",
             "build", "make", "produce", "prepare", "schedule", "book", "buy", "order", "pay", "merge", "convert", "reformat", "sort",
             "organi[sz]e", "classify", "categori[sz]e", "tag", "label", "rank", "grade", "notify", "remind", "invite", "prioriti[sz]e",
-            "fill in", "sign", "approve", "implement", "refactor", "run", "execute", "install", "download", "fetch", "call", "save", "store",
+            "fill in", "sign", "approve", "implement", "refactor", "run", "execute", "install", "download", "fetch", "call", "save",
+            "store",
             "remember", "forward", "print", "resolve", "close", "complete", "finish", "plan",
         ]
         let clause = #"(?:^|[,;.:!?]\s*|\b(?:and|then|also|please|to|afterwards|next)\s+)(?:please\s+)?(?:also\s+)?"#
@@ -144,8 +170,12 @@ public struct GoalShape: Sendable, Hashable {
             let word = String(raw)
             let bare = word.trimmingCharacters(in: CharacterSet(charactersIn: ".,;:!?()\"'“”‘’`"))
             let lowered = bare.lowercased()
-            if references.isReference(bare) || ["in", "across", "within", "inside", "under", "and", "then", "from"].contains(lowered) { break }
-            if words.isEmpty && ["the", "a", "an", "any", "all", "every", "word", "words", "term", "text", "phrase"].contains(lowered) { continue }
+            if references.isReference(bare) || ["in", "across", "within", "inside", "under", "and", "then", "from"].contains(lowered) {
+                break
+            }
+            if words.isEmpty && ["the", "a", "an", "any", "all", "every", "word", "words", "term", "text", "phrase"].contains(lowered) {
+                continue
+            }
             words.append(bare)
             if word.last.map({ ".,;:!?".contains($0) }) == true { break }
         }

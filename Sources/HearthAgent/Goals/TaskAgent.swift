@@ -213,7 +213,8 @@ struct TaskAgent: Sendable {
                 messages.append(
                     .user(
                         Self.observation(call.name, output)
-                            + (determined != nil ? "\nNow answer the task: \(task.instructions)" : "\nCall another tool, or give the final answer.")))
+                            + (determined != nil
+                                ? "\nNow answer the task: \(task.instructions)" : "\nCall another tool, or give the final answer.")))
             case .failure(let error):
                 // The plan's one call failed: asking the model cannot change its arguments.
                 if determined != nil { return .failed(error.description) }
@@ -342,7 +343,8 @@ struct TaskAgent: Sendable {
                         Self.result(answer: answer, tool: success.tool, output: success.output, calls: calls), by: "model",
                         source: success.output.text))
             }
-            return .succeeded(screened(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0], by: "model"))
+            return .succeeded(
+                screened(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0], by: "model"))
         } catch let error as ModelError {
             try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
             if case .schemaViolation = error { return .failed("the model gave no valid answer: \(error.description)") }
