@@ -39,7 +39,7 @@ struct VaultBrokerService: Service {
                 if !told {
                     told = true
                     if kind == "scrypt" && !listening {
-                        logger.notice("the vault is sealed with a passphrase: start its broker with 'hearth-vault serve'")
+                        logger.notice("the vault is sealed with a passphrase: start its broker with 'hearth vault serve'")
                     } else if kind == "keyfile" && !listening {
                         logger.warning("hearth-vault is not installed beside hearth; http_request cannot use secrets")
                     }

@@ -60,7 +60,7 @@ public enum VaultError: Error, Sendable, Equatable, CustomStringConvertible {
         case .transport(let reason):
             "the request failed: \(reason)"
         case .brokerUnavailable(let socket, let reason):
-            "the credential broker is not reachable at \(socket) (\(reason)); start it with 'hearth-vault serve' or run 'hearth daemon', which starts it"
+            "the credential broker is not reachable at \(socket) (\(reason)); start it with 'hearth vault serve' or run 'hearth daemon', which starts it"
         case .brokerRefused(let code, let message):
             "the credential broker refused (\(code)): \(message)"
         }

@@ -125,8 +125,8 @@ struct DoctorCommand: AsyncParsableCommand {
                     listening
                         ? ""
                         : kind == "scrypt"
-                            ? "start it: hearth-vault serve (asks for the passphrase)"
-                            : "start 'hearth daemon' (it starts the broker) or 'hearth-vault serve'"
+                            ? "start it: hearth vault serve (asks for the passphrase)"
+                            : "start 'hearth daemon' (it starts the broker) or 'hearth vault serve'"
                 ))
         }
         let policy = context.configuration.policy

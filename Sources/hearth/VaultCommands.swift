@@ -26,9 +26,21 @@ struct VaultCommand: AsyncParsableCommand {
         guard let program = CompanionProgram.locate("hearth-vault") else {
             throw CLIError("hearth-vault is not installed beside hearth; build it with 'swift build -c release --product hearth-vault'")
         }
+        let changes = arguments.first.map { ["add", "rotate", "remove"].contains($0) } ?? false
+        guard changes else {
+            // Everything else (serve, status, list) becomes hearth-vault itself: signals and the
+            // terminal go straight to it.
+            let argv = ["hearth-vault"] + (arguments.isEmpty ? ["--help"] : arguments)
+            var pointers: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+            execv(program.path, &pointers)
+            let reason = String(cString: strerror(errno))
+            for pointer in pointers { free(pointer) }
+            throw CLIError("cannot run \(program.path): \(reason)")
+        }
+        // A change to the vault runs as a child, so a running daemon can be told afterwards.
         let process = Process()
         process.executableURL = program
-        process.arguments = arguments.isEmpty ? ["--help"] : arguments
+        process.arguments = arguments
         do {
             try process.run()
         } catch {
@@ -36,10 +48,8 @@ struct VaultCommand: AsyncParsableCommand {
         }
         process.waitUntilExit()
         let status = process.terminationStatus
-        if status == 0, let command = arguments.first, ["add", "rotate", "remove"].contains(command) {
-            await Self.startBrokerNow(arguments)
-        }
         if status != 0 { throw ExitCode(status) }
+        await Self.startBrokerNow(arguments)
     }
 
     /// Tells a running daemon that the vault changed, so it starts (or keeps) its broker now,

@@ -135,6 +135,22 @@ struct GoalCrashTests {
         let report = summary["report"]?.stringValue ?? ""
         #expect(report.hasPrefix(sandbox.workspace.appending(path: "demo").path) && FileManager.default.fileExists(atPath: report))
         #expect(result.stderr.contains("planned 21 task(s) (recipe:document-audit)"))
+        // The plan fixes each receipt's one call: the model is asked only for the summary.
+        #expect(server.requests.filter { $0.path == "/v1/chat/completions" }.count == 1)
+
+        // The last result again, without running the demo again (and without the model).
+        let requests = server.requests.count
+        let last = try await sandbox.hearth(["demo", "--last", "--json"])
+        #expect(last.status == 0, "\(last.stderr)")
+        let again = try JSONValue(parsing: last.stdout)
+        #expect(again["run"] == summary["run"] && again["flagged"] == summary["flagged"] && again["failed"] == summary["failed"])
+        #expect(server.requests.count == requests)
+        // Running it again says so, and names the shortcut.
+        let rerun = try await sandbox.hearth(["demo", "--json"])
+        #expect(rerun.stderr.contains("running the demo again (run 1 was the last one; 'hearth demo --last --json' shows its result"))
+        #expect(try JSONValue(parsing: rerun.stdout)["run"] == 2)
+        let none = try await Sandbox().hearth(["demo", "--last"])
+        #expect(none.status == 1 && none.stderr.contains("no demo has run here yet"))
     }
 
     @Test("goal commands explain bad input")

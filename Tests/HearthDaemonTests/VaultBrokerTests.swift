@@ -64,6 +64,19 @@ struct VaultBrokerTests {
         }.map(\.pid)
     }
 
+    @Test("a vault added while the daemon runs gets its broker at once, so vault status says it listens")
+    func brokerStartsAtOnce() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon(extraConfig: "[vault]\nkey_file = \"\(sandbox.home.appending(path: "keys/vault.key").path)\"\n")
+        let daemon = try await sandbox.startDaemon()
+        let added = try await sandbox.hearth(["vault", "add", "api", "--host", "api.example.com"], input: Data(canary.utf8))
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stderr.contains("the daemon's credential broker is listening"), "\(added.stderr)")
+        let status = try JSONValue(parsing: try await sandbox.hearth(["vault", "status", "--json"]).stdout)
+        #expect(status["broker"] == "listening", "\(status.jsonText)")
+        #expect(await daemon.stop() == 0)
+    }
+
     @Test("a SIGKILLed daemon's broker stops by itself, and the next daemon starts its own")
     func brokerFollowsDaemon() async throws {
         let setup = try await start()
