@@ -40,24 +40,11 @@ public struct InferenceBenchmark: Sendable {
     }
 
     public func run(progress: @Sendable (String) -> Void = { _ in }) async throws -> JSONValue {
-        let status = InferenceStatus()
-        let supervisor = LlamaServerSupervisor(
-            options: .init(
-                installation: options.installation, chatModel: "smollm2-135m", embeddingModel: "minilm-l6",
-                runtimeDirectory: options.directory.appending(path: "runtime"),
-                logFile: options.directory.appending(path: "llama-server.log"),
-                threads: options.threads, contextTokens: 4096),
-            status: status, logger: Logger(label: "bench"))
-        let server = Task { try await supervisor.run() }
+        let server = try await BenchModelServer.start(
+            installation: options.installation, directory: options.directory, threads: options.threads, progress: progress)
         defer { server.cancel() }
-        progress("starting llama-server (-t \(options.threads))")
-        await status.waitUntilReady()
-        guard let connection = status.connection else {
-            throw ModelError.unreachable(url: "llama-server", reason: "did not start", hint: "see the log")
-        }
-        let endpoint = ModelEndpoint(
-            provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
-        let client = OpenAICompatibleClient(endpoint: endpoint, apiKey: connection.apiKey, hints: InferenceClients.hints(for: endpoint))
+        let client = server.client
+        let connection = server.connection
         let database = try HearthDatabase.open(at: options.directory.appending(path: "usage.sqlite"))
         let hearth = AccountedModel(
             client, embedder: client, ledger: UsageStore(database: database), budgets: Budgets(), pricing: Pricing(),
@@ -70,8 +57,7 @@ public struct InferenceBenchmark: Sendable {
         let cache = try await cacheFigures(hearth: hearth)
         progress("embeddings: \(options.embedSentences) sentences")
         let embeddings = try await embeddingFigures(hearth: hearth, direct: direct)
-        server.cancel()
-        _ = await server.result
+        await server.stop()
         return [
             "benchmark": "inference", "build": .string(SpineBenchmark.buildKind), "threads": .number(Double(options.threads)),
             "model": "smollm2-135m (Q4_1)", "embeddingModel": "minilm-l6 (Q8_0)",

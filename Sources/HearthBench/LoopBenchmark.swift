@@ -129,24 +129,10 @@ public struct LoopBenchmark: Sendable {
     }
 
     public func run(progress: @Sendable (String) -> Void = { _ in }) async throws -> JSONValue {
-        let status = InferenceStatus()
-        let supervisor = LlamaServerSupervisor(
-            options: .init(
-                installation: options.installation, chatModel: "smollm2-135m", embeddingModel: "minilm-l6",
-                runtimeDirectory: options.directory.appending(path: "runtime"),
-                logFile: options.directory.appending(path: "llama-server.log"),
-                threads: options.threads, contextTokens: 4096),
-            status: status, logger: Logger(label: "bench"))
-        let server = Task { try await supervisor.run() }
+        let server = try await BenchModelServer.start(
+            installation: options.installation, directory: options.directory, threads: options.threads, progress: progress)
         defer { server.cancel() }
-        progress("starting llama-server (-t \(options.threads))")
-        await status.waitUntilReady()
-        guard let connection = status.connection else {
-            throw ModelError.unreachable(url: "llama-server", reason: "did not start", hint: "see the log")
-        }
-        let endpoint = ModelEndpoint(
-            provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
-        let client = OpenAICompatibleClient(endpoint: endpoint, apiKey: connection.apiKey, hints: InferenceClients.hints(for: endpoint))
+        let client = server.client
         var results: [JSONValue] = []
         // Settings alternate per prompt, so drift in the machine's speed hits both alike.
         var answers: [String: [JSONValue]] = [:]
@@ -166,8 +152,7 @@ public struct LoopBenchmark: Sendable {
             }
             progress("prompt \(index + 1)/\(options.prompts.count)")
         }
-        server.cancel()
-        _ = await server.result
+        await server.stop()
         for setting in options.settings {
             let rows = answers[setting.name] ?? []
             let degenerate = rows.filter { $0["degenerate"] == true }.count

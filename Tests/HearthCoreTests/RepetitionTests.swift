@@ -35,6 +35,17 @@ struct RepetitionTests {
         #expect(Repetition.loop(in: "4") == nil)
     }
 
+    @Test("prose that is not prose: digit soup and repeated pieces are unreadable; numbers in a sentence are fine")
+    func unreadable() {
+        // What SmolLM2-135M wrote as the demo's summary once penalties kept it out of an exact loop.
+        #expect(
+            Repetition.isUnreadable(
+                "2018-12-25 20:30:52.123-0000-00-00:00:00.00-2018-10-19 20:30:52.123:2018-11-18 20:30:52.123:2018-2018-21-20 20:30:52.123"))
+        #expect(!Repetition.isUnreadable("The totals are 12.50, 33.90, 122.80 and 45.00; the largest is 122.80 from AEON on 2018-04-01."))
+        #expect(!Repetition.isUnreadable("Twelve of the twenty receipts were flagged: four are over 100, the rest fall outside Q2."))
+        #expect(!Repetition.isDegenerate("2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47"), "a list of numbers is not a loop")
+    }
+
     @Test("a stream is stopped once its loop has repeated a few times, not before")
     func watch() {
         var watch = RepetitionWatch()

@@ -142,8 +142,8 @@ struct FirstHourTests {
         #expect(!result.stdout.contains("about the note is about the note is"), "\(result.stdout)")
         let report = try String(contentsOf: sandbox.workspace.appending(path: "Reports/run-1.md"), encoding: .utf8)
         #expect(!report.contains("about the note is about the note is"))
-        #expect(report.contains("Notes/kickoff.md (opening lines; the model's summary repeated itself): Kickoff: We plan the Q1 launch."))
-        #expect(report.contains("repeated themselves and were replaced or left out"))
+        #expect(report.contains("Notes/kickoff.md (opening lines; the model's summary was unusable): Kickoff: We plan the Q1 launch."))
+        #expect(report.contains("looped or were not readable text and were replaced or left out"))
         let trace = try JSONValue(parsing: try await sandbox.hearth(["trace", "1", "--json"]).stdout)
         #expect(
             trace.arrayValue?.contains { $0["detail"]?["text"]?.stringValue?.contains("about the note is about the note is") == true }

@@ -155,6 +155,17 @@ enum InstalledInference {
         return URL(fileURLWithPath: dataHome).appending(path: "hearth")
     }
 
+    /// A daemon config that runs the installed llama-server and models (no Maildir).
+    static var daemonConfig: String {
+        """
+        [maildir]
+        enabled = false
+        [inference]
+        llama_server = "\(dataDirectory.appending(path: "bin/llama-server").path)"
+        models_dir = "\(dataDirectory.appending(path: "models").path)"
+        """
+    }
+
     static var available: Bool {
         FileManager.default.fileExists(atPath: dataDirectory.appending(path: "models/catalog.json").path)
             || ProcessInfo.processInfo.environment["HEARTH_REQUIRE_MODELS"] == "1"
@@ -166,15 +177,7 @@ struct DaemonInferenceTests {
     @Test("the daemon supervises llama-server; ask and models use it; SIGTERM leaves no server behind")
     func supervised() async throws {
         let sandbox = try Sandbox()
-        let installed = InstalledInference.dataDirectory
-        try sandbox.prepareDaemon(
-            extraConfig: """
-                [maildir]
-                enabled = false
-                [inference]
-                llama_server = "\(installed.appending(path: "bin/llama-server").path)"
-                models_dir = "\(installed.appending(path: "models").path)"
-                """)
+        try sandbox.prepareDaemon(extraConfig: InstalledInference.daemonConfig)
         let daemon = try await sandbox.startDaemon()
         let ask = try await sandbox.hearth(["ask", "--json", "--max-tokens", "8", "Say hello."])
         #expect(ask.status == 0, "\(ask.stderr)")
@@ -211,15 +214,7 @@ struct DaemonInferenceTests {
         .timeLimit(.minutes(4)))
     func killNine() async throws {
         let sandbox = try Sandbox()
-        let installed = InstalledInference.dataDirectory
-        try sandbox.prepareDaemon(
-            extraConfig: """
-                [maildir]
-                enabled = false
-                [inference]
-                llama_server = "\(installed.appending(path: "bin/llama-server").path)"
-                models_dir = "\(installed.appending(path: "models").path)"
-                """)
+        try sandbox.prepareDaemon(extraConfig: InstalledInference.daemonConfig)
         var notes: [String: String] = [:]
         for index in 1...10 {
             notes["Notes/note-\(index).md"] =

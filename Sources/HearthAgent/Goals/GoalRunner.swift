@@ -321,15 +321,15 @@ public struct GoalRunner: Sendable {
         let loops = detail.tasks.filter { $0.result?["degenerate"] == true }
         for record in finals where !record.task.collect {
             guard let answer = record.result?["answer"]?.stringValue else { continue }
-            if record.result?["degenerate"] == true || Repetition.isDegenerate(answer) {
-                sentences.append("(The model's own summary was repetitive and is left out; 'hearth trace \(detail.run.id)' shows it.)")
+            if record.result?["degenerate"] == true || Repetition.isUnreadable(answer) {
+                sentences.append("(The model's own summary looped or was not readable text and is left out; 'hearth trace \(detail.run.id)' shows it.)")
             } else if !answer.isEmpty {
                 sentences.append(answer)
             }
         }
         if !loops.isEmpty {
             sentences.append(
-                "\(loops.count) model answer(s) repeated themselves and were replaced or left out: the model is too small for free text; "
+                "\(loops.count) model answer(s) looped or were not readable text and were replaced or left out: the model is too small for free text; "
                     + "point [inference] at a bigger model for better summaries ('hearth doctor' lists model servers found on this machine)."
             )
         }
@@ -373,7 +373,7 @@ public struct GoalRunner: Sendable {
                 lines.append("\(title == "Summarise" ? "Summaries" : title):")
                 for record in done {
                     let answer = record.result?["answer"]?.stringValue ?? ""
-                    let marker = record.result?["by"] == "code" ? " (opening lines; the model's summary repeated itself)" : ""
+                    let marker = record.result?["by"] == "code" ? " (opening lines; the model's summary was unusable)" : ""
                     lines.append("- \(record.task.item ?? record.task.id)\(marker): \(answer.isEmpty ? "(no summary)" : answer)")
                 }
             } else if let record = done.first {
@@ -519,8 +519,8 @@ enum GoalReport {
         let others = detail.tasks.filter { $0.task.item == nil && $0.state == .succeeded }
         for record in others {
             let answer = record.result?["answer"]?.stringValue ?? ""
-            let repetitive = record.result?["degenerate"] == true || Repetition.isDegenerate(answer)
-            let text = repetitive ? "(repetitive model output left out; see 'hearth trace \(detail.run.id)')" : answer
+            let repetitive = record.result?["degenerate"] == true || Repetition.isUnreadable(answer)
+            let text = repetitive ? "(the model's text looped or was not readable and is left out; see 'hearth trace \(detail.run.id)')" : answer
             sections.append(["heading": .string(record.task.title), "text": .string(text)])
         }
         var arguments: [String: JSONValue] = [

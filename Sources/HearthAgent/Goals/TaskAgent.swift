@@ -352,14 +352,14 @@ struct TaskAgent: Sendable {
         }
     }
 
-    /// A result whose model-written answer is checked for loops: a repetitive answer is never
-    /// shown as if it were one. For a file's summary, the file's own first sentences stand in
+    /// A result whose model-written answer is checked: one that loops or does not read as text is
+    /// never shown as if it were an answer. For a file's summary, the file's own first sentences stand in
     /// (marked as such); otherwise the answer is left out. The full text stays in the trace.
     func screened(_ result: JSONValue, by author: String, source: String? = nil) -> JSONValue {
         guard var members = result.objectValue else { return result }
         members["by"] = .string(author)
         let answer = members["answer"]?.stringValue ?? ""
-        guard Repetition.isDegenerate(answer) else {
+        guard Repetition.isUnreadable(answer) else {
             // What the model wrote is the task's result, not the text it read.
             if !answer.isEmpty { members["summary"] = .string(Self.preview(answer, 400)) }
             return .object(members)
@@ -368,10 +368,10 @@ struct TaskAgent: Sendable {
         if let source, let extract = ExtractiveSummary.of(source) {
             members["answer"] = .string(extract)
             members["by"] = "code"
-            members["summary"] = .string(Self.preview("(the model repeated itself; the file's opening lines) " + extract, 400))
+            members["summary"] = .string(Self.preview("(the model's text was unusable; the file's opening lines) " + extract, 400))
         } else {
             members["answer"] = ""
-            members["summary"] = .string("(the model's answer repeated itself and is left out; 'hearth trace \(runID)' shows it)")
+            members["summary"] = .string("(the model's answer looped or was not readable text and is left out; 'hearth trace \(runID)' shows it)")
         }
         return .object(members)
     }

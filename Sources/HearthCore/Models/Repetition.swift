@@ -52,6 +52,30 @@ public enum Repetition {
         return lowVariety(text)
     }
 
+    /// Text that should read as prose (a summary, an answer in sentences) but does not: it loops,
+    /// or it is mostly digits and punctuation ("2018-12-25 20:30:52.123-0000-00-00:00…"), or a
+    /// third of it is pieces repeated three times or more. A small model that is kept out of exact
+    /// loops by repetition penalties can still produce such text.
+    ///
+    /// Only for prose: a list of numbers is a fine answer to "list the primes under 50".
+    public static func isUnreadable(_ text: String) -> Bool {
+        if isDegenerate(text) { return true }
+        let visible = text.filter { !$0.isWhitespace }
+        guard visible.count >= 40 else { return false }
+        if Double(visible.filter(\.isLetter).count) / Double(visible.count) < 0.2 { return true }
+        return repeatedShare(text, piece: 8, times: 3) >= 0.35
+    }
+
+    /// The share of `piece`-character windows whose text occurs at least `times` times.
+    static func repeatedShare(_ text: String, piece: Int, times: Int) -> Double {
+        let characters = Array(text)
+        guard characters.count >= 80 else { return 0 }
+        var counts: [String: Int] = [:]
+        for index in 0...(characters.count - piece) { counts[String(characters[index..<index + piece]), default: 0] += 1 }
+        let windows = characters.count - piece + 1
+        return Double(counts.values.filter { $0 >= times }.reduce(0, +)) / Double(windows)
+    }
+
     /// The text without its looping tail (one copy of the unit is kept), and whether anything was cut.
     ///
     /// Nothing useful is left when the loop starts in the first few characters; then the result is empty.
