@@ -28,7 +28,8 @@ struct BenchModelServer {
             task.cancel()
             throw ModelError.unreachable(url: "llama-server", reason: "did not start", hint: "see the log")
         }
-        let endpoint = ModelEndpoint(provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
+        let endpoint = ModelEndpoint(
+            provider: .llamaCpp, baseURL: connection.baseURL, chatModel: "smollm2-135m", embeddingModel: "minilm-l6")
         let client = OpenAICompatibleClient(endpoint: endpoint, apiKey: connection.apiKey, hints: InferenceClients.hints(for: endpoint))
         return BenchModelServer(client: client, connection: connection, task: task)
     }

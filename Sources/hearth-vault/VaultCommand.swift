@@ -273,7 +273,9 @@ struct StatusCommand: AsyncParsableCommand {
             return
         }
         print("vault:  \(kind == nil ? "none at \(paths.vaultFile.path)" : paths.vaultFile.path) (sealed with: \(sealing))")
-        print("broker: \(listening ? "listening on \(paths.vaultSocket.path)" : "not running (start: hearth daemon starts it for a key-file vault, or hearth vault serve)")")
+        print(
+            "broker: \(listening ? "listening on \(paths.vaultSocket.path)" : "not running (start: hearth daemon starts it for a key-file vault, or hearth vault serve)")"
+        )
         print("audit:  \(paths.vaultAuditLog.path)")
     }
 }

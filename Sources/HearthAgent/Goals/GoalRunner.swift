@@ -322,7 +322,8 @@ public struct GoalRunner: Sendable {
         for record in finals where !record.task.collect {
             guard let answer = record.result?["answer"]?.stringValue else { continue }
             if record.result?["degenerate"] == true || Repetition.isUnreadable(answer) {
-                sentences.append("(The model's own summary looped or was not readable text and is left out; 'hearth trace \(detail.run.id)' shows it.)")
+                sentences.append(
+                    "(The model's own summary looped or was not readable text and is left out; 'hearth trace \(detail.run.id)' shows it.)")
             } else if !answer.isEmpty {
                 sentences.append(answer)
             }
@@ -520,7 +521,8 @@ enum GoalReport {
         for record in others {
             let answer = record.result?["answer"]?.stringValue ?? ""
             let repetitive = record.result?["degenerate"] == true || Repetition.isUnreadable(answer)
-            let text = repetitive ? "(the model's text looped or was not readable and is left out; see 'hearth trace \(detail.run.id)')" : answer
+            let text =
+                repetitive ? "(the model's text looped or was not readable and is left out; see 'hearth trace \(detail.run.id)')" : answer
             sections.append(["heading": .string(record.task.title), "text": .string(text)])
         }
         var arguments: [String: JSONValue] = [

@@ -371,7 +371,8 @@ struct TaskAgent: Sendable {
             members["summary"] = .string(Self.preview("(the model's text was unusable; the file's opening lines) " + extract, 400))
         } else {
             members["answer"] = ""
-            members["summary"] = .string("(the model's answer looped or was not readable text and is left out; 'hearth trace \(runID)' shows it)")
+            members["summary"] = .string(
+                "(the model's answer looped or was not readable text and is left out; 'hearth trace \(runID)' shows it)")
         }
         return .object(members)
     }
