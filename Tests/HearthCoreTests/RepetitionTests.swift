@@ -44,6 +44,11 @@ struct RepetitionTests {
         #expect(!Repetition.isUnreadable("The totals are 12.50, 33.90, 122.80 and 45.00; the largest is 122.80 from AEON on 2018-04-01."))
         #expect(!Repetition.isUnreadable("Twelve of the twenty receipts were flagged: four are over 100, the rest fall outside Q2."))
         #expect(!Repetition.isDegenerate("2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47"), "a list of numbers is not a loop")
+        // Counting instead of summarising, as SmolLM2 did on a kickoff note.
+        #expect(
+            Repetition.isUnreadable(
+                "The document is about planning the Q1 launch of the Q1 Q1 Q1 Q2 Q2 Q3 Q3 Q4 Q4 Q5 Q5 Q6 Q7 Q8 Q9 Q10 Q11 Q12 Q13 Q14 Q15 Q16 Q17"
+            ))
     }
 
     @Test("a stream is stopped once its loop has repeated a few times, not before")

@@ -321,7 +321,8 @@ public struct GoalRunner: Sendable {
         let loops = detail.tasks.filter { $0.result?["degenerate"] == true }
         for record in finals where !record.task.collect {
             guard let answer = record.result?["answer"]?.stringValue else { continue }
-            if record.result?["degenerate"] == true || Repetition.isUnreadable(answer) {
+            let byModel = record.result?["by"] != "code"
+            if record.result?["degenerate"] == true || (byModel && Repetition.isUnreadable(answer)) {
                 sentences.append(
                     "(The model's own summary looped or was not readable text and is left out; 'hearth trace \(detail.run.id)' shows it.)")
             } else if !answer.isEmpty {
@@ -520,7 +521,9 @@ enum GoalReport {
         let others = detail.tasks.filter { $0.task.item == nil && $0.state == .succeeded }
         for record in others {
             let answer = record.result?["answer"]?.stringValue ?? ""
-            let repetitive = record.result?["degenerate"] == true || Repetition.isUnreadable(answer)
+            // Only what a model wrote is checked; what code collected repeats its patterns by design.
+            let repetitive =
+                record.result?["degenerate"] == true || (record.result?["by"] != "code" && Repetition.isUnreadable(answer))
             let text =
                 repetitive ? "(the model's text looped or was not readable and is left out; see 'hearth trace \(detail.run.id)')" : answer
             sections.append(["heading": .string(record.task.title), "text": .string(text)])

@@ -60,6 +60,10 @@ public enum Repetition {
     /// Only for prose: a list of numbers is a fine answer to "list the primes under 50".
     public static func isUnreadable(_ text: String) -> Bool {
         if isDegenerate(text) { return true }
+        // Counting is a loop too in prose: "the Q1 Q1 Q2 Q2 Q3 …" (digits compared as one shape).
+        var shapes = ""
+        for character in text where !(character.isNumber && shapes.last == "#") { shapes.append(character.isNumber ? "#" : character) }
+        if let loop = loop(in: shapes), shapes.count - loop.prefixLength >= max(minLoopCharacters, shapes.count / 4) { return true }
         let visible = text.filter { !$0.isWhitespace }
         guard visible.count >= 40 else { return false }
         if Double(visible.filter(\.isLetter).count) / Double(visible.count) < 0.2 { return true }
