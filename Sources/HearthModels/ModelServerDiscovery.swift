@@ -65,7 +65,10 @@ public enum ModelServerDiscovery {
     }
 
     /// Probes every candidate at once; servers that answer with a model list, in candidate order.
-    public static func discover(candidates: [String] = candidates(), timeout: Duration = .milliseconds(1500)) async -> [DiscoveredServer] {
+    /// A port nothing listens on is refused at once, so the deadline only bounds a server that
+    /// accepts and then stalls; it is generous because a busy machine can take seconds to answer
+    /// (an Ollama that answered `/api/tags` late was once taken for a plain OpenAI server).
+    public static func discover(candidates: [String] = candidates(), timeout: Duration = .seconds(5)) async -> [DiscoveredServer] {
         await withTaskGroup(of: (Int, DiscoveredServer?).self) { group in
             for (index, url) in candidates.enumerated() where isLoopback(url) {
                 group.addTask { (index, await probe(url, timeout: timeout)) }
@@ -79,7 +82,7 @@ public enum ModelServerDiscovery {
     }
 
     /// What one URL serves: Ollama's `/api/tags`, else the OpenAI `/v1/models` list; nil when neither answers.
-    public static func probe(_ baseURL: String, timeout: Duration = .milliseconds(3000)) async -> DiscoveredServer? {
+    public static func probe(_ baseURL: String, timeout: Duration = .seconds(5)) async -> DiscoveredServer? {
         let baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         if let tags = await get(baseURL + "/api/tags", timeout: timeout), let entries = tags["models"]?.arrayValue {
             let models = entries.compactMap { entry -> DiscoveredServer.Model? in

@@ -68,7 +68,14 @@ struct GoalCommand: AsyncParsableCommand {
     @Flag(help: "Hand the goal to the running daemon and return at once ('hearth run ID' follows it).")
     var detach = false
 
+    @Option(
+        help: "Where the plan comes from: auto (a recipe when the goal has a known shape, else the model) or model (always the model).")
+    var planner: Planner.Mode = .auto
+
     func validate() throws {
+        if detach && planner != .auto {
+            throw ValidationError("--planner works in the foreground only; the daemon plans with recipes first")
+        }
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw ValidationError("the goal is empty; say what you want done, e.g. hearth goal \"Summarise each file in Notes/\"")
         }
@@ -91,7 +98,7 @@ struct GoalCommand: AsyncParsableCommand {
             }
             return
         }
-        let session = GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json)
+        let session = GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json, planner: planner)
         let detail = try await session.run(run.id, concurrency: limits.concurrency)
         try session.finish(detail)
     }
@@ -103,6 +110,7 @@ struct GoalSession {
     let database: HearthDatabase
     let workspace: URL
     let json: Bool
+    var planner: Planner.Mode = .auto
 
     /// Prints the run (JSON or text) and, unless it succeeded, throws its outcome: the reason
     /// and what to do go to stderr, the exit status says failed (1) or waiting for you (2).
@@ -177,7 +185,8 @@ struct GoalSession {
             tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient),
             workspace: workspace,
             options: await GoalWorker.options(
-                configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency),
+                configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency
+            ).with(planner: planner),
             approvals: ApprovalSQLStore(database: database), logger: logger
         ) { event in
             switch event {
@@ -202,6 +211,17 @@ struct GoalSession {
             await access.close()
             throw error
         }
+    }
+}
+
+extension Planner.Mode: ExpressibleByArgument {}
+
+extension GoalRunner.Options {
+    /// The same options with plans from `planner`.
+    func with(planner: Planner.Mode) -> GoalRunner.Options {
+        var options = self
+        options.planner = planner
+        return options
     }
 }
 
