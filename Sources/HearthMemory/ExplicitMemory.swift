@@ -60,6 +60,21 @@ public enum StatementPatterns {
             if let object = after(prefix) { return make(.fact, "user", predicate, object) }
         }
         if StandingRule.isExplicit(text) { return make(.rule, "user", "rule", StandingRule.body(text)) }
+        // "Ann Lee is my manager": the same slot as "my manager is Ann Lee".
+        if let match = text.range(of: #"^(.+?) is my (.+)$"#, options: [.regularExpression, .caseInsensitive]),
+            match.lowerBound == text.startIndex,
+            let split = text.range(of: " is my ", options: .caseInsensitive)
+        {
+            return make(.fact, "user", String(text[split.upperBound...]) + " is", String(text[..<split.lowerBound]))
+        }
+        // "The NextGen cloud budget is 5,000 a month": a bound the attention scorer checks metrics against.
+        if let split = text.range(of: " budget is ", options: .caseInsensitive), !lower.hasPrefix("my ") {
+            var owner = String(text[..<split.lowerBound])
+            for article in ["the ", "our ", "The ", "Our "] where owner.hasPrefix(article) {
+                owner = String(owner.dropFirst(article.count))
+            }
+            return make(.fact, owner, "budget is", String(text[split.upperBound...]))
+        }
         if let match = lower.range(of: #"^my (.+?) (is|are) (.+)$"#, options: .regularExpression), match.lowerBound == lower.startIndex {
             let words = text.dropFirst(3)
             for verb in [" is ", " are "] {
@@ -91,6 +106,10 @@ public enum StandingRule {
         "you should always ", "you should never ", "you must always ", "you must never ", "you should ", "you must ", "hearth should ",
         "hearth must ", "make sure to always ", "make sure you always ", "make sure you never ", "do not ever ", "don't ever ",
         "i always want ", "i never want ", "in future ", "in future, ", "going forward ", "going forward, ",
+        // Standing instructions about attention: what to interrupt for, what never to.
+        "tell me at once ", "tell me immediately ", "tell me right away ", "alert me ", "interrupt me ", "notify me ", "ping me ",
+        "let me know at once ", "let me know immediately ", "let me know right away ", "don't bother me ", "do not bother me ",
+        "don't interrupt me ", "do not interrupt me ",
     ]
 
     public static func isExplicit(_ sentence: String) -> Bool {

@@ -313,6 +313,27 @@ enum Migrations {
                     """)
             try MemorySQLStore.listMissingVectors(in: db)
         }
+        migrator.registerMigration("v9-attention") { db in
+            // One row per ingested journal event: the scorer's decision (reasons as JSON), the
+            // memory record it became, and whether the user acknowledged it (the inbox).
+            try db.execute(
+                sql: """
+                    CREATE TABLE attention_item (
+                        eventId INTEGER PRIMARY KEY,
+                        source TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        occurredAt INTEGER NOT NULL,
+                        decidedAt INTEGER NOT NULL,
+                        level TEXT NOT NULL,
+                        decision TEXT NOT NULL,
+                        links TEXT NOT NULL,
+                        memoryRecordId INTEGER,
+                        acknowledgedAt INTEGER
+                    );
+                    CREATE INDEX attention_item_decided ON attention_item (decidedAt);
+                    CREATE INDEX attention_item_inbox ON attention_item (level, acknowledgedAt);
+                    """)
+        }
         return migrator
     }()
 }

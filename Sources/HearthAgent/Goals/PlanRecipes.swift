@@ -50,7 +50,7 @@ public enum PlanRecipes {
                 tasks.append(
                     PlanDraft.Task(
                         id: id("summary", index), title: "Summarise",
-                        instructions: "Write a summary of {{item}} in two sentences.",
+                        instructions: "Summarise {{item}} in two or three sentences: what it is about, and what it decides or asks.",
                         expectedOutput: "a short summary", tools: ["read_document"], forEach: target))
             }
         }

@@ -22,6 +22,15 @@ public struct MailMessage: Sendable, Equatable {
     public var attachments: [String]
     /// Problems that did not stop parsing (an unknown charset, a bad base64 part).
     public var warnings: [String]
+    /// The headers that say whether a message is bulk and how urgent its sender thinks it is
+    /// (`list-id`, `precedence`, `list-unsubscribe`, `auto-submitted`, `importance`, `x-priority`,
+    /// `priority`), names lower-cased: what attention scoring reads.
+    public var attentionHeaders: [String: String] = [:]
+
+    /// The header names kept in `attentionHeaders`.
+    public static let attentionHeaderNames = [
+        "list-id", "precedence", "list-unsubscribe", "auto-submitted", "importance", "x-priority", "priority", "x-auto-response-suppress",
+    ]
 }
 
 /// Why a file is not a mail message.
@@ -65,6 +74,8 @@ extension MailMessage {
         let parsedDate = dateHeader.flatMap(MailDate.parse)
         if dateHeader != nil && parsedDate == nil { warnings.append("unparsable Date header") }
         let from = header("From")
+        var attentionHeaders: [String: String] = [:]
+        for name in attentionHeaderNames { if let value = header(name) { attentionHeaders[name] = String(value.prefix(256)) } }
         return MailMessage(
             from: from,
             fromAddress: from.flatMap(MIME.address),
@@ -77,7 +88,8 @@ extension MailMessage {
             body: body,
             bodyTruncated: truncated,
             attachments: extraction.attachments,
-            warnings: warnings)
+            warnings: warnings,
+            attentionHeaders: attentionHeaders)
     }
 }
 

@@ -159,24 +159,7 @@ public struct MaildirWatcherService: Service {
         }
         do {
             let message = try MailMessage.parse(data, maxBodyBytes: maxBodyBytes)
-            var payload: [String: JSONValue] = [
-                "file": .string(file),
-                "body": .string(message.body),
-                "bodyTruncated": .bool(message.bodyTruncated),
-                "malformed": false,
-            ]
-            payload["from"] = message.from.map(JSONValue.string)
-            payload["fromAddress"] = message.fromAddress.map(JSONValue.string)
-            payload["to"] = message.to.map(JSONValue.string)
-            payload["cc"] = message.cc.map(JSONValue.string)
-            payload["subject"] = message.subject.map(JSONValue.string)
-            payload["date"] = message.date.map { .string(Timestamp.format($0)) } ?? message.dateText.map(JSONValue.string)
-            payload["messageId"] = message.messageID.map(JSONValue.string)
-            if !message.attachments.isEmpty { payload["attachments"] = .array(message.attachments.map(JSONValue.string)) }
-            if !message.warnings.isEmpty { payload["warnings"] = .array(message.warnings.map(JSONValue.string)) }
-            return NewEvent(
-                source: "maildir", kind: "mail.received", key: key, payload: .object(payload),
-                occurredAt: message.date ?? modified, provenance: .untrusted)
+            return message.event(file: file, key: key, modified: modified)
         } catch {
             logger.notice("malformed mail \(file): \(error.reason)")
             return malformed(file: file, key: key, size: Int64(data.count), modified: modified, reason: error.reason)
@@ -188,5 +171,31 @@ public struct MaildirWatcherService: Service {
             source: "maildir", kind: "mail.malformed", key: key,
             payload: ["file": .string(file), "malformed": true, "error": .string(reason), "size": .number(Double(size))],
             occurredAt: modified, provenance: .untrusted)
+    }
+}
+
+extension MailMessage {
+    /// The journal event for this message, as the Maildir watcher records it (and the attention
+    /// benchmark replays it): who, to whom, subject, body, the attention headers.
+    public func event(file: String, key: String, modified: Date) -> NewEvent {
+        var payload: [String: JSONValue] = [
+            "file": .string(file),
+            "body": .string(body),
+            "bodyTruncated": .bool(bodyTruncated),
+            "malformed": false,
+        ]
+        payload["from"] = from.map(JSONValue.string)
+        payload["fromAddress"] = fromAddress.map(JSONValue.string)
+        payload["to"] = to.map(JSONValue.string)
+        payload["cc"] = cc.map(JSONValue.string)
+        payload["subject"] = subject.map(JSONValue.string)
+        payload["date"] = date.map { .string(Timestamp.format($0)) } ?? dateText.map(JSONValue.string)
+        payload["messageId"] = messageID.map(JSONValue.string)
+        if !attachments.isEmpty { payload["attachments"] = .array(attachments.map(JSONValue.string)) }
+        if !warnings.isEmpty { payload["warnings"] = .array(warnings.map(JSONValue.string)) }
+        if !attentionHeaders.isEmpty { payload["headers"] = .object(attentionHeaders.mapValues(JSONValue.string)) }
+        return NewEvent(
+            source: "maildir", kind: "mail.received", key: key, payload: .object(payload), occurredAt: date ?? modified,
+            provenance: .untrusted)
     }
 }
