@@ -254,12 +254,18 @@ public struct AttentionScorer: Sendable {
     ]
     static let urgentWords = [
         "urgent", "asap", "as soon as possible", "immediately", "right away", "action required", "action needed", "time-sensitive",
-        "time sensitive", "overdue", "final notice", "escalat", "blocker", "blocking", "need your approval", "needs your approval",
-        "need your sign-off", "please respond", "respond by", "reply by",
+        "time sensitive", "overdue", "final notice", "escalat", "blocker", "blocking", "please respond", "respond by", "reply by",
+    ]
+    /// A person asking the user for something: weighs only in mail from people, not machines or lists.
+    static let requestWords = [
+        "need your approval", "needs your approval", "your sign-off", "sign off on", "please approve", "can you", "could you",
+        "please send",
+        "please review", "need you to", "waiting on you", "waiting for you", "your decision", "need your input",
     ]
     static let deadlineWords = [
         "today", "tonight", "this morning", "this afternoon", "by noon", "by eod", "end of day", "end of the day", "within the hour",
-        "in an hour", "in 30 minutes", "before the meeting", "tomorrow morning", "first thing tomorrow",
+        "in an hour", "within an hour", "next hour", "in 30 minutes", "before the meeting", "tomorrow morning", "first thing tomorrow",
+        "by tonight", "in two hours", "in a few hours",
     ]
 
     private func urgencySignals(_ subject: AttentionSubject, reasons: inout [AttentionReason]) -> Double {
@@ -286,6 +292,10 @@ public struct AttentionScorer: Sendable {
         } else if let word = urgent.first(where: { body.contains($0) }) {
             score += urgentWeight / 2
             reasons.append(AttentionReason(signal: "urgency.text", weight: urgentWeight / 2, detail: "\"\(word)\" in the text"))
+        }
+        if !bulk && !automated, let word = Self.requestWords.first(where: { title.contains($0) || body.contains($0) }) {
+            score += 0.1
+            reasons.append(AttentionReason(signal: "request", weight: 0.1, detail: "asks you for something (\"\(word)\")"))
         }
         if let word = Self.deadlineWords.first(where: { title.contains($0) || body.contains($0) }) ?? Self.clockDeadline(in: title + body) {
             let weight = 0.15 * damp * (automated ? 0.5 : 1)
