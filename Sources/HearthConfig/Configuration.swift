@@ -105,6 +105,46 @@ public struct Configuration: Sendable, Equatable {
     public var log = Log()
     public var vault = Vault()
     public var memory = Memory()
+    public var attention = Attention()
+
+    /// `[attention]`: how events are scored and routed, and when briefs are written.
+    public struct Attention: Sendable, Equatable {
+        /// Follow the journal: remember and score every event.
+        public var enabled = true
+        /// The user's own mail addresses (mail to them is direct).
+        public var me: [String] = []
+        /// Senders (names or addresses) who always matter.
+        public var vips: [String] = []
+        public var interruptAt = 0.75
+        public var digestAt = 0.3
+        public var maxInterruptsPerHour = 3
+        /// "22:00-07:00", or empty for none.
+        public var quietHours = ""
+        /// Cron expressions for the morning brief and the end-of-day digest, in `[cron] timezone`.
+        public var morning = "30 7 * * mon-fri"
+        public var evening = "0 18 * * mon-fri"
+        /// Sources remembered by name, sender and time only, and sources not remembered at all.
+        public var metadataOnly: [String] = []
+        public var ignore: [String] = []
+        /// Text kept per event, and the largest file whose text is read.
+        public var maxTextBytes = 16_384
+        public var maxFileBytes = 8 << 20
+
+        /// Minutes after midnight of a "HH:MM-HH:MM" range.
+        public static func quietRange(_ text: String) -> (Int, Int)? {
+            let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { return nil }
+            func minutes(_ part: String) -> Int? {
+                let pieces = part.split(separator: ":")
+                guard pieces.count == 2, let hour = Int(pieces[0]), let minute = Int(pieces[1]), (0..<24).contains(hour),
+                    (0..<60).contains(minute)
+                else { return nil }
+                return hour * 60 + minute
+            }
+            guard let start = minutes(parts[0]), let end = minutes(parts[1]) else { return nil }
+            return (start, end)
+        }
+    }
 
     /// `[memory]`: how the daemon indexes, reads and trims what it remembers.
     public struct Memory: Sendable, Equatable {
@@ -210,8 +250,50 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory",
+                "memory", "attention",
             ])
+        if let table = try reader.section("attention", in: root) {
+            let known = [
+                "enabled", "me", "vips", "interrupt_at", "digest_at", "max_interrupts_per_hour", "quiet_hours", "morning", "evening",
+                "metadata_only", "ignore", "max_text_bytes", "max_file_bytes",
+            ]
+            try reader.checkKeys(table, section: "attention", known: known)
+            var attention = config.attention
+            attention.enabled = try reader.boolean(table, "attention", "enabled") ?? attention.enabled
+            attention.me = try reader.strings(table, "attention", "me") ?? attention.me
+            attention.vips = try reader.strings(table, "attention", "vips") ?? attention.vips
+            attention.interruptAt = try reader.number(table, "attention", "interrupt_at") ?? attention.interruptAt
+            attention.digestAt = try reader.number(table, "attention", "digest_at") ?? attention.digestAt
+            guard attention.digestAt < attention.interruptAt, attention.interruptAt <= 1 else {
+                throw .invalid(
+                    path: path, line: (table["interrupt_at"] ?? table["digest_at"])?.line ?? 0, key: "attention.interrupt_at",
+                    message: "need 0 ≤ digest_at < interrupt_at ≤ 1 (now \(attention.digestAt) and \(attention.interruptAt))")
+            }
+            attention.maxInterruptsPerHour =
+                try reader.integer(table, "attention", "max_interrupts_per_hour", in: 0...1_000) ?? attention.maxInterruptsPerHour
+            if let quiet = try reader.nonEmptyString(table, "attention", "quiet_hours") {
+                guard Attention.quietRange(quiet) != nil else {
+                    throw .invalid(
+                        path: path, line: table["quiet_hours"]!.line, key: "attention.quiet_hours",
+                        message: "\"\(quiet)\" is not a range like \"22:00-07:00\"")
+                }
+                attention.quietHours = quiet
+            }
+            for key in ["morning", "evening"] {
+                guard let expression = try reader.nonEmptyString(table, "attention", key) else { continue }
+                do {
+                    _ = try CronExpression(expression)
+                } catch {
+                    throw .invalid(path: path, line: table[key]!.line, key: "attention.\(key)", message: "\(error)")
+                }
+                if key == "morning" { attention.morning = expression } else { attention.evening = expression }
+            }
+            attention.metadataOnly = try reader.strings(table, "attention", "metadata_only") ?? attention.metadataOnly
+            attention.ignore = try reader.strings(table, "attention", "ignore") ?? attention.ignore
+            attention.maxTextBytes = try reader.integer(table, "attention", "max_text_bytes", in: 256...1_048_576) ?? attention.maxTextBytes
+            attention.maxFileBytes = try reader.integer(table, "attention", "max_file_bytes", in: 1_024...1 << 30) ?? attention.maxFileBytes
+            config.attention = attention
+        }
         if let table = try reader.section("memory", in: root) {
             try reader.checkKeys(
                 table, section: "memory",

@@ -157,6 +157,32 @@ public enum Daemon {
                 report: { state in
                     memoryBoard.set(memorySettings.vectors ? state.description : "full text only ([memory] vectors = false)")
                 }))
+        // The attention loop: every journaled event is remembered and scored (no model call), and
+        // the morning brief and end-of-day digest are written on their schedules.
+        let attentionWake = WakeSignal()
+        let inbox = InboxFeed()
+        if configuration.attention.enabled {
+            services.append(
+                AttentionService(
+                    journal: journal, store: AttentionSQLStore(database: database),
+                    ingestor: AttentionWiring.ingestor(configuration: configuration, workspace: paths.workspace),
+                    profile: { try await AttentionWiring.profile(database: database, configuration: configuration) }, wake: attentionWake,
+                    clock: clock, logger: logger,
+                    stored: { items in
+                        // The keyword index learns the new records; interrupts reach whoever listens.
+                        _ = try? await memoryEngine.remember([])
+                        inbox.publish(items.filter { $0.decision.level == .interrupt })
+                    }))
+            if let morning = try? CronExpression(configuration.attention.morning),
+                let evening = try? CronExpression(configuration.attention.evening)
+            {
+                services.append(
+                    BriefService(
+                        writer: BriefWriter(database: database, configuration: configuration, workspace: paths.workspace), morning: morning,
+                        evening: evening, timeZone: configuration.timeZone, clock: clock, wake: WakeSignal(), logger: logger,
+                        written: { _ in attentionWake.wake() }))
+            }
+        }
         // The credential broker, before the goals that may call it (so it stops after them).
         let vaultWake = WakeSignal()
         services.append(VaultBrokerService(paths: paths, logger: logger, wake: vaultWake, clock: clock))
@@ -184,20 +210,26 @@ public enum Daemon {
                         try? await records.mergeRecovery(startID, key: "goals", value: report)
                     }))
         }
+        var dependencies = APIDependencies(
+            journal: journal, ledger: ledger, effects: effects,
+            status: {
+                let live: JSONValue = [
+                    "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
+                    "memory": ["retrieval": .string(memoryBoard.value), "extraction": extraction],
+                ]
+                return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
+            },
+            runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: { attentionWake.wake() },
+            goals: goals,
+            goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database),
+            vaultChanged: { vaultWake.wake() })
+        if configuration.attention.enabled {
+            dependencies.inbox = { all in .array(try await InboxView.items(database: database, all: all).map(InboxView.json)) }
+            dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
+            dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
+        }
         let api = APIServer(
-            port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes,
-            dependencies: APIDependencies(
-                journal: journal, ledger: ledger, effects: effects,
-                status: {
-                    let live: JSONValue = [
-                        "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
-                        "memory": ["retrieval": .string(memoryBoard.value), "extraction": extraction],
-                    ]
-                    return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
-                },
-                runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: {}, goals: goals,
-                goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database),
-                vaultChanged: { vaultWake.wake() }),
+            port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes, dependencies: dependencies,
             logger: logger)
         services.append(
             api.service { port in

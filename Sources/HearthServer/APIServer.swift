@@ -26,6 +26,12 @@ public struct APIDependencies: Sendable {
     public var approvals: (any ApprovalBook)?
     /// Called after the vault was created or changed (`hearth vault add`), so its broker starts now.
     public var vaultChanged: @Sendable () -> Void
+    /// `GET /v1/inbox`: interrupt-level items not yet acknowledged (`?all=1`: with the acknowledged).
+    public var inbox: (@Sendable (_ all: Bool) async throws -> JSONValue)?
+    /// `POST /v1/inbox/{event}/ack`: false when there is no such item.
+    public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
+    /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
+    public var latestBrief: (@Sendable () async throws -> JSONValue?)?
 
     public init(
         journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
@@ -122,6 +128,28 @@ public struct APIServer: Sendable {
         api.post("/approvals/:id/deny") { request, context in try await answerApproval(request, context, approve: false) }
         api.post("/wake") { request, _ in try await wake(request) }
         api.get("/status") { _, _ in Self.json(await dependencies.status()) }
+        api.get("/inbox") { request, _ in
+            guard let inbox = dependencies.inbox else {
+                throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
+            }
+            return Self.json(try await inbox(request.uri.queryParameters.get("all") == "1"))
+        }
+        api.post("/inbox/:id/ack") { _, context in
+            guard let acknowledge = dependencies.acknowledge else {
+                throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
+            }
+            let id = try Self.runID(context)
+            guard try await acknowledge(id) else { throw APIError(status: .notFound, message: "no inbox item for event \(id)") }
+            return Self.json(["acknowledged": .number(Double(id))])
+        }
+        api.get("/briefs/latest") { _, _ in
+            guard let latest = dependencies.latestBrief, let brief = try await latest() else {
+                throw APIError(
+                    status: .notFound,
+                    message: "no brief yet: 'hearth brief' writes one now; the daemon writes them on [attention] morning and evening")
+            }
+            return Self.json(brief)
+        }
         return router
     }
 

@@ -18,7 +18,8 @@ struct Hearth: AsyncParsableCommand {
             ResumeCommand.self, DoctorCommand.self, GoalCommand.self, ApprovalsCommand.self, ApproveCommand.self, DenyCommand.self,
             TraceCommand.self,
             DemoCommand.self, ToolCommand.self, AskCommand.self,
-            ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self,
+            ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self, BriefCommand.self,
+            InboxCommand.self,
         ])
 }
 

@@ -48,8 +48,9 @@ public struct AttentionService: Service {
                     continue
                 }
                 if !more {
-                    // Triggers wake us after each journal write; the minute is a safety net only.
-                    await wake.wait(until: clock.now().addingTimeInterval(60), clock: clock)
+                    // The API wakes us after each write; triggers that write straight to the
+                    // database are seen within five seconds (one indexed read, no model).
+                    await wake.wait(until: clock.now().addingTimeInterval(5), clock: clock)
                 }
             }
         } onGracefulShutdown: {

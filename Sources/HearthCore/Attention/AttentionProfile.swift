@@ -60,7 +60,11 @@ public struct AttentionProfile: Sendable, Hashable {
         }
         for fact in facts where fact.status == .active && fact.invalidatedAt == nil {
             let predicate = fact.predicate.lowercased()
-            if fact.kind == .fact && fact.subject.lowercased() == "user" && (predicate.hasSuffix(" is") || predicate.hasSuffix(" are")) {
+            if fact.subject.lowercased() == "user", ["email is", "e-mail is", "email address is", "mail address is"].contains(predicate) {
+                profile.addresses.insert(fact.object.lowercased())
+            } else if fact.kind == .fact && fact.subject.lowercased() == "user"
+                && (predicate.hasSuffix(" is") || predicate.hasSuffix(" are"))
+            {
                 let role = String(predicate.dropLast(predicate.hasSuffix(" is") ? 3 : 4))
                 let senior = seniorRoles.contains { role.split(separator: " ").contains(Substring($0)) }
                 profile.people.append(Person(key: fact.object.lowercased(), role: role, weight: senior ? 0.25 : 0.15))

@@ -299,3 +299,28 @@ public struct BriefBuilder: Sendable {
         return out
     }
 }
+
+extension Brief {
+    /// `{"kind", "period": {"from", "to"}, "path", "sections": [{"title", "items": [{"text", "level", "source", "links", "event"}]}]}`.
+    public var json: JSONValue {
+        [
+            "kind": .string(kind),
+            "period": ["from": .string(Timestamp.format(period.from)), "to": .string(Timestamp.format(period.to))],
+            "path": path.map(JSONValue.string) ?? .null,
+            "sections": .array(
+                sections.map { section in
+                    [
+                        "title": .string(section.title),
+                        "items": .array(
+                            section.items.map { item in
+                                [
+                                    "text": .string(item.text), "level": .string(item.level), "source": .string(item.source),
+                                    "links": .array(item.links.map(JSONValue.string)),
+                                    "event": item.eventID.map { .number(Double($0)) } ?? .null,
+                                ]
+                            }),
+                    ]
+                }),
+        ]
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthMemory
+import HearthSandbox
+import HearthStore
+
+/// The attention loop's parts, built from the configuration: the scorer's settings, what is
+/// remembered per source, the profile from memory, and briefs written to `Briefs/`.
+public enum AttentionWiring {
+    public static func settings(_ configuration: Configuration) -> AttentionSettings {
+        let attention = configuration.attention
+        var settings = AttentionSettings()
+        settings.interruptAt = attention.interruptAt
+        settings.digestAt = attention.digestAt
+        settings.maxInterruptsPerHour = attention.maxInterruptsPerHour
+        if let (start, end) = Configuration.Attention.quietRange(attention.quietHours) {
+            settings.quietStart = start
+            settings.quietEnd = end
+        }
+        settings.timeZone = configuration.timeZone
+        return settings
+    }
+
+    public static func ingest(_ configuration: Configuration) -> IngestSettings {
+        var settings = IngestSettings()
+        for source in configuration.attention.metadataOnly { settings.modes[source] = .metadata }
+        for source in configuration.attention.ignore { settings.modes[source] = .ignore }
+        settings.maxTextBytes = configuration.attention.maxTextBytes
+        settings.maxFileBytes = configuration.attention.maxFileBytes
+        return settings
+    }
+
+    /// The profile as memory holds it now: roles, rules, budgets, feedback, plus `[attention]`'s addresses and VIPs.
+    public static func profile(database: HearthDatabase, configuration: Configuration) async throws -> AttentionProfile {
+        let facts = try await MemorySQLStore(database: database).facts(FactQuery())
+        return AttentionProfile.from(facts: facts, addresses: configuration.attention.me, vips: configuration.attention.vips)
+    }
+
+    /// Reads a PDF's pages with `pdftotext`; nil when it cannot.
+    public static func pdfPages(_ url: URL) async -> [String]? {
+        guard
+            let output = try? await ProgramRunner.run(
+                "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(60))
+        else { return nil }
+        var pages = String(decoding: output.stdout, as: UTF8.self).components(separatedBy: "\u{0C}")
+        if pages.count > 1 && pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
+        return pages
+    }
+
+    public static func ingestor(configuration: Configuration, workspace: URL) -> AttentionIngestor {
+        let ingest = ingest(configuration)
+        return AttentionIngestor(
+            scorer: AttentionScorer(settings: settings(configuration)), settings: ingest,
+            reader: WorkspaceContentReader(workspace: workspace, settings: ingest, pdfPages: pdfPages))
+    }
+}
+
+/// Why a brief could not be written; nothing partial is left behind.
+public struct BriefError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// Builds a brief from the store and writes it: `Briefs/YYYY-MM-DD-KIND.md` (whole or not at
+/// all), a memory record, a `brief.created` event.
+public struct BriefWriter: Sendable {
+    let database: HearthDatabase
+    let configuration: Configuration
+    let workspace: URL
+
+    public init(database: HearthDatabase, configuration: Configuration, workspace: URL) {
+        self.database = database
+        self.configuration = configuration
+        self.workspace = workspace
+    }
+
+    /// The end of the last brief written, if any.
+    public func lastBriefEnd() async throws -> Date? {
+        let events = try await JournalStore(database: database).events(
+            EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))
+        return events.first?.payload["to"]?.stringValue.flatMap(Timestamp.parse)
+    }
+
+    /// Builds the brief for `from..<to` without writing anything.
+    public func build(kind: String, from: Date, to: Date) async throws -> Brief {
+        let store = AttentionSQLStore(database: database)
+        let items = try await store.items(AttentionQuery(from: from, to: to))
+        let open = try await store.items(AttentionQuery(to: from, levels: [.interrupt], unacknowledgedOnly: true, limit: 200))
+        let approvals = try await ApprovalSQLStore(database: database).approvals(states: [.pending]).map {
+            BriefInputs.Approval(id: $0.id, runID: $0.runID, tool: $0.tool, reason: $0.reason, expiresAt: $0.expiresAt)
+        }
+        let goalStore = GoalSQLStore(database: database)
+        var goals: [BriefInputs.Goal] = []
+        for run in try await LedgerStore(database: database).runs(limit: 500, states: nil)
+        where run.origin == "goal" && run.updatedAt >= from && run.updatedAt < to {
+            guard let detail = try? await goalStore.goal(run.id) else { continue }
+            goals.append(
+                BriefInputs.Goal(
+                    runID: run.id, goal: detail.goal, state: run.state.rawValue, report: detail.report,
+                    tokens: detail.usage.promptTokens + detail.usage.completionTokens, cost: nil))
+        }
+        var lines: [Int64: String] = [:]
+        let documentRecords = items.filter { $0.kind == "file.created" && $0.decision.level >= .digest }.compactMap(\.memoryRecordID)
+        if !documentRecords.isEmpty {
+            for record in try await MemorySQLStore(database: database).records(ids: documentRecords) {
+                let body = record.text.components(separatedBy: "\n\n").dropFirst().joined(separator: " ")
+                let first = body.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    .prefix(2).joined(separator: " ")
+                if let item = items.first(where: { $0.memoryRecordID == record.id }), !first.isEmpty {
+                    lines[item.eventID] = first.count > 160 ? String(first.prefix(159)) + "…" : first
+                }
+            }
+        }
+        let builder = BriefBuilder(interruptAt: configuration.attention.interruptAt, timeZone: configuration.timeZone)
+        return builder.build(
+            kind: kind, from: from, to: to,
+            inputs: BriefInputs(items: items, openInterrupts: open, approvals: approvals, goals: goals, documentLines: lines))
+    }
+
+    /// Builds and writes the brief; the file is whole or absent.
+    public func write(kind: String, from: Date, to: Date) async throws -> Brief {
+        var brief = try await build(kind: kind, from: from, to: to)
+        let builder = BriefBuilder(interruptAt: configuration.attention.interruptAt, timeZone: configuration.timeZone)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = configuration.timeZone
+        let day = calendar.dateComponents([.year, .month, .day], from: to)
+        let name = String(format: "%04d-%02d-%02d-%@.md", day.year ?? 0, day.month ?? 0, day.day ?? 0, kind)
+        let relative = "Briefs/\(name)"
+        brief.path = relative
+        let directory = workspace.appending(path: "Briefs")
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try DurableFile.replace(directory.appending(path: name), with: Data(builder.markdown(brief).utf8), mode: 0o644)
+        } catch let error as DurableFileError {
+            throw BriefError(reason: "cannot write \(relative): \(error.reason); nothing was written")
+        } catch {
+            throw BriefError(reason: "cannot write \(relative): \(error.localizedDescription); nothing was written")
+        }
+        let counts = brief.sections.map { "\($0.title): \($0.items.count)" }.joined(separator: ", ")
+        _ = try await MemorySQLStore(database: database).insert([
+            MemoryRecord(
+                kind: .summary,
+                text: "\(kind.capitalized) brief for \(Timestamp.format(from)) to \(Timestamp.format(to)) (\(counts))\n\n"
+                    + builder.markdown(brief),
+                source: "brief", provenance: .trusted, occurredAt: to, importance: 0.7)
+        ])
+        _ = try await JournalStore(database: database).append(
+            NewEvent(
+                source: "hearth", kind: "brief.created", key: "brief:\(kind):\(Int64(to.timeIntervalSince1970))",
+                payload: [
+                    "path": .string(relative), "from": .string(Timestamp.format(from)), "to": .string(Timestamp.format(to)),
+                    "brief": brief.json,
+                ], occurredAt: to, provenance: .trusted))
+        return brief
+    }
+}
+
+extension Configuration {
+    /// `[cron] timezone`, else the machine's.
+    public var timeZone: TimeZone { cron.timeZone.flatMap(TimeZone.init(identifier:)) ?? .current }
+}
+
+/// How inbox items read as JSON, for `hearth inbox --json` and `GET /v1/inbox`.
+public enum InboxView {
+    public static func json(_ item: AttentionItem) -> JSONValue {
+        [
+            "id": .number(Double(item.eventID)), "text": .string(item.decision.headline), "level": .string(item.decision.level.rawValue),
+            "source": .string(item.source), "kind": .string(item.kind), "occurredAt": .string(Timestamp.format(item.occurredAt)),
+            "decidedAt": .string(Timestamp.format(item.decidedAt)), "score": .number((item.decision.score * 1000).rounded() / 1000),
+            "confidence": .number(item.decision.confidence),
+            "reasons": .array(
+                item.decision.reasons.map {
+                    ["signal": .string($0.signal), "weight": .number(($0.weight * 1000).rounded() / 1000), "detail": .string($0.detail)]
+                }),
+            "links": .array(item.links.map(JSONValue.string)), "acknowledged": .bool(item.acknowledgedAt != nil),
+        ]
+    }
+
+    public static func items(database: HearthDatabase, all: Bool) async throws -> [AttentionItem] {
+        try await AttentionSQLStore(database: database).items(AttentionQuery(levels: [.interrupt], unacknowledgedOnly: !all, limit: 1_000))
+    }
+
+    /// The newest brief's JSON from the journal.
+    public static func latestBrief(database: HearthDatabase) async throws -> JSONValue? {
+        try await JournalStore(database: database).events(EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))
+            .first?.payload["brief"]
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import Logging
+import ServiceLifecycle
+
+/// Writes the morning brief and the end-of-day digest on their cron schedules. After downtime,
+/// one brief covers the whole gap since the last one (not one per missed slot).
+struct BriefService: Service {
+    let writer: BriefWriter
+    let morning: CronExpression
+    let evening: CronExpression
+    let timeZone: TimeZone
+    let clock: any WallClock
+    let wake: WakeSignal
+    let logger: Logger
+    let written: @Sendable (Brief) async -> Void
+
+    func run() async throws {
+        let startedAt = clock.now()
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let now = clock.now()
+                do {
+                    let last = try await writer.lastBriefEnd()
+                    if let (kind, slot) = latestSlot(after: last ?? startedAt, upTo: now) {
+                        let from = last ?? slot.addingTimeInterval(-24 * 3600)
+                        let brief = try await writer.write(kind: kind, from: from, to: now)
+                        logger.info("wrote the \(kind) brief: \(brief.path ?? "?")")
+                        await written(brief)
+                    }
+                } catch {
+                    logger.error("brief: \(error); trying again in a minute")
+                    await wake.wait(until: now.addingTimeInterval(60), clock: clock)
+                    continue
+                }
+                let next = [morning.nextFire(after: now, in: timeZone), evening.nextFire(after: now, in: timeZone)].compactMap { $0 }.min()
+                await wake.wait(until: next ?? now.addingTimeInterval(3600), clock: clock)
+            }
+        } onGracefulShutdown: {
+            wake.wake()
+        }
+    }
+
+    /// The latest morning or evening slot in (after, upTo], and which it was.
+    func latestSlot(after: Date, upTo now: Date) -> (String, Date)? {
+        var latest: (String, Date)?
+        for (kind, expression) in [("morning", morning), ("evening", evening)] {
+            var cursor = after
+            var found: Date?
+            for _ in 0..<1_000 {
+                guard let next = expression.nextFire(after: cursor, in: timeZone), next <= now else { break }
+                found = next
+                cursor = next
+            }
+            if let found, latest == nil || found > latest!.1 { latest = (kind, found) }
+        }
+        return latest
+    }
+}
