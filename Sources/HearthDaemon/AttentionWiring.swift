@@ -142,7 +142,8 @@ public struct BriefWriter: Sendable {
         _ = try await MemorySQLStore(database: database).insert([
             MemoryRecord(
                 kind: .summary,
-                text: "\(kind.capitalized) brief for \(Timestamp.format(from)) to \(Timestamp.format(to)) (\(counts))\n\n"
+                text:
+                    "\(kind == "brief" ? "Brief" : kind.capitalized + " brief") for \(Timestamp.format(from)) to \(Timestamp.format(to)) (\(counts))\n\n"
                     + builder.markdown(brief),
                 source: "brief", provenance: .trusted, occurredAt: to, importance: 0.7)
         ])

@@ -76,6 +76,7 @@ public enum StatusReport {
                 "stepsNeedingReview": .number(Double(counts.stepsNeedingReview)),
                 "runsNeedingReview": .number(Double(counts.runsNeedingReview)),
                 "approvalsWaiting": .number(Double(counts.approvalsWaiting)),
+                "inboxWaiting": .number(Double(counts.inboxWaiting)),
                 "schedules": .number(Double(counts.schedules)),
                 "indexedFiles": .number(Double(counts.indexedFiles)),
             ],

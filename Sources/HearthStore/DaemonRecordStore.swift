@@ -26,6 +26,8 @@ public struct StoreCounts: Sendable, Hashable, Codable {
     public var runsNeedingReview: Int = 0
     /// Approval requests nobody has answered yet.
     public var approvalsWaiting: Int = 0
+    /// Interruptions not yet acknowledged (`hearth inbox`).
+    public var inboxWaiting: Int = 0
 }
 
 /// Daemon start records and the counts `hearth status` shows.
@@ -105,7 +107,9 @@ public struct DaemonRecordStore: Sendable {
                 schedules: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM schedule") ?? 0,
                 indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0,
                 runsNeedingReview: runs["needsReview"] ?? 0,
-                approvalsWaiting: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval WHERE state = 'pending'") ?? 0)
+                approvalsWaiting: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval WHERE state = 'pending'") ?? 0,
+                inboxWaiting: try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM attention_item WHERE level = 'interrupt' AND acknowledgedAt IS NULL") ?? 0)
         }
     }
 }

@@ -73,6 +73,9 @@ struct StatusCommand: AsyncParsableCommand {
             )
         }
         if approvals > 0 { waiting.append("\(approvals) approval(s) waiting: hearth approvals") }
+        if let inbox = counts["inboxWaiting"]?.intValue, inbox > 0 {
+            waiting.append("\(inbox) interruption(s) not acknowledged: hearth inbox")
+        }
         lines.append("waiting    " + (waiting.isEmpty ? "nothing needs you" : waiting.joined(separator: "; ")))
         lines.append("schedules  \(counts["schedules"]?.intValue ?? 0), files indexed \(counts["indexedFiles"]?.intValue ?? 0)")
         if let memory = status["live"]?["memory"]?["retrieval"]?.stringValue { lines.append("memory     \(memory)") }

@@ -1,0 +1,137 @@
+import Foundation
+import HearthBench
+import HearthCore
+import HearthServer
+import HearthStore
+import HearthTesting
+import Testing
+
+/// The attention loop through the real daemon and CLI: events become memory and scored items,
+/// interrupts wait in the inbox, briefs are written, and a kill -9 loses and repeats nothing.
+@Suite("The attention loop, end to end", .timeLimit(.minutes(2)))
+struct AttentionLoopTests {
+    func inbox(_ daemon: DaemonUnderTest, count: Int) async throws -> [JSONValue] {
+        try await withTimeout(30, "the inbox") {
+            while true {
+                let items = try await daemon.client.get("/v1/inbox").body.arrayValue ?? []
+                if items.count >= count { return items }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
+    func ingested(_ sandbox: Sandbox, through id: Int64) async throws {
+        let database = try HearthDatabase.open(at: sandbox.data.appending(path: "hearth.sqlite"))
+        try await withTimeout(60, "ingestion through event \(id)") {
+            while try await AttentionSQLStore(database: database).ingestedThrough() < id { try await Task.sleep(for: .milliseconds(50)) }
+        }
+    }
+
+    @Test("a mail from the manager interrupts and waits in the inbox with its reasons; a newsletter does not; the brief lists both kinds")
+    func mailToInboxAndBrief() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon(extraConfig: "[attention]\nme = [\"sam@acme.test\"]\n")
+        #expect(try await sandbox.hearth(["memory", "remember", "Ann Lee is my manager"]).status == 0)
+        let daemon = try await sandbox.startDaemon()
+        let mail = sandbox.data.appending(path: "mail/new")
+        try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
+        try Data("From: Ann Lee <ann@acme.test>\nTo: sam@acme.test\nSubject: Need the board deck by noon\n\nCan you send it?\n".utf8)
+            .write(to: mail.appending(path: "1.host"))
+        try Data("From: Deals <news@shop.test>\nTo: sam@acme.test\nList-Id: <deals.shop.test>\nSubject: URGENT sale\n\nBuy now.\n".utf8)
+            .write(to: mail.appending(path: "2.host"))
+        try sandbox.write(["Docs/whitepaper.md": "# Edge inference\nRunning models on the user's machine.\n"])
+        let items = try await inbox(daemon, count: 1)
+        #expect(items.count == 1)
+        #expect(items[0]["text"] == "Ann Lee: Need the board deck by noon")
+        #expect(items[0]["reasons"]?.arrayValue?.contains { $0["detail"]?.stringValue == "from Ann Lee, your manager" } == true)
+        let id = try #require(items[0]["id"]?.intValue)
+
+        let cli = try JSONValue(parsing: try await sandbox.hearth(["inbox", "--json"]).stdout)
+        #expect(cli.arrayValue?.count == 1)
+        let brief = try JSONValue(parsing: try await sandbox.hearth(["brief", "--json"]).stdout)
+        let sections = brief["sections"]?.arrayValue ?? []
+        func section(_ title: String) -> [JSONValue] { sections.first { $0["title"]?.stringValue == title }?["items"]?.arrayValue ?? [] }
+        #expect(section("Needs you").contains { $0["text"] == "Ann Lee: Need the board deck by noon" })
+        #expect(section("Arrived").contains { $0["text"]?.stringValue?.contains("1 newsletters and list mails") == true })
+        try await ingested(sandbox, through: 3)
+        let path = try #require(brief["path"]?.stringValue)
+        #expect(FileManager.default.fileExists(atPath: sandbox.workspace.appending(path: path).path))
+        #expect(try await daemon.client.get("/v1/briefs/latest").body["path"]?.stringValue == path)
+
+        let search = try await sandbox.hearth(["memory", "search", "board deck"])
+        #expect(search.stdout.contains("Mail from Ann Lee <ann@acme.test> to sam@acme.test: Need the board deck by noon"))
+        #expect(try await sandbox.hearth(["inbox", "ack", String(id)]).status == 0)
+        #expect(try await daemon.client.get("/v1/inbox").body.arrayValue?.isEmpty == true)
+        #expect(try await sandbox.hearth(["inbox", "ack", "999"]).status == 1)
+        _ = await daemon.stop()
+    }
+
+    @Test("kill -9 during ingestion: after a restart every event has exactly one item and one memory record")
+    func killNineExactlyOnce() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        var daemon = try await sandbox.startDaemon()
+        let batch: JSONValue = .array(
+            (0..<1_500).map { index in
+                [
+                    "source": "webhook", "kind": "order.paid", "key": .string("order-\(index)"),
+                    "payload": ["order": .number(Double(index)), "note": .string("order \(index) paid")],
+                ]
+            })
+        let reply = try await daemon.client.post("/v1/events", batch)
+        #expect(reply.status < 300)
+        await daemon.kill()
+        daemon = try await sandbox.startDaemon()
+        try await ingested(sandbox, through: 1_500)
+        let database = try HearthDatabase.open(at: sandbox.data.appending(path: "hearth.sqlite"))
+        #expect(try await AttentionSQLStore(database: database).items(AttentionQuery()).count == 1_500)
+        let records = try await MemorySQLStore(database: database).records(after: 0, kinds: [.event], limit: 10_000).filter {
+            $0.source == "webhook"
+        }
+        #expect(records.count == 1_500)
+        #expect(Set(records.map(\.text)).count == 1_500)
+        _ = await daemon.stop()
+    }
+
+    @Test("bad input: a malformed [attention] key is named with what is allowed; a brief that cannot be written leaves nothing")
+    func badInput() async throws {
+        let sandbox = try Sandbox()
+        try FileManager.default.createDirectory(at: sandbox.data, withIntermediateDirectories: true)
+        try Data("[attention]\nquiet_hours = \"late\"\n".utf8).write(to: sandbox.data.appending(path: "config.toml"))
+        let bad = try await sandbox.hearth(["brief"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("attention.quiet_hours: \"late\" is not a range like \"22:00-07:00\""), "\(bad.stderr)")
+        try Data("[attention]\ninterrupt_at = 0.2\ndigest_at = 0.5\n".utf8).write(to: sandbox.data.appending(path: "config.toml"))
+        #expect(try await sandbox.hearth(["brief"]).stderr.contains("need 0 ≤ digest_at < interrupt_at ≤ 1"))
+        try Data().write(to: sandbox.data.appending(path: "config.toml"))
+        // Briefs/ is a file: the brief cannot be written, and says so.
+        try sandbox.write(["Briefs": "not a folder"])
+        let blocked = try await sandbox.hearth(["brief"])
+        #expect(blocked.status == 1)
+        #expect(blocked.stderr.contains("cannot write Briefs/"), "\(blocked.stderr)")
+        #expect(blocked.stderr.contains("nothing was written"))
+        #expect(try String(contentsOf: sandbox.workspace.appending(path: "Briefs"), encoding: .utf8) == "not a folder")
+    }
+
+    @Test("bench attention replays a generated week: every urgent item interrupts, noise stays quiet, no model is called")
+    func benchWeek() async throws {
+        let sandbox = try Sandbox()
+        let stream = sandbox.root.appending("week.jsonl")
+        #expect(try await sandbox.hearth(["bench", "attention", "--generate", stream.path, "--seed", "3"], isolated: false).status == 0)
+        let result = try await sandbox.hearth(
+            ["bench", "attention", "--stream", stream.path, "--profile", sandbox.root.appending("week.profile.txt").path, "--json"],
+            isolated: false)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONValue(parsing: result.stdout)
+        #expect(report["model_calls"] == 0)
+        #expect((report["urgent"]?["total"]?.intValue ?? 0) > 3)
+        #expect(report["urgent"]?["missed"] == 0, "\(report["missed"] ?? .null)")
+        #expect(report["noise"]?["interrupted"] == 0)
+        #expect((report["interrupts_per_day"]?.doubleValue ?? 99) <= 5)
+        #expect(report["decisions"]?.arrayValue?.count == report["events"]?.intValue)
+        try Data("{\"label\": \"urgent\", \"occurredAt\": \"nope\", \"mail\": \"x\"}\n".utf8).write(to: stream)
+        let bad = try await sandbox.hearth(["bench", "attention", "--stream", stream.path], isolated: false)
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("stream line 1: \"occurredAt\" must be an RFC 3339 time"))
+    }
+}
