@@ -106,6 +106,11 @@ public struct Configuration: Sendable, Equatable {
     public var vault = Vault()
     public var memory = Memory()
     public var attention = Attention()
+    /// `[git] repositories`: repositories whose new commits (any branch) become events; paths
+    /// relative to the workspace, or absolute (a mount).
+    public var gitRepositories: [String] = []
+    /// `[metrics] streams`: CSV or JSONL files in the workspace whose new rows become events.
+    public var metricStreams: [String] = []
 
     /// `[attention]`: how events are scored and routed, and when briefs are written.
     public struct Attention: Sendable, Equatable {
@@ -250,8 +255,27 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention",
+                "memory", "attention", "git", "metrics",
             ])
+        if let table = try reader.section("git", in: root) {
+            try reader.checkKeys(table, section: "git", known: ["repositories"])
+            config.gitRepositories = try reader.strings(table, "git", "repositories") ?? []
+        }
+        if let table = try reader.section("metrics", in: root) {
+            try reader.checkKeys(table, section: "metrics", known: ["streams"])
+            let streams = try reader.strings(table, "metrics", "streams") ?? []
+            for stream in streams {
+                let lower = stream.lowercased()
+                guard !stream.hasPrefix("/"), !stream.split(separator: "/").contains(".."),
+                    lower.hasSuffix(".csv") || lower.hasSuffix(".jsonl")
+                else {
+                    throw .invalid(
+                        path: path, line: table["streams"]!.line, key: "metrics.streams",
+                        message: "\"\(stream)\": a stream is a .csv or .jsonl file inside the workspace, e.g. \"Budget/cloud-costs.csv\"")
+                }
+            }
+            config.metricStreams = streams
+        }
         if let table = try reader.section("attention", in: root) {
             let known = [
                 "enabled", "me", "vips", "interrupt_at", "digest_at", "max_interrupts_per_hour", "quiet_hours", "morning", "evening",

@@ -20,6 +20,7 @@ public enum AttentionWiring {
             settings.quietEnd = end
         }
         settings.timeZone = configuration.timeZone
+        settings.coveredPaths = configuration.gitRepositories.filter { !$0.hasPrefix("/") } + configuration.metricStreams
         return settings
     }
 

@@ -161,6 +161,25 @@ public enum Daemon {
         // the morning brief and end-of-day digest are written on their schedules.
         let attentionWake = WakeSignal()
         let inbox = InboxFeed()
+        // Git repositories and metric files: their new commits and rows become events.
+        let sourceState = SourceStateTable(database: database)
+        if !configuration.gitRepositories.isEmpty {
+            let sources = configuration.gitRepositories.map { path in
+                GitWatcherService.Source(
+                    name: path.hasPrefix("/") ? URL(fileURLWithPath: path).lastPathComponent : path,
+                    path: path.hasPrefix("/") ? URL(fileURLWithPath: path) : paths.workspace.appending(path: path))
+            }
+            services.append(
+                GitWatcherService(
+                    sources: sources, store: sourceState, logger: logger, reportStartup: reportStartup,
+                    onJournaled: { _ in attentionWake.wake() }))
+        }
+        if !configuration.metricStreams.isEmpty {
+            services.append(
+                MetricStreamService(
+                    workspace: paths.workspace, streams: configuration.metricStreams, store: sourceState, logger: logger,
+                    onJournaled: { _ in attentionWake.wake() }))
+        }
         if configuration.attention.enabled {
             services.append(
                 AttentionService(

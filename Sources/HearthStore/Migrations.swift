@@ -334,6 +334,10 @@ enum Migrations {
                     CREATE INDEX attention_item_inbox ON attention_item (level, acknowledgedAt);
                     """)
         }
+        migrator.registerMigration("v10-source-state") { db in
+            // Where position-keeping sources got to: a repository's branch tips, a metric file's rows.
+            try db.execute(sql: "CREATE TABLE source_state (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+        }
         return migrator
     }()
 }

@@ -135,3 +135,111 @@ struct AttentionLoopTests {
         #expect(bad.stderr.contains("stream line 1: \"occurredAt\" must be an RFC 3339 time"))
     }
 }
+
+/// The seed's morning: commits from two authors overnight, two new PDF whitepapers, and a cost row
+/// that takes the month over the budget a standing rule in memory sets.
+@Suite("The seed's morning brief, end to end", .timeLimit(.minutes(2)))
+struct SeedMorningTests {
+    /// One page of text, written by hand (pdftotext rebuilds the cross-reference table).
+    static func pdf(_ lines: [String]) -> Data {
+        var text = "BT /F1 14 Tf 40 700 Td"
+        for (index, line) in lines.enumerated() { text += (index == 0 ? " " : " 0 -20 Td ") + "(\(line)) Tj" }
+        text += " ET"
+        return Data(
+            """
+            %PDF-1.4
+            1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+            2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+            3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >> endobj
+            4 0 obj << /Length \(text.utf8.count) >> stream
+            \(text)
+            endstream endobj
+            5 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj
+            trailer << /Root 1 0 R >>
+            %%EOF
+            """.utf8)
+    }
+
+    func git(_ arguments: [String], in directory: URL, author: String? = nil) async throws {
+        var environment = ["PATH": "/usr/bin:/bin", "HOME": directory.path, "GIT_CONFIG_NOSYSTEM": "1"]
+        if let author {
+            let parts = author.split(separator: "<")
+            environment["GIT_AUTHOR_NAME"] = parts[0].trimmingCharacters(in: .whitespaces)
+            environment["GIT_AUTHOR_EMAIL"] = String(parts[1].dropLast())
+            environment["GIT_COMMITTER_NAME"] = environment["GIT_AUTHOR_NAME"]
+            environment["GIT_COMMITTER_EMAIL"] = environment["GIT_AUTHOR_EMAIL"]
+        }
+        let result = try await ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/git"), ["-C", directory.path] + arguments, environment: environment)
+        #expect(result.status == 0, "git \(arguments): \(result.stderr)")
+    }
+
+    @Test("the brief lists the night's commits by author, both whitepapers, and flags the budget under needs you with the figures")
+    func morning() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon(extraConfig: "[git]\nrepositories = [\"nextgen\"]\n[metrics]\nstreams = [\"Budget/cloud-costs.csv\"]\n")
+        let repository = sandbox.workspace.appending(path: "nextgen")
+        try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
+        try await git(["init", "-q", "-b", "main"], in: repository)
+        try sandbox.write(["nextgen/README.md": "# NextGen\n"])
+        try await git(["add", "."], in: repository)
+        try await git(["commit", "-q", "-m", "Start"], in: repository, author: "Old Timer <old@nw.test>")
+        var rows = "date,cost_usd\n"
+        for day in 1...10 { rows += String(format: "2026-11-%02d,450.00\n", day) }
+        try sandbox.write(["Budget/cloud-costs.csv": rows])
+        #expect(try await sandbox.hearth(["memory", "remember", "The NextGen cloud budget is 5,000 a month"]).status == 0)
+        let daemon = try await sandbox.startDaemon()
+
+        // Overnight: commits from two authors, on two branches.
+        try sandbox.write(["nextgen/api.py": "def handler():\n    return 1\n"])
+        try await git(["add", "."], in: repository)
+        try await git(["commit", "-q", "-m", "Add the API handler"], in: repository, author: "Ann Lee <ann@nw.test>")
+        try await git(["checkout", "-q", "-b", "feature/cache"], in: repository)
+        try sandbox.write(["nextgen/cache.py": "CACHE = {}\n"])
+        try await git(["add", "."], in: repository)
+        try await git(["commit", "-q", "-m", "Cache the embeddings"], in: repository, author: "Bo Park <bo@nw.test>")
+        try sandbox.write(["nextgen/cache.py": "CACHE = {}\nTTL = 60\n"])
+        try await git(["commit", "-q", "-am", "Expire the cache"], in: repository, author: "Bo Park <bo@nw.test>")
+        // Two whitepapers, and the cost row that crosses the budget.
+        try Self.pdf(["Edge Inference at Scale", "How local models cut latency."]).write(
+            to: sandbox.workspace.appending(path: "edge-inference.pdf"))
+        try Self.pdf(["Vector Search Costs", "A study of index sizes."]).write(to: sandbox.workspace.appending(path: "vector-costs.pdf"))
+        try Data((rows + "2026-11-11,900.00\n").utf8).write(to: sandbox.workspace.appending(path: "Budget/cloud-costs.csv"))
+
+        let brief = try await withTimeout(60, "the brief to hold the night") { () async throws -> JSONValue in
+            while true {
+                let brief = try JSONValue(
+                    parsing: try await sandbox.hearth(["brief", "--json", "--dry-run", "--since", "2026-01-01T00:00:00Z"]).stdout)
+                let sections = brief["sections"]?.arrayValue ?? []
+                let commits = sections.first { $0["title"] == "Commits" }?["items"]?.arrayValue ?? []
+                let documents = sections.first { $0["title"] == "New documents" }?["items"]?.arrayValue ?? []
+                let needs = sections.first { $0["title"] == "Needs you" }?["items"]?.arrayValue ?? []
+                let texts = (commits + documents + needs).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+                if commits.count >= 2 && texts.contains("vector-costs.pdf") && texts.contains("edge-inference.pdf")
+                    && texts.contains("5400")
+                {
+                    return brief
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let sections = brief["sections"]?.arrayValue ?? []
+        func texts(_ title: String) -> [String] {
+            (sections.first { $0["title"]?.stringValue == title }?["items"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }
+        }
+        let needs = texts("Needs you")
+        #expect(needs.contains { $0.contains("Budget/cloud-costs.csv") && $0.contains("5400") && $0.contains("5000") }, "\(needs)")
+        let commits = texts("Commits")
+        #expect(
+            commits.contains {
+                $0.hasPrefix("nextgen — Bo Park (2 commits): ") && $0.contains("Cache the embeddings") && $0.contains("Expire the cache")
+            }, "\(commits)")
+        #expect(commits.contains { $0.hasPrefix("nextgen — Ann Lee (1 commit): Add the API handler") }, "\(commits)")
+        #expect(!commits.contains { $0.contains("Start") })
+        let documents = texts("New documents")
+        #expect(documents.contains { $0.contains("edge-inference.pdf") && $0.contains("Edge Inference at Scale") }, "\(documents)")
+        #expect(documents.contains { $0.contains("vector-costs.pdf") && $0.contains("Vector Search Costs") }, "\(documents)")
+        #expect(!documents.contains { $0.contains("cloud-costs.csv") || $0.contains("nextgen/") }, "\(documents)")
+        _ = await daemon.stop()
+    }
+}

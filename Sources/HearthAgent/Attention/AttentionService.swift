@@ -79,22 +79,27 @@ public struct AttentionService: Service {
     func warmUp() async {
         do {
             if let profile = try? await profile() { await ingestor.setProfile(profile) }
+            // Metric history first (a month's budget sums rows older than a day), then the last day.
+            var metricRows = try await journal.events(EventQuery(limit: 1_000, kind: "metric.row", newestFirst: true)).reversed().map { $0 }
             let since = clock.now().addingTimeInterval(-24 * 3600)
             let items = try await store.items(AttentionQuery(from: since))
+            let recentIDs = Set(items.map(\.eventID))
+            metricRows.removeAll { recentIDs.contains($0.id) }
+            for event in metricRows { _ = await ingestor.decide(event, content: nil, mode: .metadata, now: event.receivedAt) }
             guard let first = items.first else { return }
+            let decided = Dictionary(uniqueKeysWithValues: items.map { ($0.eventID, $0.decidedAt) })
             var afterID = first.eventID - 1
             let through = items.last!.eventID
             while afterID < through {
                 let events = try await journal.events(EventQuery(afterID: afterID, limit: 1_000)).filter { $0.id <= through }
                 guard let last = events.last else { break }
-                let decided = Dictionary(uniqueKeysWithValues: items.map { ($0.eventID, $0.decidedAt) })
                 for event in events {
                     _ = await ingestor.decide(event, content: nil, mode: .metadata, now: decided[event.id] ?? event.receivedAt)
                 }
                 afterID = last.id
             }
         } catch {
-            logger.warning("attention: could not rebuild the last day's duplicates and bursts: \(error)")
+            logger.warning("attention: could not rebuild the last day's duplicates, bursts and metric history: \(error)")
         }
     }
 }

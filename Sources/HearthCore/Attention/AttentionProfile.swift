@@ -166,10 +166,15 @@ public struct AttentionSettings: Sendable, Hashable {
     public var timeZone: TimeZone = .current
     /// How long a duplicate keeps being folded into its first item.
     public var duplicateWindow: Duration = .seconds(24 * 3600)
-    /// File changes in one folder within this window are one burst.
+    /// File changes in one folder within this window are one burst…
     public var burstWindow: Duration = .seconds(600)
+    /// …after this many, which stand alone.
+    public var burstAllowance = 3
     /// Urgency words beyond the built-in list.
     public var urgentWords: [String] = []
+    /// Workspace paths another source follows (git repositories, metric files): their file
+    /// changes are logged, not shown — the commits and rows are the news.
+    public var coveredPaths: [String] = []
     /// A commit touching more lines than this is marked large.
     public var largeCommitLines = 500
 

@@ -82,8 +82,10 @@ public struct AttentionScorer: Sendable {
             }
             level = .log
         } else if subject.category == .file, let burst = burst(subject, now: now) {
-            cluster = burst.cluster
-            if burst.count > 1 {
+            // The first few files of a folder stand alone (two whitepapers dropped together are
+            // two documents); beyond them the folder's changes are one burst.
+            if burst.count > settings.burstAllowance {
+                cluster = burst.cluster
                 duplicateOf = burst.firstID
                 if level > .log {
                     reasons.append(
@@ -199,6 +201,10 @@ public struct AttentionScorer: Sendable {
         if ["Reports/", "Briefs/", ".hearth/"].contains(where: path.hasPrefix) {
             reasons.append(AttentionReason(signal: "file.own", weight: -0.3, detail: "written by Hearth (\(path))"))
             return -0.3
+        }
+        if let covered = settings.coveredPaths.first(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) {
+            reasons.append(AttentionReason(signal: "file.covered", weight: -0.5, detail: "followed as its own source (\(covered))"))
+            return -0.5
         }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         if name.hasPrefix(".") || name.hasSuffix("~") || name.hasSuffix(".swp") || name.hasSuffix(".tmp") {
@@ -516,7 +522,9 @@ public struct AttentionScorer: Sendable {
             return clip(
                 "\(subject.repository ?? "repository"): \(subject.author.map(AttentionSubject.displayName) ?? "?") — \(subject.title)")
         case .metric:
-            let crossing = reasons.first { $0.signal == "metric.bound" || $0.signal == "metric.projected" || $0.signal == "metric.anomaly" }
+            let crossing = ["metric.bound", "metric.projected", "metric.anomaly"].lazy.compactMap { signal in
+                reasons.first { $0.signal == signal }
+            }.first
             return clip("\(subject.metricSeries ?? "metric"): \(crossing?.detail ?? subject.body)", 200)
         default: return clip(subject.title)
         }

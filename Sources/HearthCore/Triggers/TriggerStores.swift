@@ -66,3 +66,11 @@ public protocol FileIndexStore: Sendable {
     /// can neither lose an event nor report one twice.
     func record(_ events: [NewEvent], indexChanges: [FileIndexChange], scope: String) async throws -> [AppendOutcome]
 }
+
+/// Persistence for sources that remember where they got to (a repository's branch tips, how
+/// many rows of a metric file were read): the events and the new position commit together, so a
+/// crash neither repeats nor skips an event.
+public protocol SourceStateStore: Sendable {
+    func sourceState(_ name: String) async throws -> String?
+    func record(_ events: [NewEvent], state: [String: String]) async throws -> [AppendOutcome]
+}
