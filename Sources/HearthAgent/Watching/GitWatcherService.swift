@@ -84,7 +84,7 @@ public struct GitWatcherService: Service {
     }
 
     /// Journals what is new in `repository`; returns how many commits.
-    func scan(_ repository: GitRepository) async -> Int {
+    public func scan(_ repository: GitRepository) async -> Int {
         let stateName = "git:\(repository.name):tips"
         do {
             let tips = try await repository.tips()

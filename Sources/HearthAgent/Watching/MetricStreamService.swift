@@ -171,7 +171,7 @@ public struct MetricStreamService: Service {
     }
 
     /// Journals the rows of `stream` not yet seen.
-    func read(_ stream: String) async {
+    public func read(_ stream: String) async {
         let url = workspace.appending(path: stream)
         guard let data = try? Data(contentsOf: url) else { return }
         guard data.count <= 64 << 20 else {
