@@ -160,6 +160,7 @@ public enum Daemon {
         // The attention loop: every journaled event is remembered and scored (no model call), and
         // the morning brief and end-of-day digest are written on their schedules.
         let attentionWake = WakeSignal()
+        let routineWake = WakeSignal()
         let inbox = InboxFeed()
         // Git repositories and metric files: their new commits and rows become events.
         let sourceState = SourceStateTable(database: database)
@@ -191,6 +192,7 @@ public enum Daemon {
                         // The keyword index learns the new records; interrupts reach whoever listens.
                         _ = try? await memoryEngine.remember([])
                         inbox.publish(items.filter { $0.decision.level == .interrupt })
+                        routineWake.wake()
                     }))
             if let morning = try? CronExpression(configuration.attention.morning),
                 let evening = try? CronExpression(configuration.attention.evening)
@@ -229,6 +231,16 @@ public enum Daemon {
                         try? await records.mergeRecovery(startID, key: "goals", value: report)
                     }))
         }
+        if configuration.attention.enabled {
+            // Routines turn matching events (or a cron slot) into goals the goal service runs.
+            var routineBudget = GoalBudget()
+            routineBudget.maxTokens = configuration.budgets.goal.tokens ?? routineBudget.maxTokens
+            services.append(
+                RoutineService(
+                    store: RoutineSQLStore(database: database), attention: AttentionSQLStore(database: database), journal: journal,
+                    budget: routineBudget, timeZone: configuration.timeZone, wake: routineWake, clock: clock, logger: logger,
+                    goalsCreated: { goalWake.wake() }))
+        }
         var dependencies = APIDependencies(
             journal: journal, ledger: ledger, effects: effects,
             status: {
@@ -246,6 +258,7 @@ public enum Daemon {
             dependencies.inbox = { all in .array(try await InboxView.items(database: database, all: all).map(InboxView.json)) }
             dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
             dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
+            dependencies.routinesChanged = { routineWake.wake() }
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes, dependencies: dependencies,

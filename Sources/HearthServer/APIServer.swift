@@ -30,6 +30,8 @@ public struct APIDependencies: Sendable {
     public var inbox: (@Sendable (_ all: Bool) async throws -> JSONValue)?
     /// `POST /v1/inbox/{event}/ack`: false when there is no such item.
     public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
+    /// Called after routines changed outside the daemon (`hearth routine add`).
+    public var routinesChanged: @Sendable () -> Void = {}
     /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
     public var latestBrief: (@Sendable () async throws -> JSONValue?)?
 
@@ -302,7 +304,8 @@ public struct APIServer: Sendable {
             case "events": dependencies.eventsAppended()
             case "goals": dependencies.goalsChanged()
             case "vault": dependencies.vaultChanged()
-            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules, events, goals or vault")
+            case "routines": dependencies.routinesChanged()
+            default: throw APIError.badRequest("cannot wake \"\(item)\"; use runs, schedules, events, goals, vault or routines")
             }
         }
         return Self.json(["woke": .array(what.map(JSONValue.string))])

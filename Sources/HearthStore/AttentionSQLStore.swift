@@ -74,6 +74,10 @@ public struct AttentionSQLStore: AttentionStore {
             arguments += query.levels.sorted().map(\.rawValue)
         }
         if query.unacknowledgedOnly { conditions.append("acknowledgedAt IS NULL") }
+        if let after = query.afterEventID {
+            conditions.append("eventId > ?")
+            arguments.append(after)
+        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(query.limit)
         return try Row.fetchAll(

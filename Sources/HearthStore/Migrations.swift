@@ -338,6 +338,26 @@ enum Migrations {
             // Where position-keeping sources got to: a repository's branch tips, a metric file's rows.
             try db.execute(sql: "CREATE TABLE source_state (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
         }
+        migrator.registerMigration("v11-routines") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE routine (name TEXT PRIMARY KEY, definition TEXT NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE routine_pending (
+                        routine TEXT NOT NULL REFERENCES routine(name) ON DELETE CASCADE,
+                        eventId INTEGER NOT NULL,
+                        heldAt INTEGER NOT NULL,
+                        PRIMARY KEY (routine, eventId)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE routine_firing (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        routine TEXT NOT NULL,
+                        runId INTEGER,
+                        firedAt INTEGER NOT NULL,
+                        events TEXT NOT NULL
+                    );
+                    CREATE INDEX routine_firing_by_routine ON routine_firing (routine, firedAt);
+                    """)
+        }
         return migrator
     }()
 }

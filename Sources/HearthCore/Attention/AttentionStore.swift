@@ -52,10 +52,14 @@ public struct AttentionQuery: Sendable, Hashable {
     public var levels: Set<AttentionLevel>
     public var unacknowledgedOnly: Bool
     public var limit: Int
+    /// Only items of events after this id.
+    public var afterEventID: Int64?
 
     public init(
-        from: Date? = nil, to: Date? = nil, levels: Set<AttentionLevel> = [], unacknowledgedOnly: Bool = false, limit: Int = 100_000
+        from: Date? = nil, to: Date? = nil, levels: Set<AttentionLevel> = [], unacknowledgedOnly: Bool = false, limit: Int = 100_000,
+        afterEventID: Int64? = nil
     ) {
+        self.afterEventID = afterEventID
         self.from = from
         self.to = to
         self.levels = levels
