@@ -111,6 +111,17 @@ public struct Configuration: Sendable, Equatable {
     public var gitRepositories: [String] = []
     /// `[metrics] streams`: CSV or JSONL files in the workspace whose new rows become events.
     public var metricStreams: [String] = []
+    public var notify = Notify()
+
+    /// `[notify]`: where interruptions are delivered besides the inbox.
+    public struct Notify: Sendable, Equatable {
+        public enum Format: String, Sendable, Equatable, CaseIterable { case json, ntfy, slack }
+        /// A webhook URL (http or https) that receives every interruption.
+        public var webhook: String?
+        public var format = Format.json
+        /// A desktop notification through `notify-send` when a session bus exists.
+        public var desktop = true
+    }
 
     /// `[attention]`: how events are scored and routed, and when briefs are written.
     public struct Attention: Sendable, Equatable {
@@ -255,8 +266,28 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics",
+                "memory", "attention", "git", "metrics", "notify",
             ])
+        if let table = try reader.section("notify", in: root) {
+            try reader.checkKeys(table, section: "notify", known: ["webhook", "format", "desktop"])
+            if let webhook = try reader.nonEmptyString(table, "notify", "webhook") {
+                guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw .invalid(
+                        path: path, line: table["webhook"]!.line, key: "notify.webhook",
+                        message: "\"\(webhook)\" is not an http(s) URL, e.g. \"https://ntfy.sh/my-topic\"")
+                }
+                config.notify.webhook = webhook
+            }
+            if let format = try reader.nonEmptyString(table, "notify", "format") {
+                guard let parsed = Notify.Format(rawValue: format) else {
+                    throw .invalid(
+                        path: path, line: table["format"]!.line, key: "notify.format",
+                        message: "\"\(format)\" is not a format; use json, ntfy or slack")
+                }
+                config.notify.format = parsed
+            }
+            config.notify.desktop = try reader.boolean(table, "notify", "desktop") ?? config.notify.desktop
+        }
         if let table = try reader.section("git", in: root) {
             try reader.checkKeys(table, section: "git", known: ["repositories"])
             config.gitRepositories = try reader.strings(table, "git", "repositories") ?? []

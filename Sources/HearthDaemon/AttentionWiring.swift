@@ -166,8 +166,18 @@ extension Configuration {
 
 /// How inbox items read as JSON, for `hearth inbox --json` and `GET /v1/inbox`.
 public enum InboxView {
-    public static func json(_ item: AttentionItem) -> JSONValue {
+    public static func json(_ item: AttentionItem, deliveries: [Delivery] = []) -> JSONValue {
         [
+            "deliveries": .array(
+                deliveries.map { delivery in
+                    [
+                        "channel": .string(delivery.channel), "state": .string(delivery.state.rawValue),
+                        "attempts": .number(Double(delivery.attempts)),
+                        "lastError": delivery.lastError.map(JSONValue.string) ?? .null,
+                        "deliveredAt": delivery.deliveredAt.map { .string(Timestamp.format($0)) } ?? .null,
+                        "nextAttemptAt": delivery.state == .delivered ? .null : .string(Timestamp.format(delivery.nextAttemptAt)),
+                    ]
+                }),
             "id": .number(Double(item.eventID)), "text": .string(item.decision.headline), "level": .string(item.decision.level.rawValue),
             "source": .string(item.source), "kind": .string(item.kind), "occurredAt": .string(Timestamp.format(item.occurredAt)),
             "decidedAt": .string(Timestamp.format(item.decidedAt)), "score": .number((item.decision.score * 1000).rounded() / 1000),
@@ -178,6 +188,13 @@ public enum InboxView {
                 }),
             "links": .array(item.links.map(JSONValue.string)), "acknowledged": .bool(item.acknowledgedAt != nil),
         ]
+    }
+
+    /// The inbox as JSON, each item with its deliveries.
+    public static func list(database: HearthDatabase, all: Bool) async throws -> JSONValue {
+        let items = try await Self.items(database: database, all: all)
+        let deliveries = try await DeliverySQLStore(database: database).deliveries(eventIDs: items.map(\.eventID))
+        return .array(items.map { json($0, deliveries: deliveries[$0.eventID] ?? []) })
     }
 
     public static func items(database: HearthDatabase, all: Bool) async throws -> [AttentionItem] {

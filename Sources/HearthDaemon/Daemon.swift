@@ -181,17 +181,27 @@ public enum Daemon {
                     workspace: paths.workspace, streams: configuration.metricStreams, store: sourceState, logger: logger,
                     onJournaled: { _ in attentionWake.wake() }))
         }
+        let deliveryWake = WakeSignal()
+        let channels = DeliveryService.channels(configuration)
         if configuration.attention.enabled {
+            if !channels.isEmpty {
+                services.append(
+                    DeliveryService(
+                        store: DeliverySQLStore(database: database), attention: AttentionSQLStore(database: database), channels: channels,
+                        wake: deliveryWake, clock: clock, logger: logger))
+            }
             services.append(
                 AttentionService(
-                    journal: journal, store: AttentionSQLStore(database: database),
+                    journal: journal, store: AttentionSQLStore(database: database, channels: channels.map(\.name)),
                     ingestor: AttentionWiring.ingestor(configuration: configuration, workspace: paths.workspace),
                     profile: { try await AttentionWiring.profile(database: database, configuration: configuration) }, wake: attentionWake,
                     clock: clock, logger: logger,
                     stored: { items in
                         // The keyword index learns the new records; interrupts reach whoever listens.
                         _ = try? await memoryEngine.remember([])
-                        inbox.publish(items.filter { $0.decision.level == .interrupt })
+                        let interrupts = items.filter { $0.decision.level == .interrupt }
+                        inbox.publish(interrupts)
+                        if !interrupts.isEmpty { deliveryWake.wake() }
                         routineWake.wake()
                     }))
             if let morning = try? CronExpression(configuration.attention.morning),
@@ -255,10 +265,20 @@ public enum Daemon {
             goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database),
             vaultChanged: { vaultWake.wake() })
         if configuration.attention.enabled {
-            dependencies.inbox = { all in .array(try await InboxView.items(database: database, all: all).map(InboxView.json)) }
+            dependencies.inbox = { all in try await InboxView.list(database: database, all: all) }
             dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
             dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
             dependencies.routinesChanged = { routineWake.wake() }
+            dependencies.inboxStream = {
+                let items = inbox.subscribe()
+                return AsyncStream { continuation in
+                    let task = Task {
+                        for await item in items { continuation.yield(InboxView.json(item)) }
+                        continuation.finish()
+                    }
+                    continuation.onTermination = { _ in task.cancel() }
+                }
+            }
         }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes, dependencies: dependencies,

@@ -30,6 +30,8 @@ public struct APIDependencies: Sendable {
     public var inbox: (@Sendable (_ all: Bool) async throws -> JSONValue)?
     /// `POST /v1/inbox/{event}/ack`: false when there is no such item.
     public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
+    /// `GET /v1/inbox/stream`: interrupts as they are decided, one JSON object per event.
+    public var inboxStream: (@Sendable () -> AsyncStream<JSONValue>)?
     /// Called after routines changed outside the daemon (`hearth routine add`).
     public var routinesChanged: @Sendable () -> Void = {}
     /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
@@ -135,6 +137,20 @@ public struct APIServer: Sendable {
                 throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
             }
             return Self.json(try await inbox(request.uri.queryParameters.get("all") == "1"))
+        }
+        api.get("/inbox/stream") { _, _ in
+            guard let subscribe = dependencies.inboxStream else {
+                throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
+            }
+            let stream = subscribe()
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: .init { writer in
+                    // A comment first, so a client knows it is subscribed before anything arrives.
+                    try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
+                    for await item in stream { try await writer.write(ByteBuffer(string: "event: interrupt\ndata: \(item.jsonText)\n\n")) }
+                    try await writer.finish(nil)
+                })
         }
         api.post("/inbox/:id/ack") { _, context in
             guard let acknowledge = dependencies.acknowledge else {

@@ -57,6 +57,39 @@ public struct DaemonClient: Sendable {
         }
     }
 
+    /// Follows a server-sent event stream (`/v1/inbox/stream`): each event's `data` parsed as JSON.
+    /// The stream ends when the daemon closes it or the caller stops iterating.
+    public func stream(_ path: String) -> AsyncThrowingStream<JSONValue, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                    request.headers.add(name: "Accept", value: "text/event-stream")
+                    let response = try await Self.client.execute(request, timeout: .hours(24))
+                    guard response.status == .ok else {
+                        throw DaemonClientError.refused(status: Int(response.status.code), message: "stream refused")
+                    }
+                    var pending = ""
+                    for try await buffer in response.body {
+                        pending += String(buffer: buffer)
+                        while let end = pending.range(of: "\n\n") {
+                            let block = pending[..<end.lowerBound]
+                            pending = String(pending[end.upperBound...])
+                            let data = block.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }.joined(
+                                separator: "\n")
+                            if !data.isEmpty, let value = try? JSONValue(parsing: Data(data.utf8)) { continuation.yield(value) }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     private func send(_ method: HTTPMethod, _ path: String, body: JSONValue?) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method

@@ -5,10 +5,13 @@ import HearthCore
 /// Scored events in SQLite, beside the memory records they become.
 public struct AttentionSQLStore: AttentionStore {
     let database: HearthDatabase
+    /// Channels every interrupt is delivered to; their delivery rows are written with the item.
+    let channels: [String]
     static let cursorName = "attention.ingest"
 
-    public init(database: HearthDatabase) {
+    public init(database: HearthDatabase, channels: [String] = []) {
         self.database = database
+        self.channels = channels
     }
 
     public func ingestedThrough() async throws -> Int64 {
@@ -42,6 +45,13 @@ public struct AttentionSQLStore: AttentionStore {
                         item.decision.level.rawValue, try GoalSQLStore.encode(item.decision), try GoalSQLStore.encode(item.links),
                         item.memoryRecordID,
                     ])
+                if item.decision.level == .interrupt {
+                    for channel in channels {
+                        try db.execute(
+                            sql: "INSERT OR IGNORE INTO delivery (eventId, channel, state, nextAttemptAt) VALUES (?, ?, 'pending', ?)",
+                            arguments: [item.eventID, channel, item.decidedAt.millisecondsSince1970])
+                    }
+                }
                 stored.append(item)
             }
             try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [Self.cursorName, cursor])
@@ -117,5 +127,81 @@ public struct AttentionSQLStore: AttentionStore {
             decision: try GoalSQLStore.decode(AttentionDecision.self, row["decision"]),
             links: try GoalSQLStore.decode([String].self, row["links"]), memoryRecordID: row["memoryRecordId"],
             acknowledgedAt: (row["acknowledgedAt"] as Int64?).map { Date(millisecondsSince1970: $0) })
+    }
+}
+
+/// One interrupt's delivery to one channel.
+public struct Delivery: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Codable { case pending, retrying, delivered }
+    public var eventID: Int64
+    public var channel: String
+    public var state: State
+    public var attempts: Int
+    public var lastError: String?
+    public var nextAttemptAt: Date
+    public var deliveredAt: Date?
+}
+
+/// Deliveries in SQLite.
+public struct DeliverySQLStore: Sendable {
+    let database: HearthDatabase
+
+    public init(database: HearthDatabase) {
+        self.database = database
+    }
+
+    static func delivery(_ row: Row) -> Delivery {
+        Delivery(
+            eventID: row["eventId"], channel: row["channel"], state: Delivery.State(rawValue: row["state"]) ?? .pending,
+            attempts: row["attempts"],
+            lastError: row["lastError"], nextAttemptAt: Date(millisecondsSince1970: row["nextAttemptAt"]),
+            deliveredAt: (row["deliveredAt"] as Int64?).map { Date(millisecondsSince1970: $0) })
+    }
+
+    /// Deliveries not yet confirmed whose next attempt is due.
+    public func due(at now: Date, limit: Int = 50) async throws -> [Delivery] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM delivery WHERE state != 'delivered' AND nextAttemptAt <= ? ORDER BY nextAttemptAt LIMIT ?",
+                arguments: [now.millisecondsSince1970, limit]
+            ).map(Self.delivery)
+        }
+    }
+
+    /// When the next unconfirmed delivery is due.
+    public func nextAttempt() async throws -> Date? {
+        try await database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(nextAttemptAt) FROM delivery WHERE state != 'delivered'").map {
+                Date(millisecondsSince1970: $0)
+            }
+        }
+    }
+
+    public func delivered(_ delivery: Delivery, at date: Date) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE delivery SET state = 'delivered', attempts = attempts + 1, deliveredAt = ?, lastError = NULL WHERE eventId = ? AND channel = ?",
+                arguments: [date.millisecondsSince1970, delivery.eventID, delivery.channel])
+        }
+    }
+
+    public func failed(_ delivery: Delivery, error: String, retryAt: Date) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql:
+                    "UPDATE delivery SET state = 'retrying', attempts = attempts + 1, lastError = ?, nextAttemptAt = ? WHERE eventId = ? AND channel = ?",
+                arguments: [String(error.prefix(500)), retryAt.millisecondsSince1970, delivery.eventID, delivery.channel])
+        }
+    }
+
+    public func deliveries(eventIDs: [Int64]) async throws -> [Int64: [Delivery]] {
+        guard !eventIDs.isEmpty else { return [:] }
+        return try await database.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM delivery WHERE eventId IN (\(eventIDs.map { _ in "?" }.joined(separator: ","))) ORDER BY channel",
+                arguments: StatementArguments(eventIDs))
+            return Dictionary(grouping: rows.map(Self.delivery), by: \.eventID)
+        }
     }
 }

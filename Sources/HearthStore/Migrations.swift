@@ -358,6 +358,24 @@ enum Migrations {
                     CREATE INDEX routine_firing_by_routine ON routine_firing (routine, firedAt);
                     """)
         }
+        migrator.registerMigration("v12-delivery") { db in
+            // One row per interrupt and channel, written with the item: a delivery counts only once
+            // the channel confirmed it, and failures wait for their next attempt here.
+            try db.execute(
+                sql: """
+                    CREATE TABLE delivery (
+                        eventId INTEGER NOT NULL,
+                        channel TEXT NOT NULL,
+                        state TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        lastError TEXT,
+                        nextAttemptAt INTEGER NOT NULL,
+                        deliveredAt INTEGER,
+                        PRIMARY KEY (eventId, channel)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX delivery_due ON delivery (state, nextAttemptAt);
+                    """)
+        }
         return migrator
     }()
 }

@@ -31,12 +31,23 @@ public final class EchoHTTPServer: Sendable {
         for method in [HTTPRequest.Method.get, .post, .put, .delete] {
             router.on("/echo", method: method) { [self] request, _ in try await echo(request) }
             router.on("/redirect", method: method) { [self] request, _ in try await redirect(request) }
+            router.on("/flaky", method: method) { [self] request, _ in try await flaky(request) }
         }
         let port = try await LoopbackApplication.start(router, host: host, label: "echo-server", task: task)
         return "http://\(host):\(port)"
     }
 
     public func stop() { task.withLock { $0?.cancel() } }
+
+    /// `/flaky?fail=N`: 503 for the first N requests to it, then 200 — a channel that recovers.
+    private func flaky(_ request: Request) async throws -> Response {
+        _ = try await record(request)
+        let failures = Int(request.uri.queryParameters.get("fail") ?? "0") ?? 0
+        let seen = received.withLock { $0.filter { $0.uri.hasPrefix("/flaky") }.count }
+        return Response(
+            status: seen <= failures ? .serviceUnavailable : .ok,
+            body: .init(byteBuffer: ByteBuffer(string: seen <= failures ? "busy" : "ok")))
+    }
 
     private func record(_ request: Request) async throws -> Received {
         let bytes = try await request.body.collect(upTo: 1 << 20)

@@ -90,11 +90,12 @@ struct InboxListCommand: AsyncParsableCommand {
             print(json ? "[]" : "The inbox is empty (nothing has been stored yet).")
             return
         }
-        let items = try await InboxView.items(database: database, all: all)
         if json {
-            print(JSONValue.array(items.map(InboxView.json)).jsonText)
+            print(try await InboxView.list(database: database, all: all).jsonText)
             return
         }
+        let items = try await InboxView.items(database: database, all: all)
+        let deliveries = try await DeliverySQLStore(database: database).deliveries(eventIDs: items.map(\.eventID))
         guard !items.isEmpty else {
             print("The inbox is empty: nothing interrupted you\(all ? "" : " that is not acknowledged").")
             return
@@ -104,6 +105,13 @@ struct InboxListCommand: AsyncParsableCommand {
             print("\(mark) \(item.eventID)  \(Timestamp.format(item.occurredAt).prefix(16))  \(item.decision.headline)")
             let why = item.decision.reasons.filter { $0.weight > 0 && !$0.signal.hasPrefix("base.") }.map(\.detail)
             if !why.isEmpty { print("      why: " + why.joined(separator: "; ")) }
+            for delivery in deliveries[item.eventID] ?? [] {
+                let state =
+                    delivery.state == .delivered
+                    ? "delivered \(delivery.deliveredAt.map { Timestamp.format($0).prefix(19) } ?? "")"
+                    : "not yet delivered (\(delivery.attempts) attempt(s)\(delivery.lastError.map { "; last: \($0)" } ?? ""); next \(Timestamp.format(delivery.nextAttemptAt).prefix(19)))"
+                print("      \(delivery.channel): \(state)")
+            }
         }
         print("\nAcknowledge with 'hearth inbox ack ID'.")
     }

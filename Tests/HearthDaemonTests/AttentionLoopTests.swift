@@ -303,3 +303,45 @@ struct RoutineDaemonTests {
         _ = await daemon.stop()
     }
 }
+
+@Suite("Interruptions reach their channels", .timeLimit(.minutes(2)))
+struct DeliveryTests {
+    @Test("an interrupt streams to subscribers at once, and reaches a failing webhook once it recovers, the inbox showing each attempt")
+    func webhookRetriesAndStream() async throws {
+        let sandbox = try Sandbox()
+        let hook = EchoHTTPServer()
+        let url = try await hook.start()
+        defer { hook.stop() }
+        try sandbox.prepareDaemon(extraConfig: "[notify]\nwebhook = \"\(url)/flaky?fail=1\"\nformat = \"slack\"\ndesktop = false\n")
+        #expect(try await sandbox.hearth(["memory", "remember", "Tell me at once about anything from legal"]).status == 0)
+        let daemon = try await sandbox.startDaemon()
+        let stream = daemon.client.stream("/v1/inbox/stream")
+        let first = Task { () async throws -> JSONValue? in
+            for try await item in stream { return item }
+            return nil
+        }
+        try await Task.sleep(for: .milliseconds(300))  // the subscription is open before the event
+        _ = try await daemon.client.postEvent([
+            "source": "webhook", "kind": "legal.notice", "key": "l-1", "payload": ["title": "Contract from legal needs a signature"],
+        ])
+        let streamed = try await withTimeout(30, "the streamed interrupt") { try await first.value }
+        #expect(streamed?["text"] == "Contract from legal needs a signature")
+
+        let item = try await withTimeout(60, "the webhook to confirm") { () async throws -> JSONValue in
+            while true {
+                let inbox = try await daemon.client.get("/v1/inbox").body.arrayValue ?? []
+                if let item = inbox.first, item["deliveries"]?.arrayValue?.first?["state"] == "delivered" { return item }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let delivery = try #require(item["deliveries"]?.arrayValue?.first)
+        #expect(delivery["channel"] == "webhook")
+        #expect(delivery["attempts"] == 2)
+        let posts = hook.requests.filter { $0.uri.hasPrefix("/flaky") }
+        #expect(posts.count == 2)
+        #expect(posts.last?.body.contains("Contract from legal needs a signature") == true)
+        let text = try await sandbox.hearth(["inbox"])
+        #expect(text.stdout.contains("webhook: delivered"), "\(text.stdout)")
+        _ = await daemon.stop()
+    }
+}
