@@ -235,3 +235,55 @@ public struct AttentionBenchmark: Sendable {
         return prepared
     }
 }
+
+/// The daemon's idle CPU with the attention loop on, beside the same daemon with it off: each
+/// started on a fresh data dir (inference off; a git repository and a metric file followed),
+/// left idle, its user and system time read from /proc over the window.
+public enum IdleBenchmark {
+    public static func run(seconds: Int, progress: @Sendable (String) -> Void = { _ in }) async throws -> JSONValue {
+        var results: [String: JSONValue] = [:]
+        for (name, extra) in [("attention off (baseline)", "[attention]\nenabled = false\n"), ("attention on", "")] {
+            let root = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-idle-\(getpid())-\(results.count)")
+            defer { try? FileManager.default.removeItem(at: root) }
+            let workspace = root.appending(path: "workspace")
+            try FileManager.default.createDirectory(at: workspace.appending(path: "Budget"), withIntermediateDirectories: true)
+            try Data("date,cost\n2026-11-01,10\n".utf8).write(to: workspace.appending(path: "Budget/costs.csv"))
+            let repository = workspace.appending(path: "repo")
+            try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
+            _ = try await ChildProcess.run(
+                URL(fileURLWithPath: "/usr/bin/git"), ["-C", repository.path, "init", "-q"], environment: ["PATH": "/usr/bin:/bin"])
+            try DaemonUnderTest.prepare(
+                dataDirectory: root.appending(path: "data"), workspace: workspace,
+                extraConfig: extra + "[git]\nrepositories = [\"repo\"]\n[metrics]\nstreams = [\"Budget/costs.csv\"]\n")
+            let daemon = try await DaemonUnderTest.start(dataDirectory: root.appending(path: "data"))
+            // Let start-up work (migrations, the first scans) finish before measuring.
+            try await Task.sleep(for: .seconds(3))
+            let before = cpuTicks(daemon.process.pid)
+            let clock = ContinuousClock()
+            let started = clock.now
+            progress("\(name): idle for \(seconds) s")
+            try await Task.sleep(for: .seconds(seconds))
+            let after = cpuTicks(daemon.process.pid)
+            let wall = (clock.now - started).inSeconds
+            _ = await daemon.stop()
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            let cpu = Double(after - before) / ticks
+            results[name] = [
+                "cpu_seconds": .number(cpu), "wall_seconds": .number((wall * 10).rounded() / 10),
+                "cpu_percent": .number((cpu / wall * 10_000).rounded() / 100),
+            ]
+        }
+        return .object(results)
+    }
+
+    /// utime + stime of a process, in clock ticks.
+    static func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
+            return 0
+        }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the name: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        guard fields.count > 13 else { return 0 }
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+}

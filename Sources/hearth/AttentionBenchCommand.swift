@@ -32,18 +32,41 @@ struct AttentionBenchCommand: AsyncParsableCommand {
     @Option(help: "Days in the generated week.")
     var days = 5
 
+    @Option(help: "Mails per generated day (other events scale with the week).")
+    var mailsPerDay = 120
+
+    @Option(help: "Instead of replaying: measure the daemon's idle CPU for this many seconds, attention on versus off.")
+    var idle: Int?
+
     @Flag(help: "Print the figures and every decision as JSON.")
     var json = false
 
     func validate() throws {
-        if generate == nil && stream == nil { throw ValidationError("give --stream FILE to replay, or --generate FILE to write a week") }
+        if let idle, idle < 5 || idle > 3_600 { throw ValidationError("--idle must be 5…3600 seconds") }
+        if generate == nil && stream == nil && idle == nil {
+            throw ValidationError("give --stream FILE to replay, --generate FILE to write a week, or --idle SECONDS")
+        }
         if generate != nil && stream != nil { throw ValidationError("--generate and --stream do not go together") }
         if days < 1 || days > 366 { throw ValidationError("--days must be 1…366") }
     }
 
     func run() async throws {
+        if let idle {
+            let report = try await IdleBenchmark.run(seconds: idle) { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8))
+            }
+            if json {
+                print(report.jsonText)
+            } else {
+                for (name, figures) in (report.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    print(
+                        "\(name): \(figures["cpu_percent"]?.doubleValue ?? 0) % CPU (\(figures["cpu_seconds"]?.doubleValue ?? 0) s over \(figures["wall_seconds"]?.doubleValue ?? 0) s)"
+                    )
+                }
+            }
+            return
+        }
         if let generate {
-            let week = AttentionWeek(seed: seed, days: days).generate()
+            let week = AttentionWeek(seed: seed, days: days, mailsPerDay: mailsPerDay).generate()
             let url = URL(fileURLWithPath: generate)
             let profileURL = url.deletingPathExtension().appendingPathExtension("profile.txt")
             try (week.lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)

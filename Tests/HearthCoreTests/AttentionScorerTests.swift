@@ -168,6 +168,20 @@ struct AttentionScorerTests {
         #expect(last.reasons.contains { $0.signal == "metric.anomaly" })
     }
 
+    @Test("feedback on a sender moves that sender's next items, and says so")
+    func feedback() {
+        let quiet = Fact(subject: "sender:ann@acme.test", predicate: "feedback", object: "not-urgent", provenance: .trusted)
+        var scorer = makeScorer([manager, quiet])
+        let decision = scorer.decide(mail(1, from: "Ann Lee <ann@acme.test>", subject: "Urgent: numbers by noon"), now: start)
+        #expect(
+            decision.reasons.contains {
+                $0.signal == "feedback" && $0.weight == -0.3 && $0.detail == "you marked sender:ann@acme.test not urgent"
+            })
+        var plain = makeScorer([manager])
+        #expect(
+            plain.decide(mail(1, from: "Ann Lee <ann@acme.test>", subject: "Urgent: numbers by noon"), now: start).score > decision.score)
+    }
+
     @Test("profile facts come from plain sentences: roles, budgets, watches")
     func profileFromFacts() {
         #expect(

@@ -60,6 +60,8 @@ struct AttentionLoopTests {
 
         let search = try await sandbox.hearth(["memory", "search", "board deck"])
         #expect(search.stdout.contains("Mail from Ann Lee <ann@acme.test> to sam@acme.test: Need the board deck by noon"))
+        let feedback = try await sandbox.hearth(["inbox", "feedback", String(id), "not-urgent"])
+        #expect(feedback.stdout.contains("noted: sender:ann@acme.test is not-urgent"), "\(feedback.stdout) \(feedback.stderr)")
         #expect(try await sandbox.hearth(["inbox", "ack", String(id)]).status == 0)
         #expect(try await daemon.client.get("/v1/inbox").body.arrayValue?.isEmpty == true)
         #expect(try await sandbox.hearth(["inbox", "ack", "999"]).status == 1)

@@ -280,30 +280,32 @@ public struct AttentionScorer: Sendable {
         // Marketing mail shouts "urgent" and "last chance": urgency in bulk mail counts little.
         let damp = bulk ? 0.3 : 1.0
         var score = 0.0
-        let title = " " + subject.title.lowercased() + " "
-        let body = " " + subject.body.prefix(1_500).lowercased() + " "
-        if let word = Self.incidentWords.first(where: { title.contains($0) }) {
+        let title = LowerText(" " + subject.title + " ")
+        let body = LowerText(" " + subject.body.prefix(1_500) + " ")
+        if let word = Self.incidentNeedles.first(where: { title.contains($0.bytes) }) {
             score += 0.4 * damp
-            reasons.append(AttentionReason(signal: "urgency.incident", weight: 0.4 * damp, detail: "\"\(word)\" in the subject"))
-        } else if let word = Self.incidentWords.first(where: { body.contains($0) }) {
+            reasons.append(AttentionReason(signal: "urgency.incident", weight: 0.4 * damp, detail: "\"\(word.text)\" in the subject"))
+        } else if let word = Self.incidentNeedles.first(where: { body.contains($0.bytes) }) {
             score += 0.15 * damp
-            reasons.append(AttentionReason(signal: "urgency.incident", weight: 0.15 * damp, detail: "\"\(word)\" in the text"))
+            reasons.append(AttentionReason(signal: "urgency.incident", weight: 0.15 * damp, detail: "\"\(word.text)\" in the text"))
         }
-        let urgent = Self.urgentWords + settings.urgentWords.map { $0.lowercased() }
+        let urgent = settings.urgentWords.isEmpty ? Self.urgentNeedles : Self.urgentNeedles + settings.urgentWords.map(Needle.init)
         // A machine's "action required" is routine (renewals, verifications); a person's is not.
         let urgentWeight = (automated ? 0.1 : 0.25) * damp
-        if let word = urgent.first(where: { title.contains($0) }) {
+        if let word = urgent.first(where: { title.contains($0.bytes) }) {
             score += urgentWeight
-            reasons.append(AttentionReason(signal: "urgency.subject", weight: urgentWeight, detail: "\"\(word)\" in the subject"))
-        } else if let word = urgent.first(where: { body.contains($0) }) {
+            reasons.append(AttentionReason(signal: "urgency.subject", weight: urgentWeight, detail: "\"\(word.text)\" in the subject"))
+        } else if let word = urgent.first(where: { body.contains($0.bytes) }) {
             score += urgentWeight / 2
-            reasons.append(AttentionReason(signal: "urgency.text", weight: urgentWeight / 2, detail: "\"\(word)\" in the text"))
+            reasons.append(AttentionReason(signal: "urgency.text", weight: urgentWeight / 2, detail: "\"\(word.text)\" in the text"))
         }
-        if !bulk && !automated, let word = Self.requestWords.first(where: { title.contains($0) || body.contains($0) }) {
+        if !bulk && !automated, let word = Self.requestNeedles.first(where: { title.contains($0.bytes) || body.contains($0.bytes) }) {
             score += 0.1
-            reasons.append(AttentionReason(signal: "request", weight: 0.1, detail: "asks you for something (\"\(word)\")"))
+            reasons.append(AttentionReason(signal: "request", weight: 0.1, detail: "asks you for something (\"\(word.text)\")"))
         }
-        if let word = Self.deadlineWords.first(where: { title.contains($0) || body.contains($0) }) ?? Self.clockDeadline(in: title + body) {
+        if let word = Self.deadlineNeedles.first(where: { title.contains($0.bytes) || body.contains($0.bytes) })?.text
+            ?? Self.clockDeadline(in: title.bytes) ?? Self.clockDeadline(in: body.bytes)
+        {
             let weight = 0.15 * damp * (automated ? 0.5 : 1)
             score += weight
             reasons.append(AttentionReason(signal: "deadline.near", weight: weight, detail: "a deadline soon (\"\(word)\")"))
@@ -311,23 +313,58 @@ public struct AttentionScorer: Sendable {
         return score
     }
 
-    /// "by 3pm", "by 15:00", "before 9 am": a deadline on the clock, which means today.
-    static func clockDeadline(in text: String) -> String? {
-        let pattern = #"\b(by|before|until) ([01]?[0-9]|2[0-3])(:[0-5][0-9])? ?(am|pm)?\b"#
-        guard let range = text.range(of: pattern, options: .regularExpression) else { return nil }
-        let match = String(text[range])
-        // "by 2025" is a year, not a time.
-        guard match.contains(":") || match.hasSuffix("am") || match.hasSuffix("pm") else { return nil }
-        return match
+    /// A word list entry as text and as lower-cased UTF-8, searched with `memmem`.
+    struct Needle: Sendable {
+        var text: String
+        var bytes: [UInt8]
+        init(_ text: String) {
+            self.text = text.lowercased()
+            self.bytes = Array(self.text.utf8)
+        }
+    }
+
+    static let incidentNeedles = incidentWords.map(Needle.init)
+    static let urgentNeedles = urgentWords.map(Needle.init)
+    static let requestNeedles = requestWords.map(Needle.init)
+    static let deadlineNeedles = deadlineWords.map(Needle.init)
+
+    /// "by 3pm", "by 15:00", "before 9 am": a deadline on the clock, which means today. A bare
+    /// number ("by 2025") is not a time.
+    static func clockDeadline(in text: [UInt8]) -> String? {
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+        for keyword in [Array("by ".utf8), Array("before ".utf8), Array("until ".utf8)] {
+            var start = 0
+            while let found = LowerText.find(keyword, in: text, from: start) {
+                start = found + 1
+                guard found == 0 || !(text[found - 1] >= 97 && text[found - 1] <= 122) else { continue }
+                var index = found + keyword.count
+                let digitsStart = index
+                while index < text.count && isDigit(text[index]) && index - digitsStart < 2 { index += 1 }
+                guard index > digitsStart else { continue }
+                var isTime = false
+                if index + 2 < text.count && text[index] == 58 && isDigit(text[index + 1]) && isDigit(text[index + 2]) {
+                    index += 3
+                    isTime = true
+                }
+                var suffix = index
+                if suffix < text.count && text[suffix] == 32 { suffix += 1 }
+                if suffix + 1 < text.count && (text[suffix] == 97 || text[suffix] == 112) && text[suffix + 1] == 109 {
+                    index = suffix + 2
+                    isTime = true
+                }
+                if isTime { return String(decoding: text[found..<index], as: UTF8.self) }
+            }
+        }
+        return nil
     }
 
     private func watchSignals(_ subject: AttentionSubject, reasons: inout [AttentionReason]) -> Double {
         guard !profile.watches.isEmpty else { return 0 }
-        let haystack =
+        let haystack = LowerText(
             [subject.senderName, subject.senderAddress, subject.title, subject.path, subject.repository, subject.metricSeries]
-            .compactMap { $0?.lowercased() }.joined(separator: " ") + " " + subject.body.prefix(2_000).lowercased()
+                .compactMap { $0 }.joined(separator: " ") + " " + subject.body.prefix(2_000))
         var score = 0.0
-        for watch in profile.watches where watch.words.allSatisfy({ haystack.contains($0) }) {
+        for watch in profile.watches where watch.words.allSatisfy({ haystack.contains(Array($0.utf8)) }) {
             score += watch.weight
             reasons.append(
                 AttentionReason(signal: watch.weight > 0 ? "watch" : "mute", weight: watch.weight, detail: "your rule: \(watch.rule)"))
@@ -541,5 +578,39 @@ public struct AttentionScorer: Sendable {
             "news",
             "newsletter", "marketing", "info", "updates", "digest", "builds", "ci",
         ].contains { local == $0 || local.hasPrefix($0 + "+") || local.hasPrefix($0 + "-") }
+    }
+}
+
+/// Lower-cased UTF-8 of a text, searched byte-wise: the scorer's word lists run over every event,
+/// and byte search is what keeps scoring at tens of thousands of events a second.
+struct LowerText {
+    let bytes: [UInt8]
+
+    init(_ text: some StringProtocol) {
+        // ASCII folds byte-wise; anything else goes through Unicode lower-casing.
+        let utf8 = Array(text.utf8)
+        bytes = utf8.allSatisfy { $0 < 128 } ? utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 } : Array(text.lowercased().utf8)
+    }
+
+    func contains(_ needle: [UInt8]) -> Bool { Self.find(needle, in: bytes, from: 0) != nil }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, start >= 0, haystack.count - start >= needle.count else { return nil }
+        return haystack.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { pin in
+                let first = pin[0]
+                let last = hay.count - pin.count
+                var index = start
+                while index <= last {
+                    if hay[index] == first {
+                        var matched = 1
+                        while matched < pin.count && hay[index + matched] == pin[matched] { matched += 1 }
+                        if matched == pin.count { return index }
+                    }
+                    index += 1
+                }
+                return nil
+            }
+        }
     }
 }

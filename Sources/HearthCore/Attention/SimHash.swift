@@ -12,10 +12,9 @@ public struct SimHash: Sendable, Hashable, Codable {
         var weights = [Int32](repeating: 0, count: 64)
         var previous: UInt64?
         var any = false
-        for word in Self.words(text) {
-            let hash = Self.fnv1a(word)
-            Self.add(hash, weight: 1, to: &weights)
-            if let previous { Self.add(Self.mix(previous &* 31 &+ hash), weight: 1, to: &weights) }
+        Self.forEachWord(text) { hash in
+            Self.add(hash, to: &weights)
+            if let previous { Self.add(Self.mix(previous &* 31 &+ hash), to: &weights) }
             previous = hash
             any = true
         }
@@ -24,37 +23,46 @@ public struct SimHash: Sendable, Hashable, Codable {
         self.value = value
     }
 
+    /// Calls `body` with each word's hash: ASCII letters lower-cased, a run of digits folded to
+    /// one `#`, any non-ASCII byte part of a word (so accented words stay whole).
+    static func forEachWord(_ text: some StringProtocol, _ body: (UInt64) -> Void) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var length = 0
+        var lastWasDigit = false
+        func flush() {
+            if length > 0 { body(mix(hash)) }
+            hash = 0xcbf2_9ce4_8422_2325
+            length = 0
+            lastWasDigit = false
+        }
+        func feed(_ byte: UInt8) {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+            length += 1
+        }
+        for byte in text.utf8 {
+            switch byte {
+            case 65...90:
+                feed(byte + 32)
+                lastWasDigit = false
+            case 97...122, 128...255:
+                feed(byte)
+                lastWasDigit = false
+            case 48...57:
+                if !lastWasDigit { feed(35) }
+                lastWasDigit = true
+            default:
+                flush()
+            }
+        }
+        flush()
+    }
+
     /// How many bits differ.
     public func distance(to other: SimHash) -> Int { (value ^ other.value).nonzeroBitCount }
 
     /// The four 16-bit bands: two hashes within 3 bits of each other agree on at least one.
     public var bands: [UInt64] { (0..<4).map { UInt64($0) << 16 | (value >> (UInt64($0) * 16)) & 0xFFFF } }
-
-    static func words(_ text: some StringProtocol) -> [String] {
-        var words: [String] = []
-        var current = ""
-        for scalar in text.unicodeScalars {
-            if scalar.properties.isAlphabetic {
-                current.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
-            } else if ("0"..."9").contains(scalar) {
-                if current.last != "#" { current.append("#") }
-            } else if !current.isEmpty {
-                words.append(current)
-                current = ""
-            }
-        }
-        if !current.isEmpty { words.append(current) }
-        return words
-    }
-
-    static func fnv1a(_ word: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in word.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01B3
-        }
-        return mix(hash)
-    }
 
     /// SplitMix64's finaliser: spreads FNV's weak high bits.
     static func mix(_ value: UInt64) -> UInt64 {
@@ -64,8 +72,10 @@ public struct SimHash: Sendable, Hashable, Codable {
         return z ^ (z >> 31)
     }
 
-    private static func add(_ hash: UInt64, weight: Int32, to weights: inout [Int32]) {
-        for bit in 0..<64 { weights[bit] += (hash >> UInt64(bit)) & 1 == 1 ? weight : -weight }
+    private static func add(_ hash: UInt64, to weights: inout [Int32]) {
+        weights.withUnsafeMutableBufferPointer { weights in
+            for bit in 0..<64 { weights[bit] += Int32(truncatingIfNeeded: ((hash >> UInt64(bit)) & 1) << 1) - 1 }
+        }
     }
 }
 
