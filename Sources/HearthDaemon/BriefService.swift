@@ -23,7 +23,7 @@ struct BriefService: Service {
                 let now = clock.now()
                 do {
                     let last = try await writer.lastBriefEnd()
-                    if let (kind, slot) = latestSlot(after: last ?? startedAt, upTo: now) {
+                    if let (kind, slot) = schedule.latestSlot(after: last ?? startedAt, upTo: now) {
                         let from = last ?? slot.addingTimeInterval(-24 * 3600)
                         let brief = try await writer.write(kind: kind, from: from, to: now)
                         logger.info("wrote the \(kind) brief: \(brief.path ?? "?")")
@@ -34,7 +34,7 @@ struct BriefService: Service {
                     await wake.wait(until: now.addingTimeInterval(60), clock: clock)
                     continue
                 }
-                let next = [morning.nextFire(after: now, in: timeZone), evening.nextFire(after: now, in: timeZone)].compactMap { $0 }.min()
+                let next = schedule.next(after: now)
                 await wake.wait(until: next ?? now.addingTimeInterval(3600), clock: clock)
             }
         } onGracefulShutdown: {
@@ -42,19 +42,5 @@ struct BriefService: Service {
         }
     }
 
-    /// The latest morning or evening slot in (after, upTo], and which it was.
-    func latestSlot(after: Date, upTo now: Date) -> (String, Date)? {
-        var latest: (String, Date)?
-        for (kind, expression) in [("morning", morning), ("evening", evening)] {
-            var cursor = after
-            var found: Date?
-            for _ in 0..<1_000 {
-                guard let next = expression.nextFire(after: cursor, in: timeZone), next <= now else { break }
-                found = next
-                cursor = next
-            }
-            if let found, latest == nil || found > latest!.1 { latest = (kind, found) }
-        }
-        return latest
-    }
+    var schedule: BriefSchedule { BriefSchedule(morning: morning, evening: evening, timeZone: timeZone) }
 }

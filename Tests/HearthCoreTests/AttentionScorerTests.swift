@@ -204,3 +204,72 @@ struct AttentionScorerTests {
         #expect(abs(RobustStatistics.zScore(11, in: [10, 11, 9, 10, 12, 10, 500]) ?? 9) < 2)
     }
 }
+
+@Suite("Brief schedule and building, without I/O")
+struct BriefScheduleTests {
+    let utc = TimeZone(identifier: "UTC")!
+
+    @Test("after a weekend of downtime one brief covers the gap: the latest slot, not one per missed slot")
+    func gap() throws {
+        let schedule = BriefSchedule(
+            morning: try CronExpression("30 7 * * mon-fri"), evening: try CronExpression("0 18 * * mon-fri"), timeZone: utc)
+        let friday = Timestamp.parse("2026-11-27T12:00:00Z")!
+        let mondayNoon = Timestamp.parse("2026-11-30T12:00:00Z")!
+        let slot = try #require(schedule.latestSlot(after: friday, upTo: mondayNoon))
+        #expect(slot.kind == "morning")
+        #expect(slot.at == Timestamp.parse("2026-11-30T07:30:00Z"))
+        #expect(schedule.latestSlot(after: mondayNoon, upTo: mondayNoon.addingTimeInterval(3_600)) == nil)
+        #expect(schedule.next(after: mondayNoon) == Timestamp.parse("2026-11-30T18:00:00Z"))
+    }
+
+    @Test("a brief sorts items into its sections, collapses noise into counts and counts what it held back")
+    func sections() {
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        func item(
+            _ id: Int64, _ level: AttentionLevel, category: AttentionSubject.Category, kind: String, headline: String,
+            signals: [String] = [], suppressed: String? = nil
+        )
+            -> AttentionItem
+        {
+            AttentionItem(
+                eventID: id, source: "x", kind: kind, occurredAt: now, decidedAt: now,
+                decision: AttentionDecision(
+                    level: level, score: level == .interrupt ? 0.9 : level == .digest ? 0.5 : 0.1, confidence: 0.8,
+                    reasons: signals.map { AttentionReason(signal: $0, weight: -0.3, detail: $0) }, cluster: "c\(id)", headline: headline,
+                    category: category, suppressedBy: suppressed))
+        }
+        let items = [
+            item(1, .interrupt, category: .mail, kind: "mail.received", headline: "Ann Lee: Need the deck by noon"),
+            item(2, .digest, category: .mail, kind: "mail.received", headline: "Bo: Notes on the roadmap"),
+            item(3, .log, category: .mail, kind: "mail.received", headline: "Weekly Byte", signals: ["mail.bulk"]),
+            item(4, .log, category: .mail, kind: "mail.received", headline: "Deals", signals: ["mail.bulk"]),
+            item(5, .log, category: .mail, kind: "mail.received", headline: "CI passed", signals: ["mail.automated"]),
+            item(6, .digest, category: .commit, kind: "commit", headline: "web: Ann Lee — Fix login"),
+            item(7, .digest, category: .file, kind: "file.created", headline: "New file: Docs/spec.md"),
+            item(8, .log, category: .file, kind: "file.created", headline: "New file: Drafts/x-9.md", suppressed: "burst"),
+        ]
+        let brief = BriefBuilder(timeZone: utc).build(
+            kind: "morning", from: now.addingTimeInterval(-86_400), to: now,
+            inputs: BriefInputs(
+                items: items,
+                approvals: [.init(id: 4, runID: 9, tool: "send_mail", reason: "sends outside", expiresAt: now.addingTimeInterval(3_600))],
+                goals: [
+                    .init(runID: 8, goal: "Summarise Notes/", state: "succeeded", report: "Reports/run-8.md", tokens: 1_200, cost: nil)
+                ],
+                documentLines: [7: "# Spec"]))
+        #expect(BriefBuilder.sectionTitles == brief.sections.map(\.title))
+        #expect(brief.section("Needs you")?.items.map(\.text).first?.hasPrefix("Approval 4 waits: send_mail in run 9") == true)
+        #expect(brief.section("Needs you")?.items.contains { $0.text == "Ann Lee: Need the deck by noon" } == true)
+        #expect(brief.section("Done for you")?.items.first?.links == ["Reports/run-8.md"])
+        #expect(
+            brief.section("Arrived")?.items.map(\.text) == [
+                "Bo: Notes on the roadmap", "Also: 2 newsletters and list mails, 1 automated notices",
+            ])
+        #expect(brief.section("Commits")?.items.first?.text == "web — Ann Lee (1 commit): Fix login")
+        #expect(brief.section("New documents")?.items.first?.text == "New file: Docs/spec.md — # Spec")
+        #expect(brief.section("Suppressed")?.items.first?.text == "1 held back: burst")
+        let markdown = BriefBuilder(timeZone: utc).markdown(brief)
+        #expect(markdown.contains("- Bo: Notes on the roadmap"))
+        #expect(markdown.contains("[Reports/run-8.md](../Reports/run-8.md)"))
+    }
+}

@@ -324,3 +324,38 @@ extension Brief {
         ]
     }
 }
+
+/// When briefs are due: the morning and evening cron expressions, decided without I/O.
+public struct BriefSchedule: Sendable {
+    public var morning: CronExpression
+    public var evening: CronExpression
+    public var timeZone: TimeZone
+
+    public init(morning: CronExpression, evening: CronExpression, timeZone: TimeZone) {
+        self.morning = morning
+        self.evening = evening
+        self.timeZone = timeZone
+    }
+
+    /// The latest morning or evening slot in (after, now], and which it was: after downtime that
+    /// spans several slots, one brief (the latest slot's kind) covers the whole gap.
+    public func latestSlot(after: Date, upTo now: Date) -> (kind: String, at: Date)? {
+        var latest: (kind: String, at: Date)?
+        for (kind, expression) in [("morning", morning), ("evening", evening)] {
+            var cursor = after
+            var found: Date?
+            for _ in 0..<1_000 {
+                guard let next = expression.nextFire(after: cursor, in: timeZone), next <= now else { break }
+                found = next
+                cursor = next
+            }
+            if let found, latest == nil || found > latest!.at { latest = (kind, found) }
+        }
+        return latest
+    }
+
+    /// The next slot after `now`.
+    public func next(after now: Date) -> Date? {
+        [morning.nextFire(after: now, in: timeZone), evening.nextFire(after: now, in: timeZone)].compactMap { $0 }.min()
+    }
+}
