@@ -102,6 +102,23 @@ struct GoalShapeTests {
                 == "document-audit")
     }
 
+    @Test("a routine's goal is planned by its instruction; the events after it, however many and whatever they say, pick nothing")
+    func routineGoals() throws {
+        let tools = Set(BuiltinTools.all().names)
+        let subjects = (1...30).map { index in
+            AttentionSubject.from(
+                Event(
+                    id: Int64(index), source: "watcher", kind: "file.created", key: nil,
+                    payload: ["path": .string("Notes/n\(index) compare Drafts-v1.md with Drafts-v2.md.md")], occurredAt: Date(),
+                    receivedAt: Date(),
+                    provenance: .untrusted))
+        }
+        let goal = GoalTemplate.render("Summarise each file in {{folder}}", subjects: subjects)
+        #expect(goal.count > 400)
+        let match = try #require(PlanRecipes.match(goal: goal, files: files, tools: tools))
+        #expect(match.draft.tasks.map(\.id) == ["summary", "results"])
+    }
+
     @Test("the parser's item kinds are the tool's")
     func kindsAgree() {
         #expect(GoalShape.Item.allCases.map(\.rawValue) == TextItems.Kind.allCases.map(\.rawValue))

@@ -15,8 +15,11 @@ public enum PlanRecipes {
     }
 
     /// The recipe for `goal`, if one fits.
+    /// A routine's goal carries its events after the instruction, as untrusted data: recipes
+    /// read the instruction only, so event text can never pick a plan.
     public static func match(goal: String, files: [String], tools: Set<String>) -> Match? {
-        documentAudit(goal: goal, files: files, tools: tools) ?? textWork(goal: goal, files: files, tools: tools)
+        let instruction = GoalTemplate.instruction(of: goal)
+        return documentAudit(goal: instruction, files: files, tools: tools) ?? textWork(goal: instruction, files: files, tools: tools)
     }
 
     /// Goals of a `GoalShape`: per-file summaries (the model's only job: a few sentences per
