@@ -115,6 +115,22 @@ struct AttentionLoopTests {
         #expect(try String(contentsOf: sandbox.workspace.appending(path: "Briefs"), encoding: .utf8) == "not a folder")
     }
 
+    @Test("a git path that is not a repository is one clear error in the log; the daemon and its other sources keep running")
+    func badGitSource() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon(extraConfig: "[git]\nrepositories = [\"plain\"]\n[metrics]\nstreams = [\"costs.csv\"]\n")
+        try sandbox.write(["plain/readme.txt": "not a repository\n", "costs.csv": "date,cost\n2026-11-01,10\n2026-11-02,oops,1\n"])
+        let daemon = try await sandbox.startDaemon()
+        _ = try await daemon.client.postEvent(["source": "cli", "kind": "note.added", "key": "n1", "payload": ["text": "still here"]])
+        try await ingested(sandbox, through: 3)
+        let events = try await daemon.client.get("/v1/events?limit=100").body.arrayValue ?? []
+        #expect(events.contains { $0["kind"] == "metric.malformed" && $0["payload"]?["line"] == 3 })
+        let log = try String(contentsOf: sandbox.data.appending(path: "logs/hearth.log"), encoding: .utf8)
+        #expect(log.contains("git source plain: not a git repository"), "\(log.suffix(2_000))")
+        #expect(try await daemon.client.get("/v1/health").status == 200)
+        _ = await daemon.stop()
+    }
+
     @Test("bench attention replays a generated week: every urgent item interrupts, noise stays quiet, no model is called")
     func benchWeek() async throws {
         let sandbox = try Sandbox()

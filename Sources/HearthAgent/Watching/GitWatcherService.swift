@@ -53,9 +53,18 @@ public struct GitWatcherService: Service {
         }
         guard !repositories.isEmpty else {
             await reportStartup("git", ["repositories": 0, "problems": .array(problems)])
+            // Returning would end the daemon's service group: stay until it stops.
+            try? await gracefulShutdown()
             return
         }
-        let loop = try InotifyLoop()
+        let loop: InotifyLoop
+        do {
+            loop = try InotifyLoop()
+        } catch {
+            logger.error("git: cannot watch repositories: \(error); the other sources keep running")
+            try? await gracefulShutdown()
+            return
+        }
         let watches = WatchTable()
         for (index, repository) in repositories.enumerated() { watches.addAll(for: repository, index: index, loop: loop) }
         let (signals, continuation) = AsyncStream.makeStream(of: Int.self)

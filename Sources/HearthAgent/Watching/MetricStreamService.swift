@@ -130,8 +130,16 @@ public struct MetricStreamService: Service {
     }
 
     public func run() async throws {
-        guard !streams.isEmpty else { return }
-        let loop = try InotifyLoop()
+        let loop: InotifyLoop
+        do {
+            guard !streams.isEmpty else { throw WatchError(path: workspace.path, code: 0) }
+            loop = try InotifyLoop()
+        } catch {
+            if !streams.isEmpty { logger.error("metrics: cannot watch the streams: \(error); the other sources keep running") }
+            // Returning would end the daemon's service group: stay until it stops.
+            try? await gracefulShutdown()
+            return
+        }
         var folders: [Int32: String] = [:]
         for folder in Set(streams.map { ($0 as NSString).deletingLastPathComponent }) {
             let url = folder.isEmpty ? workspace : workspace.appending(path: folder)
