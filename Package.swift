@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "HearthAgent",
             dependencies: [
-                "HearthCore", "HearthSandbox",
+                "HearthCore", "HearthSandbox", "HearthMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -35,7 +35,11 @@ public enum StatementPatterns {
         let text = sentence.trimmingCharacters(in: CharacterSet(charactersIn: " .!"))
         let lower = text.lowercased()
         func make(_ kind: FactKind, _ subject: String, _ predicate: String, _ object: String, negated: Bool = false) -> [FactStatement] {
-            let object = object.trimmingCharacters(in: .whitespaces)
+            var object = object.trimmingCharacters(in: .whitespaces)
+            // "my dog is called Biscuit": the name is the value.
+            for lead in ["called ", "named "] where object.lowercased().hasPrefix(lead) && predicate.hasSuffix(" is") {
+                object = String(object.dropFirst(lead.count))
+            }
             guard !object.isEmpty else { return [] }
             let fact = Fact(
                 kind: kind, subject: subject, predicate: predicate, object: object, sourceRecordID: sourceRecordID,

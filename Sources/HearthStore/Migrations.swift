@@ -376,6 +376,18 @@ enum Migrations {
                     CREATE INDEX delivery_due ON delivery (state, nextAttemptAt);
                     """)
         }
+        migrator.registerMigration("v13-chat") { db in
+            // Chat sessions; their turns are memory records (source "chat", this session id).
+            try db.execute(
+                sql: """
+                    CREATE TABLE chat_session (
+                        id TEXT PRIMARY KEY,
+                        title TEXT NOT NULL,
+                        createdAt INTEGER NOT NULL,
+                        updatedAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }()
 }

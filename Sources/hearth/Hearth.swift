@@ -19,7 +19,7 @@ struct Hearth: AsyncParsableCommand {
             TraceCommand.self,
             DemoCommand.self, ToolCommand.self, AskCommand.self,
             ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self, BriefCommand.self,
-            InboxCommand.self, RoutineCommand.self,
+            InboxCommand.self, RoutineCommand.self, ChatCommand.self,
         ])
 }
 

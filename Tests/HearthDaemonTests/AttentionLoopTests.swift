@@ -363,3 +363,52 @@ struct DeliveryTests {
         _ = await daemon.stop()
     }
 }
+
+@Suite("Chat with memory, end to end", .timeLimit(.minutes(2)))
+struct ChatTests {
+    @Test("a fact told in one session answers a question in a new one, from memory, without a model; corrections supersede")
+    func factsAcrossSessions() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        let told = try await sandbox.hearth(["chat", "--json", "My dog is called Biscuit."])
+        let first = try JSONValue(parsing: told.stdout)
+        #expect(first["stored"] == ["your dog is Biscuit"], "\(told.stderr)")
+        #expect(first["answer"] == "Noted: your dog is Biscuit.")
+        let asked = try JSONValue(parsing: try await sandbox.hearth(["chat", "--new", "--json", "What is my dog called?"]).stdout)
+        #expect(asked["answer"]?.stringValue?.hasPrefix("Your dog is Biscuit.") == true)
+        #expect(asked["answeredBy"] == "facts")
+        #expect(asked["session"] != first["session"])
+        _ = try await sandbox.hearth(["chat", "My manager is Bo Park."])
+        let corrected = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "No, my manager is Ann Lee now."]).stdout)
+        #expect(corrected["stored"] == ["your manager is Ann Lee"])
+        let who = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "Who is my manager?"]).stdout)
+        #expect(who["answer"]?.stringValue?.hasPrefix("Your manager is Ann Lee.") == true)
+
+        let unknown = try await sandbox.hearth(["chat", "--session", "nope", "hi"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no chat session \"nope\""))
+        let empty = try await sandbox.hearth(["chat", "   "])
+        #expect(empty.status == 64)
+        let sessions = try JSONValue(parsing: try await sandbox.hearth(["chat", "--sessions", "--json"]).stdout)
+        #expect((sessions.arrayValue?.count ?? 0) >= 2)
+    }
+
+    @Test("a preference stated in one session is in the context of a new session after the daemon was killed with SIGKILL")
+    func preferenceSurvivesKill() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        var daemon = try await sandbox.startDaemon()
+        #expect(try await sandbox.hearth(["chat", "I prefer answers in bullet points."]).status == 0)
+        await daemon.kill()
+        daemon = try await sandbox.startDaemon()
+        let result = try await sandbox.hearth(["chat", "--new", "--json", "--show-context", "Plan my week please?"])
+        let turn = try JSONValue(parsing: result.stdout)
+        #expect(
+            turn["context"]?["profile"]?.arrayValue?.contains { $0.stringValue?.contains("bullet points") == true } == true,
+            "\(result.stdout)")
+        #expect(turn["context"]?["recent"]?.arrayValue?.isEmpty == true)
+        #expect(turn["answeredBy"] == "memory")
+        #expect(turn["note"]?.stringValue?.contains("hearth daemon") == true)
+        _ = await daemon.stop()
+    }
+}

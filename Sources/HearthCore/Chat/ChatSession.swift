@@ -1,0 +1,41 @@
+import Foundation
+
+/// A conversation that survives restarts: its turns are memory records with this session id.
+public struct ChatSession: Sendable, Hashable, Codable {
+    public var id: String
+    public var title: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var turns: Int
+
+    public init(id: String, title: String, createdAt: Date, updatedAt: Date, turns: Int = 0) {
+        self.id = id
+        self.title = title
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.turns = turns
+    }
+}
+
+/// Why a chat turn could not be taken.
+public enum ChatError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownSession(String)
+    case emptyMessage
+    case tooLong(tokens: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownSession(let id): "no chat session \"\(id)\"; 'hearth chat --sessions' lists them, --new starts one"
+        case .emptyMessage: "the message is empty; say something, e.g. hearth chat \"What do you know about me?\""
+        case .tooLong(let tokens, let limit):
+            "the message is about \(tokens) tokens; the model's context holds \(limit) — shorten it, or hand a long text to a goal ('hearth goal \"Summarise notes.md\"'); nothing was stored"
+        }
+    }
+}
+
+public protocol ChatSessionStore: Sendable {
+    func createSession(title: String, at: Date) async throws -> ChatSession
+    func session(_ id: String) async throws -> ChatSession?
+    func sessions(limit: Int) async throws -> [ChatSession]
+    func touch(_ id: String, at: Date) async throws
+}

@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+import HearthCore
+
+/// Chat sessions in SQLite.
+public struct ChatSQLStore: ChatSessionStore {
+    let database: HearthDatabase
+
+    public init(database: HearthDatabase) {
+        self.database = database
+    }
+
+    public func createSession(title: String, at date: Date) async throws -> ChatSession {
+        try await database.write { db in
+            var id = ""
+            repeat {
+                id = "s" + String(UInt32.random(in: 0x1000_0000...UInt32.max), radix: 16).prefix(7)
+            } while try String.fetchOne(db, sql: "SELECT id FROM chat_session WHERE id = ?", arguments: [id]) != nil
+            try db.execute(
+                sql: "INSERT INTO chat_session (id, title, createdAt, updatedAt) VALUES (?, ?, ?, ?)",
+                arguments: [id, String(title.prefix(80)), date.millisecondsSince1970, date.millisecondsSince1970])
+            return ChatSession(id: id, title: String(title.prefix(80)), createdAt: date, updatedAt: date)
+        }
+    }
+
+    public func session(_ id: String) async throws -> ChatSession? {
+        try await database.read { db in try Self.sessions(where: "WHERE s.id = ?", arguments: [id], limit: 1, in: db).first }
+    }
+
+    public func sessions(limit: Int) async throws -> [ChatSession] {
+        try await database.read { db in try Self.sessions(where: "", arguments: [], limit: limit, in: db) }
+    }
+
+    static func sessions(where clause: String, arguments: [any DatabaseValueConvertible], limit: Int, in db: Database) throws
+        -> [ChatSession]
+    {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT s.*, (SELECT COUNT(*) FROM memory_record r WHERE r.source = 'chat' AND r.sessionId = s.id) AS turns
+                FROM chat_session s \(clause) ORDER BY s.updatedAt DESC LIMIT ?
+                """, arguments: StatementArguments(arguments + [limit])
+        ).map { row in
+            ChatSession(
+                id: row["id"], title: row["title"], createdAt: Date(millisecondsSince1970: row["createdAt"]),
+                updatedAt: Date(millisecondsSince1970: row["updatedAt"]), turns: row["turns"])
+        }
+    }
+
+    public func touch(_ id: String, at date: Date) async throws {
+        try await database.write { db in
+            try db.execute(sql: "UPDATE chat_session SET updatedAt = ? WHERE id = ?", arguments: [date.millisecondsSince1970, id])
+        }
+    }
+}

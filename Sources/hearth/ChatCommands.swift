@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthDaemon
+import HearthMemory
+import HearthModels
+import HearthStore
+
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Talk to your agent: it remembers you across sessions, restarts and weeks.",
+        discussion: """
+            hearth chat                                  a conversation (type /help inside)
+            hearth chat "My dog is called Biscuit."      one turn in the latest session (or a new one)
+            hearth chat --new "What is my dog called?"   a new session; the answer comes from memory
+            hearth chat --session ID "…"                 continue a session after any restart
+
+            Every turn is stored in memory. Statements about you ("I prefer tea", "my manager is Ann Lee", "always answer \
+            in English") become facts, preferences or rules, and the answer says what was noted. A question a stored fact \
+            answers is answered from it, quoted, without the model. --json prints {"session", "answer", "stored", "usage", \
+            "context"?}; --show-context adds exactly what the model would see, and what did not fit.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "One message (or - for stdin); without it, an interactive conversation.")
+    var message: String?
+
+    @Option(help: "Continue this session.")
+    var session: String?
+
+    @Flag(help: "Start a new session.")
+    var new = false
+
+    @Flag(help: "List the sessions.")
+    var sessions = false
+
+    @Flag(help: "Print the turn as JSON.")
+    var json = false
+
+    @Flag(help: "Include the assembled context (profile, memories, summary, recent turns, what was left out).")
+    var showContext = false
+
+    @Option(help: "Tokens of memory, profile and turns a turn may carry.")
+    var budget = 2_048
+
+    func validate() throws {
+        if session != nil && new { throw ValidationError("--session and --new do not go together") }
+        guard (256...32_768).contains(budget) else { throw ValidationError("--budget must be 256…32768 tokens") }
+    }
+
+    func run() async throws {
+        let context = try common.load()
+        let database = try context.openForWriting()
+        let store = ChatSQLStore(database: database)
+        if sessions {
+            let list = try await store.sessions(limit: 50)
+            if json {
+                say(
+                    JSONValue.array(
+                        list.map {
+                            [
+                                "id": .string($0.id), "title": .string($0.title), "turns": .number(Double($0.turns)),
+                                "updatedAt": .string(Timestamp.format($0.updatedAt)),
+                            ]
+                        }
+                    ).jsonText)
+            } else if list.isEmpty {
+                say("No chat sessions yet: hearth chat \"Hello\" starts one.")
+            } else {
+                for item in list { say("\(item.id)  \(Timestamp.format(item.updatedAt).prefix(16))  \(item.turns) turns  \(item.title)") }
+            }
+            return
+        }
+        let memoryAccess = try await MemoryAccess.open(context, vectors: true)
+        let model: (any LanguageModel)? = memoryAccess.access.map { access in
+            AccountedModel(
+                access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
+                ledger: UsageStore(database: database),
+                budgets: context.configuration.budgets, pricing: context.configuration.pricing, context: UsageContext(purpose: "chat"))
+        }
+        var settings = ChatEngine.Settings()
+        settings.memoryBudget = budget
+        settings.profileTokens = context.configuration.memory.profileTokens
+        settings.contextTokens = context.configuration.inference.contextTokens
+        settings.minSimilarity = context.configuration.memory.minSimilarity
+        let engine = ChatEngine(memory: memoryAccess.engine, sessions: store, model: { model }, settings: settings)
+        guard let message else {
+            try await interactive(engine, memory: memoryAccess.engine, store: store, context: context)
+            await memoryAccess.close()
+            return
+        }
+        let text = try AskCommand.readQuestion(message)
+        let result: ChatEngine.Result
+        do {
+            let chat = try await engine.resolveSession(session, new: new, firstMessage: text)
+            let streaming = !json
+            result = try await engine.turn(text, session: chat) { piece in
+                if streaming { FileHandle.standardOutput.write(Data(piece.utf8)) }
+            }
+        } catch let error as ChatError {
+            await memoryAccess.close()
+            switch error {
+            case .unknownSession: throw CLIError(error.description)
+            default: throw CLIError.usage(error.description)
+            }
+        }
+        await memoryAccess.close()
+        if json {
+            var object: [String: JSONValue] = [
+                "session": .string(result.session.id), "answer": .string(result.answer),
+                "stored": .array(result.stored.map(JSONValue.string)),
+                "answeredBy": .string(result.answeredBy), "note": result.note.map(JSONValue.string) ?? .null,
+                "usage": try result.usage.map(AskCommand.encode) ?? .null,
+            ]
+            if showContext {
+                var shown = result.context
+                if shown == nil { shown = try await engine.assemble(text, previous: []) }
+                object["context"] = shown?.json ?? .null
+            }
+            say(JSONValue.object(object).jsonText)
+            return
+        }
+        if result.answeredBy == "model" { say("") } else { say(result.answer) }
+        if showContext, let shown = result.context { FileHandle.standardError.write(Data((shown.json.jsonText + "\n").utf8)) }
+        if let note = result.note { FileHandle.standardError.write(Data("hearth: \(note)\n".utf8)) }
+        FileHandle.standardError.write(Data("(session \(result.session.id); continue with --session \(result.session.id))\n".utf8))
+    }
+
+    /// A conversation on the terminal: one line a turn, slash commands for the rest.
+    func interactive(_ engine: ChatEngine, memory: MemoryEngine, store: ChatSQLStore, context: HearthContext) async throws {
+        var chat = try await engine.resolveSession(session, new: new, firstMessage: "chat")
+        say("Hearth chat, session \(chat.id). /help lists commands; /quit (or Ctrl-D) ends.")
+        while true {
+            FileHandle.standardOutput.write(Data("> ".utf8))
+            guard let line = readLine() else { break }
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            if text.hasPrefix("/") {
+                let parts = text.split(separator: " ", maxSplits: 1).map(String.init)
+                switch parts[0] {
+                case "/quit", "/exit": return
+                case "/help":
+                    say(
+                        "/new  a new session · /sessions  list them · /session ID  switch · /profile  what I know about you · /forget WORDS  forget them · /approve ID, /deny ID  answer an approval · /quit"
+                    )
+                case "/new":
+                    chat = try await store.createSession(title: "chat", at: Date())
+                    say("new session \(chat.id)")
+                case "/sessions":
+                    for item in try await store.sessions(limit: 20) { say("\(item.id)  \(item.turns) turns  \(item.title)") }
+                case "/session":
+                    guard parts.count == 2, let found = try await store.session(parts[1]) else {
+                        say("no such session; /sessions lists them")
+                        continue
+                    }
+                    chat = found
+                    say("session \(chat.id)")
+                case "/profile":
+                    let lines = try await memory.profileLines(for: "", budget: 4_096)
+                    let facts = try await memory.store.facts(FactQuery(kinds: [.fact])).filter { $0.subject == "user" }
+                    for line in lines + facts.map(ChatEngine.describe) { say("- \(line)") }
+                    if lines.isEmpty && facts.isEmpty { say("Nothing yet: tell me about yourself.") }
+                case "/forget":
+                    guard parts.count == 2 else {
+                        say("/forget WORDS")
+                        continue
+                    }
+                    let result = try await engine.turn("forget \(parts[1])", session: chat)
+                    say(result.answer)
+                case "/approve", "/deny":
+                    guard parts.count == 2, let id = Int64(parts[1]) else {
+                        say("\(parts[0]) ID ('hearth approvals' lists them)")
+                        continue
+                    }
+                    let approval = try ApprovalSQLStore(database: try context.openForWriting()).decideNow(
+                        id, approve: parts[0] == "/approve", note: "answered in chat")
+                    _ = await context.nudgeDaemon(["goals"])
+                    say("\(parts[0] == "/approve" ? "approved" : "denied") \(approval.id): \(approval.tool)")
+                default:
+                    say("unknown command \(parts[0]); /help lists them")
+                }
+                continue
+            }
+            do {
+                let result = try await engine.turn(text, session: chat) { piece in FileHandle.standardOutput.write(Data(piece.utf8)) }
+                if result.answeredBy == "model" { say("") } else { say(result.answer) }
+                if let note = result.note { say("(\(note))") }
+            } catch let error as ChatError {
+                say("hearth: \(error)")
+            }
+        }
+    }
+}
+
+/// Unbuffered output, so streamed pieces, answers and prompts keep their order on a pipe too.
+private func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
