@@ -226,7 +226,7 @@ let package = Package(
         .testTarget(
             name: "HearthModelsTests",
             dependencies: [
-                "HearthModels", "HearthCore", "HearthStore", "HearthTesting",
+                "HearthModels", "HearthCore", "HearthStore", "HearthTesting", "HearthMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

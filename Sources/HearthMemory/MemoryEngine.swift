@@ -80,6 +80,8 @@ public actor MemoryEngine {
     private var lexical = LexicalIndex()
     private var lexicalThrough: Int64 = 0
     public private(set) var embeddingState: EmbeddingState
+    /// Texts the embedding model refused whole and took shortened (their vector covers the start only).
+    public private(set) var shortenedForEmbedding = 0
     /// Normalised entity names (fact subjects and objects) → records the facts were learned from.
     private var entityRecords: [String: Set<Int64>] = [:]
 
@@ -145,12 +147,20 @@ public actor MemoryEngine {
             let work = try await store.pendingVectors(limit: min(batch, limit - done))
             if work.isEmpty { break }
             let vectors: [[Float]]
+            let texts = work.map { String($0.text.prefix(settings.embedCharacters)) }
             do {
-                vectors = try await embedder.embed(work.map { String($0.text.prefix(settings.embedCharacters)) }).vectors
+                vectors = try await embedder.embed(texts).vectors
                 embeddingState = .ready(model: model)
             } catch {
-                embeddingState = .unavailable(model: model, reason: String(describing: error))
-                return done
+                // One text the model refuses (over its token window: HTML, tables, some languages
+                // pack more tokens into the same characters) must not cost the whole batch.
+                guard let rescued = await Self.embedOneByOne(texts, with: embedder) else {
+                    embeddingState = .unavailable(model: model, reason: String(describing: error))
+                    return done
+                }
+                vectors = rescued.vectors
+                shortenedForEmbedding += rescued.shortened
+                embeddingState = .ready(model: model)
             }
             guard vectors.count == work.count else {
                 embeddingState = .unavailable(model: model, reason: "returned \(vectors.count) vectors for \(work.count) texts")
@@ -175,6 +185,27 @@ public actor MemoryEngine {
             done += work.count
         }
         return done
+    }
+
+    /// Texts embedded one at a time, each cut in half until the model takes it (down to 200
+    /// characters, which fit any embedding model's window); nil when even that fails — the
+    /// server is down, not the text too long.
+    static func embedOneByOne(_ texts: [String], with embedder: any Embedder) async -> (vectors: [[Float]], shortened: Int)? {
+        var vectors: [[Float]] = []
+        var shortened = 0
+        for text in texts {
+            var candidate = text
+            while true {
+                if let vector = try? await embedder.embed([candidate]).vectors.first {
+                    vectors.append(vector)
+                    if candidate.count < text.count { shortened += 1 }
+                    break
+                }
+                guard candidate.count > 200 else { return nil }
+                candidate = String(candidate.prefix(max(200, candidate.count / 2)))
+            }
+        }
+        return (vectors, shortened)
     }
 
     // MARK: Retrieval

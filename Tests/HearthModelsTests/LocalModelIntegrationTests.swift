@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
 import HearthCore
+import HearthMemory
+import HearthStore
 import HearthTesting
 import Logging
 import Testing
@@ -104,6 +106,30 @@ struct LocalModelIntegrationTests {
                     (vector.reduce(0.0) { $0 + Double($1 * $1) }).squareRoot() * (expected.reduce(0.0) { $0 + $1 * $1 }).squareRoot()
                 #expect(dot / norms >= 0.995)
             }
+        }
+    }
+
+    @Test("a text over MiniLM's token window does not cost its batch: it is embedded shortened, the others whole")
+    func embeddingBatchSurvivesALongText() async throws {
+        try await withLocalServer { client, _, runtime in
+            let database = try HearthDatabase.open(at: runtime.appending("memory.sqlite"))
+            let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: client)
+            try await engine.open()
+            // HTML packs far more tokens into its characters than prose: 1,500 characters, well over 512 tokens.
+            let html = String(repeating: "<td class=\"x-9\">&nbsp;42</td>", count: 60)
+            await #expect(throws: (any Error).self) { _ = try await client.embed([String(html.prefix(1_500))]) }
+            var records = (0..<9).map {
+                MemoryRecord(
+                    kind: .note, text: "note \($0): the tomatoes need water on Tuesday", source: "test", provenance: .trusted,
+                    occurredAt: Date())
+            }
+            records.insert(MemoryRecord(kind: .note, text: html, source: "test", provenance: .trusted, occurredAt: Date()), at: 4)
+            _ = try await engine.remember(records)
+            let embedded = try await engine.indexPending()
+            #expect(embedded == 10)
+            #expect(try await MemorySQLStore(database: database).counts(model: "minilm-l6").pendingVectors == 0)
+            #expect(await engine.shortenedForEmbedding == 1)
+            #expect(await engine.embeddingState.usesVectors)
         }
     }
 
