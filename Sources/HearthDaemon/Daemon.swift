@@ -269,6 +269,33 @@ public enum Daemon {
             dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
             dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
             dependencies.routinesChanged = { routineWake.wake() }
+        }
+        do {
+            // Chat: every turn is memory; facts answer what they can, the model the rest.
+            var chatSettings = ChatEngine.Settings()
+            chatSettings.profileTokens = configuration.memory.profileTokens
+            chatSettings.contextTokens = configuration.inference.contextTokens
+            chatSettings.minSimilarity = configuration.memory.minSimilarity
+            let chatModel: (any LanguageModel)? =
+                serverReachable
+                ? AccountedModel(
+                    models, ledger: usage, budgets: configuration.budgets, pricing: configuration.pricing,
+                    context: UsageContext(purpose: "chat"))
+                : nil
+            let chat = ChatEngine(
+                memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings)
+            dependencies.chatTurn = { message, session, new, showContext, onText in
+                let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
+                let result = try await chat.turn(message, session: resolved, stream: onText)
+                var context = result.context
+                if showContext && context == nil { context = try await chat.assemble(message, previous: []) }
+                return ChatView.json(result, context: showContext ? context : nil)
+            }
+            dependencies.chatSessions = { .array(try await ChatSQLStore(database: database).sessions(limit: 100).map(ChatView.json)) }
+            dependencies.chatSession = { id in
+                guard let session = try await ChatSQLStore(database: database).session(id) else { return nil }
+                return try await ChatView.detail(session, database: database)
+            }
             dependencies.inboxStream = {
                 let items = inbox.subscribe()
                 return AsyncStream { continuation in

@@ -32,6 +32,18 @@ public struct APIDependencies: Sendable {
     public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
     /// `GET /v1/inbox/stream`: interrupts as they are decided, one JSON object per event.
     public var inboxStream: (@Sendable () -> AsyncStream<JSONValue>)?
+    /// `POST /v1/chat`: one turn (`message`, `session`?, `new`?, `showContext`?); `onText` receives
+    /// the model's text as it streams. Throws `ChatError` for bad input.
+    public var chatTurn:
+        (
+            @Sendable (
+                _ message: String, _ session: String?, _ new: Bool, _ showContext: Bool, _ onText: @escaping @Sendable (String) -> Void
+            ) async throws ->
+                JSONValue
+        )?
+    /// `GET /v1/chat/sessions` and `GET /v1/chat/sessions/{id}` (nil: no such session).
+    public var chatSessions: (@Sendable () async throws -> JSONValue)?
+    public var chatSession: (@Sendable (String) async throws -> JSONValue?)?
     /// Called after routines changed outside the daemon (`hearth routine add`).
     public var routinesChanged: @Sendable () -> Void = {}
     /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
@@ -137,6 +149,21 @@ public struct APIServer: Sendable {
                 throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
             }
             return Self.json(try await inbox(request.uri.queryParameters.get("all") == "1"))
+        }
+        api.post("/chat") { request, _ in try await chat(request) }
+        api.get("/chat/sessions") { _, _ in
+            guard let sessions = dependencies.chatSessions else {
+                throw APIError(status: .serviceUnavailable, message: "chat is not available")
+            }
+            return Self.json(try await sessions())
+        }
+        api.get("/chat/sessions/:id") { _, context in
+            guard let session = dependencies.chatSession else {
+                throw APIError(status: .serviceUnavailable, message: "chat is not available")
+            }
+            let id = context.parameters.get("id") ?? ""
+            guard let detail = try await session(id) else { throw APIError(status: .notFound, message: "no chat session \"\(id)\"") }
+            return Self.json(detail)
         }
         api.get("/inbox/stream") { _, _ in
             guard let subscribe = dependencies.inboxStream else {
@@ -308,6 +335,51 @@ public struct APIServer: Sendable {
         }
         let limit = query["limit"].flatMap { Int($0) } ?? 100
         return Self.json(try Self.encode(try await dependencies.ledger.runs(limit: min(max(limit, 1), 10_000), states: states)))
+    }
+
+    private func chat(_ request: Request) async throws -> Response {
+        guard let turn = dependencies.chatTurn else { throw APIError(status: .serviceUnavailable, message: "chat is not available") }
+        let body = try await Self.readJSON(request, limit: maxBodyBytes)
+        guard case .object(let members) = body else { throw APIError.badRequest("the body must be an object like {\"message\": \"…\"}") }
+        for key in members.keys where !["message", "session", "new", "stream", "showContext"].contains(key) {
+            throw APIError.badRequest("unknown field \"\(key)\"; a turn has message, session, new, stream and showContext")
+        }
+        guard let message = members["message"]?.stringValue else { throw APIError.badRequest("\"message\" must be a string") }
+        let session = members["session"]?.stringValue
+        let new = members["new"]?.boolValue ?? false
+        let showContext = members["showContext"]?.boolValue ?? false
+        func run(_ onText: @escaping @Sendable (String) -> Void) async throws -> JSONValue {
+            do {
+                return try await turn(message, session, new, showContext, onText)
+            } catch let error as ChatError {
+                switch error {
+                case .unknownSession: throw APIError(status: .notFound, message: error.description)
+                default: throw APIError.badRequest(error.description)
+                }
+            }
+        }
+        guard members["stream"]?.boolValue == true else { return Self.json(try await run { _ in }) }
+        // Server-sent events: "text" pieces as the model writes, then the whole turn.
+        let (pieces, continuation) = AsyncStream.makeStream(of: String.self)
+        let result = Task { () async throws -> JSONValue in
+            defer { continuation.finish() }
+            return try await run { piece in continuation.yield(piece) }
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: .init { writer in
+                for await piece in pieces {
+                    try await writer.write(ByteBuffer(string: "event: text\ndata: \((["text": .string(piece)] as JSONValue).jsonText)\n\n"))
+                }
+                do {
+                    let turn = try await result.value
+                    try await writer.write(ByteBuffer(string: "event: turn\ndata: \(turn.jsonText)\n\n"))
+                } catch let error as APIError {
+                    try await writer.write(
+                        ByteBuffer(string: "event: error\ndata: \((["error": .string(error.message)] as JSONValue).jsonText)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     private func wake(_ request: Request) async throws -> Response {

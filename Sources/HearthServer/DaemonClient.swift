@@ -59,13 +59,18 @@ public struct DaemonClient: Sendable {
 
     /// Follows a server-sent event stream (`/v1/inbox/stream`): each event's `data` parsed as JSON.
     /// The stream ends when the daemon closes it or the caller stops iterating.
-    public func stream(_ path: String) -> AsyncThrowingStream<JSONValue, any Error> {
+    public func stream(_ path: String, post body: JSONValue? = nil) -> AsyncThrowingStream<JSONValue, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
                     request.headers.add(name: "Authorization", value: "Bearer \(token)")
                     request.headers.add(name: "Accept", value: "text/event-stream")
+                    if let body {
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.body = .bytes(ByteBuffer(string: body.jsonText))
+                    }
                     let response = try await Self.client.execute(request, timeout: .hours(24))
                     guard response.status == .ok else {
                         throw DaemonClientError.refused(status: Int(response.status.code), message: "stream refused")

@@ -110,18 +110,9 @@ struct ChatCommand: AsyncParsableCommand {
         }
         await memoryAccess.close()
         if json {
-            var object: [String: JSONValue] = [
-                "session": .string(result.session.id), "answer": .string(result.answer),
-                "stored": .array(result.stored.map(JSONValue.string)),
-                "answeredBy": .string(result.answeredBy), "note": result.note.map(JSONValue.string) ?? .null,
-                "usage": try result.usage.map(AskCommand.encode) ?? .null,
-            ]
-            if showContext {
-                var shown = result.context
-                if shown == nil { shown = try await engine.assemble(text, previous: []) }
-                object["context"] = shown?.json ?? .null
-            }
-            say(JSONValue.object(object).jsonText)
+            var shown = result.context
+            if showContext && shown == nil { shown = try await engine.assemble(text, previous: []) }
+            say(ChatView.json(result, context: showContext ? shown : nil).jsonText)
             return
         }
         if result.answeredBy == "model" { say("") } else { say(result.answer) }

@@ -412,3 +412,39 @@ struct ChatTests {
         _ = await daemon.stop()
     }
 }
+
+@Suite("Chat over the API", .timeLimit(.minutes(2)))
+struct ChatAPITests {
+    @Test("POST /v1/chat takes a turn (JSON or server-sent events), sessions list and show their turns, bad input is refused")
+    func api() async throws {
+        let sandbox = try Sandbox()
+        let server = ScriptedModelServer { _ in .chat("Tea, as you like it.", promptTokens: 120, completionTokens: 6) }
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.prepareDaemon(extraConfig: "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\n")
+        let daemon = try await sandbox.startDaemon()
+        let told = try await daemon.client.post("/v1/chat", ["message": "I prefer tea over coffee."])
+        #expect(told.status == 200)
+        #expect(told.body["stored"] == ["you prefer tea over coffee"])
+        let session = try #require(told.body["session"]?.stringValue)
+        let asked = try await daemon.client.post(
+            "/v1/chat", ["message": "What should I drink?", "session": .string(session), "showContext": true])
+        #expect(asked.body["answer"] == "Tea, as you like it.")
+        #expect(asked.body["context"]?["profile"]?.arrayValue?.contains { $0.stringValue?.contains("tea over coffee") == true } == true)
+        var events: [JSONValue] = []
+        for try await event in daemon.client.stream(
+            "/v1/chat", post: ["message": "And in the evening?", "session": .string(session), "stream": true])
+        {
+            events.append(event)
+        }
+        #expect(events.first?["text"] != nil, "text pieces stream first: \(events)")
+        #expect(events.last?["answer"] == "Tea, as you like it.")
+        let detail = try await daemon.client.get("/v1/chat/sessions/\(session)")
+        #expect(detail.body["turns"]?.arrayValue?.count == 6)
+        #expect(try await daemon.client.get("/v1/chat/sessions").body.arrayValue?.count == 1)
+        #expect(try await daemon.client.get("/v1/chat/sessions/nope").status == 404)
+        #expect(try await daemon.client.post("/v1/chat", ["message": "  "]).status == 400)
+        #expect(try await daemon.client.post("/v1/chat", ["message": "hi", "session": "nope"]).status == 404)
+        _ = await daemon.stop()
+    }
+}
