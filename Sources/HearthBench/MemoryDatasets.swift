@@ -71,6 +71,8 @@ enum LongMemEval {
         var question: String
         var questionDate: Date?
         var answerSessions: [String]
+        /// Positions in `records` of the turns marked `has_answer` (the evidence itself).
+        var evidenceTurns: [Int] = []
         var records: [MemoryRecord]
     }
 
@@ -88,11 +90,13 @@ enum LongMemEval {
             else { throw BenchDataError.format(file: file.path, detail: "a question lacks question_id, question or its haystack") }
             let dates = item["haystack_dates"] as? [String] ?? []
             var records: [MemoryRecord] = []
+            var evidenceTurns: [Int] = []
             for (index, session) in sessions.enumerated() where index < sessionIDs.count {
                 let date =
                     index < dates.count
                     ? formatter.date(from: dates[index]) ?? Date(timeIntervalSince1970: 0) : Date(timeIntervalSince1970: 0)
                 for (position, turn) in session.enumerated() {
+                    if turn["has_answer"] as? Bool == true { evidenceTurns.append(records.count) }
                     records.append(
                         MemoryRecord(
                             kind: .turn, text: turn["content"] as? String ?? "", source: "longmemeval", provenance: .trusted,
@@ -103,7 +107,7 @@ enum LongMemEval {
             return Question(
                 id: id, type: item["question_type"] as? String ?? "", question: question,
                 questionDate: (item["question_date"] as? String).flatMap(formatter.date(from:)),
-                answerSessions: item["answer_session_ids"] as? [String] ?? [], records: records)
+                answerSessions: item["answer_session_ids"] as? [String] ?? [], evidenceTurns: evidenceTurns, records: records)
         }
     }
 }
