@@ -448,3 +448,37 @@ struct ChatAPITests {
         _ = await daemon.stop()
     }
 }
+
+@Suite("The chat context benchmark", .timeLimit(.minutes(1)))
+struct ChatBenchTests {
+    @Test("bench chat reports context recall for Hearth, the latest turns only and BM25, in the interface's JSON")
+    func locomoShape() async throws {
+        let sandbox = try Sandbox()
+        var turns: [JSONValue] = []
+        for index in 1...120 {
+            let text =
+                index == 7
+                ? "My sister Maya adopted a grey parrot named Kiwi last spring."
+                : "Filler remark number \(index) about the weather and lunch."
+            turns.append(["speaker": index % 2 == 0 ? "Ann" : "Bo", "dia_id": .string("D1:\(index)"), "text": .string(text)])
+        }
+        let sample: JSONValue = [
+            [
+                "sample_id": "conv-test",
+                "conversation": ["session_1": .array(turns), "session_1_date_time": "1:56 pm on 8 May, 2023"],
+                "qa": [["question": "What is the name of the parrot Maya adopted?", "evidence": ["D1:7"], "category": 1]],
+            ]
+        ]
+        let file = sandbox.root.appending("locomo.json")
+        try Data(sample.jsonText.utf8).write(to: file)
+        let result = try await sandbox.hearth(
+            ["bench", "chat", "--locomo", file.path, "--no-embeddings", "--budget", "256", "--json"], isolated: false)
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try JSONValue(parsing: result.stdout)
+        #expect(report["questions"] == 1)
+        #expect(report["hearth"]?["context_recall"] == 1)
+        #expect(report["recent_only"]?["context_recall"] == 0)
+        #expect((report["hearth"]?["context_tokens"]?.intValue ?? 9_999) <= 256)
+        #expect(report["hearth"]?["p99_ms"] != nil)
+    }
+}
