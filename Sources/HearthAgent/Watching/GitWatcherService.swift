@@ -119,19 +119,14 @@ public struct GitWatcherService: Service {
 
     private static func readLoop(_ loop: InotifyLoop, watches: WatchTable, continuation: AsyncStream<Int>.Continuation) {
         defer { continuation.finish() }
-        while true {
-            switch loop.wait(timeoutMilliseconds: nil) {
-            case .stopped: return
-            case .timeout: continue
-            case .events(let events):
-                var touched: Set<Int> = []
-                for event in events {
-                    // Lock files come and go on every ref update; the rename that follows is what counts.
-                    if event.name.hasSuffix(".lock") { continue }
-                    if let index = watches.repository(for: event.watch) { touched.insert(index) }
-                }
-                for index in touched.sorted() { continuation.yield(index) }
+        loop.forEachBatch { events in
+            var touched: Set<Int> = []
+            for event in events {
+                // Lock files come and go on every ref update; the rename that follows is what counts.
+                if event.name.hasSuffix(".lock") { continue }
+                if let index = watches.repository(for: event.watch) { touched.insert(index) }
             }
+            for index in touched.sorted() { continuation.yield(index) }
         }
     }
 

@@ -105,6 +105,17 @@ final class InotifyLoop: @unchecked Sendable {
         return .events(readAvailable())
     }
 
+    /// Calls `body` with each batch of events until `stop()`, on the calling (dedicated) thread.
+    func forEachBatch(_ body: ([InotifyEvent]) -> Void) {
+        while true {
+            switch wait(timeoutMilliseconds: nil) {
+            case .stopped: return
+            case .timeout: continue
+            case .events(let events): body(events)
+            }
+        }
+    }
+
     private func readAvailable() -> [InotifyEvent] {
         var events: [InotifyEvent] = []
         let capacity = 64 * 1024

@@ -151,16 +151,11 @@ public struct MetricStreamService: Service {
         let names = Set(streams)
         let thread = Thread {
             defer { continuation.finish() }
-            while true {
-                switch loop.wait(timeoutMilliseconds: nil) {
-                case .stopped: return
-                case .timeout: continue
-                case .events(let events):
-                    for event in events {
-                        guard let folder = watched[event.watch] else { continue }
-                        let path = folder.isEmpty ? event.name : "\(folder)/\(event.name)"
-                        if names.contains(path) { continuation.yield(path) }
-                    }
+            loop.forEachBatch { events in
+                for event in events {
+                    guard let folder = watched[event.watch] else { continue }
+                    let path = folder.isEmpty ? event.name : "\(folder)/\(event.name)"
+                    if names.contains(path) { continuation.yield(path) }
                 }
             }
         }
