@@ -391,6 +391,45 @@ struct ChatTests {
         #expect(empty.status == 64)
         let sessions = try JSONValue(parsing: try await sandbox.hearth(["chat", "--sessions", "--json"]).stdout)
         #expect((sessions.arrayValue?.count ?? 0) >= 2)
+
+        // Larger than the model's context: a clear error, and nothing of it stored.
+        let huge = String(repeating: "lorem ipsum dolor sit amet ", count: 2_000)
+        let tooLong = try await sandbox.hearth(["chat", "--session", first["session"]!.stringValue!, huge])
+        #expect(tooLong.status == 64)
+        #expect(tooLong.stderr.contains("the model's context holds"), "\(tooLong.stderr)")
+        #expect(tooLong.stderr.contains("nothing was stored"))
+        let search = try await sandbox.hearth(["memory", "search", "lorem ipsum"])
+        #expect(!search.stdout.contains("lorem ipsum dolor"))
+    }
+
+    @Test("two clients writing to one session at once: every turn is kept, in order per client")
+    func concurrentTurns() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        let first = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "Hello."]).stdout)
+        let session = try #require(first["session"]?.stringValue)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in ["a", "b"] {
+                group.addTask {
+                    for index in 1...4 {
+                        let result = try await sandbox.hearth([
+                            "chat", "--session", session, "note \(client)\(index): I like \(client)-thing-\(index)",
+                        ])
+                        #expect(result.status == 0, "\(result.stderr)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let daemon = try await sandbox.startDaemon()
+        let turns = try await daemon.client.get("/v1/chat/sessions/\(session)").body["turns"]?.arrayValue ?? []
+        let userTurns = turns.filter { $0["speaker"] == "user" }.compactMap { $0["text"]?.stringValue }
+        #expect(userTurns.count == 9)
+        for client in ["a", "b"] {
+            let mine = userTurns.filter { $0.hasPrefix("note \(client)") }
+            #expect(mine == (1...4).map { "note \(client)\($0): I like \(client)-thing-\($0)" })
+        }
+        _ = await daemon.stop()
     }
 
     @Test("a preference stated in one session is in the context of a new session after the daemon was killed with SIGKILL")
