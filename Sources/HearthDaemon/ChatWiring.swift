@@ -5,8 +5,16 @@ import HearthStore
 
 /// How chat turns and sessions read as JSON, for `hearth chat --json` and the API.
 public enum ChatView {
-    public static func json(_ result: ChatEngine.Result, context: ChatContext?) -> JSONValue {
+    public static func json(_ result: ChatEngine.Result, context: ChatContext?, approvals: [Approval] = []) -> JSONValue {
         var object: [String: JSONValue] = [
+            "startedRun": result.startedRun.map { .number(Double($0)) } ?? .null,
+            "approvals": .array(
+                approvals.map {
+                    [
+                        "id": .number(Double($0.id)), "run": .number(Double($0.runID)), "tool": .string($0.tool),
+                        "reason": .string($0.reason),
+                    ]
+                }),
             "session": .string(result.session.id), "answer": .string(result.answer), "stored": .array(result.stored.map(JSONValue.string)),
             "answeredBy": .string(result.answeredBy), "note": result.note.map(JSONValue.string) ?? .null,
             "usage": (result.usage.flatMap { try? JSONValue(parsing: JSONEncoder().encode($0)) }) ?? .null,
@@ -31,5 +39,43 @@ public enum ChatView {
                 ["speaker": .string($0.speaker ?? "user"), "text": .string($0.text), "at": .string(Timestamp.format($0.occurredAt))]
             })
         return .object(object)
+    }
+}
+
+extension ChatView {
+    /// Starts a durable goal for a chat message when it is work of a shape Hearth plans without a
+    /// model ("Summarise each note in Notes/"); nil otherwise, and the turn stays a conversation.
+    public static func goalStarter(
+        database: HearthDatabase, workspace: URL, budget: GoalBudget, started: @escaping @Sendable () async -> Void
+    )
+        -> ChatEngine.GoalStarter
+    {
+        { text, _ in
+            guard GoalShape.parse(text, files: workspaceFiles(workspace)) != nil else { return nil }
+            let run = try await GoalSQLStore(database: database).createGoal(text, budget: budget)
+            await started()
+            return run.id
+        }
+    }
+
+    /// Workspace-relative paths of regular files (hidden entries skipped), at most 20,000.
+    static func workspaceFiles(_ workspace: URL) -> [String] {
+        guard
+            let walker = FileManager.default.enumerator(
+                at: workspace, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+        else { return [] }
+        var files: [String] = []
+        let base = workspace.standardizedFileURL.path
+        while let url = walker.nextObject() as? URL, files.count < 20_000 {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+            let path = url.standardizedFileURL.path
+            if path.hasPrefix(base + "/") { files.append(String(path.dropFirst(base.count + 1))) }
+        }
+        return files
+    }
+
+    /// Approvals waiting for the user, shown in the conversation.
+    public static func waitingApprovals(database: HearthDatabase) async -> [Approval] {
+        (try? await ApprovalSQLStore(database: database).approvals(states: [.pending])) ?? []
     }
 }

@@ -282,14 +282,18 @@ public enum Daemon {
                     models, ledger: usage, budgets: configuration.budgets, pricing: configuration.pricing,
                     context: UsageContext(purpose: "chat"))
                 : nil
+            var chatBudget = GoalBudget()
+            chatBudget.maxTokens = configuration.budgets.goal.tokens ?? chatBudget.maxTokens
             let chat = ChatEngine(
-                memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings)
+                memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings,
+                startGoal: ChatView.goalStarter(database: database, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() })
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
                 let result = try await chat.turn(message, session: resolved, stream: onText)
                 var context = result.context
                 if showContext && context == nil { context = try await chat.assemble(message, previous: []) }
-                return ChatView.json(result, context: showContext ? context : nil)
+                return ChatView.json(
+                    result, context: showContext ? context : nil, approvals: await ChatView.waitingApprovals(database: database))
             }
             dependencies.chatSessions = { .array(try await ChatSQLStore(database: database).sessions(limit: 100).map(ChatView.json)) }
             dependencies.chatSession = { id in

@@ -87,7 +87,13 @@ struct ChatCommand: AsyncParsableCommand {
         settings.profileTokens = context.configuration.memory.profileTokens
         settings.contextTokens = context.configuration.inference.contextTokens
         settings.minSimilarity = context.configuration.memory.minSimilarity
-        let engine = ChatEngine(memory: memoryAccess.engine, sessions: store, model: { model }, settings: settings)
+        var goalBudget = GoalBudget()
+        goalBudget.maxTokens = context.configuration.budgets.goal.tokens ?? goalBudget.maxTokens
+        let engine = ChatEngine(
+            memory: memoryAccess.engine, sessions: store, model: { model }, settings: settings,
+            startGoal: ChatView.goalStarter(database: database, workspace: context.paths.workspace, budget: goalBudget) {
+                _ = await context.nudgeDaemon(["goals"])
+            })
         guard let message else {
             try await interactive(engine, memory: memoryAccess.engine, store: store, context: context)
             await memoryAccess.close()
@@ -112,12 +118,25 @@ struct ChatCommand: AsyncParsableCommand {
         if json {
             var shown = result.context
             if showContext && shown == nil { shown = try await engine.assemble(text, previous: []) }
-            say(ChatView.json(result, context: showContext ? shown : nil).jsonText)
+            say(
+                ChatView.json(result, context: showContext ? shown : nil, approvals: await ChatView.waitingApprovals(database: database))
+                    .jsonText)
             return
         }
         if result.answeredBy == "model" { say("") } else { say(result.answer) }
         if showContext, let shown = result.context { FileHandle.standardError.write(Data((shown.json.jsonText + "\n").utf8)) }
         if let note = result.note { FileHandle.standardError.write(Data("hearth: \(note)\n".utf8)) }
+        if let run = result.startedRun, await !context.nudgeDaemon(["goals"]) {
+            FileHandle.standardError.write(
+                Data(
+                    "hearth: no daemon is running to work on run \(run): start 'hearth daemon', or run it here with 'hearth resume \(run)'\n"
+                        .utf8))
+        }
+        for approval in await ChatView.waitingApprovals(database: database) {
+            say(
+                "(approval \(approval.id) waits: \(approval.tool) in run \(approval.runID) — \(approval.reason); 'hearth approve \(approval.id)' or /approve \(approval.id) in a conversation)"
+            )
+        }
         FileHandle.standardError.write(Data("(session \(result.session.id); continue with --session \(result.session.id))\n".utf8))
     }
 

@@ -457,10 +457,17 @@ struct ChatAPITests {
     @Test("POST /v1/chat takes a turn (JSON or server-sent events), sessions list and show their turns, bad input is refused")
     func api() async throws {
         let sandbox = try Sandbox()
-        let server = ScriptedModelServer { _ in .chat("Tea, as you like it.", promptTokens: 120, completionTokens: 6) }
+        let server = ScriptedModelServer { body in
+            // Goal tasks ask for JSON under a schema; chat turns for text.
+            body["response_format"] == nil
+                ? .chat("Tea, as you like it.", promptTokens: 120, completionTokens: 6)
+                : .chat((["answer": "A short note."] as JSONValue).jsonText, promptTokens: 200, completionTokens: 10)
+        }
         let url = try await server.start()
         defer { server.stop() }
-        try sandbox.prepareDaemon(extraConfig: "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\n")
+        try sandbox.prepareDaemon(
+            extraConfig:
+                "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n")
         let daemon = try await sandbox.startDaemon()
         let told = try await daemon.client.post("/v1/chat", ["message": "I prefer tea over coffee."])
         #expect(told.status == 200)
@@ -484,6 +491,20 @@ struct ChatAPITests {
         #expect(try await daemon.client.get("/v1/chat/sessions/nope").status == 404)
         #expect(try await daemon.client.post("/v1/chat", ["message": "  "]).status == 400)
         #expect(try await daemon.client.post("/v1/chat", ["message": "hi", "session": "nope"]).status == 404)
+
+        // Work from the conversation becomes a durable goal the daemon runs.
+        try sandbox.write(["Notes/a.md": "# A\nWe launch in March.\n", "Notes/b.md": "# B\nWho signs off?\n"])
+        let work = try await daemon.client.post("/v1/chat", ["message": "Summarise each note in Notes/", "session": .string(session)])
+        let run = try #require(work.body["startedRun"]?.intValue, "\(work.body)")
+        #expect(work.body["answer"]?.stringValue?.hasPrefix("Started run \(run): Summarise each note in Notes/") == true)
+        let state = try await withTimeout(60, "the chat's goal") { () async throws -> String in
+            while true {
+                let state = try await daemon.client.get("/v1/runs/\(run)").body["run"]?["state"]?.stringValue ?? ""
+                if ["succeeded", "failed", "needsReview"].contains(state) { return state }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(state == "succeeded")
         _ = await daemon.stop()
     }
 }

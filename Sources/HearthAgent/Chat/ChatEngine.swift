@@ -27,7 +27,13 @@ public struct ChatEngine: Sendable {
         public var context: ChatContext?
         public var usage: ModelUsage?
         public var note: String?
+        /// The durable goal this turn started, when the message asked for work.
+        public var startedRun: Int64?
     }
+
+    /// Hands work to the goal runtime: returns the new run's id, or nil when the message is not
+    /// work Hearth plans without a model (then the turn is a conversation).
+    public typealias GoalStarter = @Sendable (_ goal: String, _ session: String) async throws -> Int64?
 
     static let system = """
         You are Hearth, the user's personal assistant running on their own machine. Answer briefly and plainly. \
@@ -42,12 +48,13 @@ public struct ChatEngine: Sendable {
     let model: @Sendable () async -> (any LanguageModel)?
     let settings: Settings
     let clock: any WallClock
+    let startGoal: GoalStarter?
 
     public init(
         memory: MemoryEngine, sessions: any ChatSessionStore, model: @escaping @Sendable () async -> (any LanguageModel)?,
-        settings: Settings = Settings(),
-        clock: any WallClock = SystemWallClock()
+        settings: Settings = Settings(), clock: any WallClock = SystemWallClock(), startGoal: GoalStarter? = nil
     ) {
+        self.startGoal = startGoal
         self.memory = memory
         self.sessions = sessions
         self.model = model
@@ -88,7 +95,12 @@ public struct ChatEngine: Sendable {
         let stored = try await learn(from: text, session: session)
         var result = Result(session: session, answer: "", stored: stored, answeredBy: "model", context: nil, usage: nil, note: nil)
         let facts = try await memory.store.facts(FactQuery())
-        if let answer = FactAnswers.answer(text, facts: facts) {
+        if stored.isEmpty, let startGoal, let run = try await startGoal(text, session.id) {
+            // Work of a shape the planner handles without a model becomes a durable goal.
+            result.startedRun = run
+            result.answeredBy = "goal"
+            result.answer = "Started run \(run): \(text) — 'hearth run \(run)' follows it; the report will be in Reports/run-\(run).md."
+        } else if let answer = FactAnswers.answer(text, facts: facts) {
             result.answer = answer.text
             result.answeredBy = "facts"
         } else if !stored.isEmpty && !text.contains("?") {
