@@ -111,6 +111,9 @@ public struct Configuration: Sendable, Equatable {
     public var gitRepositories: [String] = []
     /// `[metrics] streams`: CSV or JSONL files in the workspace whose new rows become events.
     public var metricStreams: [String] = []
+    /// `[metrics] bounds`: "SERIES = AMOUNT [a month|a week|a day|a year]" — a row (or the
+    /// period's sum) over the bound interrupts. Bounds stated in memory count too.
+    public var metricBounds: [String] = []
     public var notify = Notify()
 
     /// `[notify]`: where interruptions are delivered besides the inbox.
@@ -293,7 +296,17 @@ extension Configuration {
             config.gitRepositories = try reader.strings(table, "git", "repositories") ?? []
         }
         if let table = try reader.section("metrics", in: root) {
-            try reader.checkKeys(table, section: "metrics", known: ["streams"])
+            try reader.checkKeys(table, section: "metrics", known: ["streams", "bounds"])
+            let bounds = try reader.strings(table, "metrics", "bounds") ?? []
+            for bound in bounds {
+                let parts = bound.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, parts[1].contains(where: \.isNumber) else {
+                    throw .invalid(
+                        path: path, line: table["bounds"]!.line, key: "metrics.bounds",
+                        message: "\"\(bound)\" is not SERIES = AMOUNT, e.g. \"Budget/cloud-costs.csv = 5000 a month\"")
+                }
+            }
+            config.metricBounds = bounds
             let streams = try reader.strings(table, "metrics", "streams") ?? []
             for stream in streams {
                 let lower = stream.lowercased()

@@ -36,7 +36,17 @@ public enum AttentionWiring {
     /// The profile as memory holds it now: roles, rules, budgets, feedback, plus `[attention]`'s addresses and VIPs.
     public static func profile(database: HearthDatabase, configuration: Configuration) async throws -> AttentionProfile {
         let facts = try await MemorySQLStore(database: database).facts(FactQuery())
-        return AttentionProfile.from(facts: facts, addresses: configuration.attention.me, vips: configuration.attention.vips)
+        var profile = AttentionProfile.from(facts: facts, addresses: configuration.attention.me, vips: configuration.attention.vips)
+        for line in configuration.metricBounds {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let series = (parts[0] as NSString).deletingPathExtension.replacingOccurrences(of: "/", with: " ")
+            if parts.count == 2, var bound = AttentionProfile.bound(subject: series, amount: parts[1]) {
+                bound.series = parts[0]
+                bound.statement = "[metrics] bounds: \(line)"
+                profile.bounds.append(bound)
+            }
+        }
+        return profile
     }
 
     /// Reads a PDF's pages with `pdftotext`; nil when it cannot.

@@ -182,6 +182,19 @@ struct AttentionScorerTests {
             plain.decide(mail(1, from: "Ann Lee <ann@acme.test>", subject: "Urgent: numbers by noon"), now: start).score > decision.score)
     }
 
+    @Test("a configured bound applies to its exact series, even one named only by generic words")
+    func configuredBound() {
+        var bound = AttentionProfile.bound(subject: "Budget costs", amount: "100 a day")!
+        bound.series = "Budget/costs.csv"
+        var scorer = AttentionScorer(profile: AttentionProfile(bounds: [bound]))
+        let event = Event(
+            id: 1, source: "metrics", kind: "metric.row", key: nil, payload: ["series": "Budget/costs.csv", "values": ["cost": 150]],
+            occurredAt: start, receivedAt: start, provenance: .untrusted)
+        let decision = scorer.decide(AttentionSubject.from(event), now: start)
+        #expect(decision.level == .interrupt)
+        #expect(decision.reasons.contains { $0.signal == "metric.bound" && $0.detail.contains("150 this day is over the bound of 100") })
+    }
+
     @Test("profile facts come from plain sentences: roles, budgets, watches")
     func profileFromFacts() {
         #expect(

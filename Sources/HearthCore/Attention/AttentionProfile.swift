@@ -29,6 +29,8 @@ public struct AttentionProfile: Sendable, Hashable {
         /// "month", "week", "day", "year", or nil for a plain ceiling.
         public var period: String?
         public var statement: String
+        /// The exact series (file) it bounds, when configured as such; else matched by words.
+        public var series: String? = nil
     }
 
     /// The user's own addresses, lower-cased (mail to them is direct).

@@ -440,6 +440,7 @@ public struct AttentionScorer: Sendable {
     }
 
     func bound(for series: String) -> AttentionProfile.Bound? {
+        if let exact = profile.bounds.first(where: { $0.series == series }) { return exact }
         let words = Set(series.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
         let generic: Set<String> = ["budget", "cost", "costs", "total", "spend", "csv", "jsonl", "monthly"]
         return profile.bounds.map { bound in (bound, bound.words.filter { words.contains($0) && !generic.contains($0) }.count) }
