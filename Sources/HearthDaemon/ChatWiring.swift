@@ -1,6 +1,7 @@
 import Foundation
 import HearthAgent
 import HearthCore
+import HearthSandbox
 import HearthStore
 
 /// How chat turns and sessions read as JSON, for `hearth chat --json` and the API.
@@ -51,27 +52,11 @@ extension ChatView {
         -> ChatEngine.GoalStarter
     {
         { text, _ in
-            guard GoalShape.parse(text, files: workspaceFiles(workspace)) != nil else { return nil }
+            guard GoalShape.parse(text, files: (try? WorkspaceFiles.list(under: nil, in: workspace)) ?? []) != nil else { return nil }
             let run = try await GoalSQLStore(database: database).createGoal(text, budget: budget)
             await started()
             return run.id
         }
-    }
-
-    /// Workspace-relative paths of regular files (hidden entries skipped), at most 20,000.
-    static func workspaceFiles(_ workspace: URL) -> [String] {
-        guard
-            let walker = FileManager.default.enumerator(
-                at: workspace, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
-        else { return [] }
-        var files: [String] = []
-        let base = workspace.standardizedFileURL.path
-        while let url = walker.nextObject() as? URL, files.count < 20_000 {
-            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
-            let path = url.standardizedFileURL.path
-            if path.hasPrefix(base + "/") { files.append(String(path.dropFirst(base.count + 1))) }
-        }
-        return files
     }
 
     /// Approvals waiting for the user, shown in the conversation.
