@@ -19,7 +19,7 @@ public struct AttentionSQLStore: AttentionStore {
     }
 
     static func cursor(in db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [cursorName]) ?? 0
+        try MemorySQLStore.cursor(cursorName, in: db)
     }
 
     public func ingest(_ batch: [IngestedEvent], through cursor: Int64) async throws -> [AttentionItem] {
@@ -54,7 +54,7 @@ public struct AttentionSQLStore: AttentionStore {
                 }
                 stored.append(item)
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [Self.cursorName, cursor])
+            try MemorySQLStore.setCursor(Self.cursorName, to: cursor, in: db)
             return stored
         }
     }

@@ -527,15 +527,21 @@ public struct MemorySQLStore: MemoryStore {
     }
 
     public func cursor(_ name: String) async throws -> Int64 {
-        try await database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [name]) ?? 0
-        }
+        try await database.read { db in try Self.cursor(name, in: db) }
     }
 
     public func setCursor(_ name: String, to value: Int64) async throws {
-        try await database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [name, value])
-        }
+        try await database.write { db in try Self.setCursor(name, to: value, in: db) }
+    }
+
+    /// A consumer's position (0 before its first step), readable inside another store's transaction.
+    static func cursor(_ name: String, in db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [name]) ?? 0
+    }
+
+    /// Moves a consumer's position; inside a transaction, it commits with the work it stands for.
+    static func setCursor(_ name: String, to value: Int64, in db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [name, value])
     }
 
     public func records(after: Int64, kinds: Set<MemoryKind>, limit: Int) async throws -> [MemoryRecord] {

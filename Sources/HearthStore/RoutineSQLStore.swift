@@ -100,9 +100,7 @@ public struct RoutineSQLStore: RoutineStore {
     }
 
     public func routineCursor() async throws -> Int64 {
-        try await database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT value FROM memory_cursor WHERE name = ?", arguments: [Self.cursorName]) ?? 0
-        }
+        try await database.read { db in try MemorySQLStore.cursor(Self.cursorName, in: db) }
     }
 
     public func apply(_ step: RoutineStep, cursor: Int64, budget: GoalBudget) async throws -> [Int64] {
@@ -132,7 +130,7 @@ public struct RoutineSQLStore: RoutineStore {
                 routine.pausedReason = reason
                 try Self.save(routine, in: db)
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO memory_cursor (name, value) VALUES (?, ?)", arguments: [Self.cursorName, cursor])
+            try MemorySQLStore.setCursor(Self.cursorName, to: cursor, in: db)
             return runs
         }
     }
