@@ -154,11 +154,7 @@ public enum EventMemoryText {
     public static func session(for subject: AttentionSubject) -> String? {
         switch subject.category {
         case .mail:
-            var title = subject.title.lowercased()
-            for prefix in ["re:", "fwd:", "fw:", "aw:"] {
-                while title.hasPrefix(prefix) { title = String(title.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces) }
-            }
-            return "mail:" + title.prefix(120)
+            return "mail:" + AttentionSubject.threadTitle(subject.title).lowercased().prefix(120)
         case .file: return subject.path.map { "file:\($0)" }
         case .commit: return subject.repository.map { "git:\($0)" }
         case .metric: return subject.metricSeries.map { "metric:\($0)" }
@@ -168,9 +164,7 @@ public enum EventMemoryText {
 
     static func clip(_ text: String, _ limit: Int) -> String {
         guard text.utf8.count > limit else { return text }
-        var cut = text.utf8.index(text.utf8.startIndex, offsetBy: limit)
-        while cut > text.startIndex && !text.unicodeScalars.indices.contains(cut) { cut = text.utf8.index(before: cut) }
-        return String(text[..<cut]) + " …"
+        return text.prefix(utf8Bytes: limit) + " …"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 
 /// A mail message reduced to what an agent reads: who, when, about what, and the text.
 ///
@@ -65,9 +66,7 @@ extension MailMessage {
         var body = extraction.plain ?? extraction.html.map(MIME.textFromHTML) ?? ""
         var truncated = false
         if body.utf8.count > maxBodyBytes {
-            var cut = body.utf8.index(body.utf8.startIndex, offsetBy: maxBodyBytes)
-            while cut > body.startIndex && !body.unicodeScalars.indices.contains(cut) { cut = body.utf8.index(before: cut) }
-            body = String(body[..<cut])
+            body = String(body.prefix(utf8Bytes: maxBodyBytes))
             truncated = true
         }
         let dateHeader = header("Date")

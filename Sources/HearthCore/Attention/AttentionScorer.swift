@@ -508,13 +508,7 @@ public struct AttentionScorer: Sendable {
     }
 
     static func hash(_ subject: AttentionSubject) -> SimHash {
-        var title = subject.title
-        for prefix in ["re:", "fwd:", "fw:", "aw:"] {
-            while title.lowercased().hasPrefix(prefix) {
-                title = String(title.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return SimHash(title + " " + subject.body.prefix(400) + " " + (subject.path ?? ""))
+        SimHash(AttentionSubject.threadTitle(subject.title) + " " + subject.body.prefix(400) + " " + (subject.path ?? ""))
     }
 
     private mutating func remember(_ subject: AttentionSubject, decision: AttentionDecision, now: Date) {

@@ -112,6 +112,18 @@ public struct AttentionSubject: Sendable, Hashable {
         return .other
     }
 
+    /// A mail subject without its "Re:", "Fwd:", "Fw:", "AW:" leads (otherwise as written): a
+    /// thread's replies share one title.
+    public static func threadTitle(_ title: String) -> String {
+        var title = title
+        for prefix in ["re:", "fwd:", "fw:", "aw:"] {
+            while title.lowercased().hasPrefix(prefix) {
+                title = String(title.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return title
+    }
+
     /// "Ann Lee <ann@example.com>" → "Ann Lee"; a bare address stays as it is.
     public static func displayName(_ from: String) -> String {
         guard let open = from.firstIndex(of: "<") else { return from.trimmingCharacters(in: .whitespaces) }
