@@ -25,8 +25,9 @@ struct MemoryAccess {
     /// Why vectors are off, when they are.
     let note: String?
 
-    static func open(_ context: HearthContext, vectors: Bool) async throws -> MemoryAccess {
-        let database = try context.openForWriting()
+    /// - Parameter database: the caller's open database, so one process holds one pool.
+    static func open(_ context: HearthContext, vectors: Bool, database: HearthDatabase? = nil) async throws -> MemoryAccess {
+        let database = try database ?? context.openForWriting()
         let store = MemorySQLStore(database: database)
         var access: InferenceAccess?
         var note: String?
