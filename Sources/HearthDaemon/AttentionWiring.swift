@@ -5,6 +5,7 @@ import HearthCore
 import HearthMemory
 import HearthSandbox
 import HearthStore
+import HearthTools
 
 /// The attention loop's parts, built from the configuration: the scorer's settings, what is
 /// remembered per source, the profile from memory, and briefs written to `Briefs/`.
@@ -55,9 +56,7 @@ public enum AttentionWiring {
             let output = try? await ProgramRunner.run(
                 "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(60))
         else { return nil }
-        var pages = String(decoding: output.stdout, as: UTF8.self).components(separatedBy: "\u{0C}")
-        if pages.count > 1 && pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
-        return pages
+        return DocumentText.pages(fromPdftotext: output.stdout)
     }
 
     public static func ingestor(configuration: Configuration, workspace: URL) -> AttentionIngestor {
