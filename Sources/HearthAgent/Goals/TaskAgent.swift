@@ -84,150 +84,89 @@ struct TaskAgent: Sendable {
     func perform() async throws -> TaskOutcome {
         let allowed = tools.only(task.tools)
         let specs = allowed.all.map { pinned($0) }
-        var messages = [ChatMessage.system(systemPrompt()), .user(taskPrompt())]
         var journal = try await store.actions(runID, task: task.id)
-        var position = 0
-        var lastSuccess: (tool: String, output: ToolOutput)?
-        var lastError: String?
-        var seenCalls: [String: Int] = [:]
-        var failedCalls: [String: String] = [:]
-        var seenOutputs: Set<String> = []
-        var stepsWithoutNews = 0
-        // Text from outside the user's own words: where argument provenance is checked against.
-        var untrustedTexts = [inputs] + memories
-        var invalidReplies = 0
-        var steps = 0
-        // A call the plan fully determines is made without asking the model; after it, all that
-        // is left for the model is the answer.
-        let determined = determinedCall()
-
+        var loop = AgentLoop(
+            messages: [.system(systemPrompt()), .user(taskPrompt())],
+            limits: AgentLoop.Limits(
+                maxSteps: meter.budget.maxStepsPerTask, maxRepeats: meter.budget.maxRepeats,
+                maxStepsWithoutNews: meter.budget.maxStepsWithoutNews),
+            hasTools: !specs.isEmpty, untrustedTexts: [inputs] + memories, journaled: journal.count,
+            // A call the plan fully determines is made without asking the model; after it, all that
+            // is left for the model is the answer.
+            determined: determinedCall(), completesWith: task.completesWith, subject: "task \"\(task.id)\"",
+            answerPrompt: "Now answer the task: \(task.instructions)")
+        var command = loop.start()
+        // The approval that holds the current position's call, if any.
+        var pending: Approval?
         while true {
-            if await shouldStop() { return .cancelled }
-            if let reason = meter.exceeded() { return .paused(reason) }
-            steps += 1
-            if steps > meter.budget.maxStepsPerTask {
-                return .failed(
-                    "did not finish within \(meter.budget.maxStepsPerTask) steps" + (lastError.map { "; last error: \($0)" } ?? ""))
-            }
-            // 1. The next call: replayed from the journal, or chosen by the model.
-            let call: ToolCall
-            let pending = position < journal.count ? nil : try await approvals?.approval(runID: runID, taskID: task.id, position: position)
-            if position < journal.count {
-                let recorded = journal[position]
-                call = ToolCall(id: "replay_\(position)", name: recorded.tool, arguments: recorded.arguments)
-            } else if let pending {
+            switch command {
+            case .next:
+                if await shouldStop() { return .cancelled }
+                if let reason = meter.exceeded() { return .paused(reason) }
+                pending = loop.wantsFreshCall ? try await approvals?.approval(runID: runID, taskID: task.id, position: loop.position) : nil
                 // The model's choice was frozen in the approval: it is not asked again.
-                call = ToolCall(id: "approved_\(position)", name: pending.tool, arguments: pending.arguments)
-            } else if let determined, position == 0 {
-                call = determined
-            } else if determined != nil, let lastSuccess {
-                return try await answer(messages, after: lastSuccess, calls: position)
-            } else {
-                if specs.isEmpty { return try await answerWithoutTools(messages) }
-                let choice: AgentChoice
+                command = loop.proceed(
+                    frozen: pending.map { ToolCall(id: "approved_\($0.position)", name: $0.tool, arguments: $0.arguments) })
+            case .replay(let position):
+                let recorded = journal[position]
+                command = loop.propose(ToolCall(id: "replay_\(position)", name: recorded.tool, arguments: recorded.arguments))
+            case .choose(let messages, let allowAnswer):
                 let started = ContinuousClock.now
                 do {
-                    choice = try await model.chooseAction(
-                        messages: messages, tools: specs, allowAnswer: lastSuccess != nil || lastError != nil, maxTokens: 400)
+                    let choice = try await model.chooseAction(messages: messages, tools: specs, allowAnswer: allowAnswer, maxTokens: 400)
+                    try await traceModel(choice.responses, messages, started: started, detail: [:], text: Self.text(of: choice.action))
+                    if case .call(let chosen) = choice.action {
+                        command = loop.chose(
+                            .call(ToolCall(id: chosen.id, name: chosen.name, arguments: pinning(chosen.arguments, for: chosen.name))))
+                    } else {
+                        command = loop.chose(choice.action)
+                    }
                 } catch let error as ModelError {
-                    if case .schemaViolation(let errors, _) = error {
-                        invalidReplies += 1
-                        try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
-                        if invalidReplies >= 2 {
-                            return .failed("the model gave no valid action twice: \(errors.prefix(3).joined(separator: "; "))")
-                        }
-                        messages.append(.user("Your reply was not a valid action. Answer with one tool call from the list."))
+                    try await traceModel(nil, messages, started: started, detail: ["error": .string(error.description)])
+                    guard case .schemaViolation(let problems, _) = error else { return .paused("the model failed: \(error.description)") }
+                    command = loop.invalidReply(problems)
+                }
+            case .writeAnswer(let messages):
+                return try await answer(messages, after: loop.lastObservation)
+            case .run(let call, let position, let fresh):
+                var approvedID: Int64?
+                if fresh {
+                    // The policy gate, outside the model, for every new call.
+                    switch try await gate(call, position: position, untrustedTexts: loop.untrustedTexts, existing: pending) {
+                    case .proceed(let approval): approvedID = approval
+                    case .wait(let id, let reason): return .awaitingApproval(id, reason)
+                    case .refuse(let reason):
+                        // Journaled like any failed call, so a replay sees the same refusal.
+                        let refusal = ToolError.refused(tool: call.name, reason: reason)
+                        var action = TaskAction(
+                            position: position, tool: call.name, arguments: call.arguments, idempotencyKey: actionKey(position),
+                            state: .intent)
+                        try await store.recordIntent(runID, task: task.id, action: action)
+                        try await store.recordOutcome(runID, task: task.id, position: position, output: nil, error: refusal.description)
+                        action.state = .failed
+                        action.error = refusal.description
+                        journal.append(action)
+                        command = loop.refused(call, reason: reason)
                         continue
                     }
-                    return .paused("the model failed: \(error.description)")
                 }
-                try await traceModel(choice.responses, messages, started: started, detail: [:], text: Self.text(of: choice.action))
-                switch choice.action {
-                case .answer(let text):
-                    if let lastSuccess {
+                let outcome = try await perform(call, position: position, journal: &journal)
+                if let approvedID { try await approvals?.markUsed(approvedID) }
+                command = loop.performed(call, outcome)
+            case .finish(let ending, let runaway):
+                if let runaway { try await trace(.budget, runaway.name, runaway.detail) }
+                switch ending {
+                case .completed(let observation):
+                    return .succeeded(Self.result(answer: observation.output.text, observation))
+                case .answered(let text, let observation):
+                    guard let observation else {
                         return .succeeded(
-                            screened(
-                                Self.result(answer: text, tool: lastSuccess.tool, output: lastSuccess.output, calls: position), by: "model",
-                                source: lastSuccess.output.text))
+                            screened(["answer": .string(text), "summary": .string(Self.preview(text, 400)), "calls": 0], by: "model"))
                     }
-                    return .failed(lastError ?? "the task ended without a result")
-                case .call(let chosen):
-                    call = ToolCall(id: chosen.id, name: chosen.name, arguments: pinning(chosen.arguments, for: chosen.name))
+                    return .succeeded(screened(Self.result(answer: text, observation), by: "model", source: observation.output.text))
+                case .failed(let reason): return .failed(reason)
+                case .paused(let reason): return .paused(reason)
                 }
-            }
-
-            // 2. Runaway checks, before anything runs. Repeating a call that failed cannot help:
-            // the task fails with that call's error (isolated, the run goes on).
-            let signature = call.name + " " + call.arguments.jsonText
-            if position >= journal.count, let failed = failedCalls[signature] {
-                try await trace(.budget, "repeat-of-failure", ["call": .string(Self.preview(signature))])
-                return .failed(failed)
-            }
-            seenCalls[signature, default: 0] += 1
-            if seenCalls[signature]! >= meter.budget.maxRepeats {
-                try await trace(.budget, "loop", ["call": .string(Self.preview(signature))])
-                return .paused("task \"\(task.id)\" repeated the same call \(seenCalls[signature]!) times: \(Self.preview(signature))")
-            }
-
-            // 3. The policy gate, outside the model, for every new call.
-            var approvedID: Int64?
-            if position >= journal.count {
-                switch try await gate(call, position: position, untrustedTexts: untrustedTexts, existing: pending) {
-                case .proceed(let approval): approvedID = approval
-                case .wait(let id, let reason): return .awaitingApproval(id, reason)
-                case .refuse(let reason):
-                    // Journaled like any failed call, so a replay sees the same refusal.
-                    let refusal = ToolError.refused(tool: call.name, reason: reason)
-                    var action = TaskAction(
-                        position: position, tool: call.name, arguments: call.arguments, idempotencyKey: actionKey(position), state: .intent)
-                    try await store.recordIntent(runID, task: task.id, action: action)
-                    try await store.recordOutcome(runID, task: task.id, position: position, output: nil, error: refusal.description)
-                    action.state = .failed
-                    action.error = refusal.description
-                    journal.append(action)
-                    position += 1
-                    lastError = refusal.description
-                    failedCalls[signature] = refusal.description
-                    messages.append(.assistant(Self.callText(call)))
-                    messages.append(
-                        .user("The call was refused: \(reason)\nDo not try it again; continue without it, or give the final answer."))
-                    continue
-                }
-            }
-
-            // 4. Perform (or replay) the call.
-            let outcome = try await perform(call, position: position, journal: &journal)
-            if let approvedID { try await approvals?.markUsed(approvedID) }
-            position += 1
-            switch outcome {
-            case .success(let output):
-                if output.untrusted { untrustedTexts.append(output.text) }
-                if call.name == task.completesWith {
-                    return .succeeded(Self.result(answer: output.text, tool: call.name, output: output, calls: position))
-                }
-                lastSuccess = (call.name, output)
-                lastError = nil
-                let fingerprint = output.text
-                stepsWithoutNews = seenOutputs.insert(fingerprint).inserted ? 0 : stepsWithoutNews + 1
-                messages.append(.assistant(Self.callText(call)))
-                messages.append(
-                    .user(
-                        Self.observation(call.name, output)
-                            + (determined != nil
-                                ? "\nNow answer the task: \(task.instructions)" : "\nCall another tool, or give the final answer.")))
-            case .failure(let error):
-                // The plan's one call failed: asking the model cannot change its arguments.
-                if determined != nil { return .failed(error.description) }
-                lastError = error.description
-                failedCalls[signature] = error.description
-                stepsWithoutNews += 1
-                messages.append(.assistant(Self.callText(call)))
-                messages.append(
-                    .user("The call failed: \(error.description)\nTry something else, or give the final answer saying what failed."))
-            }
-            if stepsWithoutNews >= meter.budget.maxStepsWithoutNews {
-                try await trace(.budget, "no-progress", ["steps": .number(Double(stepsWithoutNews))])
-                return .paused("task \"\(task.id)\" made \(stepsWithoutNews) steps without new information")
             }
         }
     }
@@ -319,15 +258,8 @@ struct TaskAgent: Sendable {
         return ToolCall(id: "plan_0", name: tool.name, arguments: .object(pins.mapValues(JSONValue.string)))
     }
 
-    /// A task without tools (a synthesis): one schema-constrained answer.
-    private func answerWithoutTools(_ messages: [ChatMessage]) async throws -> TaskOutcome {
-        try await answer(messages, after: nil, calls: 0)
-    }
-
     /// One schema-constrained answer, after the task's tool call when it made one.
-    private func answer(_ messages: [ChatMessage], after success: (tool: String, output: ToolOutput)?, calls: Int) async throws
-        -> TaskOutcome
-    {
+    private func answer(_ messages: [ChatMessage], after success: AgentLoop.Observation?) async throws -> TaskOutcome {
         let schema: JSONValue = [
             "type": "object", "properties": ["answer": ["type": "string", "minLength": 1, "maxLength": 600]], "required": ["answer"],
             "additionalProperties": false,
@@ -338,10 +270,7 @@ struct TaskAgent: Sendable {
             let answer = reply.json["answer"]?.stringValue ?? ""
             try await traceModel(reply.responses, messages, started: started, detail: [:], text: answer)
             if let success {
-                return .succeeded(
-                    screened(
-                        Self.result(answer: answer, tool: success.tool, output: success.output, calls: calls), by: "model",
-                        source: success.output.text))
+                return .succeeded(screened(Self.result(answer: answer, success), by: "model", source: success.output.text))
             }
             return .succeeded(
                 screened(["answer": .string(answer), "summary": .string(Self.preview(answer, 400)), "calls": 0], by: "model"))
@@ -482,11 +411,6 @@ struct TaskAgent: Sendable {
         return text
     }
 
-    static func observation(_ tool: String, _ output: ToolOutput) -> String {
-        let body = output.text.count > 2000 ? String(output.text.prefix(2000)) + "\n… [cut]" : output.text
-        return output.untrusted ? "Result of \(tool):\n<data>\n\(body)\n</data>" : "Result of \(tool):\n\(body)"
-    }
-
     static func text(of action: AgentChoice.Action) -> String {
         switch action {
         case .answer(let text): text
@@ -494,21 +418,16 @@ struct TaskAgent: Sendable {
         }
     }
 
-    static func callText(_ call: ToolCall) -> String {
-        (["tool": .string(call.name), "arguments": call.arguments] as JSONValue).jsonText
-    }
+    static func callText(_ call: ToolCall) -> String { AgentLoop.callText(call) }
 
-    static func result(answer: String, tool: String, output: ToolOutput, calls: Int) -> JSONValue {
+    static func result(answer: String, _ observation: AgentLoop.Observation) -> JSONValue {
         [
-            "answer": .string(answer), "tool": .string(tool), "data": output.data, "summary": .string(preview(output.text, 400)),
-            "calls": .number(Double(calls)), "by": "tool",
+            "answer": .string(answer), "tool": .string(observation.tool), "data": observation.output.data,
+            "summary": .string(preview(observation.output.text, 400)), "calls": .number(Double(observation.calls)), "by": "tool",
         ]
     }
 
-    static func preview(_ text: String, _ limit: Int = 200) -> String {
-        let flat = text.replacingOccurrences(of: "\n", with: " ")
-        return flat.count > limit ? String(flat.prefix(limit)) + "…" : flat
-    }
+    static func preview(_ text: String, _ limit: Int = 200) -> String { AgentLoop.preview(text, limit) }
 
     // MARK: Tracing
 
