@@ -36,6 +36,12 @@ public struct AgentLoop: Sendable, Hashable {
         public var output: ToolOutput
         /// Calls made so far, this one included.
         public var calls: Int
+
+        public init(tool: String, output: ToolOutput, calls: Int) {
+            self.tool = tool
+            self.output = output
+            self.calls = calls
+        }
     }
 
     /// How the loop ended.
@@ -54,6 +60,11 @@ public struct AgentLoop: Sendable, Hashable {
         /// `loop`, `no-progress` or `repeat-of-failure`.
         public var name: String
         public var detail: JSONValue
+
+        public init(name: String, detail: JSONValue) {
+            self.name = name
+            self.detail = detail
+        }
     }
 
     /// What the driver must do next.
