@@ -115,6 +115,18 @@ public struct Configuration: Sendable, Equatable {
     /// period's sum) over the bound interrupts. Bounds stated in memory count too.
     public var metricBounds: [String] = []
     public var notify = Notify()
+    public var chat = Chat()
+
+    /// `[chat]`: what the chat model may do.
+    public struct Chat: Sendable, Equatable {
+        /// Whether the chat model may call read-only and memory tools and start goals; nil: on
+        /// unless the chat model is the bundled 135M default (too small to choose tools, so its
+        /// answers stream as plain text).
+        public var tools: Bool?
+
+        /// Whether tools are on for `chatModel`.
+        public func toolsEnabled(chatModel: String) -> Bool { tools ?? (chatModel != Inference().chatModel) }
+    }
 
     /// `[notify]`: where interruptions are delivered besides the inbox.
     public struct Notify: Sendable, Equatable {
@@ -269,8 +281,12 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify",
+                "memory", "attention", "git", "metrics", "notify", "chat",
             ])
+        if let table = try reader.section("chat", in: root) {
+            try reader.checkKeys(table, section: "chat", known: ["tools"])
+            config.chat.tools = try reader.boolean(table, "chat", "tools")
+        }
         if let table = try reader.section("notify", in: root) {
             try reader.checkKeys(table, section: "notify", known: ["webhook", "format", "desktop"])
             if let webhook = try reader.nonEmptyString(table, "notify", "webhook") {

@@ -119,6 +119,12 @@ public enum ConfigurationTemplate {
             # llama-server threads.
             threads = \(defaults.inference.threads)
 
+            [chat]
+            # Let the chat model read workspace files, search memory and hand work to a goal
+            # (start_goal) during a conversation. Unset: on unless chat_model is the bundled 135M
+            # default, which is too small to choose tools (its answers stream as plain text).
+            # tools = true
+
             [memory]
             # Rank memory with vectors from embedding_model beside full text. false: full text
             # (BM25) only, and no embedding calls; `hearth status` says which is in use.

@@ -1,8 +1,11 @@
 import Foundation
 import HearthAgent
+import HearthConfig
 import HearthCore
+import HearthModels
 import HearthSandbox
 import HearthStore
+import HearthTools
 
 /// How chat turns and sessions read as JSON, for `hearth chat --json` and the API.
 public enum ChatView {
@@ -19,6 +22,7 @@ public enum ChatView {
             "session": .string(result.session.id), "answer": .string(result.answer), "stored": .array(result.stored.map(JSONValue.string)),
             "answeredBy": .string(result.answeredBy), "note": result.note.map(JSONValue.string) ?? .null,
             "usage": (result.usage.flatMap { try? JSONValue(parsing: JSONEncoder().encode($0)) }) ?? .null,
+            "calls": .array(result.calls), "error": result.error.map { .string($0.description) } ?? .null,
         ]
         if let context { object["context"] = context.json }
         return .object(object)
@@ -57,6 +61,30 @@ extension ChatView {
             await started()
             return run.id
         }
+    }
+
+    /// What the chat model may do, when `[chat] tools` is on: the read-only tools, `recall` and
+    /// `remember`, and `start_goal` (a durable goal under the ordinary policy and approvals).
+    public static func acting(
+        configuration: Configuration, paths: HearthPaths, memory: any AgentMemory, model: (any LanguageModel)?, mode: ToolCallMode,
+        database: HearthDatabase, started: @escaping @Sendable () async -> Void
+    ) -> ChatEngine.Acting? {
+        guard configuration.chat.toolsEnabled(chatModel: configuration.inference.chatModel) else { return nil }
+        var goalBudget = GoalBudget()
+        goalBudget.maxTokens = configuration.budgets.goal.tokens ?? goalBudget.maxTokens
+        let budget = goalBudget
+        let startGoal = StartGoalTool { goal in
+            let run = try await GoalSQLStore(database: database).createGoal(goal, budget: budget)
+            await started()
+            return run.id
+        }
+        let tools = BuiltinTools.all(memory: memory, extra: [startGoal]).all.filter {
+            $0.risk == .read || ["remember", "start_goal"].contains($0.name)
+        }
+        let agent: (any AgentModel)? = model.map { LanguageModelAgent(model: $0, mode: mode) }
+        return ChatEngine.Acting(
+            agent: { agent }, tools: ToolBox(tools), workspace: paths.workspace, mounts: paths.mounts,
+            policy: PolicyEngine(autonomy: configuration.policy.autonomy, rules: configuration.policy.rules))
     }
 
     /// Approvals waiting for the user, shown in the conversation.

@@ -286,7 +286,11 @@ public enum Daemon {
             chatBudget.maxTokens = configuration.budgets.goal.tokens ?? chatBudget.maxTokens
             let chat = ChatEngine(
                 memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings,
-                startGoal: ChatView.goalStarter(database: database, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() })
+                startGoal: ChatView.goalStarter(database: database, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() },
+                acting: ChatView.acting(
+                    configuration: configuration, paths: paths, memory: memoryEngine, model: chatModel,
+                    mode: InferenceAccess.toolCallMode(configuration), database: database
+                ) { goalWake.wake() })
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
                 let result = try await chat.turn(message, session: resolved, stream: onText)

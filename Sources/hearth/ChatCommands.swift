@@ -93,7 +93,11 @@ struct ChatCommand: AsyncParsableCommand {
             memory: memoryAccess.engine, sessions: store, model: { model }, settings: settings,
             startGoal: ChatView.goalStarter(database: database, workspace: context.paths.workspace, budget: goalBudget) {
                 _ = await context.nudgeDaemon(["goals"])
-            })
+            },
+            acting: ChatView.acting(
+                configuration: context.configuration, paths: context.paths, memory: memoryAccess.engine, model: model,
+                mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), database: database
+            ) { _ = await context.nudgeDaemon(["goals"]) })
         guard let message else {
             try await interactive(engine, memory: memoryAccess.engine, store: store, context: context)
             await memoryAccess.close()
@@ -125,6 +129,7 @@ struct ChatCommand: AsyncParsableCommand {
         }
         if result.answeredBy == "model" { say("") } else { say(result.answer) }
         if showContext, let shown = result.context { FileHandle.standardError.write(Data((shown.json.jsonText + "\n").utf8)) }
+        for line in Self.callLines(result) { FileHandle.standardError.write(Data("hearth: \(line)\n".utf8)) }
         if let note = result.note { FileHandle.standardError.write(Data("hearth: \(note)\n".utf8)) }
         if let run = result.startedRun, await !context.nudgeDaemon(["goals"]) {
             FileHandle.standardError.write(
@@ -141,6 +146,14 @@ struct ChatCommand: AsyncParsableCommand {
     }
 
     /// A conversation on the terminal: one line a turn, slash commands for the rest.
+    /// The turn's tool calls, a line each.
+    static func callLines(_ result: ChatEngine.Result) -> [String] {
+        result.calls.map { call in
+            let outcome = call["ok"] == true ? "ok" : (call["result"]?.stringValue ?? "failed")
+            return "used \(call["tool"]?.stringValue ?? "?") \(call["arguments"]?.jsonText ?? "{}") — \(outcome)"
+        }
+    }
+
     func interactive(_ engine: ChatEngine, memory: MemoryEngine, store: ChatSQLStore, context: HearthContext) async throws {
         var chat = try await engine.resolveSession(session, new: new, firstMessage: "chat")
         say("Hearth chat, session \(chat.id). /help lists commands; /quit (or Ctrl-D) ends.")
@@ -198,6 +211,7 @@ struct ChatCommand: AsyncParsableCommand {
             do {
                 let result = try await engine.turn(text, session: chat) { piece in FileHandle.standardOutput.write(Data(piece.utf8)) }
                 if result.answeredBy == "model" { say("") } else { say(result.answer) }
+                for line in Self.callLines(result) { say("(\(line))") }
                 if let note = result.note { say("(\(note))") }
             } catch let error as ChatError {
                 say("hearth: \(error)")

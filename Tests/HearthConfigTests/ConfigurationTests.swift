@@ -174,6 +174,24 @@ struct ConfigurationTests {
         }
     }
 
+    @Test("[chat] tools: unset follows the chat model (off for the bundled 135M default), set wins, a non-boolean is refused with its line")
+    func chatTools() throws {
+        #expect(Configuration().chat.toolsEnabled(chatModel: Configuration().inference.chatModel) == false)
+        let larger = try Configuration.parse("[inference]\nchat_model = \"qwen2.5-7b-instruct\"\n", path: "c.toml")
+        #expect(larger.chat.toolsEnabled(chatModel: larger.inference.chatModel))
+        let off = try Configuration.parse("[inference]\nchat_model = \"qwen2.5-7b-instruct\"\n[chat]\ntools = false\n", path: "c.toml")
+        #expect(!off.chat.toolsEnabled(chatModel: off.inference.chatModel))
+        let on = try Configuration.parse("[chat]\ntools = true\n", path: "c.toml")
+        #expect(on.chat.toolsEnabled(chatModel: on.inference.chatModel))
+        do {
+            _ = try Configuration.parse("[chat]\n\ntools = \"yes\"\n", path: "c.toml")
+            Issue.record("a string for tools was accepted")
+        } catch {
+            #expect(error.description.contains("c.toml:3") && error.description.contains("chat.tools"), "\(error)")
+        }
+        #expect(throws: ConfigError.self) { try Configuration.parse("[chat]\ntool = true\n", path: "c.toml") }
+    }
+
     @Test("mounts parse with their access, and two mounts with one name are refused")
     func mounts() throws {
         let config = try Configuration.parse("[paths]\nmounts = [\"/srv/docs\", \"/srv/shared:rw\"]\n", path: "c.toml")

@@ -469,7 +469,8 @@ struct ChatAPITests {
         defer { server.stop() }
         try sandbox.prepareDaemon(
             extraConfig:
-                "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n")
+                "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\ntool_calls = \"constrained\"\n[chat]\ntools = false\n"
+        )
         let daemon = try await sandbox.startDaemon()
         let told = try await daemon.client.post("/v1/chat", ["message": "I prefer tea over coffee."])
         #expect(told.status == 200)

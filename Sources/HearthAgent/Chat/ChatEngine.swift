@@ -29,6 +29,34 @@ public struct ChatEngine: Sendable {
         public var note: String?
         /// The durable goal this turn started, when the message asked for work.
         public var startedRun: Int64?
+        /// The tool calls the model made this turn: tool, arguments, ok, a preview of the result.
+        public var calls: [JSONValue] = []
+        /// Why the model's part of the turn failed (its reply broke the tool schema twice, it ran
+        /// away); the answer then comes from memory.
+        public var error: ChatError?
+    }
+
+    /// What the chat model may do besides talking: read-only and memory tools, and `start_goal`.
+    public struct Acting: Sendable {
+        /// The model as a tool chooser; nil when no model server can be reached.
+        public var agent: @Sendable () async -> (any AgentModel)?
+        public var tools: ToolBox
+        public var workspace: URL
+        public var mounts: [WorkspaceMount]
+        public var policy: PolicyEngine
+        /// The tool chooser repairs a reply that breaks the schema once itself; a second failure ends the turn.
+        public var limits = AgentLoop.Limits(maxSteps: 6, maxRepeats: 2, maxStepsWithoutNews: 3, maxInvalidReplies: 1)
+
+        public init(
+            agent: @escaping @Sendable () async -> (any AgentModel)?, tools: ToolBox, workspace: URL, mounts: [WorkspaceMount] = [],
+            policy: PolicyEngine = PolicyEngine()
+        ) {
+            self.agent = agent
+            self.tools = tools
+            self.workspace = workspace
+            self.mounts = mounts
+            self.policy = policy
+        }
     }
 
     /// Hands work to the goal runtime: returns the new run's id, or nil when the message is not
@@ -49,12 +77,15 @@ public struct ChatEngine: Sendable {
     let settings: Settings
     let clock: any WallClock
     let startGoal: GoalStarter?
+    /// Tools for the model; nil: the model only talks (its answer streams as it is written).
+    let acting: Acting?
 
     public init(
         memory: MemoryEngine, sessions: any ChatSessionStore, model: @escaping @Sendable () async -> (any LanguageModel)?,
-        settings: Settings = Settings(), clock: any WallClock = SystemWallClock(), startGoal: GoalStarter? = nil
+        settings: Settings = Settings(), clock: any WallClock = SystemWallClock(), startGoal: GoalStarter? = nil, acting: Acting? = nil
     ) {
         self.startGoal = startGoal
+        self.acting = acting
         self.memory = memory
         self.sessions = sessions
         self.model = model
@@ -84,7 +115,9 @@ public struct ChatEngine: Sendable {
         }
         let now = clock.now()
         // Earlier turns, before this one is stored.
-        let previous = try await memory.store.sessionRecords(source: "chat", sessionID: session.id)
+        let previous = try await memory.store.sessionRecords(source: "chat", sessionID: session.id).filter {
+            $0.speaker != Self.errorSpeaker
+        }
         _ = try await memory.remember([
             MemoryRecord(
                 kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: now, recordedAt: now, sessionID: session.id,
@@ -109,7 +142,11 @@ public struct ChatEngine: Sendable {
         } else {
             let context = try await assemble(text, previous: previous)
             result.context = context
-            try await answerWithModel(text, context: context, into: &result, stream: stream)
+            if let acting, !acting.tools.names.isEmpty {
+                try await answerWithTools(text, context: context, acting: acting, session: session, into: &result, stream: stream)
+            } else {
+                try await answerWithModel(text, context: context, into: &result, stream: stream)
+            }
         }
         if result.answeredBy != "noted" && !stored.isEmpty {
             result.answer = "Noted: " + stored.joined(separator: "; ") + ".\n" + result.answer
@@ -119,8 +156,19 @@ public struct ChatEngine: Sendable {
                 kind: .turn, text: result.answer, source: "chat", provenance: .trusted, occurredAt: clock.now(), recordedAt: clock.now(),
                 sessionID: session.id, speaker: "assistant", importance: 0.4)
         ])
+        if let error = result.error {
+            // The failure stays in the session's history (not in later prompts).
+            _ = try await memory.remember([
+                MemoryRecord(
+                    kind: .turn, text: "error: \(error)", source: "chat", provenance: .trusted, occurredAt: clock.now(),
+                    recordedAt: clock.now(), sessionID: session.id, speaker: Self.errorSpeaker, importance: 0.1)
+            ])
+        }
         return result
     }
+
+    /// The speaker of a session's error records.
+    public static let errorSpeaker = "hearth"
 
     /// The context a turn for `message` would be given (also what `--show-context` prints).
     public func assemble(_ message: String, previous: [MemoryRecord]) async throws -> ChatContext {
@@ -129,7 +177,7 @@ public struct ChatEngine: Sendable {
         let hits = MemoryEngine.relevant(
             try await memory.search(message, k: settings.recall + previous.count), minSimilarity: settings.minSimilarity
         )
-        .filter { !sessionIDs.contains($0.record.id) && $0.record.text != message }
+        .filter { !sessionIDs.contains($0.record.id) && $0.record.text != message && $0.record.speaker != Self.errorSpeaker }
         .prefix(settings.recall)
         let memories = hits.map { hit in
             ChatContext.Memory(
@@ -178,6 +226,129 @@ public struct ChatEngine: Sendable {
                 "the model's answer kept repeating itself and is not shown; a larger model would do better ('hearth doctor' lists model servers running here)"
         } else {
             result.answer = response.content.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// A turn where the model may call tools: the agent loop decides, this drives it. Read-only
+    /// and memory calls run at once; anything else passes the policy, and a call whose arguments
+    /// came from what a tool read (not from the user) is refused. `start_goal` ends the turn.
+    private func answerWithTools(
+        _ text: String, context: ChatContext, acting: Acting, session: ChatSession, into result: inout Result,
+        stream: @Sendable (String) -> Void
+    ) async throws {
+        guard let agent = await acting.agent() else {
+            result.answeredBy = "memory"
+            result.answer = fallback(context)
+            result.note = "no model server is configured or running: start one with 'hearth daemon' (after scripts/setup), then ask again"
+            return
+        }
+        let specs = acting.tools.all.map(\.spec)
+        var loop = AgentLoop(
+            messages: context.messages(for: text), limits: acting.limits, hasTools: true,
+            untrustedTexts: context.memories.filter(\.untrusted).map(\.text), completesWith: "start_goal", answerFirst: true,
+            subject: "the turn")
+        var usage = ModelUsage()
+        let turnKey = "chat:\(session.id)/\(Timestamp.format(clock.now()))"
+        var command = loop.start()
+        while true {
+            switch command {
+            case .next: command = loop.proceed(frozen: nil)
+            case .replay(let position): command = .finish(.failed("nothing to replay at \(position)"), runaway: nil)
+            case .writeAnswer:
+                try await answerWithModel(text, context: context, into: &result, stream: stream)
+                return
+            case .choose(let messages, let allowAnswer):
+                do {
+                    let choice = try await agent.chooseAction(
+                        messages: messages, tools: specs, allowAnswer: allowAnswer, maxTokens: settings.maxTokens)
+                    for response in choice.responses {
+                        usage.promptTokens += response.usage.promptTokens
+                        usage.completionTokens += response.usage.completionTokens
+                        usage.latencySeconds += response.usage.latencySeconds
+                    }
+                    result.usage = usage
+                    command = loop.chose(choice.action)
+                } catch let error as ModelError {
+                    if case .schemaViolation(let problems, _) = error {
+                        command = loop.invalidReply(problems)
+                        continue
+                    }
+                    result.answeredBy = "memory"
+                    result.answer = fallback(context)
+                    result.note =
+                        "the model could not answer (\(error)); your message is stored — ask again once the model server runs ('hearth daemon')"
+                    return
+                }
+            case .run(let call, let position, _):
+                if let refusal = refusal(of: call, acting: acting, untrusted: loop.untrustedTexts, trusted: [text]) {
+                    result.calls.append(["tool": .string(call.name), "arguments": call.arguments, "ok": false, "result": .string(refusal)])
+                    command = loop.refused(call, reason: refusal)
+                    continue
+                }
+                let outcome: Swift.Result<ToolOutput, ToolError>
+                do {
+                    outcome = .success(
+                        try await acting.tools.invoke(
+                            call.name, arguments: call.arguments,
+                            context: ToolContext(
+                                workspace: acting.workspace, idempotencyKey: "\(turnKey)#\(position)", mounts: acting.mounts)))
+                } catch {
+                    outcome = .failure(error)
+                }
+                let preview: String
+                switch outcome {
+                case .success(let output): preview = AgentLoop.preview(output.text)
+                case .failure(let error): preview = "error: " + AgentLoop.preview(error.description)
+                }
+                result.calls.append(
+                    [
+                        "tool": .string(call.name), "arguments": call.arguments, "ok": .bool((try? outcome.get()) != nil),
+                        "result": .string(preview),
+                    ])
+                command = loop.performed(call, outcome)
+            case .finish(let ending, _):
+                switch ending {
+                case .answered(let answer, _):
+                    if Repetition.isDegenerate(answer) || Repetition.isUnreadable(answer) {
+                        result.answeredBy = "memory"
+                        result.answer = fallback(context)
+                        result.note =
+                            "the model's answer kept repeating itself and is not shown; a larger model would do better ('hearth doctor' lists model servers running here)"
+                    } else {
+                        result.answer = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+                        stream(result.answer)
+                    }
+                case .completed(let observation):
+                    result.answeredBy = "goal"
+                    result.answer = observation.output.text
+                    result.startedRun = observation.output.data["run"]?.intValue.map(Int64.init)
+                case .failed(let reason), .paused(let reason):
+                    result.answeredBy = "memory"
+                    result.answer = fallback(context)
+                    result.error = .modelFailed(reason)
+                    result.note = "\(reason); the answer is what memory holds — a larger model would do better"
+                }
+                return
+            }
+        }
+    }
+
+    /// Why a chat tool call may not run, or nil. Reads run; anything else must pass the policy
+    /// (which cannot ask here: approvals belong to goals) and take no argument from what the
+    /// model read.
+    func refusal(of call: ToolCall, acting: Acting, untrusted: [String], trusted: [String]) -> String? {
+        guard let tool = acting.tools[call.name] else { return nil }  // the tool box reports unknown tools
+        let origins = ProvenanceTracker.origins(of: call.arguments, untrustedTexts: untrusted, trustedTexts: trusted)
+        let decision = acting.policy.decide(tool: call.name, risk: tool.risk, arguments: call.arguments, origins: origins)
+        switch decision.verdict {
+        case .deny: return "policy: \(decision.reason)"
+        case .ask: return "policy: \(decision.reason); ask for it as a goal, where it can wait for your approval"
+        case .allow:
+            if tool.risk != .read, !decision.untrustedArguments.isEmpty {
+                return
+                    "\(decision.untrustedArguments.joined(separator: ", ")) came from what was read, not from you; say it yourself to have it done"
+            }
+            return nil
         }
     }
 

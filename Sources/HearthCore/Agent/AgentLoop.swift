@@ -185,7 +185,7 @@ public struct AgentLoop: Sendable, Hashable {
     public mutating func invalidReply(_ problems: [String]) -> Command {
         invalidReplies += 1
         if invalidReplies >= limits.maxInvalidReplies {
-            let times = invalidReplies == 2 ? "twice" : "\(invalidReplies) times"
+            let times = [1: "once", 2: "twice"][invalidReplies] ?? "\(invalidReplies) times"
             return .finish(.failed("the model gave no valid action \(times): \(problems.prefix(3).joined(separator: "; "))"), runaway: nil)
         }
         messages.append(

@@ -22,6 +22,8 @@ public enum ChatError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownSession(String)
     case emptyMessage
     case tooLong(tokens: Int, limit: Int)
+    /// The model's part of a turn failed: its reply broke the tool schema after a repair round, or it ran away.
+    case modelFailed(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum ChatError: Error, Sendable, Equatable, CustomStringConvertible {
         case .emptyMessage: "the message is empty; say something, e.g. hearth chat \"What do you know about me?\""
         case .tooLong(let tokens, let limit):
             "the message is about \(tokens) tokens; the model's context holds \(limit) — shorten it, or hand a long text to a goal ('hearth goal \"Summarise notes.md\"'); nothing was stored"
+        case .modelFailed(let reason): "the model failed this turn: \(reason)"
         }
     }
 }
