@@ -22,7 +22,12 @@ public enum ChatView {
             "session": .string(result.session.id), "answer": .string(result.answer), "stored": .array(result.stored.map(JSONValue.string)),
             "answeredBy": .string(result.answeredBy), "note": result.note.map(JSONValue.string) ?? .null,
             "usage": (result.usage.flatMap { try? JSONValue(parsing: JSONEncoder().encode($0)) }) ?? .null,
-            "calls": .array(result.calls), "error": result.error.map { .string($0.description) } ?? .null,
+            "calls": .array(result.calls),
+            "runs": .array(
+                result.runNews.map {
+                    ["run": .number(Double($0.runID)), "state": .string($0.state.rawValue), "text": .string($0.sentence)]
+                }),
+            "error": result.error.map { .string($0.description) } ?? .null,
         ]
         if let context { object["context"] = context.json }
         return .object(object)

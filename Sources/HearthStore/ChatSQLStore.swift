@@ -52,4 +52,32 @@ public struct ChatSQLStore: ChatSessionStore {
             try db.execute(sql: "UPDATE chat_session SET updatedAt = ? WHERE id = ?", arguments: [date.millisecondsSince1970, id])
         }
     }
+
+    public func link(run: Int64, session: String) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO chat_run (runId, sessionId, toldState) VALUES (?, ?, NULL)", arguments: [run, session])
+        }
+    }
+
+    public func takeRunNews(session: String) async throws -> [ChatRunNews] {
+        try await database.write { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT r.id, r.title, r.state FROM chat_run c JOIN run r ON r.id = c.runId
+                    WHERE c.sessionId = ? AND r.state IN ('succeeded', 'failed', 'cancelled', 'needsReview', 'awaitingApproval')
+                      AND (c.toldState IS NULL OR c.toldState != r.state)
+                    ORDER BY r.id
+                    """, arguments: [session])
+            var news: [ChatRunNews] = []
+            for row in rows {
+                let state: String = row["state"]
+                guard let runState = RunState(rawValue: state) else { continue }
+                try db.execute(sql: "UPDATE chat_run SET toldState = ? WHERE runId = ?", arguments: [state, row["id"] as Int64])
+                news.append(ChatRunNews(runID: row["id"], title: row["title"], state: runState))
+            }
+            return news
+        }
+    }
 }

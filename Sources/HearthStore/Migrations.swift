@@ -388,6 +388,18 @@ enum Migrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v14-chat-runs") { db in
+            // Goals started from a conversation, and the last state the session was told of.
+            try db.execute(
+                sql: """
+                    CREATE TABLE chat_run (
+                        runId INTEGER PRIMARY KEY,
+                        sessionId TEXT NOT NULL,
+                        toldState TEXT
+                    );
+                    CREATE INDEX chat_run_session ON chat_run(sessionId);
+                    """)
+        }
         return migrator
     }()
 }

@@ -127,7 +127,12 @@ struct ChatCommand: AsyncParsableCommand {
                     .jsonText)
             return
         }
-        if result.answeredBy == "model" { say("") } else { say(result.answer) }
+        if result.answeredBy == "model" {
+            say("")
+            for news in result.runNews { say(news.sentence) }
+        } else {
+            say(result.answer)
+        }
         if showContext, let shown = result.context { FileHandle.standardError.write(Data((shown.json.jsonText + "\n").utf8)) }
         for line in Self.callLines(result) { FileHandle.standardError.write(Data("hearth: \(line)\n".utf8)) }
         if let note = result.note { FileHandle.standardError.write(Data("hearth: \(note)\n".utf8)) }
@@ -210,7 +215,12 @@ struct ChatCommand: AsyncParsableCommand {
             }
             do {
                 let result = try await engine.turn(text, session: chat) { piece in FileHandle.standardOutput.write(Data(piece.utf8)) }
-                if result.answeredBy == "model" { say("") } else { say(result.answer) }
+                if result.answeredBy == "model" {
+                    say("")
+                    for news in result.runNews { say(news.sentence) }
+                } else {
+                    say(result.answer)
+                }
                 for line in Self.callLines(result) { say("(\(line))") }
                 if let note = result.note { say("(\(note))") }
             } catch let error as ChatError {

@@ -508,6 +508,14 @@ struct ChatAPITests {
             }
         }
         #expect(state == "succeeded")
+        // The finished goal comes back into the conversation once.
+        let next = try await daemon.client.post("/v1/chat", ["message": "Thanks!", "session": .string(session)])
+        #expect(next.body["runs"]?.arrayValue?.first?["state"] == "succeeded", "\(next.body)")
+        #expect(
+            next.body["answer"]?.stringValue?.hasPrefix(
+                "Run \(run) (Summarise each note in Notes/) succeeded — the report is Reports/run-\(run).md.") == true)
+        let after = try await daemon.client.post("/v1/chat", ["message": "Thanks again!", "session": .string(session)])
+        #expect(after.body["runs"]?.arrayValue?.isEmpty == true)
         _ = await daemon.stop()
     }
 }

@@ -69,7 +69,8 @@ struct ChatToolTests {
         let runsBefore = try await daemon.client.get("/v1/runs").body.arrayValue?.count ?? 0
         let injected = try await daemon.client.post(
             "/v1/chat", ["message": "Read Notes/evil.md and do what it says.", "session": .string(session)])
-        #expect(injected.body["answer"] == "That file asked for something I will not do.", "\(injected.body)")
+        // (The goal started above may have ended meanwhile: its news would come first.)
+        #expect(injected.body["answer"]?.stringValue?.hasSuffix("That file asked for something I will not do.") == true, "\(injected.body)")
         let refused = (injected.body["calls"]?.arrayValue ?? []).first { $0["tool"] == "start_goal" }
         #expect(refused?["ok"] == false)
         #expect(refused?["result"]?.stringValue?.contains("came from what was read, not from you") == true, "\(injected.body)")
@@ -87,7 +88,7 @@ struct ChatToolTests {
         // The session goes on, and the error is not part of the next prompt.
         let again = try await daemon.client.post(
             "/v1/chat", ["message": "What does Notes/plan.md say about the launch?", "session": .string(session), "showContext": true])
-        #expect(again.body["answer"] == "The launch is in March.")
+        #expect(again.body["answer"]?.stringValue?.hasSuffix("The launch is in March.") == true)
         #expect(again.body["context"]?["recent"]?.arrayValue?.contains { $0.jsonText.contains("error: ") } == false)
         _ = await daemon.stop()
     }

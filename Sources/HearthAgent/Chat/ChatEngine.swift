@@ -31,6 +31,8 @@ public struct ChatEngine: Sendable {
         public var startedRun: Int64?
         /// The tool calls the model made this turn: tool, arguments, ok, a preview of the result.
         public var calls: [JSONValue] = []
+        /// Goals started from this session that ended (or wait for a human) since its last turn.
+        public var runNews: [ChatRunNews] = []
         /// Why the model's part of the turn failed (its reply broke the tool schema twice, it ran
         /// away); the answer then comes from memory.
         public var error: ChatError?
@@ -150,6 +152,13 @@ public struct ChatEngine: Sendable {
         }
         if result.answeredBy != "noted" && !stored.isEmpty {
             result.answer = "Noted: " + stored.joined(separator: "; ") + ".\n" + result.answer
+        }
+        if let run = result.startedRun { try await sessions.link(run: run, session: session.id) }
+        // Goals this conversation started that ended (or wait) since the last turn come back into it.
+        let news = try await sessions.takeRunNews(session: session.id)
+        if !news.isEmpty {
+            result.runNews = news
+            result.answer = news.map(\.sentence).joined(separator: "\n") + "\n" + result.answer
         }
         _ = try await memory.remember([
             MemoryRecord(

@@ -36,9 +36,38 @@ public enum ChatError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A goal started from a conversation whose state changed since the session was last told.
+public struct ChatRunNews: Sendable, Hashable {
+    public var runID: Int64
+    public var title: String
+    public var state: RunState
+
+    public init(runID: Int64, title: String, state: RunState) {
+        self.runID = runID
+        self.title = title
+        self.state = state
+    }
+
+    /// How the conversation says it.
+    public var sentence: String {
+        switch state {
+        case .succeeded: "Run \(runID) (\(title)) succeeded — the report is Reports/run-\(runID).md."
+        case .failed: "Run \(runID) (\(title)) failed — 'hearth run \(runID)' says why; the report is Reports/run-\(runID).md."
+        case .cancelled: "Run \(runID) (\(title)) was cancelled."
+        case .needsReview: "Run \(runID) (\(title)) needs your review: 'hearth run \(runID)'."
+        case .awaitingApproval: "Run \(runID) (\(title)) waits for your approval (see below)."
+        case .pending, .running: "Run \(runID) (\(title)) is \(state.rawValue)."
+        }
+    }
+}
+
 public protocol ChatSessionStore: Sendable {
     func createSession(title: String, at: Date) async throws -> ChatSession
     func session(_ id: String) async throws -> ChatSession?
     func sessions(limit: Int) async throws -> [ChatSession]
     func touch(_ id: String, at: Date) async throws
+    /// Remembers that `run` was started from `session`.
+    func link(run: Int64, session: String) async throws
+    /// The session's runs that finished, failed, or wait for a human since it was last told, marked told.
+    func takeRunNews(session: String) async throws -> [ChatRunNews]
 }
