@@ -38,6 +38,12 @@ extension MemoryBenchmark {
         }
     }
 
+    /// Records the embedding pass left without a vector (nil when vectors are off).
+    static func withoutVector(_ engine: MemoryEngine) async throws -> Int? {
+        guard case .ready(let model) = await engine.embeddingState else { return nil }
+        return try await engine.store.counts(model: model).pendingVectors
+    }
+
     /// Which of `candidates` (best first, each with its text) a chat context of `budget` tokens holds.
     static func packed(_ candidates: [(id: Int64, text: String)], budget: Int) -> (ids: Set<Int64>, tokens: Int) {
         let memories = candidates.map { ChatContext.Memory(id: $0.id, text: $0.text, source: "bench", untrusted: false) }
@@ -63,6 +69,7 @@ extension MemoryBenchmark {
         progress("chat/locomo: \(diaOf.count) turns stored; embedding")
         try await engine.indexPending()
         progress("chat/locomo: \(await engine.embeddingState)")
+        let missing = try await Self.withoutVector(engine)
         var hearth = ContextTally()
         var recent = ContextTally()
         var bm25 = ContextTally()
@@ -93,7 +100,8 @@ extension MemoryBenchmark {
         return [
             "dataset": "locomo", "budget": .number(Double(budget)), "questions": .number(Double(hearth.questions)),
             "embedding": .string("\(await engine.embeddingState)"),
-            "hearth": hearth.json, "recent_only": recent.json, "bm25": bm25.json,
+            "records_without_vector": missing.map { .number(Double($0)) } ?? .null, "hearth": hearth.json, "recent_only": recent.json,
+            "bm25": bm25.json,
             "query_embedding_p50_ms": .number(embedSorted.isEmpty ? 0 : (embedSorted[embedSorted.count / 2] * 100).rounded() / 100),
         ]
     }
@@ -107,10 +115,16 @@ extension MemoryBenchmark {
         var recent = ContextTally()
         var bm25 = ContextTally()
         let clock = ContinuousClock()
+        var missing: Int?
+        var incomplete = 0
         for (index, question) in questions.enumerated() {
             let (engine, url) = try await engine("chat-longmemeval")
             let stored = try await engine.remember(question.records)
             try await engine.indexPending()
+            if let gaps = try await Self.withoutVector(engine) {
+                missing = (missing ?? 0) + gaps
+                if gaps > 0 { incomplete += 1 }
+            }
             let answerSessions = Set(question.answerSessions)
             let evidence = Set(question.evidenceTurns.filter { $0 < stored.count }.map { stored[$0].id })
             let needed = evidence.isEmpty ? Set(stored.filter { $0.sessionID.map(answerSessions.contains) == true }.map(\.id)) : evidence
@@ -130,7 +144,9 @@ extension MemoryBenchmark {
         }
         return [
             "dataset": "longmemeval", "budget": .number(Double(budget)), "questions": .number(Double(questions.count)),
-            "hearth": hearth.json, "recent_only": recent.json, "bm25": bm25.json,
+            "records_without_vector": missing.map { .number(Double($0)) } ?? .null,
+            "haystacks_with_gaps": missing == nil ? .null : .number(Double(incomplete)), "hearth": hearth.json, "recent_only": recent.json,
+            "bm25": bm25.json,
         ]
     }
 }

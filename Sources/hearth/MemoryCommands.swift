@@ -292,7 +292,9 @@ struct MemoryStatsCommand: AsyncParsableCommand {
             "records        \(counts.records)  (\(counts.byKind.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))"
         )
         print("sessions       \(counts.sessions)")
-        print("vectors        \(counts.vectors)\(model.map { " from \($0)" } ?? ""), \(counts.pendingVectors) waiting to be embedded")
+        print(
+            "vectors        \(counts.vectors)\(model.map { " from \($0)" } ?? ""), "
+                + "\(counts.pendingVectors) records without a vector (waiting to be embedded)")
         print("facts          \(counts.facts) active, \(counts.pendingFacts) pending confirmation, \(counts.invalidatedFacts) superseded")
         print("database       \(ByteCountFormatter.string(fromByteCount: counts.databaseBytes, countStyle: .file))")
         if let last {
