@@ -165,6 +165,16 @@ extension MemoryBenchmark {
             }
         }
         let quality = await engine.vectorRecall(queries: querySet.prefix(100).map(\.1), k: 10)
+        // Recall and time of the vector list alone at other rescoring depths, to choose the default from.
+        var byDepth: [JSONValue] = []
+        for depth in [1_000, 2_000, 4_000, 8_000, 16_000] where depth < size {
+            let queries = querySet.prefix(100).map(\.1)
+            byDepth.append([
+                "depth": .number(Double(depth)), "recall@10": .number(await engine.vectorRecall(queries: queries, k: 10, depth: depth)),
+                "mean_ms": .number(
+                    (await engine.vectorSearchMilliseconds(queries: queries, k: 10, depth: depth) * 1_000).rounded() / 1_000),
+            ])
+        }
         return [
             "records": .number(Double(size)), "vectors": .number(Double(vectors)),
             "store_and_embed_seconds": .number(storeSeconds), "index_build_seconds": .number(buildSeconds),
@@ -174,7 +184,7 @@ extension MemoryBenchmark {
                 "p50_ms": .number(SpineBenchmark.percentile(hybrid, 0.5)), "p99_ms": .number(SpineBenchmark.percentile(hybrid, 0.99)),
             ],
             "bm25": ["p50_ms": .number(SpineBenchmark.percentile(bm25, 0.5)), "p99_ms": .number(SpineBenchmark.percentile(bm25, 0.99))],
-            "vector_recall@10_vs_exact": .number(quality),
+            "vector_recall@10_vs_exact": .number(quality), "vector_by_depth": .array(byDepth),
         ]
     }
 }

@@ -436,13 +436,21 @@ struct Fusion {
 
 extension MemoryEngine {
     /// How many of the exact top-k the index's search finds (1.0 below `exactLimit`, where it is exact).
-    public func vectorRecall(queries: [[Float]], k: Int) -> Double {
+    /// Mean time of one vector search at `depth` candidates (milliseconds), for the benchmark.
+    public func vectorSearchMilliseconds(queries: [[Float]], k: Int, depth: Int) -> Double {
+        guard !queries.isEmpty else { return 0 }
+        let started = ContinuousClock.now
+        for query in queries { _ = textIndex.search(query, k: k, depth: depth) }
+        return (ContinuousClock.now - started).inSeconds * 1_000 / Double(queries.count)
+    }
+
+    public func vectorRecall(queries: [[Float]], k: Int, depth: Int? = nil) -> Double {
         guard !queries.isEmpty else { return 0 }
         var found = 0
         var wanted = 0
         for query in queries {
             let exact = Set(textIndex.search(query, k: k, forceExact: true).map(\.id))
-            let fast = Set(textIndex.search(query, k: k).map(\.id))
+            let fast = Set(textIndex.search(query, k: k, depth: depth).map(\.id))
             found += exact.intersection(fast).count
             wanted += exact.count
         }

@@ -6,8 +6,10 @@ import HearthCore
 /// An in-memory cosine index over unit vectors, with compact per-record metadata for filtering.
 ///
 /// Small sets are scanned exactly. Above `exactLimit` vectors, a scan over one-bit sign codes
-/// (48 bytes for 384 dimensions) picks `rescoreDepth` candidates by Hamming distance, which are
-/// then rescored with the full float vectors, so results carry exact cosines. Deletions leave a
+/// (48 bytes for 384 dimensions) picks `prefilterDepth` candidates by Hamming distance; those are
+/// ranked again by the float query against their sign codes (a table lookup per code byte, no
+/// float vector read), and the best `rescoreDepth` are rescored with the full float vectors, so
+/// results carry exact cosines. Deletions leave a
 /// tombstone; `compact()` reclaims them. The index holds nothing the store does not: it is rebuilt
 /// from SQLite at start, and vectors are added only after they are committed there.
 public struct VectorIndex: Sendable {
@@ -24,7 +26,9 @@ public struct VectorIndex: Sendable {
 
     /// Up to this many live vectors, search scans floats exactly.
     public var exactLimit = 20_000
-    /// How many sign-code candidates are rescored exactly.
+    /// How many Hamming candidates are ranked by the query against their sign codes.
+    public var prefilterDepth = 8_000
+    /// How many of those are rescored exactly.
     public var rescoreDepth = 1_000
 
     public init(dimensions: Int = 0) {
@@ -122,6 +126,7 @@ public struct VectorIndex: Sendable {
         var fresh = VectorIndex(dimensions: dimensions)
         fresh.exactLimit = exactLimit
         fresh.rescoreDepth = rescoreDepth
+        fresh.prefilterDepth = prefilterDepth
         fresh.columns = columns.emptyCopy()
         fresh.reserve(count)
         for slot in ids.indices where alive[slot] {
@@ -143,7 +148,8 @@ public struct VectorIndex: Sendable {
     // MARK: Search
 
     /// The `k` most similar records the filter admits, best first, with their cosine.
-    public func search(_ query: [Float], k: Int, filter: MemoryFilter = .any, forceExact: Bool = false) -> [ScoredID] {
+    /// `depth`: Hamming candidates to consider (default `prefilterDepth`).
+    public func search(_ query: [Float], k: Int, filter: MemoryFilter = .any, forceExact: Bool = false, depth: Int? = nil) -> [ScoredID] {
         guard k > 0, query.count == dimensions, count > 0, let admit = columns.admission(filter) else { return [] }
         var norm: Float = 0
         for value in query { norm += value * value }
@@ -153,7 +159,8 @@ public struct VectorIndex: Sendable {
         if forceExact || count <= exactLimit {
             candidates = ids.indices.filter { alive[$0] && admit($0) }
         } else {
-            candidates = hammingCandidates(unit, depth: max(rescoreDepth, k), admitsAll: filter == .any, admit: admit)
+            let near = hammingCandidates(unit, depth: max(depth ?? prefilterDepth, k), admitsAll: filter == .any, admit: admit)
+            candidates = near.count > max(rescoreDepth, k) ? codeRanked(unit, near, keep: max(rescoreDepth, k)) : near
         }
         return candidates.map { slot in (slot, dot(unit, slot)) }.best(k) { $0.1 > $1.1 }
             .map { ScoredID(id: ids[$0.0], score: Double($0.1)) }
@@ -164,6 +171,61 @@ public struct VectorIndex: Sendable {
             unit.withUnsafeBufferPointer { query in
                 VectorMath.dot(query.baseAddress!, rows.baseAddress! + slot * dimensions, count: dimensions)
             }
+        }
+    }
+
+    /// The `keep` slots of `slots` whose sign codes best match the float query: Σ qᵢ over the set
+    /// bits, which ranks like q · sign(v). One table of 256 partial sums per code byte makes it a
+    /// lookup per byte; only the 48-byte codes are read, not the 1.5 KB float rows.
+    private func codeRanked(_ unit: [Float], _ slots: [Int], keep: Int) -> [Int] {
+        let bytesPerCode = words * 8
+        var table = [Float](repeating: 0, count: bytesPerCode * 256)
+        for position in 0..<bytesPerCode {
+            let base = position * 256
+            for value in 1..<256 {
+                let low = value & -value
+                let dimension = position * 8 + low.trailingZeroBitCount
+                table[base + value] = table[base + (value & (value - 1))] + (dimension < dimensions ? unit[dimension] : 0)
+            }
+        }
+        var scored = [(score: Float, slot: Int)](repeating: (0, 0), count: slots.count)
+        table.withUnsafeBufferPointer { table in
+            codes.withUnsafeBytes { codeBytes in
+                let bytes = codeBytes.bindMemory(to: UInt8.self)
+                for (index, slot) in slots.enumerated() {
+                    let start = slot * bytesPerCode
+                    var sum: Float = 0
+                    for position in 0..<bytesPerCode { sum += table[position &* 256 &+ Int(bytes[start &+ position])] }
+                    scored[index] = (sum, slot)
+                }
+            }
+        }
+        Self.partition(&scored, keep: keep)
+        return scored.prefix(keep).map(\.slot)
+    }
+
+    /// Moves the `keep` highest scores to the front, in no particular order (quickselect).
+    public static func partition(_ items: inout [(score: Float, slot: Int)], keep: Int) {
+        guard keep > 0, keep < items.count else { return }
+        var low = 0
+        var high = items.count - 1
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while low < high {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let pivot = items[low + Int((state >> 33) % UInt64(high - low + 1))].score
+            var left = low
+            var right = high
+            while left <= right {
+                while items[left].score > pivot { left += 1 }
+                while items[right].score < pivot { right -= 1 }
+                if left <= right {
+                    items.swapAt(left, right)
+                    left += 1
+                    right -= 1
+                }
+            }
+            // [low, right] ≥ pivot ≥ [left, high]; keep narrowing to the side holding the boundary.
+            if keep - 1 <= right { high = right } else if keep - 1 >= left { low = left } else { return }
         }
     }
 

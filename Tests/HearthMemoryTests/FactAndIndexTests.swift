@@ -149,4 +149,54 @@ struct FactAndIndexTests {
         #expect(index.count == 2_000)
         #expect(index.search(vectors[1_500], k: 1).first?.id == 1_500)
     }
+
+    @Test("ranking Hamming candidates by the float query against their sign codes finds more of the exact top 10 than Hamming alone")
+    func codeRanking() throws {
+        var index = VectorIndex()
+        index.exactLimit = 100
+        index.rescoreDepth = 200
+        index.prefilterDepth = 1_600
+        var random = SplitMix64(seed: 7)
+        func gaussian() -> Float { Float(random.nextGaussianForTests()) }
+        let metadata = VectorMetadata(record: MemoryRecord(kind: .turn, text: "", source: "s", provenance: .trusted, occurredAt: Date()))
+        // Clustered, like embeddings: 200 centres, each vector a centre plus noise.
+        let centres = (0..<200).map { _ in (0..<96).map { _ in gaussian() } }
+        for id in 0..<20_000 {
+            let centre = centres[id % 200]
+            try index.upsert(id: Int64(id), vector: centre.map { $0 + 0.8 * gaussian() }, metadata: metadata)
+        }
+        var ranked = 0
+        var hammingOnly = 0
+        for probe in 0..<100 {
+            let query = centres[probe % 200].map { $0 + 0.8 * gaussian() }
+            let exact = Set(index.search(query, k: 10, forceExact: true).map(\.id))
+            ranked += exact.intersection(index.search(query, k: 10).map(\.id)).count
+            hammingOnly += exact.intersection(index.search(query, k: 10, depth: 200).map(\.id)).count
+        }
+        #expect(ranked > hammingOnly, "code-ranked \(ranked) vs Hamming only \(hammingOnly) of 1,000")
+        #expect(Double(ranked) / 1_000 >= 0.95, "code-ranked recall \(Double(ranked) / 1_000)")
+    }
+
+    @Test("the partial sort puts exactly the highest scores first")
+    func partition() {
+        var random = SplitMix64(seed: 3)
+        for size in [1, 2, 10, 500, 4_001] {
+            for keep in [1, size / 3, size - 1] where keep > 0 && keep < size {
+                // Few distinct values, so ties around the boundary are common.
+                var items = (0..<size).map { (score: Float(random.next() % 50), slot: $0) }
+                let expected = items.map(\.score).sorted(by: >).prefix(keep)
+                VectorIndex.partition(&items, keep: keep)
+                #expect(items.prefix(keep).map(\.score).sorted(by: >) == Array(expected), "size \(size), keep \(keep)")
+                #expect(Set(items.map(\.slot)).count == size, "nothing lost or duplicated")
+            }
+        }
+    }
+}
+
+extension SplitMix64 {
+    mutating func nextGaussianForTests() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-12)
+        let u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
 }
