@@ -237,7 +237,7 @@ let package = Package(
             name: "HearthMemoryTests",
             dependencies: [
                 "HearthMemory", "HearthCore", "HearthStore", "HearthModels", "HearthTesting", "CHearthKernels",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

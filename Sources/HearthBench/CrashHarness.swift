@@ -33,6 +33,8 @@ public struct CrashHarness: Sendable {
     }
 
     public struct Report: Sendable, Codable, Equatable {
+        /// Replays this run: `HEARTH_CRASH_SEED=<seed>` in the suite, `--seed` on `hearth bench`.
+        public var seed: UInt64 = 0
         public var rounds = 0
         public var killsDuringStartup = 0
         public var killsWhileServing = 0
@@ -63,6 +65,25 @@ public struct CrashHarness: Sendable {
         self.options = options
     }
 
+    /// The seed a suite run uses: `HEARTH_CRASH_SEED` when set (to replay a failure), else a fresh one.
+    ///
+    /// - Throws: a message naming the variable when it is not a number.
+    public static func seed(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> UInt64 {
+        guard let text = environment["HEARTH_CRASH_SEED"] else { return freshSeed() }
+        guard let seed = UInt64(text.trimmingCharacters(in: .whitespaces)) else {
+            throw CrashSeedError(text: text)
+        }
+        return seed
+    }
+
+    /// A random seed below 2^53, so it survives any JSON reader exactly.
+    public static func freshSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 53)) }
+
+    public struct CrashSeedError: Error, CustomStringConvertible {
+        public var text: String
+        public var description: String { "HEARTH_CRASH_SEED=\"\(text)\" is not a number from 0 to \(UInt64.max)" }
+    }
+
     /// Acknowledgements collected while the daemon is being killed.
     final class Ledger: Sendable {
         let eventKeys = Mutex<[String]>([])
@@ -80,6 +101,7 @@ public struct CrashHarness: Sendable {
         try DaemonUnderTest.prepare(dataDirectory: data, workspace: workspace, extraConfig: "[maildir]\nenabled = false\n")
         var random = SplitMix64(seed: options.seed)
         var report = Report()
+        report.seed = options.seed
         let acknowledged = Ledger()
 
         for round in 0..<options.rounds {

@@ -303,7 +303,10 @@ public struct TOMLParser {
             word += " " + readWord()
         }
         let length = word.utf8.count
-        if Self.looksLikeDate(word) || Self.looksLikeTime(word) { return .datetime(word) }
+        if Self.looksLikeDate(word) || Self.looksLikeTime(word) {
+            if let problem = Self.dateTimeProblem(word) { throw failure("invalid date-time \"\(word)\": \(problem)", backtrack: length) }
+            return .datetime(word)
+        }
         switch word {
         case "inf", "+inf": return .float(.infinity)
         case "-inf": return .float(-.infinity)
@@ -363,6 +366,52 @@ public struct TOMLParser {
             && scalars[4] == UInt8(ascii: "-") && scalars[7] == UInt8(ascii: "-")
     }
 
+    /// Why `word` is not an RFC 3339 date, time or date-time as TOML 1.0 allows them, or nil.
+    static func dateTimeProblem(_ word: String) -> String? {
+        var bytes = Array(word.utf8)[...]
+        func number(_ count: Int) -> Int? {
+            guard bytes.count >= count, bytes.prefix(count).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            defer { bytes = bytes.dropFirst(count) }
+            return bytes.prefix(count).reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        func take(_ byte: UInt8) -> Bool {
+            guard bytes.first == byte else { return false }
+            bytes = bytes.dropFirst()
+            return true
+        }
+        func time() -> String? {
+            guard let hour = number(2), take(UInt8(ascii: ":")), let minute = number(2), take(UInt8(ascii: ":")), let second = number(2)
+            else { return "expected HH:MM:SS" }
+            guard hour < 24, minute < 60, second <= 60 else { return "\(hour):\(minute):\(second) is not a time of day" }
+            if take(UInt8(ascii: ".")) {
+                guard bytes.first.map({ $0 >= 0x30 && $0 <= 0x39 }) == true else { return "expected digits after '.'" }
+                while let first = bytes.first, first >= 0x30, first <= 0x39 { bytes = bytes.dropFirst() }
+            }
+            return nil
+        }
+        if word.utf8.count >= 3, Array(word.utf8)[2] == UInt8(ascii: ":") {
+            if let problem = time() { return problem }
+            return bytes.isEmpty ? nil : "unexpected text after the time"
+        }
+        guard let year = number(4), take(UInt8(ascii: "-")), let month = number(2), take(UInt8(ascii: "-")), let day = number(2) else {
+            return "expected YYYY-MM-DD"
+        }
+        guard (1...12).contains(month) else { return "month \(month) does not exist" }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard (1...days).contains(day) else { return "day \(day) does not exist in month \(month) of \(year)" }
+        guard !bytes.isEmpty else { return nil }
+        guard take(UInt8(ascii: "T")) || take(UInt8(ascii: "t")) || take(UInt8(ascii: " ")) else { return "expected 'T' before the time" }
+        if let problem = time() { return problem }
+        if bytes.isEmpty || take(UInt8(ascii: "Z")) || take(UInt8(ascii: "z")) {
+            return bytes.isEmpty ? nil : "unexpected text after the offset"
+        }
+        guard take(UInt8(ascii: "+")) || take(UInt8(ascii: "-")), let hours = number(2), take(UInt8(ascii: ":")), let minutes = number(2)
+        else { return "expected Z or ±HH:MM" }
+        guard hours < 24, minutes < 60 else { return "offset \(hours):\(minutes) is out of range" }
+        return bytes.isEmpty ? nil : "unexpected text after the offset"
+    }
+
     private static func looksLikeTime(_ word: String) -> Bool {
         let scalars = Array(word.utf8)
         guard scalars.count >= 8 else { return false }
@@ -370,11 +419,12 @@ public struct TOMLParser {
     }
 
     private mutating func parseArray() throws(TOMLError) -> TOMLValue {
+        let opened = here
         index += 1
         var elements: [TOMLValue] = []
         while true {
             skipWhitespaceAndNewlinesAndComments()
-            guard let byte = peek() else { throw failure("unterminated array: expected ']'") }
+            guard let byte = peek() else { throw failure("unterminated array (opened here): expected ']'", openedAt: opened) }
             if byte == UInt8(ascii: "]") {
                 index += 1
                 return .array(elements)
@@ -386,7 +436,7 @@ public struct TOMLParser {
             case UInt8(ascii: "]"):
                 index += 1
                 return .array(elements)
-            case nil: throw failure("unterminated array: expected ']'")
+            case nil: throw failure("unterminated array (opened here): expected ']'", openedAt: opened)
             default: throw failure("expected ',' or ']' in array")
             }
         }
@@ -444,6 +494,7 @@ public struct TOMLParser {
     }
 
     private mutating func parseMultilineBasicString() throws(TOMLError) -> String {
+        let opened = here
         index += 3
         skipImmediateNewline()
         var result = String.UnicodeScalarView()
@@ -477,7 +528,7 @@ public struct TOMLParser {
             }
             result.append(contentsOf: try readUTF8Scalar())
         }
-        throw failure("unterminated multi-line string")
+        throw failure("unterminated multi-line string (opened here)", openedAt: opened)
     }
 
     private mutating func parseLiteralString() throws(TOMLError) -> String {
@@ -496,6 +547,7 @@ public struct TOMLParser {
     }
 
     private mutating func parseMultilineLiteralString() throws(TOMLError) -> String {
+        let opened = here
         index += 3
         skipImmediateNewline()
         let start = index
@@ -509,7 +561,7 @@ public struct TOMLParser {
             }
             if byte == UInt8(ascii: "\n") { advanceLine() } else { index += 1 }
         }
-        throw failure("unterminated multi-line literal string")
+        throw failure("unterminated multi-line literal string (opened here)", openedAt: opened)
     }
 
     private mutating func parseEscape() throws(TOMLError) -> Unicode.Scalar {
@@ -522,7 +574,9 @@ public struct TOMLParser {
         case UInt8(ascii: "n"): return "\n"
         case UInt8(ascii: "f"): return "\u{0C}"
         case UInt8(ascii: "r"): return "\r"
-        case UInt8(ascii: "e"): return "\u{1B}"
+        case UInt8(ascii: "e"):
+            index -= 1
+            throw failure("'\\e' is TOML 1.1; Hearth reads TOML 1.0 — write '\\u001B' for an escape character")
         case UInt8(ascii: "\""): return "\""
         case UInt8(ascii: "\\"): return "\\"
         case UInt8(ascii: "u"), UInt8(ascii: "U"):
@@ -611,6 +665,15 @@ public struct TOMLParser {
 
     private func describe(_ byte: UInt8) -> String {
         byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+    }
+
+    /// Where a construct opened (its line and column), for errors about its missing end.
+    private var here: (line: Int, column: Int) {
+        (line, String(decoding: bytes[lineStart..<min(index, bytes.count)], as: UTF8.self).count + 1)
+    }
+
+    private func failure(_ message: String, openedAt opened: (line: Int, column: Int)) -> TOMLError {
+        TOMLError(line: opened.line, column: opened.column, message: message)
     }
 
     private func failure(_ message: String, backtrack: Int = 0) -> TOMLError {

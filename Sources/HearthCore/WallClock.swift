@@ -13,6 +13,15 @@ public protocol WallClock: Sendable {
     func sleep(until deadline: Date) async throws
 }
 
+extension WallClock {
+    /// Sleeps for `duration` of this clock's time (a manual clock in tests: until it is advanced).
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled.
+    public func sleep(for duration: Duration) async throws {
+        try await sleep(until: now().addingTimeInterval(duration.inSeconds))
+    }
+}
+
 /// The machine's clock.
 public struct SystemWallClock: WallClock {
     /// Sleeps are split so that a wall-clock jump (NTP, suspend) is noticed within this interval.

@@ -153,7 +153,7 @@ public enum Daemon {
         services.append(
             MemoryMaintenanceService(
                 engine: memoryEngine, extractor: extractor, extractionBatch: memorySettings.extractionBatch, policy: consolidation,
-                consolidationEvery: Double(memorySettings.consolidateEveryHours) * 3600, logger: logger,
+                consolidationEvery: Double(memorySettings.consolidateEveryHours) * 3600, logger: logger, clock: clock,
                 report: { state in
                     memoryBoard.set(memorySettings.vectors ? state.description : "full text only ([memory] vectors = false)")
                 }))

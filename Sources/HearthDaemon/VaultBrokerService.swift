@@ -78,7 +78,7 @@ struct VaultBrokerService: Service {
                 break
             }
             let pause = Duration.seconds(failures * 2)
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: pause) }
         }
         try? await gracefulShutdown()
     }

@@ -141,13 +141,16 @@ public struct MemoryMaintenanceService: Service {
     let logger: Logger
     /// Told the retrieval state after each round (for `hearth status`).
     let report: @Sendable (EmbeddingState) -> Void
+    /// Paces the rounds and consolidation (a manual clock in tests).
+    let clock: any WallClock
 
     public init(
         engine: MemoryEngine, extractor: FactExtractor?, extractionBatch: Int = 8, policy: ConsolidationPolicy = ConsolidationPolicy(),
         interval: Duration = .seconds(30), consolidationEvery: TimeInterval = 86_400, logger: Logger,
-        report: @escaping @Sendable (EmbeddingState) -> Void = { _ in }
+        clock: any WallClock = SystemWallClock(), report: @escaping @Sendable (EmbeddingState) -> Void = { _ in }
     ) {
         self.report = report
+        self.clock = clock
         self.engine = engine
         self.extractor = extractor
         self.extractionBatch = extractionBatch
@@ -176,9 +179,9 @@ public struct MemoryMaintenanceService: Service {
                         )
                     }
                 }
-                if Date().timeIntervalSince(lastConsolidation) >= consolidationEvery {
+                if clock.now().timeIntervalSince(lastConsolidation) >= consolidationEvery {
                     let report = try await engine.consolidate(policy)
-                    lastConsolidation = Date()
+                    lastConsolidation = clock.now()
                     if !report.isEmpty { logger.info("memory: \(report.text)") }
                 }
             } catch {
@@ -190,7 +193,7 @@ public struct MemoryMaintenanceService: Service {
             let pause: Duration
             if case .unavailable = state { pause = min(interval, .seconds(5)) } else { pause = interval }
             // A graceful shutdown ends the pause at once instead of waiting it out.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            try? await cancelWhenGracefulShutdown { try await clock.sleep(for: pause) }
         }
     }
 }

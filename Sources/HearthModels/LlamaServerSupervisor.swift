@@ -31,6 +31,8 @@ public final class InferenceStatus: Sendable {
     public init() {}
 
     public var phase: Phase { state.withLock { $0.phase } }
+    /// How many times the server died and was (or is about to be) restarted.
+    public var restarts: Int { state.withLock { $0.restarts } }
     /// Where the server listens and its key, once ready.
     public var connection: (baseURL: String, apiKey: String)? {
         state.withLock { state in
@@ -138,11 +140,14 @@ public struct LlamaServerSupervisor: Service {
     let options: Options
     let status: InferenceStatus
     let logger: Logger
+    /// Paces restarts and readiness probes (a manual clock in tests).
+    let clock: any WallClock
 
-    public init(options: Options, status: InferenceStatus, logger: Logger) {
+    public init(options: Options, status: InferenceStatus, logger: Logger, clock: any WallClock = SystemWallClock()) {
         self.options = options
         self.status = status
         self.logger = logger
+        self.clock = clock
     }
 
     var pidFile: URL { options.runtimeDirectory.appending(path: "llama-server.pid") }
@@ -166,7 +171,7 @@ public struct LlamaServerSupervisor: Service {
             let url = "http://127.0.0.1:\(port)"
             status.starting(pid: server.pid, baseURL: url, apiKey: apiKey)
             logger.info("llama-server starting (pid \(server.pid), \(url))")
-            let started = ContinuousClock.now
+            let started = clock.now()
             // Graceful shutdown (in a ServiceGroup) and plain cancellation (a command's private
             // server) both end the wait by stopping the server.
             let outcome = await withTaskCancellationHandler {
@@ -185,18 +190,18 @@ public struct LlamaServerSupervisor: Service {
             }
             await server.stop()
             // A server that ran healthy for a while earns a fresh, short backoff.
-            if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
+            if clock.now().timeIntervalSince(started) > 60 { backoff = .seconds(1) }
             status.failed(outcome, willRestart: true)
             logger.error("llama-server: \(outcome); restarting in \(backoff) (log: \(options.logFile.path))")
-            try? await Task.sleep(for: backoff)
+            try? await clock.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(60))
         }
     }
 
     /// Waits for readiness, then for the server's exit; returns why it is no longer serving.
     private func superviseOnce(_ server: SupervisedProcess, url: String, apiKey: String) async -> String {
-        let deadline = ContinuousClock.now + options.readyTimeout
-        while ContinuousClock.now < deadline {
+        let deadline = clock.now().addingTimeInterval(options.readyTimeout.inSeconds)
+        while clock.now() < deadline {
             if let status = server.exitStatus { return "exited during start-up with status \(status)\(tail())" }
             switch await Self.probe(url: url, apiKey: apiKey) {
             case .ready:
@@ -207,7 +212,7 @@ public struct LlamaServerSupervisor: Service {
             case .failed(let reason):
                 return "a model failed to load: \(reason)\(tail())"
             case .notYet:
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await clock.sleep(for: .milliseconds(100))
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { return "stopping" }
         }

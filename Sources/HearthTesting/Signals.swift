@@ -43,3 +43,28 @@ public struct TimeoutError: Error, CustomStringConvertible {
     public let seconds: Double
     public var description: String { "timed out after \(seconds) s waiting for \(what)" }
 }
+
+/// Polls `condition` every 10 ms until it holds; throws `TimeoutError` after `seconds` (generous by
+/// default, so a starved machine still meets it).
+public func waitUntil(_ what: String, seconds: Double = 30, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+    try await withTimeout(seconds, what) {
+        while try await !condition() { try await Task.sleep(for: .milliseconds(10)) }
+    }
+}
+
+/// A count any task can bump and read.
+public final class Counter: Sendable {
+    private let count = Mutex(0)
+    public init() {}
+    public func increment() { count.withLock { $0 += 1 } }
+    public var value: Int { count.withLock { $0 } }
+}
+
+/// Preconditions of suites that need something of the machine (user namespaces, bubblewrap, the
+/// local models). Where CI runs (`CI=true`) a missing precondition must fail, never skip.
+public enum Preconditions {
+    public static var requiredInCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// Whether a suite needing `available` runs: when it is there, and always in CI.
+    public static func run(if available: Bool) -> Bool { available || requiredInCI }
+}

@@ -52,7 +52,7 @@ struct SpineBenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         if let crash {
-            let seed = seed ?? UInt64.random(in: 0...UInt64.max)
+            let seed = seed ?? CrashHarness.freshSeed()
             progress("crash harness: \(crash) rounds, seed \(seed), scratch \(directory.path)")
             let report = try await CrashHarness(options: .init(rounds: crash, seed: seed, directory: directory)).run(progress: progress)
             let encoded = try JSONValue(parsing: JSONEncoder().encode(report))

@@ -157,17 +157,38 @@ struct DaemonTests {
     @Test("SIGKILL at random moments loses and duplicates nothing (crash harness, modest count)", .timeLimit(.minutes(3)))
     func crashHarness() async throws {
         let directory = try TemporaryDirectory(prefix: "crash")
-        let report = try await CrashHarness(options: .init(rounds: 12, seed: UInt64.random(in: 0...UInt64.max), directory: directory.url))
-            .run()
-        #expect(report.rounds == 12)
-        #expect(report.acknowledgedEvents > 0)
-        #expect(report.lostEvents == [])
-        #expect(report.duplicatedEvents == [])
-        #expect(report.lostRuns == [])
-        #expect(report.unfinishedRuns == [])
-        #expect(report.missingLines == [])
-        #expect(report.duplicatedLines == [])
-        #expect(report.integrityCheck == "ok")
+        let seed = try CrashHarness.seed()
+        // Printed first, so a failure (or a hang) can be replayed with HEARTH_CRASH_SEED.
+        print("crash harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
+        let report: CrashHarness.Report
+        do {
+            report = try await CrashHarness(options: .init(rounds: 12, seed: seed, directory: directory.url)).run()
+        } catch {
+            Issue.record("crash harness (seed \(seed), HEARTH_CRASH_SEED=\(seed) replays it) failed: \(error)")
+            return
+        }
+        let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
+        #expect(report.seed == seed, replay)
+        #expect(report.rounds == 12, replay)
+        #expect(report.acknowledgedEvents > 0, replay)
+        #expect(report.lostEvents == [], replay)
+        #expect(report.duplicatedEvents == [], replay)
+        #expect(report.lostRuns == [], replay)
+        #expect(report.unfinishedRuns == [], replay)
+        #expect(report.missingLines == [], replay)
+        #expect(report.duplicatedLines == [], replay)
+        #expect(report.integrityCheck == "ok", replay)
+    }
+
+    @Test("HEARTH_CRASH_SEED replays a seed; a bad one is a clear error")
+    func crashSeed() throws {
+        #expect(try CrashHarness.seed(environment: ["HEARTH_CRASH_SEED": "42"]) == 42)
+        #expect(throws: CrashHarness.CrashSeedError.self) { try CrashHarness.seed(environment: ["HEARTH_CRASH_SEED": "x"]) }
+        do {
+            _ = try CrashHarness.seed(environment: ["HEARTH_CRASH_SEED": "x"])
+        } catch {
+            #expect(String(describing: error).contains("HEARTH_CRASH_SEED=\"x\" is not a number"))
+        }
     }
 
     // MARK: Helpers

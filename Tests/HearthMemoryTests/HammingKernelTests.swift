@@ -1,4 +1,5 @@
 import CHearthKernels
+import Foundation
 import HearthCore
 import HearthMemory
 import Testing
@@ -41,8 +42,14 @@ struct HammingKernelTests {
         compare(words: 12, rows: 300, seed: 14)
     }
 
-    @Test("the kernel in use is named")
-    func named() {
-        #expect(["popcnt", "portable"].contains(VectorIndex.hammingKernel))
+    @Test("the kernel in use is the one this processor supports: popcnt where /proc/cpuinfo lists it")
+    func named() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
+        #if arch(x86_64)
+            #expect(VectorIndex.hammingKernel == (flags.contains("popcnt") ? "popcnt" : "portable"), "flags: \(flags.count)")
+        #else
+            #expect(VectorIndex.hammingKernel == "portable")
+        #endif
     }
 }

@@ -252,11 +252,15 @@ struct ClientTests {
             for try await chunk in client.stream(ChatRequest(messages: [.user("hi")])) {
                 if case .done = chunk { sawDone = true }
             }
+            // The stream must end because of the cancellation (not an error of its own, not a reply).
+            try Task.checkCancellation()
             return sawDone
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Cancel only once the request is at the server, mid-stream.
+        try await waitUntil("the request to reach the server") { server.requests.count == 1 }
         task.cancel()
         let result = try await withTimeout(5, "the cancelled stream to end") { await task.result }
-        #expect((try? result.get()) != true)
+        #expect(throws: CancellationError.self) { try result.get() }
+        #expect(server.requests.count == 1, "not retried after the cancellation")
     }
 }

@@ -223,6 +223,8 @@ public struct ChatEngine: Sendable {
                 "the model could not answer (\(error)); your message is stored — ask again once the model server runs ('hearth daemon')"
             return
         }
+        // A turn cancelled mid-answer (the client went away) stores no empty answer.
+        try Task.checkCancellation()
         guard let response = final else { return }
         result.usage = response.usage
         let looped =
