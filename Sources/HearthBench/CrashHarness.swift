@@ -1,8 +1,8 @@
 import Foundation
-import GRDB
 import Glibc
 import HearthCore
 import HearthServer
+import HearthStore
 import Synchronization
 
 /// Kills the real daemon with SIGKILL at random moments while events and effect runs pour in
@@ -144,13 +144,10 @@ public struct CrashHarness: Sendable {
 
         // A last, undisturbed daemon finishes every run, then stops gracefully.
         let final = try await DaemonUnderTest.start(binary: options.binary, dataDirectory: data, timeout: 60)
-        let database = try DatabaseQueue(path: data.appending(path: "hearth.sqlite").path, configuration: Self.readOnly)
+        let database = try DatabaseAudit(readOnly: data.appending(path: "hearth.sqlite"))
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            let open = try await database.read { db in
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM run WHERE state IN ('pending', 'running')") ?? 0
-            }
-            if open == 0 { break }
+            if try await database.unfinishedRunCount() == 0 { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         await final.stop()
@@ -159,12 +156,6 @@ public struct CrashHarness: Sendable {
         try database.close()
         report.seconds = Date().timeIntervalSince(started)
         return report
-    }
-
-    private static var readOnly: Configuration {
-        var configuration = Configuration()
-        configuration.readonly = true
-        return configuration
     }
 
     private func feedHTTP(_ client: DaemonClient, round: Int, stop: StopFlag, acknowledged: Ledger) async {
@@ -234,7 +225,7 @@ public struct CrashHarness: Sendable {
         }
     }
 
-    private func verify(database: DatabaseQueue, workspace: URL, acknowledged: Ledger, report: inout Report) async throws {
+    private func verify(database: DatabaseAudit, workspace: URL, acknowledged: Ledger, report: inout Report) async throws {
         let eventKeys = acknowledged.eventKeys.withLock { $0 }
         let markers = acknowledged.unkeyedMarkers.withLock { $0 }
         let runKeys = acknowledged.runKeys.withLock { $0 }
@@ -243,20 +234,10 @@ public struct CrashHarness: Sendable {
         report.acknowledgedViaCLI = acknowledged.viaCLI.withLock { $0 }
         report.acknowledgedRuns = runKeys.count
 
-        let (storedKeys, markerCounts, runs, steps, integrity) = try await database.read { db in
-            let keys = Set(try String.fetchAll(db, sql: "SELECT key FROM event WHERE key IS NOT NULL"))
-            var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(
-                db,
-                sql: "SELECT json_extract(payload, '$.marker') AS marker, COUNT(*) AS n FROM event WHERE kind = 'crash.unkeyed' GROUP BY 1")
-            {
-                counts[row["marker"]] = row["n"]
-            }
-            let runs = try Row.fetchAll(db, sql: "SELECT key, state FROM run").map { ($0["key"] as String? ?? "", $0["state"] as String) }
-            let steps = try String.fetchAll(db, sql: "SELECT idempotencyKey FROM step")
-            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
-            return (keys, counts, runs, steps, integrity)
-        }
+        let snapshot = try await database.snapshot(markerKind: "crash.unkeyed", markerField: "marker")
+        let (storedKeys, markerCounts, runs, steps, integrity) = (
+            snapshot.eventKeys, snapshot.markerCounts, snapshot.runs, snapshot.stepKeys, snapshot.integrity
+        )
         report.integrityCheck = integrity
         report.lostEvents = eventKeys.filter { !storedKeys.contains($0) } + markers.filter { markerCounts[$0] == nil }
         report.duplicatedEvents = markerCounts.filter { $0.value > 1 }.map(\.key).sorted()

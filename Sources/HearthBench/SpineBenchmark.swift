@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import HearthCore
 import HearthServer
@@ -91,35 +90,18 @@ public struct SpineBenchmark: Sendable {
         let hearthBatchSeconds = (ContinuousClock.now - batchStart).inSeconds
 
         // Baseline: the same table and pragmas, plain GRDB statements, no validation or dedupe lookup.
-        let raw = try DatabasePool(path: directory.appending(path: "raw.sqlite").path)
-        try await raw.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(
-                sql: """
-                    CREATE TABLE event (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, kind TEXT NOT NULL,
-                    key TEXT UNIQUE, payload TEXT NOT NULL, occurredAt INTEGER NOT NULL, receivedAt INTEGER NOT NULL,
-                    provenance TEXT NOT NULL)
-                    """)
-        }
-        let payloadText = payload.jsonText
-        @Sendable func insert(_ db: Database, _ key: String) throws {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            try db.cachedStatement(
-                sql: "INSERT INTO event (source, kind, key, payload, occurredAt, receivedAt, provenance) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ).execute(arguments: ["bench", "bench.event", key, payloadText, now, now, "trusted"])
-        }
+        let raw = try await RawEventTable(file: directory.appending(path: "raw.sqlite"), payload: payload.jsonText)
         var rawSingle: [Double] = []
         let rawSingleStart = ContinuousClock.now
         for index in 0..<options.singleEvents {
             let start = ContinuousClock.now
-            try await raw.write { db in try insert(db, "s-\(index)") }
+            try await raw.insert(keys: ["s-\(index)"])
             rawSingle.append((ContinuousClock.now - start).inMilliseconds)
         }
         let rawSingleSeconds = (ContinuousClock.now - rawSingleStart).inSeconds
         let rawBatchStart = ContinuousClock.now
         for batch in stride(from: 0, to: options.batchedEvents, by: options.batchSize) {
-            let keys = (batch..<min(batch + options.batchSize, options.batchedEvents)).map { "b-\($0)" }
-            try await raw.write { db in for key in keys { try insert(db, key) } }
+            try await raw.insert(keys: (batch..<min(batch + options.batchSize, options.batchedEvents)).map { "b-\($0)" })
         }
         let rawBatchSeconds = (ContinuousClock.now - rawBatchStart).inSeconds
         try raw.close()
@@ -298,12 +280,10 @@ public struct SpineBenchmark: Sendable {
     }
 
     private func measureQuickCheck(_ url: URL) async throws -> Double {
-        var configuration = Configuration()
-        configuration.readonly = true
         let start = ContinuousClock.now
-        let queue = try DatabaseQueue(path: url.path, configuration: configuration)
-        _ = try await queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
-        try queue.close()
+        let audit = try DatabaseAudit(readOnly: url)
+        _ = try await audit.quickCheck()
+        try audit.close()
         return (ContinuousClock.now - start).inMilliseconds
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import HearthConfig
 import HearthCore
@@ -188,16 +189,13 @@ struct ModelsCommand: AsyncParsableCommand {
         return reply.body["live"]?["inference"] ?? ["phase": "unknown"]
     }
 
+    /// The file's SHA-256, read in 1 MiB pieces (model files are hundreds of megabytes).
     static func sha256(of url: URL) throws -> String {
-        let result = Process()
-        result.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        result.arguments = [url.path]
-        let pipe = Pipe()
-        result.standardOutput = pipe
-        try result.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        result.waitUntilExit()
-        return String(decoding: output, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = Crypto.SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     static func render(_ document: JSONValue) -> String {
