@@ -98,6 +98,38 @@ struct InferenceCLITests {
         #expect(server.requests.isEmpty)
     }
 
+    @Test("models --verify checks each model file against its pinned sha256: a changed file is named and fails the command")
+    func verifyModels() async throws {
+        let sandbox = try Sandbox()
+        let bin = sandbox.data.appending(path: "bin")
+        let models = sandbox.data.appending(path: "models")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        try Data("#!/bin/sh\nexit 0\n".utf8).write(to: bin.appending(path: "llama-server"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin.appending(path: "llama-server").path)
+        // Over a MiB, so the hash is read in more than one piece.
+        let chat = Data((0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let embed = Data("an embedding model".utf8)
+        try chat.write(to: models.appending(path: "chat.gguf"))
+        try embed.write(to: models.appending(path: "embed.gguf"))
+        // The pinned digests, from Hearth's own SHA-256 (an implementation independent of swift-crypto).
+        try Data(
+            """
+            [{"name": "chat", "kind": "chat", "file": "chat.gguf", "sha256": "\(SHA256.hex(chat))", "source": "test"},
+             {"name": "embed", "kind": "embedding", "file": "embed.gguf", "sha256": "\(SHA256.hex(embed))", "source": "test"}]
+            """.utf8
+        ).write(to: models.appending(path: "catalog.json"))
+        let good = try await sandbox.hearth(["models", "--verify", "--json"])
+        #expect(good.status == 0, "\(good.stderr)")
+        let entries = try JSONValue(parsing: good.stdout)["models"]?.arrayValue ?? []
+        #expect(entries.map { $0["sha256Verified"] } == [true, true])
+        try Data("an embedding modem".utf8).write(to: models.appending(path: "embed.gguf"))
+        let bad = try await sandbox.hearth(["models", "--verify"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("embed does not match its sha256; run scripts/setup to reinstall it"), "\(bad.stderr)")
+        #expect(bad.stdout.contains("sha256 MISMATCH"))
+    }
+
     @Test("without local inference installed, ask and models say to run scripts/setup")
     func notInstalled() async throws {
         let sandbox = try Sandbox()

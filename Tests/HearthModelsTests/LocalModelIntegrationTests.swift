@@ -215,8 +215,11 @@ struct LocalModelIntegrationTests {
             let result = try await StructuredOutput(model: client).generate(
                 Extracted.self, messages: [.user("Receipt: BOOK TA .K (TAMAN DAYA) SDN BHD, total 9.00. Extract vendor and total.")],
                 schema: schema)
-            #expect(!result.value.vendor.isEmpty)
-            #expect(result.value.total >= 0)
+            // The values the receipt holds, not merely well-typed ones: the 135M model gives part of
+            // the vendor's name (deterministically "TAMAN DAYA"), never text the receipt lacks.
+            let vendor = result.value.vendor.trimmingCharacters(in: .whitespaces).uppercased()
+            #expect(vendor.count >= 4 && "BOOK TA .K (TAMAN DAYA) SDN BHD".contains(vendor), "vendor: \(result.value.vendor)")
+            #expect(result.value.total == 9.0, "total: \(result.value.total)")
         }
     }
 
