@@ -35,7 +35,7 @@ final class WatcherHarness: Sendable {
     /// Starts the watcher and waits for its start-up comparison to be journaled.
     func startAndSettle(ignore: [String] = ["*.swp"]) async throws -> (Task<Void, any Error>, JSONValue) {
         let task = start(ignore: ignore)
-        let report = try await withTimeout(10, "the start-up scan") { [startup] in await startup.next()! }
+        let report = try await withTimeout(30, "the start-up scan") { [startup] in await startup.next()! }
         return (task, report)
     }
 
@@ -46,7 +46,7 @@ final class WatcherHarness: Sendable {
     /// Waits until an event matching `predicate` is in the journal.
     @discardableResult
     func waitFor(_ what: String, _ predicate: @escaping @Sendable (Event) -> Bool) async throws -> Event {
-        try await withTimeout(10, what) { [self] in
+        try await withTimeout(30, what) { [self] in
             while true {
                 if let match = try await events().first(where: predicate) { return match }
                 _ = await journaled.next()
@@ -188,7 +188,7 @@ struct FileWatcherTests {
         let thread = Thread { watcher.run() }
         thread.start()
         defer { watcher.stop() }
-        let startup = try await withTimeout(10, "start-up") { await batches.next()! }
+        let startup = try await withTimeout(30, "start-up") { await batches.next()! }
         #expect(startup.1 == .startup)
         // The queue holds 16384 events by default; 20,000 files overflow it while the thread is held.
         let limit =

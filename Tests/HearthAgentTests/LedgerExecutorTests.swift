@@ -28,11 +28,13 @@ struct LedgerExecutorTests {
     }
 
     func waitForRun(_ id: Int64, _ state: RunState) async throws -> RunDetail {
-        try await withTimeout(10, "run \(id) to be \(state)") { [ledger] in
+        // Polls with a pause: a busy loop of yields would take the very threads the executor needs
+        // on a starved machine.
+        try await withTimeout(45, "run \(id) to be \(state)") { [ledger] in
             while true {
                 let detail = try await ledger.run(id)
                 if detail.run.state == state { return detail }
-                await Task.yield()
+                try await Task.sleep(for: .milliseconds(10))
             }
         }
     }

@@ -26,7 +26,7 @@ struct MaildirWatcherTests {
             reportStartup: { [startup] _, report in startup.send(report) },
             onJournaled: { [journaled] count in journaled.send(count) })
         let task = Task { try await service.run() }
-        _ = try await withTimeout(10, "maildir start-up") { [startup] in await startup.next()! }
+        _ = try await withTimeout(30, "maildir start-up") { [startup] in await startup.next()! }
         return task
     }
 
@@ -38,7 +38,7 @@ struct MaildirWatcherTests {
     }
 
     func waitForEvents(_ count: Int) async throws -> [Event] {
-        try await withTimeout(10, "\(count) mail events") { [journal, journaled] in
+        try await withTimeout(30, "\(count) mail events") { [journal, journaled] in
             while true {
                 let events = try await journal.events(EventQuery())
                 if events.count >= count { return events }

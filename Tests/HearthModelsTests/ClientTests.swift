@@ -259,7 +259,7 @@ struct ClientTests {
         // Cancel only once the request is at the server, mid-stream.
         try await waitUntil("the request to reach the server") { server.requests.count == 1 }
         task.cancel()
-        let result = try await withTimeout(5, "the cancelled stream to end") { await task.result }
+        let result = try await withTimeout(15, "the cancelled stream to end") { await task.result }
         #expect(throws: CancellationError.self) { try result.get() }
         #expect(server.requests.count == 1, "not retried after the cancellation")
     }

@@ -39,7 +39,7 @@ final class ServerHarness: Sendable {
         let service = server.service { port in listening.send(port) }
         let task = Task { try await service.run() }
         defer { task.cancel() }
-        let port = try await withTimeout(10, "the server to listen") { await listening.next()! }
+        let port = try await withTimeout(30, "the server to listen") { await listening.next()! }
         return try await body(DaemonClient(port: port, token: token))
     }
 
