@@ -161,10 +161,10 @@ struct ChatCommand: AsyncParsableCommand {
 
     func interactive(_ engine: ChatEngine, memory: MemoryEngine, store: ChatSQLStore, context: HearthContext) async throws {
         var chat = try await engine.resolveSession(session, new: new, firstMessage: "chat")
-        say("Hearth chat, session \(chat.id). /help lists commands; /quit (or Ctrl-D) ends.")
+        say("Hearth chat, session \(chat.id). /help lists commands; /quit (or Ctrl-D) ends; ↑/↓ recall earlier lines.")
+        let reader = TerminalLineReader(historyFile: context.paths.dataDirectory.appending(path: "chat-history"))
         while true {
-            FileHandle.standardOutput.write(Data("> ".utf8))
-            guard let line = readLine() else { break }
+            guard let line = reader.read(prompt: "> ") else { break }
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.isEmpty { continue }
             if text.hasPrefix("/") {
