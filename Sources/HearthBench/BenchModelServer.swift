@@ -12,14 +12,14 @@ struct BenchModelServer {
 
     /// Starts the server and waits until both models are loaded.
     static func start(
-        installation: ModelInstallation, directory: URL, threads: Int, progress: @Sendable (String) -> Void
+        installation: ModelInstallation, directory: URL, threads: Int, embeddingSlots: Int = 4, progress: @Sendable (String) -> Void
     ) async throws -> BenchModelServer {
         let status = InferenceStatus()
         let supervisor = LlamaServerSupervisor(
             options: .init(
                 installation: installation, chatModel: "smollm2-135m", embeddingModel: "minilm-l6",
                 runtimeDirectory: directory.appending(path: "runtime"), logFile: directory.appending(path: "llama-server.log"),
-                threads: threads, contextTokens: 4096),
+                threads: threads, contextTokens: 4096, embeddingSlots: embeddingSlots),
             status: status, logger: Logger(label: "bench"))
         let task = Task { try await supervisor.run() }
         progress("starting llama-server (-t \(threads))")

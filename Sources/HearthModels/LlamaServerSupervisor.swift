@@ -121,11 +121,15 @@ public struct LlamaServerSupervisor: Service {
         public var threads: Int
         public var contextTokens: Int
         public var readyTimeout: Duration
+        /// Texts the embedding model takes in one forward pass (llama-server slots, each with the
+        /// model's own window): one pass over many short texts is much cheaper than many passes.
+        public var embeddingSlots: Int
 
         public init(
             installation: ModelInstallation, chatModel: String, embeddingModel: String, runtimeDirectory: URL, logFile: URL,
-            threads: Int, contextTokens: Int, readyTimeout: Duration = .seconds(120)
+            threads: Int, contextTokens: Int, readyTimeout: Duration = .seconds(120), embeddingSlots: Int = 4
         ) {
+            self.embeddingSlots = embeddingSlots
             self.installation = installation
             self.chatModel = chatModel
             self.embeddingModel = embeddingModel
@@ -260,7 +264,10 @@ public struct LlamaServerSupervisor: Service {
             [\(embedding.name)]
             model = \(options.installation.path(of: embedding).path)
             embedding = true
-            c = \(embedding.contextTokens ?? 512)
+            np = \(max(1, options.embeddingSlots))
+            c = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
+            b = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
+            ub = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
             load-on-startup = true
 
             """

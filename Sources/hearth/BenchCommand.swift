@@ -11,8 +11,81 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks that print measured figures beside a baseline measured in the same run.",
         subcommands: [
             SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self, LoopBenchCommand.self,
-            AttentionBenchCommand.self, ChatBenchCommand.self,
+            AttentionBenchCommand.self, ChatBenchCommand.self, EmbedBenchCommand.self,
         ])
+}
+
+struct EmbedBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embedding texts/s through Hearth's embedding pass vs the same texts posted straight to llama-server.",
+        discussion: """
+            Stores LongMemEval turns, then embeds exactly the texts Hearth would (each turn, and each turn with its \
+            neighbours) twice on one private llama-server: posted directly in batches, and through the memory \
+            engine's work list. Repeated for each --slots value (texts per forward pass). Build with \
+            'swift build -c release' first.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "A LongMemEval-S file (JSON).")
+    var longmemeval: String
+
+    @Option(help: "Turns to store (about two texts each).")
+    var records = 500
+
+    @Option(help: "Texts per request.")
+    var batch = 64
+
+    @Option(help: "Embedding slots to compare, comma-separated.")
+    var slots = "1,4"
+
+    @Option(help: "llama-server threads (-t).")
+    var threads = 1
+
+    @Flag(help: "Print the figures as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard (10...100_000).contains(records) else { throw ValidationError("--records must be between 10 and 100000") }
+        guard (1...512).contains(batch) else { throw ValidationError("--batch must be between 1 and 512") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads must be between 1 and 64") }
+        guard !parsedSlots.isEmpty else { throw ValidationError("--slots takes counts from 1 to 64, e.g. 1,4") }
+        guard FileManager.default.isReadableFile(atPath: longmemeval) else {
+            throw ValidationError("cannot read \(longmemeval) (a LongMemEval-S JSON file)")
+        }
+    }
+
+    var parsedSlots: [Int] {
+        let values = slots.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.allSatisfy { (1...64).contains($0) } ? values : []
+    }
+
+    func run() async throws {
+        let context = try common.load()
+        let installation = try ModelInstallation.load(binary: context.paths.llamaServer, modelsDirectory: context.paths.modelsDirectory)
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-embed-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = EmbeddingBenchmark.Options(installation: installation, directory: directory, file: URL(fileURLWithPath: longmemeval))
+        options.records = records
+        options.batch = batch
+        options.threads = threads
+        options.slots = parsedSlots
+        let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
+        let figures = try await EmbeddingBenchmark(options: options).run(progress: progress)
+        if json {
+            print(figures.jsonText)
+            return
+        }
+        print("hearth bench embed: \(figures["records"]?.intValue ?? 0) LongMemEval turns, batches of \(batch), llama-server -t \(threads)")
+        for run in figures["runs"]?.arrayValue ?? [] {
+            print(
+                "slots \(run["slots"]?.intValue ?? 0): \(run["texts"]?.intValue ?? 0) texts — direct \(run["direct"]?["texts_per_second"]?.doubleValue ?? 0)/s, "
+                    + "hearth \(run["hearth"]?["texts_per_second"]?.doubleValue ?? 0)/s (\(run["hearth_vs_direct"]?.doubleValue ?? 0) of direct), "
+                    + "\(run["hearth"]?["records_without_vector"]?.intValue ?? 0) without a vector")
+        }
+    }
 }
 
 struct SpineBenchCommand: AsyncParsableCommand {
