@@ -84,7 +84,15 @@ public enum ModelServerDiscovery {
     /// What one URL serves: Ollama's `/api/tags`, else the OpenAI `/v1/models` list; nil when neither answers.
     public static func probe(_ baseURL: String, timeout: Duration = .seconds(5)) async -> DiscoveredServer? {
         let baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        if let tags = await get(baseURL + "/api/tags", timeout: timeout), let entries = tags["models"]?.arrayValue {
+        var tags = await get(baseURL + "/api/tags", timeout: timeout)
+        var list: JSONValue?
+        if tags == nil {
+            list = await get(baseURL + "/v1/models", timeout: timeout)
+            // The server is up: an `/api/tags` that was only late (a busy machine) gets one more
+            // chance before the server is taken for a plain OpenAI-compatible one.
+            if list != nil { tags = await get(baseURL + "/api/tags", timeout: timeout) }
+        }
+        if let tags, let entries = tags["models"]?.arrayValue {
             let models = entries.compactMap { entry -> DiscoveredServer.Model? in
                 guard let name = entry["name"]?.stringValue ?? entry["model"]?.stringValue else { return nil }
                 let details = entry["details"] ?? [:]
@@ -94,7 +102,7 @@ public enum ModelServerDiscovery {
             }
             return DiscoveredServer(provider: .ollama, baseURL: baseURL, models: models)
         }
-        if let list = await get(baseURL + "/v1/models", timeout: timeout), let entries = list["data"]?.arrayValue {
+        if let list, let entries = list["data"]?.arrayValue {
             let models = entries.compactMap { entry -> DiscoveredServer.Model? in
                 guard let name = entry["id"]?.stringValue else { return nil }
                 return .init(name: name, scale: ModelScale(name: name), embedding: isEmbedding(name: name, families: []))

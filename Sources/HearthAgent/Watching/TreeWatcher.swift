@@ -66,6 +66,8 @@ final class TreeWatcher: @unchecked Sendable {
     private var snapshot: [String: FileFingerprint]
     private var watches: [Int32: String] = [:]
     private var dirty: [String: UInt64] = [:]
+    /// While a batch of events is handled: the instant its paths settle (see `handle`).
+    private var batchDeadline: UInt64?
     private var needsRescan = false
 
     private static let directoryMask = UInt32(
@@ -113,6 +115,11 @@ final class TreeWatcher: @unchecked Sendable {
     // MARK: Live events
 
     private func handle(_ events: [InotifyEvent]) {
+        // Every path this batch touches settles at the same instant, so the two halves of a move
+        // (the old paths forgotten, the new tree walked) are compared together even when walking
+        // the new tree takes longer than the settle time on a busy machine.
+        batchDeadline = DispatchTime.now().uptimeNanoseconds + settleNanoseconds
+        defer { batchDeadline = nil }
         for event in events {
             if event.has(IN_Q_OVERFLOW) {
                 needsRescan = true
@@ -143,7 +150,7 @@ final class TreeWatcher: @unchecked Sendable {
     }
 
     private func markDirty(_ path: String) {
-        dirty[path] = DispatchTime.now().uptimeNanoseconds + settleNanoseconds
+        dirty[path] = batchDeadline ?? DispatchTime.now().uptimeNanoseconds + settleNanoseconds
     }
 
     private func nextTimeoutMilliseconds() -> Int? {
