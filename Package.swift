@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -120,11 +121,24 @@ let package = Package(
         ),
 
         // Data-dir layout, init, the daemon's lock, logging and its one ServiceGroup.
+        // The web dashboard: server-rendered pages on the daemon's port, one-time login links,
+        // sessions and CSRF tokens, escaping everywhere.
+        .target(
+            name: "HearthDashboard",
+            dependencies: [
+                "HearthCore", "HearthSandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "HearthTools", "HearthVault", "CHearthSystem",
+                "HearthTools", "HearthVault", "HearthDashboard", "CHearthSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,6 +167,8 @@ let package = Package(
             dependencies: [
                 "HearthCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -257,7 +273,7 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting", "HearthDemo", "HearthVault",
+                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

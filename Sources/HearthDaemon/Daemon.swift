@@ -4,6 +4,7 @@ import Glibc
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthDashboard
 import HearthMemory
 import HearthModels
 import HearthServer
@@ -315,6 +316,18 @@ public enum Daemon {
                 }
             }
         }
+        // The web dashboard, on the same port: pages over the same stores and hooks as the API.
+        let dashboardSessions = DashboardSessions()
+        var pagesData = DashboardData(ledger: ledger, workspace: paths.workspace, mounts: paths.mounts) { goalWake.wake() }
+        pagesData.goals = goals
+        pagesData.approvals = ApprovalSQLStore(database: database)
+        pagesData.inbox = dependencies.inbox
+        pagesData.acknowledge = dependencies.acknowledge
+        pagesData.inboxStream = dependencies.inboxStream
+        pagesData.latestBrief = dependencies.latestBrief
+        let dashboard = Dashboard(sessions: dashboardSessions, data: pagesData, logger: logger)
+        dependencies.pages = { router in dashboard.register(on: router) }
+        dependencies.dashboardLink = { await dashboardSessions.issueLink() }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes, dependencies: dependencies,
             logger: logger)

@@ -48,6 +48,10 @@ public struct APIDependencies: Sendable {
     public var routinesChanged: @Sendable () -> Void = {}
     /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
     public var latestBrief: (@Sendable () async throws -> JSONValue?)?
+    /// A one-time dashboard login token (`POST /v1/dashboard/link`, for `hearth dashboard`).
+    public var dashboardLink: (@Sendable () async -> String)?
+    /// Adds the web pages (the dashboard) beside the API.
+    public var pages: (@Sendable (Router<BasicRequestContext>) -> Void)?
 
     public init(
         journal: any EventJournal, ledger: any WorkLedger, effects: EffectRegistry, status: @escaping @Sendable () async -> JSONValue,
@@ -87,6 +91,7 @@ public struct APIDependencies: Sendable {
 /// | `GET /v1/approvals?all=1`, `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` | answer gated actions (`{"note"}` / `{"reason"}`) |
 /// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals", "vault"]}`: the CLI's nudge after it wrote the database or the vault |
 /// | `GET /v1/status` | the daemon's status document |
+/// | `POST /v1/dashboard/link` | a one-time login token for the web dashboard (`hearth dashboard`) |
 public struct APIServer: Sendable {
     public let port: Int
     let token: String
@@ -115,6 +120,7 @@ public struct APIServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ErrorMiddleware(logger: logger))
         router.get("/v1/health") { _, _ in Self.json(["status": "ok"]) }
+        dependencies.pages?(router)
         let api = router.group("/v1").add(middleware: BearerTokenMiddleware(token: token))
         api.post("/events") { request, _ in try await appendEvents(request) }
         api.get("/events") { request, _ in try await listEvents(request) }
@@ -139,6 +145,12 @@ public struct APIServer: Sendable {
             _ = try await book.expire(now: Date())
             let all = request.uri.queryParameters["all"].map { $0 == "1" || $0 == "true" } ?? false
             return Self.json(try Self.encode(try await book.approvals(states: all ? nil : [.pending])))
+        }
+        api.post("/dashboard/link") { _, _ in
+            guard let link = dependencies.dashboardLink else {
+                throw APIError(status: .serviceUnavailable, message: "this daemon serves no dashboard")
+            }
+            return Self.json(["token": .string(await link())])
         }
         api.post("/approvals/:id/approve") { request, context in try await answerApproval(request, context, approve: true) }
         api.post("/approvals/:id/deny") { request, context in try await answerApproval(request, context, approve: false) }

@@ -19,6 +19,7 @@ struct Hearth: AsyncParsableCommand {
             TraceCommand.self,
             DemoCommand.self, ToolCommand.self, AskCommand.self,
             ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self, BriefCommand.self,
+            DashboardCommand.self,
             InboxCommand.self, RoutineCommand.self, ChatCommand.self,
         ])
 }

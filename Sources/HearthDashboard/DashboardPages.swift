@@ -1,0 +1,232 @@
+import Foundation
+import HearthCore
+import HearthSandbox
+import Hummingbird
+import Logging
+
+extension Dashboard {
+    // MARK: Brief and inbox
+
+    func home(_ session: DashboardSessions.Session) async throws -> Response {
+        let inbox = (try? await data.inbox?(false))?.arrayValue ?? []
+        let brief = try? await data.latestBrief?()
+        let items: [[String: Any]] = inbox.map { item in
+            [
+                "id": item["id"]?.intValue ?? 0, "text": item["text"]?.stringValue ?? "", "level": item["level"]?.stringValue ?? "",
+                "at": String((item["occurredAt"]?.stringValue ?? "").prefix(16)).replacingOccurrences(of: "T", with: " "),
+                "reasons": (item["reasons"]?.arrayValue ?? []).compactMap { $0["detail"]?.stringValue }.joined(separator: "; "),
+            ]
+        }
+        let sections: [[String: Any]] = (brief?["sections"]?.arrayValue ?? []).map { section in
+            [
+                "title": section["title"]?.stringValue ?? "",
+                "items": (section["items"]?.arrayValue ?? []).map { ["text": $0["text"]?.stringValue ?? ""] },
+            ]
+        }
+        let briefTitle = brief?["title"]?.stringValue ?? "Latest brief"
+        return render(
+            "home", title: "Brief", session: session,
+            [
+                "inbox": items, "hasInbox": !items.isEmpty, "sections": sections, "briefTitle": briefTitle,
+                "attention": data.inbox != nil,
+            ])
+    }
+
+    func inboxStream(_ request: Request) async throws -> Response {
+        guard await currentSession(request) != nil else {
+            return message("Sign in", "Run 'hearth dashboard' for a login link.", status: .unauthorized, session: nil)
+        }
+        guard let subscribe = data.inboxStream else {
+            return message("Attention is off", "[attention] enabled = false in the config.", status: .serviceUnavailable, session: nil)
+        }
+        let stream = subscribe()
+        var headers = Self.pageHeaders(type: "text/event-stream")
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: .init { writer in
+                try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
+                for await item in stream {
+                    let event: JSONValue = [
+                        "id": item["id"] ?? .null, "text": item["text"] ?? "", "level": item["level"] ?? "",
+                        "at": item["occurredAt"] ?? "",
+                    ]
+                    try await writer.write(ByteBuffer(string: "event: interrupt\ndata: \(event.jsonText)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    // MARK: Approvals
+
+    func approvalsPage(_ session: DashboardSessions.Session, _ request: Request) async throws -> Response {
+        guard let book = data.approvals else {
+            throw DashboardError(title: "Approvals", text: "This daemon runs no goals (inference is off).", status: .serviceUnavailable)
+        }
+        let now = Date()
+        let waiting = try await book.approvals(states: [.pending]).filter { $0.expiresAt > now }
+        let cards: [[String: Any]] = waiting.map { approval in
+            let members = approval.arguments.objectValue ?? [:]
+            let arguments: [[String: Any]] = members.keys.sorted().map { name in
+                let value = members[name].map { $0.stringValue ?? $0.jsonText } ?? ""
+                return ["name": name, "value": value, "untrusted": approval.origins[name] == .untrusted]
+            }
+            return [
+                "id": approval.id, "run": approval.runID, "task": approval.taskID, "tool": approval.tool, "risk": approval.risk.rawValue,
+                "reason": approval.reason, "hash": approval.hash, "arguments": arguments,
+                "hasUntrusted": approval.origins.values.contains(.untrusted),
+                "expires": Self.duration(approval.expiresAt.timeIntervalSince(now)),
+            ]
+        }
+        let done = request.uri.queryParameters["answered"].map(String.init)
+        return render(
+            "approvals", title: "Approvals", session: session,
+            ["approvals": cards, "none": cards.isEmpty, "answered": done.map { ["text": "Approval \($0) answered."] } as Any])
+    }
+
+    func answer(_ request: Request, _ context: BasicRequestContext, approve: Bool) async throws -> Response {
+        try await form(request) { _, fields in
+            guard let book = data.approvals, let id = context.parameters.get("id").flatMap(Int64.init) else {
+                throw DashboardError.notFound("No such approval.")
+            }
+            let reason = fields["reason"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !approve && (reason ?? "").isEmpty {
+                throw DashboardError(
+                    title: "A reason, please", text: "Denying needs a reason: the agent is told it.", status: .badRequest)
+            }
+            do {
+                _ = try await book.decide(id, approve: approve, note: reason.flatMap { $0.isEmpty ? nil : $0 }, now: Date())
+            } catch let error as ApprovalError {
+                // The first answer wins, from any surface: say what really happened.
+                switch error {
+                case .notFound: throw DashboardError.notFound("There is no approval \(id).")
+                case .alreadyDecided(_, let state):
+                    throw DashboardError(
+                        title: "Already answered", text: "Approval \(id) is already \(state.rawValue); nothing was changed.",
+                        status: .conflict)
+                }
+            }
+            data.goalsChanged()
+            return Self.redirect("/approvals?answered=\(id)")
+        }
+    }
+
+    // MARK: Goals
+
+    func goalsPage(_ session: DashboardSessions.Session) async throws -> Response {
+        let runs = try await data.ledger.runs(limit: 100, states: nil).filter { $0.origin == "goal" }
+        let now = Date()
+        var rows: [[String: Any]] = []
+        for run in runs {
+            var row: [String: Any] = [
+                "id": run.id, "title": run.title, "state": run.state.rawValue, "stateLabel": Self.label(run.state),
+                "age": Self.duration(now.timeIntervalSince(run.createdAt)),
+            ]
+            if let detail = try? await data.goals?.goal(run.id) {
+                row["done"] = detail.tasks.filter { $0.state == .succeeded }.count
+                row["total"] = detail.tasks.count
+                row["tokens"] = detail.usage.tokens
+            }
+            rows.append(row)
+        }
+        return render("goals", title: "Goals", session: session, ["runs": rows, "none": rows.isEmpty, "canStart": data.goals != nil])
+    }
+
+    func startGoal(_ request: Request) async throws -> Response {
+        try await form(request) { _, fields in
+            guard let store = data.goals else {
+                throw DashboardError(title: "Goals", text: "This daemon runs no goals (inference is off).", status: .serviceUnavailable)
+            }
+            let text = (fields["goal"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !text.isEmpty else { throw DashboardError(title: "A goal, please", text: "Say what you want done.", status: .badRequest) }
+            let run = try await store.createGoal(text, budget: GoalBudget(), workspace: nil)
+            data.goalsChanged()
+            return Self.redirect("/goals/\(run.id)")
+        }
+    }
+
+    func goalPage(_ session: DashboardSessions.Session, id: String) async throws -> Response {
+        guard let store = data.goals, let runID = Int64(id), let detail = try? await store.goal(runID) else {
+            throw DashboardError.notFound("There is no goal \"\(id)\". The Goals page lists them.")
+        }
+        var tasks: [[String: Any]] = []
+        for record in detail.tasks {
+            let actions = (try? await store.actions(runID, task: record.task.id)) ?? []
+            tasks.append([
+                "title": record.task.title, "state": record.state.rawValue, "error": record.error as Any,
+                "summary": record.result?["summary"]?.stringValue as Any,
+                "open": record.state == .failed || record.state == .awaitingApproval,
+                "calls": actions.map { action -> [String: Any] in
+                    ["tool": action.tool, "state": action.state.rawValue, "error": action.error as Any]
+                },
+            ])
+        }
+        let reportPath = "Reports/run-\(runID).md"
+        let report = (try? WorkspaceFiles.read(reportPath, in: data.workspace, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) }
+        return render(
+            "goal", title: "Goal \(runID)", session: session,
+            [
+                "id": runID, "goal": detail.goal, "state": detail.run.state.rawValue, "stateLabel": Self.label(detail.run.state),
+                "pause": detail.pauseReason as Any, "tokens": detail.usage.tokens, "modelCalls": detail.usage.modelCalls,
+                "toolCalls": detail.usage.toolCalls, "tasks": tasks,
+                "canCancel": !detail.run.state.isFinished, "canResume": [.failed, .cancelled, .needsReview].contains(detail.run.state),
+                "report": report.map { SafeMarkdown.html($0, base: "Reports") } as Any, "reportPath": reportPath,
+            ])
+    }
+
+    func steer(_ request: Request, _ context: BasicRequestContext, cancel: Bool) async throws -> Response {
+        try await form(request) { _, _ in
+            guard let store = data.goals, let runID = context.parameters.get("id").flatMap(Int64.init) else {
+                throw DashboardError.notFound("No such goal.")
+            }
+            do {
+                _ = cancel ? try await store.cancelGoal(runID) : try await store.resumeGoal(runID)
+            } catch {
+                throw DashboardError(title: cancel ? "Not cancelled" : "Not resumed", text: "\(error)", status: .conflict)
+            }
+            data.goalsChanged()
+            return Self.redirect("/goals/\(runID)")
+        }
+    }
+
+    // MARK: Workspace files
+
+    /// A workspace file, read through the confined layer: a path that leaves the workspace is
+    /// refused (and logged). Text is shown as text; anything else is offered as a download.
+    func file(_ path: String) throws -> Response {
+        let decoded = path.removingPercentEncoding ?? path
+        let bytes: Data
+        do {
+            bytes = try WorkspaceFiles.read(decoded, in: data.workspace, limit: 8 << 20)
+        } catch {
+            logger.warning("dashboard: refused the file \"\(decoded)\": \(error)")
+            throw DashboardError(title: "Not available", text: "\(decoded) cannot be shown: \(error)", status: .notFound)
+        }
+        var headers = Self.pageHeaders(
+            type: String(data: bytes, encoding: .utf8) != nil ? "text/plain; charset=utf-8" : "application/octet-stream")
+        headers[.contentDisposition] = "inline"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: Wording
+
+    static func label(_ state: RunState) -> String {
+        switch state {
+        case .pending: "waiting to start"
+        case .running: "running"
+        case .succeeded: "done"
+        case .failed: "failed"
+        case .awaitingApproval: "waits for you"
+        case .cancelled: "cancelled"
+        case .needsReview: "needs review"
+        }
+    }
+
+    static func duration(_ seconds: TimeInterval) -> String {
+        let value = max(0, Int(seconds))
+        if value < 90 { return "\(value) s" }
+        if value < 90 * 60 { return "\(value / 60) min" }
+        if value < 36 * 3600 { return "\(value / 3600) h" }
+        return "\(value / 86_400) d"
+    }
+}
