@@ -21,6 +21,16 @@ public enum SafeMarkdown {
             if let tag = list { out.append("</\(tag)>") }
             list = nil
         }
+        /// An item of a `ul` or `ol`, opening that list when the previous line was not in it.
+        func listItem(_ tag: String, _ text: String) {
+            flushParagraph()
+            if list != tag {
+                closeList()
+                out.append("<\(tag)>")
+                list = tag
+            }
+            out.append("<li>\(inline(text, base: base))</li>")
+        }
         func flushTable() {
             guard !table.isEmpty else { return }
             let rows = table.filter { !$0.allSatisfy { cell in cell.allSatisfy { "-: ".contains($0) } } }
@@ -58,25 +68,13 @@ public enum SafeMarkdown {
                 continue
             }
             if line.hasPrefix("- ") || line.hasPrefix("* ") {
-                flushParagraph()
-                if list != "ul" {
-                    closeList()
-                    out.append("<ul>")
-                    list = "ul"
-                }
-                out.append("<li>\(inline(String(line.dropFirst(2)), base: base))</li>")
+                listItem("ul", String(line.dropFirst(2)))
                 continue
             }
             if let dot = line.firstIndex(of: "."), line[..<dot].allSatisfy(\.isNumber), !line[..<dot].isEmpty,
                 line[line.index(after: dot)...].hasPrefix(" ")
             {
-                flushParagraph()
-                if list != "ol" {
-                    closeList()
-                    out.append("<ol>")
-                    list = "ol"
-                }
-                out.append("<li>\(inline(String(line[line.index(dot, offsetBy: 2)...]), base: base))</li>")
+                listItem("ol", String(line[line.index(dot, offsetBy: 2)...]))
                 continue
             }
             closeList()

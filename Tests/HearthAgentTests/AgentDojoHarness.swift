@@ -193,7 +193,7 @@ final class AgentDojoBench: Sendable {
         defer { script.value.withLock { $0 = nil } }
         let client = InferenceClients.make(
             endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "hijacked", embeddingModel: "none"), apiKey: nil,
-            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+            timeouts: ModelTimeouts(request: .seconds(45), attempts: 1))
         let store = GoalSQLStore(database: database)
         let approvals = ApprovalSQLStore(database: database)
         var budget = GoalBudget()

@@ -79,7 +79,7 @@ struct InjectionFixture {
         let url = try await server.start()
         let client = InferenceClients.make(
             endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
-            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+            timeouts: ModelTimeouts(request: .seconds(45), attempts: 1))
         model = LanguageModelAgent(model: client, mode: .constrained)
     }
 

@@ -33,7 +33,7 @@ struct GoalFixture {
         let url = try await server.start()
         let client = InferenceClients.make(
             endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
-            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+            timeouts: ModelTimeouts(request: .seconds(45), attempts: 1))
         store = GoalSQLStore(database: try HearthDatabase.open(at: directory.appending("hearth.sqlite")))
         runner = GoalRunner(
             store: store, model: LanguageModelAgent(model: client, mode: .constrained), tools: BuiltinTools.all(), workspace: workspace,
@@ -241,7 +241,7 @@ struct GoalContextTests {
         defer { server.stop() }
         let client = InferenceClients.make(
             endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
-            timeouts: ModelTimeouts(request: .seconds(20), attempts: 1))
+            timeouts: ModelTimeouts(request: .seconds(45), attempts: 1))
         let store = GoalSQLStore(database: database)
         let recalled = try await memory.recall("Lisbon trip", limit: 3)
         let runner = GoalRunner(

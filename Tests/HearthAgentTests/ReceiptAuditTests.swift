@@ -26,7 +26,7 @@ struct ReceiptAuditTests {
         defer { server.stop() }
         let client = InferenceClients.make(
             endpoint: ModelEndpoint(provider: .openAI, baseURL: url, chatModel: "scripted", embeddingModel: "none"), apiKey: nil,
-            timeouts: ModelTimeouts(request: .seconds(20)))
+            timeouts: ModelTimeouts(request: .seconds(45)))
         let database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
         let store = GoalSQLStore(database: database)
         let run = try await store.createGoal(SampleWorkspace.goal, budget: GoalBudget())

@@ -7,7 +7,9 @@ import Testing
 
 let testHints = ModelHints(startServer: "start the test server", installModel: "install it in the test")
 
-func openAIClient(_ url: String, provider: ModelEndpoint.Provider = .llamaCpp, timeout: Duration = .seconds(10), attempts: Int = 3)
+/// A client for the scripted server. The default deadline is generous: only the timeout test
+/// relies on one, and a starved test process can take many seconds to answer its own loopback server.
+func openAIClient(_ url: String, provider: ModelEndpoint.Provider = .llamaCpp, timeout: Duration = .seconds(45), attempts: Int = 3)
     -> OpenAICompatibleClient
 {
     OpenAICompatibleClient(
@@ -18,7 +20,7 @@ func openAIClient(_ url: String, provider: ModelEndpoint.Provider = .llamaCpp, t
 func ollamaClient(_ url: String) -> OllamaClient {
     OllamaClient(
         endpoint: ModelEndpoint(provider: .ollama, baseURL: url, chatModel: "llama3", embeddingModel: "nomic"),
-        timeouts: ModelTimeouts(request: .seconds(10), attempts: 3, backoff: .milliseconds(20)), hints: testHints)
+        timeouts: ModelTimeouts(request: .seconds(45), attempts: 3, backoff: .milliseconds(20)), hints: testHints)
 }
 
 @Suite("Model clients against a real loopback server", .timeLimit(.minutes(1)))
