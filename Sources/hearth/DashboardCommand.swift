@@ -10,7 +10,7 @@ struct DashboardCommand: AsyncParsableCommand {
         commandName: "dashboard",
         abstract: "The web dashboard: prints a one-time login link (and opens it where a desktop browser exists).",
         discussion: """
-            The dashboard is served by the running daemon on its loopback port. The link signs one browser in \\
+            The dashboard is served by the running daemon on its loopback port. The link signs one browser in \
             (an HttpOnly session cookie) and works once, for ten minutes; run the command again for another.
             """)
 
