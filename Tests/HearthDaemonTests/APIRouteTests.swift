@@ -1,0 +1,66 @@
+import Foundation
+import HearthBench
+import HearthCore
+import HearthServer
+import HearthStore
+import HearthTesting
+import Testing
+
+/// The routes of the JSON API that had no test at the HTTP level: status, goals, approvals and the
+/// dashboard link, with the bearer token and without.
+@Suite("The JSON API, route by route", .timeLimit(.minutes(1)))
+struct APIRouteTests {
+    @Test("status, goals, approvals and the dashboard link answer over HTTP, with clear errors for bad input")
+    func routes() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        let daemon = try await sandbox.startDaemon()
+        let api = daemon.client
+
+        let status = try await api.get("/v1/status")
+        #expect(status.status == 200)
+        #expect(status.body["live"] != nil, "\(status.body)")
+
+        let goal = try await api.post("/v1/goals", ["goal": "Summarise each note in Notes/"])
+        #expect(goal.status == 201, "\(goal.body)")
+        let runID = try #require(goal.body["id"]?.intValue ?? goal.body["run"]?["id"]?.intValue, "\(goal.body)")
+        let empty = try await api.post("/v1/goals", ["goal": "  "])
+        #expect(empty.status == 400)
+        #expect(empty.body["error"]?.stringValue?.contains("\"goal\" must be a non-empty string") == true)
+        let unknown = try await api.post("/v1/goals", ["goal": "x", "when": "now"])
+        #expect(unknown.status == 400)
+        #expect(unknown.body["error"]?.stringValue?.contains("unknown field \"when\"") == true)
+
+        let book = ApprovalSQLStore(database: try HearthDatabase.open(at: sandbox.data.appending(path: "hearth.sqlite")))
+        let waiting = try await book.request(
+            Approval(
+                runID: Int64(runID), taskID: "t", position: 0, tool: "send_mail", risk: .sendExternal, arguments: ["to": "a@b.test"],
+                origins: ["to": .untrusted], reason: "to came from untrusted content", expiresAt: Date().addingTimeInterval(3600)))
+        let other = try await book.request(
+            Approval(
+                runID: Int64(runID), taskID: "t", position: 1, tool: "http_request", risk: .network, arguments: ["url": "https://x.test"],
+                origins: [:], reason: "network", expiresAt: Date().addingTimeInterval(3600)))
+        let list = try await api.get("/v1/approvals")
+        #expect(list.status == 200)
+        #expect(Set((list.body.arrayValue ?? []).compactMap { $0["id"]?.intValue }) == [Int(waiting.id), Int(other.id)])
+        let approved = try await api.post("/v1/approvals/\(waiting.id)/approve", ["note": "fine"])
+        #expect(approved.status == 200)
+        #expect(approved.body["state"] == "approved")
+        let again = try await api.post("/v1/approvals/\(waiting.id)/deny", ["reason": "late"])
+        #expect(again.status == 409)
+        #expect(again.body["error"]?.stringValue?.contains("already approved") == true)
+        let denied = try await api.post("/v1/approvals/\(other.id)/deny", ["reason": "not this site"])
+        #expect(denied.status == 200 && denied.body["state"] == "denied")
+        #expect(try await api.post("/v1/approvals/999/approve", nil).status == 404)
+        #expect(try await api.get("/v1/approvals").body.arrayValue?.isEmpty == true)
+        #expect(try await api.get("/v1/approvals?all=1").body.arrayValue?.count == 2)
+
+        let link = try await api.post("/v1/dashboard/link", nil)
+        #expect(link.status == 200)
+        #expect(link.body["token"]?.stringValue?.count == 64)
+        let stranger = DaemonClient(port: daemon.port, token: "wrong")
+        #expect(try await stranger.post("/v1/dashboard/link", nil).status == 401)
+        #expect(try await stranger.get("/v1/status").status == 401)
+        _ = await daemon.stop()
+    }
+}
