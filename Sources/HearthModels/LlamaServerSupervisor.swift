@@ -247,6 +247,9 @@ public struct LlamaServerSupervisor: Service {
     }
 
     private func writePresets(chat: InstalledModel, embedding: InstalledModel) throws {
+        // Each embedding slot gets the model's own window; one batch holds them all.
+        let slots = max(1, options.embeddingSlots)
+        let embeddingTokens = (embedding.contextTokens ?? 512) * slots
         let presets = """
             ; Written by hearth daemon at each start; edits are overwritten.
             version = 1
@@ -264,10 +267,10 @@ public struct LlamaServerSupervisor: Service {
             [\(embedding.name)]
             model = \(options.installation.path(of: embedding).path)
             embedding = true
-            np = \(max(1, options.embeddingSlots))
-            c = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
-            b = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
-            ub = \((embedding.contextTokens ?? 512) * max(1, options.embeddingSlots))
+            np = \(slots)
+            c = \(embeddingTokens)
+            b = \(embeddingTokens)
+            ub = \(embeddingTokens)
             load-on-startup = true
 
             """

@@ -68,10 +68,10 @@ final class TerminalLineReader {
 
     private func write(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
 
-    /// The history, private to the user (it holds what they typed).
+    /// The history, private to the user (it holds what they typed). Best effort: a history that
+    /// cannot be written costs the next session its ↑, never this line.
     private func saveHistory() {
         let text = editor.history.joined(separator: "\n") + "\n"
-        guard FileManager.default.createFile(atPath: historyFile.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-        else { return }
+        _ = FileManager.default.createFile(atPath: historyFile.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     }
 }

@@ -202,9 +202,7 @@ public struct ChatEngine: Sendable {
         async throws
     {
         guard let model = await model() else {
-            result.answeredBy = "memory"
-            result.answer = fallback(context)
-            result.note = "no model server is configured or running: start one with 'hearth daemon' (after scripts/setup), then ask again"
+            answerFromMemory(Self.noModelNote, context, into: &result)
             return
         }
         let request = ChatRequest(messages: context.messages(for: text), temperature: 0.2, maxTokens: settings.maxTokens)
@@ -217,10 +215,7 @@ public struct ChatEngine: Sendable {
                 }
             }
         } catch {
-            result.answeredBy = "memory"
-            result.answer = fallback(context)
-            result.note =
-                "the model could not answer (\(error)); your message is stored — ask again once the model server runs ('hearth daemon')"
+            answerFromMemory(Self.failedNote(error), context, into: &result)
             return
         }
         // A turn cancelled mid-answer (the client went away) stores no empty answer.
@@ -231,10 +226,7 @@ public struct ChatEngine: Sendable {
             response.finishReason == "repetition" || Repetition.isDegenerate(response.content)
             || Repetition.isUnreadable(response.content)
         if looped {
-            result.answeredBy = "memory"
-            result.answer = fallback(context)
-            result.note =
-                "the model's answer kept repeating itself and is not shown; a larger model would do better ('hearth doctor' lists model servers running here)"
+            answerFromMemory(Self.loopedNote, context, into: &result)
         } else {
             result.answer = response.content.trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -248,9 +240,7 @@ public struct ChatEngine: Sendable {
         stream: @Sendable (String) -> Void
     ) async throws {
         guard let agent = await acting.agent() else {
-            result.answeredBy = "memory"
-            result.answer = fallback(context)
-            result.note = "no model server is configured or running: start one with 'hearth daemon' (after scripts/setup), then ask again"
+            answerFromMemory(Self.noModelNote, context, into: &result)
             return
         }
         let specs = acting.tools.all.map(\.spec)
@@ -284,15 +274,12 @@ public struct ChatEngine: Sendable {
                         command = loop.invalidReply(problems)
                         continue
                     }
-                    result.answeredBy = "memory"
-                    result.answer = fallback(context)
-                    result.note =
-                        "the model could not answer (\(error)); your message is stored — ask again once the model server runs ('hearth daemon')"
+                    answerFromMemory(Self.failedNote(error), context, into: &result)
                     return
                 }
             case .run(let call, let position, _):
                 if let refusal = refusal(of: call, acting: acting, untrusted: loop.untrustedTexts, trusted: [text]) {
-                    result.calls.append(["tool": .string(call.name), "arguments": call.arguments, "ok": false, "result": .string(refusal)])
+                    result.calls.append(Self.callRecord(call, ok: false, result: refusal))
                     command = loop.refused(call, reason: refusal)
                     continue
                 }
@@ -306,25 +293,17 @@ public struct ChatEngine: Sendable {
                 } catch {
                     outcome = .failure(error)
                 }
-                let preview: String
                 switch outcome {
-                case .success(let output): preview = AgentLoop.preview(output.text)
-                case .failure(let error): preview = "error: " + AgentLoop.preview(error.description)
+                case .success(let output): result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text)))
+                case .failure(let error):
+                    result.calls.append(Self.callRecord(call, ok: false, result: "error: " + AgentLoop.preview(error.description)))
                 }
-                result.calls.append(
-                    [
-                        "tool": .string(call.name), "arguments": call.arguments, "ok": .bool((try? outcome.get()) != nil),
-                        "result": .string(preview),
-                    ])
                 command = loop.performed(call, outcome)
             case .finish(let ending, _):
                 switch ending {
                 case .answered(let answer, _):
                     if Repetition.isDegenerate(answer) || Repetition.isUnreadable(answer) {
-                        result.answeredBy = "memory"
-                        result.answer = fallback(context)
-                        result.note =
-                            "the model's answer kept repeating itself and is not shown; a larger model would do better ('hearth doctor' lists model servers running here)"
+                        answerFromMemory(Self.loopedNote, context, into: &result)
                     } else {
                         result.answer = answer.trimmingCharacters(in: .whitespacesAndNewlines)
                         stream(result.answer)
@@ -334,10 +313,8 @@ public struct ChatEngine: Sendable {
                     result.answer = observation.output.text
                     result.startedRun = observation.output.data["run"]?.intValue.map(Int64.init)
                 case .failed(let reason), .paused(let reason):
-                    result.answeredBy = "memory"
-                    result.answer = fallback(context)
+                    answerFromMemory("\(reason); the answer is what memory holds — a larger model would do better", context, into: &result)
                     result.error = .modelFailed(reason)
-                    result.note = "\(reason); the answer is what memory holds — a larger model would do better"
                 }
                 return
             }
@@ -361,6 +338,26 @@ public struct ChatEngine: Sendable {
             }
             return nil
         }
+    }
+
+    static let noModelNote =
+        "no model server is configured or running: start one with 'hearth daemon' (after scripts/setup), then ask again"
+    static let loopedNote =
+        "the model's answer kept repeating itself and is not shown; a larger model would do better ('hearth doctor' lists model servers running here)"
+    static func failedNote(_ error: any Error) -> String {
+        "the model could not answer (\(error)); your message is stored — ask again once the model server runs ('hearth daemon')"
+    }
+
+    /// One tool call of a turn, as `calls` lists it.
+    static func callRecord(_ call: ToolCall, ok: Bool, result: String) -> JSONValue {
+        ["tool": .string(call.name), "arguments": call.arguments, "ok": .bool(ok), "result": .string(result)]
+    }
+
+    /// The turn answered from memory instead of the model, with why.
+    private func answerFromMemory(_ note: String, _ context: ChatContext, into result: inout Result) {
+        result.answeredBy = "memory"
+        result.answer = fallback(context)
+        result.note = note
     }
 
     /// What memory holds for the question, quoted with its source, when the model cannot answer.
