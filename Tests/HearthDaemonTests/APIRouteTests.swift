@@ -63,4 +63,20 @@ struct APIRouteTests {
         #expect(try await stranger.get("/v1/status").status == 401)
         _ = await daemon.stop()
     }
+
+    @Test("bad input to the new commands: no daemon for a dashboard link, an unreadable file or bad slots for bench embed")
+    func commandErrors() async throws {
+        let sandbox = try Sandbox()
+        let noDaemon = try await sandbox.hearth(["dashboard", "--print-url"])
+        #expect(noDaemon.status == 1)
+        #expect(noDaemon.stderr.contains("no daemon is running: start it with 'hearth daemon', then run 'hearth dashboard' again"))
+        let missing = try await sandbox.hearth(["bench", "embed", "--longmemeval", "/nonexistent.json"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("cannot read /nonexistent.json (a LongMemEval-S JSON file)"), "\(missing.stderr)")
+        let file = sandbox.root.appending("lme.json")
+        try Data("[]".utf8).write(to: file)
+        let slots = try await sandbox.hearth(["bench", "embed", "--longmemeval", file.path, "--slots", "0,4"])
+        #expect(slots.status == 64)
+        #expect(slots.stderr.contains("--slots takes counts from 1 to 64, e.g. 1,4"), "\(slots.stderr)")
+    }
 }
