@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "HearthDashboard",
             dependencies: [
-                "HearthCore", "HearthSandbox",
+                "HearthCore", "HearthSandbox", "HearthMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -210,6 +210,26 @@ public enum InboxView {
         try await AttentionSQLStore(database: database).items(AttentionQuery(levels: [.interrupt], unacknowledgedOnly: !all, limit: 1_000))
     }
 
+    /// Teaches the scorer from the user's verdict on an item: future items from its sender (or,
+    /// without one, of its kind) weigh more or less. The verdict is a trusted fact that replaces
+    /// any earlier one for the same sender or kind. Returns what was noted, nil when there is no
+    /// such item.
+    public static func feedback(database: HearthDatabase, eventID: Int64, urgent: Bool) async throws -> String? {
+        guard let item = try await AttentionSQLStore(database: database).item(eventID: eventID) else { return nil }
+        let event = try await JournalStore(database: database).events(EventQuery(afterID: eventID - 1, limit: 1)).first
+        let sender = event.flatMap { AttentionSubject.from($0).senderAddress }
+        let subject = sender.map { "sender:\($0)" } ?? "kind:\(item.kind)"
+        let verdict = urgent ? "urgent" : "not-urgent"
+        let fact = Fact(subject: subject, predicate: "feedback", object: verdict, provenance: .trusted)
+        let store = MemorySQLStore(database: database)
+        let now = Date()
+        for old in try await store.facts(FactQuery(slot: fact.slot)) {
+            try await store.invalidate(factID: old.id, by: nil, at: now, validTo: now)
+        }
+        _ = try await store.insertFacts([fact])
+        return "\(subject) is \(verdict)"
+    }
+
     /// The newest brief's JSON from the journal.
     public static func latestBrief(database: HearthDatabase) async throws -> JSONValue? {
         try await JournalStore(database: database).events(EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))

@@ -269,6 +269,7 @@ public enum Daemon {
             dependencies.inbox = { all in try await InboxView.list(database: database, all: all) }
             dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
             dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
+            dependencies.inboxFeedback = { id, urgent in try await InboxView.feedback(database: database, eventID: id, urgent: urgent) }
             dependencies.routinesChanged = { routineWake.wake() }
         }
         do {
@@ -325,6 +326,17 @@ public enum Daemon {
         pagesData.acknowledge = dependencies.acknowledge
         pagesData.inboxStream = dependencies.inboxStream
         pagesData.latestBrief = dependencies.latestBrief
+        pagesData.feedback = dependencies.inboxFeedback
+        pagesData.memory = memoryEngine
+        pagesData.usage = usage
+        pagesData.budgets = configuration.budgets
+        if let turn = dependencies.chatTurn, let sessions = dependencies.chatSessions, let session = dependencies.chatSession {
+            pagesData.chat = DashboardChat(
+                turn: { message, id, onText in try await turn(message, id, id == nil, false, onText) }, sessions: sessions, session: session
+            )
+        }
+        let status = dependencies.status
+        pagesData.health = { await HealthView.sections(status: await status(), configuration: configuration, database: database) }
         let dashboard = Dashboard(sessions: dashboardSessions, data: pagesData, logger: logger)
         dependencies.pages = { router in dashboard.register(on: router) }
         dependencies.dashboardLink = { await dashboardSessions.issueLink() }

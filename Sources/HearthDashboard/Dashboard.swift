@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthMemory
 import HearthSandbox
 import Hummingbird
 import Logging
@@ -15,6 +16,14 @@ public struct DashboardData: Sendable {
     public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
     public var inboxStream: (@Sendable () -> AsyncStream<JSONValue>)?
     public var latestBrief: (@Sendable () async throws -> JSONValue?)?
+    /// The user's verdict on an inbox item (urgent or not); returns what was noted, nil for no such item.
+    public var feedback: (@Sendable (_ eventID: Int64, _ urgent: Bool) async throws -> String?)?
+    public var chat: DashboardChat?
+    public var memory: MemoryEngine?
+    public var usage: (any UsageHistory)?
+    public var budgets = Budgets()
+    /// The Health page's sections (daemon, model server, memory, triggers); the sandbox checks are added here.
+    public var health: (@Sendable () async -> [HealthSection])?
     /// Wakes the goal worker after a change (a new goal, an answer, cancel, resume).
     public var goalsChanged: @Sendable () -> Void
     public var workspace: URL
@@ -28,6 +37,48 @@ public struct DashboardData: Sendable {
     }
 }
 
+/// The conversation hooks the Chat page uses: the same ones as `POST /v1/chat`.
+public struct DashboardChat: Sendable {
+    /// One turn: the message, the session (nil: a new one); `onText` receives streamed model text.
+    public var turn:
+        @Sendable (_ message: String, _ session: String?, _ onText: @escaping @Sendable (String) -> Void) async throws -> JSONValue
+    public var sessions: @Sendable () async throws -> JSONValue
+    /// A session with its turns; nil when there is no such session.
+    public var session: @Sendable (String) async throws -> JSONValue?
+
+    public init(
+        turn: @escaping @Sendable (String, String?, @escaping @Sendable (String) -> Void) async throws -> JSONValue,
+        sessions: @escaping @Sendable () async throws -> JSONValue, session: @escaping @Sendable (String) async throws -> JSONValue?
+    ) {
+        self.turn = turn
+        self.sessions = sessions
+        self.session = session
+    }
+}
+
+/// One part of the Health page: named lines, each in a state said in colour and words.
+public struct HealthSection: Sendable {
+    public enum State: String, Sendable { case ok, warning, off }
+    public struct Line: Sendable {
+        public var name: String
+        public var state: State
+        public var detail: String
+
+        public init(_ name: String, _ state: State, _ detail: String) {
+            self.name = name
+            self.state = state
+            self.detail = detail
+        }
+    }
+    public var title: String
+    public var lines: [Line]
+
+    public init(_ title: String, _ lines: [Line]) {
+        self.title = title
+        self.lines = lines
+    }
+}
+
 /// The web dashboard on the daemon's loopback port: server-rendered pages for the brief and
 /// inbox, goals and approvals, one stylesheet and one small script, all in the binary.
 ///
@@ -37,6 +88,11 @@ public struct DashboardData: Sendable {
 /// every value is escaped by the templates, and markdown is rendered by `SafeMarkdown`.
 public struct Dashboard: Sendable {
     public static let cookie = "hearth_session"
+    /// The pages in the navigation bar, in order.
+    static let sections = [
+        ("/", "Brief"), ("/chat", "Chat"), ("/goals", "Goals"), ("/approvals", "Approvals"), ("/memory", "Memory"), ("/usage", "Usage"),
+        ("/health", "Health"),
+    ]
     let sessions: DashboardSessions
     let data: DashboardData
     let logger: Logger
@@ -68,7 +124,7 @@ public struct Dashboard: Sendable {
         router.get("/login/signed-out") { _, _ in
             message("Signed out", "Run 'hearth dashboard' for a new login link.", status: .ok, session: nil)
         }
-        router.get("/") { request, _ in try await page(request) { session in try await home(session) } }
+        router.get("/") { request, _ in try await page(request) { session in try await home(session, request) } }
         router.get("/approvals") { request, _ in try await page(request) { session in try await approvalsPage(session, request) } }
         router.post("/approvals/:id/approve") { request, context in try await answer(request, context, approve: true) }
         router.post("/approvals/:id/deny") { request, context in try await answer(request, context, approve: false) }
@@ -85,7 +141,22 @@ public struct Dashboard: Sendable {
                 return Self.redirect("/")
             }
         }
+        router.post("/inbox/:id/feedback") { request, context in try await feedback(request, context) }
         router.get("/inbox/stream") { request, _ in try await inboxStream(request) }
+        router.get("/goals/:id/trace") { request, context in
+            try await page(request) { session in try await tracePage(session, id: context.parameters.get("id") ?? "") }
+        }
+        router.get("/chat") { request, _ in try await page(request) { session in try await chatPage(session, id: nil) } }
+        router.get("/chat/:id") { request, context in
+            try await page(request) { session in try await chatPage(session, id: context.parameters.get("id") ?? "") }
+        }
+        router.post("/chat") { request, _ in try await chatSend(request) }
+        router.get("/memory") { request, _ in try await page(request) { session in try await memoryPage(session, request) } }
+        router.post("/memory/facts/:id/confirm") { request, context in try await judgeFact(request, context, confirm: true) }
+        router.post("/memory/facts/:id/reject") { request, context in try await judgeFact(request, context, confirm: false) }
+        router.post("/memory/records/:id/forget") { request, context in try await forget(request, context) }
+        router.get("/usage") { request, _ in try await page(request) { session in try await usagePage(session, request) } }
+        router.get("/health") { request, _ in try await page(request) { session in await healthPage(session) } }
         router.get("/files/**") { request, context in
             try await page(request) { _ in
                 try file(context.parameters.getCatchAll().joined(separator: "/"))
@@ -168,7 +239,7 @@ public struct Dashboard: Sendable {
         let navigation: [[String: Any]] =
             session == nil
             ? []
-            : [("/", "Brief"), ("/goals", "Goals"), ("/approvals", "Approvals")].map { href, label in
+            : Self.sections.map { href, label in
                 ["href": href, "label": label, "current": title == label]
             }
         let html =

@@ -48,13 +48,114 @@ enum DashboardAssets {
         th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .plan, .calls { padding-left: 1.1rem; }
         .report { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem 1.25rem; overflow-wrap: anywhere; }
+        .hidden-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+        .chat { display: grid; grid-template-columns: 14rem 1fr; gap: 1.25rem; }
+        .sessions ul { list-style: none; padding: 0; margin: 0; }
+        .sessions li { margin: .35rem 0; overflow-wrap: anywhere; }
+        .sessions a[aria-current="page"] { font-weight: 700; }
+        .turns { list-style: none; padding: 0; }
+        .turn { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .8rem; margin: .5rem 0; }
+        .turn p { margin: .25rem 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+        .turn-user { border-left: 4px solid var(--accent); }
+        .turn-agent { border-left: 4px solid var(--ok); }
+        .who { font-weight: 600; }
+        .hits, .pending { list-style: none; padding: 0; }
+        .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .75rem; margin: 1rem 0; }
+        .figures div { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem .75rem; }
+        .figures dt { color: var(--muted); font-size: .85rem; }
+        .figures dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+        svg.chart { width: 100%; height: auto; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
+        svg.chart text { font-size: 14px; fill: var(--muted); }
+        svg .bar { fill: var(--accent); } svg .track { fill: var(--line); }
+        .budget svg { width: 100%; height: 10px; }
+        .waterfall td.lane, .waterfall th.lane { width: 40%; min-width: 8rem; }
+        .waterfall svg { width: 100%; height: 12px; background: #eef0f4; }
+        .span-model { fill: var(--accent); } .span-tool { fill: var(--ok); } .span-policy { fill: var(--warn); }
+        .span-state, .span-repair, .span-budget { fill: var(--muted); }
+        .tag.kind-model { color: var(--accent); } .tag.kind-tool { color: var(--ok); } .tag.kind-policy { color: var(--warn); }
+        .health dt { font-weight: 600; margin-top: .5rem; }
+        .health dd { margin: 0; overflow-wrap: anywhere; }
+        .health-ok { color: var(--ok); } .health-warning { color: var(--bad); } .health-off { color: var(--muted); }
+        @media (max-width: 720px) { .chat { grid-template-columns: 1fr; } }
         @media (max-width: 480px) { body { font-size: 15px; } main { padding: .75rem; } .top { padding: .6rem .75rem; } }
         """
 
-    /// Live inbox: new interruptions arrive over server-sent events and are added as text (never as markup).
+    /// Live inbox: new interruptions arrive over server-sent events and are added as text (never
+    /// as markup). Chat: the form posts with `Accept: text/event-stream` and the answer streams
+    /// into the conversation, again as text.
     static let script = """
         "use strict";
+        function hearthTurn(list, who, role, text) {
+          const row = document.createElement("li");
+          row.className = "turn turn-" + role;
+          const name = document.createElement("span");
+          name.className = "who";
+          name.textContent = who;
+          const body = document.createElement("p");
+          body.textContent = text;
+          row.append(name, body);
+          list.append(row);
+          const empty = document.getElementById("turns-empty");
+          if (empty) empty.remove();
+          return body;
+        }
+        async function hearthSend(form) {
+          const list = document.getElementById("turns");
+          const input = form.elements.message;
+          const fields = new URLSearchParams(new FormData(form));
+          hearthTurn(list, "you", "user", input.value);
+          const answer = hearthTurn(list, "hearth", "agent", "…");
+          input.value = "";
+          form.elements.send.disabled = true;
+          try {
+            const response = await fetch(form.action, { method: "POST", body: fields, headers: { "Accept": "text/event-stream" } });
+            if (!response.ok || !response.body) {
+              const page = new DOMParser().parseFromString(await response.text(), "text/html");
+              const said = page.querySelector(".message");
+              answer.textContent = said ? said.textContent : "The daemon answered " + response.status + ".";
+              answer.parentElement.classList.add("error");
+              return;
+            }
+            const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+            let buffer = "", streamed = "";
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              buffer += value;
+              let cut;
+              while ((cut = buffer.indexOf("\n\n")) >= 0) {
+                const block = buffer.slice(0, cut);
+                buffer = buffer.slice(cut + 2);
+                const kind = (block.match(/^event: (.*)$/m) || [])[1];
+                const data = (block.match(/^data: (.*)$/m) || [])[1];
+                if (!data) continue;
+                const value = JSON.parse(data);
+                if (kind === "text") {
+                  streamed += value;
+                  answer.textContent = streamed;
+                } else if (kind === "done") {
+                  answer.textContent = value.error && !value.answer ? value.error : value.answer;
+                  if (value.error) answer.parentElement.classList.add("error");
+                  if (value.note) hearthTurn(list, "note", "agent", value.note);
+                  if (value.session) {
+                    form.elements.session.value = value.session;
+                    history.replaceState(null, "", "/chat/" + encodeURIComponent(value.session));
+                  }
+                }
+              }
+            }
+          } catch (error) {
+            answer.textContent = "The connection to the daemon broke: " + error;
+          } finally {
+            form.elements.send.disabled = false;
+            input.focus();
+          }
+        }
         document.addEventListener("DOMContentLoaded", () => {
+          const chat = document.getElementById("chat-form");
+          if (chat && window.fetch && window.TextDecoderStream) {
+            chat.addEventListener("submit", (event) => { event.preventDefault(); hearthSend(chat); });
+          }
           const list = document.getElementById("inbox");
           if (!list || !window.EventSource) return;
           const source = new EventSource(list.dataset.live);

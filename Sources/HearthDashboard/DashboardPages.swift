@@ -7,7 +7,7 @@ import Logging
 extension Dashboard {
     // MARK: Brief and inbox
 
-    func home(_ session: DashboardSessions.Session) async throws -> Response {
+    func home(_ session: DashboardSessions.Session, _ request: Request) async throws -> Response {
         let inbox = (try? await data.inbox?(false))?.arrayValue ?? []
         let brief = try? await data.latestBrief?()
         let items: [[String: Any]] = inbox.map { item in
@@ -29,7 +29,26 @@ extension Dashboard {
             [
                 "inbox": items, "hasInbox": !items.isEmpty, "sections": sections, "briefTitle": briefTitle,
                 "attention": data.inbox != nil,
+                "noted": request.uri.queryParameters["noted"].map { ["text": "Noted: \($0). It weighs on scoring from the next event on."] }
+                    as Any,
             ])
+    }
+
+    /// Urgent or not: teaches the scorer about the item's sender (or kind), then acknowledges it.
+    func feedback(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try await form(request) { _, fields in
+            guard let feedback = data.feedback, let id = context.parameters.get("id").flatMap(Int64.init) else {
+                throw DashboardError(title: "Inbox", text: "Attention is off ([attention] enabled = false).", status: .serviceUnavailable)
+            }
+            guard let verdict = fields["verdict"], verdict == "urgent" || verdict == "not-urgent" else {
+                throw DashboardError(title: "Urgent or not?", text: "The form says neither 'urgent' nor 'not-urgent'.", status: .badRequest)
+            }
+            guard let noted = try await feedback(id, verdict == "urgent") else {
+                throw DashboardError.notFound("There is no inbox item \(id).")
+            }
+            _ = try await data.acknowledge?(id)
+            return Self.redirect("/?noted=" + (noted.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+        }
     }
 
     func inboxStream(_ request: Request) async throws -> Response {

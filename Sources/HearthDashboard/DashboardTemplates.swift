@@ -2,7 +2,8 @@
 /// only unescaped slot besides the sanitised report) holds a page this module rendered.
 enum DashboardTemplates {
     static let all: [String: String] = [
-        "layout": layout, "message": message, "home": home, "approvals": approvals, "goals": goals, "goal": goal,
+        "layout": layout, "message": message, "home": home, "approvals": approvals, "goals": goals, "goal": goal, "chat": chat,
+        "memory": memory, "trace": trace, "usage": usage, "health": health,
     ]
 
     static let layout = """
@@ -34,13 +35,16 @@ enum DashboardTemplates {
         """
 
     static let home = """
+        {{#noted}}<p class="flash" role="status">{{text}}</p>{{/noted}}
         <section aria-labelledby="inbox-title">
         <h2 id="inbox-title">Inbox</h2>
         {{^attention}}<p class="empty">Attention is off ([attention] enabled = false).</p>{{/attention}}
         <ul id="inbox" class="inbox" data-live="/inbox/stream">
         {{#inbox}}<li class="item level-{{level}}"><span class="tag level-{{level}}">{{level}}</span> <span class="text">{{text}}</span> <time>{{at}}</time>
         <details><summary>why</summary><p>{{reasons}}</p></details>
-        <form method="post" action="/inbox/{{id}}/ack"><input type="hidden" name="csrf" value="{{csrf}}"><button>Done</button></form></li>
+        <div class="actions"><form method="post" action="/inbox/{{id}}/ack"><input type="hidden" name="csrf" value="{{csrf}}"><button>Done</button></form>
+        <form method="post" action="/inbox/{{id}}/feedback"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="verdict" value="urgent"><button name="urgent" title="More like this should interrupt">Urgent</button></form>
+        <form method="post" action="/inbox/{{id}}/feedback"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="verdict" value="not-urgent"><button name="not-urgent" title="More like this can wait for the digest">Not urgent</button></form></div></li>
         {{/inbox}}
         </ul>
         {{^hasInbox}}<p class="empty" id="inbox-empty">No interruptions waiting.</p>{{/hasInbox}}
@@ -83,7 +87,7 @@ enum DashboardTemplates {
     static let goal = """
         <p class="goal-text">{{goal}}</p>
         <p><span class="state state-{{state}}">{{stateLabel}}</span>{{#pause}} — {{pause}}{{/pause}}</p>
-        <p class="meta">{{tokens}} tokens · {{modelCalls}} model calls · {{toolCalls}} tool calls</p>
+        <p class="meta">{{tokens}} tokens · {{modelCalls}} model calls · {{toolCalls}} tool calls · <a href="/goals/{{id}}/trace">trace</a></p>
         <div class="actions">
         {{#canCancel}}<form method="post" action="/goals/{{id}}/cancel"><input type="hidden" name="csrf" value="{{csrf}}"><button>Cancel</button></form>{{/canCancel}}
         {{#canResume}}<form method="post" action="/goals/{{id}}/resume"><input type="hidden" name="csrf" value="{{csrf}}"><button>Resume</button></form>{{/canResume}}
@@ -94,5 +98,84 @@ enum DashboardTemplates {
         <ul class="calls">{{#calls}}<li><code>{{tool}}</code> {{state}}{{#error}} — {{error}}{{/error}}</li>{{/calls}}</ul>
         </details></li>{{/tasks}}</ul>
         {{#report}}<h2>Report <a class="meta" href="/files/{{reportPath}}">{{reportPath}}</a></h2><article class="report">{{{report}}}</article>{{/report}}
+        """
+
+    static let chat = """
+        <div class="chat">
+        <aside class="sessions" aria-label="Conversations">
+        <p><a href="/chat">New conversation</a></p>
+        {{#noSessions}}<p class="empty">No conversations yet.</p>{{/noSessions}}
+        <ul>{{#sessions}}<li><a href="/chat/{{id}}"{{#current}} aria-current="page"{{/current}}>{{title}}</a> <span class="meta">{{turns}} turns · {{updated}}</span></li>{{/sessions}}</ul>
+        </aside>
+        <section class="conversation" aria-labelledby="conversation-title">
+        <h2 id="conversation-title">{{conversation}}</h2>
+        <ol id="turns" class="turns">
+        {{#turns}}<li class="turn turn-{{role}}"><span class="who">{{speaker}}</span> <time>{{at}}</time><p>{{text}}</p></li>{{/turns}}
+        </ol>
+        {{#empty}}<p class="empty" id="turns-empty">Say something: Hearth remembers what you tell it across sessions.</p>{{/empty}}
+        <form method="post" action="/chat" id="chat-form" class="start">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="session" value="{{session}}">
+        <label for="message" class="hidden-label">Message</label>
+        <input id="message" name="message" required maxlength="16000" autocomplete="off" placeholder="Ask, or tell Hearth how you like things done">
+        <button type="submit" name="send">Send</button>
+        </form>
+        </section>
+        </div>
+        """
+
+    static let memory = """
+        {{#flash}}<p class="flash" role="status">{{text}}</p>{{/flash}}
+        <form method="get" action="/memory" class="start" role="search"><label for="q">Search memory</label><input id="q" name="q" value="{{query}}" maxlength="500"><button>Search</button></form>
+        {{#searched}}<p class="meta">{{mode}}</p>
+        {{#noHits}}<p class="empty">Nothing relevant found.</p>{{/noHits}}
+        <ol class="hits">{{#hits}}<li class="card"><p>{{text}}</p>
+        <p class="meta">#{{id}} · {{source}} · {{at}} · score {{score}}{{#untrusted}} · <span class="tag warn">untrusted content</span>{{/untrusted}}</p>
+        <p class="meta"><strong>Why:</strong> {{reasons}}</p>
+        <form method="post" action="/memory/records/{{id}}/forget"><input type="hidden" name="csrf" value="{{csrf}}"><button name="forget">Forget</button></form></li>{{/hits}}</ol>{{/searched}}
+        <h2>Profile</h2>
+        {{#noProfile}}<p class="empty">No preferences or standing rules yet. Tell Hearth in Chat ("I prefer…", "always…").</p>{{/noProfile}}
+        <ul>{{#profile}}<li>{{sentence}} <span class="meta">{{kind}} · since {{since}}</span></li>{{/profile}}</ul>
+        {{#hasHistory}}<details><summary>History (what it believed before)</summary><ul>{{#history}}<li><s>{{sentence}}</s> <span class="meta">{{from}} – {{until}}</span></li>{{/history}}</ul></details>{{/hasHistory}}
+        <h2>Waiting for your confirmation</h2>
+        {{^hasPending}}<p class="empty">Nothing: facts from files, mail or the web wait here before they shape what Hearth does.</p>{{/hasPending}}
+        <ul class="pending">{{#pending}}<li class="card" data-fact-id="{{id}}"><p>{{sentence}}</p>{{#record}}<p class="meta">from record #{{record}}</p>{{/record}}
+        <div class="actions"><form method="post" action="/memory/facts/{{id}}/confirm"><input type="hidden" name="csrf" value="{{csrf}}"><button class="approve" name="confirm">Confirm</button></form>
+        <form method="post" action="/memory/facts/{{id}}/reject"><input type="hidden" name="csrf" value="{{csrf}}"><button name="reject">Reject</button></form></div></li>{{/pending}}</ul>
+        """
+
+    static let trace = """
+        <p class="goal-text"><a href="/goals/{{id}}">{{goal}}</a></p>
+        <p class="meta">{{span}} · {{modelCalls}} model calls ({{promptTokens}} prompt tokens, {{cachedTokens}} cached, {{completionTokens}} completion) · {{toolCalls}} tool calls</p>
+        {{#none}}<p class="empty">Nothing traced yet.</p>{{/none}}
+        {{^none}}<div class="table"><table class="waterfall">
+        <tr><th>At</th><th>What</th><th>Task</th><th class="lane">Timeline</th><th>Time</th><th>Tokens</th><th>Outcome</th></tr>
+        {{#rows}}<tr class="kind-{{kind}}"><td>{{offset}}</td><td><span class="tag kind-{{kind}}">{{kind}}</span> {{name}}</td><td>{{task}}</td>
+        <td class="lane"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" aria-hidden="true"><rect class="span-{{kind}}" x="{{x}}" y="1" width="{{width}}" height="10"></rect></svg></td>
+        <td>{{duration}}</td><td>{{tokens}}</td><td{{#failed}} class="error"{{/failed}}>{{outcome}}</td></tr>{{/rows}}
+        </table></div>{{/none}}
+        """
+
+    static let usage = """
+        <form method="get" action="/usage" class="start"><label for="days">Days</label><input id="days" name="days" type="number" min="1" max="366" value="{{days}}"><button>Show</button></form>
+        <dl class="figures"><div><dt>Model calls</dt><dd>{{calls}}</dd></div><div><dt>Tokens</dt><dd>{{tokens}}</dd></div>
+        <div><dt>Prompt / completion</dt><dd>{{prompt}} / {{completion}}</dd></div><div><dt>Prompt cache reuse</dt><dd>{{cached}}</dd></div>
+        <div><dt>Model time</dt><dd>{{seconds}} s</dd></div><div><dt>Cost</dt><dd>{{cost}}</dd></div>
+        <div><dt>Decode (median)</dt><dd>{{decode}}</dd></div><div><dt>Prefill (median)</dt><dd>{{prefill}}</dd></div></dl>
+        {{#none}}<p class="empty">No model calls in these {{days}} days.</p>{{/none}}
+        <h2>Tokens per day</h2>{{{dayChart}}}
+        <h2>Budgets</h2>
+        {{#noBudgets}}<p class="empty">No daily budget is set ([budgets.day] in the config).</p>{{/noBudgets}}
+        {{#budgets}}<div class="budget"><p>{{name}}: {{text}} — <span{{#over}} class="error"{{/over}}>{{left}}</span></p><svg viewBox="0 0 1000 10" preserveAspectRatio="none" aria-hidden="true"><rect class="track" width="1000" height="10"></rect><rect class="bar" width="{{width}}" height="10"></rect></svg></div>{{/budgets}}
+        {{#limits}}<p class="meta">Each of {{scope}}: {{text}}.</p>{{/limits}}
+        <h2>By model</h2>{{{modelChart}}}
+        <div class="table"><table><tr><th>Model</th><th>Calls</th><th>Tokens</th><th>Prompt</th><th>Completion</th><th>Time (s)</th><th>Cost</th></tr>
+        {{#models}}<tr><td>{{name}}</td><td>{{calls}}</td><td>{{tokens}}</td><td>{{prompt}}</td><td>{{completion}}</td><td>{{seconds}}</td><td>{{cost}}</td></tr>{{/models}}</table></div>
+        <h2>By purpose</h2>{{{purposeChart}}}
+        <div class="table"><table><tr><th>Purpose</th><th>Calls</th><th>Tokens</th><th>Prompt</th><th>Completion</th><th>Time (s)</th><th>Cost</th></tr>
+        {{#purposes}}<tr><td>{{name}}</td><td>{{calls}}</td><td>{{tokens}}</td><td>{{prompt}}</td><td>{{completion}}</td><td>{{seconds}}</td><td>{{cost}}</td></tr>{{/purposes}}</table></div>
+        """
+
+    static let health = """
+        {{#sections}}<section class="card"><h2>{{title}}</h2><dl class="health">{{#lines}}<dt>{{name}}</dt><dd><span class="state health-{{state}}">{{label}}</span> {{detail}}</dd>{{/lines}}</dl></section>{{/sections}}
         """
 }

@@ -30,6 +30,8 @@ public struct APIDependencies: Sendable {
     public var inbox: (@Sendable (_ all: Bool) async throws -> JSONValue)?
     /// `POST /v1/inbox/{event}/ack`: false when there is no such item.
     public var acknowledge: (@Sendable (_ eventID: Int64) async throws -> Bool)?
+    /// `POST /v1/inbox/{event}/feedback` (`{"urgent": true|false}`): what was noted, nil for no such item.
+    public var inboxFeedback: (@Sendable (_ eventID: Int64, _ urgent: Bool) async throws -> String?)?
     /// `GET /v1/inbox/stream`: interrupts as they are decided, one JSON object per event.
     public var inboxStream: (@Sendable () -> AsyncStream<JSONValue>)?
     /// `POST /v1/chat`: one turn (`message`, `session`?, `new`?, `showContext`?); `onText` receives
@@ -91,6 +93,8 @@ public struct APIDependencies: Sendable {
 /// | `GET /v1/approvals?all=1`, `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` | answer gated actions (`{"note"}` / `{"reason"}`) |
 /// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals", "vault"]}`: the CLI's nudge after it wrote the database or the vault |
 /// | `GET /v1/status` | the daemon's status document |
+/// | `GET /v1/inbox?all=1`, `GET /v1/inbox/stream`, `POST /v1/inbox/{id}/ack`, `POST /v1/inbox/{id}/feedback` | interruptions: list, live, done, urgent or not (`{"urgent": bool}`) |
+/// | `POST /v1/chat`, `GET /v1/chat/sessions`, `GET /v1/chat/sessions/{id}` | conversation with memory |
 /// | `POST /v1/dashboard/link` | a one-time login token for the web dashboard (`hearth dashboard`) |
 public struct APIServer: Sendable {
     public let port: Int
@@ -190,6 +194,19 @@ public struct APIServer: Sendable {
                     for await item in stream { try await writer.write(ByteBuffer(string: "event: interrupt\ndata: \(item.jsonText)\n\n")) }
                     try await writer.finish(nil)
                 })
+        }
+        api.post("/inbox/:id/feedback") { request, context in
+            guard let feedback = dependencies.inboxFeedback else {
+                throw APIError(status: .serviceUnavailable, message: "attention is off ([attention] enabled = false)")
+            }
+            let id = try Self.runID(context)
+            guard let urgent = try await Self.readJSON(request, limit: maxBodyBytes)["urgent"]?.boolValue else {
+                throw APIError(status: .badRequest, message: "send {\"urgent\": true} or {\"urgent\": false}")
+            }
+            guard let noted = try await feedback(id, urgent) else {
+                throw APIError(status: .notFound, message: "no inbox item for event \(id)")
+            }
+            return Self.json(["noted": .string(noted)])
         }
         api.post("/inbox/:id/ack") { _, context in
             guard let acknowledge = dependencies.acknowledge else {

@@ -3,7 +3,7 @@ import GRDB
 import HearthCore
 
 /// Model usage in SQLite: one row per call, summed for budgets and `hearth usage`.
-public struct UsageStore: UsageLedger {
+public struct UsageStore: UsageHistory {
     let database: HearthDatabase
 
     public init(database: HearthDatabase) {
@@ -36,34 +36,46 @@ public struct UsageStore: UsageLedger {
     }
 
     /// Totals grouped by day (local time), model and purpose, for `hearth usage`.
-    public func breakdownNow(_ filter: UsageFilter) throws -> [(day: String, model: String, purpose: String, totals: UsageTotals)] {
-        try database.readSync { db in
-            let (clause, arguments) = Self.whereClause(filter)
-            return try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT date(at / 1000, 'unixepoch', 'localtime') AS day, model, purpose, \(Self.sums)
-                    FROM usage \(clause) GROUP BY day, model, purpose ORDER BY day, model, purpose
-                    """,
-                arguments: arguments
-            ).map { row in (row["day"], row["model"], row["purpose"], Self.totals(from: row)) }
-        }
+    public func breakdownNow(_ filter: UsageFilter) throws -> [UsageBreakdownRow] {
+        try database.readSync { db in try Self.breakdown(filter, in: db) }
+    }
+
+    public func breakdown(_ filter: UsageFilter) async throws -> [UsageBreakdownRow] {
+        try await database.read { db in try Self.breakdown(filter, in: db) }
+    }
+
+    static func breakdown(_ filter: UsageFilter, in db: Database) throws -> [UsageBreakdownRow] {
+        let (clause, arguments) = Self.whereClause(filter)
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT date(at / 1000, 'unixepoch', 'localtime') AS day, model, purpose, \(Self.sums)
+                FROM usage \(clause) GROUP BY day, model, purpose ORDER BY day, model, purpose
+                """,
+            arguments: arguments
+        ).map { row in UsageBreakdownRow(day: row["day"], model: row["model"], purpose: row["purpose"], totals: Self.totals(from: row)) }
     }
 
     /// The most recent calls, newest first.
     public func recentNow(limit: Int) throws -> [UsageRecord] {
-        try database.readSync { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM usage ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                let latency: Int64 = row["latencyMs"]
-                return UsageRecord(
-                    id: row["id"], at: Date(millisecondsSince1970: row["at"]), provider: row["provider"], model: row["model"],
-                    context: UsageContext(purpose: row["purpose"], runID: row["runId"], goalID: row["goalId"]),
-                    usage: ModelUsage(
-                        promptTokens: row["promptTokens"], completionTokens: row["completionTokens"],
-                        cachedPromptTokens: row["cachedPromptTokens"], prefillTokensPerSecond: row["prefillTokensPerSecond"],
-                        decodeTokensPerSecond: row["decodeTokensPerSecond"], latencySeconds: Double(latency) / 1000),
-                    costMicrodollars: row["costMicrodollars"], succeeded: row["succeeded"], error: row["error"])
-            }
+        try database.readSync { db in try Self.recent(limit: limit, in: db) }
+    }
+
+    public func recent(limit: Int) async throws -> [UsageRecord] {
+        try await database.read { db in try Self.recent(limit: limit, in: db) }
+    }
+
+    static func recent(limit: Int, in db: Database) throws -> [UsageRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM usage ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+            let latency: Int64 = row["latencyMs"]
+            return UsageRecord(
+                id: row["id"], at: Date(millisecondsSince1970: row["at"]), provider: row["provider"], model: row["model"],
+                context: UsageContext(purpose: row["purpose"], runID: row["runId"], goalID: row["goalId"]),
+                usage: ModelUsage(
+                    promptTokens: row["promptTokens"], completionTokens: row["completionTokens"],
+                    cachedPromptTokens: row["cachedPromptTokens"], prefillTokensPerSecond: row["prefillTokensPerSecond"],
+                    decodeTokensPerSecond: row["decodeTokensPerSecond"], latencySeconds: Double(latency) / 1000),
+                costMicrodollars: row["costMicrodollars"], succeeded: row["succeeded"], error: row["error"])
         }
     }
 

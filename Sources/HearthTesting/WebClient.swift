@@ -31,17 +31,19 @@ public final class WebClient: Sendable {
 
     public func get(_ path: String) async throws -> Page { try await send(path, method: .GET, body: nil) }
 
-    public func post(_ path: String, form: [String: String]) async throws -> Page {
+    /// A form post; `accept` asks for another representation (the chat page's event stream).
+    public func post(_ path: String, form: [String: String], accept: String? = nil) async throws -> Page {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let body = form.sorted { $0.key < $1.key }.map { key, value in
             "\(key.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")"
         }.joined(separator: "&")
-        return try await send(path, method: .POST, body: body)
+        return try await send(path, method: .POST, body: body, accept: accept)
     }
 
-    private func send(_ path: String, method: HTTPMethod, body: String?) async throws -> Page {
+    private func send(_ path: String, method: HTTPMethod, body: String?, accept: String? = nil) async throws -> Page {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        if let accept { request.headers.add(name: "Accept", value: accept) }
         if let cookie = sessionCookie { request.headers.add(name: "Cookie", value: cookie) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")

@@ -155,19 +155,10 @@ struct InboxFeedbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        guard let item = try await AttentionSQLStore(database: database).item(eventID: id) else {
+        guard let noted = try await InboxView.feedback(database: try context.openForWriting(), eventID: id, urgent: verdict == .urgent)
+        else {
             throw CLIError("no item for event \(id); 'hearth events' lists events")
         }
-        let event = try JournalStore(database: database).eventsNow(EventQuery(afterID: id - 1, limit: 1)).first
-        let sender = event.flatMap { AttentionSubject.from($0).senderAddress }
-        let subject = sender.map { "sender:\($0)" } ?? "kind:\(item.kind)"
-        let fact = Fact(subject: subject, predicate: "feedback", object: verdict.rawValue, provenance: .trusted)
-        let store = MemorySQLStore(database: database)
-        for old in try await store.facts(FactQuery(slot: fact.slot)) {
-            try await store.invalidate(factID: old.id, by: nil, at: Date(), validTo: Date())
-        }
-        _ = try await store.insertFacts([fact])
-        print("noted: \(subject) is \(verdict.rawValue); it weighs on scoring from the next event on")
+        print("noted: \(noted); it weighs on scoring from the next event on")
     }
 }

@@ -12,8 +12,8 @@ import Testing
 @Suite("The dashboard over HTTP", .timeLimit(.minutes(2)))
 struct DashboardTests {
     /// A daemon, a signed-in browser, and the store beside them.
-    func signedIn(_ sandbox: Sandbox) async throws -> (DaemonUnderTest, WebClient, HearthDatabase) {
-        try sandbox.prepareDaemon()
+    func signedIn(_ sandbox: Sandbox, prepared: Bool = false) async throws -> (DaemonUnderTest, WebClient, HearthDatabase) {
+        if !prepared { try sandbox.prepareDaemon() }
         let daemon = try await sandbox.startDaemon()
         let printed = try await sandbox.hearth(["dashboard", "--print-url"])
         #expect(printed.status == 0, "\(printed.stderr)")

@@ -450,6 +450,7 @@ struct TaskAgent: Sendable {
         // What the model wrote, so a report that leaves a repetitive answer out can point here.
         if let text { details["text"] = .string(text.count > 4000 ? String(text.prefix(4000)) + "…" : text) }
         details["calls"] = .number(Double(responses?.count ?? 0))
+        details["cachedTokens"] = .number(Double((responses ?? []).reduce(0) { $0 + $1.usage.cachedPromptTokens }))
         details["promptHash"] = .string(Self.promptHash(messages))
         try await store.trace(
             TraceEvent(

@@ -78,6 +78,28 @@ public protocol UsageLedger: Sendable {
     func totals(_ filter: UsageFilter) async throws -> UsageTotals
 }
 
+/// Usage summed by day (local time), model and purpose.
+public struct UsageBreakdownRow: Sendable, Hashable {
+    public var day: String
+    public var model: String
+    public var purpose: String
+    public var totals: UsageTotals
+
+    public init(day: String, model: String, purpose: String, totals: UsageTotals) {
+        self.day = day
+        self.model = model
+        self.purpose = purpose
+        self.totals = totals
+    }
+}
+
+/// A usage ledger that can also be read back by day and call (`hearth usage`, the dashboard).
+public protocol UsageHistory: UsageLedger {
+    func breakdown(_ filter: UsageFilter) async throws -> [UsageBreakdownRow]
+    /// The most recent calls, newest first.
+    func recent(limit: Int) async throws -> [UsageRecord]
+}
+
 /// Hard limits for one scope; `nil` means unlimited.
 public struct Budget: Sendable, Hashable, Codable {
     public var tokens: Int?
