@@ -114,6 +114,8 @@ public struct Dashboard: Sendable {
     public func register(on router: Router<BasicRequestContext>) {
         router.get("/static/dashboard.css") { _, _ in Self.asset(DashboardAssets.stylesheet, type: "text/css; charset=utf-8") }
         router.get("/static/dashboard.js") { _, _ in Self.asset(DashboardAssets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/static/icon.svg") { _, _ in Self.asset(DashboardAssets.icon, type: "image/svg+xml") }
+        router.get("/favicon.ico") { _, _ in Self.redirect("/static/icon.svg") }
         router.get("/login") { request, _ in await login(request) }
         router.post("/logout") { request, _ in
             try await form(request) { session, _ in

@@ -1,5 +1,10 @@
 /// The dashboard's one stylesheet and one script, served from the binary (no CDN, no network).
 enum DashboardAssets {
+    /// A small hearth flame for the browser tab.
+    static let icon = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1d2330"/><path d="M16 5c1 5 7 8 7 14a7 7 0 0 1-14 0c0-4 3-6 3-9 2 2 2 4 2 5 1-2 3-5 2-10z" fill="#f0a53a"/></svg>
+        """
+
     static let stylesheet = """
         :root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --bg: #f6f7f9; --card: #fff; --accent: #2d5bd7;
           --ok: #1f7a3d; --warn: #9a5b00; --bad: #b3261e; }
@@ -35,7 +40,8 @@ enum DashboardAssets {
         .arguments dt { font-weight: 600; margin-top: .5rem; }
         .arguments dd { margin: 0; overflow-wrap: anywhere; }
         .arguments dd.untrusted code { background: #fff4e0; outline: 1px solid var(--warn); }
-        code { font: .9rem ui-monospace, SFMono-Regular, Menlo, monospace; background: #eef0f4; padding: 0 .25rem; border-radius: 4px; }
+        code { font: .9rem ui-monospace, SFMono-Regular, Menlo, monospace; background: #eef0f4; padding: 0 .25rem; border-radius: 4px;
+          overflow-wrap: anywhere; }
         .actions { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-top: .75rem; }
         .actions form.deny { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
         .inbox { list-style: none; padding: 0; }
@@ -69,6 +75,7 @@ enum DashboardAssets {
         svg .bar { fill: var(--accent); } svg .track { fill: var(--line); }
         .budget svg { width: 100%; height: 10px; }
         .waterfall td.lane, .waterfall th.lane { width: 40%; min-width: 8rem; }
+        .waterfall td:first-child { white-space: nowrap; }
         .waterfall svg { width: 100%; height: 12px; background: #eef0f4; }
         .span-model { fill: var(--accent); } .span-tool { fill: var(--ok); } .span-policy { fill: var(--warn); }
         .span-state, .span-repair, .span-budget { fill: var(--muted); }
@@ -123,7 +130,7 @@ enum DashboardAssets {
               if (done) break;
               buffer += value;
               let cut;
-              while ((cut = buffer.indexOf("\n\n")) >= 0) {
+              while ((cut = buffer.indexOf("\\n\\n")) >= 0) {
                 const block = buffer.slice(0, cut);
                 buffer = buffer.slice(cut + 2);
                 const kind = (block.match(/^event: (.*)$/m) || [])[1];

@@ -14,6 +14,7 @@ enum DashboardTemplates {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · Hearth</title>
         <link rel="stylesheet" href="/static/dashboard.css">
+        <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
         <script src="/static/dashboard.js" defer></script>
         </head>
         <body>
