@@ -130,7 +130,7 @@ public struct Dashboard: Sendable {
         router.get("/approvals") { request, _ in try await page(request) { session in try await approvalsPage(session, request) } }
         router.post("/approvals/:id/approve") { request, context in try await answer(request, context, approve: true) }
         router.post("/approvals/:id/deny") { request, context in try await answer(request, context, approve: false) }
-        router.get("/goals") { request, _ in try await page(request) { session in try await goalsPage(session) } }
+        router.get("/goals") { request, _ in try await page(request) { session in try await goalsPage(session, request) } }
         router.post("/goals") { request, _ in try await startGoal(request) }
         router.get("/goals/:id") { request, context in
             try await page(request) { session in try await goalPage(session, id: context.parameters.get("id") ?? "") }

@@ -54,6 +54,7 @@ enum DashboardAssets {
         th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .plan, .calls { padding-left: 1.1rem; }
         .report { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .5rem 1.25rem; overflow-wrap: anywhere; }
+        .paging { display: flex; gap: 1rem; align-items: center; margin: 1rem 0; }
         .hidden-label { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
         .chat { display: grid; grid-template-columns: 14rem 1fr; gap: 1.25rem; }
         .sessions ul { list-style: none; padding: 0; margin: 0; }

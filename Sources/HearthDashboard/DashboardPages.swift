@@ -84,7 +84,8 @@ extension Dashboard {
         }
         let now = Date()
         let waiting = try await book.approvals(states: [.pending]).filter { $0.expiresAt > now }
-        let cards: [[String: Any]] = waiting.map { approval in
+        let page = Self.page(request, count: waiting.count, size: Self.approvalsPerPage)
+        let cards: [[String: Any]] = waiting[page.range].map { approval in
             let members = approval.arguments.objectValue ?? [:]
             let arguments: [[String: Any]] = members.keys.sorted().map { name in
                 let value = members[name].map { $0.stringValue ?? $0.jsonText } ?? ""
@@ -100,7 +101,10 @@ extension Dashboard {
         let done = request.uri.queryParameters["answered"].map(String.init)
         return render(
             "approvals", title: "Approvals", session: session,
-            ["approvals": cards, "none": cards.isEmpty, "answered": done.map { ["text": "Approval \($0) answered."] } as Any])
+            [
+                "approvals": cards, "none": cards.isEmpty, "answered": done.map { ["text": "Approval \($0) answered."] } as Any,
+                "paging": page.view(path: "/approvals", what: "approvals waiting"),
+            ])
     }
 
     func answer(_ request: Request, _ context: BasicRequestContext, approve: Bool) async throws -> Response {
@@ -132,23 +136,29 @@ extension Dashboard {
 
     // MARK: Goals
 
-    func goalsPage(_ session: DashboardSessions.Session) async throws -> Response {
-        let runs = try await data.ledger.runs(limit: 100, states: nil).filter { $0.origin == "goal" }
+    func goalsPage(_ session: DashboardSessions.Session, _ request: Request) async throws -> Response {
+        let wanted = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+        // One more than the pages so far, to know whether there is an older page.
+        let fetched = try await data.ledger.runs(limit: wanted * Self.goalsPerPage + 1, states: nil).filter { $0.origin == "goal" }
+        let page = Self.page(request, count: fetched.count, size: Self.goalsPerPage)
         let now = Date()
-        var rows: [[String: Any]] = []
-        for run in runs {
+        let shown = Array(fetched[page.range])
+        let progress = (try? await data.goals?.progress(shown.map(\.id))) ?? [:]
+        let rows: [[String: Any]] = shown.map { run in
             var row: [String: Any] = [
                 "id": run.id, "title": run.title, "state": run.state.rawValue, "stateLabel": Self.label(run.state),
                 "age": Self.duration(now.timeIntervalSince(run.createdAt)),
             ]
-            if let detail = try? await data.goals?.goal(run.id) {
-                row["done"] = detail.tasks.filter { $0.state == .succeeded }.count
-                row["total"] = detail.tasks.count
-                row["tokens"] = detail.usage.tokens
+            if let done = progress[run.id] {
+                row["done"] = done.done
+                row["total"] = done.total
+                row["tokens"] = done.tokens
             }
-            rows.append(row)
+            return row
         }
-        return render("goals", title: "Goals", session: session, ["runs": rows, "none": rows.isEmpty, "canStart": data.goals != nil])
+        return render(
+            "goals", title: "Goals", session: session,
+            ["runs": rows, "none": rows.isEmpty, "canStart": data.goals != nil, "paging": page.olderOnly(path: "/goals")])
     }
 
     func startGoal(_ request: Request) async throws -> Response {
@@ -225,6 +235,43 @@ extension Dashboard {
             type: String(data: bytes, encoding: .utf8) != nil ? "text/plain; charset=utf-8" : "application/octet-stream")
         headers[.contentDisposition] = "inline"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: Paging
+
+    static let approvalsPerPage = 20
+    static let goalsPerPage = 50
+
+    /// Which slice of a long list a page shows (`?page=N`, from 1).
+    struct Page {
+        var number: Int
+        var size: Int
+        var count: Int
+
+        var range: Range<Int> { min(count, (number - 1) * size)..<min(count, number * size) }
+
+        /// "21–40 of 1000" with links to the pages around it.
+        func view(path: String, what: String) -> [String: Any]? {
+            guard count > size else { return nil }
+            var view: [String: Any] = ["text": "\(range.lowerBound + 1)–\(range.upperBound) of \(count) \(what)"]
+            if number > 1 { view["newer"] = "\(path)?page=\(number - 1)" }
+            if range.upperBound < count { view["older"] = "\(path)?page=\(number + 1)" }
+            return view
+        }
+
+        /// Links only (the total is not counted).
+        func olderOnly(path: String) -> [String: Any]? {
+            guard number > 1 || range.upperBound < count else { return nil }
+            var view: [String: Any] = ["text": "page \(number)"]
+            if number > 1 { view["newer"] = "\(path)?page=\(number - 1)" }
+            if range.upperBound < count { view["older"] = "\(path)?page=\(number + 1)" }
+            return view
+        }
+    }
+
+    static func page(_ request: Request, count: Int, size: Int) -> Page {
+        let asked = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+        return Page(number: min(asked, max(1, (count + size - 1) / size)), size: size, count: count)
     }
 
     // MARK: Wording

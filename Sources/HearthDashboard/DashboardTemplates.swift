@@ -74,6 +74,7 @@ enum DashboardTemplates {
         </div>
         </article>
         {{/approvals}}
+        {{#paging}}<nav class="paging" aria-label="More">{{#newer}}<a href="{{newer}}">← Newer</a>{{/newer}} <span class="meta">{{text}}</span> {{#older}}<a href="{{older}}">Older →</a>{{/older}}</nav>{{/paging}}
         """
 
     static let goals = """
@@ -83,6 +84,7 @@ enum DashboardTemplates {
         <tr><th>Goal</th><th>What</th><th>State</th><th>Tasks done</th><th>Tokens</th><th>Age</th></tr>
         {{#runs}}<tr><td><a href="/goals/{{id}}">{{id}}</a></td><td>{{title}}</td><td><span class="state state-{{state}}">{{stateLabel}}</span></td><td>{{done}} of {{total}}</td><td>{{tokens}}</td><td>{{age}}</td></tr>
         {{/runs}}</table></div>{{/none}}
+        {{#paging}}<nav class="paging" aria-label="More">{{#newer}}<a href="{{newer}}">← Newer</a>{{/newer}} <span class="meta">{{text}}</span> {{#older}}<a href="{{older}}">Older →</a>{{/older}}</nav>{{/paging}}
         """
 
     static let goal = """

@@ -23,6 +23,27 @@ public struct GoalSQLStore: GoalStore {
         try await database.read { db in try Self.detail(runID, in: db) }
     }
 
+    public func progress(_ runIDs: [Int64]) async throws -> [Int64: GoalProgress] {
+        guard !runIDs.isEmpty else { return [:] }
+        return try await database.read { db in
+            let marks = Array(repeating: "?", count: runIDs.count).joined(separator: ", ")
+            var progress: [Int64: GoalProgress] = [:]
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT g.runId AS id, g.usage AS usage, COUNT(t.runId) AS total,
+                        COALESCE(SUM(CASE WHEN t.state = 'succeeded' THEN 1 ELSE 0 END), 0) AS done
+                    FROM goal g LEFT JOIN plan_task t ON t.runId = g.runId
+                    WHERE g.runId IN (\(marks)) GROUP BY g.runId
+                    """, arguments: StatementArguments(runIDs))
+            {
+                let usage = (try? Self.decode(GoalUsage.self, row["usage"])) ?? GoalUsage()
+                progress[row["id"]] = GoalProgress(done: row["done"], total: row["total"], tokens: usage.tokens)
+            }
+            return progress
+        }
+    }
+
     public func runState(_ runID: Int64) async throws -> RunState {
         try await database.read { db in
             guard let text = try String.fetchOne(db, sql: "SELECT state FROM run WHERE id = ?", arguments: [runID]) else {

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks that print measured figures beside a baseline measured in the same run.",
         subcommands: [
             SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self, LoopBenchCommand.self,
-            AttentionBenchCommand.self, ChatBenchCommand.self, EmbedBenchCommand.self,
+            AttentionBenchCommand.self, ChatBenchCommand.self, EmbedBenchCommand.self, DashboardBenchCommand.self,
         ])
 }
 

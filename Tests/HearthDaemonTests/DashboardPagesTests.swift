@@ -125,6 +125,43 @@ struct DashboardPagesTests {
         _ = await daemon.stop()
     }
 
+    @Test("goals: the list's progress comes from one query and matches each goal's own detail; long lists page")
+    func goalProgress() async throws {
+        let sandbox = try Sandbox()
+        let (daemon, browser, database) = try await DashboardTests().signedIn(sandbox)
+        defer { Task { try? await browser.shutdown() } }
+        let goals = GoalSQLStore(database: database)
+        var ids: [Int64] = []
+        for index in 0..<55 {
+            let run = try await goals.createGoal("Goal \(index)", budget: GoalBudget())
+            let draft = PlanDraft(tasks: ["a", "b", "c"].map { PlanDraft.Task(id: $0, title: $0, instructions: $0, tools: ["read_file"]) })
+            try await goals.savePlan(run.id, draft: draft, tasks: try draft.expand(knownTools: ["read_file"]) { _ in [] })
+            for task in ["a", "b", "c"].prefix(index % 4) {
+                try await goals.setTaskState(run.id, task: task, state: .succeeded, result: nil, error: nil)
+            }
+            var usage = GoalUsage()
+            usage.promptTokens = index * 10
+            try await goals.addUsage(run.id, usage)
+            _ = try await goals.cancelGoal(run.id)
+            ids.append(run.id)
+        }
+        let progress = try await goals.progress(ids + [9_999])
+        #expect(progress.count == 55)
+        for id in ids {
+            let detail = try await goals.goal(id)
+            #expect(
+                progress[id]
+                    == GoalProgress(
+                        done: detail.tasks.filter { $0.state == .succeeded }.count, total: detail.tasks.count, tokens: detail.usage.tokens))
+        }
+        let first = try await browser.get("/goals")
+        #expect(first.body.contains("Goal 54") && !first.body.contains(">Goal 4<"), "newest first, 50 a page")
+        #expect(first.body.contains("<td>2 of 3</td>") && first.body.contains("href=\"/goals?page=2\""))
+        let second = try await browser.get("/goals?page=2")
+        #expect(second.body.contains(">Goal 0<") && second.body.contains("href=\"/goals?page=1\""))
+        _ = await daemon.stop()
+    }
+
     @Test("usage: totals, tokens per day, model and purpose as SVG charts, speeds, cache reuse and the day's budget left")
     func usage() async throws {
         let sandbox = try Sandbox()

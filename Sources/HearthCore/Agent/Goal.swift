@@ -30,6 +30,32 @@ public struct GoalBudget: Sendable, Hashable, Codable {
 }
 
 /// What a run has used so far.
+/// How far a goal is: tasks done of all, and the tokens it used.
+public struct GoalProgress: Sendable, Hashable {
+    public var done: Int
+    public var total: Int
+    public var tokens: Int
+
+    public init(done: Int, total: Int, tokens: Int) {
+        self.done = done
+        self.total = total
+        self.tokens = tokens
+    }
+}
+
+extension GoalStore {
+    /// One goal at a time; a store that can do better answers in one query.
+    public func progress(_ runIDs: [Int64]) async throws -> [Int64: GoalProgress] {
+        var progress: [Int64: GoalProgress] = [:]
+        for id in runIDs {
+            guard let detail = try? await goal(id) else { continue }
+            progress[id] = GoalProgress(
+                done: detail.tasks.filter { $0.state == .succeeded }.count, total: detail.tasks.count, tokens: detail.usage.tokens)
+        }
+        return progress
+    }
+}
+
 public struct GoalUsage: Sendable, Hashable, Codable {
     public var modelCalls = 0
     public var toolCalls = 0
@@ -204,6 +230,8 @@ public protocol GoalStore: Sendable {
     func addUsage(_ runID: Int64, _ usage: GoalUsage) async throws
     func trace(_ event: TraceEvent) async throws
     func traces(_ runID: Int64) async throws -> [TraceEvent]
+    /// Tasks done, tasks in all and tokens, for many goals at once (a list page).
+    func progress(_ runIDs: [Int64]) async throws -> [Int64: GoalProgress]
     /// Cancels what has not started; a task in flight stops at its next step.
     func cancelGoal(_ runID: Int64) async throws -> GoalDetail
     /// Puts a paused or failed goal back to work: failed and skipped tasks become pending, and the
