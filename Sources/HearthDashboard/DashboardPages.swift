@@ -83,9 +83,14 @@ extension Dashboard {
             throw DashboardError(title: "Approvals", text: "This daemon runs no goals (inference is off).", status: .serviceUnavailable)
         }
         let now = Date()
-        let waiting = try await book.approvals(states: [.pending]).filter { $0.expiresAt > now }
-        let page = Self.page(request, count: waiting.count, size: Self.approvalsPerPage)
-        let cards: [[String: Any]] = waiting[page.range].map { approval in
+        let asked = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+        var waiting = try await book.waiting(now: now, limit: Self.approvalsPerPage, offset: (asked - 1) * Self.approvalsPerPage)
+        let page = Self.page(request, count: waiting.total, size: Self.approvalsPerPage)
+        if page.number != asked {
+            // Past the end (answered meanwhile): the last page there is.
+            waiting = try await book.waiting(now: now, limit: Self.approvalsPerPage, offset: page.range.lowerBound)
+        }
+        let cards: [[String: Any]] = waiting.approvals.map { approval in
             let members = approval.arguments.objectValue ?? [:]
             let arguments: [[String: Any]] = members.keys.sorted().map { name in
                 let value = members[name].map { $0.stringValue ?? $0.jsonText } ?? ""

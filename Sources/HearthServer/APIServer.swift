@@ -143,7 +143,12 @@ public struct APIServer: Sendable {
         }
         api.post("/goals") { request, _ in try await createGoal(request) }
         api.get("/goals/:id") { _, context in Self.json(try Self.encode(try await goalStore().goal(try Self.runID(context)))) }
-        api.get("/goals/:id/trace") { _, context in Self.json(try Self.encode(try await goalStore().traces(try Self.runID(context)))) }
+        api.get("/goals/:id/trace") { _, context in
+            let store = try goalStore()
+            let id = try Self.runID(context)
+            _ = try await store.goal(id)  // an unknown goal is a 404, not an empty trace
+            return Self.json(try Self.encode(try await store.traces(id)))
+        }
         api.get("/approvals") { request, _ in
             let book = try approvalBook()
             _ = try await book.expire(now: Date())

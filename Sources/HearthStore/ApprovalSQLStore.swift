@@ -40,6 +40,17 @@ public struct ApprovalSQLStore: ApprovalBook {
         try await database.read { db in try Self.list(states: states, in: db) }
     }
 
+    public func waiting(now: Date, limit: Int, offset: Int) async throws -> (total: Int, approvals: [Approval]) {
+        try await database.read { db in
+            let condition = "WHERE state = 'pending' AND expiresAt > ?"
+            let at = now.millisecondsSince1970
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval \(condition)", arguments: [at]) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM approval \(condition) ORDER BY id LIMIT ? OFFSET ?", arguments: [at, limit, offset])
+            return (total, try rows.map(Self.approval(from:)))
+        }
+    }
+
     /// The synchronous twin of `approvals`, for the CLI.
     public func approvalsNow(states: Set<Approval.State>?) throws -> [Approval] {
         try database.readSync { db in try Self.list(states: states, in: db) }

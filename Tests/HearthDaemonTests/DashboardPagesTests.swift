@@ -122,6 +122,9 @@ struct DashboardPagesTests {
         #expect(page.body.contains("1 model calls (812 prompt tokens, 300 cached, 64 completion) · 1 tool calls"))
         #expect(try await browser.get("/goals/\(run.id)").body.contains("href=\"/goals/\(run.id)/trace\""))
         #expect(try await browser.get("/goals/4242/trace").status == 404)
+        let api = try await daemon.client.get("/v1/goals/\(run.id)/trace")
+        #expect(api.status == 200 && api.body.arrayValue?.map { $0["name"] } == ["plan", "read_file", "ask"])
+        #expect(try await daemon.client.get("/v1/goals/4242/trace").status == 404)
         _ = await daemon.stop()
     }
 
@@ -159,6 +162,34 @@ struct DashboardPagesTests {
         #expect(first.body.contains("<td>2 of 3</td>") && first.body.contains("href=\"/goals?page=2\""))
         let second = try await browser.get("/goals?page=2")
         #expect(second.body.contains(">Goal 0<") && second.body.contains("href=\"/goals?page=1\""))
+        _ = await daemon.stop()
+    }
+
+    @Test("approvals: a long list pages 20 at a time, expired ones left out, a page past the end shows the last")
+    func approvalPages() async throws {
+        let sandbox = try Sandbox()
+        let (daemon, browser, database) = try await DashboardTests().signedIn(sandbox)
+        defer { Task { try? await browser.shutdown() } }
+        let run = try await GoalSQLStore(database: database).createGoal("Mail everyone", budget: GoalBudget())
+        let book = ApprovalSQLStore(database: database)
+        for index in 0..<45 {
+            _ = try await book.request(
+                Approval(
+                    runID: run.id, taskID: "send", position: index, tool: "send_mail", risk: .sendExternal,
+                    arguments: ["to": .string("p\(index)@example.test")], origins: [:], reason: "mail",
+                    expiresAt: Date().addingTimeInterval(index == 7 ? -60 : 3600)))
+        }
+        let now = Date()
+        let page = try await book.waiting(now: now, limit: 20, offset: 20)
+        let all = try await book.approvals(states: [.pending]).filter { $0.expiresAt > now }
+        #expect(page.total == 44 && page.approvals.map(\.id) == Array(all[20..<40]).map(\.id))
+        let first = try await browser.get("/approvals")
+        #expect(first.body.components(separatedBy: "data-approval-id=").count - 1 == 20)
+        #expect(first.body.contains("1–20 of 44 approvals waiting") && first.body.contains("href=\"/approvals?page=2\""))
+        #expect(!first.body.contains("p7@example.test"), "an expired approval is not offered")
+        let last = try await browser.get("/approvals?page=9")
+        #expect(last.body.components(separatedBy: "data-approval-id=").count - 1 == 4)
+        #expect(last.body.contains("41–44 of 44") && last.body.contains("href=\"/approvals?page=2\""))
         _ = await daemon.stop()
     }
 
@@ -242,6 +273,8 @@ struct DashboardPagesTests {
         #expect(try await daemon.client.post("/v1/inbox/\(id)/feedback", ["urgent": true]).status == 200)
         #expect(try await daemon.client.post("/v1/inbox/\(id)/feedback", ["urgent": "yes"]).status == 400)
         #expect(try await daemon.client.post("/v1/inbox/999/feedback", ["urgent": true]).status == 404)
+        #expect(try await daemon.client.post("/v1/inbox/\(id)/ack", nil).status == 200)
+        #expect(try await daemon.client.post("/v1/inbox/999/ack", nil).status == 404)
         _ = await daemon.stop()
     }
 }

@@ -83,9 +83,19 @@ public protocol ApprovalBook: Sendable {
     func request(_ approval: Approval) async throws -> Approval
     func approval(runID: Int64, taskID: String, position: Int) async throws -> Approval?
     func approvals(states: Set<Approval.State>?) async throws -> [Approval]
+    /// Pending approvals not yet expired at `now`, oldest first: `limit` of them from `offset`,
+    /// and how many there are in all (a page of a long list).
+    func waiting(now: Date, limit: Int, offset: Int) async throws -> (total: Int, approvals: [Approval])
     /// Answers a pending approval; its task goes back to work.
     func decide(_ id: Int64, approve: Bool, note: String?, now: Date) async throws -> Approval
     func markUsed(_ id: Int64) async throws
     /// Pending approvals past their deadline become `expired` (a denial); returns them.
     func expire(now: Date) async throws -> [Approval]
+}
+
+extension ApprovalBook {
+    public func waiting(now: Date, limit: Int, offset: Int) async throws -> (total: Int, approvals: [Approval]) {
+        let all = try await approvals(states: [.pending]).filter { $0.expiresAt > now }
+        return (all.count, Array(all.dropFirst(offset).prefix(limit)))
+    }
 }
