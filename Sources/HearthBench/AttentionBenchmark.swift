@@ -258,12 +258,12 @@ public enum IdleBenchmark {
             let daemon = try await DaemonUnderTest.start(dataDirectory: root.appending(path: "data"))
             // Let start-up work (migrations, the first scans) finish before measuring.
             try await Task.sleep(for: .seconds(3))
-            let before = cpuTicks(daemon.process.pid)
+            let before = SpineBenchmark.cpuTicks(daemon.process.pid)
             let clock = ContinuousClock()
             let started = clock.now
             progress("\(name): idle for \(seconds) s")
             try await Task.sleep(for: .seconds(seconds))
-            let after = cpuTicks(daemon.process.pid)
+            let after = SpineBenchmark.cpuTicks(daemon.process.pid)
             let wall = (clock.now - started).inSeconds
             _ = await daemon.stop()
             let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -274,16 +274,5 @@ public enum IdleBenchmark {
             ]
         }
         return .object(results)
-    }
-
-    /// utime + stime of a process, in clock ticks.
-    static func cpuTicks(_ pid: Int32) -> Int {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else {
-            return 0
-        }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // After the name: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-        guard fields.count > 13 else { return 0 }
-        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
 }

@@ -147,6 +147,17 @@ public enum DashboardBenchmark {
     /// Starts a daemon over `data`, signs in, and times every page.
     static func measure(data: URL, goal: Int64, samples: Int, progress: @Sendable (String) -> Void) async throws -> Measurement {
         let daemon = try await DaemonUnderTest.start(dataDirectory: data, timeout: 300)
+        // Time the pages of a daemon at rest, not one still loading its memory after the start:
+        // wait (at most a minute) until it used under 2 % of a core over a second.
+        let settled = ContinuousClock.now
+        var ticks = SpineBenchmark.cpuTicks(daemon.process.pid)
+        while ContinuousClock.now - settled < .seconds(60) {
+            try await Task.sleep(for: .seconds(1))
+            let now = SpineBenchmark.cpuTicks(daemon.process.pid)
+            defer { ticks = now }
+            if now - ticks <= 2 { break }
+        }
+        progress("  daemon at rest after \((ContinuousClock.now - settled).components.seconds) s")
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
