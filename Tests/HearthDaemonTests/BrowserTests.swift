@@ -42,24 +42,7 @@ extension BrowserTests {
         let seen = Mutex<[String]>([])
         let server = ScriptedModelServer { body in
             seen.withLock { $0.append(body.jsonText) }
-            let messages = body["messages"]?.arrayValue ?? []
-            func reply(_ value: JSONValue) -> ScriptedModelServer.Reply { .chat(value.jsonText) }
-            if messages.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true {
-                return reply([
-                    "tasks": [
-                        [
-                            "id": "note", "title": "Write the note", "instructions": "Write note.txt.", "dependsOn": [],
-                            "expectedOutput": "",
-                            "tools": ["write_file"],
-                        ]
-                    ]
-                ])
-            }
-            if body.jsonText.contains("Write note.txt.") {
-                return messages.count <= 2
-                    ? reply(["tool": "write_file", "arguments": ["path": "note.txt", "content": "hello"]])
-                    : reply(["tool": "final_answer", "arguments": ["text": "done"]])
-            }
+            if let reply = NoteWriter.reply(body) { return reply }
             return .chat("Biscuit is a good name for a dog.")
         }
         let url = try await server.start()

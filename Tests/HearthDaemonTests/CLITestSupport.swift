@@ -70,3 +70,27 @@ extension String {
     /// Non-empty lines.
     var lines: [Substring] { split(separator: "\n") }
 }
+
+/// A scripted model for a goal that writes one note: the planner gets a one-task plan whose task
+/// writes `note.txt`, and the task's agent writes it, then finishes. Nil for any other request
+/// (a chat turn), which the caller answers.
+enum NoteWriter {
+    static func reply(_ body: JSONValue) -> ScriptedModelServer.Reply? {
+        let messages = body["messages"]?.arrayValue ?? []
+        func reply(_ value: JSONValue) -> ScriptedModelServer.Reply { .chat(value.jsonText) }
+        if messages.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true {
+            return reply([
+                "tasks": [
+                    [
+                        "id": "note", "title": "Write the note", "instructions": "Write note.txt.", "dependsOn": [], "expectedOutput": "",
+                        "tools": ["write_file"],
+                    ]
+                ]
+            ])
+        }
+        guard body.jsonText.contains("Write note.txt.") else { return nil }
+        return messages.count <= 2
+            ? reply(["tool": "write_file", "arguments": ["path": "note.txt", "content": "hello"]])
+            : reply(["tool": "final_answer", "arguments": ["text": "written"]])
+    }
+}

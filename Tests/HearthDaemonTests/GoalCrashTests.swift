@@ -184,24 +184,7 @@ struct GoalCrashTests {
     func approvalAcrossRestart() async throws {
         let sandbox = try Sandbox()
         try FileManager.default.createDirectory(at: sandbox.workspace, withIntermediateDirectories: true)
-        let server = ScriptedModelServer { body in
-            let messages = body["messages"]?.arrayValue ?? []
-            func reply(_ value: JSONValue) -> ScriptedModelServer.Reply { .chat(value.jsonText) }
-            if messages.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true {
-                return reply([
-                    "tasks": [
-                        [
-                            "id": "note", "title": "Write the note", "instructions": "Write note.txt.", "dependsOn": [],
-                            "expectedOutput": "",
-                            "tools": ["write_file"],
-                        ]
-                    ]
-                ])
-            }
-            return messages.count <= 2
-                ? reply(["tool": "write_file", "arguments": ["path": "note.txt", "content": "hello"]])
-                : reply(["tool": "final_answer", "arguments": ["text": "written"]])
-        }
+        let server = ScriptedModelServer { body in NoteWriter.reply(body) ?? .chat("{}") }
         let url = try await server.start()
         defer { server.stop() }
         // Autonomy "suggest": every effect, a workspace write included, waits for approval.
