@@ -112,6 +112,7 @@ enum DashboardTemplates {
         </aside>
         <section class="conversation" aria-labelledby="conversation-title">
         <h2 id="conversation-title">{{conversation}}</h2>
+        {{#waiting}}<p class="warn" role="status">{{text}}: <a href="/approvals">Approvals</a>.</p>{{/waiting}}
         <ol id="turns" class="turns">
         {{#turns}}<li class="turn turn-{{role}}"><span class="who">{{speaker}}</span> <time>{{at}}</time><p>{{text}}</p></li>{{/turns}}
         </ol>

@@ -39,11 +39,17 @@ extension Dashboard {
                 ]
             }
         }
+        // Work the conversation started may be waiting for an answer: say so where the user is.
+        let waiting = (try? await data.approvals?.waiting(now: Date(), limit: 0, offset: 0).total) ?? 0
         return render(
             "chat", title: "Chat", session: session,
             [
                 "sessions": sessions, "noSessions": sessions.isEmpty, "turns": turns, "session": id ?? "", "conversation": conversation,
                 "empty": turns.isEmpty,
+                "waiting":
+                    (waiting == 0
+                    ? nil : ["text": waiting == 1 ? "1 action waits for your approval" : "\(waiting) actions wait for your approval"])
+                    as Any,
             ])
     }
 

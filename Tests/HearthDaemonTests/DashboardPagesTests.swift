@@ -13,7 +13,7 @@ struct DashboardPagesTests {
     @Test("chat: a turn from the form is stored and shown as text, the event stream carries the answer, bad input is refused")
     func chat() async throws {
         let sandbox = try Sandbox()
-        let (daemon, browser, _) = try await DashboardTests().signedIn(sandbox)
+        let (daemon, browser, database) = try await DashboardTests().signedIn(sandbox)
         defer { Task { try? await browser.shutdown() } }
         let empty = try await browser.get("/chat")
         #expect(empty.status == 200)
@@ -43,6 +43,13 @@ struct DashboardPagesTests {
         let list = try await browser.get("/chat")
         #expect(list.body.contains("href=\"/chat/\(session)\""))
         #expect(try await browser.get("/chat/no-such-session").status == 404)
+        #expect(!list.body.contains("wait for your approval") && !list.body.contains("waits for your approval"))
+        let run = try await GoalSQLStore(database: database).createGoal("Send it", budget: GoalBudget())
+        _ = try await ApprovalSQLStore(database: database).request(
+            Approval(
+                runID: run.id, taskID: "send", position: 0, tool: "send_mail", risk: .sendExternal, arguments: [:], origins: [:],
+                reason: "mail", expiresAt: Date().addingTimeInterval(3600)))
+        #expect(try await browser.get("/chat/\(session)").body.contains("1 action waits for your approval: <a href=\"/approvals\">"))
         let unknown = try await browser.post("/chat", form: ["csrf": token, "message": "hi", "session": "no-such-session"])
         #expect(unknown.status == 400)
         #expect(unknown.body.contains("no-such-session"))
