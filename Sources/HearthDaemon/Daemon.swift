@@ -336,6 +336,7 @@ public enum Daemon {
             )
         }
         let status = dependencies.status
+        pagesData.modelProblem = { HealthView.modelProblem(status: await status()) }
         pagesData.health = { await HealthView.sections(status: await status(), configuration: configuration, database: database) }
         let dashboard = Dashboard(sessions: dashboardSessions, data: pagesData, logger: logger)
         dependencies.pages = { router in dashboard.register(on: router) }

@@ -7,6 +7,19 @@ import HearthStore
 /// What the dashboard's Health page shows, from the daemon's status document, its configured
 /// triggers and the stored schedules and routines (the sandbox checks the page adds itself).
 public enum HealthView {
+    /// Why the model cannot answer now, from the status document (its `live` part); nil when it can.
+    public static func modelProblem(status: JSONValue) -> String? {
+        let inference = status["live"]?["inference"] ?? [:]
+        switch inference["phase"]?.stringValue ?? "unknown" {
+        case "ready", "external": return nil
+        case "disabled": return "Inference is off ([inference] enabled = false): answers come from memory only."
+        case let phase:
+            let why = inference["lastError"]?.stringValue ?? inference["reason"]?.stringValue
+            return
+                "The model server is \(phase)\(why.map { " (\($0))" } ?? ""): answers come from memory until it is ready; 'hearth doctor' says why."
+        }
+    }
+
     public static func sections(status: JSONValue, configuration: Configuration, database: HearthDatabase) async -> [HealthSection] {
         var sections: [HealthSection] = []
 
@@ -26,7 +39,7 @@ public enum HealthView {
                     ),
                 ]))
 
-        let inference = status["inference"] ?? [:]
+        let inference = status["live"]?["inference"] ?? [:]
         let phase = inference["phase"]?.stringValue ?? "unknown"
         let state: HealthSection.State =
             switch phase {
@@ -39,7 +52,7 @@ public enum HealthView {
         if let restarts = inference["restarts"]?.intValue, restarts > 0 { detail.append("\(restarts) restarts") }
         if let error = inference["lastError"]?.stringValue ?? inference["reason"]?.stringValue { detail.append(error) }
         if state == .warning { detail.append("pages that need the model (Chat answers, new goals) wait for it; 'hearth doctor' says why") }
-        let memory = status["memory"] ?? [:]
+        let memory = status["live"]?["memory"] ?? [:]
         sections.append(
             HealthSection(
                 "Model server",

@@ -22,6 +22,9 @@ public struct DashboardData: Sendable {
     public var memory: MemoryEngine?
     public var usage: (any UsageHistory)?
     public var budgets = Budgets()
+    /// Why the model cannot answer now (server down, starting, inference off); nil when it can.
+    /// Pages that need the model say so; the others work as usual.
+    public var modelProblem: (@Sendable () async -> String?)?
     /// The Health page's sections (daemon, model server, memory, triggers); the sandbox checks are added here.
     public var health: (@Sendable () async -> [HealthSection])?
     /// Wakes the goal worker after a change (a new goal, an answer, cancel, resume).

@@ -163,7 +163,10 @@ extension Dashboard {
         }
         return render(
             "goals", title: "Goals", session: session,
-            ["runs": rows, "none": rows.isEmpty, "canStart": data.goals != nil, "paging": page.olderOnly(path: "/goals")])
+            [
+                "runs": rows, "none": rows.isEmpty, "canStart": data.goals != nil, "paging": page.olderOnly(path: "/goals"),
+                "modelProblem": await data.modelProblem?().map { ["text": $0 + " New goals wait for it."] } as Any,
+            ])
     }
 
     func startGoal(_ request: Request) async throws -> Response {

@@ -78,6 +78,7 @@ enum DashboardTemplates {
         """
 
     static let goals = """
+        {{#modelProblem}}<p class="warn" role="status">{{text}}</p>{{/modelProblem}}
         {{#canStart}}<form method="post" action="/goals" class="start"><input type="hidden" name="csrf" value="{{csrf}}"><label for="goal">New goal</label><input id="goal" name="goal" required maxlength="2000" placeholder="Summarise each note in Notes/"><button>Start</button></form>{{/canStart}}
         {{#none}}<p class="empty">No goals yet.</p>{{/none}}
         {{^none}}<div class="table"><table>
@@ -112,6 +113,7 @@ enum DashboardTemplates {
         </aside>
         <section class="conversation" aria-labelledby="conversation-title">
         <h2 id="conversation-title">{{conversation}}</h2>
+        {{#modelProblem}}<p class="warn" role="status">{{text}}</p>{{/modelProblem}}
         {{#waiting}}<p class="warn" role="status">{{text}}: <a href="/approvals">Approvals</a>.</p>{{/waiting}}
         <ol id="turns" class="turns">
         {{#turns}}<li class="turn turn-{{role}}"><span class="who">{{speaker}}</span> <time>{{at}}</time><p>{{text}}</p></li>{{/turns}}

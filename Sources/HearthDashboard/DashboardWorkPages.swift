@@ -45,7 +45,7 @@ extension Dashboard {
             "chat", title: "Chat", session: session,
             [
                 "sessions": sessions, "noSessions": sessions.isEmpty, "turns": turns, "session": id ?? "", "conversation": conversation,
-                "empty": turns.isEmpty,
+                "empty": turns.isEmpty, "modelProblem": await data.modelProblem?().map { ["text": $0] } as Any,
                 "waiting":
                     (waiting == 0
                     ? nil : ["text": waiting == 1 ? "1 action waits for your approval" : "\(waiting) actions wait for your approval"])

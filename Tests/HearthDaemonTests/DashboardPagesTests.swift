@@ -1,6 +1,7 @@
 import Foundation
 import HearthBench
 import HearthCore
+import HearthDaemon
 import HearthServer
 import HearthStore
 import HearthTesting
@@ -244,7 +245,28 @@ struct DashboardPagesTests {
         for other in ["/", "/goals", "/approvals", "/memory", "/usage", "/chat"] {
             #expect(try await browser.get(other).status == 200, "\(other) works without a model server")
         }
+        #expect(
+            try await browser.get("/chat").body.contains("Inference is off ([inference] enabled = false): answers come from memory only."))
+        #expect(try await browser.get("/goals").body.contains("New goals wait for it."))
+        #expect(!(try await browser.get("/memory").body.contains("Inference is off")), "pages that do not need the model do not warn")
         _ = await daemon.stop()
+    }
+
+    @Test("the model's state in words: ready or external says nothing, off and down say what the user gets and what to run")
+    func modelProblem() {
+        #expect(HealthView.modelProblem(status: ["live": ["inference": ["phase": "ready"]]]) == nil)
+        #expect(
+            HealthView.modelProblem(status: ["live": ["inference": ["phase": "external", "baseURL": "http://127.0.0.1:11434/v1"]]]) == nil)
+        #expect(
+            HealthView.modelProblem(status: ["live": ["inference": ["phase": "disabled"]]])?.contains("[inference] enabled = false") == true
+        )
+        let down = HealthView.modelProblem(status: [
+            "live": ["inference": ["phase": "backingOff", "lastError": "llama-server exited with 1"]]
+        ])
+        #expect(
+            down
+                == "The model server is backingOff (llama-server exited with 1): answers come from memory until it is ready; 'hearth doctor' says why."
+        )
     }
 
     @Test("inbox: urgent or not from the page teaches the scorer and clears the item; the API route refuses bad input")
