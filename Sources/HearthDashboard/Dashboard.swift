@@ -281,6 +281,11 @@ public struct Dashboard: Sendable {
         return Response(status: .seeOther, headers: headers)
     }
 
+    /// A redirect to `path` carrying a message for its page in the query field `name`.
+    static func redirect(_ path: String, flash name: String, _ text: String) -> Response {
+        redirect("\(path)?\(name)=" + (text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+    }
+
     /// One cookie's value from a `Cookie` header.
     static func cookieValue(_ header: String?, name: String) -> String? {
         for pair in (header ?? "").split(separator: ";") {

@@ -47,7 +47,7 @@ extension Dashboard {
                 throw DashboardError.notFound("There is no inbox item \(id).")
             }
             _ = try await data.acknowledge?(id)
-            return Self.redirect("/?noted=" + (noted.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            return Self.redirect("/", flash: "noted", noted)
         }
     }
 
@@ -83,7 +83,7 @@ extension Dashboard {
             throw DashboardError(title: "Approvals", text: "This daemon runs no goals (inference is off).", status: .serviceUnavailable)
         }
         let now = Date()
-        let asked = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+        let asked = Self.askedPage(request)
         var waiting = try await book.waiting(now: now, limit: Self.approvalsPerPage, offset: (asked - 1) * Self.approvalsPerPage)
         let page = Self.page(request, count: waiting.total, size: Self.approvalsPerPage)
         if page.number != asked {
@@ -142,7 +142,7 @@ extension Dashboard {
     // MARK: Goals
 
     func goalsPage(_ session: DashboardSessions.Session, _ request: Request) async throws -> Response {
-        let wanted = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+        let wanted = Self.askedPage(request)
         // One more than the pages so far, to know whether there is an older page.
         let fetched = try await data.ledger.runs(limit: wanted * Self.goalsPerPage + 1, states: nil).filter { $0.origin == "goal" }
         let page = Self.page(request, count: fetched.count, size: Self.goalsPerPage)
@@ -261,25 +261,30 @@ extension Dashboard {
         /// "21–40 of 1000" with links to the pages around it.
         func view(path: String, what: String) -> [String: Any]? {
             guard count > size else { return nil }
-            var view: [String: Any] = ["text": "\(range.lowerBound + 1)–\(range.upperBound) of \(count) \(what)"]
-            if number > 1 { view["newer"] = "\(path)?page=\(number - 1)" }
-            if range.upperBound < count { view["older"] = "\(path)?page=\(number + 1)" }
-            return view
+            return links(path: path, text: "\(range.lowerBound + 1)–\(range.upperBound) of \(count) \(what)")
         }
 
         /// Links only (the total is not counted).
         func olderOnly(path: String) -> [String: Any]? {
             guard number > 1 || range.upperBound < count else { return nil }
-            var view: [String: Any] = ["text": "page \(number)"]
+            return links(path: path, text: "page \(number)")
+        }
+
+        private func links(path: String, text: String) -> [String: Any] {
+            var view: [String: Any] = ["text": text]
             if number > 1 { view["newer"] = "\(path)?page=\(number - 1)" }
             if range.upperBound < count { view["older"] = "\(path)?page=\(number + 1)" }
             return view
         }
     }
 
+    /// The page number a request asks for (`?page=N`, from 1).
+    static func askedPage(_ request: Request) -> Int {
+        max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
+    }
+
     static func page(_ request: Request, count: Int, size: Int) -> Page {
-        let asked = max(1, request.uri.queryParameters["page"].flatMap { Int($0) } ?? 1)
-        return Page(number: min(asked, max(1, (count + size - 1) / size)), size: size, count: count)
+        Page(number: min(askedPage(request), max(1, (count + size - 1) / size)), size: size, count: count)
     }
 
     // MARK: Wording

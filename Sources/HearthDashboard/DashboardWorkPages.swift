@@ -111,8 +111,6 @@ extension Dashboard {
     ) async throws -> JSONValue {
         do {
             return try await chat.turn(message, session, onText)
-        } catch let error as DashboardError {
-            throw error
         } catch {
             throw DashboardError(title: "Not answered", text: "\(error)", status: .badRequest)
         }
@@ -180,7 +178,7 @@ extension Dashboard {
             }
             if confirm { _ = try await memory.confirm(factID: id) } else { try await memory.reject(factID: id) }
             let done = "\(confirm ? "Confirmed" : "Rejected"): \(fact.sentence)"
-            return Self.redirect("/memory?done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            return Self.redirect("/memory", flash: "done", done)
         }
     }
 
@@ -195,7 +193,7 @@ extension Dashboard {
                 "removed records \(removal.records), \(removal.vectors) vectors, facts \(removal.facts); rebuilt \(removal.contextsRebuilt) neighbours' context"
             _ = try await memory.store.saveReport(kind: "forget", at: Date(), detail: detail)
             let done = "Forgot record \(id) (\(removal.vectors) vectors, \(removal.facts.count) facts learned from it)."
-            return Self.redirect("/memory?done=" + (done.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            return Self.redirect("/memory", flash: "done", done)
         }
     }
 
