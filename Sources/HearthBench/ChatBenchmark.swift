@@ -1,4 +1,5 @@
 import Foundation
+import HearthAgent
 import HearthCore
 import HearthMemory
 
@@ -44,9 +45,20 @@ extension MemoryBenchmark {
         return try await engine.store.counts(model: model).pendingVectors
     }
 
-    /// Which of `candidates` (best first, each with its text) a chat context of `budget` tokens holds.
-    static func packed(_ candidates: [(id: Int64, text: String)], budget: Int) -> (ids: Set<Int64>, tokens: Int) {
-        let memories = candidates.map { ChatContext.Memory(id: $0.id, text: $0.text, source: "bench", untrusted: false) }
+    /// Which of `hits` (best first) a chat context of `budget` tokens holds whole (`ids`; a piece of
+    /// evidence carried only as a passage does not count), as `ChatEngine.assemble` packs them.
+    func packed(_ hits: [MemoryHit], about message: String, budget: Int) -> (ids: Set<Int64>, tokens: Int) {
+        let relevant = MemoryEngine.relevant(hits, minSimilarity: chat.minSimilarity).prefix(chat.recall)
+        let memories = ChatEngine.memories(relevant.map(\.record), about: message, settings: chat)
+        let context = ChatContext.assemble(system: "", profile: [], memories: memories, turns: [], message: "", budget: budget)
+        return (
+            Set(context.memories.filter { !$0.excerpt }.map(\.id)), context.memories.reduce(0) { $0 + ChatContext.tokens($1.text) }
+        )
+    }
+
+    /// The latest records that fit `budget` whole: what a chat without memory sees.
+    static func latest(_ records: [(id: Int64, text: String)], budget: Int) -> (ids: Set<Int64>, tokens: Int) {
+        let memories = records.map { ChatContext.Memory(id: $0.id, text: $0.text, source: "bench", untrusted: false) }
         let context = ChatContext.assemble(system: "", profile: [], memories: memories, turns: [], message: "", budget: budget)
         return (Set(context.memories.map(\.id)), context.memories.reduce(0) { $0 + ChatContext.tokens($1.text) })
     }
@@ -85,14 +97,14 @@ extension MemoryBenchmark {
                 let vector = await engine.embedQuery(question.question)
                 embedMilliseconds.append((clock.now - embedStart).inSeconds * 1_000)
                 let start = clock.now
-                let hits = try await engine.search(question.question, queryVector: vector, k: 40, filter: filter, mode: .hybrid)
-                let hybrid = Self.packed(hits.map { ($0.record.id, $0.record.spokenText) }, budget: budget)
+                let hits = try await engine.search(question.question, queryVector: vector, k: chat.recall, filter: filter, mode: .hybrid)
+                let hybrid = packed(hits, about: question.question, budget: budget)
                 hearth.add(complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: (clock.now - start).inSeconds * 1_000)
                 // A chat without memory: the latest turns that fit.
-                let latest = Self.packed(Array(turns.reversed()), budget: budget)
+                let latest = Self.latest(Array(turns.reversed()), budget: budget)
                 recent.add(complete: complete(latest.ids), tokens: latest.tokens, milliseconds: nil)
-                let keyword = try await engine.search(question.question, queryVector: nil, k: 40, filter: filter, mode: .bm25)
-                let plain = Self.packed(keyword.map { ($0.record.id, $0.record.spokenText) }, budget: budget)
+                let keyword = try await engine.search(question.question, queryVector: nil, k: chat.recall, filter: filter, mode: .bm25)
+                let plain = packed(keyword, about: question.question, budget: budget)
                 bm25.add(complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
             }
         }
@@ -114,6 +126,8 @@ extension MemoryBenchmark {
         var hearth = ContextTally()
         var recent = ContextTally()
         var bm25 = ContextTally()
+        var byType: [String: (hearth: ContextTally, bm25: ContextTally)] = [:]
+        var missed: [JSONValue] = []
         let clock = ContinuousClock()
         var missing: Int?
         var incomplete = 0
@@ -131,14 +145,28 @@ extension MemoryBenchmark {
             func complete(_ ids: Set<Int64>) -> Bool { needed.isSubset(of: ids) }
             let vector = await engine.embedQuery(question.question)
             let start = clock.now
-            let hits = try await engine.search(question.question, queryVector: vector, k: 40, filter: .any, mode: .hybrid)
-            let hybrid = Self.packed(hits.map { ($0.record.id, $0.record.spokenText) }, budget: budget)
+            let hits = try await engine.search(
+                question.question, queryVector: vector, k: chat.recall, filter: .any, mode: .hybrid, asOf: question.questionDate)
+            let hybrid = packed(hits, about: question.question, budget: budget)
             hearth.add(complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: (clock.now - start).inSeconds * 1_000)
-            let latest = Self.packed(stored.reversed().map { ($0.id, $0.spokenText) }, budget: budget)
+            byType[question.type, default: (ContextTally(), ContextTally())].hearth.add(
+                complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: nil)
+            if !complete(hybrid.ids) {
+                // Where each piece of evidence ranked (null: not among the 40 retrieved), and how many hits fit.
+                let ranks = hits.map(\.record.id)
+                missed.append([
+                    "id": .string(question.id), "type": .string(question.type),
+                    "evidence_ranks": .array(needed.sorted().map { id in ranks.firstIndex(of: id).map { .number(Double($0)) } ?? .null }),
+                    "hits_in_context": .number(Double(hybrid.ids.count)),
+                ])
+            }
+            let latest = Self.latest(stored.reversed().map { ($0.id, $0.spokenText) }, budget: budget)
             recent.add(complete: complete(latest.ids), tokens: latest.tokens, milliseconds: nil)
-            let keyword = try await engine.search(question.question, queryVector: nil, k: 40, filter: .any, mode: .bm25)
-            let plain = Self.packed(keyword.map { ($0.record.id, $0.record.spokenText) }, budget: budget)
+            let keyword = try await engine.search(question.question, queryVector: nil, k: chat.recall, filter: .any, mode: .bm25)
+            let plain = packed(keyword, about: question.question, budget: budget)
             bm25.add(complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
+            byType[question.type, default: (ContextTally(), ContextTally())].bm25.add(
+                complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
             Self.removeDatabase(url)
             if (index + 1) % 10 == 0 { progress("chat/longmemeval: \(index + 1)/\(questions.count)") }
         }
@@ -147,6 +175,7 @@ extension MemoryBenchmark {
             "records_without_vector": missing.map { .number(Double($0)) } ?? .null,
             "haystacks_with_gaps": missing == nil ? .null : .number(Double(incomplete)), "hearth": hearth.json, "recent_only": recent.json,
             "bm25": bm25.json,
+            "per_type": .object(byType.mapValues { ["hearth": $0.hearth.json, "bm25": $0.bm25.json] }), "missed": .array(missed),
         ]
     }
 }

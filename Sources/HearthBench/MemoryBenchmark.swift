@@ -1,4 +1,5 @@
 import Foundation
+import HearthAgent
 import HearthCore
 import HearthMemory
 import HearthStore
@@ -9,10 +10,14 @@ public struct MemoryBenchmark: Sendable {
     public let embedder: (any Embedder)?
     public let directory: URL
     public var settings = RetrievalSettings()
+    /// How a chat turn recalls and packs memories (`hearth bench chat`).
+    public var chat = ChatEngine.Settings()
 
     public init(embedder: (any Embedder)?, directory: URL) {
         self.embedder = embedder
         self.directory = directory
+        // The datasets' dates are written in UTC.
+        settings.calendar = .utcGregorian
     }
 
     /// Opens a fresh store and engine in `name` under the scratch directory.
@@ -104,7 +109,8 @@ public struct MemoryBenchmark: Sendable {
             _ = try await engine.remember(question.records)
             try await engine.indexPending()
             for mode in MemoryEngine.Mode.allCases {
-                let hits = try await engine.search(question.question, k: settings.depth, filter: .any, mode: mode)
+                let hits = try await engine.search(
+                    question.question, k: settings.depth, filter: .any, mode: mode, asOf: question.questionDate)
                 let ranked = SessionRanking.rank(hits)
                 tallies[mode, default: SessionTally()].add(ranked: ranked, answers: Set(question.answerSessions))
                 byType[question.type, default: [:]][mode, default: SessionTally()].add(

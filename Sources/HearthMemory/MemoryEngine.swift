@@ -19,6 +19,11 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Added as `recencyWeight × 2^(−age / recencyHalfLife)`.
     public var recencyWeight: Double = 0.005
     public var recencyHalfLifeDays: Double = 30
+    /// A question that names a time ("two weeks ago", "in March", "last Saturday") adds two lists
+    /// to the fusion: its words and its meaning among the records of that time, at this weight.
+    public var timeWeight: Double = 1
+    /// How named times are read: weeks from Monday, in the user's time zone.
+    public var calendar: Calendar = .localGregorian
     /// Texts are cut to this many characters before embedding (MiniLM reads 512 tokens at most).
     public var embedCharacters: Int = 1_500
 
@@ -38,6 +43,7 @@ public struct RetrievalSettings: Sendable, Hashable {
         case "factWeight": factWeight = value
         case "importanceWeight": importanceWeight = value
         case "recencyWeight": recencyWeight = value
+        case "timeWeight": timeWeight = value
         case "keepStopWords": keepStopWords = value != 0
         default: return false
         }
@@ -230,13 +236,19 @@ public actor MemoryEngine {
         }
     }
 
-    public func search(_ query: String, k: Int = 10, filter: MemoryFilter = .any, mode: Mode = .hybrid) async throws -> [MemoryHit] {
+    /// Records for `query`, best first. `asOf` is when the question is asked (default: now): times
+    /// it names ("last week") and recency are read against it.
+    public func search(_ query: String, k: Int = 10, filter: MemoryFilter = .any, mode: Mode = .hybrid, asOf: Date? = nil) async throws
+        -> [MemoryHit]
+    {
         let vector = mode == .hybrid ? await embedQuery(query) : nil
-        return try await search(query, queryVector: vector, k: k, filter: filter, mode: mode)
+        return try await search(query, queryVector: vector, k: k, filter: filter, mode: mode, asOf: asOf)
     }
 
     /// Retrieval with a query vector computed beforehand (nil: full text only).
-    public func search(_ query: String, queryVector: [Float]?, k: Int, filter: MemoryFilter, mode: Mode) async throws -> [MemoryHit] {
+    public func search(_ query: String, queryVector: [Float]?, k: Int, filter: MemoryFilter, mode: Mode, asOf: Date? = nil)
+        async throws -> [MemoryHit]
+    {
         guard k > 0 else { return [] }
         if mode == .bm25 {
             let ranked = try await store.fullTextSearch(
@@ -264,6 +276,14 @@ public actor MemoryEngine {
         fused.add(await contextList) { rank, _ in .contextKeywords(rank: rank) }
         fused.add(await meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
         fused.add(await contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
+        let now = asOf ?? clock.now()
+        for (mention, window) in timeWindows(query, now: now, filter: filter) {
+            // The question's words and meaning again, among the records of the time it names.
+            async let during = Self.keywords(keywordIndex, terms, .text, window, depth)
+            async let duringMeaning = Self.nearest(textVectors, vector, window, depth)
+            fused.add(await during, weight: settings.timeWeight) { _, _ in .during(mention.phrase) }
+            fused.add(await duringMeaning, weight: settings.timeWeight) { _, _ in .during(mention.phrase) }
+        }
 
         // Records linked to facts about entities the query names.
         let normalisedQuery = " " + MemoryText.normalise(query) + " "
@@ -281,7 +301,6 @@ public actor MemoryEngine {
         }
         let speakers = Set(entries.compactMap(\.1.speaker))
         let named = speakers.filter { normalisedQuery.contains(" \(MemoryText.normalise($0)) ") }
-        let now = clock.now()
 
         // Scored from the index's metadata; only the best few rows are read from the store.
         var scored: [(id: Int64, score: Double, reasons: [MatchReason])] = entries.map { id, entry in
@@ -334,6 +353,19 @@ public actor MemoryEngine {
             }
         }
         return hits
+    }
+
+    /// The times `query` names, each with `filter` narrowed to it (at most two: a question
+    /// comparing two times).
+    func timeWindows(_ query: String, now: Date, filter: MemoryFilter) -> [(TimeMention, MemoryFilter)] {
+        guard settings.timeWeight > 0 else { return [] }
+        return TimeMention.find(in: query, now: now, calendar: settings.calendar).prefix(2).compactMap { mention in
+            var window = filter
+            window.occurredFrom = max(filter.occurredFrom ?? .distantPast, mention.interval.start)
+            window.occurredBefore = min(filter.occurredBefore ?? .distantFuture, mention.interval.end)
+            guard let from = window.occurredFrom, let before = window.occurredBefore, from < before else { return nil }
+            return (mention, window)
+        }
     }
 
     @concurrent
@@ -425,10 +457,10 @@ struct Fusion {
 
     init(k: Double) { self.k = k }
 
-    mutating func add(_ list: [ScoredID], reason: (Int, ScoredID) -> MatchReason) {
+    mutating func add(_ list: [ScoredID], weight: Double = 1, reason: (Int, ScoredID) -> MatchReason) {
         for (rank, hit) in list.enumerated() {
             if score[hit.id] == nil { ids.append(hit.id) }
-            score[hit.id, default: 0] += 1 / (k + Double(rank) + 1)
+            score[hit.id, default: 0] += weight / (k + Double(rank) + 1)
             reasons[hit.id, default: []].append(reason(rank, hit))
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HearthAgent
 import HearthBench
 import HearthConfig
 import HearthCore
@@ -29,6 +30,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
 
     @Option(help: "The memory budget in tokens.")
     var budget = 2_048
+
+    @Option(help: "A recalled memory past the first few is cut to its passage about the question when longer than this (tokens).")
+    var memoryTokens = ChatEngine.Settings().memoryTokens
+
+    @Option(help: "How many of the best memories are carried whole (up to --whole-tokens each).")
+    var whole = ChatEngine.Settings().wholeMemories
+
+    @Option(help: "The longest a whole memory may be (tokens) before it too is cut to its passage.")
+    var wholeTokens = ChatEngine.Settings().wholeMemoryTokens
 
     @Flag(help: "Full text only (no embedding calls).")
     var noEmbeddings = false
@@ -60,7 +70,11 @@ struct ChatBenchCommand: AsyncParsableCommand {
                 opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
                 cacheFile: context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite"))
         }
-        let benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        benchmark.chat.memoryBudget = budget
+        benchmark.chat.memoryTokens = memoryTokens
+        benchmark.chat.wholeMemories = whole
+        benchmark.chat.wholeMemoryTokens = wholeTokens
         var results: [JSONValue] = []
         do {
             if let locomo {

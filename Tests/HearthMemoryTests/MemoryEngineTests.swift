@@ -50,6 +50,27 @@ struct MemoryEngineTests {
         #expect(notes.isEmpty)
     }
 
+    @Test("a time the question names lifts what happened then, read against when it is asked")
+    func namedTime() async throws {
+        let fixture = try await MemoryFixture()
+        _ = try await fixture.engine.remember([
+            turn("I cooked a mushroom risotto for dinner", session: "early", day: 0),
+            turn("I cooked a lentil curry for dinner", session: "late", day: 20),
+        ])
+        try await fixture.engine.indexPending()
+        let asked = Date(timeIntervalSince1970: 1_700_000_000 + 40 * 86_400)
+        // Six weeks before day 40 is day -2, give or take two weeks; three weeks before is day 19, give or take one.
+        let plain = try await fixture.engine.search("what did I cook for dinner?", k: 2, asOf: asked)
+        #expect(plain.allSatisfy { hit in !hit.reasons.contains { if case .during = $0 { true } else { false } } })
+        let early = try await fixture.engine.search("what did I cook for dinner six weeks ago?", k: 2, asOf: asked)
+        #expect(early.first?.record.text.contains("risotto") == true)
+        #expect(early.first?.reasons.contains(.during("six weeks ago")) == true)
+        #expect(early.count == 2)  // a lift, not a filter
+        let late = try await fixture.engine.search("what did I cook for dinner three weeks ago?", k: 2, asOf: asked)
+        #expect(late.first?.record.text.contains("curry") == true)
+        #expect(late.first?.reasons.contains(.during("three weeks ago")) == true)
+    }
+
     @Test("without a reachable embedder retrieval falls back to full text and says so; vectors follow later")
     func fallback() async throws {
         let fixture = try await MemoryFixture()

@@ -10,7 +10,13 @@ public struct ChatEngine: Sendable {
         /// Tokens of context besides the system prompt and the message: profile, memories, turns.
         public var memoryBudget = 2_048
         public var profileTokens = 256
-        public var recall = 8
+        /// At most this many memories are recalled into a turn; the budget decides how many fit.
+        public var recall = 40
+        /// The best `wholeMemories` recalled are carried up to `wholeMemoryTokens` each; any later
+        /// memory longer than `memoryTokens` is carried as its passage about the message (`Excerpt`).
+        public var memoryTokens = 160
+        public var wholeMemories = 1
+        public var wholeMemoryTokens = 1_024
         public var maxTokens = 256
         public var contextTokens = 4_096
         public var minSimilarity = MemoryEngine.defaultMinSimilarity
@@ -179,23 +185,38 @@ public struct ChatEngine: Sendable {
     /// The speaker of a session's error records.
     public static let errorSpeaker = "hearth"
 
-    /// The context a turn for `message` would be given (also what `--show-context` prints).
-    public func assemble(_ message: String, previous: [MemoryRecord]) async throws -> ChatContext {
+    /// The context a turn for `message` would be given (also what `--show-context` prints);
+    /// `asOf` is when it is asked (default: now), for the times it names.
+    public func assemble(_ message: String, previous: [MemoryRecord], asOf: Date? = nil) async throws -> ChatContext {
         let profile = try await memory.profileLines(for: message, budget: settings.profileTokens)
         let sessionIDs = Set(previous.map(\.id))
         let hits = MemoryEngine.relevant(
-            try await memory.search(message, k: settings.recall + previous.count), minSimilarity: settings.minSimilarity
+            try await memory.search(message, k: settings.recall + previous.count, asOf: asOf), minSimilarity: settings.minSimilarity
         )
         .filter { !sessionIDs.contains($0.record.id) && $0.record.text != message && $0.record.speaker != Self.errorSpeaker }
         .prefix(settings.recall)
-        let memories = hits.map { hit in
-            ChatContext.Memory(
-                id: hit.record.id, text: "[\(Timestamp.format(hit.record.occurredAt).prefix(10))] \(hit.record.spokenText)",
-                source: hit.record.source, untrusted: hit.record.provenance == .untrusted)
-        }
+        let memories = Self.memories(hits.map(\.record), about: message, settings: settings)
         let turns = previous.map { ChatContext.Turn(speaker: $0.speaker ?? "user", text: $0.text) }
         return ChatContext.assemble(
             system: Self.system, profile: profile, memories: Array(memories), turns: turns, message: message, budget: settings.memoryBudget)
+    }
+
+    /// Recalled records (best first) as the context carries them: the best few whole (up to a
+    /// limit), the rest cut to their passages about `message` when long.
+    public static func memories(_ records: [MemoryRecord], about message: String, settings: Settings) -> [ChatContext.Memory] {
+        records.enumerated().map { rank, record in
+            memory(
+                record, about: message, maxTokens: rank < settings.wholeMemories ? settings.wholeMemoryTokens : settings.memoryTokens)
+        }
+    }
+
+    /// A recalled record as the context carries it: dated, and cut to its passage about
+    /// `message` when longer than `maxTokens`.
+    public static func memory(_ record: MemoryRecord, about message: String, maxTokens: Int) -> ChatContext.Memory {
+        let passage = Excerpt.passage(of: record.spokenText, about: message, maxTokens: maxTokens)
+        return ChatContext.Memory(
+            id: record.id, text: "[\(Timestamp.format(record.occurredAt).prefix(10))] \(passage.text)", source: record.source,
+            untrusted: record.provenance == .untrusted, excerpt: !passage.whole)
     }
 
     private func answerWithModel(_ text: String, context: ChatContext, into result: inout Result, stream: @Sendable (String) -> Void)

@@ -10,11 +10,14 @@ public struct ChatContext: Sendable, Hashable {
         public var text: String
         public var source: String
         public var untrusted: Bool
-        public init(id: Int64, text: String, source: String, untrusted: Bool) {
+        /// Only a passage of the record (it was longer than a memory may be); "…" marks the cuts.
+        public var excerpt: Bool
+        public init(id: Int64, text: String, source: String, untrusted: Bool, excerpt: Bool = false) {
             self.id = id
             self.text = text
             self.source = source
             self.untrusted = untrusted
+            self.excerpt = excerpt
         }
     }
 
@@ -120,7 +123,7 @@ public struct ChatContext: Sendable, Hashable {
                 memories.map {
                     [
                         "id": .number(Double($0.id)), "text": .string($0.text), "source": .string($0.source),
-                        "untrusted": .bool($0.untrusted),
+                        "untrusted": .bool($0.untrusted), "excerpt": .bool($0.excerpt),
                     ]
                 }),
             "summary": summary.map(JSONValue.string) ?? .null,

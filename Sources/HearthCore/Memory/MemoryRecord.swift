@@ -119,6 +119,8 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Recent or important records get a small lift.
     case recency(days: Double)
     case importance(Double)
+    /// It happened during a time the query names ("last week").
+    case during(String)
 
     public var description: String {
         switch self {
@@ -132,6 +134,7 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .fact(let fact): "fact: \(fact)"
         case .recency(let days): String(format: "recent (%.0f days)", days)
         case .importance(let value): String(format: "importance %.2f", value)
+        case .during(let phrase): "during \"\(phrase)\""
         }
     }
 }
