@@ -97,10 +97,12 @@ extension MemoryBenchmark {
         ]
     }
 
-    func latency(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
-        let url = directory.appending(path: "synthetic-\(size).sqlite")
+    /// A synthetic store of `size` records (Zipf-distributed words over 30,000, sessions of 20),
+    /// stored, embedded and indexed through the real path; and how long that took.
+    func syntheticStore(size: Int, at url: URL, progress: @Sendable (String) -> Void) async throws -> (
+        synthetic: SyntheticEmbedder, generator: SplitMix64, seconds: Double
+    ) {
         Self.removeDatabase(url)
-        defer { Self.removeDatabase(url) }
         var generator = SplitMix64(seed: 20_261_121 &+ UInt64(size))
         let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
         let synthetic = SyntheticEmbedder(dimensions: 384, vocabulary: vocabulary)
@@ -108,29 +110,35 @@ extension MemoryBenchmark {
         func word() -> String { vocabulary[zipf.sample(using: &generator)] }
         progress("synthetic \(size): storing records")
         let buildStarted = Date()
-        do {
-            let database = try HearthDatabase.open(at: url)
-            let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: synthetic, settings: settings)
-            try await engine.open()
-            let base = Date(timeIntervalSince1970: 1_700_000_000)
-            var produced = 0
-            while produced < size {
-                let batch = min(10_000, size - produced)
-                let records = (0..<batch).map { offset -> MemoryRecord in
-                    let index = produced + offset
-                    let text = (0..<(12 + index % 17)).map { _ in word() }.joined(separator: " ")
-                    return MemoryRecord(
-                        kind: .turn, text: text, source: "synthetic", provenance: .trusted,
-                        occurredAt: base.addingTimeInterval(Double(index) * 60), sessionID: "s\(index / 20)",
-                        speaker: index % 2 == 0 ? "user" : "assistant")
-                }
-                _ = try await engine.remember(records)
-                produced += batch
-                try await engine.indexPending(batch: 2_000)
-                if produced % 100_000 == 0 { progress("synthetic \(size): \(produced) records stored and embedded") }
+        let database = try HearthDatabase.open(at: url)
+        let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: synthetic, settings: settings)
+        try await engine.open()
+        let base = Date(timeIntervalSince1970: 1_700_000_000)
+        var produced = 0
+        while produced < size {
+            let batch = min(10_000, size - produced)
+            let records = (0..<batch).map { offset -> MemoryRecord in
+                let index = produced + offset
+                let text = (0..<(12 + index % 17)).map { _ in word() }.joined(separator: " ")
+                return MemoryRecord(
+                    kind: .turn, text: text, source: "synthetic", provenance: .trusted,
+                    occurredAt: base.addingTimeInterval(Double(index) * 60), sessionID: "s\(index / 20)",
+                    speaker: index % 2 == 0 ? "user" : "assistant")
             }
+            _ = try await engine.remember(records)
+            produced += batch
+            try await engine.indexPending(batch: 2_000)
+            if produced % 100_000 == 0 { progress("synthetic \(size): \(produced) records stored and embedded") }
         }
-        let storeSeconds = Date().timeIntervalSince(buildStarted)
+        return (synthetic, generator, Date().timeIntervalSince(buildStarted))
+    }
+
+    func latency(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+        let url = directory.appending(path: "synthetic-\(size).sqlite")
+        defer { Self.removeDatabase(url) }
+        let built = try await syntheticStore(size: size, at: url, progress: progress)
+        let (synthetic, storeSeconds) = (built.synthetic, built.seconds)
+        var generator = built.generator
 
         // Index build: a fresh engine loading every vector from SQLite, as the daemon does at start.
         let rssBefore = SpineBenchmark.rssKilobytes(getpid()) * 1024

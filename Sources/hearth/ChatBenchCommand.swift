@@ -40,6 +40,18 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(help: "The longest a whole memory may be (tokens) before it too is cut to its passage.")
     var wholeTokens = ChatEngine.Settings().wholeMemoryTokens
 
+    @Option(help: ArgumentHelp("Also time context assembly over N synthetic records (e.g. 100000).", valueName: "records"))
+    var scale: Int?
+
+    @Option(help: "Queries timed at --scale.")
+    var queries = 200
+
+    @Option(
+        help: ArgumentHelp(
+            "Also take N chat turns with the configured local model over the --locomo file's first conversation and report the share of each turn that is not the model call (then --locomo is only its source of questions).",
+            valueName: "turns"))
+    var overhead: Int?
+
     @Flag(help: "Full text only (no embedding calls).")
     var noEmbeddings = false
 
@@ -47,7 +59,15 @@ struct ChatBenchCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard locomo != nil || longmemeval != nil else { throw ValidationError("name --locomo FILE or --longmemeval FILE") }
+        if let overhead {
+            guard locomo != nil else { throw ValidationError("--overhead takes its questions from --locomo FILE") }
+            guard (1...1_000).contains(overhead) else { throw ValidationError("--overhead must be 1…1000 turns") }
+        }
+        guard locomo != nil || longmemeval != nil || scale != nil else {
+            throw ValidationError("name --locomo FILE, --longmemeval FILE or --scale N")
+        }
+        if let scale, !(100...10_000_000).contains(scale) { throw ValidationError("--scale must be 100…10000000 records") }
+        guard (1...100_000).contains(queries) else { throw ValidationError("--queries must be 1…100000") }
         guard (128...65_536).contains(budget) else { throw ValidationError("--budget must be 128…65536 tokens") }
         for file in [locomo, longmemeval].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("cannot read \(file)")
@@ -62,13 +82,17 @@ struct ChatBenchCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         var embedder: (any Embedder)?
         var access: InferenceAccess?
-        if !noEmbeddings {
+        // Vectors for the datasets (the synthetic store embeds in process), or the model for --overhead.
+        if (!noEmbeddings && (locomo != nil || longmemeval != nil)) || overhead != nil {
             let opened = try await InferenceAccess.open(
                 paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
             access = opened
-            embedder = try CachingEmbedder(
-                opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
-                cacheFile: context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite"))
+            embedder =
+                noEmbeddings
+                ? nil
+                : try CachingEmbedder(
+                    opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
+                    cacheFile: context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite"))
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
         benchmark.chat.memoryBudget = budget
@@ -77,8 +101,21 @@ struct ChatBenchCommand: AsyncParsableCommand {
         benchmark.chat.wholeMemoryTokens = wholeTokens
         var results: [JSONValue] = []
         do {
-            if let locomo {
+            if let locomo, overhead == nil {
                 results.append(try await benchmark.chatLocomo(file: URL(fileURLWithPath: locomo), budget: budget, progress: progress))
+            }
+            if let scale {
+                results.append([
+                    "dataset": "synthetic", "assembly": try await benchmark.chatAssembly(size: scale, queries: queries, progress: progress),
+                ])
+            }
+            if let overhead, let locomo, let access {
+                let model = access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
+                results.append([
+                    "dataset": "locomo",
+                    "overhead": try await benchmark.chatOverhead(
+                        file: URL(fileURLWithPath: locomo), model: model, turns: overhead, progress: progress),
+                ])
             }
             if let longmemeval {
                 results.append(
@@ -93,6 +130,18 @@ struct ChatBenchCommand: AsyncParsableCommand {
         for result in results {
             if json {
                 print(result.jsonText)
+                continue
+            }
+            if let assembly = result["assembly"] {
+                print(
+                    "context assembly over \(assembly["records"]?.intValue ?? 0) synthetic records: p50 \(assembly["p50_ms"]?.doubleValue ?? 0) ms, p99 \(assembly["p99_ms"]?.doubleValue ?? 0) ms (\(assembly["queries"]?.intValue ?? 0) queries, synthetic embedder in process)"
+                )
+                continue
+            }
+            if let turns = result["overhead"] {
+                print(
+                    "chat turns with \(turns["model"]?.stringValue ?? "?"): \(turns["turns"]?.intValue ?? 0) turns, mean \(Int(turns["turn_ms_mean"]?.doubleValue ?? 0)) ms, model call \(Int(turns["model_ms_mean"]?.doubleValue ?? 0)) ms; Hearth's own share \(turns["overhead_share"]?.doubleValue ?? 0) (p50 \(Int(turns["overhead_ms_p50"]?.doubleValue ?? 0)) ms, p99 \(Int(turns["overhead_ms_p99"]?.doubleValue ?? 0)) ms)"
+                )
                 continue
             }
             print("\(result["dataset"]?.stringValue ?? "?"): \(result["questions"]?.intValue ?? 0) questions, budget \(budget) tokens")

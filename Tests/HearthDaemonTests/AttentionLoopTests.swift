@@ -522,9 +522,8 @@ struct ChatAPITests {
 
 @Suite("The chat context benchmark", .timeLimit(.minutes(1)))
 struct ChatBenchTests {
-    @Test("bench chat reports context recall for Hearth, the latest turns only and BM25, in the interface's JSON")
-    func locomoShape() async throws {
-        let sandbox = try Sandbox()
+    /// A one-conversation LoCoMo file: 120 turns, the seventh holding the answer, and `questions` questions about it.
+    func locomoFile(in sandbox: Sandbox, questions: Int = 1) throws -> URL {
         var turns: [JSONValue] = []
         for index in 1...120 {
             let text =
@@ -533,15 +532,29 @@ struct ChatBenchTests {
                 : "Filler remark number \(index) about the weather and lunch."
             turns.append(["speaker": index % 2 == 0 ? "Ann" : "Bo", "dia_id": .string("D1:\(index)"), "text": .string(text)])
         }
+        let asked: [JSONValue] = (0..<questions).map { index in
+            [
+                "question": .string(
+                    index == 0 ? "What is the name of the parrot Maya adopted?" : "What colour is the parrot, question \(index)?"),
+                "evidence": ["D1:7"], "category": 1,
+            ]
+        }
         let sample: JSONValue = [
             [
                 "sample_id": "conv-test",
                 "conversation": ["session_1": .array(turns), "session_1_date_time": "1:56 pm on 8 May, 2023"],
-                "qa": [["question": "What is the name of the parrot Maya adopted?", "evidence": ["D1:7"], "category": 1]],
+                "qa": .array(asked),
             ]
         ]
         let file = sandbox.root.appending("locomo.json")
         try Data(sample.jsonText.utf8).write(to: file)
+        return file
+    }
+
+    @Test("bench chat reports context recall for Hearth, the latest turns only and BM25, in the interface's JSON")
+    func locomoShape() async throws {
+        let sandbox = try Sandbox()
+        let file = try locomoFile(in: sandbox)
         let result = try await sandbox.hearth(
             ["bench", "chat", "--locomo", file.path, "--no-embeddings", "--budget", "256", "--json"], isolated: false)
         #expect(result.status == 0, "\(result.stderr)")
@@ -551,5 +564,37 @@ struct ChatBenchTests {
         #expect(report["recent_only"]?["context_recall"] == 0)
         #expect((report["hearth"]?["context_tokens"]?.intValue ?? 9_999) <= 256)
         #expect(report["hearth"]?["p99_ms"] != nil)
+    }
+
+    @Test("bench chat times assembly over synthetic records, and a turn's own share beside its model call (a scripted server)")
+    func scaleAndOverhead() async throws {
+        let sandbox = try Sandbox()
+        let scaled = try await sandbox.hearth(["bench", "chat", "--scale", "300", "--queries", "20", "--json"])
+        #expect(scaled.status == 0, "\(scaled.stderr)")
+        let assembly = try JSONValue(parsing: scaled.stdout)["assembly"]
+        #expect(assembly?["records"] == 300)
+        #expect(assembly?["queries"] == 20)
+        #expect((assembly?["memories_per_context"]?.doubleValue ?? 0) > 0)
+        #expect(assembly?["p99_ms"]?.doubleValue != nil)
+
+        let server = ScriptedModelServer { body in
+            body["input"] != nil ? .embeddings(dimensions: 16) : .chat("Kiwi, a grey parrot.", promptTokens: 300, completionTokens: 6)
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.useScriptedModel(url, extra: "[chat]\ntools = false\n")
+        let file = try locomoFile(in: sandbox, questions: 3)
+        let turns = try await sandbox.hearth(["bench", "chat", "--locomo", file.path, "--overhead", "3", "--json"])
+        #expect(turns.status == 0, "\(turns.stderr)")
+        let overhead = try JSONValue(parsing: turns.stdout)["overhead"]
+        #expect(overhead?["turns"] == 3)
+        #expect(overhead?["prompt_tokens_mean"] == 300)
+        let share = overhead?["overhead_share"]?.doubleValue ?? -1
+        #expect(share >= 0 && share < 1)
+        #expect((overhead?["turn_ms_mean"]?.doubleValue ?? 0) >= (overhead?["model_ms_mean"]?.doubleValue ?? 1))
+
+        let refused = try await sandbox.hearth(["bench", "chat", "--overhead", "3"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--overhead takes its questions from --locomo FILE"), "\(refused.stderr)")
     }
 }
