@@ -366,7 +366,8 @@ struct DemoCommand: AsyncParsableCommand {
             Creates <workspace>/demo with 20 SROIE receipts (text, three scans read by OCR, one broken PDF) and \
             Policy.md, then hands the agent the goal "\(SampleWorkspace.goal)". \
             Needs the model server 'scripts/setup' installs (or an [inference] base_url).
-            """)
+            """,
+        subcommands: [ComplianceDemoCommand.self])
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var limits: BudgetOptions
@@ -452,5 +453,41 @@ struct DemoCommand: AsyncParsableCommand {
             "receipts": .array(receipts.map { .string(id($0)) }), "flagged": .array(flagged), "failed": .array(failed),
             "tokens": .number(Double(detail.usage.tokens)), "seconds": .number((seconds * 10).rounded() / 10),
         ]
+    }
+}
+
+struct ComplianceDemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compliance",
+        abstract: "Write the compliance review's fixture: a 300-page regulation PDF, 50 feature specs, a style guide and the truth.",
+        discussion: """
+            Writes <workspace>/compliance (or --into DIR): Regulation.pdf (rendered by groff), Projects/NextGen/*.md (50 specs \
+            with compliant lines and planted violations; two of them broken markdown), StyleGuide.md, and truth.json — every \
+            planted violation as {spec, line, article, page}. The same seed writes the same fixture on any machine. \
+            'hearth bench compliance --fixture DIR' reads any directory in this layout.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("Write here instead of <workspace>/compliance.", valueName: "dir"))
+    var into: String?
+
+    @Option(help: "The generator's seed: another seed, other numbers, scopes and pages.")
+    var seed: UInt64 = 2_026
+
+    @Option(help: "How many specs.")
+    var specs = 50
+
+    func validate() throws {
+        guard (3...1_000).contains(specs) else { throw ValidationError("--specs must be 3…1000") }
+    }
+
+    func run() throws {
+        let context = try common.load()
+        let directory = into.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace.appending(path: "compliance")
+        let summary = try ComplianceFixture.write(to: directory, seed: seed, specs: specs)
+        print(
+            "wrote \(directory.path): Regulation.pdf (\(summary.pages) pages, \(summary.articles) articles), \(summary.specs) specs in Projects/NextGen, StyleGuide.md, truth.json (\(summary.violations) planted violations)"
+        )
     }
 }

@@ -14,6 +14,8 @@ public enum MemoryKind: String, Sendable, Hashable, Codable, CaseIterable {
     case note
     /// A consolidation summary of older records.
     case summary
+    /// A passage of a document the user gave Hearth (a regulation's requirement, with its page).
+    case document
 }
 
 /// One episodic memory: a turn, event, tool result or summary, with where it came from.

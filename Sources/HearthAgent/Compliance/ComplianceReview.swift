@@ -1,0 +1,183 @@
+import Foundation
+import HearthCore
+import HearthMemory
+import HearthSandbox
+
+/// One spec line judged against the requirement retrieval found for it.
+public struct ComplianceFinding: Sendable, Hashable {
+    public enum Verdict: String, Sendable, Hashable { case violation, compliant }
+
+    public var spec: String
+    public var line: Int
+    public var claim: String
+    public var article: Int
+    public var page: Int
+    public var requirement: String
+    public var verdict: Verdict
+    /// "code" for a quantity checked against a limit.
+    public var decidedBy: String
+
+    public var json: JSONValue {
+        [
+            "spec": .string(spec), "line": .number(Double(line)), "article": .number(Double(article)), "page": .number(Double(page)),
+            "verdict": .string(verdict.rawValue), "decidedBy": .string(decidedBy), "claim": .string(claim),
+            "requirement": .string(requirement),
+        ]
+    }
+}
+
+/// The quantitative part of a compliance review: a regulation's binding sentences become
+/// page-cited memory records; each spec line that states an amount finds its candidate
+/// requirements by retrieval, and code compares the amount with the limit of the best candidate
+/// that measures the same thing.
+public struct ComplianceReview: Sendable {
+    /// How a claim finds its requirement (the last two are the benchmark's baselines).
+    public enum Retrieval: String, Sendable, CaseIterable {
+        /// Hearth's hybrid retrieval (vectors when the engine has them).
+        case hybrid
+        /// Plain BM25 over the requirement sentences.
+        case bm25
+        /// The requirement sharing the most words with the line.
+        case keywords
+    }
+
+    public enum ReviewError: Error, Sendable, CustomStringConvertible {
+        case unreadablePDF(String, reason: String)
+        case noRequirements(String)
+
+        public var description: String {
+            switch self {
+            case .unreadablePDF(let path, let reason): "cannot read \(path) as a PDF: \(reason)"
+            case .noRequirements(let path):
+                "\(path) holds no binding sentence ('shall', 'must'); if its pages are scanned images, OCR them first"
+            }
+        }
+    }
+
+    let memory: MemoryEngine
+    /// Memory record id → the requirement it holds.
+    let requirements: [Int64: RegulationRequirement]
+    /// How many requirements use each content term: a word every rule uses ("report") says less
+    /// about which rule a line is about than one only its rule uses ("personnel").
+    let termCounts: [String: Int]
+
+    init(memory: MemoryEngine, requirements: [Int64: RegulationRequirement]) {
+        self.memory = memory
+        self.requirements = requirements
+        var counts: [String: Int] = [:]
+        for requirement in requirements.values {
+            for term in Self.contentTerms(requirement.text) { counts[term, default: 0] += 1 }
+        }
+        termCounts = counts
+    }
+
+    /// The weight of the words `text` shares with the line (inverse document frequency).
+    func overlap(_ text: String, _ lineTerms: Set<String>) -> Double {
+        let total = Double(max(1, requirements.count))
+        return Self.contentTerms(text).intersection(lineTerms).reduce(0) { sum, term in
+            sum + log(1 + total / Double(termCounts[term] ?? 1))
+        }
+    }
+
+    /// The PDF's pages through `pdftotext` (poppler-utils).
+    public static func pages(ofPDF url: URL) async throws -> [String] {
+        do {
+            let output = try await ProgramRunner.run(
+                "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(300),
+                maxOutput: 256 << 20)
+            var pages = String(decoding: output.stdout, as: UTF8.self).components(separatedBy: "\u{0C}")
+            if pages.count > 1 && pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
+            return pages
+        } catch let error as ProgramError {
+            if case .failed(_, _, let stderr) = error {
+                throw ReviewError.unreadablePDF(url.path, reason: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            throw error
+        }
+    }
+
+    /// Stores the regulation's requirements in `memory` (a store of their own) as records of
+    /// source `regulation`, each saying its article and page.
+    public static func index(_ found: [RegulationRequirement], into memory: MemoryEngine, source: String) async throws -> ComplianceReview {
+        let records = found.map { requirement in
+            MemoryRecord(
+                kind: .document, text: requirement.text, source: "regulation", provenance: .untrusted,
+                occurredAt: Date(timeIntervalSince1970: 0), sessionID: "\(source)#article-\(requirement.article)",
+                speaker: "page \(requirement.page)")
+        }
+        let stored = try await memory.remember(records)
+        try await memory.indexPending()
+        var byID: [Int64: RegulationRequirement] = [:]
+        for (record, requirement) in zip(stored, found) { byID[record.id] = requirement }
+        return ComplianceReview(memory: memory, requirements: byID)
+    }
+
+    /// Findings for every line of `document` that states an amount a requirement limits.
+    public func review(spec: String, document: SpecDocument, retrieval: Retrieval) async throws -> [ComplianceFinding] {
+        var findings: [ComplianceFinding] = []
+        for line in document.lines {
+            let claims = Quantity.all(in: line.text)
+            guard claims.count == 1, let claim = claims.first else { continue }
+            guard let requirement = try await candidate(for: line.text, measuring: claim.dimension, retrieval: retrieval),
+                let limit = requirement.limit, let broken = limit.isBroken(by: claim)
+            else { continue }
+            findings.append(
+                ComplianceFinding(
+                    spec: spec, line: line.number, claim: line.text.trimmingCharacters(in: .whitespaces), article: requirement.article,
+                    page: requirement.page, requirement: requirement.text, verdict: broken ? .violation : .compliant, decidedBy: "code"))
+        }
+        return findings
+    }
+
+    /// The retrieved requirement that limits the same dimension and shares the most content words
+    /// with the line (an amount alone is no evidence that a rule is about it).
+    func candidate(for line: String, measuring dimension: Quantity.Dimension, retrieval: Retrieval) async throws
+        -> RegulationRequirement?
+    {
+        let lineTerms = Self.contentTerms(line)
+        guard !lineTerms.isEmpty else { return nil }
+        let ranked: [RegulationRequirement]
+        switch retrieval {
+        case .hybrid, .bm25:
+            let hits = try await memory.search(
+                line, k: 50, filter: MemoryFilter(sources: ["regulation"]), mode: retrieval == .hybrid ? .hybrid : .bm25)
+            ranked = hits.compactMap { requirements[$0.record.id] }
+        case .keywords:
+            let scored: [(requirement: RegulationRequirement, shared: Int)] = requirements.values.map { requirement in
+                (requirement, Self.contentTerms(requirement.text).intersection(lineTerms).count)
+            }
+            ranked = scored.filter { $0.shared > 0 }.sorted(by: Self.keywordOrder).map(\.requirement)
+        }
+        // Of the candidates that limit the same dimension, the one sharing the most telling words
+        // with the line (what it is about: "employee personnel files"), the better ranked of equals.
+        var best: (requirement: RegulationRequirement, shared: Double)?
+        for requirement in ranked where requirement.limit?.quantity.dimension == dimension {
+            let shared = overlap(requirement.text, lineTerms)
+            if shared > (best?.shared ?? 0) { best = (requirement, shared) }
+        }
+        return best?.requirement
+    }
+
+    /// Words that say what a sentence is about: not stop words, amounts, units or the words of obligation.
+    static func contentTerms(_ text: String) -> Set<String> {
+        var terms = Set<String>()
+        for word in MemoryText.words(text) where word.count > 2 && !MemoryText.stopWords.contains(word) {
+            guard Double(word) == nil, Quantity.units[word] == nil, !obligationWords.contains(word) else { continue }
+            terms.insert(String(word.prefix(6)))
+        }
+        return terms
+    }
+
+    static func keywordOrder(
+        _ left: (requirement: RegulationRequirement, shared: Int), _ right: (requirement: RegulationRequirement, shared: Int)
+    ) -> Bool {
+        if left.shared != right.shared { return left.shared > right.shared }
+        if left.requirement.article != right.requirement.article { return left.requirement.article < right.requirement.article }
+        return left.requirement.text < right.requirement.text
+    }
+
+    static let obligationWords: Set<String> = [
+        "shall", "must", "required", "least", "more", "less", "than", "longer", "within", "every", "after", "period", "exceed",
+        "exceeding", "minimum", "maximum", "fewer", "later", "intervals",
+    ]
+}

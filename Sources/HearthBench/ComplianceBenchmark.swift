@@ -1,0 +1,94 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import HearthMemory
+
+/// `hearth bench compliance`: the quantitative review of a fixture directory (`Regulation.pdf`,
+/// `Projects/NextGen/*.md`, `truth.json`) scored against its truth, beside two baselines in the
+/// same run that differ only in how a spec line finds its requirement.
+extension MemoryBenchmark {
+    struct ComplianceScore {
+        var flagged: Set<String> = []
+        var pagesRight = 0
+        var findings: [ComplianceFinding] = []
+
+        func json(truth: [String: (article: Int, page: Int)]) -> JSONValue {
+            let hits = flagged.intersection(truth.keys)
+            return [
+                "violations": [
+                    "truth": .number(Double(truth.count)), "flagged": .number(Double(flagged.count)),
+                    "precision": .number(flagged.isEmpty ? 0 : Self.round(Double(hits.count) / Double(flagged.count))),
+                    "recall": .number(truth.isEmpty ? 1 : Self.round(Double(hits.count) / Double(truth.count))),
+                ],
+                // Of the flagged lines that are violations, the share citing the right article and page.
+                "pages_correct": .number(hits.isEmpty ? 0 : Self.round(Double(pagesRight) / Double(hits.count))),
+            ]
+        }
+
+        static func round(_ value: Double) -> Double { (value * 1_000).rounded() / 1_000 }
+    }
+
+    struct TruthEntry: Decodable {
+        var spec: String
+        var line: Int
+        var article: Int
+        var page: Int
+    }
+
+    public func compliance(fixture: URL, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+        let started = ContinuousClock.now
+        let truthEntries = try JSONDecoder().decode([TruthEntry].self, from: Data(contentsOf: fixture.appending(path: "truth.json")))
+        let truth = Dictionary(truthEntries.map { ("\($0.spec):\($0.line)", (article: $0.article, page: $0.page)) }) { first, _ in first }
+        let pdf = fixture.appending(path: "Regulation.pdf")
+        let pages = try await ComplianceReview.pages(ofPDF: pdf)
+        let requirements = RegulationReader.requirements(pages: pages)
+        guard !requirements.isEmpty else { throw ComplianceReview.ReviewError.noRequirements(pdf.path) }
+        progress(
+            "compliance: \(pages.count) pages, \(requirements.count) binding sentences, \(requirements.filter { $0.limit != nil }.count) with a limit code can check"
+        )
+        let (engine, url) = try await engine("compliance")
+        defer { Self.removeDatabase(url) }
+        let review = try await ComplianceReview.index(requirements, into: engine, source: "Regulation.pdf")
+
+        let specsFolder = fixture.appending(path: "Projects/NextGen")
+        let names = try FileManager.default.contentsOfDirectory(atPath: specsFolder.path).filter { $0.hasSuffix(".md") }.sorted()
+        var scores: [ComplianceReview.Retrieval: ComplianceScore] = [:]
+        var failed: [JSONValue] = []
+        for name in names {
+            let spec = "Projects/NextGen/\(name)"
+            let document: SpecDocument
+            do {
+                document = try SpecDocument.parse(Data(contentsOf: specsFolder.appending(path: name)))
+            } catch {
+                failed.append(["spec": .string(spec), "reason": .string("\(error)")])
+                continue
+            }
+            for retrieval in ComplianceReview.Retrieval.allCases {
+                for finding in try await review.review(spec: spec, document: document, retrieval: retrieval) {
+                    scores[retrieval, default: ComplianceScore()].findings.append(finding)
+                    guard finding.verdict == .violation else { continue }
+                    let key = "\(finding.spec):\(finding.line)"
+                    scores[retrieval, default: ComplianceScore()].flagged.insert(key)
+                    if let expected = truth[key], expected.article == finding.article, expected.page == finding.page {
+                        scores[retrieval, default: ComplianceScore()].pagesRight += 1
+                    }
+                }
+            }
+        }
+        let hearth = scores[.hybrid] ?? ComplianceScore()
+        var result = hearth.json(truth: truth).objectValue ?? [:]
+        result["specs"] = .number(Double(names.count))
+        result["pages"] = .number(Double(pages.count))
+        result["requirements"] = .number(Double(requirements.count))
+        result["repaired"] = .number(0)
+        result["failed"] = .array(failed)
+        result["tokens"] = .number(0)
+        result["seconds"] = .number(ComplianceScore.round((ContinuousClock.now - started).inSeconds))
+        result["findings"] = .array(hearth.findings.filter { $0.verdict == .violation }.map(\.json))
+        result["baselines"] = [
+            "keywords": (scores[.keywords] ?? ComplianceScore()).json(truth: truth),
+            "bm25": (scores[.bm25] ?? ComplianceScore()).json(truth: truth),
+        ]
+        return .object(result)
+    }
+}
