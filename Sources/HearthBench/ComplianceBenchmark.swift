@@ -35,7 +35,8 @@ extension MemoryBenchmark {
         var page: Int
     }
 
-    public func compliance(fixture: URL, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+    /// `report`: also write Hearth's findings as the review's markdown report there.
+    public func compliance(fixture: URL, report: URL? = nil, progress: @Sendable (String) -> Void) async throws -> JSONValue {
         let started = ContinuousClock.now
         let truthEntries = try JSONDecoder().decode([TruthEntry].self, from: Data(contentsOf: fixture.appending(path: "truth.json")))
         let truth = Dictionary(truthEntries.map { ("\($0.spec):\($0.line)", (article: $0.article, page: $0.page)) }) { first, _ in first }
@@ -54,14 +55,24 @@ extension MemoryBenchmark {
         let names = try FileManager.default.contentsOfDirectory(atPath: specsFolder.path).filter { $0.hasSuffix(".md") }.sorted()
         var scores: [ComplianceReview.Retrieval: ComplianceScore] = [:]
         var failed: [JSONValue] = []
+        var repairs: [SpecRepair.Record] = []
         for name in names {
             let spec = "Projects/NextGen/\(name)"
             let document: SpecDocument
+            let bytes = try Data(contentsOf: specsFolder.appending(path: name))
             do {
-                document = try SpecDocument.parse(Data(contentsOf: specsFolder.appending(path: name)))
+                document = try SpecDocument.parse(bytes)
             } catch {
-                failed.append(["spec": .string(spec), "reason": .string("\(error)")])
-                continue
+                // Course correction: a confined script normalises a copy; the original stays as it is.
+                let (record, repaired) = try await SpecRepair().repair(
+                    spec: spec, original: bytes, problem: "\(error)", scratch: directory.appending(path: "repair-\(repairs.count)"))
+                repairs.append(record)
+                progress("compliance: \(spec): \(error); \(repaired == nil ? "not repaired: \(record.stillBroken ?? "")" : "repaired")")
+                guard let repaired else {
+                    failed.append(["spec": .string(spec), "reason": .string("\(error); \(record.stillBroken ?? "")")])
+                    continue
+                }
+                document = repaired
             }
             for retrieval in ComplianceReview.Retrieval.allCases {
                 for finding in try await review.review(spec: spec, document: document, retrieval: retrieval) {
@@ -76,11 +87,23 @@ extension MemoryBenchmark {
             }
         }
         let hearth = scores[.hybrid] ?? ComplianceScore()
+        if let report {
+            let styleGuide = try? String(contentsOf: fixture.appending(path: "StyleGuide.md"), encoding: .utf8)
+            let failures = failed.map {
+                ComplianceReport.Failure(spec: $0["spec"]?.stringValue ?? "", reason: $0["reason"]?.stringValue ?? "")
+            }
+            let markdown = ComplianceReport.markdown(
+                title: "Compliance review of Projects/NextGen", regulation: "Regulation.pdf", findings: hearth.findings, failures: failures,
+                specsRead: names.count - failed.count, styleGuide: styleGuide, repairs: repairs)
+            try FileManager.default.createDirectory(at: report.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(markdown.utf8).write(to: report)
+        }
         var result = hearth.json(truth: truth).objectValue ?? [:]
         result["specs"] = .number(Double(names.count))
         result["pages"] = .number(Double(pages.count))
         result["requirements"] = .number(Double(requirements.count))
-        result["repaired"] = .number(0)
+        result["repaired"] = .number(Double(repairs.filter { $0.stillBroken == nil }.count))
+        result["repairs"] = .array(repairs.map(\.json))
         result["failed"] = .array(failed)
         result["tokens"] = .number(0)
         result["seconds"] = .number(ComplianceScore.round((ContinuousClock.now - started).inSeconds))

@@ -11,14 +11,21 @@ struct ComplianceBenchCommand: AsyncParsableCommand {
             Reads DIR in the layout 'hearth demo compliance' writes: Regulation.pdf, Projects/NextGen/*.md, truth.json. \
             The regulation's binding sentences become page-cited records; every spec line stating an amount finds its \
             requirement by retrieval and code compares the amount with the limit. Beside it, in the same run: keyword \
-            overlap and plain BM25 finding the requirement, with the same checks. Specs a strict markdown reader rejects \
-            are listed under "failed" (repairing them is not built yet: "repaired" is 0). Full text only; no model calls.
+            overlap and plain BM25 finding the requirement, with the same checks. A spec the strict markdown reader refuses \
+            is copied and normalised by a vetted script run confined by hearth-sandbox (the copy only, no network), then \
+            reviewed ("repairs": the problem, the script's output, the diff); one still unreadable is listed under "failed". \
+            Full text only; no model calls.
             """)
 
     @OptionGroup var common: CommonOptions
 
     @Option(help: ArgumentHelp("The fixture directory.", valueName: "dir"))
     var fixture: String
+
+    @Option(
+        help: ArgumentHelp(
+            "Also write Hearth's findings as the review's report (markdown), e.g. DIR/Reports/compliance.md.", valueName: "file"))
+    var report: String?
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -37,7 +44,7 @@ struct ComplianceBenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try await MemoryBenchmark(embedder: nil, directory: directory).compliance(
-            fixture: URL(fileURLWithPath: fixture), progress: progress)
+            fixture: URL(fileURLWithPath: fixture), report: report.map { URL(fileURLWithPath: $0) }, progress: progress)
         if json {
             print(result.jsonText)
             return

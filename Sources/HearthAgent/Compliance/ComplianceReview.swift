@@ -17,6 +17,19 @@ public struct ComplianceFinding: Sendable, Hashable {
     /// "code" for a quantity checked against a limit.
     public var decidedBy: String
 
+    public init(
+        spec: String, line: Int, claim: String, article: Int, page: Int, requirement: String, verdict: Verdict, decidedBy: String
+    ) {
+        self.spec = spec
+        self.line = line
+        self.claim = claim
+        self.article = article
+        self.page = page
+        self.requirement = requirement
+        self.verdict = verdict
+        self.decidedBy = decidedBy
+    }
+
     public var json: JSONValue {
         [
             "spec": .string(spec), "line": .number(Double(line)), "article": .number(Double(article)), "page": .number(Double(page)),

@@ -1,0 +1,118 @@
+import Foundation
+import HearthCore
+
+/// The compliance review's report: the matrix of every checked line, each violation beside the
+/// regulation's words with links to the spec line and the PDF page, a remediation drafted to the
+/// style guide, and what could not be reviewed and why.
+public enum ComplianceReport {
+    /// A spec that was not reviewed, and why.
+    public struct Failure: Sendable, Hashable {
+        public var spec: String
+        public var reason: String
+        public init(spec: String, reason: String) {
+            self.spec = spec
+            self.reason = reason
+        }
+    }
+
+    /// The report as markdown. Paths are relative to the workspace root (where the report's
+    /// links resolve from `Reports/`). `styleGuide` is nil when there is none.
+    public static func markdown(
+        title: String, regulation: String, findings: [ComplianceFinding], failures: [Failure], specsRead: Int, styleGuide: String?,
+        repairs: [SpecRepair.Record] = []
+    ) -> String {
+        let violations = findings.filter { $0.verdict == .violation }
+        var lines = [
+            "# \(escape(title))", "",
+            "\(specsRead) specs read against `\(regulation)`: \(findings.count) lines checked, **\(violations.count) violations**"
+                + (failures.isEmpty ? "." : ", \(failures.count) specs not reviewed (below)."),
+            "",
+            styleGuide == nil
+                ? "No style guide was found: remediation texts follow the default rules (imperative, article cited, numerals with units)."
+                : "Remediation texts follow `StyleGuide.md`.",
+            "", "## Matrix", "",
+            "| Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for finding in findings.sorted(by: order) {
+            lines.append(
+                "| \(link(finding.spec, line: finding.line)) | \(finding.line) | \(escape(clip(finding.requirement, 90))) | \(finding.article) | "
+                    + "[\(finding.page)](\(pageLink(regulation, finding.page))) | \(finding.verdict == .violation ? "**violation**" : "compliant") | "
+                    + "1.00 | \(finding.decidedBy == "code" ? "code (amount against limit)" : escape(finding.decidedBy)) |")
+        }
+        if findings.isEmpty { lines.append("| — | — | no line states an amount a requirement limits | — | — | — | — | — |") }
+        lines += ["", "## Violations", ""]
+        if violations.isEmpty { lines.append("None.") }
+        for finding in violations.sorted(by: order) {
+            lines += [
+                "### \(escape(finding.spec)), line \(finding.line)", "",
+                "| The spec says | The regulation says (Article \(finding.article), page \(finding.page)) |", "|---|---|",
+                "| \(escape(finding.claim)) | \(escape(finding.requirement)) |", "",
+                "[Spec line](\(specLink(finding.spec, line: finding.line))) · [Regulation, page \(finding.page)](\(pageLink(regulation, finding.page)))",
+                "", "Remediation: \(remediation(for: finding))", "",
+            ]
+        }
+        let repaired = repairs.filter { $0.stillBroken == nil }
+        if !repaired.isEmpty {
+            lines += ["## Repaired before review", ""]
+            for repair in repaired.sorted(by: { $0.spec < $1.spec }) {
+                lines += [
+                    "### \(escape(repair.spec))", "",
+                    "The reader refused it: \(escape(repair.problem)). A copy was normalised by the \(escape(repair.author)), run confined "
+                        + "(the scratch copy only, no network), and the copy was reviewed; the original is unchanged.",
+                    "", "What the script said:", "", "~~~~text", repair.output, "~~~~", "", "The change:", "", "~~~~diff", repair.diff,
+                    "~~~~", "",
+                ]
+            }
+        }
+        lines += ["## Not reviewed", ""]
+        if failures.isEmpty { lines.append("Every spec was read.") }
+        for failure in failures.sorted(by: { $0.spec < $1.spec }) {
+            lines.append("- `\(escape(failure.spec))`: \(escape(failure.reason))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One imperative sentence naming the limit and the article, numerals with units, and the
+    /// owner (the style guide's rules); a finding without a readable limit quotes the requirement.
+    public static func remediation(for finding: ComplianceFinding) -> String {
+        guard let limit = Limit.read(finding.requirement), let claimed = Quantity.all(in: finding.claim).first else {
+            return
+                "Bring the line in line with: \"\(escape(finding.requirement))\" (Regulation, Article \(finding.article)). Owner: the team named in the spec."
+        }
+        return "Change \"\(claimed.text)\" to \(limit.bound.rawValue) \(limit.quantity.text) (Regulation, Article \(finding.article)). "
+            + "Owner: the team named in the spec."
+    }
+
+    static func order(_ left: ComplianceFinding, _ right: ComplianceFinding) -> Bool {
+        (left.spec, left.line) < (right.spec, right.line)
+    }
+
+    /// Markdown-safe text for a table cell or a heading: pipes, brackets, angle brackets and
+    /// backticks cannot start markup or break the table.
+    static func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text where !character.isNewline {
+            switch character {
+            case "|", "[", "]", "<", ">", "`", "*", "_", "\\": escaped += "\\\(character)"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+
+    static func clip(_ text: String, _ limit: Int) -> String { text.count <= limit ? text : String(text.prefix(limit - 1)) + "…" }
+
+    /// Links resolve from `Reports/`: one level up to the workspace root.
+    static func specLink(_ spec: String, line: Int) -> String { "../\(percentEncoded(spec))#L\(line)" }
+    static func pageLink(_ pdf: String, _ page: Int) -> String { "../\(percentEncoded(pdf))#page=\(page)" }
+    static func link(_ spec: String, line: Int) -> String {
+        "[\(escape((spec as NSString).lastPathComponent))](\(specLink(spec, line: line)))"
+    }
+
+    static func percentEncoded(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "()")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import HearthAgent
+import HearthCore
+import Testing
+
+@Suite("The compliance report")
+struct ComplianceReportTests {
+    let violation = ComplianceFinding(
+        spec: "Projects/NextGen/NG-001-offline sync.md", line: 18,
+        claim: "- We purge payment card records 90 days after | <script>x</script>",
+        article: 9, page: 14, requirement: "Payment card records shall not be retained for longer than 30 days.", verdict: .violation,
+        decidedBy: "code")
+    let compliant = ComplianceFinding(
+        spec: "Projects/NextGen/NG-002.md", line: 20, claim: "- Keys are 256 bits.", article: 25, page: 40,
+        requirement: "Keys shall be at least 128 bits long.", verdict: .compliant, decidedBy: "code")
+
+    @Test("the matrix, each violation beside the regulation with links to the line and the page, and a remediation to the rules")
+    func report() {
+        let markdown = ComplianceReport.markdown(
+            title: "Review", regulation: "Regulation.pdf", findings: [compliant, violation],
+            failures: [.init(spec: "Projects/NextGen/NG-018.md", reason: "the code fence opened on line 29 is never closed")], specsRead: 2,
+            styleGuide: "# rules")
+        #expect(markdown.contains("2 specs read against `Regulation.pdf`: 2 lines checked, **1 violations**, 1 specs not reviewed"))
+        #expect(markdown.contains("| Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |"))
+        #expect(markdown.contains("](../Projects/NextGen/NG-001-offline%20sync.md#L18)"))
+        #expect(markdown.contains("[Regulation, page 14](../Regulation.pdf#page=14)"))
+        #expect(
+            markdown.contains(
+                "Remediation: Change \"90 days\" to at most 30 days (Regulation, Article 9). Owner: the team named in the spec."))
+        #expect(markdown.contains("- `Projects/NextGen/NG-018.md`: the code fence opened on line 29 is never closed"))
+        // Text from a spec cannot break the table or become markup.
+        #expect(!markdown.contains("<script>"))
+        #expect(markdown.contains("\\<script\\>"))
+        #expect(markdown.contains("after \\| \\<script"))
+        #expect(markdown.contains("Remediation texts follow `StyleGuide.md`."))
+        // Violations come in spec order; the compliant line is only in the matrix.
+        #expect(markdown.components(separatedBy: "### ").count == 2)
+    }
+
+    @Test("without a style guide the report says so; without findings it says what it checked")
+    func missingStyleGuide() {
+        let markdown = ComplianceReport.markdown(
+            title: "Review", regulation: "Regulation.pdf", findings: [], failures: [], specsRead: 3, styleGuide: nil)
+        #expect(markdown.contains("No style guide was found"))
+        #expect(markdown.contains("no line states an amount a requirement limits"))
+        #expect(markdown.contains("Every spec was read."))
+        #expect(markdown.contains("## Violations\n\nNone."))
+    }
+}
+
+@Suite("Repairing a spec the reader refuses, in the sandbox")
+struct SpecRepairTests {
+    @Test("mixed encodings and a broken table: the confined recipe normalises a copy that then reads, and says what it changed")
+    func repairs() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appending(path: "hearth-repair-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let original =
+            Data("# Spec\n\n- Kept for 90 days.\n| Limit | Value |\n|---|---|\n| Devices | 5 | extra |\n".utf8)
+            + Data("Notes from the caf".utf8) + Data([0xE9]) + Data(" review.\n".utf8)
+        let problem: String
+        do {
+            _ = try SpecDocument.parse(original)
+            Issue.record("the original should be refused")
+            return
+        } catch { problem = "\(error)" }
+        let (record, document) = try await SpecRepair().repair(
+            spec: "Projects/x.md", original: original, problem: problem, scratch: scratch)
+        #expect(record.stillBroken == nil, "\(record.output)")
+        let repaired = try #require(document)
+        #expect(repaired.lines.contains { $0.text == "- Kept for 90 days." })
+        #expect(repaired.lines.contains { $0.text == "Notes from the café review." })
+        #expect(record.output.contains("re-encoded from Windows-1252"))
+        #expect(record.output.contains("table row given 2 cells (had 3)"))
+        #expect(record.diff.contains("+6 | Devices | 5 |"))
+        #expect(record.author == "vetted recipe normalise_markdown.py")
+    }
+
+    @Test("a file the recipe cannot fix (binary) stays isolated, with the reason")
+    func isolates() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appending(path: "hearth-repair-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let binary = Data([0x50, 0x4B, 0x03, 0x04, 0x00, 0x00, 0x08, 0x00, 0x0A])
+        let (record, document) = try await SpecRepair().repair(spec: "Projects/y.md", original: binary, problem: "binary", scratch: scratch)
+        #expect(document == nil)
+        #expect(record.stillBroken?.contains("still does not read") == true)
+    }
+}
