@@ -85,6 +85,16 @@ private struct Reader {
         "day": .day, "days": .day, "week": .weekOfYear, "weeks": .weekOfYear, "month": .month, "months": .month, "year": .year,
         "years": .year,
     ]
+    /// Days in a day, week, month or year (a mean month and year).
+    static func days(in unit: Calendar.Component) -> Double {
+        switch unit {
+        case .day: 1
+        case .weekOfYear: 7
+        case .month: 30.44
+        default: 365.25
+        }
+    }
+
     static let weekdays = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
     static let months = [
         "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
@@ -160,13 +170,7 @@ private struct Reader {
         index += 1
         if word(index) == "of" { index += 1 }
         guard let unit = word(index).flatMap({ Self.units[$0] }), word(index + 1) == "ago" else { return nil }
-        let unitDays: Double =
-            switch unit {
-            case .day: 1
-            case .weekOfYear: 7
-            case .month: 30.44
-            default: 365.25
-            }
+        let unitDays = Self.days(in: unit)
         let distance = Double(count) * unitDays
         let slack = unit == .day ? max(1, distance / 3) : max(unitDays / 2, distance / 3)
         let centre = days(-distance, from: today)
@@ -228,13 +232,7 @@ private struct Reader {
             index += 1
         }
         guard count > 0, count < 200, let unit = word(index).flatMap({ Self.units[$0] }) else { return nil }
-        let unitDays: Double =
-            switch unit {
-            case .day: 1
-            case .weekOfYear: 7
-            case .month: 30.44
-            default: 365.25
-            }
+        let unitDays = Self.days(in: unit)
         let start = days(-(Double(count) * unitDays).rounded(.up), from: today)
         return (mention(index + 1, start, days(1, from: today)), index + 1)
     }
