@@ -45,27 +45,29 @@ extension MemoryBenchmark {
         return try await engine.store.counts(model: model).pendingVectors
     }
 
-    /// Which of `hits` (best first) a chat context of `budget` tokens holds whole (`ids`; a piece of
-    /// evidence carried only as a passage does not count), as `ChatEngine.assemble` packs them.
-    func packed(_ hits: [MemoryHit], about message: String, budget: Int) -> (ids: Set<Int64>, tokens: Int) {
+    /// Which of `hits` (best first) a chat context of `chat.memoryBudget` tokens holds whole (`ids`;
+    /// a piece of evidence carried only as a passage does not count), as `ChatEngine.assemble` packs them.
+    func packed(_ hits: [MemoryHit], about message: String) -> (ids: Set<Int64>, tokens: Int) {
         let relevant = MemoryEngine.relevant(hits, minSimilarity: chat.minSimilarity).prefix(chat.recall)
         let memories = ChatEngine.memories(relevant.map(\.record), about: message, settings: chat)
-        let context = ChatContext.assemble(system: "", profile: [], memories: memories, turns: [], message: "", budget: budget)
+        let context = ChatContext.assemble(
+            system: "", profile: [], memories: memories, turns: [], message: "", budget: chat.memoryBudget)
         return (
             Set(context.memories.filter { !$0.excerpt }.map(\.id)), context.memories.reduce(0) { $0 + ChatContext.tokens($1.text) }
         )
     }
 
-    /// The latest records that fit `budget` whole: what a chat without memory sees.
-    static func latest(_ records: [(id: Int64, text: String)], budget: Int) -> (ids: Set<Int64>, tokens: Int) {
+    /// The latest records that fit the memory budget whole: what a chat without memory sees.
+    func latest(_ records: [(id: Int64, text: String)]) -> (ids: Set<Int64>, tokens: Int) {
         let memories = records.map { ChatContext.Memory(id: $0.id, text: $0.text, source: "bench", untrusted: false) }
-        let context = ChatContext.assemble(system: "", profile: [], memories: memories, turns: [], message: "", budget: budget)
+        let context = ChatContext.assemble(
+            system: "", profile: [], memories: memories, turns: [], message: "", budget: chat.memoryBudget)
         return (Set(context.memories.map(\.id)), context.memories.reduce(0) { $0 + ChatContext.tokens($1.text) })
     }
 
     /// LoCoMo categories 1–4: every conversation's turns stored once; each question's context
     /// assembled within its conversation.
-    public func chatLocomo(file: URL, budget: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+    public func chatLocomo(file: URL, progress: @Sendable (String) -> Void) async throws -> JSONValue {
         let conversations = try LoCoMo.load(file)
         let (engine, url) = try await engine("chat-locomo")
         defer { Self.removeDatabase(url) }
@@ -98,19 +100,19 @@ extension MemoryBenchmark {
                 embedMilliseconds.append((clock.now - embedStart).inSeconds * 1_000)
                 let start = clock.now
                 let hits = try await engine.search(question.question, queryVector: vector, k: chat.recall, filter: filter, mode: .hybrid)
-                let hybrid = packed(hits, about: question.question, budget: budget)
+                let hybrid = packed(hits, about: question.question)
                 hearth.add(complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: (clock.now - start).inSeconds * 1_000)
                 // A chat without memory: the latest turns that fit.
-                let latest = Self.latest(Array(turns.reversed()), budget: budget)
+                let latest = latest(Array(turns.reversed()))
                 recent.add(complete: complete(latest.ids), tokens: latest.tokens, milliseconds: nil)
                 let keyword = try await engine.search(question.question, queryVector: nil, k: chat.recall, filter: filter, mode: .bm25)
-                let plain = packed(keyword, about: question.question, budget: budget)
+                let plain = packed(keyword, about: question.question)
                 bm25.add(complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
             }
         }
         let embedSorted = embedMilliseconds.sorted()
         return [
-            "dataset": "locomo", "budget": .number(Double(budget)), "questions": .number(Double(hearth.questions)),
+            "dataset": "locomo", "budget": .number(Double(chat.memoryBudget)), "questions": .number(Double(hearth.questions)),
             "embedding": .string("\(await engine.embeddingState)"),
             "records_without_vector": missing.map { .number(Double($0)) } ?? .null, "hearth": hearth.json, "recent_only": recent.json,
             "bm25": bm25.json,
@@ -120,7 +122,7 @@ extension MemoryBenchmark {
 
     /// LongMemEval: per question its haystack in a fresh store; the evidence is the answer sessions'
     /// turns that hold the answer (`has_answer`), else every turn of those sessions.
-    public func chatLongMemEval(file: URL, budget: Int, limit: Int?, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+    public func chatLongMemEval(file: URL, limit: Int?, progress: @Sendable (String) -> Void) async throws -> JSONValue {
         var questions = try LongMemEval.load(file).filter { !$0.id.hasSuffix("_abs") }
         if let limit { questions = Array(questions.prefix(limit)) }
         var hearth = ContextTally()
@@ -147,12 +149,12 @@ extension MemoryBenchmark {
             let start = clock.now
             let hits = try await engine.search(
                 question.question, queryVector: vector, k: chat.recall, filter: .any, mode: .hybrid, asOf: question.questionDate)
-            let hybrid = packed(hits, about: question.question, budget: budget)
+            let hybrid = packed(hits, about: question.question)
             hearth.add(complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: (clock.now - start).inSeconds * 1_000)
             byType[question.type, default: (ContextTally(), ContextTally())].hearth.add(
                 complete: complete(hybrid.ids), tokens: hybrid.tokens, milliseconds: nil)
             if !complete(hybrid.ids) {
-                // Where each piece of evidence ranked (null: not among the 40 retrieved), and how many hits fit.
+                // Where each piece of evidence ranked (null: not among those retrieved), and how many hits fit.
                 let ranks = hits.map(\.record.id)
                 missed.append([
                     "id": .string(question.id), "type": .string(question.type),
@@ -160,10 +162,10 @@ extension MemoryBenchmark {
                     "hits_in_context": .number(Double(hybrid.ids.count)),
                 ])
             }
-            let latest = Self.latest(stored.reversed().map { ($0.id, $0.spokenText) }, budget: budget)
+            let latest = latest(stored.reversed().map { ($0.id, $0.spokenText) })
             recent.add(complete: complete(latest.ids), tokens: latest.tokens, milliseconds: nil)
             let keyword = try await engine.search(question.question, queryVector: nil, k: chat.recall, filter: .any, mode: .bm25)
-            let plain = packed(keyword, about: question.question, budget: budget)
+            let plain = packed(keyword, about: question.question)
             bm25.add(complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
             byType[question.type, default: (ContextTally(), ContextTally())].bm25.add(
                 complete: complete(plain.ids), tokens: plain.tokens, milliseconds: nil)
@@ -171,7 +173,7 @@ extension MemoryBenchmark {
             if (index + 1) % 10 == 0 { progress("chat/longmemeval: \(index + 1)/\(questions.count)") }
         }
         return [
-            "dataset": "longmemeval", "budget": .number(Double(budget)), "questions": .number(Double(questions.count)),
+            "dataset": "longmemeval", "budget": .number(Double(chat.memoryBudget)), "questions": .number(Double(questions.count)),
             "records_without_vector": missing.map { .number(Double($0)) } ?? .null,
             "haystacks_with_gaps": missing == nil ? .null : .number(Double(incomplete)), "hearth": hearth.json, "recent_only": recent.json,
             "bm25": bm25.json,

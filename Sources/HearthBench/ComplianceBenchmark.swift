@@ -54,7 +54,7 @@ extension MemoryBenchmark {
         let specsFolder = fixture.appending(path: "Projects/NextGen")
         let names = try FileManager.default.contentsOfDirectory(atPath: specsFolder.path).filter { $0.hasSuffix(".md") }.sorted()
         var scores: [ComplianceReview.Retrieval: ComplianceScore] = [:]
-        var failed: [JSONValue] = []
+        var failures: [ComplianceReport.Failure] = []
         var repairs: [SpecRepair.Record] = []
         for name in names {
             let spec = "Projects/NextGen/\(name)"
@@ -69,7 +69,7 @@ extension MemoryBenchmark {
                 repairs.append(record)
                 progress("compliance: \(spec): \(error); \(repaired == nil ? "not repaired: \(record.stillBroken ?? "")" : "repaired")")
                 guard let repaired else {
-                    failed.append(["spec": .string(spec), "reason": .string("\(error); \(record.stillBroken ?? "")")])
+                    failures.append(.init(spec: spec, reason: "\(error); \(record.stillBroken ?? "")"))
                     continue
                 }
                 document = repaired
@@ -89,12 +89,9 @@ extension MemoryBenchmark {
         let hearth = scores[.hybrid] ?? ComplianceScore()
         if let report {
             let styleGuide = try? String(contentsOf: fixture.appending(path: "StyleGuide.md"), encoding: .utf8)
-            let failures = failed.map {
-                ComplianceReport.Failure(spec: $0["spec"]?.stringValue ?? "", reason: $0["reason"]?.stringValue ?? "")
-            }
             let markdown = ComplianceReport.markdown(
                 title: "Compliance review of Projects/NextGen", regulation: "Regulation.pdf", findings: hearth.findings, failures: failures,
-                specsRead: names.count - failed.count, styleGuide: styleGuide, repairs: repairs)
+                specsRead: names.count - failures.count, styleGuide: styleGuide, repairs: repairs)
             try FileManager.default.createDirectory(at: report.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(markdown.utf8).write(to: report)
         }
@@ -104,7 +101,7 @@ extension MemoryBenchmark {
         result["requirements"] = .number(Double(requirements.count))
         result["repaired"] = .number(Double(repairs.filter { $0.stillBroken == nil }.count))
         result["repairs"] = .array(repairs.map(\.json))
-        result["failed"] = .array(failed)
+        result["failed"] = .array(failures.map { ["spec": .string($0.spec), "reason": .string($0.reason)] })
         result["tokens"] = .number(0)
         result["seconds"] = .number(ComplianceScore.round((ContinuousClock.now - started).inSeconds))
         result["findings"] = .array(hearth.findings.filter { $0.verdict == .violation }.map(\.json))

@@ -56,7 +56,7 @@ public enum AttentionWiring {
             let output = try? await ProgramRunner.run(
                 "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(60))
         else { return nil }
-        return DocumentText.pages(fromPdftotext: output.stdout)
+        return PDFText.pages(fromPdftotext: output.stdout)
     }
 
     public static func ingestor(configuration: Configuration, workspace: URL) -> AttentionIngestor {

@@ -23,13 +23,6 @@ public enum DocumentText {
         }
     }
 
-    /// `pdftotext` output split into pages (it ends each page with a form feed).
-    public static func pages(fromPdftotext output: Data) -> [String] {
-        var pages = String(decoding: output, as: UTF8.self).components(separatedBy: "\u{0C}")
-        if pages.count > 1 && pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
-        return pages
-    }
-
     public static func extract(_ path: String, context: ToolContext, tool: String) async throws(ToolError) -> Extracted {
         let (root, relative) = try context.locate(path, tool: tool, writing: false)
         let data = try confined(tool) { () throws(WorkspaceError) in try WorkspaceFiles.read(relative, in: root) }
@@ -40,7 +33,7 @@ public enum DocumentText {
             let output = try await runOnCopy(data, suffix: "pdf", tool: tool, path: path) { file in
                 ("pdftotext", "poppler-utils", ["-layout", "-enc", "UTF-8", file, "-"])
             }
-            return Extracted(kind: .pdf, pages: pages(fromPdftotext: output))
+            return Extracted(kind: .pdf, pages: PDFText.pages(fromPdftotext: output))
         case .image:
             let output = try await runOnCopy(data, suffix: (path as NSString).pathExtension, tool: tool, path: path) { file in
                 ("tesseract", "tesseract-ocr", [file, "-", "--psm", "4"])

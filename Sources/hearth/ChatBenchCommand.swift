@@ -102,7 +102,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         var results: [JSONValue] = []
         do {
             if let locomo, overhead == nil {
-                results.append(try await benchmark.chatLocomo(file: URL(fileURLWithPath: locomo), budget: budget, progress: progress))
+                results.append(try await benchmark.chatLocomo(file: URL(fileURLWithPath: locomo), progress: progress))
             }
             if let scale {
                 results.append([
@@ -120,7 +120,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
             if let longmemeval {
                 results.append(
                     try await benchmark.chatLongMemEval(
-                        file: URL(fileURLWithPath: longmemeval), budget: budget, limit: limit, progress: progress))
+                        file: URL(fileURLWithPath: longmemeval), limit: limit, progress: progress))
             }
         } catch {
             await access?.close()

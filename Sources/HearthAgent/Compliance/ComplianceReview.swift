@@ -68,26 +68,32 @@ public struct ComplianceReview: Sendable {
     }
 
     let memory: MemoryEngine
+    /// A stored requirement with its content terms (read once, not per line).
+    struct Indexed: Sendable {
+        var requirement: RegulationRequirement
+        var terms: Set<String>
+    }
+
     /// Memory record id → the requirement it holds.
-    let requirements: [Int64: RegulationRequirement]
+    let requirements: [Int64: Indexed]
     /// How many requirements use each content term: a word every rule uses ("report") says less
     /// about which rule a line is about than one only its rule uses ("personnel").
     let termCounts: [String: Int]
 
     init(memory: MemoryEngine, requirements: [Int64: RegulationRequirement]) {
         self.memory = memory
-        self.requirements = requirements
+        self.requirements = requirements.mapValues { Indexed(requirement: $0, terms: Self.contentTerms($0.text)) }
         var counts: [String: Int] = [:]
-        for requirement in requirements.values {
-            for term in Self.contentTerms(requirement.text) { counts[term, default: 0] += 1 }
+        for entry in self.requirements.values {
+            for term in entry.terms { counts[term, default: 0] += 1 }
         }
         termCounts = counts
     }
 
-    /// The weight of the words `text` shares with the line (inverse document frequency).
-    func overlap(_ text: String, _ lineTerms: Set<String>) -> Double {
+    /// The weight of the words `terms` shares with the line (inverse document frequency).
+    func overlap(_ terms: Set<String>, _ lineTerms: Set<String>) -> Double {
         let total = Double(max(1, requirements.count))
-        return Self.contentTerms(text).intersection(lineTerms).reduce(0) { sum, term in
+        return terms.intersection(lineTerms).reduce(0) { sum, term in
             sum + log(1 + total / Double(termCounts[term] ?? 1))
         }
     }
@@ -98,9 +104,7 @@ public struct ComplianceReview: Sendable {
             let output = try await ProgramRunner.run(
                 "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(300),
                 maxOutput: 256 << 20)
-            var pages = String(decoding: output.stdout, as: UTF8.self).components(separatedBy: "\u{0C}")
-            if pages.count > 1 && pages.last?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty == true { pages.removeLast() }
-            return pages
+            return PDFText.pages(fromPdftotext: output.stdout)
         } catch let error as ProgramError {
             if case .failed(_, _, let stderr) = error {
                 throw ReviewError.unreadablePDF(url.path, reason: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -149,24 +153,23 @@ public struct ComplianceReview: Sendable {
     {
         let lineTerms = Self.contentTerms(line)
         guard !lineTerms.isEmpty else { return nil }
-        let ranked: [RegulationRequirement]
+        let ranked: [Int64]
         switch retrieval {
         case .hybrid, .bm25:
             let hits = try await memory.search(
                 line, k: 50, filter: MemoryFilter(sources: ["regulation"]), mode: retrieval == .hybrid ? .hybrid : .bm25)
-            ranked = hits.compactMap { requirements[$0.record.id] }
+            ranked = hits.map(\.record.id)
         case .keywords:
-            let scored: [(requirement: RegulationRequirement, shared: Int)] = requirements.values.map { requirement in
-                (requirement, Self.contentTerms(requirement.text).intersection(lineTerms).count)
-            }
-            ranked = scored.filter { $0.shared > 0 }.sorted(by: Self.keywordOrder).map(\.requirement)
+            let scored = requirements.map { id, entry in (id: id, entry: entry, shared: entry.terms.intersection(lineTerms).count) }
+            ranked = scored.filter { $0.shared > 0 }.sorted { Self.keywordOrder(($0.entry, $0.shared), ($1.entry, $1.shared)) }.map(\.id)
         }
         // Of the candidates that limit the same dimension, the one sharing the most telling words
         // with the line (what it is about: "employee personnel files"), the better ranked of equals.
         var best: (requirement: RegulationRequirement, shared: Double)?
-        for requirement in ranked where requirement.limit?.quantity.dimension == dimension {
-            let shared = overlap(requirement.text, lineTerms)
-            if shared > (best?.shared ?? 0) { best = (requirement, shared) }
+        for id in ranked {
+            guard let entry = requirements[id], entry.requirement.limit?.quantity.dimension == dimension else { continue }
+            let shared = overlap(entry.terms, lineTerms)
+            if shared > (best?.shared ?? 0) { best = (entry.requirement, shared) }
         }
         return best?.requirement
     }
@@ -182,11 +185,12 @@ public struct ComplianceReview: Sendable {
     }
 
     static func keywordOrder(
-        _ left: (requirement: RegulationRequirement, shared: Int), _ right: (requirement: RegulationRequirement, shared: Int)
+        _ left: (entry: Indexed, shared: Int), _ right: (entry: Indexed, shared: Int)
     ) -> Bool {
         if left.shared != right.shared { return left.shared > right.shared }
-        if left.requirement.article != right.requirement.article { return left.requirement.article < right.requirement.article }
-        return left.requirement.text < right.requirement.text
+        let (one, other) = (left.entry.requirement, right.entry.requirement)
+        if one.article != other.article { return one.article < other.article }
+        return one.text < other.text
     }
 
     static let obligationWords: Set<String> = [

@@ -25,8 +25,7 @@ public enum RegulationReader {
         func finish() {
             let text = sentence.trimmingCharacters(in: .whitespaces)
             sentence = ""
-            let lower = " " + text.lowercased() + " "
-            guard [" shall ", " must ", " is required to ", " are required to "].contains(where: lower.contains) else { return }
+            guard Limit.isBinding(text) else { return }
             // "3. Passwords shall …": the paragraph number is not part of the rule.
             let body = text.replacing(/^\d+\.\s+/, with: "")
             found.append(RegulationRequirement(article: sentenceArticle, page: sentencePage, text: body, limit: Limit.read(body)))

@@ -95,8 +95,8 @@ public struct Limit: Sendable, Hashable {
     /// The limit a binding sentence sets ("shall", "must", "is required to"), or nil when it
     /// sets none this code can check.
     public static func read(_ sentence: String) -> Limit? {
+        guard isBinding(sentence) else { return nil }
         let lower = " " + sentence.lowercased().replacingOccurrences(of: "\n", with: " ") + " "
-        guard [" shall ", " must ", " is required to ", " are required to "].contains(where: lower.contains) else { return nil }
         let quantities = Quantity.all(in: sentence)
         guard quantities.count == 1, let quantity = quantities.first else { return nil }
         guard let numberRange = lower.range(of: quantity.text.lowercased()) else { return nil }
@@ -130,6 +130,12 @@ public struct Limit: Sendable, Hashable {
             }
             return nil
         }
+    }
+
+    /// Whether a sentence obliges ("shall", "must", "is required to"), as opposed to "may" or "should".
+    public static func isBinding(_ sentence: String) -> Bool {
+        let lower = " " + sentence.lowercased().replacingOccurrences(of: "\n", with: " ") + " "
+        return [" shall ", " must ", " is required to ", " are required to "].contains(where: lower.contains)
     }
 
     /// Whether `claim` breaks this limit; nil when they measure different things.

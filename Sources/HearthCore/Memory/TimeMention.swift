@@ -215,8 +215,8 @@ private struct Reader {
             return (mention(2, days(-1, from: previous.start), days(1, from: previous.end)), 2)
         }
         // "past two weeks", "last three days", "this past month": a span ending today.
-        guard lead != "this" || sinceNow, let (found, length) = span(from: offset) else { return nil }
-        return (found, length)
+        guard lead != "this" || sinceNow else { return nil }
+        return span(from: offset)
     }
 
     /// "two weeks", "month", "few days" after "the past"/"the last": the span ending now.
