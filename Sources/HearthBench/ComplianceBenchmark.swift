@@ -49,7 +49,7 @@ extension MemoryBenchmark {
         )
         let (engine, url) = try await engine("compliance")
         defer { Self.removeDatabase(url) }
-        let review = try await ComplianceReview.index(requirements, into: engine, source: "Regulation.pdf")
+        let review = try await ComplianceReview.index(requirements, into: engine, session: "Regulation.pdf")
 
         let specsFolder = fixture.appending(path: "Projects/NextGen")
         let names = try FileManager.default.contentsOfDirectory(atPath: specsFolder.path).filter { $0.hasSuffix(".md") }.sorted()
@@ -88,7 +88,7 @@ extension MemoryBenchmark {
         }
         let hearth = scores[.hybrid] ?? ComplianceScore()
         if let report {
-            let styleGuide = try? String(contentsOf: fixture.appending(path: "StyleGuide.md"), encoding: .utf8)
+            let styleGuide = FileManager.default.fileExists(atPath: fixture.appending(path: "StyleGuide.md").path) ? "StyleGuide.md" : nil
             let markdown = ComplianceReport.markdown(
                 title: "Compliance review of Projects/NextGen", regulation: "Regulation.pdf", findings: hearth.findings, failures: failures,
                 specsRead: names.count - failures.count, styleGuide: styleGuide, repairs: repairs)

@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthMemory
 import HearthModels
 import HearthStore
 import HearthTools
@@ -19,7 +20,7 @@ struct GoalService: Service {
     let store: GoalSQLStore
     /// The model for one goal's run (accounted to that run).
     let model: @Sendable (Int64) -> any AgentModel
-    let memory: any AgentMemory
+    let memory: MemoryEngine
     let journal: any EventJournal
     let approvals: ApprovalSQLStore
     let configuration: Configuration
@@ -83,7 +84,9 @@ struct GoalService: Service {
         if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
         let runner = GoalRunner(
-            store: store, model: model(id), tools: BuiltinTools.all(memory: memory, journal: journal, broker: paths.vaultClient),
+            store: store, model: model(id),
+            tools: BuiltinTools.all(
+                memory: memory, journal: journal, broker: paths.vaultClient, extra: ComplianceTools.all(memory: memory, goals: store)),
             workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger

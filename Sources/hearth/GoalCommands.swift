@@ -182,7 +182,9 @@ struct GoalSession {
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
             store: store, model: model,
-            tools: BuiltinTools.all(memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient),
+            tools: BuiltinTools.all(
+                memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient,
+                extra: ComplianceTools.all(memory: memory, goals: store)),
             workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency

@@ -19,9 +19,9 @@ struct ComplianceReportTests {
         let markdown = ComplianceReport.markdown(
             title: "Review", regulation: "Regulation.pdf", findings: [compliant, violation],
             failures: [.init(spec: "Projects/NextGen/NG-018.md", reason: "the code fence opened on line 29 is never closed")], specsRead: 2,
-            styleGuide: "# rules")
+            styleGuide: "StyleGuide.md")
         #expect(markdown.contains("2 specs read against `Regulation.pdf`: 2 lines checked, **1 violations**, 1 specs not reviewed"))
-        #expect(markdown.contains("| Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |"))
+        #expect(markdown.contains("| ID | Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |"))
         #expect(markdown.contains("](../Projects/NextGen/NG-001-offline%20sync.md#L18)"))
         #expect(markdown.contains("[Regulation, page 14](../Regulation.pdf#page=14)"))
         #expect(
@@ -32,9 +32,25 @@ struct ComplianceReportTests {
         #expect(!markdown.contains("<script>"))
         #expect(markdown.contains("\\<script\\>"))
         #expect(markdown.contains("after \\| \\<script"))
-        #expect(markdown.contains("Remediation texts follow `StyleGuide.md`."))
+        #expect(markdown.contains("Remediation texts follow the rules of StyleGuide.md."))
         // Violations come in spec order; the compliant line is only in the matrix.
         #expect(markdown.components(separatedBy: "### ").count == 2)
+    }
+
+    @Test("a violation a standing rule covers stays in the matrix, marked dismissed, and is not counted")
+    func dismissedByRule() {
+        var ruled = violation
+        ruled.id = "7-1"
+        ruled.dismissedBy = ComplianceExemption.dismissing(
+            claim: ruled.claim, article: ruled.article, reason: "card records are tokenised here")
+        let markdown = ComplianceReport.markdown(
+            title: "Review", regulation: "Regulation.pdf", findings: [ruled], failures: [], specsRead: 1, styleGuide: nil)
+        #expect(markdown.contains("**0 violations**, 1 dismissed by your standing rules."))
+        #expect(markdown.contains("| 7-1 | "))
+        #expect(markdown.contains("| dismissed (standing rule) |"))
+        #expect(markdown.contains("## Dismissed by standing rules"))
+        #expect(markdown.contains("card records are tokenised here"))
+        #expect(markdown.contains("## Violations\n\nNone."))
     }
 
     @Test("without a style guide the report says so; without findings it says what it checked")

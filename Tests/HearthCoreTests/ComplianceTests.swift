@@ -77,4 +77,29 @@ struct ComplianceTests {
         #expect(problem(Data("| a | b |\n|---|---|\n| 1 | 2 | 3 |\n".utf8)) == .brokenTable(line: 3, expected: 2, found: 3))
         #expect(problem(Data("| a | b |\n|---|---|\n| 1 | 2 |\n".utf8)) == nil)
     }
+
+    @Test(
+        "a dismissal's rule: a quoted term the line contains covers every line with it; else this line under this article; read back from its sentence"
+    )
+    func exemptions() {
+        let line = "- Service accounts such as svc-backup keep their logs for 400 days."
+        let term = ComplianceExemption.dismissing(claim: line, article: 12, reason: "our internal `svc-` names are not personal data")
+        #expect(term.term == "svc-" && term.article == nil)
+        #expect(term.covers(claim: "- SVC-mailer tokens live 90 days", article: 40))
+        #expect(!term.covers(claim: "- User names are kept 400 days", article: 12))
+        #expect(ComplianceExemption.parse(term.sentence) == term)
+
+        // A quoted word the line does not contain is no term: the rule is this line's.
+        let exact = ComplianceExemption.dismissing(claim: line, article: 12, reason: "the \"regulator\" agreed to this")
+        #expect(exact.article == 12 && exact.term == line.trimmingCharacters(in: .whitespaces))
+        #expect(exact.covers(claim: line, article: 12))
+        #expect(!exact.covers(claim: line, article: 13))
+        #expect(ComplianceExemption.parse(exact.sentence) == exact)
+
+        // A line with double quotes reads back as written (they become single quotes).
+        let quoted = ComplianceExemption.dismissing(claim: "- Tokens \"expire\" after 2 days", article: 3, reason: "fine")
+        #expect(ComplianceExemption.parse(quoted.sentence) == quoted)
+        #expect(quoted.covers(claim: "- Tokens \"expire\" after 2 days", article: 3))
+        #expect(ComplianceExemption.parse("spreadsheets use EUR") == nil)
+    }
 }

@@ -16,41 +16,58 @@ public enum ComplianceReport {
     }
 
     /// The report as markdown. Paths are relative to the workspace root (where the report's
-    /// links resolve from `Reports/`). `styleGuide` is nil when there is none.
+    /// links resolve from `Reports/`). `styleGuide` is the guide's path, nil when there is none.
+    /// A violation a standing rule dismissed stays in the matrix, marked, and is not counted.
     public static func markdown(
         title: String, regulation: String, findings: [ComplianceFinding], failures: [Failure], specsRead: Int, styleGuide: String?,
         repairs: [SpecRepair.Record] = []
     ) -> String {
-        let violations = findings.filter { $0.verdict == .violation }
+        let violations = findings.filter { $0.verdict == .violation && $0.dismissedBy == nil }
+        let dismissed = findings.filter { $0.verdict == .violation && $0.dismissedBy != nil }
         var lines = [
             "# \(escape(title))", "",
             "\(specsRead) specs read against `\(regulation)`: \(findings.count) lines checked, **\(violations.count) violations**"
+                + (dismissed.isEmpty ? "" : ", \(dismissed.count) dismissed by your standing rules")
                 + (failures.isEmpty ? "." : ", \(failures.count) specs not reviewed (below)."),
             "",
             styleGuide == nil
                 ? "No style guide was found: remediation texts follow the default rules (imperative, article cited, numerals with units)."
-                : "Remediation texts follow `StyleGuide.md`.",
+                : "Remediation texts follow the rules of \(escape(styleGuide ?? "")).",
+            "",
+            "Overrule a finding before approving with 'hearth finding dismiss ID --reason …' (a quoted term in the reason, "
+                + "like `svc-`, makes the rule cover every line with it); the reason becomes a standing rule the next review applies.",
             "", "## Matrix", "",
-            "| Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |",
-            "|---|---|---|---|---|---|---|---|",
+            "| ID | Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for finding in findings.sorted(by: order) {
+            let verdict =
+                finding.verdict == .compliant ? "compliant" : finding.dismissedBy == nil ? "**violation**" : "dismissed (standing rule)"
             lines.append(
-                "| \(link(finding.spec, line: finding.line)) | \(finding.line) | \(escape(clip(finding.requirement, 90))) | \(finding.article) | "
-                    + "[\(finding.page)](\(pageLink(regulation, finding.page))) | \(finding.verdict == .violation ? "**violation**" : "compliant") | "
+                "| \(escape(finding.id ?? "")) | \(link(finding.spec, line: finding.line)) | \(finding.line) | \(escape(clip(finding.requirement, 90))) | \(finding.article) | "
+                    + "[\(finding.page)](\(pageLink(regulation, finding.page))) | \(verdict) | "
                     + "1.00 | \(finding.decidedBy == "code" ? "code (amount against limit)" : escape(finding.decidedBy)) |")
         }
-        if findings.isEmpty { lines.append("| — | — | no line states an amount a requirement limits | — | — | — | — | — |") }
+        if findings.isEmpty { lines.append("| — | — | — | no line states an amount a requirement limits | — | — | — | — | — |") }
         lines += ["", "## Violations", ""]
         if violations.isEmpty { lines.append("None.") }
         for finding in violations.sorted(by: order) {
             lines += [
-                "### \(escape(finding.spec)), line \(finding.line)", "",
+                "### \(finding.id.map { "\(escape($0)): " } ?? "")\(escape(finding.spec)), line \(finding.line)", "",
                 "| The spec says | The regulation says (Article \(finding.article), page \(finding.page)) |", "|---|---|",
                 "| \(escape(finding.claim)) | \(escape(finding.requirement)) |", "",
                 "[Spec line](\(specLink(finding.spec, line: finding.line))) · [Regulation, page \(finding.page)](\(pageLink(regulation, finding.page)))",
                 "", "Remediation: \(remediation(for: finding))", "",
             ]
+        }
+        if !dismissed.isEmpty {
+            lines += ["## Dismissed by standing rules", ""]
+            for finding in dismissed.sorted(by: order) {
+                lines.append(
+                    "- \(escape(finding.id ?? "")) \(link(finding.spec, line: finding.line)) line \(finding.line) (Article \(finding.article)): "
+                        + escape(finding.dismissedBy?.sentence ?? ""))
+            }
+            lines.append("")
         }
         let repaired = repairs.filter { $0.stillBroken == nil }
         if !repaired.isEmpty {

@@ -16,6 +16,10 @@ public struct ComplianceFinding: Sendable, Hashable {
     public var verdict: Verdict
     /// "code" for a quantity checked against a limit.
     public var decidedBy: String
+    /// A violation's id in its run ("7-3"), for 'hearth finding dismiss'.
+    public var id: String?
+    /// The standing rule that dismissed it, when one does.
+    public var dismissedBy: ComplianceExemption?
 
     public init(
         spec: String, line: Int, claim: String, article: Int, page: Int, requirement: String, verdict: Verdict, decidedBy: String
@@ -31,11 +35,14 @@ public struct ComplianceFinding: Sendable, Hashable {
     }
 
     public var json: JSONValue {
-        [
+        var json: [String: JSONValue] = [
             "spec": .string(spec), "line": .number(Double(line)), "article": .number(Double(article)), "page": .number(Double(page)),
             "verdict": .string(verdict.rawValue), "decidedBy": .string(decidedBy), "claim": .string(claim),
             "requirement": .string(requirement),
         ]
+        if let id { json["id"] = .string(id) }
+        if let dismissedBy { json["dismissed"] = .string(dismissedBy.sentence) }
+        return .object(json)
     }
 }
 
@@ -57,10 +64,14 @@ public struct ComplianceReview: Sendable {
     public enum ReviewError: Error, Sendable, CustomStringConvertible {
         case unreadablePDF(String, reason: String)
         case noRequirements(String)
+        case noText(String, pages: Int)
 
         public var description: String {
             switch self {
             case .unreadablePDF(let path, let reason): "cannot read \(path) as a PDF: \(reason)"
+            case .noText(let path, let pages):
+                "\(path) has \(pages) page(s) but no text on them: they are scanned images. OCR them into a searchable PDF first "
+                    + "(e.g. 'ocrmypdf \(path) out.pdf'); Hearth does not OCR a regulation itself, so a misread limit cannot pass unnoticed"
             case .noRequirements(let path):
                 "\(path) holds no binding sentence ('shall', 'must'); if its pages are scanned images, OCR them first"
             }
@@ -68,6 +79,8 @@ public struct ComplianceReview: Sendable {
     }
 
     let memory: MemoryEngine
+    /// The memory session holding this regulation's requirements.
+    let session: String
     /// A stored requirement with its content terms (read once, not per line).
     struct Indexed: Sendable {
         var requirement: RegulationRequirement
@@ -80,8 +93,9 @@ public struct ComplianceReview: Sendable {
     /// about which rule a line is about than one only its rule uses ("personnel").
     let termCounts: [String: Int]
 
-    init(memory: MemoryEngine, requirements: [Int64: RegulationRequirement]) {
+    init(memory: MemoryEngine, session: String, requirements: [Int64: RegulationRequirement]) {
         self.memory = memory
+        self.session = session
         self.requirements = requirements.mapValues { Indexed(requirement: $0, terms: Self.contentTerms($0.text)) }
         var counts: [String: Int] = [:]
         for entry in self.requirements.values {
@@ -98,35 +112,68 @@ public struct ComplianceReview: Sendable {
         }
     }
 
-    /// The PDF's pages through `pdftotext` (poppler-utils).
-    public static func pages(ofPDF url: URL) async throws -> [String] {
+    /// The PDF's pages through `pdftotext` (poppler-utils); `name` is how errors call the file.
+    /// An encrypted, damaged or truncated file, or one whose pages hold no text (scanned
+    /// images), is refused with what to do.
+    public static func pages(ofPDF url: URL, named name: String? = nil) async throws -> [String] {
+        let name = name ?? url.path
+        let output: ProgramRunner.Output
         do {
-            let output = try await ProgramRunner.run(
+            output = try await ProgramRunner.run(
                 "pdftotext", package: "poppler-utils", arguments: ["-layout", "-enc", "UTF-8", url.path, "-"], timeout: .seconds(300),
                 maxOutput: 256 << 20)
-            return PDFText.pages(fromPdftotext: output.stdout)
         } catch let error as ProgramError {
-            if case .failed(_, _, let stderr) = error {
-                throw ReviewError.unreadablePDF(url.path, reason: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            guard case .failed(_, _, let stderr) = error else { throw error }
+            var lines: [String] = []
+            for line in stderr.split(whereSeparator: \.isNewline).map(String.init) where !lines.contains(line) { lines.append(line) }
+            let said = lines.joined(separator: "; ")
+            if said.localizedCaseInsensitiveContains("password") {
+                throw ReviewError.unreadablePDF(
+                    name, reason: "it is encrypted (password-protected); save an unprotected copy (e.g. 'qpdf --decrypt') and review that")
             }
-            throw error
+            throw ReviewError.unreadablePDF(name, reason: "it is damaged, truncated or not a PDF (pdftotext: \(said))")
         }
+        let pages = PDFText.pages(fromPdftotext: output.stdout)
+        guard pages.contains(where: { $0.contains(where: \.isLetter) }) else {
+            throw ReviewError.noText(name, pages: pages.count)
+        }
+        return pages
     }
 
-    /// Stores the regulation's requirements in `memory` (a store of their own) as records of
-    /// source `regulation`, each saying its article and page.
-    public static func index(_ found: [RegulationRequirement], into memory: MemoryEngine, source: String) async throws -> ComplianceReview {
+    /// Stores the regulation's requirements in `memory` as document records of source
+    /// `regulation` and session `session` (one per regulation and version, e.g.
+    /// "Regulation.pdf@3f2a…"), each saying its article and page.
+    public static func index(_ found: [RegulationRequirement], into memory: MemoryEngine, session: String) async throws
+        -> ComplianceReview
+    {
         let records = found.map { requirement in
             MemoryRecord(
                 kind: .document, text: requirement.text, source: "regulation", provenance: .untrusted,
-                occurredAt: Date(timeIntervalSince1970: 0), sessionID: "\(source)#article-\(requirement.article)",
-                speaker: "page \(requirement.page)")
+                occurredAt: Date(timeIntervalSince1970: 0), sessionID: session,
+                speaker: "Article \(requirement.article), page \(requirement.page)")
         }
         let stored = try await memory.remember(records)
         try await memory.indexPending()
         var byID: [Int64: RegulationRequirement] = [:]
         for (record, requirement) in zip(stored, found) { byID[record.id] = requirement }
-        return ComplianceReview(memory: memory, requirements: byID)
+        return ComplianceReview(memory: memory, session: session, requirements: byID)
+    }
+
+    /// The review over requirements an earlier `index` stored in `memory`; nil when none are there.
+    public static func load(from memory: MemoryEngine, session: String) async throws -> ComplianceReview? {
+        var byID: [Int64: RegulationRequirement] = [:]
+        for record in try await memory.store.sessionRecords(source: "regulation", sessionID: session) where record.kind == .document {
+            guard let speaker = record.speaker,
+                let cited = speaker.wholeMatch(of: /Article (\d+), page (\d+)/), let article = Int(cited.1), let page = Int(cited.2)
+            else { continue }
+            byID[record.id] = RegulationRequirement(article: article, page: page, text: record.text)
+        }
+        return byID.isEmpty ? nil : ComplianceReview(memory: memory, session: session, requirements: byID)
+    }
+
+    /// The requirements, in article order.
+    public var all: [RegulationRequirement] {
+        requirements.values.map(\.requirement).sorted { ($0.article, $0.page, $0.text) < ($1.article, $1.page, $1.text) }
     }
 
     /// Findings for every line of `document` that states an amount a requirement limits.
@@ -157,7 +204,8 @@ public struct ComplianceReview: Sendable {
         switch retrieval {
         case .hybrid, .bm25:
             let hits = try await memory.search(
-                line, k: 50, filter: MemoryFilter(sources: ["regulation"]), mode: retrieval == .hybrid ? .hybrid : .bm25)
+                line, k: 50, filter: MemoryFilter(sources: ["regulation"], sessionIDs: [session]),
+                mode: retrieval == .hybrid ? .hybrid : .bm25)
             ranked = hits.map(\.record.id)
         case .keywords:
             let scored = requirements.map { id, entry in (id: id, entry: entry, shared: entry.terms.intersection(lineTerms).count) }

@@ -24,7 +24,8 @@ public struct SpecRepair: Sendable {
 
         public var json: JSONValue {
             [
-                "spec": .string(spec), "problem": .string(problem), "author": .string(author), "output": .string(output),
+                "spec": .string(spec), "problem": .string(problem), "author": .string(author), "script": .string(script),
+                "output": .string(output),
                 "diff": .string(diff), "repaired": .bool(stillBroken == nil), "still_broken": stillBroken.map(JSONValue.string) ?? .null,
             ]
         }

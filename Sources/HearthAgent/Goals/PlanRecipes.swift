@@ -19,7 +19,9 @@ public enum PlanRecipes {
     /// read the instruction only, so event text can never pick a plan.
     public static func match(goal: String, files: [String], tools: Set<String>) -> Match? {
         let instruction = GoalTemplate.instruction(of: goal)
-        return documentAudit(goal: instruction, files: files, tools: tools) ?? textWork(goal: instruction, files: files, tools: tools)
+        return complianceReview(goal: instruction, files: files, tools: tools) ?? documentAudit(
+            goal: instruction, files: files, tools: tools)
+            ?? textWork(goal: instruction, files: files, tools: tools)
     }
 
     /// Goals of a `GoalShape`: per-file summaries (the model's only job: a few sentences per
@@ -116,4 +118,60 @@ public enum PlanRecipes {
                     dependsOn: ["check"], expectedOutput: "a short summary", tools: []),
             ]))
     }
+
+    /// "Analyze all feature specs in Projects/NextGen against the regulatory PDF framework…":
+    /// the goal speaks of compliance or a regulation and names a folder of markdown specs; the
+    /// regulation is the PDF the goal names, else the workspace's only PDF (or the only one
+    /// called a regulation); the style guide is the file the goal names, else one whose name says
+    /// it is one. The regulation is read once, each spec checked in code, the report written from
+    /// the results.
+    static func complianceReview(goal: String, files: [String], tools: Set<String>) -> Match? {
+        let lowered = goal.lowercased()
+        guard ["complian", "regulat"].contains(where: lowered.contains),
+            ["read_regulation", "check_spec", "compliance_report"].allSatisfy(tools.contains)
+        else { return nil }
+        let words = goal.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == "\"" || $0 == "'" || $0 == "`" }).map {
+            $0.trimmingCharacters(in: CharacterSet(charactersIn: ".;:()"))
+        }
+        let specs = files.filter { $0.lowercased().hasSuffix(".md") }
+        let folder = words.lazy.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }.first { word in
+            !word.isEmpty && specs.contains { $0.hasPrefix(word + "/") }
+        }
+        guard let folder else { return nil }
+        let pdfs = files.filter { $0.lowercased().hasSuffix(".pdf") && !$0.hasPrefix(folder + "/") }
+        let regulation =
+            words.first { word in word.lowercased().hasSuffix(".pdf") && files.contains(word) }
+            ?? (pdfs.count == 1 ? pdfs[0] : pdfs.filter { $0.lowercased().contains("regulat") }.onlyElement)
+        guard let regulation else { return nil }
+        let guides = files.filter { $0.lowercased().hasSuffix(".md") && !$0.hasPrefix(folder + "/") }
+        let styleGuide =
+            words.first { word in guides.contains(word) && word.lowercased().contains("style") }
+            ?? guides.filter { ($0 as NSString).lastPathComponent.lowercased().contains("style") }.onlyElement
+        var reportBindings = ["regulation": regulation, "folder": folder]
+        if let styleGuide { reportBindings["style_guide"] = styleGuide }
+        return Match(
+            name: "compliance-review",
+            draft: PlanDraft(tasks: [
+                PlanDraft.Task(
+                    id: "regulation", title: "Read \(regulation)",
+                    instructions: "Read \(regulation) into memory as requirements with their articles and pages.",
+                    expectedOutput: "how many requirements, in how many articles", tools: ["read_regulation"],
+                    bindings: ["path": regulation], completesWith: "read_regulation"),
+                PlanDraft.Task(
+                    id: "check", title: "Check against \(regulation)",
+                    instructions: "Check {{item}} against \(regulation) with check_spec.", dependsOn: ["regulation"],
+                    expectedOutput: "the lines that break a requirement, with article and page", tools: ["check_spec"],
+                    forEach: folder + "/**/*.md", bindings: ["regulation": regulation], completesWith: "check_spec"),
+                PlanDraft.Task(
+                    id: "report", title: "Write the compliance report",
+                    instructions: "Write the review's report from the checks.", dependsOn: ["check"],
+                    expectedOutput: "the report's path", tools: ["compliance_report"], bindings: reportBindings,
+                    completesWith: "compliance_report"),
+            ]))
+    }
+}
+
+extension Array {
+    /// The element of a one-element array, else nil.
+    var onlyElement: Element? { count == 1 ? first : nil }
 }

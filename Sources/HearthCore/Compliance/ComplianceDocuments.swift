@@ -8,6 +8,14 @@ public struct RegulationRequirement: Sendable, Hashable {
     public var text: String
     /// The limit it sets, when code can check it.
     public var limit: Limit?
+
+    /// A requirement read from `text` (its limit read by code).
+    public init(article: Int, page: Int, text: String) {
+        self.article = article
+        self.page = page
+        self.text = text
+        limit = Limit.read(text)
+    }
 }
 
 /// Reads a regulation's pages (as `pdftotext` gives them) into its binding sentences.
@@ -28,7 +36,7 @@ public enum RegulationReader {
             guard Limit.isBinding(text) else { return }
             // "3. Passwords shall …": the paragraph number is not part of the rule.
             let body = text.replacing(/^\d+\.\s+/, with: "")
-            found.append(RegulationRequirement(article: sentenceArticle, page: sentencePage, text: body, limit: Limit.read(body)))
+            found.append(RegulationRequirement(article: sentenceArticle, page: sentencePage, text: body))
         }
         for (index, page) in pages.enumerated() {
             for rawLine in page.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import HearthAgent
+import HearthConfig
+import HearthCore
+import HearthMemory
+import HearthStore
+
+struct FindingCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finding",
+        abstract: "Review a compliance review's findings: list them, overrule one the review judged too strictly.",
+        discussion: """
+            A compliance review ('hearth goal "Check the specs in Projects/NextGen against Regulation.pdf"') writes \
+            Reports/compliance-RUN.md; each violation has an id like 7-3. Dismissing one with a reason stores the \
+            reason as a standing rule in your profile ('hearth memory profile'), rewrites the report, and every later \
+            review applies the rule.
+            """,
+        subcommands: [FindingListCommand.self, FindingDismissCommand.self])
+}
+
+struct FindingListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "The violations a compliance review run found.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The review's run id.")
+    var run: Int64
+
+    @Flag(help: "Print JSON: [{id, spec, line, article, page, claim, requirement, decidedBy, dismissed}].")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let (review, memory, _) = try await ComplianceAccess.open(context, run: run)
+        let findings = review.applying(try await ComplianceRun.exemptions(in: memory)).filter { $0.verdict == .violation }
+        if json {
+            printJSON(.array(findings.map(\.json)))
+            return
+        }
+        if findings.isEmpty { print("run \(run) found no violation") }
+        for finding in findings {
+            let state = finding.dismissedBy == nil ? "violation" : "dismissed"
+            print("\(finding.id ?? "-")  \(state)  \(finding.spec):\(finding.line)  Article \(finding.article), page \(finding.page)")
+            print("    says: \(finding.claim)")
+            if let rule = finding.dismissedBy { print("    rule: \(rule.sentence)") }
+        }
+        if !review.failures.isEmpty { print("\(review.failures.count) spec(s) were not reviewed: see \(ComplianceRun.reportPath(run))") }
+    }
+}
+
+struct FindingDismissCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dismiss",
+        abstract: "Overrule a finding: the reason becomes a standing rule, the report is rewritten.",
+        discussion: """
+            The rule covers this line's text under this article; a term quoted in the reason that the line contains \
+            (--reason "our internal \\`svc-\\` names are not personal data") makes it cover every line with that term, \
+            whatever the article. The report changes, so an approval to publish the earlier version no longer covers it.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: ArgumentHelp("The finding's id, as the report and 'hearth finding list RUN' show it (e.g. 7-3).", valueName: "id"))
+    var id: String
+
+    @Option(help: "Why the finding is wrong (required; kept with the rule).")
+    var reason: String
+
+    @Flag(help: "Print JSON: {finding, rule, report, sha256}.")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let parts = id.split(separator: "-")
+        guard parts.count == 2, let run = Int64(parts[0]), Int(parts[1]) != nil else {
+            throw ValidationError("a finding id is RUN-N, e.g. 7-3 ('hearth finding list RUN' shows them)")
+        }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard reason.count >= 3 else { throw ValidationError("say why with --reason (it becomes the rule's reason)") }
+        let (review, memory, workspace) = try await ComplianceAccess.open(context, run: run)
+        guard let finding = review.findings.first(where: { $0.id == id }) else {
+            throw CLIError("run \(run) has no finding \(id); 'hearth finding list \(run)' shows them")
+        }
+        let rule = ComplianceExemption.dismissing(claim: finding.claim, article: finding.article, reason: reason)
+        _ = try await memory.learn([
+            FactStatement(
+                fact: Fact(
+                    kind: .rule, subject: ComplianceExemption.subject, predicate: "rule", object: rule.sentence, provenance: .trusted))
+        ])
+        let written = try review.write(in: workspace, exemptions: try await ComplianceRun.exemptions(in: memory))
+        if json {
+            printJSON([
+                "finding": finding.json, "rule": .string(rule.sentence), "report": .string(written.path), "sha256": .string(written.sha256),
+            ])
+            return
+        }
+        print("Dismissed \(id) (\(finding.spec):\(finding.line)). Standing rule: \(rule.sentence)")
+        print("Rewrote \(written.path): \(written.violations) violation(s), \(written.dismissed) dismissed.")
+    }
+}
+
+/// A review run's findings and the memory holding the standing rules.
+enum ComplianceAccess {
+    static func open(_ context: HearthContext, run: Int64) async throws -> (ComplianceRun, MemoryEngine, URL) {
+        guard let database = try context.openForReading() else { throw CLIError("no runs yet: Hearth was never used with this data dir") }
+        let detail: GoalDetail
+        do {
+            detail = try await GoalSQLStore(database: database).goal(run)
+        } catch {
+            throw CLIError("no run \(run); 'hearth runs' lists them")
+        }
+        guard let review = ComplianceRun(detail) else {
+            throw CLIError("run \(run) is not a compliance review (it checked no spec)")
+        }
+        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace
+        return (review, memory, workspace)
+    }
+}
