@@ -182,10 +182,7 @@ struct GoalSession {
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let runner = GoalRunner(
             store: store, model: model,
-            tools: BuiltinTools.all(
-                memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient,
-                extra: ComplianceTools.all(memory: memory, goals: store)),
-            workspace: workspace,
+            tools: context.tools(database: database, memory: memory), workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency
             ).with(planner: planner),

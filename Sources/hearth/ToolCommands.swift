@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HearthAgent
 import HearthConfig
 import HearthCore
 import HearthDaemon
@@ -27,10 +28,7 @@ struct ToolListCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let database = try context.openForWriting()
-        let tools = BuiltinTools.all(
-            memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil), journal: JournalStore(database: database),
-            broker: context.paths.vaultClient
-        ).all
+        let tools = context.tools(database: database, memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)).all
         if json {
             printJSON(
                 .array(
@@ -86,12 +84,21 @@ struct ToolRunCommand: AsyncParsableCommand {
         let database = try context.openForWriting()
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
         try await memory.open()
-        let tools = BuiltinTools.all(memory: memory, journal: JournalStore(database: database), broker: context.paths.vaultClient)
+        let tools = context.tools(database: database, memory: memory)
         let output = try await tools.invoke(name, arguments: arguments, context: toolContext)
         if json {
             printJSON(["tool": .string(name), "text": .string(output.text), "data": output.data, "untrusted": .bool(output.untrusted)])
         } else {
             print(output.text)
         }
+    }
+}
+
+extension HearthContext {
+    /// Every tool a goal may use here: the built-in ones and the compliance review's.
+    func tools(database: HearthDatabase, memory: MemoryEngine) -> ToolBox {
+        BuiltinTools.all(
+            memory: memory, journal: JournalStore(database: database), broker: paths.vaultClient,
+            extra: ComplianceTools.all(memory: memory, goals: GoalSQLStore(database: database)))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HearthBench
 import HearthCore
 import HearthTesting
 import Testing
@@ -83,5 +84,53 @@ struct ComplianceGoalTests {
         #expect(unknown.status != 0)
         let malformed = try await sandbox.hearth(["finding", "dismiss", "seven", "--reason", "because"])
         #expect(malformed.status != 0 && malformed.stderr.contains("RUN-N"), "\(malformed.stderr)")
+    }
+}
+
+@Suite("A regulation that cannot be read", .timeLimit(.minutes(3)))
+struct ComplianceBadRegulationTests {
+    @Test("an encrypted, a truncated and a text-less regulation are refused with what to do; a review of one fails and says why")
+    func unreadableRegulations() async throws {
+        let sandbox = try Sandbox()
+        let written = try await sandbox.hearth(["demo", "compliance", "--into", sandbox.workspace.path, "--specs", "3"])
+        #expect(written.status == 0, "\(written.stderr)")
+        let regulation = sandbox.workspace.appending(path: "Regulation.pdf")
+        let bytes = try Data(contentsOf: regulation)
+        let encrypted = try await ChildProcess.run(
+            URL(fileURLWithPath: "/usr/bin/qpdf"),
+            ["--encrypt", "user-secret", "owner-secret", "256", "--", regulation.path, sandbox.workspace.appending(path: "Encrypted.pdf").path])
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        try bytes.prefix(bytes.count / 3).write(to: sandbox.workspace.appending(path: "Truncated.pdf"))
+        // Pages with no text on them, as a scan without OCR gives.
+        let blank = try await ChildProcess.run(
+            URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '.bp\\n.bp\\n' | groff -Tpdf > '\(sandbox.workspace.appending(path: "Scanned.pdf").path)'"])
+        #expect(blank.status == 0, "\(blank.stderr)")
+
+        let expectations = [
+            ("Encrypted.pdf", "encrypted (password-protected)"), ("Truncated.pdf", "damaged, truncated or not a PDF"),
+            ("Scanned.pdf", "no text on them: they are scanned images"),
+        ]
+        for (file, reason) in expectations {
+            let read = try await sandbox.hearth(["tool", "run", "read_regulation", "--args", "{\"path\": \"\(file)\"}"])
+            #expect(read.status != 0)
+            #expect(read.stderr.contains(reason), "\(file): \(read.stderr)")
+        }
+
+        try FileManager.default.removeItem(at: regulation)
+        try FileManager.default.removeItem(at: sandbox.workspace.appending(path: "Truncated.pdf"))
+        try FileManager.default.removeItem(at: sandbox.workspace.appending(path: "Scanned.pdf"))
+        let server = ScriptedModelServer(responder: { _ in .chat("(the model is not needed here)") })
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.useScriptedModel(url)
+        let review = try await sandbox.hearth(["goal", "--json", "Check the specs in Projects/NextGen for compliance with Encrypted.pdf"])
+        #expect(review.status == 1)
+        #expect(review.stderr.contains("encrypted (password-protected)"), "\(review.stderr)")
+        let run = try JSONValue(parsing: review.stdout)
+        #expect(run["state"] == "failed")
+        // Nothing was checked against a regulation that was not read; the report says so.
+        #expect(run["tasks"]?.arrayValue?.filter { $0["state"] == "skipped" }.count == 3)
+        let report = try String(contentsOf: sandbox.workspace.appending(path: "Reports/compliance-1.md"), encoding: .utf8)
+        #expect(report.contains("0 specs read"), "\(report)")
     }
 }
