@@ -116,6 +116,23 @@ public struct Configuration: Sendable, Equatable {
     public var metricBounds: [String] = []
     public var notify = Notify()
     public var chat = Chat()
+    public var publish = Publish()
+
+    /// `[publish]`: where an approved compliance report goes.
+    public struct Publish: Sendable, Equatable {
+        /// A git repository (the documentation portal): approved reports are committed there on a
+        /// branch of their own, without touching its working tree.
+        public var portal: String?
+        /// The folder of the portal the reports go in.
+        public var folder = "compliance"
+        /// A remote of the portal to push the branch to; nil: the branch stays local.
+        public var remote: String?
+        /// The project channel: a Slack- or Mattermost-compatible incoming webhook URL whose secret
+        /// part is a vault handle ("https://hooks.slack.com/services/{{secret:project-channel}}").
+        public var channel: String?
+
+        public init() {}
+    }
 
     /// `[chat]`: what the chat model may do.
     public struct Chat: Sendable, Equatable {
@@ -281,11 +298,34 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify", "chat",
+                "memory", "attention", "git", "metrics", "notify", "chat", "publish",
             ])
         if let table = try reader.section("chat", in: root) {
             try reader.checkKeys(table, section: "chat", known: ["tools"])
             config.chat.tools = try reader.boolean(table, "chat", "tools")
+        }
+        if let table = try reader.section("publish", in: root) {
+            try reader.checkKeys(table, section: "publish", known: ["portal", "folder", "remote", "channel"])
+            config.publish.portal = try reader.nonEmptyString(table, "publish", "portal")
+            if let folder = try reader.nonEmptyString(table, "publish", "folder") {
+                guard !folder.hasPrefix("/"), !folder.split(separator: "/").contains(".."), !folder.hasPrefix(".git") else {
+                    throw .invalid(
+                        path: path, line: table["folder"]!.line, key: "publish.folder",
+                        message: "\"\(folder)\" must be a folder inside the portal, e.g. \"compliance\"")
+                }
+                config.publish.folder = folder
+            }
+            config.publish.remote = try reader.nonEmptyString(table, "publish", "remote")
+            if let channel = try reader.nonEmptyString(table, "publish", "channel") {
+                let host = URL(string: channel.replacing(/\{\{secret:[^}]*\}\}/, with: "x"))
+                guard let host, ["http", "https"].contains(host.scheme ?? ""), host.host != nil else {
+                    throw .invalid(
+                        path: path, line: table["channel"]!.line, key: "publish.channel",
+                        message:
+                            "\"\(channel)\" is not an http(s) URL, e.g. \"https://hooks.slack.com/services/{{secret:project-channel}}\"")
+                }
+                config.publish.channel = channel
+            }
         }
         if let table = try reader.section("notify", in: root) {
             try reader.checkKeys(table, section: "notify", known: ["webhook", "format", "desktop"])

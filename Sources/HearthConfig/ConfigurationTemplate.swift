@@ -169,6 +169,17 @@ public enum ConfigurationTemplate {
             goal_model_seconds = \(Int(defaults.budgets.goal.modelSeconds ?? 0))
             goal_cost_usd = \(defaults.budgets.goal.costDollars ?? 0)
 
+            [publish]
+            # Where an approved compliance report goes ('hearth publish RUN', gated by approvals).
+            # A git repository (the documentation portal), committed to on a branch of its own:
+            # portal = "~/docs-portal"
+            folder = "compliance"
+            # Push the branch to this remote of the portal (unset: the branch stays local).
+            # remote = "origin"
+            # A Slack- or Mattermost-compatible incoming webhook; its secret part is a vault handle
+            # ('hearth vault set project-channel'), so the agent never sees it:
+            # channel = "https://hooks.slack.com/services/{{secret:project-channel}}"
+
             [pricing]
             # US dollars per million tokens, by model name, for hosted models:
             # "gpt-4o-mini" = { input = 0.15, output = 0.60 }

@@ -13,6 +13,8 @@ public struct HearthPaths: Sendable, Equatable {
     public var workspace: URL
     /// Extra directories from `[paths] mounts`.
     public var mounts: [WorkspaceMount] = []
+    /// The documentation portal ([publish] portal), resolved.
+    public var portal: URL?
     public var maildir: URL
 
     /// The llama-server binary the daemon supervises (`scripts/setup` builds it here).
@@ -167,6 +169,7 @@ extension HearthPaths {
         paths.mounts = configuration.paths.mounts.compactMap { entry in
             WorkspaceMount.parse(entry) { environment.absolutePath($0, relativeTo: configDirectory) }
         }
+        paths.portal = configuration.publish.portal.map { URL(fileURLWithPath: environment.absolutePath($0, relativeTo: configDirectory)) }
         return paths
     }
 }

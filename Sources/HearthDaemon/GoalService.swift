@@ -86,7 +86,8 @@ struct GoalService: Service {
         let runner = GoalRunner(
             store: store, model: model(id),
             tools: BuiltinTools.all(
-                memory: memory, journal: journal, broker: paths.vaultClient, extra: ComplianceTools.all(memory: memory, goals: store)),
+                memory: memory, journal: journal, broker: paths.vaultClient, publish: paths.publishTarget(configuration),
+                extra: ComplianceTools.all(memory: memory, goals: store)),
             workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger

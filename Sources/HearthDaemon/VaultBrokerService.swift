@@ -3,11 +3,19 @@ import HearthAgent
 import HearthConfig
 import HearthCore
 import HearthModels
+import HearthTools
 import HearthVault
 import Logging
 import ServiceLifecycle
 
 extension HearthPaths {
+    /// Where approved reports go, from `[publish]`.
+    public func publishTarget(_ configuration: Configuration) -> PublishTarget {
+        PublishTarget(
+            portal: portal, folder: configuration.publish.folder, remote: configuration.publish.remote,
+            channel: configuration.publish.channel)
+    }
+
     /// The broker client for the agent's `http_request` tool; `nil` while there is no vault.
     public var vaultClient: VaultClient? {
         FileManager.default.fileExists(atPath: vaultFile.path) ? VaultClient(socket: vaultSocket) : nil

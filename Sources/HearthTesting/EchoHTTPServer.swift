@@ -7,7 +7,8 @@ import Synchronization
 /// and echoes it back in the forms a careless API would (headers, query, body — raw, base64,
 /// hex, percent- and JSON-encoded), and redirects on request.
 ///
-/// Routes: `/echo` (any method) echoes; `/redirect?status=302&to=URL` redirects.
+/// Routes: `/echo` (any method) echoes; `/redirect?status=302&to=URL` redirects; `/flaky?fail=N`
+/// fails N times, then answers; `/reject` always answers 403.
 public final class EchoHTTPServer: Sendable {
     public struct Received: Sendable {
         public var method: String
@@ -32,6 +33,10 @@ public final class EchoHTTPServer: Sendable {
             router.on("/echo", method: method) { [self] request, _ in try await echo(request) }
             router.on("/redirect", method: method) { [self] request, _ in try await redirect(request) }
             router.on("/flaky", method: method) { [self] request, _ in try await flaky(request) }
+            router.on("/reject", method: method) { [self] request, _ in
+                _ = try await record(request)
+                return Response(status: .forbidden, body: .init(byteBuffer: ByteBuffer(string: "invalid_token")))
+            }
         }
         let port = try await LoopbackApplication.start(router, host: host, label: "echo-server", task: task)
         return "http://\(host):\(port)"

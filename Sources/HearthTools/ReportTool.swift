@@ -110,9 +110,11 @@ public enum BuiltinTools {
     ///   - memory: adds `remember` and `recall`.
     ///   - journal: adds `notify` (findings queued for the digest).
     ///   - broker: adds `http_request`, through the credential broker at this socket.
+    ///   - publish: where approved reports go (`publish_portal`, and `post_summary` with a broker).
     ///   - extra: more tools (integrations, tests), after the built-in ones.
     public static func all(
-        memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, broker: VaultClient? = nil, extra: [any Tool] = []
+        memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, broker: VaultClient? = nil, publish: PublishTarget? = nil,
+        extra: [any Tool] = []
     ) -> ToolBox {
         var tools: [any Tool] = [
             ListFilesTool(), ReadFileTool(), WriteFileTool(), MoveFileTool(), SearchTextTool(), PDFTextTool(), OCRImageTool(),
@@ -122,6 +124,10 @@ public enum BuiltinTools {
         if let memory { tools += [RememberTool(memory: memory), RecallTool(memory: memory)] }
         if let journal { tools.append(NotifyTool(journal: journal)) }
         if let broker { tools.append(HTTPRequestTool(broker: broker)) }
+        if let publish {
+            tools.append(PublishPortalTool(target: publish))
+            if let broker { tools.append(PostSummaryTool(target: publish, broker: broker)) }
+        }
         return ToolBox(tools + extra)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthDaemon
 import HearthMemory
 import HearthStore
 
@@ -116,5 +117,58 @@ enum ComplianceAccess {
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace
         return (review, memory, workspace)
+    }
+}
+
+struct PublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish a compliance review's report after your approval: the portal and the project channel.",
+        discussion: """
+            Starts a run with one gated step per place ([publish] portal: a commit on a branch of its own; [publish] \
+            channel: the summary posted to the webhook through the vault broker). Each step waits for 'hearth approve ID' \
+            and is bound to the report's SHA-256: a report edited after the approval is refused, and publishing it \
+            again asks again. Dismiss findings first ('hearth finding dismiss').
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "The review's run id (its report is Reports/compliance-RUN.md).")
+    var run: Int64
+
+    @Flag(help: "Print the publication run as JSON.")
+    var json = false
+
+    func run() async throws {
+        let context = try common.load()
+        let (_, _, workspace) = try await ComplianceAccess.open(context, run: run)
+        let report = ComplianceRun.reportPath(run)
+        guard let bytes = try? Data(contentsOf: workspace.appending(path: report)) else {
+            throw CLIError("\(report) is missing in \(workspace.path); the review's report is written when run \(run) finishes")
+        }
+        let places = [
+            context.paths.portal == nil ? nil : "the documentation portal",
+            context.configuration.publish.channel == nil ? nil : "the project channel",
+        ].compactMap { $0 }
+        guard !places.isEmpty else {
+            throw CLIError(
+                "nowhere to publish: set [publish] portal (a git repository) and/or [publish] channel (a webhook URL) in \(context.paths.configFile.path)"
+            )
+        }
+        let goal = "Publish \(report) (sha256 \(SHA256.hex(bytes))) to \(places.joined(separator: " and "))"
+        let database = try context.openForWriting()
+        let publication = try GoalSQLStore(database: database).createGoalNow(goal, budget: GoalBudget(), workspace: workspace.path)
+        if DaemonState.running(context.paths) != nil, await context.nudgeDaemon(["goals"]) {
+            if json {
+                printJSON(["id": .number(Double(publication.id)), "state": .string(publication.state.rawValue), "daemon": true])
+            } else {
+                print(
+                    "run \(publication.id) publishes \(report) to \(places.joined(separator: " and ")); each step waits for your approval ('hearth approvals')"
+                )
+            }
+            return
+        }
+        let session = GoalSession(context: context, database: database, workspace: workspace, json: json)
+        try session.finish(try await session.run(publication.id, concurrency: 1))
     }
 }

@@ -99,6 +99,7 @@ extension HearthContext {
     func tools(database: HearthDatabase, memory: MemoryEngine) -> ToolBox {
         BuiltinTools.all(
             memory: memory, journal: JournalStore(database: database), broker: paths.vaultClient,
-            extra: ComplianceTools.all(memory: memory, goals: GoalSQLStore(database: database)))
+            publish: paths.publishTarget(configuration), extra: ComplianceTools.all(memory: memory, goals: GoalSQLStore(database: database))
+        )
     }
 }

@@ -102,6 +102,47 @@ struct GoalShapeTests {
                 == "document-audit")
     }
 
+    @Test("compliance reviews and publications, however worded, get their recipes; without a regulation or a folder, none")
+    func complianceRecipes() throws {
+        let tools = Set(BuiltinTools.all(publish: PublishTarget(portal: nil)).names).union([
+            "read_regulation", "check_spec", "compliance_report", "post_summary",
+        ])
+        let files = [
+            "Specs/payments.md", "Specs/old/login.md", "Legal/EU-Data-Act-2026.pdf", "Handbook/Writing style.md", "Notes/a.md",
+            "Reports/compliance-4.md",
+        ]
+        let review = try #require(
+            PlanRecipes.match(
+                goal: "Is every feature spec in Specs/ compliant with the regulation? Cite pages.", files: files, tools: tools))
+        #expect(review.name == "compliance-review")
+        #expect(review.draft.tasks.map(\.id) == ["regulation", "check", "report"])
+        #expect(review.draft.tasks[0].bindings == ["path": "Legal/EU-Data-Act-2026.pdf"])
+        #expect(review.draft.tasks[1].forEach == "Specs/**/*.md")
+        #expect(review.draft.tasks[2].bindings?["style_guide"] == "Handbook/Writing style.md")
+        #expect(review.draft.problems(knownTools: tools).isEmpty)
+        // Two PDFs and none named: no recipe (the model plans, or the user names one).
+        let twoPDFs = files + ["Legal/Other.pdf"]
+        #expect(PlanRecipes.match(goal: "Check Specs/ for compliance", files: twoPDFs, tools: tools)?.name != "compliance-review")
+        #expect(
+            PlanRecipes.match(goal: "Check Specs/ for compliance with Legal/Other.pdf", files: twoPDFs, tools: tools)?.draft.tasks.first?
+                .bindings?["path"] == "Legal/Other.pdf")
+        #expect(PlanRecipes.match(goal: "Check for compliance", files: files, tools: tools)?.name != "compliance-review")
+
+        let sha = String(repeating: "ab", count: 32)
+        let publish = try #require(
+            PlanRecipes.match(
+                goal: "Publish Reports/compliance-4.md (sha256 \(sha)) to the documentation portal and the project channel", files: files,
+                tools: tools))
+        #expect(publish.name == "publication")
+        #expect(publish.draft.tasks.map(\.id) == ["portal", "channel"])
+        #expect(publish.draft.tasks.allSatisfy { $0.bindings == ["report": "Reports/compliance-4.md", "sha256": sha] })
+        #expect(publish.draft.tasks[1].dependsOn == ["portal"])
+        // Without the approved content's hash there is nothing to bind an approval to.
+        #expect(
+            PlanRecipes.match(goal: "Publish Reports/compliance-4.md to the documentation portal", files: files, tools: tools)?.name
+                != "publication")
+    }
+
     @Test("a routine's goal is planned by its instruction; the events after it, however many and whatever they say, pick nothing")
     func routineGoals() throws {
         let tools = Set(BuiltinTools.all().names)

@@ -98,12 +98,16 @@ struct ComplianceBadRegulationTests {
         let bytes = try Data(contentsOf: regulation)
         let encrypted = try await ChildProcess.run(
             URL(fileURLWithPath: "/usr/bin/qpdf"),
-            ["--encrypt", "user-secret", "owner-secret", "256", "--", regulation.path, sandbox.workspace.appending(path: "Encrypted.pdf").path])
+            [
+                "--encrypt", "user-secret", "owner-secret", "256", "--", regulation.path,
+                sandbox.workspace.appending(path: "Encrypted.pdf").path,
+            ])
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         try bytes.prefix(bytes.count / 3).write(to: sandbox.workspace.appending(path: "Truncated.pdf"))
         // Pages with no text on them, as a scan without OCR gives.
         let blank = try await ChildProcess.run(
-            URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '.bp\\n.bp\\n' | groff -Tpdf > '\(sandbox.workspace.appending(path: "Scanned.pdf").path)'"])
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "printf '.bp\\n.bp\\n' | groff -Tpdf > '\(sandbox.workspace.appending(path: "Scanned.pdf").path)'"])
         #expect(blank.status == 0, "\(blank.stderr)")
 
         let expectations = [
@@ -132,5 +136,179 @@ struct ComplianceBadRegulationTests {
         #expect(run["tasks"]?.arrayValue?.filter { $0["state"] == "skipped" }.count == 3)
         let report = try String(contentsOf: sandbox.workspace.appending(path: "Reports/compliance-1.md"), encoding: .utf8)
         #expect(report.contains("0 specs read"), "\(report)")
+    }
+}
+
+@Suite("Publishing an approved compliance report", .serialized, .timeLimit(.minutes(5)))
+struct CompliancePublishTests {
+    /// A git repository with one commit, and a bare remote it pushes to.
+    func portal(in sandbox: Sandbox) async throws -> (portal: URL, remote: URL) {
+        let portal = sandbox.root.appending("portal")
+        let remote = sandbox.root.appending("portal-remote.git")
+        let script = """
+            set -e
+            git init -q -b main '\(portal.path)' && cd '\(portal.path)'
+            printf '# Team docs\\n' > README.md && git add README.md
+            git -c user.name=T -c user.email=t@example.com commit -q -m 'first'
+            git init -q --bare '\(remote.path)' && git remote add origin '\(remote.path)'
+            """
+        let made = try await ChildProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+        #expect(made.status == 0, "\(made.stderr)")
+        return (portal, remote)
+    }
+
+    func git(_ directory: URL, _ arguments: [String]) async throws -> String {
+        let result = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/git"), ["-C", directory.path] + arguments)
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The first pending approval of `run` for `tool`, waiting for the daemon to ask.
+    func approval(_ sandbox: Sandbox, run: Int, tool: String) async throws -> Int? {
+        for _ in 0..<300 {
+            let listed = try JSONValue(parsing: try await sandbox.hearth(["approvals", "--json"]).stdout).arrayValue ?? []
+            if let found = listed.first(where: { $0["run"]?.intValue == run && $0["tool"]?.stringValue == tool }) {
+                return found["id"]?.intValue
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let shown = try await sandbox.hearth(["run", "\(run)"])
+        Issue.record("run \(run) never asked to approve \(tool): \(shown.stdout) \(shown.stderr)")
+        return nil
+    }
+
+    func finalState(_ sandbox: Sandbox, run: Int) async throws -> JSONValue {
+        for _ in 0..<300 {
+            let shown = try JSONValue(parsing: try await sandbox.hearth(["run", "\(run)", "--json"]).stdout)
+            if ["succeeded", "failed", "needsReview", "cancelled"].contains(shown["state"]?.stringValue ?? "") { return shown }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return .null
+    }
+
+    @Test(
+        "review, dismiss, publish: each step waits for approval and is bound to the report's hash; an edit after approval is refused; the portal gets a branch without its working tree touched; the channel's post goes through the broker, retried"
+    )
+    func publishAfterApproval() async throws {
+        let sandbox = try Sandbox()
+        let channelServer = EchoHTTPServer()
+        let channel = try await channelServer.start()
+        defer { channelServer.stop() }
+        let model = ScriptedModelServer(responder: { _ in .chat("(the model is not needed here)") })
+        let modelURL = try await model.start()
+        defer { model.stop() }
+        let (portal, remote) = try await portal(in: sandbox)
+        let secret = "hook-\(UInt64.random(in: 1...UInt64.max))"
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [vault]
+                key_file = "\(sandbox.home.appending(path: "keys/vault.key").path)"
+                [publish]
+                portal = "\(portal.path)"
+                remote = "origin"
+                channel = "\(channel)/flaky?fail=1&key={{secret:channel}}"
+                [inference]
+                provider = "openai"
+                base_url = "\(modelURL)"
+                chat_model = "scripted"
+                """)
+        let config = sandbox.data.appending(path: "config.toml")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "[paths]\n", with: "[paths]\nmounts = [\"\(portal.path):rw\"]\n").utf8).write(to: config)
+        let host = channel.replacingOccurrences(of: "http://", with: "")
+        let added = try await sandbox.hearth(
+            ["vault", "add", "channel", "--host", host, "--method", "POST"], input: Data((secret + "\n").utf8))
+        #expect(added.status == 0, "\(added.stderr)")
+        let written = try await sandbox.hearth(["demo", "compliance", "--into", sandbox.workspace.path, "--specs", "6", "--seed", "3"])
+        #expect(written.status == 0, "\(written.stderr)")
+        let daemon = try await sandbox.startDaemon()
+
+        let review = try await sandbox.hearth(["goal", "--json", "Check the specs in Projects/NextGen for compliance with Regulation.pdf"])
+        #expect(review.status == 0, "\(review.stderr)")
+        let dismissed = try await sandbox.hearth(["finding", "dismiss", "1-1", "--reason", "agreed with the regulator"])
+        #expect(dismissed.status == 0, "\(dismissed.stderr)")
+        let reportURL = sandbox.workspace.appending(path: "Reports/compliance-1.md")
+
+        // First publication: the portal step is approved; then the report is edited before the
+        // channel step is approved, so that step is refused and nothing is posted.
+        let first = try await sandbox.hearth(["publish", "1", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let firstRun = try JSONValue(parsing: first.stdout)["id"]?.intValue ?? 0
+        let portalApproval = try #require(try await approval(sandbox, run: firstRun, tool: "publish_portal"))
+        #expect(try await sandbox.hearth(["approve", "\(portalApproval)"]).status == 0)
+        let channelApproval = try #require(try await approval(sandbox, run: firstRun, tool: "post_summary"))
+        try Data(((try String(contentsOf: reportURL, encoding: .utf8)) + "\nEdited by hand.\n").utf8).write(to: reportURL)
+        #expect(try await sandbox.hearth(["approve", "\(channelApproval)"]).status == 0)
+        let refused = try await finalState(sandbox, run: firstRun)
+        #expect(refused["state"] == "failed")
+        let refusal = refused["tasks"]?.arrayValue?.first { $0["id"] == "channel" }?["error"]?.stringValue ?? ""
+        #expect(refusal.contains("changed after it was approved"), "\(refusal)")
+        #expect(channelServer.requests.isEmpty)
+
+        // Published again: a new approval for the edited content, the channel retried past a 503.
+        let second = try await sandbox.hearth(["publish", "1", "--json"])
+        let secondRun = try JSONValue(parsing: second.stdout)["id"]?.intValue ?? 0
+        #expect(
+            try await sandbox.hearth(["approve", "\(try #require(try await approval(sandbox, run: secondRun, tool: "publish_portal")))"])
+                .status == 0)
+        #expect(
+            try await sandbox.hearth(["approve", "\(try #require(try await approval(sandbox, run: secondRun, tool: "post_summary")))"])
+                .status == 0)
+        let published = try await finalState(sandbox, run: secondRun)
+        #expect(published["state"] == "succeeded", "\(published)")
+        #expect(channelServer.requests.count == 2)
+        let posted = try JSONValue(parsing: channelServer.requests.last?.body ?? "")
+        #expect(posted["text"]?.stringValue?.contains("Compliance review of Projects/NextGen (run 1)") == true)
+        #expect(channelServer.requests.last?.uri.contains("key=\(secret)") == true)
+
+        // The portal: two branches (one per approved content), pushed; its checkout untouched.
+        let branches = try await git(portal, ["branch", "--list", "hearth/*", "--format=%(refname:short)"]).split(separator: "\n")
+        #expect(branches.count == 2)
+        #expect(try await git(portal, ["rev-parse", "--abbrev-ref", "HEAD"]) == "main")
+        #expect(try await git(portal, ["status", "--porcelain"]).isEmpty)
+        let pushed = try await git(remote, ["branch", "--list", "hearth/*", "--format=%(refname:short)"]).split(separator: "\n")
+        #expect(Set(pushed) == Set(branches))
+        let sha = SHA256.hex(try Data(contentsOf: reportURL))
+        let newest = "hearth/compliance-1-\(sha.prefix(8))"
+        #expect(branches.contains(Substring(newest)))
+        let files = try await git(portal, ["ls-tree", "-r", "--name-only", newest])
+        #expect(
+            files.contains("compliance/compliance-1.md") && files.contains("compliance/compliance-1-remediation.md")
+                && files.contains("README.md"))
+        let committed = try await git(portal, ["show", "\(newest):compliance/compliance-1.md"])
+        #expect(committed.contains("Edited by hand."))
+        #expect(try await git(portal, ["log", "-1", "--format=%B", newest]).contains(sha))
+
+        // Nothing said or stored holds the webhook's secret.
+        for run in [firstRun, secondRun] {
+            let trace = try await sandbox.hearth(["trace", "\(run)", "--json"])
+            #expect(!trace.stdout.contains(secret))
+        }
+
+        // A dirty portal, a failing push and a channel that rejects: clear errors, nothing half done.
+        try Data("changed\n".utf8).write(to: portal.appending(path: "README.md"))
+        let dirty = try await sandbox.hearth([
+            "tool", "run", "publish_portal", "--args", "{\"report\": \"Reports/compliance-1.md\", \"sha256\": \"\(sha)\"}",
+        ])
+        #expect(dirty.status != 0 && dirty.stderr.contains("uncommitted changes"), "\(dirty.stderr)")
+        #expect(try await daemon.stop() == 0)
+        _ = try await git(portal, ["checkout", "--", "README.md"])
+        try Data(((try String(contentsOf: reportURL, encoding: .utf8)) + "\nAgain.\n").utf8).write(to: reportURL)
+        let newSHA = SHA256.hex(try Data(contentsOf: reportURL))
+        let arguments = "{\"report\": \"Reports/compliance-1.md\", \"sha256\": \"\(newSHA)\"}"
+        let configured = try String(contentsOf: config, encoding: .utf8)
+        try Data(
+            configured.replacingOccurrences(of: "remote = \"origin\"", with: "remote = \"nowhere\"")
+                .replacingOccurrences(of: "/flaky?fail=1&", with: "/reject?").utf8
+        ).write(to: config)
+        let failedPush = try await sandbox.hearth(["tool", "run", "publish_portal", "--args", arguments])
+        #expect(failedPush.status != 0 && failedPush.stderr.contains("the push to nowhere failed"), "\(failedPush.stderr)")
+        #expect(try await git(portal, ["branch", "--list", "hearth/*"]).split(separator: "\n").count == 2)
+
+        let restarted = try await sandbox.startDaemon()
+        let rejected = try await sandbox.hearth(["tool", "run", "post_summary", "--args", arguments])
+        #expect(rejected.status != 0 && rejected.stderr.contains("HTTP 403"), "\(rejected.stderr)")
+        #expect(!rejected.stderr.contains(secret))
+        #expect(channelServer.requests.filter { $0.uri.hasPrefix("/reject") }.count == 1)
+        #expect(try await restarted.stop() == 0)
     }
 }

@@ -19,8 +19,9 @@ public enum PlanRecipes {
     /// read the instruction only, so event text can never pick a plan.
     public static func match(goal: String, files: [String], tools: Set<String>) -> Match? {
         let instruction = GoalTemplate.instruction(of: goal)
-        return complianceReview(goal: instruction, files: files, tools: tools) ?? documentAudit(
-            goal: instruction, files: files, tools: tools)
+        return publication(goal: instruction, files: files, tools: tools)
+            ?? complianceReview(goal: instruction, files: files, tools: tools)
+            ?? documentAudit(goal: instruction, files: files, tools: tools)
             ?? textWork(goal: instruction, files: files, tools: tools)
     }
 
@@ -168,6 +169,39 @@ public enum PlanRecipes {
                     expectedOutput: "the report's path", tools: ["compliance_report"], bindings: reportBindings,
                     completesWith: "compliance_report"),
             ]))
+    }
+}
+
+extension PlanRecipes {
+    /// "Publish Reports/compliance-7.md (sha256 3f2a…) to the documentation portal and the
+    /// project channel" ('hearth publish 7' writes it): one gated step per place, each bound to
+    /// the report's hash, so what is approved is exactly what goes out. The channel hears of it
+    /// after the portal has it.
+    static func publication(goal: String, files: [String], tools: Set<String>) -> Match? {
+        let lowered = goal.lowercased()
+        guard lowered.contains("publish"), let sha = goal.firstMatch(of: /\b[0-9a-f]{64}\b/).map({ String($0.output) }) else { return nil }
+        let words = goal.split(whereSeparator: { $0.isWhitespace || $0 == "," || $0 == "\"" || $0 == "'" || $0 == "(" || $0 == ")" })
+            .map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ".;:")) }
+        guard let report = words.first(where: { $0.hasSuffix(".md") && files.contains($0) }) else { return nil }
+        let bindings = ["report": report, "sha256": sha]
+        var tasks: [PlanDraft.Task] = []
+        if lowered.contains("portal") && tools.contains("publish_portal") {
+            tasks.append(
+                PlanDraft.Task(
+                    id: "portal", title: "Commit \(report) to the documentation portal",
+                    instructions: "Commit \(report), as approved, to the documentation portal on a branch of its own.",
+                    expectedOutput: "the branch and commit", tools: ["publish_portal"], bindings: bindings, completesWith: "publish_portal")
+            )
+        }
+        if lowered.contains("channel") && tools.contains("post_summary") {
+            tasks.append(
+                PlanDraft.Task(
+                    id: "channel", title: "Post the summary to the project channel",
+                    instructions: "Post the summary of \(report), as approved, to the project channel.", dependsOn: tasks.map(\.id),
+                    expectedOutput: "whether the channel took it", tools: ["post_summary"], bindings: bindings,
+                    completesWith: "post_summary"))
+        }
+        return tasks.isEmpty ? nil : Match(name: "publication", draft: PlanDraft(tasks: tasks))
     }
 }
 
