@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "HearthDashboard",
             dependencies: [
-                "HearthCore", "HearthSandbox", "HearthMemory",
+                "HearthCore", "HearthSandbox", "HearthMemory", "HearthAgent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),

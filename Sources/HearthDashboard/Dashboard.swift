@@ -136,8 +136,9 @@ public struct Dashboard: Sendable {
         router.get("/goals") { request, _ in try await page(request) { session in try await goalsPage(session, request) } }
         router.post("/goals") { request, _ in try await startGoal(request) }
         router.get("/goals/:id") { request, context in
-            try await page(request) { session in try await goalPage(session, id: context.parameters.get("id") ?? "") }
+            try await page(request) { session in try await goalPage(session, request, id: context.parameters.get("id") ?? "") }
         }
+        router.post("/goals/:id/findings/:finding/dismiss") { request, context in try await dismissFinding(request, context) }
         router.post("/goals/:id/cancel") { request, context in try await steer(request, context, cancel: true) }
         router.post("/goals/:id/resume") { request, context in try await steer(request, context, cancel: false) }
         router.post("/inbox/:id/ack") { request, context in

@@ -1,4 +1,5 @@
 import Foundation
+import HearthAgent
 import HearthCore
 import HearthSandbox
 import Hummingbird
@@ -182,7 +183,7 @@ extension Dashboard {
         }
     }
 
-    func goalPage(_ session: DashboardSessions.Session, id: String) async throws -> Response {
+    func goalPage(_ session: DashboardSessions.Session, _ request: Request, id: String) async throws -> Response {
         guard let store = data.goals, let runID = Int64(id), let detail = try? await store.goal(runID) else {
             throw DashboardError.notFound("There is no goal \"\(id)\". The Goals page lists them.")
         }
@@ -200,15 +201,55 @@ extension Dashboard {
         }
         let reportPath = "Reports/run-\(runID).md"
         let report = (try? WorkspaceFiles.read(reportPath, in: data.workspace, limit: 1 << 20)).map { String(decoding: $0, as: UTF8.self) }
+        var review: [String: Any]?
+        if let compliance = ComplianceRun(detail) {
+            var exemptions: [ComplianceExemption] = []
+            if let memory = data.memory { exemptions = (try? await ComplianceRun.exemptions(in: memory)) ?? [] }
+            let violations = compliance.applying(exemptions).filter { $0.verdict == .violation }
+            review = [
+                "reportPath": ComplianceRun.reportPath(runID), "count": violations.filter { $0.dismissedBy == nil }.count,
+                "canDismiss": data.memory != nil,
+                "findings": violations.map { finding -> [String: Any] in
+                    [
+                        "id": finding.id ?? "", "spec": finding.spec, "line": finding.line, "claim": finding.claim,
+                        "article": finding.article, "page": finding.page, "dismissed": finding.dismissedBy != nil,
+                        "rule": finding.dismissedBy?.sentence ?? "",
+                    ]
+                },
+            ]
+        }
         return render(
             "goal", title: "Goal \(runID)", session: session,
             [
+                "review": review as Any, "runID": runID,
+                "flash": request.uri.queryParameters["done"].map { ["text": String($0)] } as Any,
                 "id": runID, "goal": detail.goal, "state": detail.run.state.rawValue, "stateLabel": Self.label(detail.run.state),
                 "pause": detail.pauseReason as Any, "tokens": detail.usage.tokens, "modelCalls": detail.usage.modelCalls,
                 "toolCalls": detail.usage.toolCalls, "tasks": tasks,
                 "canCancel": !detail.run.state.isFinished, "canResume": [.failed, .cancelled, .needsReview].contains(detail.run.state),
                 "report": report.map { SafeMarkdown.html($0, base: "Reports") } as Any, "reportPath": reportPath,
             ])
+    }
+
+    /// Overrules a compliance finding: its reason becomes a standing rule, the report is rewritten.
+    func dismissFinding(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try await form(request) { _, fields in
+            guard let store = data.goals, let runID = context.parameters.get("id").flatMap(Int64.init),
+                let detail = try? await store.goal(runID), let review = ComplianceRun(detail), let memory = data.memory,
+                let finding = context.parameters.get("finding")
+            else {
+                throw DashboardError.notFound("No such compliance review.")
+            }
+            let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? data.workspace
+            do {
+                let dismissal = try await review.dismiss(finding, reason: fields["reason"] ?? "", memory: memory, workspace: workspace)
+                return Self.redirect(
+                    "/goals/\(runID)", flash: "done",
+                    "Dismissed \(finding). Standing rule: \(dismissal.rule.sentence). \(dismissal.written.path) was rewritten.")
+            } catch let error as ComplianceRun.DismissError {
+                throw DashboardError(title: "Not dismissed", text: error.description, status: .badRequest)
+            }
+        }
     }
 
     func steer(_ request: Request, _ context: BasicRequestContext, cancel: Bool) async throws -> Response {

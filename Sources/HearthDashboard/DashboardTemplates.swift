@@ -89,6 +89,7 @@ enum DashboardTemplates {
         """
 
     static let goal = """
+        {{#flash}}<p class="flash" role="status">{{text}}</p>{{/flash}}
         <p class="goal-text">{{goal}}</p>
         <p><span class="state state-{{state}}">{{stateLabel}}</span>{{#pause}} — {{pause}}{{/pause}}</p>
         <p class="meta">{{tokens}} tokens · {{modelCalls}} model calls · {{toolCalls}} tool calls · <a href="/goals/{{id}}/trace">trace</a></p>
@@ -101,6 +102,12 @@ enum DashboardTemplates {
         {{#error}}<p class="error">{{error}}</p>{{/error}}{{#summary}}<p>{{summary}}</p>{{/summary}}
         <ul class="calls">{{#calls}}<li><code>{{tool}}</code> {{state}}{{#error}} — {{error}}{{/error}}</li>{{/calls}}</ul>
         </details></li>{{/tasks}}</ul>
+        {{#review}}<h2>Findings <a class="meta" href="/files/{{reportPath}}">{{reportPath}}</a></h2>
+        <p>{{count}} violation(s). Overrule one the review judged too strictly before you approve publishing: the reason becomes a standing rule the next review applies (a term in quotes, like "svc-", covers every line with it).</p>
+        <ul class="findings">{{#findings}}<li><strong>{{id}}</strong> {{spec}}:{{line}} — Article {{article}}, page {{page}}<br><q>{{claim}}</q>
+        {{#dismissed}}<p class="meta">Dismissed: {{rule}}</p>{{/dismissed}}
+        {{^dismissed}}{{#canDismiss}}<form method="post" action="/goals/{{runID}}/findings/{{id}}/dismiss" class="dismiss"><input type="hidden" name="csrf" value="{{csrf}}"><label>Why it is wrong <input name="reason" required minlength="3" maxlength="500"></label><button>Dismiss</button></form>{{/canDismiss}}{{/dismissed}}
+        </li>{{/findings}}</ul>{{/review}}
         {{#report}}<h2>Report <a class="meta" href="/files/{{reportPath}}">{{reportPath}}</a></h2><article class="report">{{{report}}}</article>{{/report}}
         """
 

@@ -77,19 +77,14 @@ struct FindingDismissCommand: AsyncParsableCommand {
         guard parts.count == 2, let run = Int64(parts[0]), Int(parts[1]) != nil else {
             throw ValidationError("a finding id is RUN-N, e.g. 7-3 ('hearth finding list RUN' shows them)")
         }
-        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard reason.count >= 3 else { throw ValidationError("say why with --reason (it becomes the rule's reason)") }
         let (review, memory, workspace) = try await ComplianceAccess.open(context, run: run)
-        guard let finding = review.findings.first(where: { $0.id == id }) else {
-            throw CLIError("run \(run) has no finding \(id); 'hearth finding list \(run)' shows them")
+        let dismissal: ComplianceRun.Dismissal
+        do {
+            dismissal = try await review.dismiss(id, reason: reason, memory: memory, workspace: workspace)
+        } catch let error as ComplianceRun.DismissError {
+            throw CLIError(error.description)
         }
-        let rule = ComplianceExemption.dismissing(claim: finding.claim, article: finding.article, reason: reason)
-        _ = try await memory.learn([
-            FactStatement(
-                fact: Fact(
-                    kind: .rule, subject: ComplianceExemption.subject, predicate: "rule", object: rule.sentence, provenance: .trusted))
-        ])
-        let written = try review.write(in: workspace, exemptions: try await ComplianceRun.exemptions(in: memory))
+        let (finding, rule, written) = (dismissal.finding, dismissal.rule, dismissal.written)
         if json {
             printJSON([
                 "finding": finding.json, "rule": .string(rule.sentence), "report": .string(written.path), "sha256": .string(written.sha256),

@@ -312,3 +312,43 @@ struct CompliancePublishTests {
         #expect(try await restarted.stop() == 0)
     }
 }
+
+@Suite("A review's findings on the dashboard", .timeLimit(.minutes(3)))
+struct ComplianceDashboardTests {
+    @Test("the goal page lists a review's violations with a dismiss form; a dismissal with a reason becomes a rule and rewrites the report")
+    func dismissOnTheDashboard() async throws {
+        let sandbox = try Sandbox()
+        let model = ScriptedModelServer(responder: { _ in .chat("(the model is not needed here)") })
+        let url = try await model.start()
+        defer { model.stop() }
+        try sandbox.prepareDaemon(extraConfig: "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\n")
+        let written = try await sandbox.hearth(["demo", "compliance", "--into", sandbox.workspace.path, "--specs", "4", "--seed", "5"])
+        #expect(written.status == 0, "\(written.stderr)")
+        let (daemon, browser, _) = try await DashboardTests().signedIn(sandbox, prepared: true)
+        defer { Task { try? await browser.shutdown() } }
+        let review = try await sandbox.hearth(["goal", "--json", "Check the specs in Projects/NextGen for compliance with Regulation.pdf"])
+        #expect(review.status == 0, "\(review.stderr)")
+
+        let page = try await browser.get("/goals/1")
+        #expect(page.status == 200)
+        #expect(page.body.contains("<h2>Findings"))
+        #expect(page.body.contains("action=\"/goals/1/findings/1-1/dismiss\""))
+        let token = try DashboardTests.csrf(in: page.body)
+        #expect(try await browser.post("/goals/1/findings/1-1/dismiss", form: ["reason": "fine"]).status == 403)
+        #expect(try await browser.post("/goals/1/findings/1-1/dismiss", form: ["csrf": token, "reason": ""]).status == 400)
+        #expect(try await browser.post("/goals/1/findings/9-9/dismiss", form: ["csrf": token, "reason": "fine"]).status == 400)
+        let dismissed = try await browser.post(
+            "/goals/1/findings/1-1/dismiss", form: ["csrf": token, "reason": "agreed with the regulator <img src=x onerror=alert(1)>"])
+        #expect(dismissed.status == 303)
+        let after = try await browser.get(dismissed.header("Location") ?? "/goals/1")
+        #expect(after.body.contains("Dismissed: do not flag lines containing"))
+        #expect(after.body.contains("class=\"flash\""))
+        // The reason is the user's text, shown escaped wherever it appears.
+        #expect(after.body.contains("agreed with the regulator &lt;img src=x onerror=alert(1)&gt;") && !after.body.contains("<img src=x"))
+        let report = try String(contentsOf: sandbox.workspace.appending(path: "Reports/compliance-1.md"), encoding: .utf8)
+        #expect(report.contains("1 dismissed by your standing rules"))
+        let profile = try await sandbox.hearth(["memory", "profile"])
+        #expect(profile.stdout.contains("agreed with the regulator"))
+        #expect(try await daemon.stop() == 0)
+    }
+}

@@ -71,6 +71,41 @@ public struct ComplianceRun: Sendable {
         }
     }
 
+    /// What dismissing a finding did.
+    public struct Dismissal: Sendable {
+        public var finding: ComplianceFinding
+        public var rule: ComplianceExemption
+        public var written: Written
+    }
+
+    public enum DismissError: Error, Sendable, CustomStringConvertible {
+        case noSuchFinding(String, run: Int64)
+        case noReason
+
+        public var description: String {
+            switch self {
+            case .noSuchFinding(let id, let run): "run \(run) has no finding \(id); 'hearth finding list \(run)' shows them"
+            case .noReason: "say why the finding is wrong: the reason becomes the standing rule's reason"
+            }
+        }
+    }
+
+    /// Overrules the violation `id` ("7-3"): the reason becomes a standing rule of the profile
+    /// (trusted: the user said it), and the report is written again with every rule applied.
+    public func dismiss(_ id: String, reason: String, memory: MemoryEngine, workspace: URL) async throws -> Dismissal {
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard reason.count >= 3 else { throw DismissError.noReason }
+        guard let finding = findings.first(where: { $0.id == id }) else { throw DismissError.noSuchFinding(id, run: runID) }
+        let rule = ComplianceExemption.dismissing(claim: finding.claim, article: finding.article, reason: reason)
+        _ = try await memory.learn([
+            FactStatement(
+                fact: Fact(
+                    kind: .rule, subject: ComplianceExemption.subject, predicate: "rule", object: rule.sentence, provenance: .trusted))
+        ])
+        let written = try write(in: workspace, exemptions: try await Self.exemptions(in: memory))
+        return Dismissal(finding: finding, rule: rule, written: written)
+    }
+
     /// What writing the report produced.
     public struct Written: Sendable {
         public var path: String
