@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
     ],
     targets: [
         // Domain values, pure state machines and the seams every backend meets. Foundation only.
@@ -120,6 +121,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Hearth as an MCP server (stdio and streamable HTTP on the daemon's port), through the
+        // official Swift SDK; the stores reach it as hooks.
+        .target(
+            name: "HearthMCP",
+            dependencies: [
+                "HearthCore",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Data-dir layout, init, the daemon's lock, logging and its one ServiceGroup.
         // The web dashboard: server-rendered pages on the daemon's port, one-time login links,
         // sessions and CSRF tokens, escaping everywhere.
@@ -138,7 +153,7 @@ let package = Package(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "HearthTools", "HearthVault", "HearthDashboard", "CHearthSystem",
+                "HearthTools", "HearthVault", "HearthDashboard", "HearthMCP", "CHearthSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -197,7 +212,7 @@ let package = Package(
             name: "hearth",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
-                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox", "HearthVault",
+                "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox", "HearthVault", "HearthMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,6 +5,7 @@ import HearthAgent
 import HearthConfig
 import HearthCore
 import HearthDashboard
+import HearthMCP
 import HearthMemory
 import HearthModels
 import HearthServer
@@ -339,7 +340,15 @@ public enum Daemon {
         pagesData.modelProblem = { HealthView.modelProblem(status: await status()) }
         pagesData.health = { await HealthView.sections(status: await status(), configuration: configuration, database: database) }
         let dashboard = Dashboard(sessions: dashboardSessions, data: pagesData, logger: logger)
-        dependencies.pages = { router in dashboard.register(on: router) }
+        // MCP for the user's other tools: the same memory, goals and approvals, behind the API token.
+        let mcpHooks = MCPWiring.hooks(database: database, memory: memoryEngine, workspace: paths.workspace) {
+            goalWake.wake()
+            return true
+        }
+        dependencies.pages = { router in
+            dashboard.register(on: router)
+            HearthMCPServer.register(on: router, hooks: mcpHooks, token: token, logger: logger)
+        }
         dependencies.dashboardLink = { await dashboardSessions.issueLink() }
         let api = APIServer(
             port: configuration.server.port, token: token, maxBodyBytes: configuration.server.maxBodyBytes, dependencies: dependencies,

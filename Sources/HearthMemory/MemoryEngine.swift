@@ -272,7 +272,8 @@ public actor MemoryEngine {
         async let contextMeaning = Self.nearest(contextVectors, vector, filter, depth)
         async let sessionList = Self.sessions(keywordIndex, terms, filter, settings.sessionDepth)
         var fused = Fusion(k: settings.fusionK)
-        fused.add(await keywordList) { rank, _ in .keywords(rank: rank, terms: []) }
+        let keywordHits = await keywordList
+        fused.add(keywordHits) { rank, _ in .keywords(rank: rank, terms: []) }
         fused.add(await contextList) { rank, _ in .contextKeywords(rank: rank) }
         fused.add(await meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
         fused.add(await contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
@@ -299,6 +300,19 @@ public actor MemoryEngine {
         for (rank, session) in await sessionList.enumerated() {
             sessionRank[session.source + "\u{1F}" + session.sessionID] = rank
         }
+        // A record outside any session (a note, a file) is a session of one: it ranks behind the
+        // sessions whose best record ranks above it in full text, so a session's lift does not
+        // bury a note that matches better than any of them.
+        var singletonRank: [Int64: Int] = [:]
+        var sessionsAbove: Set<String> = []
+        for hit in keywordHits {
+            guard let entry = lexical.entry(hit.id) else { continue }
+            if let sessionID = entry.sessionID {
+                sessionsAbove.insert(entry.source + "\u{1F}" + sessionID)
+            } else if sessionsAbove.count < settings.sessionDepth {
+                singletonRank[hit.id] = sessionsAbove.count
+            }
+        }
         let speakers = Set(entries.compactMap(\.1.speaker))
         let named = speakers.filter { normalisedQuery.contains(" \(MemoryText.normalise($0)) ") }
 
@@ -306,9 +320,18 @@ public actor MemoryEngine {
         var scored: [(id: Int64, score: Double, reasons: [MatchReason])] = entries.map { id, entry in
             var score = fused.score[id] ?? 0
             var reasons = fused.reasons[id] ?? []
-            if let sessionID = entry.sessionID, let rank = sessionRank[entry.source + "\u{1F}" + sessionID] {
+            if let rank = entry.sessionID.map({ sessionRank[entry.source + "\u{1F}" + $0] }) ?? singletonRank[id] {
                 score += settings.sessionWeight / (61 + Double(rank))
                 reasons.append(.session(rank: rank))
+            }
+            // Its context is itself: its meaning counts for the context list it has no vector in.
+            if entry.sessionID == nil, !reasons.contains(where: { if case .contextMeaning = $0 { true } else { false } }),
+                let meaning = reasons.lazy.compactMap({ reason -> (Int, Double)? in
+                    if case .meaning(let rank, let similarity) = reason { (rank, similarity) } else { nil }
+                }).first
+            {
+                score += 1 / (settings.fusionK + Double(meaning.0) + 1)
+                reasons.append(.contextMeaning(rank: meaning.0, similarity: meaning.1))
             }
             if named.count == 1, let speaker = entry.speaker, named.contains(speaker) {
                 score += settings.entityWeight

@@ -19,6 +19,15 @@ public struct GoalSQLStore: GoalStore {
         try database.writeSync { db in try Self.createGoal(text, budget: budget, workspace: workspace, in: db) }
     }
 
+    /// Goals with a report, newest first: the run, the goal's text and the report's workspace path.
+    public func reports(limit: Int) async throws -> [(run: Int64, goal: String, path: String)] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT runId, text, report FROM goal WHERE report IS NOT NULL ORDER BY runId DESC LIMIT ?", arguments: [limit]
+            ).map { (run: $0["runId"], goal: $0["text"], path: $0["report"]) }
+        }
+    }
+
     public func goal(_ runID: Int64) async throws -> GoalDetail {
         try await database.read { db in try Self.detail(runID, in: db) }
     }

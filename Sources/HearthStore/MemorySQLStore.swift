@@ -518,6 +518,17 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
+    public func sessionRecords(source: String, sessionPrefix prefix: String) async throws -> [MemoryRecord] {
+        let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        return try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM memory_record WHERE source = ? AND sessionId LIKE ? ESCAPE '\\' ORDER BY id",
+                arguments: [source, escaped + "%"]
+            ).map(Self.record(from:))
+        }
+    }
+
     public func sessionRecords(source: String, sessionID: String) async throws -> [MemoryRecord] {
         try await database.read { db in
             try Row.fetchAll(

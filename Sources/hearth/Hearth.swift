@@ -20,7 +20,7 @@ struct Hearth: AsyncParsableCommand {
             DemoCommand.self, ToolCommand.self, AskCommand.self,
             ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self, BriefCommand.self,
             DashboardCommand.self,
-            InboxCommand.self, RoutineCommand.self, ChatCommand.self, FindingCommand.self, PublishCommand.self,
+            InboxCommand.self, RoutineCommand.self, ChatCommand.self, FindingCommand.self, PublishCommand.self, MCPCommand.self,
         ])
 }
 

@@ -45,7 +45,7 @@ struct ComplianceGoalTests {
         for entry in expected {
             #expect(report.contains("Regulation.pdf#page=\(entry.page)"))
         }
-        #expect(report.contains("Remediation texts follow `StyleGuide.md`"))
+        #expect(report.contains("Remediation texts follow the rules of StyleGuide.md"))
         #expect(report.contains("## Repaired before review"))
         #expect(report.contains("**violation**"))
         // The specs' originals are untouched; the repaired copy is kept under .hearth.

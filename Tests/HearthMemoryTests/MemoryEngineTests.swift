@@ -31,6 +31,20 @@ struct MemoryEngineTests {
         #expect(hits[0].reasons.contains { if case .keywords(_, let terms) = $0 { terms.contains("lisbon") } else { false } })
     }
 
+    @Test("a note outside any session is a session of one: sessions sharing the query's common words do not bury it")
+    func sessionOfOne() async throws {
+        let fixture = try await MemoryFixture()
+        var records = (1...12).map { article in
+            turn("The Board shall meet at least \(article) times per year.", session: "regulation#article-\(article)", source: "regulation")
+        }
+        records.append(turn("The quarterly board meeting moved to Thursday in Lisbon.", session: nil, source: "mcp"))
+        _ = try await fixture.engine.remember(records)
+        try await fixture.engine.indexPending()
+        let hits = try await fixture.engine.search("board meeting Lisbon", k: 3)
+        #expect(hits.first?.record.source == "mcp", "\(hits.map { "\($0.record.text) \($0.score) \($0.reasons)" })")
+        #expect(hits.first?.reasons.contains { if case .session = $0 { true } else { false } } == true)
+    }
+
     @Test("filters by kind, source, provenance and time apply to every signal")
     func filters() async throws {
         let fixture = try await MemoryFixture()

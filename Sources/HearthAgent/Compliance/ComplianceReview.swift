@@ -89,6 +89,8 @@ public struct ComplianceReview: Sendable {
 
     /// Memory record id → the requirement it holds.
     let requirements: [Int64: Indexed]
+    /// The memory sessions of this regulation's articles.
+    let articleSessions: Set<String>
     /// How many requirements use each content term: a word every rule uses ("report") says less
     /// about which rule a line is about than one only its rule uses ("personnel").
     let termCounts: [String: Int]
@@ -97,6 +99,7 @@ public struct ComplianceReview: Sendable {
         self.memory = memory
         self.session = session
         self.requirements = requirements.mapValues { Indexed(requirement: $0, terms: Self.contentTerms($0.text)) }
+        articleSessions = Set(requirements.values.map { "\(session)#article-\($0.article)" })
         var counts: [String: Int] = [:]
         for entry in self.requirements.values {
             for term in entry.terms { counts[term, default: 0] += 1 }
@@ -141,15 +144,16 @@ public struct ComplianceReview: Sendable {
     }
 
     /// Stores the regulation's requirements in `memory` as document records of source
-    /// `regulation` and session `session` (one per regulation and version, e.g.
-    /// "Regulation.pdf@3f2a…"), each saying its article and page.
+    /// `regulation`, one session per article under `session` (one per regulation and version,
+    /// e.g. "Regulation.pdf@3f2a…#article-12": an article is a unit, like a conversation, so one
+    /// long document does not crowd a search), each saying its article and page.
     public static func index(_ found: [RegulationRequirement], into memory: MemoryEngine, session: String) async throws
         -> ComplianceReview
     {
         let records = found.map { requirement in
             MemoryRecord(
                 kind: .document, text: requirement.text, source: "regulation", provenance: .untrusted,
-                occurredAt: Date(timeIntervalSince1970: 0), sessionID: session,
+                occurredAt: Date(timeIntervalSince1970: 0), sessionID: "\(session)#article-\(requirement.article)",
                 speaker: "Article \(requirement.article), page \(requirement.page)")
         }
         let stored = try await memory.remember(records)
@@ -162,7 +166,8 @@ public struct ComplianceReview: Sendable {
     /// The review over requirements an earlier `index` stored in `memory`; nil when none are there.
     public static func load(from memory: MemoryEngine, session: String) async throws -> ComplianceReview? {
         var byID: [Int64: RegulationRequirement] = [:]
-        for record in try await memory.store.sessionRecords(source: "regulation", sessionID: session) where record.kind == .document {
+        for record in try await memory.store.sessionRecords(source: "regulation", sessionPrefix: session + "#")
+        where record.kind == .document {
             guard let speaker = record.speaker,
                 let cited = speaker.wholeMatch(of: /Article (\d+), page (\d+)/), let article = Int(cited.1), let page = Int(cited.2)
             else { continue }
@@ -204,7 +209,7 @@ public struct ComplianceReview: Sendable {
         switch retrieval {
         case .hybrid, .bm25:
             let hits = try await memory.search(
-                line, k: 50, filter: MemoryFilter(sources: ["regulation"], sessionIDs: [session]),
+                line, k: 50, filter: MemoryFilter(sources: ["regulation"], sessionIDs: articleSessions),
                 mode: retrieval == .hybrid ? .hybrid : .bm25)
             ranked = hits.map(\.record.id)
         case .keywords:

@@ -191,6 +191,8 @@ public protocol MemoryStore: Sendable {
     /// Sessions whose newest record is older than `before` and that have no summary yet.
     func sessionsToSummarise(before: Date, minimumRecords: Int, limit: Int) async throws -> [(source: String, sessionID: String)]
     func sessionRecords(source: String, sessionID: String) async throws -> [MemoryRecord]
+    /// Records of `source` whose session starts with `prefix` (a document's sessions), in order.
+    func sessionRecords(source: String, sessionPrefix prefix: String) async throws -> [MemoryRecord]
 
     /// A named progress marker (e.g. the last record fact extraction has read).
     func cursor(_ name: String) async throws -> Int64
