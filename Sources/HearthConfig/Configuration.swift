@@ -117,6 +117,15 @@ public struct Configuration: Sendable, Equatable {
     public var notify = Notify()
     public var chat = Chat()
     public var publish = Publish()
+    public var telemetry = Telemetry()
+
+    /// `[telemetry]`: what Hearth tells monitoring systems.
+    public struct Telemetry: Sendable, Equatable {
+        /// `/metrics` without the bearer token (for a Prometheus on this machine; the port is loopback only).
+        public var metricsPublic = false
+
+        public init() {}
+    }
 
     /// `[publish]`: where an approved compliance report goes.
     public struct Publish: Sendable, Equatable {
@@ -298,11 +307,15 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify", "chat", "publish",
+                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry",
             ])
         if let table = try reader.section("chat", in: root) {
             try reader.checkKeys(table, section: "chat", known: ["tools"])
             config.chat.tools = try reader.boolean(table, "chat", "tools")
+        }
+        if let table = try reader.section("telemetry", in: root) {
+            try reader.checkKeys(table, section: "telemetry", known: ["metrics_public"])
+            config.telemetry.metricsPublic = try reader.boolean(table, "telemetry", "metrics_public") ?? false
         }
         if let table = try reader.section("publish", in: root) {
             try reader.checkKeys(table, section: "publish", known: ["portal", "folder", "remote", "channel"])

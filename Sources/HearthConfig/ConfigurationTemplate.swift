@@ -169,6 +169,11 @@ public enum ConfigurationTemplate {
             goal_model_seconds = \(Int(defaults.budgets.goal.modelSeconds ?? 0))
             goal_cost_usd = \(defaults.budgets.goal.costDollars ?? 0)
 
+            [telemetry]
+            # GET /metrics (Prometheus text format) needs the API token as a bearer token; true lets a
+            # Prometheus on this machine scrape it without one (the port listens on 127.0.0.1 only).
+            metrics_public = false
+
             [publish]
             # Where an approved compliance report goes ('hearth publish RUN', gated by approvals).
             # A git repository (the documentation portal), committed to on a branch of its own:

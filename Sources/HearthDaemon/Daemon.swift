@@ -52,6 +52,8 @@ public enum Daemon {
         let startedAt = Date()
         // Few arenas: a daemon's threads mostly sleep, and each arena keeps its freed pages.
         _ = hearth_set_malloc_arena_max(2)
+        // Metrics first: a metric made before the metrics system is bootstrapped would count nowhere.
+        _ = DaemonMetrics.registry
         let token = try DataDirectory.prepare(paths)
         let lock = try DaemonLock.acquire(at: paths.lockFile, dataDirectory: paths.dataDirectory.path)
         defer { withExtendedLifetime(lock) {} }
@@ -345,9 +347,11 @@ public enum Daemon {
             goalWake.wake()
             return true
         }
+        let metrics = DaemonMetrics(database: database, budgets: configuration.budgets, status: dependencies.status)
         dependencies.pages = { router in
             dashboard.register(on: router)
             HearthMCPServer.register(on: router, hooks: mcpHooks, token: token, logger: logger)
+            metrics.register(on: router, token: token, public: configuration.telemetry.metricsPublic)
         }
         dependencies.dashboardLink = { await dashboardSessions.issueLink() }
         let api = APIServer(

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import HearthCore
 
@@ -245,10 +246,18 @@ public actor MemoryEngine {
         return try await search(query, queryVector: vector, k: k, filter: filter, mode: mode, asOf: asOf)
     }
 
+    /// Retrieval time ('hearth_memory_query_seconds' on /metrics; the query's embedding is not in it).
+    static let queryTimer = CoreMetrics.Timer(label: "hearth_memory_query_seconds")
+
     /// Retrieval with a query vector computed beforehand (nil: full text only).
     public func search(_ query: String, queryVector: [Float]?, k: Int, filter: MemoryFilter, mode: Mode, asOf: Date? = nil)
         async throws -> [MemoryHit]
     {
+        let started = ContinuousClock.now
+        defer {
+            let elapsed = (ContinuousClock.now - started).components
+            Self.queryTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        }
         guard k > 0 else { return [] }
         if mode == .bm25 {
             let ranked = try await store.fullTextSearch(
