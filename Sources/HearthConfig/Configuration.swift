@@ -123,6 +123,8 @@ public struct Configuration: Sendable, Equatable {
     public struct Telemetry: Sendable, Equatable {
         /// `/metrics` without the bearer token (for a Prometheus on this machine; the port is loopback only).
         public var metricsPublic = false
+        /// An OTLP/HTTP collector ("http://127.0.0.1:4318"): each goal run is exported as traces. Unset: off.
+        public var otlpEndpoint: String?
 
         public init() {}
     }
@@ -314,8 +316,16 @@ extension Configuration {
             config.chat.tools = try reader.boolean(table, "chat", "tools")
         }
         if let table = try reader.section("telemetry", in: root) {
-            try reader.checkKeys(table, section: "telemetry", known: ["metrics_public"])
+            try reader.checkKeys(table, section: "telemetry", known: ["metrics_public", "otlp_endpoint"])
             config.telemetry.metricsPublic = try reader.boolean(table, "telemetry", "metrics_public") ?? false
+            if let endpoint = try reader.nonEmptyString(table, "telemetry", "otlp_endpoint") {
+                guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw .invalid(
+                        path: path, line: table["otlp_endpoint"]!.line, key: "telemetry.otlp_endpoint",
+                        message: "\"\(endpoint)\" is not an http(s) URL, e.g. \"http://127.0.0.1:4318\"")
+                }
+                config.telemetry.otlpEndpoint = endpoint
+            }
         }
         if let table = try reader.section("publish", in: root) {
             try reader.checkKeys(table, section: "publish", known: ["portal", "folder", "remote", "channel"])

@@ -173,6 +173,8 @@ public enum ConfigurationTemplate {
             # GET /metrics (Prometheus text format) needs the API token as a bearer token; true lets a
             # Prometheus on this machine scrape it without one (the port listens on 127.0.0.1 only).
             metrics_public = false
+            # Export each goal run as OpenTelemetry traces (OTLP/HTTP, JSON) to a collector:
+            # otlp_endpoint = "http://127.0.0.1:4318"
 
             [publish]
             # Where an approved compliance report goes ('hearth publish RUN', gated by approvals).

@@ -116,8 +116,23 @@ struct GoalService: Service {
         }
         if case .success(let finished) = result {
             logger.info("goal run \(id) \(finished.run.state.rawValue)")
+            await GoalTraces.export(finished, store: store, configuration: configuration, logger: logger)
         } else if case .failure(let error) = result {
             logger.error("goal run \(id): \(error)")
         }
+    }
+}
+
+/// Goal runs as OpenTelemetry traces, when `[telemetry] otlp_endpoint` is set.
+public enum GoalTraces {
+    /// Exports a run that stopped (finished, paused or waiting for a human); a running one is not.
+    public static func export(_ detail: GoalDetail, store: any GoalStore, configuration: Configuration, logger: Logger) async {
+        guard let endpoint = configuration.telemetry.otlpEndpoint, detail.run.state != .running, detail.run.state != .pending else {
+            return
+        }
+        guard let traces = try? await store.traces(detail.run.id) else { return }
+        let body = OTLPTraces.request(
+            for: detail, traces: traces, model: configuration.inference.chatModel, serviceVersion: HearthVersion.current)
+        await OTLPExporter(endpoint: endpoint, logger: logger).export(body)
     }
 }

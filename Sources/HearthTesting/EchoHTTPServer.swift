@@ -8,7 +8,7 @@ import Synchronization
 /// hex, percent- and JSON-encoded), and redirects on request.
 ///
 /// Routes: `/echo` (any method) echoes; `/redirect?status=302&to=URL` redirects; `/flaky?fail=N`
-/// fails N times, then answers; `/reject` always answers 403.
+/// fails N times, then answers; `/reject` always answers 403; `/v1/traces` takes OTLP like a collector.
 public final class EchoHTTPServer: Sendable {
     public struct Received: Sendable {
         public var method: String
@@ -33,6 +33,13 @@ public final class EchoHTTPServer: Sendable {
             router.on("/echo", method: method) { [self] request, _ in try await echo(request) }
             router.on("/redirect", method: method) { [self] request, _ in try await redirect(request) }
             router.on("/flaky", method: method) { [self] request, _ in try await flaky(request) }
+            router.on("/v1/traces", method: method) { [self] request, _ in
+                // An OTLP/HTTP collector's answer: everything accepted.
+                _ = try await record(request)
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"partialSuccess":{}}"#)))
+            }
             router.on("/reject", method: method) { [self] request, _ in
                 _ = try await record(request)
                 return Response(status: .forbidden, body: .init(byteBuffer: ByteBuffer(string: "invalid_token")))

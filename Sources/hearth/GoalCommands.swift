@@ -205,6 +205,7 @@ struct GoalSession {
         do {
             let detail = try await runner.run(runID)
             await access.close()
+            await GoalTraces.export(detail, store: store, configuration: context.configuration, logger: logger)
             return detail
         } catch {
             await access.close()
