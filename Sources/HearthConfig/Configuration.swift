@@ -78,6 +78,10 @@ public struct Configuration: Sendable, Equatable {
         /// `nil`: native for `openai`, constrained otherwise.
         public var toolCalls: String?
         public var requestTimeoutSeconds = 120
+        /// Private data hidden from the model: `auto` (when its host is not this machine), `always` or `never`.
+        public var redact = "auto"
+        /// Terms hidden like names (project code names, clients).
+        public var redactTerms: [String] = []
         public var contextTokens = 8192
         /// llama-server threads (`-t`). One leaves a core for everything else on small machines.
         public var threads = 1
@@ -569,7 +573,7 @@ extension Configuration {
                 table, section: "inference",
                 known: [
                     "enabled", "provider", "base_url", "chat_model", "embedding_model", "api_key_env", "tool_calls",
-                    "request_timeout_seconds", "context_tokens", "threads", "llama_server", "models_dir",
+                    "request_timeout_seconds", "context_tokens", "threads", "llama_server", "models_dir", "redact", "redact_terms",
                 ])
             config.inference.enabled = try reader.boolean(table, "inference", "enabled") ?? config.inference.enabled
             if let provider = try reader.nonEmptyString(table, "inference", "provider") {
@@ -609,6 +613,15 @@ extension Configuration {
             }
             config.inference.requestTimeoutSeconds =
                 try reader.integer(table, "inference", "request_timeout_seconds", in: 1...3600) ?? config.inference.requestTimeoutSeconds
+            if let redact = try reader.nonEmptyString(table, "inference", "redact") {
+                guard ["auto", "always", "never"].contains(redact) else {
+                    throw .invalid(
+                        path: path, line: table["redact"]!.line, key: "inference.redact",
+                        message: "unknown mode \"\(redact)\"; use \"auto\" (when the model is on another host), \"always\" or \"never\"")
+                }
+                config.inference.redact = redact
+            }
+            config.inference.redactTerms = try reader.strings(table, "inference", "redact_terms") ?? []
             config.inference.contextTokens =
                 try reader.integer(table, "inference", "context_tokens", in: 256...1_048_576) ?? config.inference.contextTokens
             config.inference.threads = try reader.integer(table, "inference", "threads", in: 1...256) ?? config.inference.threads

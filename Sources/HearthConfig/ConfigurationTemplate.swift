@@ -114,6 +114,11 @@ public enum ConfigurationTemplate {
             # "auto" (native for openai, constrained otherwise), "native" or "constrained".
             tool_calls = "auto"
             request_timeout_seconds = \(defaults.inference.requestTimeoutSeconds)
+            # Hide private data from a model on another host (names the profile knows, e-mail
+            # addresses, phone numbers, IBANs, card numbers, workspace paths, these terms):
+            # auto (when base_url is not this machine), always or never.
+            redact = "auto"
+            redact_terms = []
             # Context window of the chat model; longer conversations lose their oldest turns (reported).
             context_tokens = \(defaults.inference.contextTokens)
             # llama-server threads.

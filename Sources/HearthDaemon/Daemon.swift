@@ -102,7 +102,12 @@ public enum Daemon {
         let inferenceReport = Self.inferenceService(paths: paths, configuration: configuration, status: inference, logger: logger)
         if let supervisor = inferenceReport.service { services.append(supervisor) }
         // One client for memory and goals: the external server, or the supervised one once ready.
-        let models = DeferredInference(configuration: configuration, status: inference)
+        let deferred = DeferredInference(configuration: configuration, status: inference)
+        // Private data stays here when the model is elsewhere ([inference] redact).
+        let models: any LanguageModel & Embedder =
+            RedactionSetup.redaction(configuration: configuration, paths: paths, endpoint: deferred.endpoint).map {
+                RedactingModel(deferred, redaction: $0)
+            } ?? deferred
         let usage = UsageStore(database: database)
         services += [
             LedgerExecutor(

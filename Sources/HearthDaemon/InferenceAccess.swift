@@ -16,7 +16,11 @@ public final class InferenceAccess: Sendable {
     public let origin: String
     private let transient: Task<Void, any Error>?
 
-    private init(endpoint: ModelEndpoint, apiKey: String?, toolCallMode: ToolCallMode, origin: String, transient: Task<Void, any Error>?) {
+    private init(
+        endpoint: ModelEndpoint, apiKey: String?, toolCallMode: ToolCallMode, origin: String, transient: Task<Void, any Error>?,
+        redaction: Redaction? = nil
+    ) {
+        self.redaction = redaction
         self.endpoint = endpoint
         self.apiKey = apiKey
         self.toolCallMode = toolCallMode
@@ -28,6 +32,20 @@ public final class InferenceAccess: Sendable {
     ///
     /// - Throws: `InferenceAccessError`, `InstallationError` or `ModelError` with what to do.
     public static func open(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws -> InferenceAccess {
+        let access = try await resolve(paths: paths, configuration: configuration, logger: logger)
+        // Private data stays here when the model is elsewhere ([inference] redact).
+        guard let redaction = RedactionSetup.redaction(configuration: configuration, paths: paths, endpoint: access.endpoint) else {
+            return access
+        }
+        return InferenceAccess(
+            endpoint: access.endpoint, apiKey: access.apiKey, toolCallMode: access.toolCallMode, origin: access.origin,
+            transient: access.transient, redaction: redaction)
+    }
+
+    /// What the model's text is redacted with; nil when it is not.
+    public let redaction: Redaction?
+
+    static func resolve(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws -> InferenceAccess {
         let inference = configuration.inference
         guard inference.enabled else { throw InferenceAccessError.disabled(config: paths.configFile.path) }
         let mode = toolCallMode(configuration)
@@ -105,7 +123,8 @@ public final class InferenceAccess: Sendable {
 
     /// The chat and embedding client.
     public func client(timeoutSeconds: Int) -> any LanguageModel & Embedder {
-        InferenceClients.make(endpoint: endpoint, apiKey: apiKey, timeouts: ModelTimeouts(request: .seconds(timeoutSeconds)))
+        let client = InferenceClients.make(endpoint: endpoint, apiKey: apiKey, timeouts: ModelTimeouts(request: .seconds(timeoutSeconds)))
+        return redaction.map { RedactingModel(client, redaction: $0) } ?? client
     }
 
     /// Stops a private server (a no-op for the daemon's or an external one).

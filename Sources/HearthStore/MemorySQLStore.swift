@@ -518,6 +518,17 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
+    /// Subjects and objects of the active facts (the CLI's synchronous read, e.g. for names to redact).
+    public func activeFactTermsNow() throws -> [String] {
+        try database.readSync { db in
+            try String.fetchAll(
+                db,
+                sql:
+                    "SELECT subject FROM fact WHERE status = 'active' AND invalidatedAt IS NULL UNION SELECT object FROM fact WHERE status = 'active' AND invalidatedAt IS NULL"
+            )
+        }
+    }
+
     public func sessionRecords(source: String, sessionPrefix prefix: String) async throws -> [MemoryRecord] {
         let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")

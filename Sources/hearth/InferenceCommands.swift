@@ -80,6 +80,7 @@ struct AskCommand: AsyncParsableCommand {
                     "finishReason": response.finishReason.map(JSONValue.string) ?? .null,
                     "repetitive": .bool(looped), "note": advice.map(JSONValue.string) ?? .null,
                     "usage": try Self.encode(response.usage),
+                    "redacted": .object(response.redactions.mapValues { .number(Double($0)) }),
                     "endpoint": [
                         "provider": .string(access.endpoint.provider.rawValue), "baseURL": .string(access.endpoint.baseURL),
                         "origin": .string(access.origin),

@@ -452,6 +452,10 @@ struct TaskAgent: Sendable {
         details["calls"] = .number(Double(responses?.count ?? 0))
         details["cachedTokens"] = .number(Double((responses ?? []).reduce(0) { $0 + $1.usage.cachedPromptTokens }))
         details["promptHash"] = .string(Self.promptHash(messages))
+        // What a redaction hid from a model elsewhere: counts by kind, never the values.
+        var redacted: [String: Int] = [:]
+        for response in responses ?? [] { redacted.merge(response.redactions, uniquingKeysWith: +) }
+        if !redacted.isEmpty { details["redacted"] = .object(redacted.mapValues { .number(Double($0)) }) }
         try await store.trace(
             TraceEvent(
                 runID: runID, taskID: task.id, kind: .model, name: "choose_action", detail: .object(details),

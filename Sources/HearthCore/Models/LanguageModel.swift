@@ -179,6 +179,8 @@ public struct ChatResponse: Sendable, Hashable {
     /// The model that answered, as the server named it.
     public var model: String
     public var usage: ModelUsage
+    /// How many private values of each kind a redaction hid from the model (never the values).
+    public var redactions: [String: Int] = [:]
 
     public init(content: String, toolCalls: [ToolCall] = [], finishReason: String?, model: String, usage: ModelUsage) {
         self.content = content
