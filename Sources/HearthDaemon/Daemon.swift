@@ -226,6 +226,9 @@ public enum Daemon {
         // The credential broker, before the goals that may call it (so it stops after them).
         let vaultWake = WakeSignal()
         services.append(VaultBrokerService(paths: paths, logger: logger, wake: vaultWake, clock: clock))
+        // The day's log in the workspace (Journal/YYYY-MM-DD.md), written from the store.
+        services.append(
+            JournalWriter(database: database, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()

@@ -198,7 +198,7 @@ public struct AttentionScorer: Sendable {
 
     private func fileSignals(_ subject: AttentionSubject, reasons: inout [AttentionReason]) -> Double {
         guard let path = subject.path else { return 0 }
-        if ["Reports/", "Briefs/", ".hearth/"].contains(where: path.hasPrefix) {
+        if RoutineEngine.hearthWrittenPrefixes.contains(where: path.hasPrefix) {
             reasons.append(AttentionReason(signal: "file.own", weight: -0.3, detail: "written by Hearth (\(path))"))
             return -0.3
         }

@@ -371,10 +371,13 @@ public struct RoutineEngine: Sendable {
         self.writtenByRoutine = writtenByRoutine
     }
 
+    /// Workspace folders Hearth writes itself (reports, briefs, the day's journal, its scratch).
+    public static let hearthWrittenPrefixes = ["Reports/", "Briefs/", "Journal/", ".hearth/"]
+
     /// Events Hearth itself caused: they never start a routine.
     public static func isOwn(_ subject: AttentionSubject) -> Bool {
         if subject.source == "hearth" || subject.kind.hasPrefix("brief.") || subject.kind.hasPrefix("routine.") { return true }
-        if let path = subject.path, path.hasPrefix("Reports/") || path.hasPrefix("Briefs/") { return true }
+        if let path = subject.path, hearthWrittenPrefixes.contains(where: path.hasPrefix) { return true }
         return false
     }
 
