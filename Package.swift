@@ -294,7 +294,7 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard",
+                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

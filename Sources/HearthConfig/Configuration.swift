@@ -322,14 +322,7 @@ extension Configuration {
         if let table = try reader.section("telemetry", in: root) {
             try reader.checkKeys(table, section: "telemetry", known: ["metrics_public", "otlp_endpoint"])
             config.telemetry.metricsPublic = try reader.boolean(table, "telemetry", "metrics_public") ?? false
-            if let endpoint = try reader.nonEmptyString(table, "telemetry", "otlp_endpoint") {
-                guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                    throw .invalid(
-                        path: path, line: table["otlp_endpoint"]!.line, key: "telemetry.otlp_endpoint",
-                        message: "\"\(endpoint)\" is not an http(s) URL, e.g. \"http://127.0.0.1:4318\"")
-                }
-                config.telemetry.otlpEndpoint = endpoint
-            }
+            config.telemetry.otlpEndpoint = try reader.httpURL(table, "telemetry", "otlp_endpoint", example: "http://127.0.0.1:4318")
         }
         if let table = try reader.section("publish", in: root) {
             try reader.checkKeys(table, section: "publish", known: ["portal", "folder", "remote", "channel"])
@@ -343,27 +336,12 @@ extension Configuration {
                 config.publish.folder = folder
             }
             config.publish.remote = try reader.nonEmptyString(table, "publish", "remote")
-            if let channel = try reader.nonEmptyString(table, "publish", "channel") {
-                let host = URL(string: channel.replacing(/\{\{secret:[^}]*\}\}/, with: "x"))
-                guard let host, ["http", "https"].contains(host.scheme ?? ""), host.host != nil else {
-                    throw .invalid(
-                        path: path, line: table["channel"]!.line, key: "publish.channel",
-                        message:
-                            "\"\(channel)\" is not an http(s) URL, e.g. \"https://hooks.slack.com/services/{{secret:project-channel}}\"")
-                }
-                config.publish.channel = channel
-            }
+            config.publish.channel = try reader.httpURL(
+                table, "publish", "channel", example: "https://hooks.slack.com/services/{{secret:project-channel}}", secrets: true)
         }
         if let table = try reader.section("notify", in: root) {
             try reader.checkKeys(table, section: "notify", known: ["webhook", "format", "desktop"])
-            if let webhook = try reader.nonEmptyString(table, "notify", "webhook") {
-                guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                    throw .invalid(
-                        path: path, line: table["webhook"]!.line, key: "notify.webhook",
-                        message: "\"\(webhook)\" is not an http(s) URL, e.g. \"https://ntfy.sh/my-topic\"")
-                }
-                config.notify.webhook = webhook
-            }
+            config.notify.webhook = try reader.httpURL(table, "notify", "webhook", example: "https://ntfy.sh/my-topic")
             if let format = try reader.nonEmptyString(table, "notify", "format") {
                 guard let parsed = Notify.Format(rawValue: format) else {
                     throw .invalid(
@@ -704,6 +682,21 @@ private struct SectionReader {
                 path: path, line: entry.line, key: "\(section).\(key)", message: "expected a string, found \(entry.value.typeName)")
         }
         return value.isEmpty ? nil : value
+    }
+
+    /// An http(s) URL with a host; `example` shows the user one that works. With `secrets`, vault
+    /// handles (`{{secret:NAME}}`) may stand in the path or query (the broker fills them in).
+    func httpURL(_ table: TOMLTable, _ section: String, _ key: String, example: String, secrets: Bool = false) throws(ConfigError)
+        -> String?
+    {
+        guard let text = try nonEmptyString(table, section, key) else { return nil }
+        let url = URL(string: secrets ? text.replacing(/\{\{secret:[^}]*\}\}/, with: "x") : text)
+        guard let url, ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw .invalid(
+                path: path, line: table[key]!.line, key: "\(section).\(key)",
+                message: "\"\(text)\" is not an http(s) URL, e.g. \"\(example)\"")
+        }
+        return text
     }
 
     func integer(_ table: TOMLTable, _ section: String, _ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {

@@ -229,6 +229,10 @@ public enum Daemon {
         // The day's log in the workspace (Journal/YYYY-MM-DD.md), written from the store.
         services.append(
             JournalWriter(database: database, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
+        // PROFILE.md: the profile as a file, the user's edits flowing back as trusted facts.
+        services.append(
+            ProfileFileSync(
+                memory: memoryEngine, database: database, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()

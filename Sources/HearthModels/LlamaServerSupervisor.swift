@@ -376,7 +376,7 @@ public struct LlamaServerSupervisor: Service {
     }
 
     /// A free loopback port, found by binding port 0.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         defer { close(fd) }

@@ -85,9 +85,14 @@ struct AttentionLoopTests {
         #expect(reply.status < 300)
         await daemon.kill()
         daemon = try await sandbox.startDaemon()
-        try await ingested(sandbox, through: 1_500)
         let database = try HearthDatabase.open(at: sandbox.data.appending(path: "hearth.sqlite"))
-        #expect(try await AttentionSQLStore(database: database).items(AttentionQuery()).count == 1_500)
+        // Through the last webhook event (Hearth's own files — PROFILE.md, the journal — are events too).
+        let last = try await JournalStore(database: database).events(EventQuery(limit: 1, source: "webhook", newestFirst: true)).first?.id
+        try await ingested(sandbox, through: try #require(last))
+        // One item per webhook event, exactly; Hearth's own files (the day's journal) are events too, each with its one item.
+        let items = try await AttentionSQLStore(database: database).items(AttentionQuery(limit: 100_000))
+        #expect(items.filter { $0.source == "webhook" }.count == 1_500)
+        #expect(Set(items.map(\.eventID)).count == items.count)
         let records = try await MemorySQLStore(database: database).records(after: 0, kinds: [.event], limit: 10_000).filter {
             $0.source == "webhook"
         }

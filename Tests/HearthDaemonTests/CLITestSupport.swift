@@ -60,6 +60,21 @@ struct Sandbox {
         try await DaemonUnderTest.start(dataDirectory: data)
     }
 
+    /// Today's journal (`Journal/YYYY-MM-DD.md`) once it contains `text` (the daemon writes it
+    /// every few seconds), else what it holds after 15 s.
+    func journal(containing text: String) async throws -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd"
+        let file = workspace.appending(path: "Journal/\(formatter.string(from: Date())).md")
+        var content = ""
+        for _ in 0..<150 {
+            content = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            if content.contains(text) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return content
+    }
+
     func status() async throws -> JSONValue {
         let result = try await hearth(["status", "--json"])
         return try JSONValue(parsing: result.stdout)

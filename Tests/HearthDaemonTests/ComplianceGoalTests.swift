@@ -279,15 +279,7 @@ struct CompliancePublishTests {
         #expect(try await git(portal, ["log", "-1", "--format=%B", newest]).contains(sha))
 
         // The day's journal tells the story: approvals asked and answered, the runs' ends.
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd"
-        let journalFile = sandbox.workspace.appending(path: "Journal/\(formatter.string(from: Date())).md")
-        var journal = ""
-        for _ in 0..<100 {
-            journal = (try? String(contentsOf: journalFile, encoding: .utf8)) ?? ""
-            if journal.contains("goal \(secondRun) succeeded") { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        let journal = try await sandbox.journal(containing: "goal \(secondRun) succeeded")
         #expect(journal.contains("approval \(portalApproval) asked: publish_portal in run \(firstRun)"), "\(journal)")
         #expect(journal.contains("approval \(portalApproval) approved"))
         #expect(journal.contains("goal \(firstRun) failed") && journal.contains("goal \(secondRun) succeeded"))

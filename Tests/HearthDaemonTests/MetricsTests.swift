@@ -2,25 +2,10 @@ import Foundation
 import Glibc
 import HearthBench
 import HearthCore
+import HearthModels
 import HearthServer
 import HearthTesting
 import Testing
-
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-func freeLoopbackPort() throws -> Int {
-    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-    }
-    guard bound else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
 
 @Suite(
     "Prometheus scrapes /metrics", .timeLimit(.minutes(3)),
@@ -55,7 +40,7 @@ struct MetricsTests {
         defer { Task { try? await web.shutdown() } }
         #expect(try await web.get("/metrics").status == 401)
 
-        let port = try freeLoopbackPort()
+        let port = try LlamaServerSupervisor.freePort()
         let config = sandbox.root.appending("prometheus.yml")
         try Data(
             """

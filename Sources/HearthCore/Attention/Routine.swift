@@ -371,8 +371,8 @@ public struct RoutineEngine: Sendable {
         self.writtenByRoutine = writtenByRoutine
     }
 
-    /// Workspace folders Hearth writes itself (reports, briefs, the day's journal, its scratch).
-    public static let hearthWrittenPrefixes = ["Reports/", "Briefs/", "Journal/", ".hearth/"]
+    /// Workspace paths Hearth writes itself (reports, briefs, the day's journal, the profile file, its scratch).
+    public static let hearthWrittenPrefixes = ["Reports/", "Briefs/", "Journal/", ".hearth/", "PROFILE.md"]
 
     /// Events Hearth itself caused: they never start a routine.
     public static func isOwn(_ subject: AttentionSubject) -> Bool {
