@@ -21,18 +21,7 @@ struct JournalWriter: Service {
     static let checkedCursor = "journal.checked"
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                do {
-                    try await catchUp()
-                } catch {
-                    logger.warning("journal: \(error)")
-                }
-                await wake.wait(until: clock.now().addingTimeInterval(2), clock: clock)
-            }
-        } onGracefulShutdown: {
-            wake.wake()
-        }
+        await WorkspaceFileService.poll(wake: wake, clock: clock, logger: logger, name: "journal") { try await catchUp() }
     }
 
     /// Appends what happened since the cursors, then moves them.
@@ -135,5 +124,24 @@ struct JournalWriter: Service {
     static func time(_ date: Date, _ calendar: Calendar) -> String {
         let parts = calendar.dateComponents([.hour, .minute], from: date)
         return String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+    }
+}
+
+/// The loop of a service that keeps a workspace file in step with the store: a pass every two
+/// seconds (or when woken) until shutdown; a failed pass is logged and the next one tries again.
+enum WorkspaceFileService {
+    static func poll(wake: WakeSignal, clock: any WallClock, logger: Logger, name: String, _ pass: () async throws -> Void) async {
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    try await pass()
+                } catch {
+                    logger.warning("\(name): \(error)")
+                }
+                await wake.wait(until: clock.now().addingTimeInterval(2), clock: clock)
+            }
+        } onGracefulShutdown: {
+            wake.wake()
+        }
     }
 }

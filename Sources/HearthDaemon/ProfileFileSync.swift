@@ -24,18 +24,7 @@ struct ProfileFileSync: Service {
     var file: URL { workspace.appending(path: "PROFILE.md") }
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                do {
-                    try await sync()
-                } catch {
-                    logger.warning("PROFILE.md: \(error)")
-                }
-                await wake.wait(until: clock.now().addingTimeInterval(2), clock: clock)
-            }
-        } onGracefulShutdown: {
-            wake.wake()
-        }
+        await WorkspaceFileService.poll(wake: wake, clock: clock, logger: logger, name: "PROFILE.md") { try await sync() }
     }
 
     /// The facts the file shows: the profile (preferences, rules) and the current facts.

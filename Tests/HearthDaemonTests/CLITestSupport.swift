@@ -60,12 +60,10 @@ struct Sandbox {
         try await DaemonUnderTest.start(dataDirectory: data)
     }
 
-    /// Today's journal (`Journal/YYYY-MM-DD.md`) once it contains `text` (the daemon writes it
-    /// every few seconds), else what it holds after 15 s.
-    func journal(containing text: String) async throws -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd"
-        let file = workspace.appending(path: "Journal/\(formatter.string(from: Date())).md")
+    /// A workspace file's text once it contains `text` (the daemon writes it every few seconds),
+    /// else what it holds after 15 s.
+    func file(_ path: String, containing text: String) async throws -> String {
+        let file = workspace.appending(path: path)
         var content = ""
         for _ in 0..<150 {
             content = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
@@ -73,6 +71,13 @@ struct Sandbox {
             try await Task.sleep(for: .milliseconds(100))
         }
         return content
+    }
+
+    /// Today's journal (`Journal/YYYY-MM-DD.md`) once it contains `text`.
+    func journal(containing text: String) async throws -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd"
+        return try await file("Journal/\(formatter.string(from: Date())).md", containing: text)
     }
 
     func status() async throws -> JSONValue {

@@ -56,17 +56,6 @@ struct JournalTests {
 
 @Suite("PROFILE.md in the workspace", .timeLimit(.minutes(3)))
 struct ProfileFileSyncTests {
-    func profile(_ sandbox: Sandbox, containing text: String) async throws -> String {
-        let file = sandbox.workspace.appending(path: "PROFILE.md")
-        var content = ""
-        for _ in 0..<150 {
-            content = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-            if content.contains(text) { break }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return content
-    }
-
     @Test("the profile is rendered; the user's edits flow back as trusted facts with history; nonsense retracts nothing")
     func editsFlowBack() async throws {
         let sandbox = try Sandbox()
@@ -75,7 +64,7 @@ struct ProfileFileSyncTests {
             #expect(try await sandbox.hearth(["memory", "remember", note]).status == 0)
         }
         let daemon = try await sandbox.startDaemon()
-        var text = try await profile(sandbox, containing: "tea over coffee")
+        var text = try await sandbox.file("PROFILE.md", containing: "tea over coffee")
         #expect(text.contains("## Preferences") && text.contains("<!-- #"), "\(text)")
         let manager = try #require(text.split(separator: "\n").first { $0.contains("Ann Lee") })
 
@@ -83,7 +72,7 @@ struct ProfileFileSyncTests {
         text = text.replacingOccurrences(of: "tea over coffee", with: "green tea")
         text = text.replacingOccurrences(of: manager + "\n", with: "- Bo — works at — Acme\n- this is not a fact\n")
         try Data(text.utf8).write(to: sandbox.workspace.appending(path: "PROFILE.md"))
-        let after = try await profile(sandbox, containing: "Bo — works at — Acme <!-- #")
+        let after = try await sandbox.file("PROFILE.md", containing: "Bo — works at — Acme <!-- #")
         #expect(after.contains("green tea") && !after.contains("tea over coffee") && !after.contains("Ann Lee"), "\(after)")
         #expect(!after.contains("this is not a fact"))
         let facts = try await sandbox.hearth(["memory", "facts", "--history"])
@@ -94,7 +83,7 @@ struct ProfileFileSyncTests {
 
         // A file garbled as a whole retracts nothing.
         try Data("nonsense\n".utf8).write(to: sandbox.workspace.appending(path: "PROFILE.md"))
-        let restored = try await profile(sandbox, containing: "green tea")
+        let restored = try await sandbox.file("PROFILE.md", containing: "green tea")
         #expect(restored.contains("green tea") && restored.contains("Acme"), "\(restored)")
         #expect(try await daemon.stop() == 0)
     }
