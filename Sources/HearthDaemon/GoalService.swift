@@ -85,9 +85,7 @@ struct GoalService: Service {
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
         let runner = GoalRunner(
             store: store, model: model(id),
-            tools: BuiltinTools.all(
-                memory: memory, journal: journal, broker: paths.vaultClient, publish: paths.publishTarget(configuration),
-                extra: ComplianceTools.all(memory: memory, goals: store)),
+            tools: paths.goalTools(configuration: configuration, memory: memory, journal: journal, goals: store),
             workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger

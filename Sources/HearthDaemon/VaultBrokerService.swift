@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthMemory
 import HearthModels
 import HearthTools
 import HearthVault
@@ -9,6 +10,14 @@ import Logging
 import ServiceLifecycle
 
 extension HearthPaths {
+    /// Every tool a goal may use, the same for the daemon's goals and the CLI's: the built-in
+    /// ones, the broker's, publishing to `[publish]`, and the compliance review's.
+    public func goalTools(configuration: Configuration, memory: MemoryEngine, journal: any EventJournal, goals: any GoalStore) -> ToolBox {
+        BuiltinTools.all(
+            memory: memory, journal: journal, broker: vaultClient, publish: publishTarget(configuration),
+            extra: ComplianceTools.all(memory: memory, goals: goals))
+    }
+
     /// Where approved reports go, from `[publish]`.
     public func publishTarget(_ configuration: Configuration) -> PublishTarget {
         PublishTarget(

@@ -97,9 +97,8 @@ struct ToolRunCommand: AsyncParsableCommand {
 extension HearthContext {
     /// Every tool a goal may use here: the built-in ones and the compliance review's.
     func tools(database: HearthDatabase, memory: MemoryEngine) -> ToolBox {
-        BuiltinTools.all(
-            memory: memory, journal: JournalStore(database: database), broker: paths.vaultClient,
-            publish: paths.publishTarget(configuration), extra: ComplianceTools.all(memory: memory, goals: GoalSQLStore(database: database))
+        paths.goalTools(
+            configuration: configuration, memory: memory, journal: JournalStore(database: database), goals: GoalSQLStore(database: database)
         )
     }
 }

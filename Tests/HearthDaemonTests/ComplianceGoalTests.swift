@@ -296,7 +296,7 @@ struct CompliancePublishTests {
             "tool", "run", "publish_portal", "--args", "{\"report\": \"Reports/compliance-1.md\", \"sha256\": \"\(sha)\"}",
         ])
         #expect(dirty.status != 0 && dirty.stderr.contains("uncommitted changes"), "\(dirty.stderr)")
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
         _ = try await git(portal, ["checkout", "--", "README.md"])
         try Data(((try String(contentsOf: reportURL, encoding: .utf8)) + "\nAgain.\n").utf8).write(to: reportURL)
         let newSHA = SHA256.hex(try Data(contentsOf: reportURL))
@@ -315,7 +315,7 @@ struct CompliancePublishTests {
         #expect(rejected.status != 0 && rejected.stderr.contains("HTTP 403"), "\(rejected.stderr)")
         #expect(!rejected.stderr.contains(secret))
         #expect(channelServer.requests.filter { $0.uri.hasPrefix("/reject") }.count == 1)
-        #expect(try await restarted.stop() == 0)
+        #expect(await restarted.stop() == 0)
     }
 }
 
@@ -355,6 +355,6 @@ struct ComplianceDashboardTests {
         #expect(report.contains("1 dismissed by your standing rules"))
         let profile = try await sandbox.hearth(["memory", "profile"])
         #expect(profile.stdout.contains("agreed with the regulator"))
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
     }
 }

@@ -40,7 +40,7 @@ struct JournalTests {
         #expect(!settled.contains("Journal/"), "\(settled)")
         try await Task.sleep(for: .seconds(3))
         #expect(try await sandbox.journal(containing: "goal 1 succeeded") == settled)
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
 
         // A restart neither repeats nor skips a line.
         let restarted = try await sandbox.startDaemon()
@@ -50,7 +50,7 @@ struct JournalTests {
         text = try await sandbox.journal(containing: "Board meeting")
         #expect(text.components(separatedBy: "Quarterly numbers").count == 2, "\(text)")
         #expect(text.contains("arrived: calendar invite — Board meeting"))
-        #expect(try await restarted.stop() == 0)
+        #expect(await restarted.stop() == 0)
     }
 }
 
@@ -85,6 +85,6 @@ struct ProfileFileSyncTests {
         try Data("nonsense\n".utf8).write(to: sandbox.workspace.appending(path: "PROFILE.md"))
         let restored = try await sandbox.file("PROFILE.md", containing: "green tea")
         #expect(restored.contains("green tea") && restored.contains("Acme"), "\(restored)")
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
     }
 }

@@ -113,6 +113,6 @@ struct MCPServerTests {
         defer { Task { try? await web.shutdown() } }
         let anonymous = try await web.post("/mcp", form: [:])
         #expect(anonymous.status == 401)
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
     }
 }

@@ -91,6 +91,6 @@ struct MetricsTests {
         #expect((try await sample("hearth_memory_records")?.value ?? 0) >= 2)
         #expect((try await sample("hearth_memory_query_seconds_count")?.value ?? 0) >= 1)
         #expect((try await sample("hearth_budget_left{unit=\"tokens\"}")?.value ?? 0) > 0)
-        #expect(try await daemon.stop() == 0)
+        #expect(await daemon.stop() == 0)
     }
 }
