@@ -122,6 +122,31 @@ public struct Configuration: Sendable, Equatable {
     public var chat = Chat()
     public var publish = Publish()
     public var telemetry = Telemetry()
+    /// `[[mcp.servers]]`: other programs' tools (MCP servers) offered to the agent.
+    public var mcpServers: [MCPServer] = []
+
+    /// One `[[mcp.servers]]` entry: an MCP server started as a program (`command`) or reached at
+    /// a `url`. Its tools become Hearth tools named `mcp_<name>_<tool>`, each with the server's
+    /// declared `risk` (default `network`, so the policy asks before each call); what they return
+    /// is untrusted. A program runs confined like the shell (`confined = false` opts out).
+    public struct MCPServer: Sendable, Equatable {
+        public var name: String
+        /// The program and its arguments (`["python3", "server.py"]`); empty with a `url`.
+        public var command: [String] = []
+        /// A streamable-HTTP endpoint ("http://127.0.0.1:8931/mcp").
+        public var url: String?
+        /// A tool risk name (read, writeWorkspace, execute, network, sendExternal, spend, destructive).
+        public var risk = "network"
+        public var confined = true
+        /// Directories outside the workspace the confined program may read (its interpreter's packages).
+        public var read: [String] = []
+        /// Environment variables for the program, besides PATH, LANG and HOME.
+        public var environment: [String: String] = [:]
+        /// How long one call (or the start) may take before the server is stopped and the call fails.
+        public var timeoutSeconds = 30
+
+        public init(name: String) { self.name = name }
+    }
 
     /// `[telemetry]`: what Hearth tells monitoring systems.
     public struct Telemetry: Sendable, Equatable {
@@ -313,8 +338,9 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry",
+                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry", "mcp",
             ])
+        config.mcpServers = try reader.mcpServers(in: root)
         if let table = try reader.section("chat", in: root) {
             try reader.checkKeys(table, section: "chat", known: ["tools"])
             config.chat.tools = try reader.boolean(table, "chat", "tools")
@@ -682,6 +708,77 @@ private struct SectionReader {
                 path: path, line: entry.line, key: "\(section).\(key)", message: "expected a string, found \(entry.value.typeName)")
         }
         return value.isEmpty ? nil : value
+    }
+
+    static let riskNames = ["read", "writeWorkspace", "execute", "network", "sendExternal", "spend", "destructive"]
+
+    /// `[[mcp.servers]]`: each with a unique name and either a command or a url.
+    func mcpServers(in root: TOMLTable) throws(ConfigError) -> [Configuration.MCPServer] {
+        guard let mcp = try section("mcp", in: root) else { return [] }
+        try checkKeys(mcp, section: "mcp", known: ["servers"])
+        guard let entry = mcp["servers"] else { return [] }
+        guard case .array(let elements) = entry.value else {
+            throw .invalid(
+                path: path, line: entry.line, key: "mcp.servers", message: "expected [[mcp.servers]] tables, found \(entry.value.typeName)")
+        }
+        var servers: [Configuration.MCPServer] = []
+        for element in elements {
+            guard case .table(let table) = element else {
+                throw .invalid(
+                    path: path, line: entry.line, key: "mcp.servers", message: "expected [[mcp.servers]] tables, found \(element.typeName)")
+            }
+            let section = "mcp.servers"
+            try checkKeys(table, section: section, known: ["name", "command", "url", "risk", "confined", "read", "env", "timeout_seconds"])
+            guard let name = try nonEmptyString(table, section, "name") else {
+                throw .invalid(
+                    path: path, line: entry.line, key: "\(section).name", message: "every server needs a name, e.g. name = \"files\"")
+            }
+            let line = table["name"]!.line
+            guard name.wholeMatch(of: /[a-z][a-z0-9_]{0,23}/) != nil else {
+                throw .invalid(
+                    path: path, line: line, key: "\(section).name",
+                    message: "\"\(name)\" must be lowercase letters, digits and _ (starting with a letter, at most 24), e.g. \"files\"")
+            }
+            guard !servers.contains(where: { $0.name == name }) else {
+                throw .invalid(path: path, line: line, key: "\(section).name", message: "two servers are named \"\(name)\"")
+            }
+            var server = Configuration.MCPServer(name: name)
+            server.command = try strings(table, section, "command") ?? []
+            server.url = try httpURL(table, section, "url", example: "http://127.0.0.1:8931/mcp")
+            guard server.command.isEmpty != (server.url == nil), server.command.first?.isEmpty != true else {
+                throw .invalid(
+                    path: path, line: line, key: "\(section).\(name)",
+                    message: "give either command = [\"program\", \"argument\", …] or url = \"http://…\", not both or neither")
+            }
+            if let risk = try nonEmptyString(table, section, "risk") {
+                guard Self.riskNames.contains(risk) else {
+                    throw .invalid(
+                        path: path, line: table["risk"]!.line, key: "\(section).risk",
+                        message:
+                            "\"\(risk)\" is not a risk\(Self.suggestion(for: risk, among: Self.riskNames)); use one of \(Self.riskNames.joined(separator: ", "))"
+                    )
+                }
+                server.risk = risk
+            }
+            server.confined = try boolean(table, section, "confined") ?? true
+            server.read = try strings(table, section, "read") ?? []
+            server.timeoutSeconds = try integer(table, section, "timeout_seconds", in: 1...3_600) ?? 30
+            if let env = table["env"] {
+                guard case .table(let variables) = env.value else {
+                    throw .invalid(
+                        path: path, line: env.line, key: "\(section).env",
+                        message: "expected a table of strings, found \(env.value.typeName)")
+                }
+                for key in variables.keys {
+                    guard case .string(let value) = variables[key]!.value else {
+                        throw .invalid(path: path, line: variables[key]!.line, key: "\(section).env.\(key)", message: "expected a string")
+                    }
+                    server.environment[key] = value
+                }
+            }
+            servers.append(server)
+        }
+        return servers
     }
 
     /// An http(s) URL with a host; `example` shows the user one that works. With `secrets`, vault

@@ -192,6 +192,20 @@ public enum ConfigurationTemplate {
             # ('hearth vault set project-channel'), so the agent never sees it:
             # channel = "https://hooks.slack.com/services/{{secret:project-channel}}"
 
+            # Other programs' tools through MCP: each server's tools become Hearth tools named
+            # mcp_<name>_<tool>, asked about before each call unless risk says otherwise, their
+            # output treated as untrusted. A command runs confined like the shell (no network,
+            # the workspace and the 'read' directories only); 'hearth mcp tools' lists them.
+            # [[mcp.servers]]
+            # name = "notes"
+            # command = ["/usr/bin/python3", "/opt/notes-mcp/server.py"]
+            # read = ["/opt/notes-mcp"]
+            # risk = "read"
+            # timeout_seconds = 30
+            # [[mcp.servers]]
+            # name = "tickets"
+            # url = "http://127.0.0.1:8931/mcp"
+
             [pricing]
             # US dollars per million tokens, by model name, for hosted models:
             # "gpt-4o-mini" = { input = 0.15, output = 0.60 }

@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthMCP
 import HearthModels
 import HearthSandbox
 import HearthStore
@@ -68,11 +69,11 @@ extension ChatView {
         }
     }
 
-    /// What the chat model may do, when `[chat] tools` is on: the read-only tools, `recall` and
-    /// `remember`, and `start_goal` (a durable goal under the ordinary policy and approvals).
+    /// What the chat model may do, when `[chat] tools` is on: the read-only tools (other
+    /// programs' too), `recall` and `remember`, and `start_goal` (a durable goal under the ordinary policy and approvals).
     public static func acting(
         configuration: Configuration, paths: HearthPaths, memory: any AgentMemory, model: (any LanguageModel)?, mode: ToolCallMode,
-        database: HearthDatabase, started: @escaping @Sendable () async -> Void
+        database: HearthDatabase, external: MCPToolSource? = nil, started: @escaping @Sendable () async -> Void
     ) -> ChatEngine.Acting? {
         guard configuration.chat.toolsEnabled(chatModel: configuration.inference.chatModel) else { return nil }
         var goalBudget = GoalBudget()
@@ -87,9 +88,12 @@ extension ChatView {
             $0.risk == .read || ["remember", "start_goal"].contains($0.name)
         }
         let agent: (any AgentModel)? = model.map { LanguageModelAgent(model: $0, mode: mode) }
-        return ChatEngine.Acting(
+        var acting = ChatEngine.Acting(
             agent: { agent }, tools: ToolBox(tools), workspace: paths.workspace, mounts: paths.mounts,
             policy: PolicyEngine(autonomy: configuration.policy.autonomy, rules: configuration.policy.rules))
+        // Other programs' tools the user declared read-only; the rest belong to goals, where they can wait for approval.
+        if let external { acting.more = { await external.tools().filter { $0.risk == .read } } }
+        return acting
     }
 
     /// Approvals waiting for the user, shown in the conversation.

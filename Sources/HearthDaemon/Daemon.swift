@@ -237,6 +237,8 @@ public enum Daemon {
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()
         let goals = GoalSQLStore(database: database)
+        // Other programs' tools (MCP servers), shared by goals and chat; their programs stop with the daemon.
+        let external = paths.mcpToolSource(configuration, logger: logger)
         if configuration.inference.enabled {
             let goalMode = InferenceAccess.toolCallMode(configuration)
             services.append(
@@ -255,7 +257,7 @@ public enum Daemon {
                     reportResumed: { ids in
                         let report: JSONValue = ["resumed": .array(ids.map { JSONValue.number(Double($0)) })]
                         try? await records.mergeRecovery(startID, key: "goals", value: report)
-                    }))
+                    }, external: external))
         }
         if configuration.attention.enabled {
             // Routines turn matching events (or a cron slot) into goals the goal service runs.
@@ -306,7 +308,7 @@ public enum Daemon {
                 startGoal: ChatView.goalStarter(database: database, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() },
                 acting: ChatView.acting(
                     configuration: configuration, paths: paths, memory: memoryEngine, model: chatModel,
-                    mode: InferenceAccess.toolCallMode(configuration), database: database
+                    mode: InferenceAccess.toolCallMode(configuration), database: database, external: external
                 ) { goalWake.wake() })
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
@@ -401,6 +403,7 @@ public enum Daemon {
             if let watchError = error as? WatchError { throw DaemonError.workspaceUnwatchable(watchError.description) }
             throw error
         }
+        await external?.shutdown()
         try? await records.recordStop(startID, at: Date())
         logger.info("stopped cleanly")
     }

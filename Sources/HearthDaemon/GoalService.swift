@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthConfig
 import HearthCore
+import HearthMCP
 import HearthMemory
 import HearthModels
 import HearthStore
@@ -33,6 +34,8 @@ struct GoalService: Service {
     var modelServer: InferenceStatus? = nil
     /// Told once, after the first pass, which interrupted goals this start resumed.
     var reportResumed: (@Sendable ([Int64]) async -> Void)? = nil
+    /// The tools of `[[mcp.servers]]`, listed when a goal first runs.
+    var external: MCPToolSource? = nil
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -85,7 +88,8 @@ struct GoalService: Service {
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
         let runner = GoalRunner(
             store: store, model: model(id),
-            tools: paths.goalTools(configuration: configuration, memory: memory, journal: journal, goals: store),
+            tools: paths.goalTools(
+                configuration: configuration, memory: memory, journal: journal, goals: store, external: await external?.tools() ?? []),
             workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger

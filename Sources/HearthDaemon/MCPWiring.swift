@@ -1,9 +1,11 @@
 import Foundation
+import HearthConfig
 import HearthCore
 import HearthMCP
 import HearthMemory
 import HearthSandbox
 import HearthStore
+import Logging
 
 /// The MCP server's hooks over the stores: the daemon's `/mcp` and `hearth mcp serve` (stdio)
 /// answer from the same code.
@@ -82,5 +84,32 @@ public enum MCPWiring {
                 guard let data = try? WorkspaceFiles.read(path, in: workspace, limit: 4 << 20) else { return nil }
                 return String(data: data, encoding: .utf8)
             })
+    }
+}
+
+extension HearthPaths {
+    /// The `[[mcp.servers]]` of the config as launches: `read` paths and a program named with a
+    /// path made absolute (against the config file's directory; a bare program name is looked up
+    /// in /usr/local/bin, /usr/bin, /bin), each program run in the workspace with the declared mounts.
+    public func mcpLaunches(_ configuration: Configuration) -> [MCPServerLaunch] {
+        let base = configFile.deletingLastPathComponent().path
+        let environment = Environment.process
+        func absolutePath(_ path: String, relativeTo base: String) -> String { environment.absolutePath(path, relativeTo: base) }
+        func absoluteProgram(_ program: String, base: String) -> String {
+            program.contains("/") ? absolutePath(program, relativeTo: base) : program
+        }
+        return configuration.mcpServers.map { server in
+            MCPServerLaunch(
+                name: server.name,
+                command: server.command.enumerated().map { $0.offset == 0 ? absoluteProgram($0.element, base: base) : $0.element },
+                url: server.url.flatMap(URL.init(string:)), risk: ToolRisk(rawValue: server.risk) ?? .network, confined: server.confined,
+                read: server.read.map { URL(fileURLWithPath: absolutePath($0, relativeTo: base)) }, environment: server.environment,
+                timeout: .seconds(server.timeoutSeconds), workspace: workspace, mounts: mounts)
+        }
+    }
+
+    /// The external MCP servers' tools, or nil when the config names none.
+    public func mcpToolSource(_ configuration: Configuration, logger: Logger = Logger(label: "hearth.mcp")) -> MCPToolSource? {
+        configuration.mcpServers.isEmpty ? nil : MCPToolSource(mcpLaunches(configuration), logger: logger)
     }
 }

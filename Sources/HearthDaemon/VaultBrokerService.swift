@@ -11,11 +11,16 @@ import ServiceLifecycle
 
 extension HearthPaths {
     /// Every tool a goal may use, the same for the daemon's goals and the CLI's: the built-in
-    /// ones, the broker's, publishing to `[publish]`, and the compliance review's.
-    public func goalTools(configuration: Configuration, memory: MemoryEngine, journal: any EventJournal, goals: any GoalStore) -> ToolBox {
+    /// ones, the broker's, publishing to `[publish]`, the compliance review's and other programs' (MCP).
+    /// `external`: the tools of `[[mcp.servers]]` (deferred: `find_tools` loads their schemas).
+    public func goalTools(
+        configuration: Configuration, memory: MemoryEngine, journal: any EventJournal, goals: any GoalStore,
+        external: [any Tool] = []
+    ) -> ToolBox {
         BuiltinTools.all(
             memory: memory, journal: journal, broker: vaultClient, publish: publishTarget(configuration),
-            extra: ComplianceTools.all(memory: memory, goals: goals))
+            extra: ComplianceTools.all(memory: memory, goals: goals) + external
+        ).withToolIndex()
     }
 
     /// Where approved reports go, from `[publish]`.

@@ -96,7 +96,8 @@ struct ChatCommand: AsyncParsableCommand {
             },
             acting: ChatView.acting(
                 configuration: context.configuration, paths: context.paths, memory: memoryAccess.engine, model: model,
-                mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), database: database
+                mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), database: database,
+                external: context.paths.mcpToolSource(context.configuration)
             ) { _ = await context.nudgeDaemon(["goals"]) })
         guard let message else {
             try await interactive(engine, memory: memoryAccess.engine, store: store, context: context)

@@ -5,6 +5,7 @@ import HearthConfig
 import HearthCore
 import HearthDaemon
 import HearthDemo
+import HearthMCP
 import HearthMemory
 import HearthModels
 import HearthStore
@@ -180,9 +181,13 @@ struct GoalSession {
             embedder: context.configuration.memory.vectors ? accounted.with(UsageContext(purpose: "embed", runID: runID)) : nil)
         try await memory.open()
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
+        let external = context.paths.mcpToolSource(context.configuration, logger: logger)
         let runner = GoalRunner(
             store: store, model: model,
-            tools: context.tools(database: database, memory: memory), workspace: workspace,
+            tools: context.paths.goalTools(
+                configuration: context.configuration, memory: memory, journal: JournalStore(database: database), goals: store,
+                external: await external?.tools() ?? []),
+            workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency
             ).with(planner: planner),
@@ -204,10 +209,12 @@ struct GoalSession {
         }
         do {
             let detail = try await runner.run(runID)
+            await external?.shutdown()
             await access.close()
             await GoalTraces.export(detail, store: store, configuration: context.configuration, logger: logger)
             return detail
         } catch {
+            await external?.shutdown()
             await access.close()
             throw error
         }

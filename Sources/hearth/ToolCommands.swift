@@ -4,6 +4,7 @@ import HearthAgent
 import HearthConfig
 import HearthCore
 import HearthDaemon
+import HearthMCP
 import HearthMemory
 import HearthStore
 import HearthTools
@@ -12,7 +13,7 @@ import HearthVault
 struct ToolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tool",
-        abstract: "List the agent's built-in tools, or run one by hand to see what the agent would see.",
+        abstract: "List the agent's tools (built-in and those of [[mcp.servers]]), or run one by hand to see what the agent would see.",
         subcommands: [ToolListCommand.self, ToolRunCommand.self])
 }
 
@@ -28,7 +29,11 @@ struct ToolListCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let database = try context.openForWriting()
-        let tools = context.tools(database: database, memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)).all
+        let tools = try await context.withTools(
+            database: database, memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        ) {
+            $0.all
+        }
         if json {
             printJSON(
                 .array(
@@ -84,8 +89,9 @@ struct ToolRunCommand: AsyncParsableCommand {
         let database = try context.openForWriting()
         let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
         try await memory.open()
-        let tools = context.tools(database: database, memory: memory)
-        let output = try await tools.invoke(name, arguments: arguments, context: toolContext)
+        let output = try await context.withTools(database: database, memory: memory) { tools in
+            try await tools.invoke(name, arguments: arguments, context: toolContext)
+        }
         if json {
             printJSON(["tool": .string(name), "text": .string(output.text), "data": output.data, "untrusted": .bool(output.untrusted)])
         } else {
@@ -95,10 +101,21 @@ struct ToolRunCommand: AsyncParsableCommand {
 }
 
 extension HearthContext {
-    /// Every tool a goal may use here: the built-in ones and the compliance review's.
-    func tools(database: HearthDatabase, memory: MemoryEngine) -> ToolBox {
-        paths.goalTools(
-            configuration: configuration, memory: memory, journal: JournalStore(database: database), goals: GoalSQLStore(database: database)
-        )
+    /// Every tool a goal may use here (the built-in ones, the compliance review's and those of
+    /// `[[mcp.servers]]`), for the length of `body`: the servers' programs stop after it.
+    func withTools<T>(database: HearthDatabase, memory: MemoryEngine, _ body: (ToolBox) async throws -> T) async throws -> T {
+        let external = paths.mcpToolSource(configuration)
+        let tools = paths.goalTools(
+            configuration: configuration, memory: memory, journal: JournalStore(database: database),
+            goals: GoalSQLStore(database: database),
+            external: await external?.tools() ?? [])
+        do {
+            let result = try await body(tools)
+            await external?.shutdown()
+            return result
+        } catch {
+            await external?.shutdown()
+            throw error
+        }
     }
 }

@@ -52,6 +52,8 @@ public struct ChatEngine: Sendable {
         public var workspace: URL
         public var mounts: [WorkspaceMount]
         public var policy: PolicyEngine
+        /// Tools found when a turn needs them (other programs' tools, listed once their servers answer).
+        public var more: @Sendable () async -> [any Tool] = { [] }
         /// The tool chooser repairs a reply that breaks the schema once itself; a second failure ends the turn.
         public var limits = AgentLoop.Limits(maxSteps: 6, maxRepeats: 2, maxStepsWithoutNews: 3, maxInvalidReplies: 1)
 
@@ -264,7 +266,13 @@ public struct ChatEngine: Sendable {
             answerFromMemory(Self.noModelNote, context, into: &result)
             return
         }
-        let specs = acting.tools.all.map(\.spec)
+        var acting = acting
+        let more = await acting.more()
+        if !more.isEmpty { acting.tools = ToolBox(acting.tools.all + more).withToolIndex() }
+        // Tools from other programs are offered through find_tools: their schemas join the
+        // prompt once a search loads them.
+        var loaded: Set<String> = []
+        var specs = acting.tools.promptSpecs(loaded: loaded)
         var loop = AgentLoop(
             messages: context.messages(for: text), limits: acting.limits, hasTools: true,
             untrustedTexts: context.memories.filter(\.untrusted).map(\.text), completesWith: "start_goal", answerFirst: true,
@@ -315,7 +323,12 @@ public struct ChatEngine: Sendable {
                     outcome = .failure(error)
                 }
                 switch outcome {
-                case .success(let output): result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text)))
+                case .success(let output):
+                    result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text)))
+                    if call.name == FindToolsTool.toolName, let names = output.data["load"]?.arrayValue?.compactMap(\.stringValue) {
+                        loaded.formUnion(names)
+                        specs = acting.tools.promptSpecs(loaded: loaded)
+                    }
                 case .failure(let error):
                     result.calls.append(Self.callRecord(call, ok: false, result: "error: " + AgentLoop.preview(error.description)))
                 }

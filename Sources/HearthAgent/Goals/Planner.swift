@@ -123,7 +123,8 @@ public struct Planner: Sendable {
             Self.example,
             "Tools:",
         ]
-        lines += tools.all.map { "- \($0.name): \($0.spec.description)" }
+        // Other programs' tools are listed by their first sentence: the task that uses one gets its schema.
+        lines += tools.all.map { "- \($0.name): \($0.deferred ? ToolIndex.short($0.spec.description) : $0.spec.description)" }
         if !profile.isEmpty { lines += ["What the user prefers:"] + profile.map { "- \($0)" } }
         return lines.joined(separator: "\n")
     }

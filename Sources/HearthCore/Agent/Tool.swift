@@ -138,10 +138,14 @@ public protocol Tool: Sendable {
     ///
     /// - Throws: `ToolError` (other errors are reported as `.failed`).
     func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput
+    /// Whether the tool's schema stays out of a prompt until `find_tools` loads it (other
+    /// programs' tools: a short index first, the schema on demand).
+    var deferred: Bool { get }
 }
 
 extension Tool {
     public var name: String { spec.name }
+    public var deferred: Bool { false }
 }
 
 /// The tools an agent may use, by name, with their arguments checked before every call.

@@ -1,0 +1,164 @@
+import Foundation
+import Glibc
+import HearthCore
+import Synchronization
+
+/// How to reach one external MCP server: a program speaking MCP on stdin/stdout (confined like
+/// the shell unless the user opted out) or a streamable-HTTP URL.
+public struct MCPServerLaunch: Sendable, Equatable {
+    public var name: String
+    /// The program and its arguments; empty for a URL.
+    public var command: [String]
+    public var url: URL?
+    /// The risk every tool of this server carries (the server's own hints are not trusted).
+    public var risk: ToolRisk
+    public var confined: Bool
+    /// Directories outside the workspace the confined program may read.
+    public var read: [URL]
+    public var environment: [String: String]
+    public var timeout: Duration
+    /// The directory the program runs in (and, confined, the only one it may change).
+    public var workspace: URL
+    public var mounts: [WorkspaceMount]
+
+    public init(
+        name: String, command: [String] = [], url: URL? = nil, risk: ToolRisk = .network, confined: Bool = true, read: [URL] = [],
+        environment: [String: String] = [:], timeout: Duration = .seconds(30), workspace: URL, mounts: [WorkspaceMount] = []
+    ) {
+        self.name = name
+        self.command = command
+        self.url = url
+        self.risk = risk
+        self.confined = confined
+        self.read = read
+        self.environment = environment
+        self.timeout = timeout
+        self.workspace = workspace
+        self.mounts = mounts
+    }
+
+    /// What the user reads about this server in errors: its name and how it is reached.
+    public var label: String { "MCP server \"\(name)\" (\(url?.absoluteString ?? command.joined(separator: " ")))" }
+}
+
+/// A server program started with pipes for stdin and stdout, its stderr kept (the last 4 KB) for
+/// error messages. Confined, it runs under `hearth-sandbox` exactly as the shell tool's commands
+/// do: the workspace, the declared mounts and `read` directories, no network.
+final class MCPServerProcess: Sendable {
+    private let process: Mutex<Process?>
+    /// The pipe ends this side keeps: the child's stdout (read) and stdin (write).
+    let output: FileHandle
+    let input: FileHandle
+    private let stderrTail = StderrTail()
+
+    init(launch: MCPServerLaunch) throws(MCPClientError) {
+        guard let program = launch.command.first else { throw .unusable(server: launch.name, reason: "no command to start") }
+        var executable = program.hasPrefix("/") ? URL(fileURLWithPath: program) : Self.which(program)
+        var arguments = Array(launch.command.dropFirst())
+        if launch.confined {
+            guard let helper = CompanionProgram.locate("hearth-sandbox") else {
+                throw .unusable(
+                    server: launch.name,
+                    reason:
+                        "the confinement helper hearth-sandbox is not installed beside hearth; rebuild hearth ('swift build') or set confined = false"
+                )
+            }
+            guard let resolved = executable else {
+                throw .unusable(server: launch.name, reason: "\(program) is not an installed program (give its absolute path)")
+            }
+            arguments =
+                ["--workspace", launch.workspace.path] + launch.mounts.flatMap { [$0.writable ? "--write" : "--read", $0.url.path] }
+                + launch.read.flatMap { ["--read", $0.path] }
+                + ["--cpu-seconds", "86400", "--isolation", "auto", "--", resolved.path] + arguments
+            executable = helper
+        }
+        guard let executable else { throw .unusable(server: launch.name, reason: "\(program) is not an installed program") }
+        // A server that dies leaves a pipe with no reader: writing to it must fail the call
+        // (EPIPE), not end this process.
+        signal(SIGPIPE, SIG_IGN)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = launch.workspace
+        process.environment =
+            ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": launch.workspace.path].merging(launch.environment) { $1 }
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        do {
+            try process.run()
+        } catch {
+            throw .unusable(server: launch.name, reason: "could not start \(executable.path): \(error.localizedDescription)")
+        }
+        try? stdin.fileHandleForReading.close()
+        try? stdout.fileHandleForWriting.close()
+        try? stderr.fileHandleForWriting.close()
+        self.process = Mutex(process)
+        self.output = stdout.fileHandleForReading
+        self.input = stdin.fileHandleForWriting
+        let tail = stderrTail
+        stderr.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            tail.data.withLock { kept in
+                kept.append(data)
+                if kept.count > 4096 { kept = kept.suffix(4096) }
+            }
+        }
+    }
+
+    var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+
+    /// The last lines the program wrote to stderr, for an error message.
+    var stderrText: String {
+        let text = String(decoding: stderrTail.data.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(text.suffix(600))
+    }
+
+    /// Stops the program (SIGTERM, then SIGKILL after a moment) and closes the pipes.
+    func stop() {
+        let pid = process.withLock { $0?.isRunning == true ? $0!.processIdentifier : 0 }
+        try? input.close()
+        if pid > 0 {
+            kill(pid, SIGTERM)
+            for _ in 0..<20 where isRunning { usleep(25_000) }
+            if isRunning { kill(pid, SIGKILL) }
+        }
+        try? output.close()
+    }
+
+    static func which(_ program: String) -> URL? {
+        for directory in ["/usr/local/bin", "/usr/bin", "/bin"] {
+            let candidate = URL(fileURLWithPath: directory).appending(path: program)
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+}
+
+/// The last bytes a program wrote to stderr, shared with the handler that reads them.
+final class StderrTail: Sendable {
+    let data = Mutex(Data())
+}
+
+/// Why an external MCP server's tool could not be used.
+public enum MCPClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The server cannot be started or reached, or broke the protocol.
+    case unusable(server: String, reason: String)
+    /// A call took longer than the server's timeout; the server was stopped (and restarts on the next call).
+    case timedOut(server: String, seconds: Int)
+
+    public var description: String {
+        switch self {
+        case .unusable(let server, let reason): "MCP server \"\(server)\": \(reason)"
+        case .timedOut(let server, let seconds):
+            "MCP server \"\(server)\" did not answer within \(seconds) s; it was stopped and starts again on the next call (timeout_seconds in [[mcp.servers]])"
+        }
+    }
+}
