@@ -1,9 +1,11 @@
 import Foundation
 import Glibc
+import Synchronization
 import HearthBench
 import HearthCore
 import HearthMCP
 import HearthModels
+import HearthServer
 import HearthTesting
 import Testing
 
@@ -171,5 +173,110 @@ struct MCPClientTests {
         let skipped = await source.skipped.filter { $0.server == "missing" }
         #expect(skipped.count == 1 && skipped.first?.tool == nil, "\(skipped)")
         #expect(try await call(tools, "mcp_fixture_add", ["a": 1, "b": 2], workspace: sandbox.workspace).text == "3")
+    }
+}
+
+/// Requests a scripted model received, as JSON text.
+final class RequestLog: Sendable {
+    private let bodies = Mutex<[String]>([])
+    func append(_ body: JSONValue) { bodies.withLock { $0.append(body.jsonText) } }
+    var all: [String] { bodies.withLock { $0 } }
+}
+
+@Suite(
+    "The daemon's chat and goals use other programs' tools", .timeLimit(.minutes(3)),
+    .enabled(if: Preconditions.run(if: MCPClientTools.python != nil)))
+struct MCPDaemonTests {
+    static func choice(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
+        .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 100, completionTokens: 12)
+    }
+
+    @Test(
+        "chat finds a read-only server's tool with find_tools, its schema loaded only then, its answer fenced as data; a goal's call to a network tool waits for approval, then runs"
+    )
+    func chatAndGoal() async throws {
+        let sandbox = try Sandbox()
+        let log = RequestLog()
+        let server = ScriptedModelServer { body in
+            log.append(body)
+            let messages = body["messages"]?.arrayValue ?? []
+            let last = messages.last?["content"]?.stringValue ?? ""
+            if messages.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true {
+                return .chat(
+                    ([
+                        "tasks": [
+                            [
+                                "id": "sum", "title": "Add", "instructions": "Add 2 and 3 with the calculator tool.", "dependsOn": [],
+                                "expectedOutput": "the sum", "tools": ["mcp_calc_add"],
+                            ]
+                        ]
+                    ] as JSONValue).jsonText)
+            }
+            if body.jsonText.contains("Add 2 and 3 with the calculator tool.") {
+                return last.contains("Result of mcp_calc_add")
+                    ? Self.choice("final_answer", ["text": "The sum is 5."]) : Self.choice("mcp_calc_add", ["a": 2, "b": 3])
+            }
+            if last.contains("Result of mcp_desk_lookup_ticket") { return Self.choice("final_answer", ["text": "Floor 3's printer jams."]) }
+            if last.contains("Result of find_tools") { return Self.choice("mcp_desk_lookup_ticket", ["id": "T-17"]) }
+            if last.contains("ticket T-17") { return Self.choice("find_tools", ["query": "support ticket"]) }
+            return .chat("(unexpected)")
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        let command = "[\"\(MCPClientTools.python!)\", \"\(MCPClientTests.fixture.path)\"]"
+        let read = "[" + MCPClientTests.readable.map { "\"\($0.path)\"" }.joined(separator: ", ") + "]"
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [inference]
+                provider = "openai"
+                base_url = "\(url)"
+                chat_model = "scripted"
+                tool_calls = "constrained"
+                [chat]
+                tools = true
+                [[mcp.servers]]
+                name = "desk"
+                command = \(command)
+                read = \(read)
+                risk = "read"
+                [[mcp.servers]]
+                name = "calc"
+                command = \(command)
+                read = \(read)
+
+                """)
+        let daemon = try await sandbox.startDaemon()
+
+        let turn = try await daemon.client.post("/v1/chat", ["message": "What does ticket T-17 say?"])
+        #expect(turn.body["answer"] == "Floor 3's printer jams.", "\(turn.body)")
+        let calls = turn.body["calls"]?.arrayValue ?? []
+        #expect(calls.map { $0["tool"]?.stringValue ?? "" } == ["find_tools", "mcp_desk_lookup_ticket"], "\(calls)")
+        #expect(calls.allSatisfy { $0["ok"] == true })
+        let bodies = log.all
+        let asked = try #require(bodies.firstIndex { $0.contains("ticket T-17 say") })
+        // The full description (its second sentence) reaches the model only after the search.
+        #expect(!bodies[asked].contains("Returns the ticket's title and text"))
+        #expect(bodies[(asked + 1)...].contains { $0.contains("Returns the ticket's title and text") })
+        #expect(bodies.contains { $0.contains("Result of mcp_desk_lookup_ticket:\\n<data>") }, "the ticket's text is fenced as data")
+
+        let goal = try await daemon.client.post("/v1/goals", ["goal": "Add two and three with the calculator"])
+        let run = try #require(goal.body["id"]?.intValue, "\(goal.body)")
+        var approval: Int?
+        for _ in 0..<300 where approval == nil {
+            let listed = try await daemon.client.get("/v1/approvals").body.arrayValue ?? []
+            approval = listed.first { $0["runID"]?.intValue == run && $0["tool"] == "mcp_calc_add" }?["id"]?.intValue
+            if approval == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let shown = try await daemon.client.get("/v1/runs/\(run)").body
+        let waiting = try #require(approval, "the network tool's call asks first: \(shown)")
+        #expect(try await daemon.client.post("/v1/approvals/\(waiting)/approve", ["note": "fine"]).status == 200)
+        var state = ""
+        for _ in 0..<300 where !["succeeded", "failed", "needsReview"].contains(state) {
+            state = try await daemon.client.get("/v1/runs/\(run)").body["run"]?["state"]?.stringValue ?? ""
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(state == "succeeded")
+        #expect(log.all.contains { $0.contains("Result of mcp_calc_add:\\n<data>\\n5") }, "the approved call ran")
+        try await daemon.stop()
     }
 }

@@ -40,6 +40,30 @@ TOOLS = [
 ]
 
 
+# FIXTURE_TOOLS=N adds N more tools shaped like a business system's (a catalogue as large as
+# the ones users of other agents carry), to measure what their schemas cost a prompt.
+AREAS = ["invoice", "customer", "order", "shipment", "ticket", "contract", "payment", "product", "employee", "meeting"]
+VERBS = ["create", "update", "find", "archive", "export"]
+for index in range(int(os.environ.get("FIXTURE_TOOLS", "0"))):
+    area, verb = AREAS[index % len(AREAS)], VERBS[(index // len(AREAS)) % len(VERBS)]
+    TOOLS.append(types.Tool(
+        name=f"{verb}_{area}_{index}",
+        description=f"{verb.capitalize()} a {area} record in the company system. Use it when the user asks to {verb} a {area}; "
+                    f"it returns the {area} as JSON with its id, status and history.",
+        input_schema={
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "description": f"the {area}'s id, e.g. {area[:3].upper()}-1042"},
+                "fields": {"type": "object", "description": f"the {area}'s fields to set, by name", "additionalProperties": {"type": "string"}},
+                "status": {"type": "string", "enum": ["draft", "open", "pending", "closed"], "description": "the status to set or match"},
+                "since": {"type": "string", "description": "only records changed since this date (YYYY-MM-DD)"},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "at most this many records"},
+            },
+            "required": ["id"],
+        },
+    ))
+
+
 def text(value):
     return types.CallToolResult(content=[types.TextContent(type="text", text=value)])
 
