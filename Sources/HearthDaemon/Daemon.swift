@@ -312,11 +312,14 @@ public enum Daemon {
                 ) { goalWake.wake() })
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
+                let started = Date()
                 let result = try await chat.turn(message, session: resolved, stream: onText)
                 var context = result.context
                 if showContext && context == nil { context = try await chat.assemble(message, previous: []) }
-                return ChatView.json(
+                let json = ChatView.json(
                     result, context: showContext ? context : nil, approvals: await ChatView.waitingApprovals(database: database))
+                GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger)
+                return json
             }
             dependencies.chatSessions = { .array(try await ChatSQLStore(database: database).sessions(limit: 100).map(ChatView.json)) }
             dependencies.chatSession = { id in

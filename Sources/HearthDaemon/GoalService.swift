@@ -118,7 +118,10 @@ struct GoalService: Service {
         }
         if case .success(let finished) = result {
             logger.info("goal run \(id) \(finished.run.state.rawValue)")
-            await GoalTraces.export(finished, store: store, configuration: configuration, logger: logger)
+            // In the background: the next goal does not wait for the collector.
+            Task { [store, configuration, logger] in
+                await GoalTraces.export(finished, store: store, configuration: configuration, logger: logger)
+            }
         } else if case .failure(let error) = result {
             logger.error("goal run \(id): \(error)")
         }
@@ -136,5 +139,14 @@ public enum GoalTraces {
         let body = OTLPTraces.request(
             for: detail, traces: traces, model: configuration.inference.chatModel, serviceVersion: HearthVersion.current)
         await OTLPExporter(endpoint: endpoint, logger: logger).export(body)
+    }
+
+    /// Exports a chat turn in the background (the answer never waits for the collector).
+    public static func exportTurn(_ message: String, result: JSONValue, started: Date, configuration: Configuration, logger: Logger) {
+        guard let endpoint = configuration.telemetry.otlpEndpoint else { return }
+        let body = OTLPTraces.request(
+            forTurn: message, result: result, started: started, ended: Date(), model: configuration.inference.chatModel,
+            serviceVersion: HearthVersion.current)
+        Task { await OTLPExporter(endpoint: endpoint, logger: logger).export(body) }
     }
 }

@@ -6,6 +6,7 @@ import HearthStore
 import Hummingbird
 import NIOCore
 import Prometheus
+import Synchronization
 
 /// `/metrics` in Prometheus's text format, through swift-metrics and swift-prometheus.
 ///
@@ -107,6 +108,7 @@ actor DaemonMetrics {
         if let restarts = live["live"]?["inference"]?["restarts"]?.doubleValue {
             advance("hearth_model_server_restarts_total", [], to: restarts)
         }
+        advance("hearth_otlp_dropped_spans_total", [], to: Double(OTLPExporter.dropped.load(ordering: .relaxed)))
         return Self.registry.emitToString()
     }
 

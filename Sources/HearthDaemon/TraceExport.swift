@@ -4,6 +4,7 @@ import HearthCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A goal run as OpenTelemetry spans, in OTLP's standard JSON encoding, with the GenAI semantic
 /// conventions: `invoke_agent hearth` for the run, `plan` for planning, a span per task, `chat
@@ -90,7 +91,64 @@ public enum OTLPTraces {
             case .policy, .state, .repair, .budget: continue
             }
         }
-        return [
+        return envelope(spans, serviceVersion: serviceVersion)
+    }
+
+    /// The `ExportTraceServiceRequest` for one chat turn: `invoke_agent hearth` over the turn
+    /// (`gen_ai.conversation.id` = the session), a `chat MODEL` span for the model's part with
+    /// its tokens, and an `execute_tool NAME` span per tool call, laid end to end in the order
+    /// they ran (a turn's calls carry their durations, not their start times).
+    public static func request(
+        forTurn message: String, result: JSONValue, started: Date, ended: Date, model: String, serviceVersion: String
+    ) -> JSONValue {
+        var ids = SpanIDs(seed: Int64(started.timeIntervalSince1970))
+        let traceID = ids.traceID
+        let root = ids.next()
+        let usage = result["usage"] ?? .null
+        let input = usage["promptTokens"]?.doubleValue ?? 0
+        let output = usage["completionTokens"]?.doubleValue ?? 0
+        let cached = usage["cachedPromptTokens"]?.doubleValue ?? 0
+        var spans: [JSONValue] = [
+            span(
+                traceID: traceID, id: root, parent: nil, name: "invoke_agent hearth", start: started, end: ended,
+                attributes: [
+                    ("gen_ai.operation.name", "invoke_agent"), ("gen_ai.agent.name", "hearth"), ("gen_ai.request.model", .string(model)),
+                    ("gen_ai.conversation.id", result["session"] ?? .null), ("hearth.chat.answered_by", result["answeredBy"] ?? .null),
+                    ("hearth.chat.message_chars", .number(Double(message.count))), ("gen_ai.usage.input_tokens", .number(input)),
+                    ("gen_ai.usage.output_tokens", .number(output)),
+                ], failed: result["error"]?.stringValue)
+        ]
+        var cursor = started
+        for call in result["calls"]?.arrayValue ?? [] {
+            let end = min(ended, cursor.addingTimeInterval((call["ms"]?.doubleValue ?? 0) / 1_000))
+            let name = call["tool"]?.stringValue ?? "tool"
+            spans.append(
+                span(
+                    traceID: traceID, id: ids.next(), parent: root, name: "execute_tool \(name)", start: cursor, end: end,
+                    attributes: [
+                        ("gen_ai.operation.name", "execute_tool"), ("gen_ai.tool.name", .string(name)), ("gen_ai.tool.type", "function"),
+                    ],
+                    failed: call["ok"]?.boolValue == false ? call["result"]?.stringValue ?? "the tool failed" : nil))
+            cursor = end
+        }
+        if result["answeredBy"]?.stringValue == "model" || input > 0 {
+            let latency = usage["latencySeconds"]?.doubleValue ?? ended.timeIntervalSince(cursor)
+            spans.append(
+                span(
+                    traceID: traceID, id: ids.next(), parent: root, name: "chat \(model)",
+                    start: max(started, ended.addingTimeInterval(-latency)),
+                    end: ended,
+                    attributes: [
+                        ("gen_ai.operation.name", "chat"), ("gen_ai.request.model", .string(model)),
+                        ("gen_ai.usage.input_tokens", .number(input)), ("gen_ai.usage.output_tokens", .number(output)),
+                        ("gen_ai.usage.cache_read.input_tokens", .number(cached)), ("hearth.purpose", "chat"),
+                    ]))
+        }
+        return envelope(spans, serviceVersion: serviceVersion)
+    }
+
+    static func envelope(_ spans: [JSONValue], serviceVersion: String) -> JSONValue {
+        [
             "resourceSpans": [
                 [
                     "resource": [
@@ -162,8 +220,12 @@ public enum OTLPTraces {
 }
 
 /// Sends OTLP JSON to `[telemetry] otlp_endpoint` (`…/v1/traces`), retried on a server error;
-/// a failure is logged, never the run's failure.
+/// a failure is logged and its spans counted as dropped (`hearth_otlp_dropped_spans_total`),
+/// never the run's failure.
 public struct OTLPExporter: Sendable {
+    /// Spans this process could not deliver.
+    public static let dropped = Atomic<Int>(0)
+
     let endpoint: String
     let logger: Logger
 
@@ -191,7 +253,11 @@ public struct OTLPExporter: Sendable {
                 problem = "\(error)"
             }
         }
-        logger.warning("traces were not exported to \(endpoint): \(problem)")
+        let spans = (body["resourceSpans"]?.arrayValue ?? []).flatMap { ($0["scopeSpans"]?.arrayValue ?? []) }.reduce(0) {
+            $0 + ($1["spans"]?.arrayValue?.count ?? 0)
+        }
+        Self.dropped.add(spans, ordering: .relaxed)
+        logger.warning("\(spans) span(s) were not exported to \(endpoint) and are dropped: \(problem)")
         return false
     }
 }

@@ -213,7 +213,10 @@ struct ConfigurationTests {
         #expect(config.mcpServers[1].url == "http://127.0.0.1:8931/mcp" && config.mcpServers[1].risk == "network")
         #expect(config.mcpServers[1].timeoutSeconds == 5)
         let bad: [(String, String)] = [
-            ("[[mcp.servers]]\nname = \"a\"\nrisk = \"reed\"\ncommand = [\"x\"]", "c.toml:3: mcp.servers.risk: \"reed\" is not a risk (did you mean \"read\"?)"),
+            (
+                "[[mcp.servers]]\nname = \"a\"\nrisk = \"reed\"\ncommand = [\"x\"]",
+                "c.toml:3: mcp.servers.risk: \"reed\" is not a risk (did you mean \"read\"?)"
+            ),
             ("[[mcp.servers]]\nname = \"a\"", "c.toml:2: mcp.servers.a: give either command"),
             ("[[mcp.servers]]\nname = \"a\"\ncommand = [\"x\"]\nurl = \"http://h/mcp\"", "c.toml:2: mcp.servers.a: give either command"),
             ("[[mcp.servers]]\nname = \"a\"\nurl = \"ftp://h\"", "c.toml:3: mcp.servers.url: \"ftp://h\" is not an http(s) URL"),

@@ -1,12 +1,12 @@
 import Foundation
 import Glibc
-import Synchronization
 import HearthBench
 import HearthCore
 import HearthMCP
 import HearthModels
 import HearthServer
 import HearthTesting
+import Synchronization
 import Testing
 
 /// Hearth as an MCP client: a small server written with the official Python SDK

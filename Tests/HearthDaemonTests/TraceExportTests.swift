@@ -1,6 +1,7 @@
 import Foundation
 import HearthBench
 import HearthCore
+import HearthServer
 import HearthTesting
 import Testing
 
@@ -98,5 +99,55 @@ struct TraceExportTests {
         try sandbox.useScriptedModel(modelURL, extra: "[telemetry]\notlp_endpoint = \"not a url\"\n")
         let refused = try await sandbox.hearth(["goal", "Summarise each note in Notes/"])
         #expect(refused.status != 0 && refused.stderr.contains("telemetry.otlp_endpoint"), "\(refused.stderr)")
+    }
+
+    @Test(
+        "a chat turn at the daemon becomes a trace (invoke_agent with the conversation id, a chat span with its tokens); spans a down collector could not take are counted in /metrics"
+    )
+    func chatTurnSpans() async throws {
+        let sandbox = try Sandbox()
+        let collector = EchoHTTPServer()
+        let collectorURL = try await collector.start()
+        defer { collector.stop() }
+        let model = ScriptedModelServer([.chat("It is on Thursday.", promptTokens: 90, completionTokens: 6, cachedTokens: 32)])
+        let modelURL = try await model.start()
+        defer { model.stop() }
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [inference]
+                provider = "openai"
+                base_url = "\(modelURL)"
+                chat_model = "scripted"
+                [telemetry]
+                otlp_endpoint = "\(collectorURL)"
+                metrics_public = true
+
+                """)
+        let daemon = try await sandbox.startDaemon()
+        let turn = try await daemon.client.post("/v1/chat", ["message": "When is the board meeting?"])
+        let session = try #require(turn.body["session"]?.stringValue, "\(turn.body)")
+        try await waitUntil("the turn's trace arrives", seconds: 20) { collector.requests.contains { $0.uri == "/v1/traces" } }
+        let body = try JSONValue(parsing: collector.requests.first { $0.uri == "/v1/traces" }?.body ?? "")
+        let spans = body["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue ?? []
+        let root = try #require(spans.first { $0["name"] == "invoke_agent hearth" }, "\(spans)")
+        #expect(attribute(root, "gen_ai.conversation.id")?.stringValue == session)
+        #expect(attribute(root, "hearth.chat.answered_by") == "model")
+        let chat = try #require(spans.first { $0["name"] == "chat scripted" }, "\(spans)")
+        #expect(chat["parentSpanId"] == root["spanId"])
+        #expect(attribute(chat, "gen_ai.usage.input_tokens") == 90 && attribute(chat, "gen_ai.usage.output_tokens") == 6)
+        #expect(attribute(chat, "gen_ai.usage.cache_read.input_tokens") == 32, "\(turn.body["usage"] ?? .null)")
+        try await daemon.stop()
+
+        // The collector goes away: the next turn still answers, its spans are counted as dropped.
+        collector.stop()
+        let again = try await sandbox.startDaemon()
+        let answered = try await again.client.post("/v1/chat", ["message": "And who chairs it?"])
+        #expect(answered.status == 200)
+        let web = WebClient(port: again.port)
+        defer { Task { try? await web.shutdown() } }
+        try await waitUntil("the dropped spans are counted", seconds: 30) {
+            try await web.get("/metrics").body.contains("hearth_otlp_dropped_spans_total 2")
+        }
+        try await again.stop()
     }
 }

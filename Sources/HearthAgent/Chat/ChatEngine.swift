@@ -294,6 +294,7 @@ public struct ChatEngine: Sendable {
                     for response in choice.responses {
                         usage.promptTokens += response.usage.promptTokens
                         usage.completionTokens += response.usage.completionTokens
+                        usage.cachedPromptTokens += response.usage.cachedPromptTokens
                         usage.latencySeconds += response.usage.latencySeconds
                     }
                     result.usage = usage
@@ -313,6 +314,7 @@ public struct ChatEngine: Sendable {
                     continue
                 }
                 let outcome: Swift.Result<ToolOutput, ToolError>
+                let began = ContinuousClock.now
                 do {
                     outcome = .success(
                         try await acting.tools.invoke(
@@ -322,15 +324,18 @@ public struct ChatEngine: Sendable {
                 } catch {
                     outcome = .failure(error)
                 }
+                let milliseconds = Self.milliseconds(since: began)
                 switch outcome {
                 case .success(let output):
-                    result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text)))
+                    result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text), milliseconds: milliseconds))
                     if call.name == FindToolsTool.toolName, let names = output.data["load"]?.arrayValue?.compactMap(\.stringValue) {
                         loaded.formUnion(names)
                         specs = acting.tools.promptSpecs(loaded: loaded)
                     }
                 case .failure(let error):
-                    result.calls.append(Self.callRecord(call, ok: false, result: "error: " + AgentLoop.preview(error.description)))
+                    result.calls.append(
+                        Self.callRecord(
+                            call, ok: false, result: "error: " + AgentLoop.preview(error.description), milliseconds: milliseconds))
                 }
                 command = loop.performed(call, outcome)
             case .finish(let ending, _):
@@ -383,8 +388,13 @@ public struct ChatEngine: Sendable {
     }
 
     /// One tool call of a turn, as `calls` lists it.
-    static func callRecord(_ call: ToolCall, ok: Bool, result: String) -> JSONValue {
-        ["tool": .string(call.name), "arguments": call.arguments, "ok": .bool(ok), "result": .string(result)]
+    static func callRecord(_ call: ToolCall, ok: Bool, result: String, milliseconds: Double = 0) -> JSONValue {
+        ["tool": .string(call.name), "arguments": call.arguments, "ok": .bool(ok), "result": .string(result), "ms": .number(milliseconds)]
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return (Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15).rounded()
     }
 
     /// The turn answered from memory instead of the model, with why.
