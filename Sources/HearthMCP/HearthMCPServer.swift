@@ -194,6 +194,9 @@ public enum HearthMCPServer {
 
     /// Adds `/mcp` (streamable HTTP, stateless: each request gets its own server, so any number of
     /// clients may call at once) to `router`, behind the bearer token `token`.
+    /// The largest message `/mcp` reads.
+    public static let maxMessage = 4 << 20
+
     public static func register(on router: Router<BasicRequestContext>, hooks: HearthMCPHooks, token: String, logger: Logger) {
         @Sendable func answer(_ request: Request) async throws -> Response {
             guard Self.authorised(request.headers[.authorization], token: token) else {
@@ -201,7 +204,19 @@ public enum HearthMCPServer {
                     status: .unauthorized, headers: [.wwwAuthenticate: "Bearer", .contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"error":"a bearer token is required (the daemon's API token)"}"#)))
             }
-            let body = try await request.body.collect(upTo: 4 << 20)
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maxMessage)
+            } catch {
+                // Too large to read: a JSON-RPC error (no id can be known), and the server goes on.
+                return Response(
+                    status: .contentTooLarge, headers: [.contentType: "application/json"],
+                    body: .init(
+                        byteBuffer: ByteBuffer(
+                            string:
+                                #"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"the message is larger than \#(maxMessage >> 20) MiB"}}"#
+                        )))
+            }
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let incoming = MCP.HTTPRequest(

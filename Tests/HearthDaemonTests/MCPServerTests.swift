@@ -1,6 +1,7 @@
 import Foundation
 import HearthBench
 import HearthCore
+import HearthServer
 import HearthTesting
 import Testing
 
@@ -113,6 +114,18 @@ struct MCPServerTests {
         defer { Task { try? await web.shutdown() } }
         let anonymous = try await web.post("/mcp", form: [:])
         #expect(anonymous.status == 401)
+
+        // A message over 4 MiB is a JSON-RPC error, and the server goes on serving.
+        let client = DaemonClient(port: daemon.port, token: token, timeout: .seconds(30))
+        let huge = try await client.post(
+            "/mcp",
+            [
+                "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": ["name": "memory_remember", "arguments": ["text": .string(String(repeating: "x", count: 5 << 20))]],
+            ])
+        #expect(huge.status == 413 && huge.body["error"]?["code"] == -32600, "\(huge.status) \(huge.body)")
+        let after = try await ChildProcess.run(URL(fileURLWithPath: python), [MCPClientTools.script.path, "http", url, token])
+        #expect(after.status == 0, "\(after.stderr)")
         #expect(await daemon.stop() == 0)
     }
 }
