@@ -143,6 +143,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A fleet's agent identities: Ed25519 key pairs, signed agent-to-agent messages.
+        .target(
+            name: "HearthFleet",
+            dependencies: ["HearthCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+
         // Data-dir layout, init, the daemon's lock, logging and its one ServiceGroup.
         // The web dashboard: server-rendered pages on the daemon's port, one-time login links,
         // sessions and CSRF tokens, escaping everywhere.
@@ -259,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "HearthVaultTests",
             dependencies: [
-                "HearthVault", "HearthCore", "HearthTesting",
+                "HearthVault", "HearthFleet", "HearthCore", "HearthTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
