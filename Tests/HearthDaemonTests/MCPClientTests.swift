@@ -187,10 +187,6 @@ final class RequestLog: Sendable {
     "The daemon's chat and goals use other programs' tools", .timeLimit(.minutes(3)),
     .enabled(if: Preconditions.run(if: MCPClientTools.python != nil)))
 struct MCPDaemonTests {
-    static func choice(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
-        .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 100, completionTokens: 12)
-    }
-
     @Test(
         "chat finds a read-only server's tool with find_tools, its schema loaded only then, its answer fenced as data; a goal's call to a network tool waits for approval, then runs"
     )
@@ -214,11 +210,11 @@ struct MCPDaemonTests {
             }
             if body.jsonText.contains("Add 2 and 3 with the calculator tool.") {
                 return last.contains("Result of mcp_calc_add")
-                    ? Self.choice("final_answer", ["text": "The sum is 5."]) : Self.choice("mcp_calc_add", ["a": 2, "b": 3])
+                    ? ChatToolTests.choice("final_answer", ["text": "The sum is 5."]) : ChatToolTests.choice("mcp_calc_add", ["a": 2, "b": 3])
             }
-            if last.contains("Result of mcp_desk_lookup_ticket") { return Self.choice("final_answer", ["text": "Floor 3's printer jams."]) }
-            if last.contains("Result of find_tools") { return Self.choice("mcp_desk_lookup_ticket", ["id": "T-17"]) }
-            if last.contains("ticket T-17") { return Self.choice("find_tools", ["query": "support ticket"]) }
+            if last.contains("Result of mcp_desk_lookup_ticket") { return ChatToolTests.choice("final_answer", ["text": "Floor 3's printer jams."]) }
+            if last.contains("Result of find_tools") { return ChatToolTests.choice("mcp_desk_lookup_ticket", ["id": "T-17"]) }
+            if last.contains("ticket T-17") { return ChatToolTests.choice("find_tools", ["query": "support ticket"]) }
             return .chat("(unexpected)")
         }
         let url = try await server.start()
