@@ -158,6 +158,16 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `[fleet]`: this daemon's identity among others sharing a store.
+    public var fleet = Fleet()
+
+    public struct Fleet: Sendable, Equatable {
+        /// The name other agents address it by; nil: the host's name.
+        public var name: String?
+        public var role = "agent"
+        public init() {}
+    }
+
     /// `[publish]`: where an approved compliance report goes.
     public struct Publish: Sendable, Equatable {
         /// A git repository (the documentation portal): approved reports are committed there on a
@@ -338,8 +348,20 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry", "mcp",
+                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry", "mcp", "fleet",
             ])
+        if let table = try reader.section("fleet", in: root) {
+            try reader.checkKeys(table, section: "fleet", known: ["name", "role"])
+            if let name = try reader.nonEmptyString(table, "fleet", "name") {
+                guard name.wholeMatch(of: /[a-z0-9][a-z0-9._-]{0,62}/) != nil else {
+                    throw ConfigError.invalid(
+                        path: path, line: table["name"]!.line, key: "fleet.name",
+                        message: "\"\(name)\" must be lowercase letters, digits, '.', '_' or '-', e.g. \"laptop-ann\"")
+                }
+                config.fleet.name = name
+            }
+            config.fleet.role = try reader.nonEmptyString(table, "fleet", "role") ?? "agent"
+        }
         config.mcpServers = try reader.mcpServers(in: root)
         if let table = try reader.section("chat", in: root) {
             try reader.checkKeys(table, section: "chat", known: ["tools"])

@@ -22,8 +22,10 @@ public struct AgentIdentity: Sendable {
     public func sign(to agent: String, kind: AgentMessage.Kind, body: JSONValue, at date: Date = Date()) throws -> AgentMessage {
         var nonce = [UInt8](repeating: 0, count: 16)
         for index in nonce.indices { nonce[index] = UInt8.random(in: 0...255) }
+        // Whole milliseconds: the time survives any JSON round trip exactly as signed.
+        let sentAt = Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1_000).rounded(.down) / 1_000)
         var message = AgentMessage(
-            from: name, to: agent, kind: kind, body: body, key: publicKey, nonce: Data(nonce).base64EncodedString(), sentAt: date)
+            from: name, to: agent, kind: kind, body: body, key: publicKey, nonce: Data(nonce).base64EncodedString(), sentAt: sentAt)
         message.signature = try privateKey.signature(for: Data(message.signedText.utf8)).base64EncodedString()
         return message
     }
@@ -78,6 +80,19 @@ public enum AgentKeyFile {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let seed = Data(base64Encoded: text), let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed) else {
             throw .unreadable(path: url.path, reason: "it is not a base64 Ed25519 key (32 bytes)")
+        }
+        return key
+    }
+}
+
+extension AgentKeyFile {
+    /// Writes a fresh key over `url` (0600, atomically) and returns it: a rotation's new key.
+    public static func replace(_ url: URL) throws(AgentKeyError) -> Curve25519.Signing.PrivateKey {
+        let key = Curve25519.Signing.PrivateKey()
+        do {
+            try DurableFile.replace(url, with: Data(key.rawRepresentation.base64EncodedString().utf8), mode: 0o600)
+        } catch {
+            throw .unreadable(path: url.path, reason: "could not write the new key: \(error)")
         }
         return key
     }

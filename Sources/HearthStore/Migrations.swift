@@ -400,6 +400,40 @@ enum Migrations {
                     CREATE INDEX chat_run_session ON chat_run(sessionId);
                     """)
         }
+        migrator.registerMigration("v15-fleet") { db in
+            // Agent identities (keys by state) and the agents' signed messages with each verdict.
+            try db.execute(
+                sql: """
+                    CREATE TABLE fleet_member (
+                        name TEXT PRIMARY KEY,
+                        role TEXT NOT NULL,
+                        joinedAt INTEGER NOT NULL,
+                        lastSeen INTEGER,
+                        revokedAt INTEGER
+                    ) WITHOUT ROWID;
+                    CREATE TABLE fleet_key (
+                        publicKey TEXT PRIMARY KEY,
+                        agent TEXT NOT NULL REFERENCES fleet_member(name),
+                        state TEXT NOT NULL,
+                        retiresAt INTEGER,
+                        addedAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX fleet_key_agent ON fleet_key(agent);
+                    CREATE TABLE fleet_message (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        sender TEXT NOT NULL,
+                        recipient TEXT NOT NULL,
+                        nonce TEXT NOT NULL,
+                        payload TEXT NOT NULL,
+                        sentAt INTEGER NOT NULL,
+                        checkedAt INTEGER,
+                        accepted INTEGER,
+                        reason TEXT
+                    );
+                    CREATE INDEX fleet_message_waiting ON fleet_message(recipient, checkedAt);
+                    CREATE INDEX fleet_message_nonce ON fleet_message(nonce, accepted);
+                    """)
+        }
         return migrator
     }()
 }

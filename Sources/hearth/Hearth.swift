@@ -21,6 +21,7 @@ struct Hearth: AsyncParsableCommand {
             ModelsCommand.self, UsageCommand.self, MemoryCommand.self, VaultCommand.self, BenchCommand.self, BriefCommand.self,
             DashboardCommand.self,
             InboxCommand.self, RoutineCommand.self, ChatCommand.self, FindingCommand.self, PublishCommand.self, MCPCommand.self,
+            FleetCommand.self,
         ])
 }
 

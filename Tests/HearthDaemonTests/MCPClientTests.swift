@@ -210,9 +210,12 @@ struct MCPDaemonTests {
             }
             if body.jsonText.contains("Add 2 and 3 with the calculator tool.") {
                 return last.contains("Result of mcp_calc_add")
-                    ? ChatToolTests.choice("final_answer", ["text": "The sum is 5."]) : ChatToolTests.choice("mcp_calc_add", ["a": 2, "b": 3])
+                    ? ChatToolTests.choice("final_answer", ["text": "The sum is 5."])
+                    : ChatToolTests.choice("mcp_calc_add", ["a": 2, "b": 3])
             }
-            if last.contains("Result of mcp_desk_lookup_ticket") { return ChatToolTests.choice("final_answer", ["text": "Floor 3's printer jams."]) }
+            if last.contains("Result of mcp_desk_lookup_ticket") {
+                return ChatToolTests.choice("final_answer", ["text": "Floor 3's printer jams."])
+            }
             if last.contains("Result of find_tools") { return ChatToolTests.choice("mcp_desk_lookup_ticket", ["id": "T-17"]) }
             if last.contains("ticket T-17") { return ChatToolTests.choice("find_tools", ["query": "support ticket"]) }
             return .chat("(unexpected)")

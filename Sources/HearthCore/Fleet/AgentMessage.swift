@@ -101,3 +101,73 @@ public enum AgentMessageCheck {
         return .accepted
     }
 }
+
+/// A member of the fleet as `hearth fleet list` shows it.
+public struct FleetMember: Sendable, Hashable {
+    public var name: String
+    public var role: String
+    /// The member's active key (base64), or its last one when revoked.
+    public var key: String
+    public var lastSeen: Date?
+    /// `active` or `revoked`.
+    public var state: String
+
+    public init(name: String, role: String, key: String, lastSeen: Date?, state: String) {
+        self.name = name
+        self.role = role
+        self.key = key
+        self.lastSeen = lastSeen
+        self.state = state
+    }
+}
+
+/// A message as a receiver recorded it: accepted, or refused with why.
+public struct ReceivedMessage: Sendable, Hashable {
+    public var id: Int64
+    public var message: AgentMessage
+    public var accepted: Bool
+    public var reason: String?
+
+    public init(id: Int64, message: AgentMessage, accepted: Bool, reason: String?) {
+        self.id = id
+        self.message = message
+        self.accepted = accepted
+        self.reason = reason
+    }
+}
+
+/// The fleet's shared records: members and their keys, and the agents' mailboxes. On one
+/// machine it is the SQLite store; a fleet shares one PostgreSQL.
+public protocol FleetStore: Sendable {
+    /// Registers `name` with `publicKey` as its active key, or notes that it was seen. A name
+    /// whose active key differs is refused (`rotate` changes a key), as is a revoked one.
+    func register(name: String, role: String, publicKey: String, at: Date) async throws
+    func members() async throws -> [FleetMember]
+    func keys() async throws -> [FleetKey]
+    /// The active key becomes `retiring` until `overlapUntil`; `newKey` becomes active.
+    func rotate(name: String, newKey: String, overlapUntil: Date, at: Date) async throws
+    /// Every key of `name` is revoked at once.
+    func revoke(name: String, at: Date) async throws -> Bool
+    /// Puts a signed message in its recipient's mailbox.
+    func send(_ message: AgentMessage, at: Date) async throws
+    /// Checks every message waiting for `agent` (keys, window, signature, replay) and records
+    /// each verdict; returns what was checked now.
+    func receive(agent: String, at: Date, signatureValid: @escaping @Sendable (String, String, String) -> Bool) async throws
+        -> [ReceivedMessage]
+}
+
+/// Why the fleet store refused a change.
+public enum FleetError: Error, Sendable, Equatable, CustomStringConvertible {
+    case keyMismatch(name: String)
+    case revoked(name: String)
+    case unknownMember(name: String)
+
+    public var description: String {
+        switch self {
+        case .keyMismatch(let name):
+            "\(name) is registered with another key; 'hearth fleet rotate' changes a member's key (or choose another [fleet] name)"
+        case .revoked(let name): "\(name) was revoked; a revoked name cannot rejoin (choose another [fleet] name)"
+        case .unknownMember(let name): "\(name) is not a member of the fleet ('hearth fleet list' shows the members)"
+        }
+    }
+}
