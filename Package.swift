@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         // Already in the graph through swift-sdk; named so the MCP client can hand it file descriptors.
         .package(url: "https://github.com/apple/swift-system.git", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -143,6 +144,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The shared store of a fleet on PostgreSQL (postgres-nio), a sibling of HearthStore
+        // behind the same Core protocols.
+        .target(
+            name: "HearthPostgres",
+            dependencies: [
+                "HearthCore", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // A fleet's agent identities: Ed25519 key pairs, signed agent-to-agent messages.
         .target(
             name: "HearthFleet",
@@ -231,7 +242,7 @@ let package = Package(
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
                 "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox", "HearthVault", "HearthMCP",
-                "HearthFleet",
+                "HearthFleet", "HearthPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -240,6 +251,13 @@ let package = Package(
         ),
 
         .testTarget(name: "HearthCoreTests", dependencies: ["HearthCore", "HearthTesting"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "HearthPostgresTests",
+            dependencies: [
+                "HearthPostgres", "HearthStore", "HearthCore", "HearthTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HearthConfigTests",
             dependencies: ["HearthConfig", "HearthCore", "HearthTesting"],

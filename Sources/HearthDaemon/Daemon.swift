@@ -392,6 +392,8 @@ public enum Daemon {
                 // Anything submitted between recovery and now was written straight to the database.
                 executorWake.wake()
                 goalWake.wake()
+                // The MCP servers start and list their tools now, not in the first turn that needs them.
+                if let external { Task { _ = await external.tools() } }
             })
 
         var groupConfiguration = ServiceGroupConfiguration(

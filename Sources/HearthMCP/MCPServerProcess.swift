@@ -121,16 +121,26 @@ final class MCPServerProcess: Sendable {
         return String(text.suffix(600))
     }
 
-    /// Stops the program (SIGTERM, then SIGKILL after a moment) and closes the pipes.
-    func stop() {
+    /// Stops the program: SIGTERM, then SIGKILL after half a second.
+    func stop() async {
         let pid = process.withLock { $0?.isRunning == true ? $0!.processIdentifier : 0 }
-        try? input.close()
-        if pid > 0 {
-            kill(pid, SIGTERM)
-            for _ in 0..<20 where isRunning { usleep(25_000) }
-            if isRunning { kill(pid, SIGKILL) }
+        guard pid > 0 else { return }
+        kill(pid, SIGTERM)
+        for _ in 0..<20 where isRunning { try? await Task.sleep(for: .milliseconds(25)) }
+        if isRunning { kill(pid, SIGKILL) }
+    }
+
+    /// Closes this side's pipe ends. The SDK's transport reads and writes them by descriptor
+    /// number, so they are closed only well after it stopped (a closed number is soon reused by
+    /// another file or socket of this process, which the transport must never touch).
+    func closePipes(after delay: Duration = .seconds(5)) {
+        let input = input
+        let output = output
+        Task.detached {
+            try? await Task.sleep(for: delay)
+            try? input.close()
+            try? output.close()
         }
-        try? output.close()
     }
 
     static func which(_ program: String) -> URL? {

@@ -119,6 +119,9 @@ actor MCPConnection {
 
     var isAlive: Bool { client != nil && (process?.isRunning ?? true) }
 
+    /// Starting a program (an interpreter loading its packages) may take longer than a call.
+    var startTimeout: Duration { max(launch.timeout, .seconds(30)) }
+
     func open() async throws(MCPClientError) {
         let transport: any Transport
         if let url = launch.url {
@@ -133,7 +136,7 @@ actor MCPConnection {
         let client = Client(name: "hearth", version: HearthVersion.current)
         self.client = client
         do {
-            try await within("starting") { _ = try await client.connect(transport: transport) }
+            try await within("starting", timeout: startTimeout) { _ = try await client.connect(transport: transport) }
         } catch {
             await close()
             throw error
@@ -142,7 +145,7 @@ actor MCPConnection {
 
     func listTools() async throws(MCPClientError) -> [MCP.Tool] {
         guard let client else { throw .unusable(server: launch.name, reason: "not connected") }
-        return try await within("listing its tools") {
+        return try await within("listing its tools", timeout: startTimeout) {
             var tools: [MCP.Tool] = []
             var cursor: String?
             repeat {
@@ -165,15 +168,18 @@ actor MCPConnection {
 
     /// Runs `work` against the server's timeout, and fails at once when the server program dies.
     /// A call that hangs is abandoned (its task cancelled), never waited for.
-    private func within<T: Sendable>(_ doing: String, _ work: @escaping @Sendable () async throws -> T) async throws(MCPClientError) -> T {
+    private func within<T: Sendable>(_ doing: String, timeout: Duration? = nil, _ work: @escaping @Sendable () async throws -> T)
+        async throws(MCPClientError) -> T
+    {
         let launch = launch
+        let timeout = timeout ?? launch.timeout
         let process = process
         let outcome = Race<T>()
         let worker = Task {
             do { outcome.finish(.success(try await work())) } catch { outcome.finish(.failure(error)) }
         }
         let watchdog = Task {
-            let deadline = ContinuousClock.now + launch.timeout
+            let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline && !outcome.isFinished {
                 try? await Task.sleep(for: .milliseconds(50))
                 if let process, !process.isRunning {
@@ -181,7 +187,7 @@ actor MCPConnection {
                     outcome.finish(.failure(Self.exited(process, launch: launch, doing: doing)))
                 }
             }
-            outcome.finish(.failure(MCPClientError.timedOut(server: launch.name, seconds: Int(launch.timeout.components.seconds))))
+            outcome.finish(.failure(MCPClientError.timedOut(server: launch.name, seconds: Int(timeout.components.seconds))))
         }
         let result = await outcome.value()
         worker.cancel()
@@ -202,17 +208,16 @@ actor MCPConnection {
         return .unusable(server: launch.name, reason: "the program exited while \(doing)" + (said.isEmpty ? "" : ": \(said)"))
     }
 
-    /// Ends the session, then stops the program. The transport reads the pipe by its descriptor
-    /// number, so the pipe is closed only after the transport stopped reading (a closed number
-    /// can be reused by the next server's pipe).
+    /// Stops the program, then ends the session; the pipes are closed later (`closePipes`).
     func close() async {
         let client = client
         self.client = nil
-        if let client { await client.disconnect() }
-        guard let process else { return }
+        let process = process
         self.process = nil
-        try? await Task.sleep(for: .milliseconds(50))
-        process.stop()
+        // The program goes first: its pipe then ends, and the transport's reading with it.
+        await process?.stop()
+        if let client { await client.disconnect() }
+        process?.closePipes()
     }
 }
 

@@ -145,8 +145,10 @@ struct MCPClientTests {
         server.executableURL = URL(fileURLWithPath: MCPClientTools.python!)
         server.arguments = [Self.fixture.path, "http", "\(port)"]
         server.standardError = FileHandle.nullDevice
+        // (Its output must not hold the test runner's: a server left behind would keep it open.)
+        server.standardOutput = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer { kill(server.processIdentifier, SIGKILL) }
         let url = URL(string: "http://127.0.0.1:\(port)/mcp")!
         try await waitUntil("the fixture listens", seconds: 30) { Self.listening(port) }
         try FileManager.default.createDirectory(at: sandbox.workspace, withIntermediateDirectories: true)
@@ -246,7 +248,11 @@ struct MCPDaemonTests {
                 """)
         let daemon = try await sandbox.startDaemon()
 
-        let turn = try await daemon.client.post("/v1/chat", ["message": "What does ticket T-17 say?"])
+        let token = try String(contentsOf: sandbox.data.appending(path: "api-token"), encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
+        // (Two Python servers start with the daemon: under a loaded CI machine that takes a while.)
+        let client = DaemonClient(port: daemon.port, token: token, timeout: .seconds(120))
+        let turn = try await client.post("/v1/chat", ["message": "What does ticket T-17 say?"])
         #expect(turn.body["answer"] == "Floor 3's printer jams.", "\(turn.body)")
         let calls = turn.body["calls"]?.arrayValue ?? []
         #expect(calls.map { $0["tool"]?.stringValue ?? "" } == ["find_tools", "mcp_desk_lookup_ticket"], "\(calls)")

@@ -1,0 +1,196 @@
+import Foundation
+import HearthCore
+import Logging
+import PostgresNIO
+
+/// Why Hearth cannot use a PostgreSQL store, in words a user can act on.
+public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case badURL(String, reason: String)
+    case unreachable(host: String, port: Int, database: String, detail: String)
+    case newerSchema(found: Int, known: Int)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .badURL(let url, let reason):
+            "[store] url \"\(url)\" is not usable: \(reason); write it as postgresql://USER@HOST:PORT/DATABASE"
+        case .unreachable(let host, let port, let database, let detail):
+            "PostgreSQL at \(host):\(port) (database \(database)) is unreachable: \(detail). Check that the server runs "
+                + "('pg_ctl status' or 'systemctl status postgresql'), that it listens on \(host):\(port) (listen_addresses, port "
+                + "in postgresql.conf) and that pg_hba.conf lets this user in"
+        case .newerSchema(let found, let known):
+            "the PostgreSQL store was written by a newer Hearth (schema \(found), this one knows up to \(known)); "
+                + "upgrade Hearth — it never downgrades a schema"
+        case .failed(let detail): "PostgreSQL: \(detail)"
+        }
+    }
+}
+
+/// Where a PostgreSQL store is, read from `[store] url` (`postgresql://USER@HOST:PORT/DATABASE`).
+/// The password is never in the URL: it comes from a 0600 file or the vault.
+public struct PostgresLocation: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+
+    public init(host: String, port: Int, user: String, database: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+    }
+
+    public static func parse(_ text: String) throws(PostgresStoreError) -> PostgresLocation {
+        guard let url = URLComponents(string: text), ["postgresql", "postgres"].contains(url.scheme ?? "") else {
+            throw .badURL(text, reason: "it does not start with postgresql://")
+        }
+        guard url.password == nil else {
+            throw .badURL(text, reason: "it carries a password; keep the password out of the config (a 0600 file or the vault)")
+        }
+        guard let host = url.host, !host.isEmpty else { throw .badURL(text, reason: "it names no host") }
+        guard let user = url.user, !user.isEmpty else { throw .badURL(text, reason: "it names no user") }
+        let database = String(url.path.drop { $0 == "/" })
+        guard !database.isEmpty else { throw .badURL(text, reason: "it names no database") }
+        return PostgresLocation(host: host, port: url.port ?? 5432, user: user, database: database)
+    }
+}
+
+/// One PostgreSQL store: a connection pool, its schema brought up to date when opened.
+/// Migrations only ever append; a schema newer than this Hearth knows is refused.
+public final class PostgresStore: Sendable {
+    public let client: PostgresClient
+    public let location: PostgresLocation
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    private init(client: PostgresClient, location: PostgresLocation, logger: Logger) {
+        self.client = client
+        self.location = location
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects (checking that the server answers within `timeout`) and migrates.
+    public static func open(
+        _ location: PostgresLocation, password: String? = nil, logger: Logger = Logger(label: "hearth.postgres"),
+        timeout: Duration = .seconds(10)
+    ) async throws(PostgresStoreError) -> PostgresStore {
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.user, password: password, database: location.database,
+            tls: .disable)
+        configuration.options.connectTimeout = timeout
+        let database = PostgresStore(
+            client: PostgresClient(configuration: configuration, backgroundLogger: logger), location: location, logger: logger)
+        do {
+            try await database.reachable(within: timeout)
+            try await database.migrate()
+        } catch {
+            database.close()
+            throw error
+        }
+        return database
+    }
+
+    /// Stops the pool.
+    public func close() { runner.cancel() }
+
+    private func reachable(within timeout: Duration) async throws(PostgresStoreError) {
+        let client = client
+        let outcome = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await client.query("SELECT 1")
+                    return nil
+                } catch {
+                    return Self.explain(error)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return "no answer within \(timeout.components.seconds) s"
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let detail = outcome {
+            throw .unreachable(host: location.host, port: location.port, database: location.database, detail: detail)
+        }
+    }
+
+    /// What went wrong, without the driver's type names when it said more.
+    static func explain(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return message }
+            if let underlying = error.underlying { return "\(underlying)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    private func migrate() async throws(PostgresStoreError) {
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                // One Hearth migrates at a time; the others wait here and then find nothing to do.
+                try await connection.query("SELECT pg_advisory_xact_lock(7352001)", logger: self.logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS hearth_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, appliedAt BIGINT NOT NULL)",
+                    logger: self.logger)
+                var current = 0
+                for try await version in try await connection.query(
+                    "SELECT COALESCE(MAX(version), 0) FROM hearth_schema", logger: self.logger
+                )
+                .decode(Int.self) {
+                    current = version
+                }
+                guard current <= PostgresSchema.migrations.count else {
+                    throw PostgresStoreError.newerSchema(found: current, known: PostgresSchema.migrations.count)
+                }
+                for (index, migration) in PostgresSchema.migrations.enumerated() where index + 1 > current {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                    }
+                    let version = index + 1
+                    let name = migration.name
+                    let now = Date().millisecondsSince1970
+                    try await connection.query(
+                        "INSERT INTO hearth_schema (version, name, appliedAt) VALUES (\(version), \(name), \(now))", logger: self.logger)
+                }
+            }
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw .failed("migrating the schema: \(Self.explain(error))")
+        }
+    }
+}
+
+/// The PostgreSQL schema, as append-only migrations (never edit one that shipped).
+enum PostgresSchema {
+    struct Migration {
+        var name: String
+        var statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            name: "v1-journal",
+            statements: [
+                """
+                CREATE TABLE event (
+                    id BIGSERIAL PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    key TEXT UNIQUE,
+                    payload TEXT NOT NULL,
+                    occurredAt BIGINT NOT NULL,
+                    receivedAt BIGINT NOT NULL,
+                    provenance TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX event_source ON event (source, id)",
+                "CREATE INDEX event_kind ON event (kind, id)",
+            ])
+    ]
+}

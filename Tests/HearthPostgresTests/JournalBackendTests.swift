@@ -1,0 +1,144 @@
+import Foundation
+import HearthCore
+import HearthPostgres
+import HearthStore
+import HearthTesting
+import PostgresNIO
+import Testing
+
+/// A throwaway PostgreSQL cluster for these tests: `scripts/test` starts one on a loopback port
+/// and names it in HEARTH_TEST_POSTGRES_URL (a fresh database per test is made from it).
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
+
+    /// A new, empty database on the test cluster.
+    static func freshDatabase() async throws -> PostgresStore {
+        let base = try PostgresLocation.parse(try #require(url, "HEARTH_TEST_POSTGRES_URL is not set: run the tests with scripts/test"))
+        let admin = try await PostgresStore.open(base)
+        let name = "t\(UInt64.random(in: 1...UInt64.max))"
+        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+        admin.close()
+        var location = base
+        location.database = name
+        return try await PostgresStore.open(location)
+    }
+}
+
+/// The two backends of the journal, run through one set of checks.
+enum JournalBackend: String, CaseIterable, Sendable {
+    case sqlite, postgres
+
+    func make() async throws -> (journal: any EventJournal, close: @Sendable () -> Void) {
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory(prefix: "journal")
+            let database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
+            return (JournalStore(database: database), { withExtendedLifetime(directory) {} })
+        case .postgres:
+            let database = try await TestPostgres.freshDatabase()
+            return (PostgresJournal(database: database), { database.close() })
+        }
+    }
+
+    var available: Bool { self == .sqlite || TestPostgres.url != nil || Preconditions.requiredInCI }
+}
+
+@Suite("The event journal on both backends", .timeLimit(.minutes(2)))
+struct JournalBackendTests {
+    func event(_ index: Int, key: String? = nil, source: String = "webhook", kind: String = "note") -> NewEvent {
+        NewEvent(
+            source: source, kind: kind, key: key, payload: ["n": .number(Double(index)), "text": "ünïcode ✓"],
+            occurredAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(index)),
+            provenance: index.isMultiple(of: 2) ? .trusted : .untrusted)
+    }
+
+    @Test(
+        "appends in order, reports duplicates by key, reads back filtered and newest first, finds existing keys",
+        arguments: JournalBackend.allCases)
+    func conformance(_ backend: JournalBackend) async throws {
+        try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (journal, close) = try await backend.make()
+        defer { close() }
+        let first = try await journal.append([event(1, key: "a"), event(2), event(3, key: "b", source: "mail", kind: "message")])
+        #expect(first.map(\.duplicate) == [false, false, false])
+        #expect(first.map(\.id) == [1, 2, 3])
+        let again = try await journal.append([event(4, key: "a"), event(5, key: "c")])
+        #expect(again == [AppendOutcome(id: 1, duplicate: true), AppendOutcome(id: 4, duplicate: false)], "no gap after a duplicate")
+        let all = try await journal.events(EventQuery())
+        #expect(all.map(\.id) == [1, 2, 3, 4])
+        #expect(all[0].payload == ["n": 1, "text": "ünïcode ✓"] && all[0].provenance == .untrusted && all[1].provenance == .trusted)
+        #expect(all[0].occurredAt == Date(timeIntervalSince1970: 1_800_000_001))
+        #expect(try await journal.events(EventQuery(afterID: 2)).map(\.id) == [3, 4])
+        #expect(try await journal.events(EventQuery(source: "mail")).map(\.kind) == ["message"])
+        #expect(try await journal.events(EventQuery(kind: "note", newestFirst: true)).map(\.id) == [4, 2, 1])
+        #expect(try await journal.events(EventQuery(limit: 2)).count == 2)
+        #expect(try await journal.existingKeys(["a", "b", "zz"]) == ["a", "b"])
+        await #expect(throws: EventValidationError.self) { _ = try await journal.append([event(9, source: "bad source!")]) }
+    }
+
+    @Test("appenders racing on one journal: every event stored once, ids without gaps in commit order", arguments: JournalBackend.allCases)
+    func racing(_ backend: JournalBackend) async throws {
+        try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (journal, close) = try await backend.make()
+        defer { close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for index in 0..<25 {
+                        // Every writer also tries the shared keys: each is stored once.
+                        _ = try await journal.append([
+                            self.event(index, key: "w\(writer)-\(index)"), self.event(index, key: "shared-\(index)"),
+                        ])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let stored = try await journal.events(EventQuery(limit: 1_000))
+        #expect(stored.count == 125)
+        #expect(stored.map(\.id) == Array(1...125))
+        #expect(Set(stored.compactMap(\.key)).count == 125)
+    }
+}
+
+@Suite("PostgreSQL store: bad input", .timeLimit(.minutes(2)))
+struct PostgresBadInputTests {
+    @Test("a URL with a password, or without host, user or database, is refused with how to write it")
+    func urls() throws {
+        #expect(
+            try PostgresLocation.parse("postgresql://hearth@db.local:5433/fleet")
+                == PostgresLocation(host: "db.local", port: 5433, user: "hearth", database: "fleet"))
+        for bad in ["mysql://a@b/c", "postgresql://a:secret@b/c", "postgresql://b/c", "postgresql://a@b", "postgresql://a@/c"] {
+            #expect(throws: PostgresStoreError.self, "\(bad)") { try PostgresLocation.parse(bad) }
+        }
+        #expect("\(PostgresStoreError.badURL("x", reason: "r"))".contains("postgresql://USER@HOST:PORT/DATABASE"))
+    }
+
+    @Test("an unreachable server is a clear error naming the host and what to check")
+    func unreachable() async throws {
+        let port = 1  // nothing listens on a privileged port here: the connection is refused
+        do {
+            _ = try await PostgresStore.open(
+                PostgresLocation(host: "127.0.0.1", port: port, user: "hearth", database: "x"), timeout: .seconds(5))
+            Issue.record("opened a store where no server listens")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("PostgreSQL at 127.0.0.1:\(port)") && text.contains("pg_hba.conf"), "\(text)")
+        }
+    }
+
+    @Test("a schema written by a newer Hearth is refused, never downgraded")
+    func newerSchema() async throws {
+        try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let database = try await TestPostgres.freshDatabase()
+        try await database.client.query("INSERT INTO hearth_schema (version, name, appliedAt) VALUES (999, 'from the future', 0)")
+        let location = database.location
+        database.close()
+        do {
+            _ = try await PostgresStore.open(location)
+            Issue.record("a newer schema was accepted")
+        } catch {
+            #expect("\(error)".contains("written by a newer Hearth (schema 999"), "\(error)")
+        }
+    }
+}
