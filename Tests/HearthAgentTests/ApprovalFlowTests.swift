@@ -94,7 +94,9 @@ struct InjectionFixture {
     var sent: String { (try? String(contentsOf: workspace.appending(path: "Outbox/sent.log"), encoding: .utf8)) ?? "" }
 }
 
-@Suite("Approvals: gated calls freeze their task, survive restarts and run only as approved", .timeLimit(.minutes(1)))
+// Two minutes: alone each test takes under a second, but the whole suite starts every test at once
+// on two cores, and this one plans and runs a goal twice with a scripted model (65 s seen in CI).
+@Suite("Approvals: gated calls freeze their task, survive restarts and run only as approved", .timeLimit(.minutes(2)))
 struct ApprovalFlowTests {
     @Test("an injected send waits for approval while the rest of the plan runs; approved, it runs exactly once")
     func approveOnce() async throws {
@@ -128,29 +130,27 @@ struct ApprovalFlowTests {
         #expect(fixture.sent.components(separatedBy: "\n").count == 2)
     }
 
-    @Test("denied or expired, the call never runs and the agent is told why")
-    func denyAndExpire() async throws {
-        for expire in [false, true] {
-            let fixture = try await InjectionFixture()
-            let run = try await fixture.store.createGoal("Handle my inbox", budget: GoalBudget(), workspace: nil)
-            _ = try await fixture.runner(lifetime: expire ? 0 : 3600).run(run.id)
-            let pending = try await fixture.approvals.approvals(states: [.pending])
-            #expect(pending.count == 1)
-            if expire {
-                #expect(try await fixture.approvals.expire(now: Date().addingTimeInterval(1)).count == 1)
-            } else {
-                _ = try await fixture.approvals.decide(pending[0].id, approve: false, note: "never send data out", now: Date())
-            }
-            await #expect(throws: ApprovalError.self) {
-                try await fixture.approvals.decide(pending[0].id, approve: true, note: nil, now: Date())
-            }
-            let finished = try await fixture.runner().run(run.id)
-            #expect(finished.run.state == RunState.succeeded)
-            #expect(fixture.sent.isEmpty)
-            let refusal = fixture.server.requests.last?.body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
-            #expect(refusal.contains(expire ? "expired without an answer" : "denied by the user: never send data out"))
-            fixture.server.stop()
+    @Test("denied or expired, the call never runs and the agent is told why", arguments: [false, true])
+    func denyAndExpire(expire: Bool) async throws {
+        let fixture = try await InjectionFixture()
+        let run = try await fixture.store.createGoal("Handle my inbox", budget: GoalBudget(), workspace: nil)
+        _ = try await fixture.runner(lifetime: expire ? 0 : 3600).run(run.id)
+        let pending = try await fixture.approvals.approvals(states: [.pending])
+        #expect(pending.count == 1)
+        if expire {
+            #expect(try await fixture.approvals.expire(now: Date().addingTimeInterval(1)).count == 1)
+        } else {
+            _ = try await fixture.approvals.decide(pending[0].id, approve: false, note: "never send data out", now: Date())
         }
+        await #expect(throws: ApprovalError.self) {
+            try await fixture.approvals.decide(pending[0].id, approve: true, note: nil, now: Date())
+        }
+        let finished = try await fixture.runner().run(run.id)
+        #expect(finished.run.state == RunState.succeeded)
+        #expect(fixture.sent.isEmpty)
+        let refusal = fixture.server.requests.last?.body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        #expect(refusal.contains(expire ? "expired without an answer" : "denied by the user: never send data out"))
+        fixture.server.stop()
     }
 
     @Test("autonomy observe refuses every effect without asking")
