@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "HearthMCP",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "HearthSandbox",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Hummingbird", package: "hummingbird"),

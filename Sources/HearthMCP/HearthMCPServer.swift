@@ -84,7 +84,7 @@ public enum HearthMCPServer {
             "additionalProperties": false,
         ]
         return MCP.Tool(
-            name: name, description: description, inputSchema: value(schema),
+            name: name, description: description, inputSchema: MCPValues.value(schema),
             annotations: .init(readOnlyHint: readOnly, destructiveHint: false, openWorldHint: false))
     }
 
@@ -99,7 +99,7 @@ public enum HearthMCPServer {
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: tools) }
         await server.withMethodHandler(CallTool.self) { params in
             do {
-                let result = try await call(params.name, arguments: json(params.arguments ?? [:]), hooks: hooks)
+                let result = try await call(params.name, arguments: MCPValues.json(.object(params.arguments ?? [:])), hooks: hooks)
                 return CallTool.Result(content: [.text(text: result.jsonText, annotations: nil, _meta: nil)], isError: false)
             } catch let error as ToolCallError {
                 return CallTool.Result(content: [.text(text: error.message, annotations: nil, _meta: nil)], isError: true)
@@ -247,15 +247,4 @@ public enum HearthMCPServer {
         return zip(given, expected).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    // MARK: JSON
-
-    static func value(_ json: JSONValue) -> Value {
-        (try? JSONDecoder().decode(Value.self, from: Data(json.jsonText.utf8))) ?? .null
-    }
-
-    static func json(_ arguments: [String: Value]) -> JSONValue {
-        guard let data = try? JSONEncoder().encode(arguments), let parsed = try? JSONValue(parsing: String(decoding: data, as: UTF8.self))
-        else { return [:] }
-        return parsed
-    }
 }

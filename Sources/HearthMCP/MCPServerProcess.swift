@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HearthCore
+import HearthSandbox
 import Synchronization
 
 /// How to reach one external MCP server: a program speaking MCP on stdin/stdout (confined like
@@ -53,7 +54,7 @@ final class MCPServerProcess: Sendable {
 
     init(launch: MCPServerLaunch) throws(MCPClientError) {
         guard let program = launch.command.first else { throw .unusable(server: launch.name, reason: "no command to start") }
-        var executable = program.hasPrefix("/") ? URL(fileURLWithPath: program) : Self.which(program)
+        var executable = program.hasPrefix("/") ? URL(fileURLWithPath: program) : ProgramRunner.locate(program)
         var arguments = Array(launch.command.dropFirst())
         if launch.confined {
             guard let helper = CompanionProgram.locate("hearth-sandbox") else {
@@ -66,10 +67,9 @@ final class MCPServerProcess: Sendable {
             guard let resolved = executable else {
                 throw .unusable(server: launch.name, reason: "\(program) is not an installed program (give its absolute path)")
             }
-            arguments =
-                ["--workspace", launch.workspace.path] + launch.mounts.flatMap { [$0.writable ? "--write" : "--read", $0.url.path] }
-                + launch.read.flatMap { ["--read", $0.path] }
-                + ["--cpu-seconds", "86400", "--isolation", "auto", "--", resolved.path] + arguments
+            arguments = SandboxCommand.arguments(
+                workspace: launch.workspace, mounts: launch.mounts, read: launch.read, cpuSeconds: 86_400, isolation: "auto",
+                command: [resolved.path] + arguments)
             executable = helper
         }
         guard let executable else { throw .unusable(server: launch.name, reason: "\(program) is not an installed program") }
@@ -141,14 +141,6 @@ final class MCPServerProcess: Sendable {
             try? input.close()
             try? output.close()
         }
-    }
-
-    static func which(_ program: String) -> URL? {
-        for directory in ["/usr/local/bin", "/usr/bin", "/bin"] {
-            let candidate = URL(fileURLWithPath: directory).appending(path: program)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
     }
 }
 

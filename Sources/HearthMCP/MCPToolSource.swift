@@ -221,13 +221,17 @@ actor MCPConnection {
     }
 }
 
-/// Hearth's JSON values and the SDK's, through their common JSON text.
+/// Hearth's JSON values and the SDK's, through their common JSON text (for Hearth as a server
+/// and as a client).
 enum MCPValues {
+    static func value(_ json: JSONValue) -> Value {
+        (try? JSONDecoder().decode(Value.self, from: Data(json.jsonText.utf8))) ?? .null
+    }
+
+    /// Tool-call arguments: the members of a JSON object (none for anything else).
     static func object(_ json: JSONValue) -> [String: Value] {
-        guard case .object = json, let decoded = try? JSONDecoder().decode([String: Value].self, from: Data(json.jsonText.utf8)) else {
-            return [:]
-        }
-        return decoded
+        guard case .object(let members) = value(json) else { return [:] }
+        return members
     }
 
     static func json(_ value: Value) -> JSONValue {

@@ -56,23 +56,15 @@ public struct PostgresJournal: EventJournal {
     }
 
     public func events(_ query: EventQuery) async throws -> [Event] {
-        var sql = PostgresQuery(unsafeSQL: "")
         let order = query.newestFirst ? "DESC" : "ASC"
         let limit = max(0, query.limit)
-        switch (query.source, query.kind) {
-        case (nil, nil):
-            sql =
-                "SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event WHERE id > \(query.afterID) ORDER BY id \(unescaped: order) LIMIT \(limit)"
-        case (let source?, nil):
-            sql =
-                "SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event WHERE id > \(query.afterID) AND source = \(source) ORDER BY id \(unescaped: order) LIMIT \(limit)"
-        case (nil, let kind?):
-            sql =
-                "SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event WHERE id > \(query.afterID) AND kind = \(kind) ORDER BY id \(unescaped: order) LIMIT \(limit)"
-        case (let source?, let kind?):
-            sql =
-                "SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event WHERE id > \(query.afterID) AND source = \(source) AND kind = \(kind) ORDER BY id \(unescaped: order) LIMIT \(limit)"
-        }
+        // An absent filter is a NULL bind that matches everything (one statement for all four cases).
+        let sql: PostgresQuery = """
+            SELECT id, source, kind, key, payload, occurredAt, receivedAt, provenance FROM event
+            WHERE id > \(query.afterID) AND (\(query.source)::text IS NULL OR source = \(query.source))
+              AND (\(query.kind)::text IS NULL OR kind = \(query.kind))
+            ORDER BY id \(unescaped: order) LIMIT \(limit)
+            """
         var events: [Event] = []
         let rows = try await database.client.query(sql, logger: database.logger)
         for try await (id, source, kind, key, payload, occurred, received, provenance) in rows.decode(

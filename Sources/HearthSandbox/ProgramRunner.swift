@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HearthCore
 import Synchronization
 
 /// Why an external program could not do its job.
@@ -16,6 +17,21 @@ public enum ProgramError: Error, Sendable, Equatable, CustomStringConvertible {
         case .failed(let program, let status, let stderr):
             "\(program) exited with status \(status)" + (stderr.isEmpty ? "" : ": \(stderr)")
         }
+    }
+}
+
+/// The command line of `hearth-sandbox` (the confinement helper): what the shell tool and
+/// confined MCP servers run through.
+public enum SandboxCommand {
+    /// The helper's arguments to run `command` confined to `workspace`, the declared mounts (each
+    /// writable or not) and the extra readable directories `read`, for at most `cpuSeconds` of CPU.
+    public static func arguments(
+        workspace: URL, mounts: [WorkspaceMount], read: [URL] = [], cpuSeconds: Int, isolation: String, command: [String]
+    ) -> [String] {
+        var arguments = ["--workspace", workspace.path]
+        for mount in mounts { arguments += [mount.writable ? "--write" : "--read", mount.url.path] }
+        for directory in read { arguments += ["--read", directory.path] }
+        return arguments + ["--cpu-seconds", "\(cpuSeconds)", "--isolation", isolation, "--"] + command
     }
 }
 

@@ -47,9 +47,9 @@ public struct ShellTool: Tool {
         do {
             output = try await ProgramRunner.run(
                 executable: helper,
-                arguments: ["--workspace", context.workspace.path]
-                    + context.mounts.flatMap { [$0.writable ? "--write" : "--read", $0.url.path] }
-                    + ["--cpu-seconds", "\(seconds)", "--isolation", isolation.rawValue, "--", "/bin/sh", "-c", command],
+                arguments: SandboxCommand.arguments(
+                    workspace: context.workspace, mounts: context.mounts, cpuSeconds: seconds, isolation: isolation.rawValue,
+                    command: ["/bin/sh", "-c", command]),
                 environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": context.workspace.path],
                 timeout: .seconds(seconds), maxOutput: 1 << 20)
         } catch let error as ProgramError {

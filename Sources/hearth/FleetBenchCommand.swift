@@ -75,7 +75,6 @@ struct FleetBenchCommand: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        let elapsed = ContinuousClock.now - started
-        return Double(events) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Double(events) / (ContinuousClock.now - started).inSeconds
     }
 }

@@ -324,7 +324,7 @@ public struct ChatEngine: Sendable {
                 } catch {
                     outcome = .failure(error)
                 }
-                let milliseconds = Self.milliseconds(since: began)
+                let milliseconds = (ContinuousClock.now - began).inMilliseconds.rounded()
                 switch outcome {
                 case .success(let output):
                     result.calls.append(Self.callRecord(call, ok: true, result: AgentLoop.preview(output.text), milliseconds: milliseconds))
@@ -390,11 +390,6 @@ public struct ChatEngine: Sendable {
     /// One tool call of a turn, as `calls` lists it.
     static func callRecord(_ call: ToolCall, ok: Bool, result: String, milliseconds: Double = 0) -> JSONValue {
         ["tool": .string(call.name), "arguments": call.arguments, "ok": .bool(ok), "result": .string(result), "ms": .number(milliseconds)]
-    }
-
-    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return (Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15).rounded()
     }
 
     /// The turn answered from memory instead of the model, with why.
