@@ -95,6 +95,36 @@ public final class PostgresStore: Sendable {
     /// Stops the pool.
     public func close() { runner.cancel() }
 
+    /// Runs `body` in a transaction on a connection of the pool: committed when it returns,
+    /// rolled back when it throws (its own error is what the caller sees). A connection the server
+    /// closed meanwhile (a transaction ended for idling too long, a restart) is closed on our side
+    /// too, never queried again: postgres-nio 1.33 waits forever for an answer on it.
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: self.logger)
+            do {
+                let value = try await body(connection)
+                try Self.requireOpen(connection)
+                try await connection.query("COMMIT", logger: self.logger)
+                return value
+            } catch {
+                if connection.isClosed {
+                    try? await connection.close()
+                } else {
+                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Refuses to go on with a connection the server closed.
+    static func requireOpen(_ connection: PostgresConnection) throws(PostgresStoreError) {
+        guard !connection.isClosed else {
+            throw .failed("the server closed the connection in the middle of a transaction; nothing of it was committed")
+        }
+    }
+
     private func reachable(within timeout: Duration) async throws(PostgresStoreError) {
         let client = client
         let outcome = await withTaskGroup(of: String?.self) { group in
@@ -131,7 +161,7 @@ public final class PostgresStore: Sendable {
 
     private func migrate() async throws(PostgresStoreError) {
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await transaction { connection in
                 // One Hearth migrates at a time; the others wait here and then find nothing to do.
                 try await connection.query("SELECT pg_advisory_xact_lock(7352001)", logger: self.logger)
                 try await connection.query(
@@ -191,6 +221,58 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX event_source ON event (source, id)",
                 "CREATE INDEX event_kind ON event (kind, id)",
-            ])
+            ]),
+        Migration(
+            name: "v2-work",
+            statements: [
+                // Shared work claimed under leases; the fence rises with every claim.
+                """
+                CREATE TABLE work (
+                    id BIGSERIAL PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    key TEXT NOT NULL UNIQUE,
+                    payload TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending',
+                    holder TEXT,
+                    fence BIGINT NOT NULL DEFAULT 0,
+                    leaseUntil TIMESTAMPTZ,
+                    result TEXT,
+                    createdAt TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+                    doneAt TIMESTAMPTZ
+                )
+                """,
+                "CREATE INDEX work_open ON work (kind, id) WHERE state <> 'done'",
+                // Every claim, for the audit: who held which fence from when.
+                """
+                CREATE TABLE work_claim (
+                    item BIGINT NOT NULL REFERENCES work(id),
+                    fence BIGINT NOT NULL,
+                    holder TEXT NOT NULL,
+                    claimedAt TIMESTAMPTZ NOT NULL,
+                    PRIMARY KEY (item, fence)
+                )
+                """,
+                """
+                CREATE TABLE work_step (
+                    item BIGINT NOT NULL REFERENCES work(id),
+                    number INTEGER NOT NULL,
+                    fence BIGINT NOT NULL,
+                    holder TEXT NOT NULL,
+                    result TEXT NOT NULL,
+                    recordedAt TIMESTAMPTZ NOT NULL,
+                    PRIMARY KEY (item, number)
+                )
+                """,
+                """
+                CREATE TABLE cron_slot (
+                    schedule TEXT NOT NULL,
+                    slot BIGINT NOT NULL,
+                    holder TEXT NOT NULL,
+                    firedAt TIMESTAMPTZ NOT NULL,
+                    result TEXT NOT NULL,
+                    PRIMARY KEY (schedule, slot)
+                )
+                """,
+            ]),
     ]
 }

@@ -21,7 +21,7 @@ public struct PostgresJournal: EventJournal {
         for event in events { try event.validate() }
         let received = Date().millisecondsSince1970
         let logger = database.logger
-        return try await database.client.withTransaction(logger: logger) { connection in
+        return try await database.transaction { connection in
             try await connection.query("LOCK TABLE event IN EXCLUSIVE MODE", logger: logger)
             var outcomes: [AppendOutcome] = []
             for event in events {

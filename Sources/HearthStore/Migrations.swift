@@ -434,6 +434,50 @@ enum Migrations {
                     CREATE INDEX fleet_message_nonce ON fleet_message(nonce, accepted);
                     """)
         }
+        migrator.registerMigration("v16-work") { db in
+            // Work claimed under leases and fences (the same contract as a fleet's PostgreSQL).
+            try db.execute(
+                sql: """
+                    CREATE TABLE work (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        key TEXT NOT NULL UNIQUE,
+                        payload TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending',
+                        holder TEXT,
+                        fence INTEGER NOT NULL DEFAULT 0,
+                        leaseUntil INTEGER,
+                        result TEXT,
+                        createdAt INTEGER NOT NULL,
+                        doneAt INTEGER
+                    );
+                    CREATE INDEX work_open ON work(kind, id) WHERE state <> 'done';
+                    CREATE TABLE work_claim (
+                        item INTEGER NOT NULL REFERENCES work(id),
+                        fence INTEGER NOT NULL,
+                        holder TEXT NOT NULL,
+                        claimedAt INTEGER NOT NULL,
+                        PRIMARY KEY (item, fence)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE work_step (
+                        item INTEGER NOT NULL REFERENCES work(id),
+                        number INTEGER NOT NULL,
+                        fence INTEGER NOT NULL,
+                        holder TEXT NOT NULL,
+                        result TEXT NOT NULL,
+                        recordedAt INTEGER NOT NULL,
+                        PRIMARY KEY (item, number)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE cron_slot (
+                        schedule TEXT NOT NULL,
+                        slot INTEGER NOT NULL,
+                        holder TEXT NOT NULL,
+                        firedAt INTEGER NOT NULL,
+                        result TEXT NOT NULL,
+                        PRIMARY KEY (schedule, slot)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }()
 }
