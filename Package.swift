@@ -197,6 +197,7 @@ let package = Package(
             name: "HearthBench",
             dependencies: [
                 "HearthCore", "HearthAgent", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig", "HearthMemory",
+                "HearthPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -325,7 +326,7 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels",
+                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels", "HearthPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -75,6 +75,11 @@ public final class ChildProcess: Sendable {
         return nil
     }
 
+    /// Returns once stdout has closed and everything written to it has been read.
+    public func drained() async {
+        for await _ in lines {}
+    }
+
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
@@ -94,7 +99,7 @@ public final class ChildProcess: Sendable {
         let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, input: input)
         let status = await child.waitForExit()
         // The readers finish when the pipes close, just after exit; wait for stdout to drain.
-        for await _ in child.lines {}
+        await child.drained()
         return (status, child.standardOutput, child.standardError)
     }
 }

@@ -160,12 +160,29 @@ public struct Configuration: Sendable, Equatable {
 
     /// `[fleet]`: this daemon's identity among others sharing a store.
     public var fleet = Fleet()
+    /// `[store]`: a fleet's shared PostgreSQL (absent: SQLite in the data directory).
+    public var store = Store()
 
     public struct Fleet: Sendable, Equatable {
         /// The name other agents address it by; nil: the host's name.
         public var name: String?
         public var role = "agent"
         public init() {}
+    }
+
+    /// `[store]`: where a fleet's shared records are.
+    public struct Store: Sendable, Equatable {
+        /// `postgresql://USER@HOST:PORT/DATABASE`, never with a password in it.
+        public var url: String?
+        /// A file (mode 0600) holding the PostgreSQL password, when the server asks for one.
+        public var passwordFile: String?
+        public init() {}
+    }
+
+    /// Refuses to run a command on the data directory's SQLite store when `[store] url` names a
+    /// PostgreSQL one: a user who set it must not have their records quietly kept elsewhere.
+    public func requireLocalStore() throws(StoreNotSupported) {
+        if let url = store.url { throw StoreNotSupported(url: url) }
     }
 
     /// `[publish]`: where an approved compliance report goes.
@@ -348,8 +365,26 @@ extension Configuration {
             root,
             known: [
                 "paths", "server", "watcher", "maildir", "cron", "executor", "log", "inference", "budgets", "pricing", "policy", "vault",
-                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry", "mcp", "fleet",
+                "memory", "attention", "git", "metrics", "notify", "chat", "publish", "telemetry", "mcp", "fleet", "store",
             ])
+        if let table = try reader.section("store", in: root) {
+            try reader.checkKeys(table, section: "store", known: ["url", "password_file"])
+            if let url = try reader.nonEmptyString(table, "store", "url") {
+                let parts = URLComponents(string: url)
+                guard let parts, ["postgresql", "postgres"].contains(parts.scheme ?? "") else {
+                    throw ConfigError.invalid(
+                        path: path, line: table["url"]!.line, key: "store.url",
+                        message: "must be postgresql://USER@HOST:PORT/DATABASE (leave [store] out to keep SQLite in the data directory)")
+                }
+                guard parts.password == nil else {
+                    throw ConfigError.invalid(
+                        path: path, line: table["url"]!.line, key: "store.url",
+                        message: "carries a password; keep it out of the config: password_file = \"…\" (a 0600 file)")
+                }
+                config.store.url = url
+            }
+            config.store.passwordFile = try reader.nonEmptyString(table, "store", "password_file")
+        }
         if let table = try reader.section("fleet", in: root) {
             try reader.checkKeys(table, section: "fleet", known: ["name", "role"])
             if let name = try reader.nonEmptyString(table, "fleet", "name") {
@@ -897,5 +932,16 @@ private struct SectionReader {
             previous = current
         }
         return a.isEmpty ? b.count : previous[b.count]
+    }
+}
+
+/// `[store] url` names PostgreSQL, but the daemon and commands do not run on it yet.
+public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvertible {
+    public var url: String
+
+    public var description: String {
+        "[store] url = \"\(url)\": this Hearth keeps the daemon's records (goals, approvals, memory, schedules…) in SQLite only; "
+            + "on PostgreSQL today are the fleet's journal and shared work queue ('hearth bench fleet'). Remove [store] url to run "
+            + "on the data directory's SQLite store"
     }
 }

@@ -50,6 +50,7 @@ final class StartupBoard: Sendable {
 public enum Daemon {
     public static func run(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws {
         let startedAt = Date()
+        try configuration.requireLocalStore()
         // Few arenas: a daemon's threads mostly sleep, and each arena keeps its freed pages.
         _ = hearth_set_malloc_arena_max(2)
         // Metrics first: a metric made before the metrics system is bootstrapped would count nowhere.

@@ -56,6 +56,29 @@ public struct PostgresLocation: Sendable, Equatable {
     }
 }
 
+extension PostgresLocation {
+    /// The password in `[store] password_file`: the file's first line, refused when others may
+    /// read it (with the command that fixes it).
+    public static func password(fromFile path: String) throws(PostgresStoreError) -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let attributes, let data = FileManager.default.contents(atPath: path) else {
+            throw .failed("[store] password_file \(path) cannot be read")
+        }
+        let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0
+        guard mode & 0o077 == 0 else {
+            throw .failed(
+                "[store] password_file \(path) can be read by others (mode \(String(mode, radix: 8))); run 'chmod 600 \(path)' and start again"
+            )
+        }
+        let password = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !password.isEmpty else { throw .failed("[store] password_file \(path) is empty") }
+        return password
+    }
+
+    /// The URL again (it never carries a password).
+    public var url: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+}
+
 /// One PostgreSQL store: a connection pool, its schema brought up to date when opened.
 /// Migrations only ever append; a schema newer than this Hearth knows is refused.
 public final class PostgresStore: Sendable {
@@ -94,6 +117,30 @@ public final class PostgresStore: Sendable {
 
     /// Stops the pool.
     public func close() { runner.cancel() }
+
+    /// Makes a new, empty database named `prefix` and a random suffix on the server at `base`
+    /// (whose user must be allowed to create databases) and returns where it is: benchmarks and
+    /// tests get a store of their own.
+    public static func createDatabase(on base: PostgresLocation, prefix: String, password: String? = nil) async throws -> PostgresLocation {
+        let admin = try await open(base, password: password)
+        defer { admin.close() }
+        let name = "\(prefix)_\(UInt64.random(in: 1...UInt64.max))"
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw PostgresStoreError.failed("a database name is letters, digits and _; \"\(prefix)\" is not")
+        }
+        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: admin.logger)
+        var location = base
+        location.database = name
+        return location
+    }
+
+    /// Drops a database `createDatabase` made, whoever is still connected to it.
+    public static func dropDatabase(_ location: PostgresLocation, on base: PostgresLocation, password: String? = nil) async throws {
+        let admin = try await open(base, password: password)
+        defer { admin.close() }
+        try await admin.client.query(
+            PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(location.database) WITH (FORCE)"), logger: admin.logger)
+    }
 
     /// Runs `body` in a transaction on a connection of the pool: committed when it returns,
     /// rolled back when it throws (its own error is what the caller sees). A connection the server
@@ -238,7 +285,8 @@ enum PostgresSchema {
                     leaseUntil TIMESTAMPTZ,
                     result TEXT,
                     createdAt TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-                    doneAt TIMESTAMPTZ
+                    doneAt TIMESTAMPTZ,
+                    doneFence BIGINT
                 )
                 """,
                 "CREATE INDEX work_open ON work (kind, id) WHERE state <> 'done'",

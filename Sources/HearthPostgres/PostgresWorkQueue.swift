@@ -131,7 +131,7 @@ public struct PostgresWorkQueue: WorkQueue {
         var completed = false
         for try await _ in try await database.client.query(
             """
-            UPDATE work SET state = 'done', result = \(text), doneAt = clock_timestamp(), leaseUntil = NULL
+            UPDATE work SET state = 'done', result = \(text), doneAt = clock_timestamp(), doneFence = fence, leaseUntil = NULL
             WHERE id = \(lease.item) AND fence = \(lease.fence) AND holder = \(lease.holder) AND state = 'claimed' RETURNING id
             """, logger: database.logger
         ).decode(Int64.self) {
@@ -222,7 +222,8 @@ public struct PostgresWorkQueue: WorkQueue {
         guard ContinuousClock.now - started < limit * 0.8 else {
             try? await connection.close()
             throw PostgresStoreError.failed(
-                "a step's effect ran for longer than 80% of its \(limit.leaseMilliseconds) ms limit; its transaction was given up and nothing was recorded")
+                "a step's effect ran for longer than 80% of its \(limit.leaseMilliseconds) ms limit; its transaction was given up and nothing was recorded"
+            )
         }
         try PostgresStore.requireOpen(connection)
         return result

@@ -449,7 +449,8 @@ enum Migrations {
                         leaseUntil INTEGER,
                         result TEXT,
                         createdAt INTEGER NOT NULL,
-                        doneAt INTEGER
+                        doneAt INTEGER,
+                        doneFence INTEGER
                     );
                     CREATE INDEX work_open ON work(kind, id) WHERE state <> 'done';
                     CREATE TABLE work_claim (

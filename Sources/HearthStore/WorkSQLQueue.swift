@@ -67,7 +67,8 @@ public struct WorkSQLQueue: WorkQueue {
     {
         if let recorded = try await database.read({ db in
             try Self.requireCurrent(lease, db)
-            return try String.fetchOne(db, sql: "SELECT result FROM work_step WHERE item = ? AND number = ?", arguments: [lease.item, number])
+            return try String.fetchOne(
+                db, sql: "SELECT result FROM work_step WHERE item = ? AND number = ?", arguments: [lease.item, number])
         }) {
             return Self.json(recorded)
         }
@@ -91,7 +92,7 @@ public struct WorkSQLQueue: WorkQueue {
         try await database.write { db in
             try db.execute(
                 sql: """
-                    UPDATE work SET state = 'done', result = ?, doneAt = ?, leaseUntil = NULL
+                    UPDATE work SET state = 'done', result = ?, doneAt = ?, doneFence = fence, leaseUntil = NULL
                     WHERE id = ? AND fence = ? AND holder = ? AND state = 'claimed'
                     """, arguments: [result.jsonText, Date().millisecondsSince1970, lease.item, lease.fence, lease.holder])
             guard db.changesCount > 0 else { throw WorkQueueError.leaseLost(lease) }

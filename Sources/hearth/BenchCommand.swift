@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             SpineBenchCommand.self, InferenceBenchCommand.self, MemoryBenchCommand.self, AuditBenchCommand.self, LoopBenchCommand.self,
             AttentionBenchCommand.self, ChatBenchCommand.self, EmbedBenchCommand.self, DashboardBenchCommand.self,
-            ComplianceBenchCommand.self, FleetBenchCommand.self,
+            ComplianceBenchCommand.self, FleetBenchCommand.self, FleetWorkerCommand.self,
         ])
 }
 

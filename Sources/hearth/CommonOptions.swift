@@ -39,12 +39,14 @@ struct HearthContext {
 
     /// Opens the database for writing, creating the data dir (and token) if needed.
     func openForWriting() throws -> HearthDatabase {
+        try configuration.requireLocalStore()
         try DataDirectory.prepare(paths)
         return try HearthDatabase.open(at: paths.database)
     }
 
     /// Opens the database for reading; `nil` when Hearth was never set up here.
     func openForReading() throws -> HearthDatabase? {
+        try configuration.requireLocalStore()
         guard FileManager.default.fileExists(atPath: paths.database.path) else { return nil }
         return try HearthDatabase.open(at: paths.database)
     }

@@ -1,65 +1,139 @@
 import ArgumentParser
 import Foundation
+import HearthBench
+import HearthConfig
 import HearthCore
 import HearthPostgres
 import HearthStore
-import PostgresNIO
 
 struct FleetBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
-        abstract: "Durable journal appends/s on PostgreSQL with 1, 2 and 4 writers, beside single-node SQLite in the same run.",
+        abstract:
+            "A fleet on PostgreSQL: durable events/s and goal claims/s with 1, 2 and 4 writers beside SQLite; --crash N kills workers.",
         discussion: """
-            Each writer appends one event per transaction (committed before the next: what an acknowledged event costs). \
-            The writers are concurrent connections of this process standing in for daemons; each figure uses a fresh \
-            database created on the server named by --store (its user must be allowed to create databases). The server's \
-            own durability settings apply: measure against a cluster with fsync on (scripts/test-postgres start --durable).
+            Without --crash: each writer appends one event per transaction (committed before the next: what an \
+            acknowledged event costs), and each claimer claims one goal under a lease and completes it (two commits). The \
+            writers and claimers are concurrent connections of this process standing in for daemons; each figure uses a fresh \
+            database on the server named by --store (its user must be allowed to create databases). The server's own \
+            durability settings apply: measure against a cluster with fsync on (scripts/test-postgres start --durable).
+
+            With --crash N: three 'hearth bench fleet-worker' processes share a fresh database; goals with effect steps are \
+            queued while the workers append events and fire cron slots, and N times one worker is SIGKILLed (one time in six \
+            after being paused past its lease with SIGSTOP) and restarted. Then: every acknowledged event stored once, every \
+            goal finished, every effect once, each cron slot once, nothing recorded under a lost lease. Exit status 1 if not.
             """)
 
-    @Option(help: "The PostgreSQL server: postgresql://USER@HOST:PORT/DATABASE.")
-    var store: String
+    @OptionGroup var common: CommonOptions
 
-    @Option(help: "Events appended per figure.")
+    @Option(help: "The PostgreSQL server: postgresql://USER@HOST:PORT/DATABASE. Default: the config's [store] url.")
+    var store: String?
+
+    @Option(help: "Events appended, and goals claimed, per figure.")
     var events = 2_000
 
-    @Flag(help: "Print JSON: {events, sqlite: {writers: events_per_s}, postgres: {writers: events_per_s}}.")
+    @Option(help: "Kill a worker this many times (the fleet crash harness) instead of measuring rates.")
+    var crash: Int?
+
+    @Option(help: "Goals the crash harness queues (each with three effect steps).")
+    var goals = 200
+
+    @Option(help: "The crash harness's seed (replays a run's kill schedule).")
+    var seed: UInt64?
+
+    @Flag(help: "Print JSON.")
     var json = false
 
     func run() async throws {
+        let context = try common.load()
+        guard let url = store ?? context.configuration.store.url else {
+            throw CLIError.usage("name the PostgreSQL server: --store postgresql://USER@HOST:PORT/DATABASE, or [store] url in the config")
+        }
+        let base = try PostgresLocation.parse(url)
+        let password = try context.configuration.store.passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
+        if let crash {
+            try await runCrash(kills: crash, base: base, password: password, passwordFile: context.configuration.store.passwordFile)
+            return
+        }
         guard (100...1_000_000).contains(events) else { throw CLIError.usage("--events must be 100 to 1000000") }
-        let base = try PostgresLocation.parse(store)
-        var sqlite: [Int: Double] = [:]
-        var postgres: [Int: Double] = [:]
+        var appends: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
+        var claims: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         for writers in [1, 2, 4] {
             let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let database = try HearthDatabase.open(at: directory.appending(path: "hearth.sqlite"))
-            sqlite[writers] = try await Self.rate(JournalStore(database: database), writers: writers, events: events)
-            if !json { print("sqlite    \(writers) writer(s): \(Int(sqlite[writers]!)) events/s") }
+            appends["sqlite"]![writers] = try await Self.appendRate(JournalStore(database: database), writers: writers, events: events)
+            claims["sqlite"]![writers] = try await Self.claimRate(WorkSQLQueue(database: database), claimers: writers, goals: events)
 
-            let admin = try await PostgresStore.open(base)
-            let name = "hearth_bench_\(UInt32.random(in: 0...UInt32.max))"
-            try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-            var location = base
-            location.database = name
-            let shared = try await PostgresStore.open(location)
-            postgres[writers] = try await Self.rate(PostgresJournal(database: shared), writers: writers, events: events)
+            let location = try await PostgresStore.createDatabase(on: base, prefix: "hearth_bench", password: password)
+            let shared = try await PostgresStore.open(location, password: password)
+            appends["postgres"]![writers] = try await Self.appendRate(PostgresJournal(database: shared), writers: writers, events: events)
+            claims["postgres"]![writers] = try await Self.claimRate(PostgresWorkQueue(database: shared), claimers: writers, goals: events)
             shared.close()
-            try await admin.client.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)"))
-            admin.close()
-            if !json { print("postgres  \(writers) writer(s): \(Int(postgres[writers]!)) events/s") }
+            try await PostgresStore.dropDatabase(location, on: base, password: password)
+            if !json {
+                for backend in ["sqlite", "postgres"] {
+                    print(
+                        "\(backend.padding(toLength: 9, withPad: " ", startingAt: 0)) \(writers) writer(s): \(Int(appends[backend]![writers]!)) events/s"
+                            + "   \(writers) claimer(s): \(Int(claims[backend]![writers]!)) goal claims/s")
+                }
+            }
         }
         if json {
             func object(_ figures: [Int: Double]) -> JSONValue {
                 .object(Dictionary(uniqueKeysWithValues: figures.map { ("\($0.key)", .number($0.value.rounded())) }))
             }
-            printJSON(["events": .number(Double(events)), "sqlite": object(sqlite), "postgres": object(postgres)])
+            printJSON([
+                "events": .number(Double(events)),
+                "sqlite": object(appends["sqlite"]!), "postgres": object(appends["postgres"]!),
+                "claims": ["sqlite": object(claims["sqlite"]!), "postgres": object(claims["postgres"]!)],
+            ])
+        } else {
+            let pg = claims["postgres"]!
+            print(
+                String(format: "goal claims on PostgreSQL: ×%.2f from 1 to 2 claimers, ×%.2f from 1 to 4", pg[2]! / pg[1]!, pg[4]! / pg[1]!)
+            )
         }
     }
 
+    func runCrash(kills: Int, base: PostgresLocation, password: String?, passwordFile: String?) async throws {
+        guard (1...100_000).contains(kills) else { throw CLIError.usage("--crash must be 1 to 100000") }
+        guard (1...100_000).contains(goals) else { throw CLIError.usage("--goals must be 1 to 100000") }
+        let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-crash-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = FleetCrashHarness.Options(
+            kills: kills, seed: seed ?? CrashHarness.freshSeed(), store: base, goals: goals, directory: directory)
+        options.password = password
+        options.passwordFile = passwordFile
+        let json = json
+        let report = try await FleetCrashHarness(options: options).run { line in
+            if !json { print(line) }
+        }
+        if json {
+            printJSON(try JSONValue(parsing: JSONEncoder().encode(report)))
+        } else {
+            print(Self.render(report))
+        }
+        if !report.passed { throw ExitCode(1) }
+    }
+
+    static func render(_ report: FleetCrashHarness.Report) -> String {
+        func list(_ items: [String]) -> String { items.isEmpty ? "0" : "\(items.count) (\(items.prefix(5).joined(separator: ", ")))" }
+        return """
+            fleet crash harness, seed \(report.seed): \(report.kills) SIGKILLs (\(report.pauses) after a pause past the lease), \
+            \(String(format: "%.0f", report.seconds)) s
+              goals finished        \(report.goalsDone) of \(report.goals) (\(report.takeovers) taken over from another worker)
+              events acknowledged   \(report.acknowledgedEvents); lost \(list(report.lostEvents)), duplicated \(report.duplicatedEvents)
+              effect lines          \(report.effectLines); missing \(list(report.missingEffects)), duplicated \(list(report.duplicatedEffects))
+              cron slots fired      \(report.cronSlots); fired twice \(list(report.duplicatedSlots)), without effect \(list(report.slotsWithoutEffect))
+              lost leases           \(report.fencedOut) refusals; steps recorded under one \(report.stepsUnderLostLease), goals completed under one \(report.completedUnderLostLease)
+            \(report.passed ? "PASSED" : "FAILED")
+            """
+    }
+
     /// Events per second for `writers` concurrent appenders sharing `events`.
-    static func rate(_ journal: any EventJournal, writers: Int, events: Int) async throws -> Double {
+    static func appendRate(_ journal: any EventJournal, writers: Int, events: Int) async throws -> Double {
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<writers {
@@ -76,5 +150,27 @@ struct FleetBenchCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         return Double(events) / (ContinuousClock.now - started).inSeconds
+    }
+
+    /// Goals claimed and completed per second by `claimers` concurrent claimers sharing `goals`.
+    static func claimRate(_ queue: any WorkQueue, claimers: Int, goals: Int) async throws -> Double {
+        for start in stride(from: 0, to: goals, by: 500) {
+            _ = try await queue.enqueue(
+                (start..<min(goals, start + 500)).map { NewWork(kind: "goal", key: "goal-\($0)", payload: ["n": .number(Double($0))]) })
+        }
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for claimer in 0..<claimers {
+                group.addTask {
+                    while let work = try await queue.claim(kind: "goal", holder: "bench-\(claimer)", lease: .seconds(60), limit: 1).first {
+                        try await queue.complete(work.lease, result: .null)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let done = try await queue.counts(kind: "goal").done
+        guard done == goals else { throw CLIError.usage("the claim benchmark finished \(done) of \(goals) goals") }
+        return Double(goals) / (ContinuousClock.now - started).inSeconds
     }
 }

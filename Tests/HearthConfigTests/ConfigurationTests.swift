@@ -66,6 +66,9 @@ struct ConfigurationTests {
             ("[memory]\nvectors = 1", "c.toml:2: memory.vectors: expected true or false, found an integer"),
             ("[memory]\nmax_records = 10", "c.toml:2: memory.max_records: 10 is out of range; use 1000 to 100000000"),
             ("[memory]\nextraction_batch = 0", "c.toml:2: memory.extraction_batch: 0 is out of range; use 1 to 64"),
+            ("[store]\nurl = \"mysql://a@b/c\"", "c.toml:2: store.url: must be postgresql://USER@HOST:PORT/DATABASE"),
+            ("[store]\n\nurl = \"postgresql://a:hunter2@b/c\"", "c.toml:3: store.url: carries a password; keep it out of the config"),
+            ("[store]\npassword = \"x\"", "c.toml:2: store.password: unknown key"),
         ])
     func invalid(text: String, expected: String) {
         #expect {
@@ -73,6 +76,17 @@ struct ConfigurationTests {
         } throws: { error in
             String(describing: error).hasPrefix(expected)
         }
+    }
+
+    @Test("[store] names a fleet's PostgreSQL and a password file; without it the store stays SQLite")
+    func store() throws {
+        #expect(try Configuration.parse("", path: "c.toml").store == Configuration.Store())
+        let config = try Configuration.parse(
+            "[store]\nurl = \"postgresql://hearth@db.lan:5433/fleet\"\npassword_file = \"/etc/hearth/pg\"", path: "c.toml")
+        #expect(config.store.url == "postgresql://hearth@db.lan:5433/fleet" && config.store.passwordFile == "/etc/hearth/pg")
+        // The daemon and commands do not run on PostgreSQL yet: they say so rather than keep records elsewhere.
+        #expect(throws: StoreNotSupported(url: "postgresql://hearth@db.lan:5433/fleet")) { try config.requireLocalStore() }
+        #expect("\(StoreNotSupported(url: "u"))".contains("Remove [store] url"))
     }
 
     @Test("an unreadable or non-UTF-8 file is a clear error")

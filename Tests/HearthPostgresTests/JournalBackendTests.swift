@@ -14,13 +14,7 @@ enum TestPostgres {
     /// A new, empty database on the test cluster.
     static func freshDatabase() async throws -> PostgresStore {
         let base = try PostgresLocation.parse(try #require(url, "HEARTH_TEST_POSTGRES_URL is not set: run the tests with scripts/test"))
-        let admin = try await PostgresStore.open(base)
-        let name = "t\(UInt64.random(in: 1...UInt64.max))"
-        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
-        admin.close()
-        var location = base
-        location.database = name
-        return try await PostgresStore.open(location)
+        return try await PostgresStore.open(try await PostgresStore.createDatabase(on: base, prefix: "t"))
     }
 }
 
@@ -112,6 +106,22 @@ struct PostgresBadInputTests {
             #expect(throws: PostgresStoreError.self, "\(bad)") { try PostgresLocation.parse(bad) }
         }
         #expect("\(PostgresStoreError.badURL("x", reason: "r"))".contains("postgresql://USER@HOST:PORT/DATABASE"))
+    }
+
+    @Test("a password file others can read is refused with the chmod that fixes it; a 0600 one is read")
+    func passwordFile() throws {
+        let directory = try TemporaryDirectory(prefix: "pgpass")
+        let file = directory.appending("pg-password")
+        try Data("s3cret\nignored\n".utf8).write(to: file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+        #expect {
+            try PostgresLocation.password(fromFile: file.path)
+        } throws: { error in
+            "\(error)".contains("can be read by others (mode 644); run 'chmod 600 \(file.path)'")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        #expect(try PostgresLocation.password(fromFile: file.path) == "s3cret")
+        #expect(throws: PostgresStoreError.self) { try PostgresLocation.password(fromFile: directory.appending("missing").path) }
     }
 
     @Test("an unreachable server is a clear error naming the host and what to check")

@@ -27,7 +27,8 @@ struct WorkQueueBackendTests {
         range.map { NewWork(kind: "goal", key: "goal-\($0)", payload: ["n": .number(Double($0))]) }
     }
 
-    @Test("claims skip what another holder has, steps are recorded once, a duplicate key is stored once", arguments: JournalBackend.allCases)
+    @Test(
+        "claims skip what another holder has, steps are recorded once, a duplicate key is stored once", arguments: JournalBackend.allCases)
     func conformance(_ backend: JournalBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (queue, close) = try await backend.makeQueue()
@@ -97,7 +98,9 @@ struct WorkQueueBackendTests {
         #expect("\(WorkQueueError.leaseLost(old.lease))".contains("paused lost its lease on work item"))
     }
 
-    @Test("claimers racing on one queue: every item claimed once; one cron slot fired once among racing firers", arguments: JournalBackend.allCases)
+    @Test(
+        "claimers racing on one queue: every item claimed once; one cron slot fired once among racing firers",
+        arguments: JournalBackend.allCases)
     func racing(_ backend: JournalBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (queue, close) = try await backend.makeQueue()
@@ -131,7 +134,9 @@ struct WorkQueueBackendTests {
         if backend == .postgres { #expect(effects.value == 1, "the slot's effect ran once") }
     }
 
-    @Test("PostgreSQL: a holder stopped inside a step longer than its limit has its transaction ended; nothing is recorded and the item is free")
+    @Test(
+        "PostgreSQL: a holder stopped inside a step longer than its limit has its transaction ended; nothing is recorded and the item is free"
+    )
     func stoppedInsideStep() async throws {
         try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
         let database = try await TestPostgres.freshDatabase()
@@ -164,4 +169,3 @@ private final class Keys: Sendable {
 extension Array {
     fileprivate var nilIfEmpty: Self? { isEmpty ? nil : self }
 }
-

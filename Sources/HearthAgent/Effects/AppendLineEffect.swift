@@ -46,6 +46,11 @@ public struct AppendLineEffect: Effect {
         let tag = "[hearth:\(context.idempotencyKey)]"
         let fd = try WorkspacePath.open(path, in: context.workspace, flags: O_RDWR | O_APPEND | O_CREAT)
         defer { close(fd) }
+        // Look and append under an exclusive lock: two processes doing the same step (daemons of
+        // a fleet, one of which lost its lease mid-step) cannot both miss the tag and both append.
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw WorkspaceError.io(path: path, code: errno, action: "lock") }
+        }
         if isIdempotent(arguments), try Self.contains(Array(tag.utf8), fd: fd, path: path) {
             return ["path": .string(path), "appended": false, "reason": "line already present"]
         }
