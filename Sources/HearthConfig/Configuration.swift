@@ -939,6 +939,10 @@ private struct SectionReader {
 public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvertible {
     public var url: String
 
+    public init(url: String) {
+        self.url = url
+    }
+
     public var description: String {
         "[store] url = \"\(url)\": this Hearth keeps the daemon's records (goals, approvals, memory, schedules…) in SQLite only; "
             + "on PostgreSQL today are the fleet's journal and shared work queue ('hearth bench fleet'). Remove [store] url to run "
