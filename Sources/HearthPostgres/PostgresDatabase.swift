@@ -322,5 +322,11 @@ enum PostgresSchema {
                 )
                 """,
             ]),
+        Migration(
+            name: "v3-journal-cursor",
+            statements: [
+                // How far each follower of the journal has read and handled, kept across restarts.
+                "CREATE TABLE journal_cursor (follower TEXT PRIMARY KEY, position BIGINT NOT NULL, updatedAt TIMESTAMPTZ NOT NULL)"
+            ]),
     ]
 }

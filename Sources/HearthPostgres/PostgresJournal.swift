@@ -51,6 +51,10 @@ public struct PostgresJournal: EventJournal {
                 }
                 outcomes.append(AppendOutcome(id: inserted, duplicate: false))
             }
+            // Delivered to followers when (and only if) this transaction commits.
+            if outcomes.contains(where: { !$0.duplicate }) {
+                try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+            }
             return outcomes
         }
     }
@@ -88,5 +92,112 @@ public struct PostgresJournal: EventJournal {
             for try await key in rows.decode(String.self) { found.insert(key) }
         }
         return found
+    }
+
+    /// The LISTEN/NOTIFY channel an append signals on.
+    static let channel = "hearth_event"
+
+    /// Follows the journal as `follower`: hands every committed event to `handle`, in order, in
+    /// batches of at most `batch`, and records how far it got in the store after each batch, so a
+    /// follower that restarts (or reconnects) resumes exactly there. A notification wakes it at
+    /// each commit; it also looks every `poll`, so a notification lost with a connection delays
+    /// events, never loses them. A batch handled just before a crash is handed over again:
+    /// `handle` must be idempotent by event id. The store being unreachable pauses following
+    /// (retried with backoff up to 10 s); an error thrown by `handle` ends it. Runs until cancelled.
+    public func follow(
+        as follower: String, batch: Int = 500, poll: Duration = .seconds(5), handle: @escaping @Sendable ([Event]) async throws -> Void
+    ) async throws {
+        let database = database
+        let (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var delay = Duration.milliseconds(250)
+                while !Task.isCancelled {
+                    do {
+                        try await database.client.withConnection { connection in
+                            try await connection.listen(on: Self.channel) { notifications in
+                                // Listening from here on: whatever committed before is caught up now.
+                                waker.yield()
+                                delay = .milliseconds(250)
+                                for try await _ in notifications { waker.yield() }
+                            }
+                        }
+                    } catch {
+                        if Task.isCancelled { return }
+                        database.logger.warning("journal follower \(follower): listening stopped: \(PostgresStore.explain(error))")
+                    }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(10))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: poll)
+                    waker.yield()
+                }
+            }
+            group.addTask {
+                var position: Int64?
+                var delay = Duration.milliseconds(250)
+                for await _ in wake {
+                    do {
+                        var at: Int64
+                        if let position {
+                            at = position
+                        } else {
+                            at = try await self.cursor(of: follower)
+                        }
+                        while true {
+                            let events = try await self.events(EventQuery(afterID: at, limit: max(1, batch)))
+                            guard let last = events.last else { break }
+                            do {
+                                try await handle(events)
+                            } catch {
+                                throw FollowerError(underlying: error)
+                            }
+                            at = last.id
+                            try await self.save(cursor: at, of: follower)
+                            position = at
+                            if events.count < batch { break }
+                        }
+                        delay = .milliseconds(250)
+                    } catch let error as FollowerError {
+                        throw error.underlying
+                    } catch {
+                        if Task.isCancelled { return }
+                        database.logger.warning("journal follower \(follower): reading paused: \(PostgresStore.explain(error))")
+                        try? await Task.sleep(for: delay)
+                        delay = min(delay * 2, .seconds(10))
+                        waker.yield()
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// How far `follower` has handled the journal (0: from the start).
+    public func cursor(of follower: String) async throws -> Int64 {
+        var position: Int64 = 0
+        for try await value in try await database.client.query(
+            "SELECT position FROM journal_cursor WHERE follower = \(follower)", logger: database.logger
+        ).decode(Int64.self) {
+            position = value
+        }
+        return position
+    }
+
+    func save(cursor position: Int64, of follower: String) async throws {
+        try await database.client.query(
+            """
+            INSERT INTO journal_cursor (follower, position, updatedAt) VALUES (\(follower), \(position), clock_timestamp())
+            ON CONFLICT (follower) DO UPDATE SET position = excluded.position, updatedAt = excluded.updatedAt
+            """, logger: database.logger)
+    }
+
+    /// An error from the follower's own handler, kept apart from the store's.
+    struct FollowerError: Error {
+        var underlying: any Error
     }
 }

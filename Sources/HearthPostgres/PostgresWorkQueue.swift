@@ -48,45 +48,36 @@ public struct PostgresWorkQueue: WorkQueue {
     public func claim(kind: String, holder: String, lease: Duration, limit: Int) async throws -> [ClaimedWork] {
         guard limit > 0 else { return [] }
         let seconds = Double(lease.leaseMilliseconds) / 1000
-        let logger = database.logger
-        return try await database.transaction { connection in
-            var claimed: [ClaimedWork] = []
-            // Rows another daemon holds locked are skipped, not waited for; an expired lease is
-            // claimable and the new claim's fence is higher than the old holder's.
-            let rows = try await connection.query(
-                """
-                WITH picked AS (
-                    SELECT id FROM work
-                    WHERE kind = \(kind) AND (state = 'pending' OR (state = 'claimed' AND leaseUntil < clock_timestamp()))
-                    ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+        // One statement, so one round trip and its own transaction: rows another daemon holds
+        // locked are skipped, not waited for; an expired lease is claimable, and the new claim's
+        // fence is higher than the old holder's; the claim is logged; the steps done come along.
+        let rows = try await database.client.query(
+            """
+            WITH picked AS (
+                SELECT id FROM work
+                WHERE kind = \(kind) AND (state = 'pending' OR (state = 'claimed' AND leaseUntil < clock_timestamp()))
+                ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED),
+            claimed AS (
                 UPDATE work w SET state = 'claimed', holder = \(holder), fence = w.fence + 1,
                     leaseUntil = clock_timestamp() + make_interval(secs => \(seconds))
                 FROM picked WHERE w.id = picked.id
-                RETURNING w.id, w.key, w.payload, w.fence
-                """, logger: logger)
-            for try await (id, key, payload, fence) in rows.decode((Int64, String, String, Int64).self) {
+                RETURNING w.id, w.key, w.payload, w.fence),
+            logged AS (
+                INSERT INTO work_claim (item, fence, holder, claimedAt) SELECT id, fence, \(holder), clock_timestamp() FROM claimed)
+            SELECT c.id, c.key, c.payload, c.fence, s.number, s.result
+            FROM claimed c LEFT JOIN work_step s ON s.item = c.id ORDER BY c.id
+            """, logger: database.logger)
+        var claimed: [ClaimedWork] = []
+        for try await (id, key, payload, fence, number, result) in rows.decode((Int64, String, String, Int64, Int?, String?).self) {
+            if claimed.last?.item.id != id {
                 claimed.append(
                     ClaimedWork(
                         item: WorkItem(id: id, kind: kind, key: key, payload: Self.json(payload), state: "claimed"),
                         lease: Lease(item: id, holder: holder, fence: fence)))
             }
-            guard !claimed.isEmpty else { return [] }
-            let ids = claimed.map(\.item.id)
-            let fences = claimed.map(\.lease.fence)
-            try await connection.query(
-                """
-                INSERT INTO work_claim (item, fence, holder, claimedAt)
-                SELECT item, fence, \(holder), clock_timestamp() FROM unnest(\(ids)::bigint[], \(fences)::bigint[]) AS c(item, fence)
-                """, logger: logger)
-            let steps = try await connection.query(
-                "SELECT item, number, result FROM work_step WHERE item = ANY(\(ids))", logger: logger)
-            for try await (item, number, result) in steps.decode((Int64, Int, String).self) {
-                if let index = claimed.firstIndex(where: { $0.item.id == item }) {
-                    claimed[index].item.stepsDone[number] = Self.json(result)
-                }
-            }
-            return claimed.sorted { $0.item.id < $1.item.id }
+            if let number, let result { claimed[claimed.count - 1].item.stepsDone[number] = Self.json(result) }
         }
+        return claimed
     }
 
     public func renew(_ lease: Lease, for duration: Duration) async throws {

@@ -4,6 +4,7 @@ import HearthPostgres
 import HearthStore
 import HearthTesting
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// A throwaway PostgreSQL cluster for these tests: `scripts/test` starts one on a loopback port
@@ -150,5 +151,79 @@ struct PostgresBadInputTests {
         } catch {
             #expect("\(error)".contains("written by a newer Hearth (schema 999"), "\(error)")
         }
+    }
+}
+
+@Suite("PostgreSQL: following the journal", .timeLimit(.minutes(2)))
+struct JournalFollowerTests {
+    /// Event ids a follower was handed, in order.
+    final class Handed: Sendable {
+        private let ids = Mutex<[Int64]>([])
+        func add(_ events: [Event]) { ids.withLock { $0 += events.map(\.id) } }
+        var all: [Int64] { ids.withLock { $0 } }
+    }
+
+    func append(_ journal: PostgresJournal, _ range: Range<Int>) async throws {
+        for index in range {
+            _ = try await journal.append([
+                NewEvent(
+                    source: "webhook", kind: "note", key: "e\(index)", payload: ["n": .number(Double(index))], occurredAt: Date(),
+                    provenance: .trusted)
+            ])
+        }
+    }
+
+    func follow(_ journal: PostgresJournal, into handed: Handed) -> Task<Void, any Error> {
+        Task { try await journal.follow(as: "index", batch: 3, poll: .milliseconds(300)) { handed.add($0) } }
+    }
+
+    @Test(
+        "another daemon's follower gets every committed event once, in order, resumes from its durable cursor, and outlives its connection")
+    func follows() async throws {
+        try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let writerStore = try await TestPostgres.freshDatabase()
+        defer { writerStore.close() }
+        let readerStore = try await PostgresStore.open(writerStore.location)
+        defer { readerStore.close() }
+        let writer = PostgresJournal(database: writerStore)
+        let reader = PostgresJournal(database: readerStore)
+        try await append(writer, 0..<5)
+
+        let first = Handed()
+        let following = follow(reader, into: first)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.append(writer, 5..<10) }
+            group.addTask { try await self.append(writer, 10..<14) }
+            try await group.waitForAll()
+        }
+        try await waitUntil("the follower has all 14 events") { first.all.count >= 14 }
+        following.cancel()
+        _ = await following.result
+        #expect(first.all == Array(1...14))
+        #expect(try await reader.cursor(of: "index") == 14)
+
+        // Appended while no follower runs; a new one resumes after its cursor.
+        try await append(writer, 14..<17)
+        let second = Handed()
+        let resumed = follow(reader, into: second)
+        try await waitUntil("the restarted follower has caught up") { second.all.count >= 3 }
+        #expect(second.all == [15, 16, 17])
+
+        // The server ends the follower's listening connection: it carries on.
+        try await writerStore.client.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
+        try await append(writer, 17..<19)
+        try await waitUntil("the follower has the events appended after its connection was ended") { second.all.count >= 5 }
+        resumed.cancel()
+        _ = await resumed.result
+        #expect(second.all == [15, 16, 17, 18, 19])
+
+        // A handler's own error ends following (its cursor stays before the failed batch).
+        try await append(writer, 19..<20)
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await reader.follow(as: "index", poll: .milliseconds(300)) { _ in throw Refused() }
+        }
+        #expect(try await reader.cursor(of: "index") == 19)
     }
 }
