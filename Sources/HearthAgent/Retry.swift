@@ -1,3 +1,4 @@
+import HearthCore
 import Logging
 import ServiceLifecycle
 
@@ -13,14 +14,14 @@ func retryUntilDurable<T: Sendable>(
     _ what: String, logger: Logger, initialDelay: Duration = .milliseconds(250), maximumDelay: Duration = .seconds(30),
     untilShutdown: Bool = true, _ body: () async throws -> T
 ) async -> T? {
-    var delay = initialDelay
+    var backoff = Backoff(initial: initialDelay, maximum: maximumDelay)
     while !Task.isCancelled && !(untilShutdown && Task.isShuttingDownGracefully) {
         do {
             return try await body()
         } catch {
+            let delay = backoff.next()
             logger.error("cannot \(what): \(error); retrying in \(delay)")
             try? await Task.sleep(for: delay)
-            delay = min(delay * 2, maximumDelay)
         }
     }
     return nil

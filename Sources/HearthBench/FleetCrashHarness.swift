@@ -25,6 +25,9 @@ public struct FleetCrashHarness: Sendable {
         public var leaseMilliseconds = 1_000
         /// How long a worker works before each effect step (standing in for a model's turn), so kills land mid-goal.
         public var stepMilliseconds = 150
+        /// Takes the store away for a while halfway through (the server crashed and restarted):
+        /// the workers must pause, reconnect and lose nothing they acknowledged.
+        public var outage: (@Sendable () async throws -> Void)?
         /// The PostgreSQL password, and the 0600 file the workers read it from, when the server asks for one.
         public var password: String?
         public var passwordFile: String?
@@ -63,6 +66,11 @@ public struct FleetCrashHarness: Sendable {
         public var completedUnderLostLease = 0
         /// Takeovers: claims of an item someone had claimed before.
         public var takeovers = 0
+        /// Times a worker found the store unreachable and paused (an outage makes them).
+        public var storeLost = 0
+        public var outages = 0
+        /// Events stored after the store came back (the workers reconnected and went on).
+        public var eventsAfterOutage = 0
         /// Times a worker's step or completion was refused because it had lost its lease.
         public var fencedOut = 0
         public var seconds = 0.0
@@ -113,6 +121,7 @@ public struct FleetCrashHarness: Sendable {
         var workers = try (0..<options.workers).map { try Worker(name: "w\($0)", options: options, store: location, effects: effects) }
         var finished: [Worker] = []
         var queued = 0
+        var outageMark: Int?
         func enqueue(upTo count: Int) async throws {
             guard count > queued else { return }
             _ = try await queue.enqueue(
@@ -122,6 +131,12 @@ public struct FleetCrashHarness: Sendable {
         // Goals arrive through the first 80% of the kills, so kills land on goal work throughout.
         let arrivalRounds = max(1, options.kills * 4 / 5)
         for round in 0..<options.kills {
+            if round == options.kills / 2, let outage = options.outage {
+                progress("the store goes away and comes back")
+                try await outage()
+                report.outages += 1
+                outageMark = try await count(database, "SELECT COALESCE(max(id), 0) FROM event")
+            }
             try await enqueue(upTo: min(options.goals, options.goals * (round + 1) / arrivalRounds))
             try await Task.sleep(for: .milliseconds(Int(50 + random.next() % 250)))
             let index = Int(random.next() % UInt64(workers.count))
@@ -161,6 +176,7 @@ public struct FleetCrashHarness: Sendable {
         }
         for worker in finished { await worker.process.drained() }
         try await check(&report, database: database, workers: finished, effects: effects)
+        if let outageMark { report.eventsAfterOutage = try await count(database, "SELECT count(*) FROM event WHERE id > \(outageMark)") }
         report.seconds = (ContinuousClock.now - started).inSeconds
         try? await PostgresStore.dropDatabase(location, on: options.store, password: options.password)
         return report
@@ -172,6 +188,7 @@ public struct FleetCrashHarness: Sendable {
             for line in worker.process.standardOutput.split(separator: "\n") {
                 if line.hasPrefix("ACK ") { acknowledged.append(String(line.dropFirst(4))) }
                 if line.hasPrefix("FENCED ") { report.fencedOut += 1 }
+                if line.hasPrefix("STORE-LOST ") { report.storeLost += 1 }
             }
         }
         report.acknowledgedEvents = acknowledged.count

@@ -96,6 +96,7 @@ public struct PostgresJournal: EventJournal {
 
     /// The LISTEN/NOTIFY channel an append signals on.
     static let channel = "hearth_event"
+    static let backoff = Backoff(initial: .milliseconds(250), maximum: .seconds(10))
 
     /// Follows the journal as `follower`: hands every committed event to `handle`, in order, in
     /// batches of at most `batch`, and records how far it got in the store after each batch, so a
@@ -111,14 +112,14 @@ public struct PostgresJournal: EventJournal {
         let (wake, waker) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                var delay = Duration.milliseconds(250)
+                var backoff = Self.backoff
                 while !Task.isCancelled {
                     do {
                         try await database.client.withConnection { connection in
                             try await connection.listen(on: Self.channel) { notifications in
                                 // Listening from here on: whatever committed before is caught up now.
                                 waker.yield()
-                                delay = .milliseconds(250)
+                                backoff = Self.backoff
                                 for try await _ in notifications { waker.yield() }
                             }
                         }
@@ -126,8 +127,7 @@ public struct PostgresJournal: EventJournal {
                         if Task.isCancelled { return }
                         database.logger.warning("journal follower \(follower): listening stopped: \(PostgresStore.explain(error))")
                     }
-                    try? await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(10))
+                    try? await Task.sleep(for: backoff.next())
                 }
             }
             group.addTask {
@@ -138,7 +138,7 @@ public struct PostgresJournal: EventJournal {
             }
             group.addTask {
                 var position: Int64?
-                var delay = Duration.milliseconds(250)
+                var backoff = Self.backoff
                 for await _ in wake {
                     do {
                         var at: Int64
@@ -160,14 +160,13 @@ public struct PostgresJournal: EventJournal {
                             position = at
                             if events.count < batch { break }
                         }
-                        delay = .milliseconds(250)
+                        backoff = Self.backoff
                     } catch let error as FollowerError {
                         throw error.underlying
                     } catch {
                         if Task.isCancelled { return }
                         database.logger.warning("journal follower \(follower): reading paused: \(PostgresStore.explain(error))")
-                        try? await Task.sleep(for: delay)
-                        delay = min(delay * 2, .seconds(10))
+                        try? await Task.sleep(for: backoff.next())
                         waker.yield()
                     }
                 }

@@ -39,7 +39,19 @@ struct FleetWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let password = try passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
-        let database = try await PostgresStore.open(try PostgresLocation.parse(store), password: password)
+        let location = try PostgresLocation.parse(store)
+        var backoff = Backoff()
+        var opened: PostgresStore?
+        while opened == nil {
+            do {
+                opened = try await PostgresStore.open(location, password: password)
+            } catch {
+                // Unreachable at start: say why, wait, try again.
+                Self.say("STORE-LOST \(error)")
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+        let database = opened!
         defer { database.close() }
         let queue = PostgresWorkQueue(database: database)
         let journal = PostgresJournal(database: database)
@@ -51,7 +63,7 @@ struct FleetWorkerCommand: AsyncParsableCommand {
         var sequence = 0
         var lastSlot: Int64 = -1
         Self.say("READY \(holder)")
-        while true {
+        func work() async throws {
             sequence += 1
             let key = "\(holder)-\(sequence)"
             _ = try await journal.append([
@@ -72,7 +84,7 @@ struct FleetWorkerCommand: AsyncParsableCommand {
 
             guard let work = try await queue.claim(kind: "goal", holder: holder, lease: lease, limit: 1).first else {
                 try await Task.sleep(for: .milliseconds(20))
-                continue
+                return
             }
             do {
                 let steps = work.item.payload["steps"]?.intValue ?? 1
@@ -94,6 +106,18 @@ struct FleetWorkerCommand: AsyncParsableCommand {
             } catch let error as PostgresStoreError {
                 // A step given up (this worker was paused past its limit): the lease decides what next.
                 Self.say("GAVE-UP \(work.item.id) \(error)")
+            }
+        }
+
+        while true {
+            do {
+                try await work()
+                backoff = Backoff()
+            } catch {
+                // The store lost while running: work pauses (nothing is acknowledged that did not
+                // commit) and resumes when it answers again.
+                Self.say("STORE-LOST \(error)")
+                try await Task.sleep(for: backoff.next())
             }
         }
     }
