@@ -58,6 +58,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
         guard (100...1_000_000).contains(events) else { throw CLIError.usage("--events must be 100 to 1000000") }
         var appends: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         var claims: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
+        var claimsBusy: [Int: Double] = [:]
         for writers in [1, 2, 4] {
             let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -69,7 +70,9 @@ struct FleetBenchCommand: AsyncParsableCommand {
             let location = try await PostgresStore.createDatabase(on: base, prefix: "hearth_bench", password: password)
             let shared = try await PostgresStore.open(location, password: password)
             appends["postgres"]![writers] = try await Self.appendRate(PostgresJournal(database: shared), writers: writers, events: events)
+            let before = CPUBusy.now()
             claims["postgres"]![writers] = try await Self.claimRate(PostgresWorkQueue(database: shared), claimers: writers, goals: events)
+            if let before, let after = CPUBusy.now() { claimsBusy[writers] = after.share(since: before) }
             shared.close()
             try await PostgresStore.dropDatabase(location, on: base, password: password)
             if !json {
@@ -87,13 +90,23 @@ struct FleetBenchCommand: AsyncParsableCommand {
             printJSON([
                 "events": .number(Double(events)),
                 "sqlite": object(appends["sqlite"]!), "postgres": object(appends["postgres"]!),
-                "claims": ["sqlite": object(claims["sqlite"]!), "postgres": object(claims["postgres"]!)],
+                "claims": [
+                    "sqlite": object(claims["sqlite"]!), "postgres": object(claims["postgres"]!),
+                    "postgres_cpu_busy": .object(
+                        Dictionary(uniqueKeysWithValues: claimsBusy.map { ("\($0.key)", .number(($0.value * 100).rounded() / 100)) })),
+                ],
             ])
         } else {
             let pg = claims["postgres"]!
             print(
                 String(format: "goal claims on PostgreSQL: ×%.2f from 1 to 2 claimers, ×%.2f from 1 to 4", pg[2]! / pg[1]!, pg[4]! / pg[1]!)
             )
+            let busy = [1, 2, 4].compactMap { claimers in claimsBusy[claimers].map { "\(Int(($0 * 100).rounded()))% with \(claimers)" } }
+            if !busy.isEmpty {
+                print(
+                    "CPU busy while claiming on PostgreSQL (all \(ProcessInfo.processInfo.activeProcessorCount) cores, server and claimers): "
+                        + busy.joined(separator: ", "))
+            }
         }
     }
 
