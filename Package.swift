@@ -327,6 +327,7 @@ let package = Package(
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
                 "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels", "HearthPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

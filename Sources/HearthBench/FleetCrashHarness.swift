@@ -66,8 +66,8 @@ public struct FleetCrashHarness: Sendable {
         public var completedUnderLostLease = 0
         /// Takeovers: claims of an item someone had claimed before.
         public var takeovers = 0
-        /// Times a worker found the store unreachable and paused (an outage makes them).
-        public var storeLost = 0
+        /// Times a worker paused and tried again (the store unreachable: an outage makes them).
+        public var retries = 0
         public var outages = 0
         /// Events stored after the store came back (the workers reconnected and went on).
         public var eventsAfterOutage = 0
@@ -128,46 +128,55 @@ public struct FleetCrashHarness: Sendable {
                 (queued..<count).map { NewWork(kind: "goal", key: "goal-\($0)", payload: ["steps": .number(Double(options.steps))]) })
             queued = count
         }
-        // Goals arrive through the first 80% of the kills, so kills land on goal work throughout.
-        let arrivalRounds = max(1, options.kills * 4 / 5)
-        for round in 0..<options.kills {
-            if round == options.kills / 2, let outage = options.outage {
-                progress("the store goes away and comes back")
-                try await outage()
-                report.outages += 1
-                outageMark = try await count(database, "SELECT COALESCE(max(id), 0) FROM event")
+        do {
+            // Goals arrive through the first 80% of the kills, so kills land on goal work throughout.
+            let arrivalRounds = max(1, options.kills * 4 / 5)
+            for round in 0..<options.kills {
+                if round == options.kills / 2, let outage = options.outage {
+                    progress("the store goes away and comes back")
+                    try await outage()
+                    report.outages += 1
+                    outageMark = try await count(database, "SELECT COALESCE(max(id), 0) FROM event")
+                }
+                try await enqueue(upTo: min(options.goals, options.goals * (round + 1) / arrivalRounds))
+                try await Task.sleep(for: .milliseconds(Int(50 + random.next() % 250)))
+                let index = Int(random.next() % UInt64(workers.count))
+                if random.next() % 6 == 0 {
+                    // Paused past its lease: the others take its goal over; when it resumes, the store
+                    // refuses what it tries to record.
+                    let paused = workers[index].process
+                    paused.signal(SIGSTOP)
+                    // Just past the lease, often while the new holder is still working on the step the
+                    // paused one was about to record: the race a fence must settle.
+                    try await Task.sleep(for: .milliseconds(options.leaseMilliseconds + 50 + Int(random.next() % 300)))
+                    paused.signal(SIGCONT)
+                    // Time to run into the fence before the kill.
+                    try await Task.sleep(for: .milliseconds(400))
+                    report.pauses += 1
+                }
+                workers[index].process.signal(SIGKILL)
+                await workers[index].process.waitForExit()
+                finished.append(workers[index])
+                workers[index] = try Worker(name: workers[index].name, options: options, store: location, effects: effects)
+                report.kills += 1
+                if (round + 1) % max(1, options.kills / 10) == 0 {
+                    let counts = try await queue.counts(kind: "goal")
+                    progress("kill \(round + 1)/\(options.kills): \(counts.done) of \(queued) queued goals done")
+                }
             }
-            try await enqueue(upTo: min(options.goals, options.goals * (round + 1) / arrivalRounds))
-            try await Task.sleep(for: .milliseconds(Int(50 + random.next() % 250)))
-            let index = Int(random.next() % UInt64(workers.count))
-            if random.next() % 6 == 0 {
-                // Paused past its lease: the others take its goal over; when it resumes, the store
-                // refuses what it tries to record.
-                let paused = workers[index].process
-                paused.signal(SIGSTOP)
-                // Just past the lease, often while the new holder is still working on the step the
-                // paused one was about to record: the race a fence must settle.
-                try await Task.sleep(for: .milliseconds(options.leaseMilliseconds + 50 + Int(random.next() % 300)))
-                paused.signal(SIGCONT)
-                // Time to run into the fence before the kill.
-                try await Task.sleep(for: .milliseconds(400))
-                report.pauses += 1
+            try await enqueue(upTo: options.goals)
+            // The survivors finish the work.
+            let deadline = ContinuousClock.now + .seconds(max(120, options.goals))
+            while try await queue.counts(kind: "goal").done < options.goals, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
             }
-            workers[index].process.signal(SIGKILL)
-            await workers[index].process.waitForExit()
-            finished.append(workers[index])
-            workers[index] = try Worker(name: workers[index].name, options: options, store: location, effects: effects)
-            report.kills += 1
-            if (round + 1) % max(1, options.kills / 10) == 0 {
-                let counts = try await queue.counts(kind: "goal")
-                progress("kill \(round + 1)/\(options.kills): \(counts.done) of \(queued) queued goals done")
+        } catch {
+            // Whatever failed, no worker outlives the run (a paused one is let go first).
+            for worker in workers {
+                worker.process.signal(SIGCONT)
+                worker.process.signal(SIGKILL)
             }
-        }
-        try await enqueue(upTo: options.goals)
-        // The survivors finish the work.
-        let deadline = ContinuousClock.now + .seconds(max(120, options.goals))
-        while try await queue.counts(kind: "goal").done < options.goals, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
+            throw error
         }
         for worker in workers {
             worker.process.signal(SIGKILL)
@@ -188,7 +197,7 @@ public struct FleetCrashHarness: Sendable {
             for line in worker.process.standardOutput.split(separator: "\n") {
                 if line.hasPrefix("ACK ") { acknowledged.append(String(line.dropFirst(4))) }
                 if line.hasPrefix("FENCED ") { report.fencedOut += 1 }
-                if line.hasPrefix("STORE-LOST ") { report.storeLost += 1 }
+                if line.hasPrefix("RETRY ") { report.retries += 1 }
             }
         }
         report.acknowledgedEvents = acknowledged.count

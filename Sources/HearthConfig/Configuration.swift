@@ -945,7 +945,8 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
 
     public var description: String {
         "[store] url = \"\(url)\": this Hearth keeps the daemon's records (goals, approvals, memory, schedules…) in SQLite only; "
-            + "on PostgreSQL today are the fleet's journal and shared work queue ('hearth bench fleet'). Remove [store] url to run "
+            + "on PostgreSQL today are the fleet's identities and messages ('hearth fleet …'), its journal and shared work queue "
+            + "('hearth bench fleet'). Remove [store] url to run "
             + "on the data directory's SQLite store"
     }
 }

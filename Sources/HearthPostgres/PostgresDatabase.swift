@@ -328,5 +328,45 @@ enum PostgresSchema {
                 // How far each follower of the journal has read and handled, kept across restarts.
                 "CREATE TABLE journal_cursor (follower TEXT PRIMARY KEY, position BIGINT NOT NULL, updatedAt TIMESTAMPTZ NOT NULL)"
             ]),
+        Migration(
+            name: "v4-fleet",
+            statements: [
+                // Agent identities (keys by state) and the agents' signed messages with each verdict.
+                """
+                CREATE TABLE fleet_member (
+                    name TEXT PRIMARY KEY,
+                    role TEXT NOT NULL,
+                    joinedAt BIGINT NOT NULL,
+                    lastSeen BIGINT,
+                    revokedAt BIGINT
+                )
+                """,
+                """
+                CREATE TABLE fleet_key (
+                    publicKey TEXT PRIMARY KEY,
+                    agent TEXT NOT NULL REFERENCES fleet_member(name),
+                    state TEXT NOT NULL,
+                    retiresAt BIGINT,
+                    addedAt BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX fleet_key_agent ON fleet_key (agent)",
+                """
+                CREATE TABLE fleet_message (
+                    id BIGSERIAL PRIMARY KEY,
+                    sender TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    nonce TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    sentAt BIGINT NOT NULL,
+                    checkedAt BIGINT,
+                    accepted BOOLEAN,
+                    reason TEXT
+                )
+                """,
+                "CREATE INDEX fleet_message_waiting ON fleet_message (recipient, checkedAt)",
+                // A nonce is accepted once, whichever daemon checks it.
+                "CREATE UNIQUE INDEX fleet_message_accepted_nonce ON fleet_message (nonce) WHERE accepted",
+            ]),
     ]
 }

@@ -3,9 +3,11 @@ import GRDB
 import HearthCore
 
 /// Work claimed under leases and fences in SQLite: the single-machine sibling of the fleet's
-/// PostgreSQL queue, with the same contract. SQLite has one writer at a time, so a claim needs no
-/// row locks; a step's effect runs outside the write transaction (SQLite would hold every other
-/// writer for its length) and its record is refused if the fence moved meanwhile.
+/// PostgreSQL queue. SQLite has one writer at a time, so a claim needs no row locks; a step's
+/// effect, and a cron slot's, runs outside the write transaction (SQLite would hold every other
+/// writer for its length): a step's record is refused if the fence moved meanwhile, and of two
+/// tasks firing one slot at once both may run the effect (one records the firing) — one daemon
+/// owns a data directory, and it fires a slot from one task.
 public struct WorkSQLQueue: WorkQueue {
     let database: HearthDatabase
 

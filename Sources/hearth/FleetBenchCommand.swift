@@ -140,7 +140,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
               events acknowledged   \(report.acknowledgedEvents); lost \(list(report.lostEvents)), duplicated \(report.duplicatedEvents)
               effect lines          \(report.effectLines); missing \(list(report.missingEffects)), duplicated \(list(report.duplicatedEffects))
               cron slots fired      \(report.cronSlots); fired twice \(list(report.duplicatedSlots)), without effect \(list(report.slotsWithoutEffect))
-              store unreachable     \(report.storeLost) pauses of a worker
+              retries               \(report.retries) (a worker paused on the store and tried again)
               lost leases           \(report.fencedOut) refusals; steps recorded under one \(report.stepsUnderLostLease), goals completed under one \(report.completedUnderLostLease)
             \(report.passed ? "PASSED" : "FAILED")
             """

@@ -3,6 +3,7 @@ import Foundation
 import HearthConfig
 import HearthCore
 import HearthFleet
+import HearthPostgres
 import HearthStore
 
 struct FleetCommand: AsyncParsableCommand {
@@ -22,11 +23,22 @@ struct FleetCommand: AsyncParsableCommand {
 }
 
 extension HearthContext {
+    /// Where the fleet's records are: the shared PostgreSQL named by `[store] url`, else this data
+    /// directory's SQLite. `close` lets go of it.
+    func openFleetStore() async throws -> (store: any FleetStore, close: @Sendable () -> Void) {
+        guard let url = configuration.store.url else {
+            return (FleetSQLStore(database: try openForWriting()), {})
+        }
+        let password = try configuration.store.passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
+        let database = try await PostgresStore.open(try PostgresLocation.parse(url), password: password)
+        return (PostgresFleetStore(database: database), { database.close() })
+    }
+
     /// This daemon's identity, its key created on first use and registered in the store.
-    func fleetIdentity(_ database: HearthDatabase) async throws -> AgentIdentity {
+    func fleetIdentity(_ store: any FleetStore) async throws -> AgentIdentity {
         let key = try AgentKeyFile.loadOrCreate(paths.fleetKey(fleetName))
         let identity = AgentIdentity(name: fleetName, role: configuration.fleet.role, privateKey: key)
-        try await FleetSQLStore(database: database).register(
+        try await store.register(
             name: identity.name, role: identity.role, publicKey: identity.publicKey, at: Date())
         return identity
     }
@@ -52,9 +64,10 @@ struct FleetStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let identity = try await context.fleetIdentity(database)
-        let members = try await FleetSQLStore(database: database).members()
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        let identity = try await context.fleetIdentity(store)
+        let members = try await store.members()
         if json {
             printJSON([
                 "name": .string(identity.name), "role": .string(identity.role), "key": .string(identity.publicKey),
@@ -78,9 +91,10 @@ struct FleetListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        _ = try await context.fleetIdentity(database)
-        let members = try await FleetSQLStore(database: database).members()
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        _ = try await context.fleetIdentity(store)
+        let members = try await store.members()
         if json {
             printJSON(
                 .array(
@@ -113,12 +127,13 @@ struct FleetRotateCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         guard (0...10_080).contains(overlapMinutes) else { throw CLIError.usage("--overlap-minutes must be 0 to 10080 (a week)") }
-        let database = try context.openForWriting()
-        let old = try await context.fleetIdentity(database)
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        let old = try await context.fleetIdentity(store)
         let key = try AgentKeyFile.replace(context.paths.fleetKey(old.name))
         let new = AgentIdentity(name: old.name, role: old.role, privateKey: key)
         let until = Date().addingTimeInterval(Double(overlapMinutes) * 60)
-        try await FleetSQLStore(database: database).rotate(name: old.name, newKey: new.publicKey, overlapUntil: until, at: Date())
+        try await store.rotate(name: old.name, newKey: new.publicKey, overlapUntil: until, at: Date())
         print("\(old.name): new key \(new.publicKey); the old key verifies until \(Timestamp.format(until))")
     }
 }
@@ -134,8 +149,9 @@ struct FleetRevokeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        guard try await FleetSQLStore(database: database).revoke(name: name, at: Date()) else {
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        guard try await store.revoke(name: name, at: Date()) else {
             throw CLIError("no active member named \(name); 'hearth fleet list' shows the members")
         }
         print("revoked \(name): messages signed by its keys are refused from now on")
@@ -159,9 +175,9 @@ struct FleetSendCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         guard let kind = AgentMessage.Kind(rawValue: kind) else { throw CLIError.usage("--kind must be handover, question or finding") }
-        let database = try context.openForWriting()
-        let identity = try await context.fleetIdentity(database)
-        let store = FleetSQLStore(database: database)
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        let identity = try await context.fleetIdentity(store)
         guard try await store.members().contains(where: { $0.name == to && $0.state == "active" }) else {
             throw FleetError.unknownMember(name: to)
         }
@@ -182,9 +198,10 @@ struct FleetInboxCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let identity = try await context.fleetIdentity(database)
-        let received = try await FleetSQLStore(database: database).receive(
+        let (store, close) = try await context.openFleetStore()
+        defer { close() }
+        let identity = try await context.fleetIdentity(store)
+        let received = try await store.receive(
             agent: identity.name, at: Date(), signatureValid: AgentIdentity.verify)
         if json {
             printJSON(

@@ -9,7 +9,8 @@ import HearthPostgres
 /// One worker of the fleet crash harness (`hearth bench fleet --crash N` starts three and kills
 /// them): claims goals from the shared queue and performs their effect steps under its lease,
 /// appends a stream of events, and fires the current cron slot. It prints `ACK KEY` after an
-/// event commits and `FENCED ITEM` when the store refused its work because it lost the lease.
+/// event commits, `FENCED ITEM` when the store refused its work because it lost the lease, and
+/// `RETRY ERROR` when it pauses (the store unreachable) before trying again.
 struct FleetWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-worker",
@@ -47,7 +48,7 @@ struct FleetWorkerCommand: AsyncParsableCommand {
                 opened = try await PostgresStore.open(location, password: password)
             } catch {
                 // Unreachable at start: say why, wait, try again.
-                Self.say("STORE-LOST \(error)")
+                Self.say("RETRY \(error)")
                 try await Task.sleep(for: backoff.next())
             }
         }
@@ -116,7 +117,7 @@ struct FleetWorkerCommand: AsyncParsableCommand {
             } catch {
                 // The store lost while running: work pauses (nothing is acknowledged that did not
                 // commit) and resumes when it answers again.
-                Self.say("STORE-LOST \(error)")
+                Self.say("RETRY \(error)")
                 try await Task.sleep(for: backoff.next())
             }
         }

@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
 import HearthCore
+import HearthPostgres
 import HearthTesting
+import PostgresNIO
 import Testing
 
 /// Two agents sharing one store (two configs, one data dir): keys, signed messages, replay and
@@ -71,5 +73,51 @@ struct FleetTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyFile.path)
         let loose = try await as_("bravo", ["status"])
         #expect(loose.status != 0 && loose.stderr.contains("chmod 600 \(keyFile.path)"), "\(loose.stderr)")
+    }
+
+    @Test(
+        "two agents on two data directories share one PostgreSQL: each lists the other, a signed message is accepted once, a revocation holds for the other at once"
+    )
+    func sharedPostgres() async throws {
+        let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
+        try #require(url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(url)), prefix: "fleet")
+        var agents: [String: Sandbox] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try FileManager.default.createDirectory(at: sandbox.data, withIntermediateDirectories: true)
+            try Data("[fleet]\nname = \"\(name)\"\n[store]\nurl = \"\(shared.url)\"\n".utf8).write(
+                to: sandbox.data.appending(path: "config.toml"))
+            agents[name] = sandbox
+        }
+        func as_(_ name: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await agents[name]!.hearth(["fleet"] + arguments)
+        }
+        let alpha = try await as_("alpha", ["status", "--json"])
+        #expect(alpha.status == 0, "\(alpha.stderr)")
+        let listed = try JSONValue(parsing: try await as_("bravo", ["list", "--json"]).stdout).arrayValue ?? []
+        #expect(listed.map { $0["name"]?.stringValue ?? "" } == ["alpha", "bravo"], "\(listed)")
+        #expect(listed.first?["key"] == (try JSONValue(parsing: alpha.stdout))["key"])
+        #expect(
+            !FileManager.default.fileExists(atPath: agents["alpha"]!.data.appending(path: "hearth.sqlite").path), "nothing kept locally")
+
+        #expect(try await as_("alpha", ["send", "bravo", "--kind", "handover", "Review the Q3 specs"]).status == 0)
+        // A copy of it put in the store again is a replay.
+        let database = try await PostgresStore.open(shared)
+        defer { database.close() }
+        try await database.client.query(
+            "INSERT INTO fleet_message (sender, recipient, nonce, payload, sentAt) SELECT sender, recipient, nonce, payload, sentAt FROM fleet_message"
+        )
+        let inbox = try JSONValue(parsing: try await as_("bravo", ["inbox", "--json"]).stdout).arrayValue ?? []
+        #expect(inbox.map { $0["accepted"]?.boolValue ?? false } == [true, false], "\(inbox)")
+        #expect(inbox.last?["reason"]?.stringValue?.hasPrefix("a replay") == true, "\(inbox)")
+
+        // bravo revokes alpha on its machine; alpha, on its own, can send nothing more.
+        #expect(try await as_("bravo", ["revoke", "alpha"]).status == 0)
+        let refused = try await as_("alpha", ["send", "bravo", "Still here?"])
+        #expect(refused.status != 0 && refused.stderr.contains("alpha was revoked"), "\(refused.stderr)")
+        // The daemon itself does not run on PostgreSQL yet, and says so.
+        let daemon = try await agents["alpha"]!.hearth(["status"])
+        #expect(daemon.status != 0 && daemon.stderr.contains("Remove [store] url"), "\(daemon.stderr)")
     }
 }

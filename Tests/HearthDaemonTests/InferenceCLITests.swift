@@ -8,7 +8,7 @@ import Testing
 /// `hearth ask`, `models` and `usage` end to end, against a scripted OpenAI-compatible server
 /// named in config (fast and deterministic); the real local models are covered by the
 /// integration suites.
-@Suite("hearth ask, models and usage, end to end", .timeLimit(.minutes(1)))
+@Suite("hearth ask, models and usage, end to end", .timeLimit(.minutes(3)))
 struct InferenceCLITests {
     func sandbox(_ server: ScriptedModelServer, extra: String = "") async throws -> Sandbox {
         let sandbox = try Sandbox()

@@ -70,9 +70,11 @@ struct WorkQueueBackendTests {
         let (queue, close) = try await backend.makeQueue()
         defer { close() }
         _ = try await queue.enqueue(Self.goals(0..<1))
-        let old = try #require(try await queue.claim(kind: "goal", holder: "paused", lease: .milliseconds(300), limit: 1).first)
+        let old = try #require(try await queue.claim(kind: "goal", holder: "paused", lease: .seconds(60), limit: 1).first)
         _ = try await queue.step(old.lease, number: 0, limit: .seconds(10)) { ["step": 0] }
         #expect(try await queue.claim(kind: "goal", holder: "other", lease: .seconds(60), limit: 1).isEmpty, "the lease still holds")
+        // The holder stops renewing: its last renewal was for a millisecond.
+        try await queue.renew(old.lease, for: .milliseconds(1))
         var taken: [ClaimedWork] = []
         for _ in 0..<100 where taken.isEmpty {
             try await Task.sleep(for: .milliseconds(100))
