@@ -82,13 +82,4 @@ int hearth_user_namespaces_work(void) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-int hearth_peer_credentials(int fd, uid_t *uid, pid_t *pid) {
-    struct ucred credentials;
-    socklen_t length = sizeof(credentials);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return -1;
-    *uid = credentials.uid;
-    *pid = credentials.pid;
-    return 0;
-}
-
 int hearth_set_undumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }

@@ -2,13 +2,19 @@ import CHearthSystem
 import Foundation
 import Glibc
 import HearthVault
+import NIOCore
+import NIOPosix
+import Synchronization
 
-/// The broker's Unix socket: mode 0600, one connection per message, and the kernel's word on who
-/// connected (SO_PEERCRED) — only the broker's own user is served.
-final class BrokerServer: @unchecked Sendable {
+/// The broker's Unix socket: mode 0600, one message per connection, and the kernel's word on who
+/// connected (SO_PEERCRED) — only the broker's own user is served. Connections are served on
+/// swift-nio's event loops (no thread per connection); an accept that fails for want of
+/// descriptors or memory is logged and the broker goes on accepting.
+final class BrokerServer: Sendable {
+    typealias Connection = NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
     let path: String
     let broker: Broker
-    private var listener: Int32 = -1
 
     init(path: String, broker: Broker) {
         self.path = path
@@ -16,7 +22,7 @@ final class BrokerServer: @unchecked Sendable {
     }
 
     /// Binds the socket; fails when another broker is listening there.
-    func bind() throws(VaultError) {
+    func bind() async throws(VaultError) -> NIOAsyncChannel<Connection, Never> {
         if VaultClient(socket: URL(fileURLWithPath: path)).isListening {
             throw .brokerUnavailable(socket: path, reason: "another broker is already listening there")
         }
@@ -30,85 +36,133 @@ final class BrokerServer: @unchecked Sendable {
         }
         try? FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard var address = UnixSocket.address(path) else {
+        guard UnixSocket.address(path) != nil else {
             throw .brokerUnavailable(socket: path, reason: "the socket path is longer than 107 bytes")
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .brokerUnavailable(socket: path, reason: String(cString: strerror(errno))) }
-        // The socket is created 0600 (umask), not chmod-ed afterwards: no window where others may connect.
+        // The socket is created 0600 (umask), not chmod-ed afterwards: no window where others may
+        // connect. Nothing else in this process creates files while it binds.
         let previous = umask(0o177)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        defer { umask(previous) }
+        do {
+            return try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 64)
+                // A client sends its message and shuts its side (SHUT_WR); the answer still goes back.
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptErrors()) }
+                }
+                .bind(unixDomainSocketPath: path) { channel in
+                    channel.eventLoop.makeCompletedFuture { try Connection(wrappingChannelSynchronously: channel) }
+                }
+        } catch {
+            throw .brokerUnavailable(socket: path, reason: "cannot listen: \(error)")
         }
-        umask(previous)
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw .brokerUnavailable(socket: path, reason: "cannot listen: \(reason)")
-        }
-        listener = fd
     }
 
-    /// Accepts connections until the process ends; each is served on its own thread.
-    func run() -> Never {
-        while true {
-            let client = accept(listener, nil, nil)
-            if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE { continue }
-                fatalError("hearth-vault: accept failed: \(String(cString: strerror(errno)))")
+    /// Serves connections until the listening socket closes.
+    func run(_ listener: NIOAsyncChannel<Connection, Never>) async {
+        await withDiscardingTaskGroup { group in
+            do {
+                try await listener.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            } catch {
+                Self.log("listening stopped: \(error)")
             }
-            let thread = Thread { [self] in self.serve(client) }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
     }
 
     func remove() { unlink(path) }
 
-    private func serve(_ client: Int32) {
-        defer { close(client) }
-        var uid: uid_t = 0
-        var pid: pid_t = 0
-        guard hearth_peer_credentials(client, &uid, &pid) == 0 else { return }
-        let peer = Peer(uid: uid, pid: pid)
-        guard uid == getuid() else {
-            reply(client, .failure(.brokerRefused(code: "forbidden", message: "uid \(uid) may not use this broker")))
-            return
-        }
-        UnixSocket.setTimeout(client, seconds: 30)
-        guard let line = UnixSocket.readLine(client) else { return }
-        let message: BrokerMessage
+    private func serve(_ connection: Connection) async {
+        let peer: Peer
         do {
-            message = try BrokerWire.decode(BrokerMessage.self, from: line)
+            peer = try await Self.peer(of: connection.channel)
         } catch {
-            reply(client, .failure(.badRequest("the message is not a broker message (\(error))")))
+            try? await connection.channel.close()
             return
         }
-        let answer = Blocking.wait { await self.broker.handle(message, peer: peer) }
-        reply(client, answer)
+        // A client that connects and says nothing is let go after 30 s.
+        let timeout = connection.channel.eventLoop.scheduleTask(in: .seconds(30)) { connection.channel.close(promise: nil) }
+        defer { timeout.cancel() }
+        try? await connection.executeThenClose { inbound, outbound in
+            guard peer.uid == getuid() else {
+                try await outbound.write(
+                    Self.encode(.failure(.brokerRefused(code: "forbidden", message: "uid \(peer.uid) may not use this broker"))))
+                return
+            }
+            guard let line = try await Self.line(from: inbound) else { return }
+            let answer: BrokerReply
+            do {
+                answer = await broker.handle(try BrokerWire.decode(BrokerMessage.self, from: line), peer: peer)
+            } catch {
+                answer = .failure(.badRequest("the message is not a broker message (\(error))"))
+            }
+            try await outbound.write(Self.encode(answer))
+        }
     }
 
-    private func reply(_ client: Int32, _ reply: BrokerReply) {
-        guard let data = try? BrokerWire.encode(reply) else { return }
-        UnixSocket.writeAll(client, data)
+    /// The kernel's word on the process at the other end.
+    static func peer(of channel: any Channel) async throws -> Peer {
+        guard let options = channel as? any SocketOptionProvider else { throw ChannelError.operationUnsupported }
+        let credentials: hearth_peer_credentials = try await options.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)
+        ).get()
+        return Peer(uid: credentials.uid, pid: credentials.pid)
+    }
+
+    /// Everything up to the first newline (or the end); nil when the client sent nothing or more
+    /// than a message may be.
+    static func line(from inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> Data? {
+        var collected = Data()
+        for try await var chunk in inbound {
+            let bytes = chunk.readBytes(length: chunk.readableBytes) ?? []
+            if let newline = bytes.firstIndex(of: 0x0A) {
+                collected.append(contentsOf: bytes[..<newline])
+                return collected
+            }
+            collected.append(contentsOf: bytes)
+            guard collected.count <= UnixSocket.maxMessageBytes else { return nil }
+        }
+        return collected.isEmpty ? nil : collected
+    }
+
+    static func encode(_ reply: BrokerReply) -> ByteBuffer {
+        ByteBuffer(bytes: (try? BrokerWire.encode(reply)) ?? Data())
+    }
+
+    static func log(_ line: String) {
+        FileHandle.standardError.write(Data("hearth-vault: \(line)\n".utf8))
     }
 }
 
-/// Runs async work from a plain thread and waits for it (connection threads are not part of the
-/// cooperative pool, so blocking them is fine).
-enum Blocking {
-    static func wait<T: Sendable>(_ work: @escaping @Sendable () async -> T) -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            box.value = await work()
-            done.signal()
+/// Keeps an accept that failed for want of descriptors, buffers or memory (or a connection aborted
+/// before it was accepted) from ending the listener: it is logged, and accepting goes on.
+final class AcceptErrors: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Any
+    /// When the last failure was logged: at most one line a second while they last.
+    private let lastLogged = Mutex(ContinuousClock.now - .seconds(2))
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? IOError, [ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) {
+            let due = lastLogged.withLock { last in
+                guard ContinuousClock.now - last >= .seconds(1) else { return false }
+                last = .now
+                return true
+            }
+            if due { BrokerServer.log("accept failed (\(error)); still listening") }
+            // Accepting stops with the failure; it starts again a moment later, when descriptors
+            // may have been freed (a backoff rather than a spin on the same error).
+            let channel = context.channel
+            channel.eventLoop.scheduleTask(in: .milliseconds(100)) { channel.read() }
+            return
         }
-        done.wait()
-        return box.value!
+        context.fireErrorCaught(error)
     }
 
-    final class ResultBox<T>: @unchecked Sendable {
-        var value: T?
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
     }
 }

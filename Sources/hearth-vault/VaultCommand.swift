@@ -302,7 +302,7 @@ struct ServeCommand: AsyncParsableCommand {
         let keySource = VaultFile.keyKind(at: paths.vaultFile) == "scrypt" ? "passphrase" : "key file"
         let broker = Broker(store: store, transport: HTTPTransport(), audit: AuditLog(file: paths.vaultAuditLog), keySource: keySource)
         let server = BrokerServer(path: socket ?? paths.vaultSocket.path, broker: broker)
-        try server.bind()
+        let listener = try await server.bind()
         for signalNumber in [SIGTERM, SIGINT, SIGHUP] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -314,8 +314,12 @@ struct ServeCommand: AsyncParsableCommand {
             SignalSources.keep(source)
         }
         FileHandle.standardError.write(Data("hearth-vault: listening on \(server.path) (pid \(getpid()))\n".utf8))
-        let thread = Thread { server.run() }
-        thread.start()
+        Task {
+            await server.run(listener)
+            // Not a crash: the socket is gone, and a broker that cannot be reached is no broker.
+            server.remove()
+            Glibc.exit(1)
+        }
         // A killed daemon sends no SIGTERM: notice the orphaning (a new parent) instead.
         let parent = getppid()
         while true {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import HearthBench
 import HearthCore
 import HearthTesting
@@ -280,5 +281,43 @@ struct VaultBrokerTests {
             }
         }
         #expect(scanned >= 5)
+    }
+}
+
+/// The broker's listener under descriptor exhaustion (its own suite: it waits out the broker's 30 s idle timeout).
+@Suite("credential broker: accept failures", .timeLimit(.minutes(4)))
+struct VaultBrokerAcceptTests {
+    @Test("out of descriptors, the broker refuses connections for a while and then serves again: it never stops")
+    func acceptFailures() async throws {
+        let directory = try TemporaryDirectory(prefix: "broker-fds")
+        let socketPath = directory.appending("v.sock").path
+        let broker = HearthBinary.url.deletingLastPathComponent().appending(path: "hearth-vault")
+        // Few descriptors: the connections below use them up.
+        let process = try ChildProcess(
+            executable: URL(fileURLWithPath: "/bin/sh"),
+            arguments: [
+                "-c", "ulimit -n 64 && exec \"$0\" serve --data-dir \"$1\" --socket \"$2\"", broker.path, directory.appending("data").path,
+                socketPath,
+            ])
+        defer {
+            process.signal(SIGKILL)
+        }
+        try await waitUntil("the broker listens") { VaultClient(socket: URL(fileURLWithPath: socketPath)).isListening }
+        var clients: [Int32] = []
+        for _ in 0..<120 {
+            if case .success(let fd) = UnixSocket.connect(socketPath) { clients.append(fd) }
+        }
+        try await waitUntil("the broker says accepting failed") { process.standardError.contains("accept failed") }
+        #expect(kill(process.pid, 0) == 0, "the broker is still running")
+        for fd in clients { close(fd) }
+        // Once descriptors are free again (the connections it had accepted are dropped when idle
+        // for 30 s), a request gets its answer.
+        try await waitUntil("the broker answers again", seconds: 120) {
+            guard case .success(let fd) = UnixSocket.connect(socketPath) else { return false }
+            defer { close(fd) }
+            UnixSocket.writeAll(fd, Data("{}\n".utf8))
+            shutdown(fd, Int32(SHUT_WR))
+            return String(decoding: UnixSocket.readLine(fd) ?? Data(), as: UTF8.self).contains("not a broker message")
+        }
     }
 }

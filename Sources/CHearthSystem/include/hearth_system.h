@@ -39,9 +39,14 @@ int hearth_landlock_abi(void);
 /// Whether this process may create a user namespace (tried in a short-lived child). 1 or 0.
 int hearth_user_namespaces_work(void);
 
-/// The user and process on the other end of a connected Unix socket (SO_PEERCRED, set by the
-/// kernel at connect time). Returns 0, or -1 with errno set.
-int hearth_peer_credentials(int fd, uid_t *uid, pid_t *pid);
+/// The value of SO_PEERCRED (Linux's struct ucred, which Swift's Glibc does not export): the
+/// process, user and group on the other end of a connected Unix socket, set by the kernel at
+/// connect time.
+typedef struct {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+} hearth_peer_credentials;
 
 /// Marks the process non-dumpable: no core files, and other processes of the same user can no
 /// longer ptrace it or read its memory through /proc. Returns 0, or -1 with errno set.
