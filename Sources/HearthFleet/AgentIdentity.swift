@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Glibc
 import HearthCore
 
 /// This daemon's identity in a fleet: its name, role and Ed25519 key pair. The private key is a
@@ -86,13 +87,32 @@ public enum AgentKeyFile {
 }
 
 extension AgentKeyFile {
-    /// Writes a fresh key over `url` (0600, atomically) and returns it: a rotation's new key.
-    public static func replace(_ url: URL) throws(AgentKeyError) -> Curve25519.Signing.PrivateKey {
+    /// Rotates the key in `url`. The new key is written beside it first (0600, synced), then
+    /// `record` tells the store its public half (the rotation), and only then does it take the old
+    /// file's place: a store that refuses or cannot be reached leaves the agent with its old key,
+    /// as registered.
+    public static func rotate(_ url: URL, record: (_ publicKey: String) async throws -> Void) async throws
+        -> Curve25519.Signing.PrivateKey
+    {
         let key = Curve25519.Signing.PrivateKey()
+        let staging = url.deletingLastPathComponent().appending(path: ".\(url.lastPathComponent).new")
         do {
-            try DurableFile.replace(url, with: Data(key.rawRepresentation.base64EncodedString().utf8), mode: 0o600)
+            try DurableFile.replace(staging, with: Data(key.rawRepresentation.base64EncodedString().utf8), mode: 0o600)
         } catch {
-            throw .unreadable(path: url.path, reason: "could not write the new key: \(error)")
+            throw AgentKeyError.unreadable(path: staging.path, reason: "could not write the new key: \(error.reason)")
+        }
+        do {
+            try await record(key.publicKey.rawRepresentation.base64EncodedString())
+        } catch {
+            unlink(staging.path)
+            throw error
+        }
+        guard rename(staging.path, url.path) == 0 else {
+            throw AgentKeyError.unreadable(
+                path: url.path,
+                reason:
+                    "the store has the new key but the file could not be replaced (\(String(cString: strerror(errno)))); move \(staging.path) over it"
+            )
         }
         return key
     }

@@ -184,7 +184,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let done = try await queue.counts(kind: "goal").done
-        guard done == goals else { throw CLIError.usage("the claim benchmark finished \(done) of \(goals) goals") }
+        guard done == goals else { throw CLIError("the claim benchmark finished \(done) of \(goals) goals") }
         return Double(goals) / (ContinuousClock.now - started).inSeconds
     }
 }

@@ -130,10 +130,11 @@ struct FleetRotateCommand: AsyncParsableCommand {
         let (store, close) = try await context.openFleetStore()
         defer { close() }
         let old = try await context.fleetIdentity(store)
-        let key = try AgentKeyFile.replace(context.paths.fleetKey(old.name))
-        let new = AgentIdentity(name: old.name, role: old.role, privateKey: key)
         let until = Date().addingTimeInterval(Double(overlapMinutes) * 60)
-        try await store.rotate(name: old.name, newKey: new.publicKey, overlapUntil: until, at: Date())
+        let key = try await AgentKeyFile.rotate(context.paths.fleetKey(old.name)) { publicKey in
+            try await store.rotate(name: old.name, newKey: publicKey, overlapUntil: until, at: Date())
+        }
+        let new = AgentIdentity(name: old.name, role: old.role, privateKey: key)
         print("\(old.name): new key \(new.publicKey); the old key verifies until \(Timestamp.format(until))")
     }
 }

@@ -32,13 +32,19 @@ struct FleetCrashTests {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
         // A cluster of its own: the suite's shared one must not go away under other tests.
         let cluster = try await TestPostgres.startCluster()
-        defer { cluster.stop() }
         let directory = try TemporaryDirectory(prefix: "fleet-outage")
         let seed = try CrashHarness.seed()
         print("fleet outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
         var options = FleetCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, goals: 12, directory: directory.url)
         options.outage = { try await cluster.outage(seconds: 2) }
-        let report = try await FleetCrashHarness(options: options).run()
+        let report: FleetCrashHarness.Report
+        do {
+            report = try await FleetCrashHarness(options: options).run()
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
         #expect(report.outages == 1 && report.eventsAfterOutage > 0, "the workers went on after the store came back; \(replay)")
         #expect(report.goalsDone == 12 && report.lostEvents == [] && report.duplicatedEvents == 0, replay)
@@ -60,15 +66,8 @@ enum TestPostgres {
             _ = try await TestPostgres.script(script, ["outage", directory, "\(seconds)"])
         }
 
-        func stop() {
-            let script = script
-            let directory = directory
-            let done = DispatchSemaphore(value: 0)
-            Task.detached {
-                _ = try? await TestPostgres.script(script, ["stop", directory])
-                done.signal()
-            }
-            done.wait()
+        func stop() async {
+            _ = try? await TestPostgres.script(script, ["stop", directory])
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HearthCore
 import HearthFleet
 import HearthTesting
+import Synchronization
 import Testing
 
 /// Agent identities: Ed25519 keys, signed agent-to-agent messages, and what a receiver refuses.
@@ -59,6 +60,29 @@ struct AgentIdentityTests {
         #expect(check(elsewhere, keys: keys) == .refused("the signature does not match the message (forged or changed on the way)"))
     }
 
+    @Test("a rotation replaces the key file only once the store has the new key; a store that fails leaves the old key in place")
+    func rotation() async throws {
+        let directory = try TemporaryDirectory(prefix: "fleet")
+        let file = directory.appending("fleet/alpha.key")
+        func publicKey() throws -> String {
+            AgentIdentity(name: "alpha", role: "worker", privateKey: try AgentKeyFile.load(file)).publicKey
+        }
+        _ = try AgentKeyFile.loadOrCreate(file)
+        let original = try publicKey()
+        struct StoreDown: Error {}
+        await #expect(throws: StoreDown.self) {
+            _ = try await AgentKeyFile.rotate(file) { _ in throw StoreDown() }
+        }
+        #expect(try publicKey() == original, "the old key stays")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.appending("fleet").path) == ["alpha.key"],
+            "nothing left beside it")
+        let recorded = Keys()
+        _ = try await AgentKeyFile.rotate(file) { recorded.add($0) }
+        #expect(recorded.all == [try publicKey()], "the file holds the key the store was told about")
+        #expect(try publicKey() != original)
+    }
+
     @Test("the key file is created 0600, read back the same, and refused when others can read it or it is not a key")
     func keyFile() throws {
         let directory = try TemporaryDirectory(prefix: "fleet")
@@ -76,4 +100,10 @@ struct AgentIdentityTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: url.path)
         #expect(throws: AgentKeyError.self) { try AgentKeyFile.load(url) }
     }
+}
+
+private final class Keys: Sendable {
+    private let keys = Mutex<[String]>([])
+    func add(_ key: String) { keys.withLock { $0.append(key) } }
+    var all: [String] { keys.withLock { $0 } }
 }
