@@ -101,7 +101,8 @@ public enum WorkQueueError: Error, Sendable, Equatable, CustomStringConvertible 
 /// expired lease is taken over with a higher fence, a step's effect runs while the item is locked
 /// under the holder's fence and is recorded in the same transaction, so a holder that lost its
 /// lease neither runs nor records a step. Lease times are the store's clock, not the daemons'.
-/// On SQLite (one machine, one daemon per data directory) the same contract holds.
+/// On SQLite (one machine, one daemon per data directory) the same calls work; `WorkSQLQueue`
+/// says where its guarantees are narrower (effects run outside the write transaction).
 public protocol WorkQueue: Sendable {
     /// Stores new work; a key already queued is a duplicate (nothing new is stored).
     func enqueue(_ work: [NewWork]) async throws -> [AppendOutcome]
