@@ -156,7 +156,9 @@ public final class PostgresStore: Sendable {
                 return value
             } catch {
                 if connection.isClosed {
-                    try? await connection.close()
+                    // Not given back before the pool has seen it close: `isClosed` turns true before
+                    // the close callbacks run, and a pool that had not run its own would lend it out again.
+                    try? await connection.closeFuture.get()
                 } else {
                     _ = try? await connection.query("ROLLBACK", logger: self.logger)
                 }

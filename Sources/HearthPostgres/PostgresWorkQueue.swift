@@ -212,6 +212,7 @@ public struct PostgresWorkQueue: WorkQueue {
         let result = try await effect()
         guard ContinuousClock.now - started < limit * 0.8 else {
             try? await connection.close()
+            try? await connection.closeFuture.get()
             throw PostgresStoreError.failed(
                 "a step's effect ran for longer than 80% of its \(limit.leaseMilliseconds) ms limit; its transaction was given up and nothing was recorded"
             )
