@@ -28,6 +28,12 @@ extension JSONValue {
         self = try parser.parseDocument()
     }
 
+    /// A value a store kept as JSON text; text that is not JSON (a row written by hand, an older
+    /// format) comes back as a string rather than failing the read.
+    public init(storedText text: String) {
+        self = (try? JSONValue(parsing: text)) ?? .string(text)
+    }
+
     /// Parses a JSON document from UTF-8 bytes.
     public init(parsing data: Data) throws(ParseError) {
         var parser = JSONParser(bytes: Array(data))

@@ -76,7 +76,7 @@ public struct PostgresJournal: EventJournal {
         {
             events.append(
                 Event(
-                    id: id, source: source, kind: kind, key: key, payload: (try? JSONValue(parsing: payload)) ?? .string(payload),
+                    id: id, source: source, kind: kind, key: key, payload: JSONValue(storedText: payload),
                     occurredAt: Date(millisecondsSince1970: occurred), receivedAt: Date(millisecondsSince1970: received),
                     provenance: Provenance(rawValue: provenance) ?? .untrusted))
         }

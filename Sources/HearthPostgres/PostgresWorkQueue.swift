@@ -72,10 +72,10 @@ public struct PostgresWorkQueue: WorkQueue {
             if claimed.last?.item.id != id {
                 claimed.append(
                     ClaimedWork(
-                        item: WorkItem(id: id, kind: kind, key: key, payload: Self.json(payload), state: "claimed"),
+                        item: WorkItem(id: id, kind: kind, key: key, payload: JSONValue(storedText: payload), state: "claimed"),
                         lease: Lease(item: id, holder: holder, fence: fence)))
             }
-            if let number, let result { claimed[claimed.count - 1].item.stepsDone[number] = Self.json(result) }
+            if let number, let result { claimed[claimed.count - 1].item.stepsDone[number] = JSONValue(storedText: result) }
         }
         return claimed
     }
@@ -104,7 +104,7 @@ public struct PostgresWorkQueue: WorkQueue {
             for try await result in try await connection.query(
                 "SELECT result FROM work_step WHERE item = \(lease.item) AND number = \(number)", logger: logger
             ).decode(String.self) {
-                return Self.json(result)
+                return JSONValue(storedText: result)
             }
             let result = try await Self.bounded(effect, by: limit, on: connection)
             let text = result.jsonText
@@ -136,12 +136,14 @@ public struct PostgresWorkQueue: WorkQueue {
         let rows = try await database.client.query(
             "SELECT kind, key, payload, state, result FROM work WHERE id = \(id)", logger: database.logger)
         for try await (kind, key, payload, state, result) in rows.decode((String, String, String, String, String?).self) {
-            found = WorkItem(id: id, kind: kind, key: key, payload: Self.json(payload), state: state, result: result.map(Self.json))
+            found = WorkItem(
+                id: id, kind: kind, key: key, payload: JSONValue(storedText: payload), state: state,
+                result: result.map(JSONValue.init(storedText:)))
         }
         guard var item = found else { return nil }
         let steps = try await database.client.query(
             "SELECT number, result FROM work_step WHERE item = \(id)", logger: database.logger)
-        for try await (number, result) in steps.decode((Int, String).self) { item.stepsDone[number] = Self.json(result) }
+        for try await (number, result) in steps.decode((Int, String).self) { item.stepsDone[number] = JSONValue(storedText: result) }
         return item
     }
 
@@ -211,8 +213,8 @@ public struct PostgresWorkQueue: WorkQueue {
         let started = ContinuousClock.now
         let result = try await effect()
         guard ContinuousClock.now - started < limit * 0.8 else {
+            // The transaction helper waits for the pool to see the close before giving it back.
             try? await connection.close()
-            try? await connection.closeFuture.get()
             throw PostgresStoreError.failed(
                 "a step's effect ran for longer than 80% of its \(limit.leaseMilliseconds) ms limit; its transaction was given up and nothing was recorded"
             )
@@ -221,5 +223,4 @@ public struct PostgresWorkQueue: WorkQueue {
         return result
     }
 
-    static func json(_ text: String) -> JSONValue { (try? JSONValue(parsing: text)) ?? .string(text) }
 }

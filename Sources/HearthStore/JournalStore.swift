@@ -105,7 +105,7 @@ public struct JournalStore: EventJournal {
             source: row["source"],
             kind: row["kind"],
             key: row["key"],
-            payload: (try? JSONValue(parsing: payloadText)) ?? .string(payloadText),
+            payload: JSONValue(storedText: payloadText),
             occurredAt: Date(millisecondsSince1970: row["occurredAt"]),
             receivedAt: Date(millisecondsSince1970: row["receivedAt"]),
             provenance: Provenance(rawValue: row["provenance"]) ?? .untrusted)

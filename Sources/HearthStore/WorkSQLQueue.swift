@@ -48,7 +48,7 @@ public struct WorkSQLQueue: WorkQueue {
                     arguments: [holder, fence, now + lease.leaseMilliseconds, id])
                 try db.execute(
                     sql: "INSERT INTO work_claim (item, fence, holder, claimedAt) VALUES (?, ?, ?, ?)", arguments: [id, fence, holder, now])
-                var item = WorkItem(id: id, kind: kind, key: row["key"], payload: Self.json(row["payload"]), state: "claimed")
+                var item = WorkItem(id: id, kind: kind, key: row["key"], payload: JSONValue(storedText: row["payload"]), state: "claimed")
                 item.stepsDone = try Self.steps(id, db)
                 return ClaimedWork(item: item, lease: Lease(item: id, holder: holder, fence: fence))
             }
@@ -67,22 +67,12 @@ public struct WorkSQLQueue: WorkQueue {
     public func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @Sendable () async throws -> JSONValue) async throws
         -> JSONValue
     {
-        if let recorded = try await database.read({ db in
-            try Self.requireCurrent(lease, db)
-            return try String.fetchOne(
-                db, sql: "SELECT result FROM work_step WHERE item = ? AND number = ?", arguments: [lease.item, number])
-        }) {
-            return Self.json(recorded)
-        }
+        // Looked up before the effect (not run again) and after it (not recorded twice).
+        if let recorded = try await database.read({ db in try Self.recorded(lease, number, db) }) { return recorded }
         let result = try await effect()
         let text = result.jsonText
         return try await database.write { db in
-            try Self.requireCurrent(lease, db)
-            if let recorded = try String.fetchOne(
-                db, sql: "SELECT result FROM work_step WHERE item = ? AND number = ?", arguments: [lease.item, number])
-            {
-                return Self.json(recorded)
-            }
+            if let recorded = try Self.recorded(lease, number, db) { return recorded }
             try db.execute(
                 sql: "INSERT INTO work_step (item, number, fence, holder, result, recordedAt) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [lease.item, number, lease.fence, lease.holder, text, Date().millisecondsSince1970])
@@ -105,8 +95,8 @@ public struct WorkSQLQueue: WorkQueue {
         try await database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work WHERE id = ?", arguments: [id]) else { return nil }
             return WorkItem(
-                id: id, kind: row["kind"], key: row["key"], payload: Self.json(row["payload"]), state: row["state"],
-                stepsDone: try Self.steps(id, db), result: (row["result"] as String?).map(Self.json))
+                id: id, kind: row["kind"], key: row["key"], payload: JSONValue(storedText: row["payload"]), state: row["state"],
+                stepsDone: try Self.steps(id, db), result: (row["result"] as String?).map(JSONValue.init(storedText:)))
         }
     }
 
@@ -146,13 +136,19 @@ public struct WorkSQLQueue: WorkQueue {
         else { throw WorkQueueError.leaseLost(lease) }
     }
 
+    /// Step `number`'s recorded result, if any, once `lease` is checked to be current.
+    static func recorded(_ lease: Lease, _ number: Int, _ db: Database) throws -> JSONValue? {
+        try requireCurrent(lease, db)
+        return try String.fetchOne(db, sql: "SELECT result FROM work_step WHERE item = ? AND number = ?", arguments: [lease.item, number])
+            .map(JSONValue.init(storedText:))
+    }
+
     static func steps(_ item: Int64, _ db: Database) throws -> [Int: JSONValue] {
         var steps: [Int: JSONValue] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT number, result FROM work_step WHERE item = ?", arguments: [item]) {
-            steps[row["number"]] = json(row["result"])
+            steps[row["number"]] = JSONValue(storedText: row["result"])
         }
         return steps
     }
 
-    static func json(_ text: String) -> JSONValue { (try? JSONValue(parsing: text)) ?? .string(text) }
 }
