@@ -210,7 +210,7 @@ let package = Package(
         .target(
             name: "HearthTesting",
             dependencies: [
-                "HearthCore",
+                "HearthCore", "HearthPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -274,7 +274,7 @@ let package = Package(
             name: "HearthAgentTests",
             dependencies: [
                 "HearthAgent", "HearthCore", "HearthStore", "HearthSandbox", "HearthTesting", "HearthModels", "HearthTools", "HearthDemo",
-                "HearthMemory",
+                "HearthMemory", "HearthPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

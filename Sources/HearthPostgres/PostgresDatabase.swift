@@ -167,6 +167,19 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Runs `body` on a connection of the pool, outside a transaction (a read). A connection the
+    /// server closed meanwhile goes back to the pool only once the pool has seen it close.
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            do {
+                return try await body(connection)
+            } catch {
+                if connection.isClosed { try? await connection.closeFuture.get() }
+                throw error
+            }
+        }
+    }
+
     /// Refuses to go on with a connection the server closed.
     static func requireOpen(_ connection: PostgresConnection) throws(PostgresStoreError) {
         guard !connection.isClosed else {
@@ -370,5 +383,116 @@ enum PostgresSchema {
                 // A nonce is accepted once, whichever daemon checks it.
                 "CREATE UNIQUE INDEX fleet_message_accepted_nonce ON fleet_message (nonce) WHERE accepted",
             ]),
+        Migration(
+            name: "v5-goals",
+            statements: [
+                // The goal runtime, as in SQLite: a goal's run is a row of `run` (origin "goal").
+                // Times are integer milliseconds since 1970, as there.
+                """
+                CREATE TABLE run (
+                    id BIGSERIAL PRIMARY KEY,
+                    title TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    key TEXT UNIQUE,
+                    state TEXT NOT NULL,
+                    createdAt BIGINT NOT NULL,
+                    updatedAt BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX run_state ON run (state)",
+                """
+                CREATE TABLE goal (
+                    runId BIGINT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+                    text TEXT NOT NULL,
+                    plan TEXT,
+                    budget TEXT NOT NULL,
+                    usage TEXT NOT NULL,
+                    pauseReason TEXT,
+                    report TEXT,
+                    summary TEXT,
+                    workspace TEXT
+                )
+                """,
+                """
+                CREATE TABLE plan_task (
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    taskId TEXT NOT NULL,
+                    position BIGINT NOT NULL,
+                    body TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    result TEXT,
+                    error TEXT,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    updatedAt BIGINT NOT NULL,
+                    PRIMARY KEY (runId, taskId)
+                )
+                """,
+                // Each tool call of a task: the intent before it runs, the outcome after.
+                """
+                CREATE TABLE task_action (
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    taskId TEXT NOT NULL,
+                    position BIGINT NOT NULL,
+                    tool TEXT NOT NULL,
+                    arguments TEXT NOT NULL,
+                    idempotencyKey TEXT NOT NULL UNIQUE,
+                    state TEXT NOT NULL,
+                    output TEXT,
+                    error TEXT,
+                    startedAt BIGINT NOT NULL,
+                    finishedAt BIGINT,
+                    PRIMARY KEY (runId, taskId, position)
+                )
+                """,
+                """
+                CREATE TABLE trace (
+                    id BIGSERIAL PRIMARY KEY,
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    taskId TEXT,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    promptTokens BIGINT,
+                    completionTokens BIGINT,
+                    milliseconds BIGINT,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX trace_run ON trace (runId, id)",
+                """
+                CREATE TABLE approval (
+                    id BIGSERIAL PRIMARY KEY,
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    taskId TEXT NOT NULL,
+                    position BIGINT NOT NULL,
+                    tool TEXT NOT NULL,
+                    risk TEXT NOT NULL,
+                    arguments TEXT NOT NULL,
+                    origins TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    hash TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    createdAt BIGINT NOT NULL,
+                    expiresAt BIGINT NOT NULL,
+                    decidedAt BIGINT,
+                    note TEXT,
+                    UNIQUE (runId, taskId, position)
+                )
+                """,
+                "CREATE INDEX approval_state ON approval (state)",
+            ]),
     ]
+}
+
+extension PostgresConnection {
+    /// Every row `query` returns, decoded as `columns`.
+    func rows<each Column: PostgresDecodable>(_ query: PostgresQuery, as columns: (repeat each Column).Type, logger: Logger)
+        async throws -> [(repeat each Column)]
+    {
+        var rows: [(repeat each Column)] = []
+        for try await row in try await self.query(query, logger: logger) {
+            rows.append(try row.decode(columns))
+        }
+        return rows
+    }
 }

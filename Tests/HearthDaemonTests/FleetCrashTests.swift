@@ -53,10 +53,8 @@ struct FleetCrashTests {
     }
 }
 
-/// The suite's PostgreSQL, and clusters of a test's own (started and stopped with scripts/test-postgres).
-enum TestPostgres {
-    static var available: Bool { ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"] != nil }
-
+/// Clusters of a test's own, started and stopped with scripts/test-postgres.
+extension TestPostgres {
     struct Cluster: Sendable {
         var location: PostgresLocation
         var directory: String

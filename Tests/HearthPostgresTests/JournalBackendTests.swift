@@ -7,22 +7,8 @@ import PostgresNIO
 import Synchronization
 import Testing
 
-/// A throwaway PostgreSQL cluster for these tests: `scripts/test` starts one on a loopback port
-/// and names it in HEARTH_TEST_POSTGRES_URL (a fresh database per test is made from it).
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
-
-    /// A new, empty database on the test cluster.
-    static func freshDatabase() async throws -> PostgresStore {
-        let base = try PostgresLocation.parse(try #require(url, "HEARTH_TEST_POSTGRES_URL is not set: run the tests with scripts/test"))
-        return try await PostgresStore.open(try await PostgresStore.createDatabase(on: base, prefix: "t"))
-    }
-}
-
-/// The two backends of the journal, run through one set of checks.
-enum JournalBackend: String, CaseIterable, Sendable {
-    case sqlite, postgres
-
+extension StoreBackend {
+    /// The journal on this backend, on a fresh store.
     func make() async throws -> (journal: any EventJournal, close: @Sendable () -> Void) {
         switch self {
         case .sqlite:
@@ -34,12 +20,10 @@ enum JournalBackend: String, CaseIterable, Sendable {
             return (PostgresJournal(database: database), { database.close() })
         }
     }
-
-    var available: Bool { self == .sqlite || TestPostgres.url != nil || Preconditions.requiredInCI }
 }
 
 @Suite("The event journal on both backends", .timeLimit(.minutes(2)))
-struct JournalBackendTests {
+struct StoreBackendTests {
     func event(_ index: Int, key: String? = nil, source: String = "webhook", kind: String = "note") -> NewEvent {
         NewEvent(
             source: source, kind: kind, key: key, payload: ["n": .number(Double(index)), "text": "ünïcode ✓"],
@@ -49,8 +33,8 @@ struct JournalBackendTests {
 
     @Test(
         "appends in order, reports duplicates by key, reads back filtered and newest first, finds existing keys",
-        arguments: JournalBackend.allCases)
-    func conformance(_ backend: JournalBackend) async throws {
+        arguments: StoreBackend.allCases)
+    func conformance(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (journal, close) = try await backend.make()
         defer { close() }
@@ -71,8 +55,8 @@ struct JournalBackendTests {
         await #expect(throws: EventValidationError.self) { _ = try await journal.append([event(9, source: "bad source!")]) }
     }
 
-    @Test("appenders racing on one journal: every event stored once, ids without gaps in commit order", arguments: JournalBackend.allCases)
-    func racing(_ backend: JournalBackend) async throws {
+    @Test("appenders racing on one journal: every event stored once, ids without gaps in commit order", arguments: StoreBackend.allCases)
+    func racing(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (journal, close) = try await backend.make()
         defer { close() }

@@ -6,7 +6,7 @@ import HearthTesting
 import Synchronization
 import Testing
 
-extension JournalBackend {
+extension StoreBackend {
     /// The work queue on this backend, on a fresh store.
     func makeQueue() async throws -> (queue: any WorkQueue, close: @Sendable () -> Void) {
         switch self {
@@ -28,8 +28,8 @@ struct WorkQueueBackendTests {
     }
 
     @Test(
-        "claims skip what another holder has, steps are recorded once, a duplicate key is stored once", arguments: JournalBackend.allCases)
-    func conformance(_ backend: JournalBackend) async throws {
+        "claims skip what another holder has, steps are recorded once, a duplicate key is stored once", arguments: StoreBackend.allCases)
+    func conformance(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (queue, close) = try await backend.makeQueue()
         defer { close() }
@@ -64,8 +64,8 @@ struct WorkQueueBackendTests {
 
     @Test(
         "an expired lease is taken over with a higher fence; the old holder can neither step, renew nor complete, and the new one sees its steps",
-        arguments: JournalBackend.allCases)
-    func takeover(_ backend: JournalBackend) async throws {
+        arguments: StoreBackend.allCases)
+    func takeover(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (queue, close) = try await backend.makeQueue()
         defer { close() }
@@ -102,8 +102,8 @@ struct WorkQueueBackendTests {
 
     @Test(
         "claimers racing on one queue: every item claimed once; one cron slot fired once among racing firers",
-        arguments: JournalBackend.allCases)
-    func racing(_ backend: JournalBackend) async throws {
+        arguments: StoreBackend.allCases)
+    func racing(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (queue, close) = try await backend.makeQueue()
         defer { close() }
