@@ -481,6 +481,54 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX approval_state ON approval (state)",
             ]),
+        Migration(
+            name: "v6-ledger",
+            statements: [
+                // The work ledger's steps, claimed under a lease by one daemon (holder, leaseUntil).
+                """
+                CREATE TABLE step (
+                    id BIGSERIAL PRIMARY KEY,
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    position BIGINT NOT NULL,
+                    effect TEXT NOT NULL,
+                    arguments TEXT NOT NULL,
+                    idempotencyKey TEXT NOT NULL UNIQUE,
+                    idempotent BOOLEAN NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    result TEXT,
+                    error TEXT,
+                    updatedAt BIGINT NOT NULL,
+                    holder TEXT,
+                    leaseUntil BIGINT,
+                    UNIQUE (runId, position)
+                )
+                """,
+                "CREATE INDEX step_state ON step (state)",
+                // Written before an effect starts, in the transaction that marks the step running.
+                """
+                CREATE TABLE intent (
+                    idempotencyKey TEXT NOT NULL,
+                    attempt BIGINT NOT NULL,
+                    stepId BIGINT NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+                    recordedAt BIGINT NOT NULL,
+                    PRIMARY KEY (idempotencyKey, attempt)
+                )
+                """,
+                // Written after the effect returns, in the transaction that finishes the step.
+                """
+                CREATE TABLE result (
+                    idempotencyKey TEXT NOT NULL,
+                    attempt BIGINT NOT NULL,
+                    stepId BIGINT NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+                    succeeded BOOLEAN NOT NULL,
+                    output TEXT,
+                    error TEXT,
+                    recordedAt BIGINT NOT NULL,
+                    PRIMARY KEY (idempotencyKey, attempt)
+                )
+                """,
+            ]),
     ]
 }
 

@@ -260,34 +260,12 @@ public struct PostgresGoalStore: GoalStore {
 
     public func cancelGoal(_ runID: Int64) async throws -> GoalDetail {
         let logger = logger
-        return try await database.transaction { connection in
-            let detail = try await Self.detail(runID, connection, lock: true, logger: logger)
-            guard !detail.run.state.isFinished else { throw LedgerError.notCancellable(runID, detail.run.state) }
-            let now = Date().millisecondsSince1970
-            try await connection.query(
-                "UPDATE plan_task SET state = 'cancelled', updatedAt = \(now) WHERE runId = \(runID) AND state = 'pending'", logger: logger)
-            try await connection.query("UPDATE run SET state = 'cancelled', updatedAt = \(now) WHERE id = \(runID)", logger: logger)
-            return try await Self.detail(runID, connection, logger: logger)
-        }
+        return try await database.transaction { connection in try await Self.cancel(runID, connection, logger: logger) }
     }
 
     public func resumeGoal(_ runID: Int64) async throws -> GoalDetail {
         let logger = logger
-        return try await database.transaction { connection in
-            let detail = try await Self.detail(runID, connection, lock: true, logger: logger)
-            guard [.needsReview, .failed, .pending, .running].contains(detail.run.state) else {
-                throw GoalError.notResumable(runID, detail.run.state)
-            }
-            let now = Date().millisecondsSince1970
-            try await connection.query(
-                """
-                UPDATE plan_task SET state = 'pending', error = NULL, updatedAt = \(now)
-                WHERE runId = \(runID) AND state IN ('failed', 'skipped', 'running')
-                """, logger: logger)
-            try await connection.query("UPDATE run SET state = 'pending', updatedAt = \(now) WHERE id = \(runID)", logger: logger)
-            try await connection.query("UPDATE goal SET pauseReason = NULL WHERE runId = \(runID)", logger: logger)
-            return try await Self.detail(runID, connection, logger: logger)
-        }
+        return try await database.transaction { connection in try await Self.resume(runID, connection, logger: logger) }
     }
 
     public func activeGoals() async throws -> [Int64] {
@@ -321,15 +299,7 @@ public struct PostgresGoalStore: GoalStore {
 
     /// The goal as stored; `lock` holds its run row to the end of the transaction.
     static func detail(_ runID: Int64, _ connection: PostgresConnection, lock: Bool = false, logger: Logger) async throws -> GoalDetail {
-        let runs = try await connection.rows(
-            lock
-                ? "SELECT id, title, origin, key, state, createdAt, updatedAt FROM run WHERE id = \(runID) FOR UPDATE"
-                : "SELECT id, title, origin, key, state, createdAt, updatedAt FROM run WHERE id = \(runID)",
-            as: (Int64, String, String, String?, String, Int64, Int64).self, logger: logger)
-        guard let (id, title, origin, key, state, created, updated) = runs.first else { throw LedgerError.runNotFound(runID) }
-        let run = Run(
-            id: id, title: title, origin: origin, key: key, state: RunState(rawValue: state) ?? .failed,
-            createdAt: Date(millisecondsSince1970: created), updatedAt: Date(millisecondsSince1970: updated))
+        let run = try await Self.run(runID, connection, lock: lock, logger: logger)
         let goals = try await connection.rows(
             "SELECT text, plan, budget, usage, pauseReason, report, summary, workspace FROM goal WHERE runId = \(runID)",
             as: (String, String?, String, String, String?, String?, String?, String?).self, logger: logger)
@@ -349,6 +319,58 @@ public struct PostgresGoalStore: GoalStore {
             budget: (try? StoredJSON.decode(GoalBudget.self, budget)) ?? GoalBudget(), tasks: tasks,
             usage: (try? StoredJSON.decode(GoalUsage.self, usage)) ?? GoalUsage(), pauseReason: pauseReason, report: report,
             summary: summary, workspace: workspace)
+    }
+
+    static func cancel(_ runID: Int64, _ connection: PostgresConnection, logger: Logger) async throws -> GoalDetail {
+        let detail = try await detail(runID, connection, lock: true, logger: logger)
+        guard !detail.run.state.isFinished else { throw LedgerError.notCancellable(runID, detail.run.state) }
+        let now = Date().millisecondsSince1970
+        try await connection.query(
+            "UPDATE plan_task SET state = 'cancelled', updatedAt = \(now) WHERE runId = \(runID) AND state = 'pending'", logger: logger)
+        try await connection.query("UPDATE run SET state = 'cancelled', updatedAt = \(now) WHERE id = \(runID)", logger: logger)
+        return try await Self.detail(runID, connection, logger: logger)
+    }
+
+    /// A pending or running goal is resumable too: the caller holds its lock, so nobody else works
+    /// on it (its process was killed).
+    static func resume(_ runID: Int64, _ connection: PostgresConnection, logger: Logger) async throws -> GoalDetail {
+        let detail = try await detail(runID, connection, lock: true, logger: logger)
+        guard [.needsReview, .failed, .pending, .running].contains(detail.run.state) else {
+            throw GoalError.notResumable(runID, detail.run.state)
+        }
+        let now = Date().millisecondsSince1970
+        try await connection.query(
+            """
+            UPDATE plan_task SET state = 'pending', error = NULL, updatedAt = \(now)
+            WHERE runId = \(runID) AND state IN ('failed', 'skipped', 'running')
+            """, logger: logger)
+        try await connection.query("UPDATE run SET state = 'pending', updatedAt = \(now) WHERE id = \(runID)", logger: logger)
+        try await connection.query("UPDATE goal SET pauseReason = NULL WHERE runId = \(runID)", logger: logger)
+        return try await Self.detail(runID, connection, logger: logger)
+    }
+
+    static func isGoal(_ runID: Int64, _ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await !connection.rows("SELECT runId FROM goal WHERE runId = \(runID)", as: (Int64).self, logger: logger).isEmpty
+    }
+
+    /// The run row as stored; `lock` holds it to the end of the transaction.
+    static func run(_ runID: Int64, _ connection: PostgresConnection, lock: Bool = false, logger: Logger) async throws -> Run {
+        let runs = try await connection.rows(
+            lock
+                ? "SELECT id, title, origin, key, state, createdAt, updatedAt FROM run WHERE id = \(runID) FOR UPDATE"
+                : "SELECT id, title, origin, key, state, createdAt, updatedAt FROM run WHERE id = \(runID)",
+            as: RunColumns.self, logger: logger)
+        guard let row = runs.first else { throw LedgerError.runNotFound(runID) }
+        return Self.run(from: row)
+    }
+
+    typealias RunColumns = (Int64, String, String, String?, String, Int64, Int64)
+
+    static func run(from row: RunColumns) -> Run {
+        let (id, title, origin, key, state, created, updated) = row
+        return Run(
+            id: id, title: title, origin: origin, key: key, state: RunState(rawValue: state) ?? .failed,
+            createdAt: Date(millisecondsSince1970: created), updatedAt: Date(millisecondsSince1970: updated))
     }
 
     static func touch(_ runID: Int64, _ connection: PostgresConnection, logger: Logger) async throws {

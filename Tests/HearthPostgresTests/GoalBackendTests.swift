@@ -8,6 +8,7 @@ import Testing
 /// A goal store and an approval book sharing one store, as a daemon has them.
 struct GoalBackendStores: Sendable {
     var goals: any GoalStore
+    var ledger: any WorkLedger
     var approvals: any ApprovalBook
     /// Another daemon's view of the same store (its own connections), for racing answers.
     var other: @Sendable () async throws -> (approvals: any ApprovalBook, close: @Sendable () -> Void)
@@ -22,7 +23,8 @@ extension StoreBackend {
             let path = directory.appending("hearth.sqlite")
             let database = try HearthDatabase.open(at: path)
             return GoalBackendStores(
-                goals: GoalSQLStore(database: database), approvals: ApprovalSQLStore(database: database),
+                goals: GoalSQLStore(database: database), ledger: LedgerStore(database: database),
+                approvals: ApprovalSQLStore(database: database),
                 other: {
                     let second = try HearthDatabase.open(at: path)
                     return (ApprovalSQLStore(database: second), { withExtendedLifetime(second) {} })
@@ -31,7 +33,8 @@ extension StoreBackend {
             let database = try await TestPostgres.freshDatabase()
             let location = database.location
             return GoalBackendStores(
-                goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database),
+                goals: PostgresGoalStore(database: database), ledger: PostgresLedger(database: database, holder: "test"),
+                approvals: PostgresApprovalBook(database: database),
                 other: {
                     let second = try await PostgresStore.open(location)
                     return (PostgresApprovalBook(database: second), { second.close() })
