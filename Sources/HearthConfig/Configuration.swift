@@ -944,9 +944,10 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
     }
 
     public var description: String {
-        "[store] url = \"\(url)\": this Hearth keeps the daemon's records (goals, approvals, memory, schedules…) in SQLite only; "
-            + "on PostgreSQL today are the fleet's identities and messages ('hearth fleet …'), its journal and shared work queue "
-            + "('hearth bench fleet'). Remove [store] url to run "
-            + "on the data directory's SQLite store"
+        "[store] url = \"\(url)\": this command needs stores that are in SQLite only so far (the daemon, memory, schedules, "
+            + "routines, chat, attention); on PostgreSQL today are the fleet ('hearth fleet …'), the journal ('hearth events', "
+            + "'hearth event add'), runs and goals ('hearth runs', 'hearth run', 'hearth cancel', 'hearth trace', "
+            + "'hearth effect append-line') and approvals ('hearth approvals', 'hearth approve', 'hearth deny'). "
+            + "Remove [store] url to run on the data directory's SQLite store"
     }
 }

@@ -75,11 +75,6 @@ public struct ApprovalSQLStore: ApprovalBook {
         try await database.write { db in try Self.expire(now: now, in: db) }
     }
 
-    /// The synchronous twin of `expire`, for the CLI.
-    public func expireNow(now: Date = Date()) throws -> [Approval] {
-        try database.writeSync { db in try Self.expire(now: now, in: db) }
-    }
-
     // MARK: Transactions
 
     static func decide(_ id: Int64, approve: Bool, note: String?, now: Date, in db: Database) throws -> Approval {

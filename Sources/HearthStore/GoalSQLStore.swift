@@ -215,17 +215,8 @@ public struct GoalSQLStore: GoalStore {
         try await database.read { db in try Self.traces(runID, in: db) }
     }
 
-    /// The synchronous twin of `traces`, for the CLI.
-    public func tracesNow(_ runID: Int64) throws -> [TraceEvent] {
-        try database.readSync { db in try Self.traces(runID, in: db) }
-    }
-
     public func cancelGoal(_ runID: Int64) async throws -> GoalDetail {
         try await database.write { db in try Self.cancel(runID, in: db) }
-    }
-
-    public func cancelGoalNow(_ runID: Int64) throws -> GoalDetail {
-        try database.writeSync { db in try Self.cancel(runID, in: db) }
     }
 
     public func resumeGoal(_ runID: Int64) async throws -> GoalDetail {

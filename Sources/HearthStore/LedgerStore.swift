@@ -109,10 +109,6 @@ public struct LedgerStore: WorkLedger {
         try await database.read { db in try Self.detail(id, in: db) }
     }
 
-    public func runNow(_ id: Int64) throws -> RunDetail {
-        try database.readSync { db in try Self.detail(id, in: db) }
-    }
-
     public func runs(limit: Int, states: Set<RunState>?) async throws -> [Run] {
         try await database.read { db in try Self.fetchRuns(limit: limit, states: states, in: db) }
     }
@@ -125,16 +121,8 @@ public struct LedgerStore: WorkLedger {
         try await database.write { db in try Self.cancel(id, in: db) }
     }
 
-    public func cancelRunNow(_ id: Int64) throws -> RunDetail {
-        try database.writeSync { db in try Self.cancel(id, in: db) }
-    }
-
     public func resumeRun(_ id: Int64) async throws -> RunDetail {
         try await database.write { db in try Self.resume(id, in: db) }
-    }
-
-    public func resumeRunNow(_ id: Int64) throws -> RunDetail {
-        try database.writeSync { db in try Self.resume(id, in: db) }
     }
 
     // MARK: Transactions

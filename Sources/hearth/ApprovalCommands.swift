@@ -24,13 +24,13 @@ struct ApprovalsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else {
+        guard let stores = try await context.openStores(creating: false) else {
             if json { printJSON([]) } else { print("no approvals") }
             return
         }
-        let book = ApprovalSQLStore(database: database)
-        _ = try book.expireNow()
-        let approvals = try book.approvalsNow(states: all ? nil : [.pending])
+        defer { stores.close() }
+        _ = try await stores.approvals.expire(now: Date())
+        let approvals = try await stores.approvals.approvals(states: all ? nil : [.pending])
         if json {
             printJSON(.array(approvals.map(Self.json)))
             return
@@ -97,10 +97,13 @@ struct DenyCommand: AsyncParsableCommand {
 
 private func answer(common: CommonOptions, id: Int64, approve: Bool, note: String?) async throws {
     let context = try common.load()
-    guard let database = try context.openForReading() else { throw ApprovalError.notFound(id) }
-    let approval = try ApprovalSQLStore(database: database).decideNow(id, approve: approve, note: note)
+    guard let stores = try await context.openStores(creating: false) else { throw ApprovalError.notFound(id) }
+    defer { stores.close() }
+    let approval = try await stores.approvals.decide(id, approve: approve, note: note, now: Date())
     print("approval \(approval.id) \(approval.state.rawValue): \(approval.tool) in run \(approval.runID)")
-    if await context.nudgeDaemon(["goals"]) {
+    if stores.shared {
+        print("recorded in the shared store; the run continues where its goal is worked on")
+    } else if await context.nudgeDaemon(["goals"]) {
         print("the daemon continues run \(approval.runID)")
     } else {
         print("no daemon is running here; continue the run with 'hearth resume \(approval.runID)'")

@@ -59,8 +59,9 @@ struct EventAddCommand: AsyncParsableCommand {
             payload: try payload.map { try readJSONArgument($0, option: "--payload") } ?? .object([:]),
             occurredAt: occurred, provenance: untrusted ? .untrusted : .trusted)
         try event.validate()
-        let database = try context.openForWriting()
-        let outcome = try JournalStore(database: database).appendNow([event])[0]
+        guard let stores = try await context.openStores(creating: true) else { return }
+        defer { stores.close() }
+        let outcome = try await stores.journal.append([event])[0]
         await context.nudgeDaemon(["events"])
         if json {
             printJSON(["id": .number(Double(outcome.id)), "duplicate": .bool(outcome.duplicate)])
@@ -103,12 +104,13 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else {
+        guard let stores = try await context.openStores(creating: false) else {
             if json { print("[]") } else { print("no events (Hearth is not set up here; run 'hearth init')") }
             return
         }
+        defer { stores.close() }
         // One more than asked tells whether the page is the last one.
-        var events = try JournalStore(database: database).eventsNow(
+        var events = try await stores.journal.events(
             EventQuery(afterID: after, limit: limit + 1, source: source, kind: kind, newestFirst: latest))
         let more = events.count > limit
         if more { events.removeLast() }

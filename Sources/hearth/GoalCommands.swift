@@ -325,10 +325,10 @@ struct TraceCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
-        let store = GoalSQLStore(database: database)
-        guard let detail = try store.goalNow(id) else { throw GoalError.notAGoal(id) }
-        let events = try store.tracesNow(id)
+        guard let stores = try await context.openStores(creating: false) else { throw LedgerError.runNotFound(id) }
+        defer { stores.close() }
+        let detail = try await stores.goals.goal(id)
+        let events = try await stores.goals.traces(id)
         if json {
             printJSON(
                 .array(

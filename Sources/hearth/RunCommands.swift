@@ -44,8 +44,9 @@ struct AppendLineCommand: AsyncParsableCommand {
         let step = try effects.stepRequest(
             effect: "append_line", arguments: ["path": .string(file), "text": .string(text), "idempotent": .bool(!notIdempotent)])
         if let key, key.isEmpty { throw CLIError.usage("--key must not be empty") }
-        let database = try context.openForWriting()
-        let (run, created) = try LedgerStore(database: database).createRunNow(
+        guard let stores = try await context.openStores(creating: true) else { return }
+        defer { stores.close() }
+        let (run, created) = try await stores.ledger.createRun(
             RunRequest(title: "append a line to \(file)", origin: "cli", key: key, steps: [step]))
         let told = await context.nudgeDaemon(["runs"])
         if json {
@@ -81,7 +82,9 @@ struct RunsCommand: AsyncParsableCommand {
             }
             states = [parsed]
         }
-        let runs = try context.openForReading().map { try LedgerStore(database: $0).runsNow(limit: limit, states: states) } ?? []
+        let stores = try await context.openStores(creating: false)
+        defer { stores?.close() }
+        let runs = try await stores?.ledger.runs(limit: limit, states: states) ?? []
         if json {
             printJSON(.array(runs.map(Self.json)))
             return
@@ -147,12 +150,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
-        if let goal = try GoalSQLStore(database: database).goalNow(id) {
+        guard let stores = try await context.openStores(creating: false) else { throw LedgerError.runNotFound(id) }
+        defer { stores.close() }
+        if let goal = try await stores.goalIfAny(id) {
             print(json ? GoalJSON.detail(goal).jsonText : GoalJSON.render(goal, workspace: goal.workspace(context)))
             return
         }
-        let detail = try LedgerStore(database: database).runNow(id)
+        let detail = try await stores.ledger.run(id)
         print(json ? RunsCommand.json(detail).jsonText : RunsCommand.render(detail))
     }
 }
@@ -167,7 +171,7 @@ struct CancelCommand: AsyncParsableCommand {
     var id: Int64
 
     func run() async throws {
-        let (detail, _) = try await common.load().changeRun(id) { try $0.cancelRunNow(id) }
+        let (detail, _) = try await common.load().changeRun(id) { try await $0.cancelRun(id) }
         print(RunsCommand.render(detail))
     }
 }
@@ -190,7 +194,12 @@ struct ResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        if let database = try context.openForReading(), let goal = try GoalSQLStore(database: database).goalNow(id) {
+        let stores = try await context.openStores(creating: false)
+        let found = try await stores?.goalIfAny(id)
+        stores?.close()
+        if let stores, let goal = found {
+            guard !stores.shared else { throw CLIError.usage(Self.sharedGoal) }
+            guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
             // A goal continues in this process, from its plan and journal.
             if [.needsReview, .failed].contains(goal.run.state) { _ = try GoalSQLStore(database: database).resumeGoalNow(id) }
             guard goal.run.state != .succeeded && goal.run.state != .cancelled else { throw GoalError.notResumable(id, goal.run.state) }
@@ -202,18 +211,25 @@ struct ResumeCommand: AsyncParsableCommand {
             try session.finish(try await session.run(id, concurrency: concurrency))
             return
         }
-        let (detail, told) = try await context.changeRun(id) { try $0.resumeRunNow(id) }
+        let (detail, told) = try await context.changeRun(id) { try await $0.resumeRun(id) }
         print(RunsCommand.render(detail))
         if !told { print("no daemon is running here; the run continues when 'hearth daemon' starts") }
     }
 }
 
+extension ResumeCommand {
+    static let sharedGoal =
+        "a goal on the shared PostgreSQL store is worked on by a daemon, and this Hearth's daemon does not run on PostgreSQL yet; "
+        + "'hearth run ID' shows it, and 'hearth approve'/'hearth deny' answer what it waits for"
+}
+
 extension HearthContext {
     /// Applies a ledger change to run `id` and tells a running daemon; returns the run and
     /// whether a daemon was told.
-    func changeRun(_ id: Int64, _ change: (LedgerStore) throws -> RunDetail) async throws -> (RunDetail, Bool) {
-        guard let database = try openForReading() else { throw LedgerError.runNotFound(id) }
-        let detail = try change(LedgerStore(database: database))
-        return (detail, await nudgeDaemon(["runs"]))
+    func changeRun(_ id: Int64, _ change: (any WorkLedger) async throws -> RunDetail) async throws -> (RunDetail, Bool) {
+        guard let stores = try await openStores(creating: false) else { throw LedgerError.runNotFound(id) }
+        defer { stores.close() }
+        let detail = try await change(stores.ledger)
+        return (detail, stores.shared ? false : await nudgeDaemon(["runs"]))
     }
 }

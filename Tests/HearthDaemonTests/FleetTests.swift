@@ -120,4 +120,76 @@ struct FleetTests {
         let daemon = try await agents["alpha"]!.hearth(["status"])
         #expect(daemon.status != 0 && daemon.stderr.contains("Remove [store] url"), "\(daemon.stderr)")
     }
+
+    @Test("two machines on one PostgreSQL share the journal, runs, goals and approvals through the same commands")
+    func sharedCommands() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "cli")
+        var machines: [String: Sandbox] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try FileManager.default.createDirectory(at: sandbox.data, withIntermediateDirectories: true)
+            try Data("[fleet]\nname = \"\(name)\"\n[store]\nurl = \"\(shared.url)\"\n".utf8).write(
+                to: sandbox.data.appending(path: "config.toml"))
+            machines[name] = sandbox
+        }
+        func on(_ name: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            try await machines[name]!.hearth(arguments)
+        }
+        func json(_ name: String, _ arguments: [String]) async throws -> JSONValue {
+            let result = try await on(name, arguments)
+            #expect(result.status == 0, "hearth \(arguments.joined(separator: " ")) on \(name): \(result.stderr)")
+            return try JSONValue(parsing: result.stdout)
+        }
+
+        // The journal: an event keyed on one machine is a duplicate on the other.
+        let added = try await json(
+            "alpha", ["event", "add", "--kind", "note.added", "--key", "k1", "--payload", #"{"text":"hi"}"#, "--json"])
+        #expect(added["duplicate"] == false)
+        let again = try await json("bravo", ["event", "add", "--kind", "note.added", "--key", "k1", "--json"])
+        #expect(again["duplicate"] == true && again["id"] == added["id"])
+        let events = try await json("bravo", ["events", "--json"]).arrayValue ?? []
+        #expect(events.count == 1 && events.first?["payload"]?["text"] == "hi")
+
+        // Runs: queued on one, found by key on the other, cancelled there, seen cancelled everywhere.
+        let queued = try await json(
+            "alpha", ["effect", "append-line", "--file", "notes.txt", "--text", "hello", "--key", "demo-1", "--json"])
+        #expect(queued["created"] == true)
+        let same = try await json(
+            "bravo", ["effect", "append-line", "--file", "notes.txt", "--text", "hello", "--key", "demo-1", "--json"])
+        #expect(same["created"] == false && same["id"] == queued["id"])
+        let runID = String(queued["id"]?.intValue ?? 0)
+        #expect((try await json("bravo", ["runs", "--json"]).arrayValue ?? []).map { $0["id"] } == [queued["id"]])
+        #expect(try await on("bravo", ["cancel", runID]).stdout.contains("cancelled"))
+        #expect(try await json("alpha", ["run", runID, "--json"])["state"] == "cancelled")
+
+        // A goal waiting for approval (as a daemon of the fleet left it): listed on both, answered once.
+        let database = try await PostgresStore.open(shared)
+        defer { database.close() }
+        let goals = PostgresGoalStore(database: database)
+        let goal = try await goals.createGoal("Send the Q3 summary", budget: GoalBudget(), workspace: nil)
+        let task = PlanTask(
+            id: "send", group: "send", item: nil, title: "Send", instructions: "Send it.", dependsOn: [], expectedOutput: "",
+            tools: ["send_message"])
+        try await goals.savePlan(goal.id, draft: PlanDraft(tasks: []), tasks: [task])
+        try await goals.setTaskState(goal.id, task: "send", state: .awaitingApproval, result: nil, error: nil)
+        try await goals.setRunState(goal.id, state: .awaitingApproval, pauseReason: nil)
+        try await goals.trace(TraceEvent(runID: goal.id, taskID: "send", kind: .policy, name: "ask", detail: ["reason": "sends outside"]))
+        let approval = try await PostgresApprovalBook(database: database).request(
+            Approval(
+                runID: goal.id, taskID: "send", position: 0, tool: "send_message", risk: .sendExternal,
+                arguments: ["to": "ann@example.com"], origins: [:], reason: "sends outside", expiresAt: Date().addingTimeInterval(3600)))
+        let waiting = try await json("alpha", ["approvals", "--json"]).arrayValue ?? []
+        #expect(waiting.map { $0["id"] } == [.number(Double(approval.id))] && waiting.first?["tool"] == "send_message")
+        let approved = try await on("bravo", ["approve", String(approval.id), "--note", "fine"])
+        #expect(approved.status == 0 && approved.stdout.contains("approved"), "\(approved.stderr)")
+        let late = try await on("alpha", ["deny", String(approval.id)])
+        #expect(late.status != 0 && late.stderr.contains("already approved"), "\(late.stderr)")
+        #expect(try await json("alpha", ["run", String(goal.id), "--json"])["state"] == "pending", "the answer put the goal back to work")
+        #expect(try await on("bravo", ["trace", String(goal.id)]).stdout.contains("ask"))
+        let resume = try await on("alpha", ["resume", String(goal.id)])
+        #expect(resume.status != 0 && resume.stderr.contains("does not run on PostgreSQL yet"), "\(resume.stderr)")
+        #expect(
+            !FileManager.default.fileExists(atPath: machines["alpha"]!.data.appending(path: "hearth.sqlite").path), "nothing kept locally")
+    }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import HearthConfig
+import HearthCore
+import HearthPostgres
+import HearthStore
+
+/// The stores a command reads and changes: SQLite in the data directory, or the shared
+/// PostgreSQL when `[store] url` is set (the same commands, the same output, either way).
+struct SharedStores: Sendable {
+    var journal: any EventJournal
+    var ledger: any WorkLedger
+    var goals: any GoalStore
+    var approvals: any ApprovalBook
+    /// Whether these are the fleet's shared stores (a daemon on this machine does not run on them yet).
+    var shared: Bool
+    var close: @Sendable () -> Void
+
+    /// The goal of run `id`, or `nil` when the run is not a goal's.
+    ///
+    /// - Throws: `LedgerError.runNotFound` when there is no such run at all.
+    func goalIfAny(_ id: Int64) async throws -> GoalDetail? {
+        do {
+            return try await goals.goal(id)
+        } catch GoalError.notAGoal {
+            return nil
+        }
+    }
+}
+
+extension HearthContext {
+    /// Opens the configured store; `creating` makes a missing SQLite database (and data dir),
+    /// otherwise a data dir never set up gives `nil`.
+    func openStores(creating: Bool) async throws -> SharedStores? {
+        if let url = configuration.store.url {
+            let password = try configuration.store.passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
+            let database = try await PostgresStore.open(try PostgresLocation.parse(url), password: password)
+            return SharedStores(
+                journal: PostgresJournal(database: database), ledger: PostgresLedger(database: database, holder: fleetName),
+                goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database), shared: true,
+                close: { database.close() })
+        }
+        guard let database = creating ? try openForWriting() : try openForReading() else { return nil }
+        return SharedStores(
+            journal: JournalStore(database: database), ledger: LedgerStore(database: database), goals: GoalSQLStore(database: database),
+            approvals: ApprovalSQLStore(database: database), shared: false, close: {})
+    }
+}
