@@ -257,7 +257,7 @@ let package = Package(
             name: "HearthPostgresTests",
             dependencies: [
                 "HearthPostgres", "HearthStore", "HearthCore", "HearthTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "HearthMemory", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -529,6 +529,81 @@ enum PostgresSchema {
                 )
                 """,
             ]),
+        Migration(
+            name: "v7-memory",
+            statements: [
+                // Episodic memory. `position` orders records within (source, sessionId); `spoken`
+                // is the text as said (with its speaker) and `context` the record with two
+                // neighbours either side, both searchable as full text.
+                """
+                CREATE TABLE memory_record (
+                    id BIGSERIAL PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    provenance TEXT NOT NULL,
+                    occurredAt BIGINT NOT NULL,
+                    recordedAt BIGINT NOT NULL,
+                    sessionId TEXT,
+                    position BIGINT,
+                    runId BIGINT,
+                    speaker TEXT,
+                    importance DOUBLE PRECISION NOT NULL,
+                    normalized TEXT NOT NULL,
+                    spoken TEXT NOT NULL,
+                    context TEXT NOT NULL,
+                    spokenSearch TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', spoken)) STORED,
+                    contextSearch TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', context)) STORED
+                )
+                """,
+                "CREATE INDEX memory_record_session ON memory_record (source, sessionId, position)",
+                "CREATE INDEX memory_record_occurred ON memory_record (occurredAt)",
+                "CREATE INDEX memory_record_normalized ON memory_record (normalized)",
+                "CREATE INDEX memory_record_spoken_search ON memory_record USING GIN (spokenSearch)",
+                "CREATE INDEX memory_record_context_search ON memory_record USING GIN (contextSearch)",
+                "CREATE TABLE memory_session (source TEXT NOT NULL, sessionId TEXT NOT NULL, PRIMARY KEY (source, sessionId))",
+                // Embeddings, little-endian float32; each daemon's in-memory index is built from here.
+                """
+                CREATE TABLE memory_vector (
+                    recordId BIGINT NOT NULL REFERENCES memory_record(id) ON DELETE CASCADE,
+                    field TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    vector BYTEA NOT NULL,
+                    PRIMARY KEY (recordId, field)
+                )
+                """,
+                """
+                CREATE TABLE memory_vector_pending (
+                    recordId BIGINT NOT NULL REFERENCES memory_record(id) ON DELETE CASCADE,
+                    field TEXT NOT NULL,
+                    PRIMARY KEY (recordId, field)
+                )
+                """,
+                // Bi-temporal facts: world validity and system time; contradiction invalidates, never deletes.
+                """
+                CREATE TABLE fact (
+                    id BIGSERIAL PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    predicate TEXT NOT NULL,
+                    object TEXT NOT NULL,
+                    slot TEXT NOT NULL,
+                    validFrom BIGINT,
+                    validTo BIGINT,
+                    recordedAt BIGINT NOT NULL,
+                    invalidatedAt BIGINT,
+                    invalidatedBy BIGINT,
+                    sourceRecordId BIGINT,
+                    provenance TEXT NOT NULL,
+                    confidence DOUBLE PRECISION NOT NULL,
+                    status TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX fact_slot ON fact (slot)",
+                "CREATE INDEX fact_source ON fact (sourceRecordId) WHERE sourceRecordId IS NOT NULL",
+                "CREATE TABLE memory_cursor (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+                "CREATE TABLE memory_report (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, at BIGINT NOT NULL, detail TEXT NOT NULL)",
+            ]),
     ]
 }
 
@@ -543,4 +618,36 @@ extension PostgresConnection {
         }
         return rows
     }
+}
+
+/// A statement put together in pieces, each value bound as a parameter (`$1`, `$2`, …): for
+/// conditions and multi-row inserts whose shape depends on the input.
+struct SQLBuilder {
+    private(set) var sql = ""
+    private(set) var binds = PostgresBindings()
+    private var count = 0
+
+    init(_ sql: String = "") {
+        self.sql = sql
+    }
+
+    mutating func append(_ text: String) {
+        sql += text
+    }
+
+    /// Binds `value` and returns its placeholder.
+    mutating func bind<Value: PostgresDynamicTypeEncodable>(_ value: Value?) -> String {
+        binds.append(value)
+        count += 1
+        return "$\(count)"
+    }
+
+    /// Binds bytes (`bytea`) and returns their placeholder.
+    mutating func bind(_ data: Data) throws -> String {
+        try binds.append(data)
+        count += 1
+        return "$\(count)"
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
 }

@@ -418,8 +418,9 @@ public struct MemorySQLStore: MemoryStore {
                 conditions.add("kind IN (\(Self.marks(kinds.count)))", arguments: kinds)
             }
             if let mentioning = query.mentioning {
-                let pattern = "%" + mentioning.lowercased() + "%"
-                conditions.add("(lower(subject) LIKE ? OR lower(object) LIKE ?)", pattern, pattern)
+                // The words themselves: a % or _ in them is not a wildcard.
+                let pattern = "%" + Self.escapeLike(mentioning.lowercased()) + "%"
+                conditions.add("(lower(subject) LIKE ? ESCAPE '\\' OR lower(object) LIKE ? ESCAPE '\\')", pattern, pattern)
             }
             if !query.includeInvalidated { conditions.add("invalidatedAt IS NULL") }
             if let slot = query.slot { conditions.add("slot = ?", slot) }
@@ -529,9 +530,14 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
+    /// `text` for a LIKE pattern with ESCAPE '\': its own \, % and _ match only themselves.
+    static func escapeLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
+            of: "_", with: "\\_")
+    }
+
     public func sessionRecords(source: String, sessionPrefix prefix: String) async throws -> [MemoryRecord] {
-        let escaped = prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_")
+        let escaped = Self.escapeLike(prefix)
         return try await database.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM memory_record WHERE source = ? AND sessionId LIKE ? ESCAPE '\\' ORDER BY id",
