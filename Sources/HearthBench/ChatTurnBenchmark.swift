@@ -60,7 +60,7 @@ extension MemoryBenchmark {
     public func chatAssembly(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
         let url = directory.appending(path: "chat-synthetic-\(size).sqlite")
         defer { Self.removeDatabase(url) }
-        let built = try await syntheticStore(size: size, at: url, progress: progress)
+        let built = try await syntheticStore(size: size, in: .sqlite(url), progress: progress)
         var generator = built.generator
         let database = try HearthDatabase.open(at: url)
         let store = MemorySQLStore(database: database)

@@ -2,6 +2,7 @@ import Foundation
 import HearthAgent
 import HearthCore
 import HearthMemory
+import HearthPostgres
 import HearthStore
 
 /// `hearth bench memory`: retrieval quality on LoCoMo and LongMemEval, and latency at scale,
@@ -12,6 +13,10 @@ public struct MemoryBenchmark: Sendable {
     public var settings = RetrievalSettings()
     /// How a chat turn recalls and packs memories (`hearth bench chat`).
     public var chat = ChatEngine.Settings()
+    /// The latency benchmark's synthetic stores on this PostgreSQL server (a fresh database
+    /// each) instead of SQLite files.
+    public var postgres: PostgresLocation?
+    public var postgresPassword: String?
 
     public init(embedder: (any Embedder)?, directory: URL) {
         self.embedder = embedder

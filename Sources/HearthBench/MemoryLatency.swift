@@ -1,6 +1,7 @@
 import Foundation
 import HearthCore
 import HearthMemory
+import HearthPostgres
 import HearthStore
 
 /// Deterministic "embeddings" for synthetic records: each word maps to a fixed random direction
@@ -99,10 +100,9 @@ extension MemoryBenchmark {
 
     /// A synthetic store of `size` records (Zipf-distributed words over 30,000, sessions of 20),
     /// stored, embedded and indexed through the real path; and how long that took.
-    func syntheticStore(size: Int, at url: URL, progress: @Sendable (String) -> Void) async throws -> (
+    func syntheticStore(size: Int, in scratch: ScratchStore, progress: @Sendable (String) -> Void) async throws -> (
         synthetic: SyntheticEmbedder, generator: SplitMix64, seconds: Double
     ) {
-        Self.removeDatabase(url)
         var generator = SplitMix64(seed: 20_261_121 &+ UInt64(size))
         let vocabulary = (0..<30_000).map { index in "w\(String(index, radix: 36))" }
         let synthetic = SyntheticEmbedder(dimensions: 384, vocabulary: vocabulary)
@@ -110,8 +110,9 @@ extension MemoryBenchmark {
         func word() -> String { vocabulary[zipf.sample(using: &generator)] }
         progress("synthetic \(size): storing records")
         let buildStarted = Date()
-        let database = try HearthDatabase.open(at: url)
-        let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: synthetic, settings: settings)
+        let opened = try await scratch.open()
+        defer { opened.close() }
+        let engine = MemoryEngine(store: opened.store, embedder: synthetic, settings: settings)
         try await engine.open()
         let base = Date(timeIntervalSince1970: 1_700_000_000)
         var produced = 0
@@ -134,17 +135,55 @@ extension MemoryBenchmark {
     }
 
     func latency(size: Int, queries: Int, progress: @Sendable (String) -> Void) async throws -> JSONValue {
-        let url = directory.appending(path: "synthetic-\(size).sqlite")
-        defer { Self.removeDatabase(url) }
-        let built = try await syntheticStore(size: size, at: url, progress: progress)
+        let scratch = try await scratchStore(size: size)
+        do {
+            let result = try await latency(size: size, queries: queries, in: scratch, progress: progress)
+            await scratch.remove()
+            return result
+        } catch {
+            await scratch.remove()
+            throw error
+        }
+    }
+
+    /// Where a latency run keeps its synthetic records: a SQLite file in the scratch directory, or
+    /// a fresh database on `postgres` (dropped afterwards).
+    struct ScratchStore: Sendable {
+        var open: @Sendable () async throws -> (store: any MemoryStore, close: @Sendable () -> Void)
+        var remove: @Sendable () async -> Void
+
+        /// A SQLite file at `url` (removed first, and by `remove`).
+        static func sqlite(_ url: URL) -> ScratchStore {
+            MemoryBenchmark.removeDatabase(url)
+            return ScratchStore(
+                open: { (MemorySQLStore(database: try HearthDatabase.open(at: url)), {}) }, remove: { MemoryBenchmark.removeDatabase(url) })
+        }
+    }
+
+    func scratchStore(size: Int) async throws -> ScratchStore {
+        guard let postgres else {
+            return ScratchStore.sqlite(directory.appending(path: "synthetic-\(size).sqlite"))
+        }
+        let location = try await PostgresStore.createDatabase(on: postgres, prefix: "hearth_memory_bench", password: postgresPassword)
+        let password = postgresPassword
+        return ScratchStore(
+            open: {
+                let database = try await PostgresStore.open(location, password: password)
+                return (PostgresMemoryStore(database: database), { database.close() })
+            }, remove: { try? await PostgresStore.dropDatabase(location, on: postgres, password: password) })
+    }
+
+    func latency(size: Int, queries: Int, in scratch: ScratchStore, progress: @Sendable (String) -> Void) async throws -> JSONValue {
+        let built = try await syntheticStore(size: size, in: scratch, progress: progress)
         let (synthetic, storeSeconds) = (built.synthetic, built.seconds)
         var generator = built.generator
 
-        // Index build: a fresh engine loading every vector from SQLite, as the daemon does at start.
+        // Index build: a fresh engine loading every vector from the store, as the daemon does at start.
         let rssBefore = SpineBenchmark.rssKilobytes(getpid()) * 1024
         let loadStarted = Date()
-        let database = try HearthDatabase.open(at: url)
-        let store = MemorySQLStore(database: database)
+        let opened = try await scratch.open()
+        defer { opened.close() }
+        let store = opened.store
         let engine = MemoryEngine(store: store, embedder: synthetic, settings: settings)
         let vectors = try await engine.open()
         let buildSeconds = Date().timeIntervalSince(loadStarted)

@@ -41,6 +41,14 @@ struct FleetBenchCommand: AsyncParsableCommand {
     @Option(help: "The crash harness's seed (replays a run's kill schedule).")
     var seed: UInt64?
 
+    @Option(
+        help: ArgumentHelp(
+            "Synthetic memory records for the hybrid-query latency on PostgreSQL beside SQLite (0 skips it).", valueName: "n"))
+    var memoryRecords = 100_000
+
+    @Option(help: "Timed memory queries per backend.")
+    var memoryQueries = 300
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -56,6 +64,10 @@ struct FleetBenchCommand: AsyncParsableCommand {
             return
         }
         guard (100...1_000_000).contains(events) else { throw CLIError.usage("--events must be 100 to 1000000") }
+        guard memoryRecords == 0 || (1_000...2_000_000).contains(memoryRecords) else {
+            throw CLIError.usage("--memory-records must be 0 or 1000 to 2000000")
+        }
+        guard (1...100_000).contains(memoryQueries) else { throw CLIError.usage("--memory-queries must be 1 to 100000") }
         var appends: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         var claims: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         var claimsBusy: [Int: Double] = [:]
@@ -83,6 +95,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
                 }
             }
         }
+        let memory = memoryRecords > 0 ? try await memoryLatency(base: base, password: password) : .null
         if json {
             func object(_ figures: [Int: Double]) -> JSONValue {
                 .object(Dictionary(uniqueKeysWithValues: figures.map { ("\($0.key)", .number($0.value.rounded())) }))
@@ -95,6 +108,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
                     "postgres_cpu_busy": .object(
                         Dictionary(uniqueKeysWithValues: claimsBusy.map { ("\($0.key)", .number(($0.value * 100).rounded() / 100)) })),
                 ],
+                "memory": memory,
             ])
         } else {
             let pg = claims["postgres"]!
@@ -108,6 +122,46 @@ struct FleetBenchCommand: AsyncParsableCommand {
                         + busy.joined(separator: ", "))
             }
         }
+    }
+
+    /// Hybrid memory queries over `memoryRecords` synthetic records (stored, embedded and indexed
+    /// through the real path) on SQLite and on a fresh PostgreSQL database, in this run.
+    func memoryLatency(base: PostgresLocation, password: String?) async throws -> JSONValue {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-memory-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var benchmark = MemoryBenchmark(embedder: nil, directory: directory)
+        let json = json
+        let progress: @Sendable (String) -> Void = { line in
+            if !json { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+        var figures: [String: JSONValue] = ["records": .number(Double(memoryRecords)), "queries": .number(Double(memoryQueries))]
+        for backend in ["sqlite", "postgres"] {
+            benchmark.postgres = backend == "postgres" ? base : nil
+            benchmark.postgresPassword = password
+            let scales = try await benchmark.latency(sizes: [memoryRecords], queries: memoryQueries) { progress("\(backend): \($0)") }
+            let scale = scales["scales"]?.arrayValue?.first ?? .null
+            figures[backend] = [
+                "hybrid": scale["hearth"] ?? .null, "keyword_only": scale["bm25"] ?? .null,
+                "store_and_embed_seconds": scale["store_and_embed_seconds"] ?? .null,
+                "index_build_seconds": scale["index_build_seconds"] ?? .null,
+            ]
+        }
+        let p99 = { (backend: String) in figures[backend]?["hybrid"]?["p99_ms"]?.doubleValue ?? .nan }
+        figures["hybrid_p99_ratio"] = .number((p99("postgres") / p99("sqlite") * 100).rounded() / 100)
+        if !json {
+            for backend in ["sqlite", "postgres"] {
+                let hybrid = figures[backend]?["hybrid"]
+                print(
+                    String(
+                        format: "memory, %d records, %@: hybrid query p50 %.1f ms, p99 %.1f ms (store + embed %.0f s, index build %.1f s)",
+                        memoryRecords, backend, hybrid?["p50_ms"]?.doubleValue ?? .nan, hybrid?["p99_ms"]?.doubleValue ?? .nan,
+                        figures[backend]?["store_and_embed_seconds"]?.doubleValue ?? .nan,
+                        figures[backend]?["index_build_seconds"]?.doubleValue ?? .nan))
+            }
+            print(String(format: "memory hybrid p99, PostgreSQL / SQLite: ×%.2f", p99("postgres") / p99("sqlite")))
+        }
+        return .object(figures)
     }
 
     func runCrash(kills: Int, base: PostgresLocation, password: String?, passwordFile: String?) async throws {

@@ -193,3 +193,26 @@ struct FleetTests {
             !FileManager.default.fileExists(atPath: machines["alpha"]!.data.appending(path: "hearth.sqlite").path), "nothing kept locally")
     }
 }
+
+@Suite("hearth bench fleet: rates and memory latency on both backends", .timeLimit(.minutes(5)))
+struct FleetBenchTests {
+    @Test("measured figures for both backends in one run, memory latency beside SQLite's, as JSON")
+    func figures() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let sandbox = try Sandbox()
+        let result = try await sandbox.hearth([
+            "bench", "fleet", "--store", try #require(TestPostgres.url), "--events", "100", "--memory-records", "1000",
+            "--memory-queries", "20", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let figures = try JSONValue(parsing: result.stdout)
+        for backend in ["sqlite", "postgres"] {
+            #expect((figures[backend]?["1"]?.doubleValue ?? 0) > 0 && (figures["claims"]?[backend]?["4"]?.doubleValue ?? 0) > 0)
+            let hybrid = figures["memory"]?[backend]?["hybrid"]
+            #expect((hybrid?["p99_ms"]?.doubleValue ?? 0) >= (hybrid?["p50_ms"]?.doubleValue ?? .infinity), "\(figures)")
+        }
+        #expect((figures["memory"]?["hybrid_p99_ratio"]?.doubleValue ?? 0) > 0)
+        let refused = try await sandbox.hearth(["bench", "fleet", "--store", try #require(TestPostgres.url), "--memory-records", "5"])
+        #expect(refused.status != 0 && refused.stderr.contains("--memory-records must be 0 or 1000"))
+    }
+}
