@@ -180,6 +180,30 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Runs `body` while this process holds the session lock (`namespace`, `key`) on a connection
+    /// of its own: no other daemon holds it meanwhile, and it goes with the connection if this
+    /// process dies. `nil` when another holds it.
+    public func whileHolding<T: Sendable>(lock namespace: Int32, _ key: Int64, _ body: () async throws -> T) async throws -> T? {
+        let logger = logger
+        return try await client.withConnection { connection in
+            let held = try await connection.rows(
+                "SELECT pg_try_advisory_lock(\(namespace), \(key)::int4)", as: (Bool).self, logger: logger)
+            guard held.first == true else { return nil }
+            do {
+                let value = try await body()
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(namespace), \(key)::int4)", logger: logger)
+                return value
+            } catch {
+                if connection.isClosed {
+                    try? await connection.closeFuture.get()
+                } else {
+                    _ = try? await connection.query("SELECT pg_advisory_unlock(\(namespace), \(key)::int4)", logger: logger)
+                }
+                throw error
+            }
+        }
+    }
+
     /// Refuses to go on with a connection the server closed.
     static func requireOpen(_ connection: PostgresConnection) throws(PostgresStoreError) {
         guard !connection.isClosed else {
@@ -604,6 +628,34 @@ enum PostgresSchema {
                 "CREATE TABLE memory_cursor (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
                 "CREATE TABLE memory_report (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, at BIGINT NOT NULL, detail TEXT NOT NULL)",
             ]),
+        Migration(
+            name: "v8-usage",
+            statements: [
+                // One row per model call: what it cost, how fast it ran, whom it was for.
+                """
+                CREATE TABLE usage (
+                    id BIGSERIAL PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    provider TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    runId BIGINT,
+                    goalId TEXT,
+                    promptTokens BIGINT NOT NULL,
+                    completionTokens BIGINT NOT NULL,
+                    cachedPromptTokens BIGINT NOT NULL,
+                    prefillTokensPerSecond DOUBLE PRECISION,
+                    decodeTokensPerSecond DOUBLE PRECISION,
+                    latencyMs BIGINT NOT NULL,
+                    costMicrodollars BIGINT NOT NULL,
+                    succeeded BOOLEAN NOT NULL,
+                    error TEXT
+                )
+                """,
+                "CREATE INDEX usage_at ON usage (at)",
+                "CREATE INDEX usage_run ON usage (runId) WHERE runId IS NOT NULL",
+                "CREATE INDEX usage_goal ON usage (goalId) WHERE goalId IS NOT NULL",
+            ]),
     ]
 }
 
@@ -614,7 +666,14 @@ extension PostgresConnection {
     {
         var rows: [(repeat each Column)] = []
         for try await row in try await self.query(query, logger: logger) {
-            rows.append(try row.decode(columns))
+            do {
+                rows.append(try row.decode(columns))
+            } catch let error as PostgresDecodingError {
+                // The driver's own text hides which column and types did not fit.
+                throw PostgresStoreError.failed(
+                    "a row of \"\(query.sql.prefix(120))\" does not fit column \(error.columnIndex) (\(error.columnName)): the store has "
+                        + "\(error.postgresType), Hearth reads \(error.targetType)")
+            }
         }
         return rows
     }

@@ -31,15 +31,7 @@ public struct UsageStore: UsageHistory {
         try await database.read { db in try Self.totals(filter, in: db) }
     }
 
-    public func totalsNow(_ filter: UsageFilter) throws -> UsageTotals {
-        try database.readSync { db in try Self.totals(filter, in: db) }
-    }
-
     /// Totals grouped by day (local time), model and purpose, for `hearth usage`.
-    public func breakdownNow(_ filter: UsageFilter) throws -> [UsageBreakdownRow] {
-        try database.readSync { db in try Self.breakdown(filter, in: db) }
-    }
-
     public func breakdown(_ filter: UsageFilter) async throws -> [UsageBreakdownRow] {
         try await database.read { db in try Self.breakdown(filter, in: db) }
     }

@@ -75,7 +75,7 @@ struct ChatCommand: AsyncParsableCommand {
             }
             return
         }
-        let memoryAccess = try await MemoryAccess.open(context, vectors: true, database: database)
+        let memoryAccess = try await MemoryAccess.open(context, vectors: true, stores: .sqlite(database))
         let model: (any LanguageModel)? = memoryAccess.access.map { access in
             AccountedModel(
                 access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),

@@ -163,7 +163,7 @@ struct PublishCommand: AsyncParsableCommand {
             }
             return
         }
-        let session = GoalSession(context: context, database: database, workspace: workspace, json: json)
-        try session.finish(try await session.run(publication.id, concurrency: 1))
+        let session = GoalSession(context: context, stores: .sqlite(database), workspace: workspace, json: json)
+        try await session.finish(try await session.run(publication.id, concurrency: 1))
     }
 }

@@ -8,6 +8,7 @@ import HearthDemo
 import HearthMCP
 import HearthMemory
 import HearthModels
+import HearthPostgres
 import HearthStore
 import HearthTools
 import HearthVault
@@ -88,8 +89,9 @@ struct GoalCommand: AsyncParsableCommand {
         if detach && DaemonState.running(context.paths) == nil {
             throw CLIError("--detach needs a running daemon ('hearth daemon'); without --detach the goal runs here")
         }
-        let database = try context.openForWriting()
-        let run = try GoalSQLStore(database: database).createGoalNow(text, budget: budget, workspace: context.paths.workspace.path)
+        guard let stores = try await context.openStores(creating: true) else { return }
+        defer { stores.close() }
+        let run = try await stores.goals.createGoal(text, budget: budget, workspace: context.paths.workspace.path)
         if detach {
             let told = await context.nudgeDaemon(["goals"])
             if json {
@@ -99,24 +101,25 @@ struct GoalCommand: AsyncParsableCommand {
             }
             return
         }
-        let session = GoalSession(context: context, database: database, workspace: context.paths.workspace, json: json, planner: planner)
+        let session = GoalSession(context: context, stores: stores, workspace: context.paths.workspace, json: json, planner: planner)
         let detail = try await session.run(run.id, concurrency: limits.concurrency)
-        try session.finish(detail)
+        try await session.finish(detail)
     }
 }
 
-/// Runs a goal in this process against the configured model, printing progress.
+/// Runs a goal in this process against the configured model, printing progress; its records go
+/// to the configured store (this machine's SQLite or the fleet's PostgreSQL).
 struct GoalSession {
     let context: HearthContext
-    let database: HearthDatabase
+    let stores: SharedStores
     let workspace: URL
     let json: Bool
     var planner: Planner.Mode = .auto
 
     /// Prints the run (JSON or text) and, unless it succeeded, throws its outcome: the reason
     /// and what to do go to stderr, the exit status says failed (1) or waiting for you (2).
-    func finish(_ detail: GoalDetail) throws {
-        let outcome = self.outcome(detail)
+    func finish(_ detail: GoalDetail) async throws {
+        let outcome = await self.outcome(detail)
         if json {
             var document = GoalJSON.detail(detail).objectValue ?? [:]
             document["problem"] = outcome?.json ?? .null
@@ -127,8 +130,8 @@ struct GoalSession {
         if let outcome { throw outcome }
     }
 
-    func outcome(_ detail: GoalDetail) -> GoalOutcome? {
-        let approvals = (try? ApprovalSQLStore(database: database).approvalsNow(states: [.pending])) ?? []
+    func outcome(_ detail: GoalDetail) async -> GoalOutcome? {
+        let approvals = (try? await stores.approvals.approvals(states: [.pending])) ?? []
         return GoalOutcome.of(
             detail, approvals: approvals.filter { $0.runID == detail.run.id }.map { ($0.id, $0.tool) },
             model: context.configuration.inference.chatModel)
@@ -138,6 +141,32 @@ struct GoalSession {
         guard FileManager.default.fileExists(atPath: workspace.path) else {
             throw CLIError("the workspace \(workspace.path) does not exist; create it (or run 'hearth init'), or pass --workspace")
         }
+        // One worker per run: a second 'hearth resume' while this one works is refused, and a
+        // killed worker's lock vanishes with it, so its run can be resumed. On the fleet's store
+        // the lock is PostgreSQL's, held on a connection: one worker fleet-wide.
+        func busy(_ pid: Int32?) -> CLIError {
+            CLIError(
+                "run \(runID) is being worked on by another process\(pid.map { " (pid \($0))" } ?? ""); wait for it, or 'hearth cancel \(runID)'"
+            )
+        }
+        if let postgres = stores.postgres {
+            guard let detail = try await postgres.whileHolding(lock: 7_352_005, runID, { try await work(runID, concurrency: concurrency) })
+            else { throw busy(nil) }
+            return detail
+        }
+        let lock: DaemonLock
+        do {
+            lock = try GoalWorker.lock(runID, paths: context.paths)
+        } catch {
+            if case .held(let pid, _) = error { throw busy(pid) }
+            throw error
+        }
+        defer { withExtendedLifetime(lock) {} }
+        return try await work(runID, concurrency: concurrency)
+    }
+
+    /// The run itself, its lock held.
+    private func work(_ runID: Int64, concurrency: Int) async throws -> GoalDetail {
         let logger = Logger(label: "hearth.goal")
         let say: @Sendable (String) -> Void = { [json] line in
             if json {
@@ -147,21 +176,7 @@ struct GoalSession {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
-        // One worker per run: a second 'hearth resume' while this one works is refused, and a
-        // killed worker's lock vanishes with it, so its run can be resumed.
-        let lock: DaemonLock
-        do {
-            lock = try GoalWorker.lock(runID, paths: context.paths)
-        } catch {
-            if case .held(let pid, _) = error {
-                throw CLIError(
-                    "run \(runID) is being worked on by another process\(pid.map { " (pid \($0))" } ?? ""); wait for it, or 'hearth cancel \(runID)'"
-                )
-            }
-            throw error
-        }
-        defer { withExtendedLifetime(lock) {} }
-        let store = GoalSQLStore(database: database)
+        let store = stores.goals
         let (goal, interrupted) = try await GoalWorker.recover(runID, store: store)
         if interrupted {
             say("run \(runID): resuming after an interruption; journaled tool calls are replayed, not repeated")
@@ -171,13 +186,13 @@ struct GoalSession {
         // Accounted: every call lands in 'hearth usage' and counts against the day's and the run's caps.
         let client = access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
         let accounted = AccountedModel(
-            client, embedder: client, ledger: UsageStore(database: database), budgets: context.configuration.budgets,
+            client, embedder: client, ledger: stores.usage, budgets: context.configuration.budgets,
             pricing: context.configuration.pricing, context: UsageContext(purpose: "goal", runID: runID))
         let model = LanguageModelAgent(model: accounted, mode: access.toolCallMode)
         // Memory: the profile and what is relevant to the goal go into every prompt; remember,
         // recall and notify are tools.
         let memory = MemoryEngine(
-            store: MemorySQLStore(database: database),
+            store: stores.memory,
             embedder: context.configuration.memory.vectors ? accounted.with(UsageContext(purpose: "embed", runID: runID)) : nil)
         try await memory.open()
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
@@ -185,13 +200,13 @@ struct GoalSession {
         let runner = GoalRunner(
             store: store, model: model,
             tools: context.paths.goalTools(
-                configuration: context.configuration, memory: memory, journal: JournalStore(database: database), goals: store,
+                configuration: context.configuration, memory: memory, journal: stores.journal, goals: store,
                 external: await external?.tools() ?? []),
             workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency
             ).with(planner: planner),
-            approvals: ApprovalSQLStore(database: database), logger: logger
+            approvals: stores.approvals, logger: logger
         ) { event in
             switch event {
             case .planned(let tasks, let source, let repaired):
@@ -404,7 +419,7 @@ struct DemoCommand: AsyncParsableCommand {
         let database = try context.openForWriting()
         let run = try GoalSQLStore(database: database).createGoalNow(
             SampleWorkspace.goal, budget: try limits.budget(context.configuration), workspace: workspace.path)
-        let detail = try await GoalSession(context: context, database: database, workspace: workspace, json: json)
+        let detail = try await GoalSession(context: context, stores: .sqlite(database), workspace: workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
         try report(detail, receipts: receipts, workspace: workspace, seconds: Date().timeIntervalSince(started), context: context)
     }

@@ -51,12 +51,13 @@ struct AskCommand: AsyncParsableCommand {
         messages.append(.user(text))
         let fit = try ContextFitter.fit(messages, contextTokens: context.configuration.inference.contextTokens, reserveForAnswer: maxTokens)
 
-        let database = try context.openForWriting()
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
         let access = try await InferenceAccess.open(
             paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
         let client = access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
         let model = AccountedModel(
-            client, embedder: client, ledger: UsageStore(database: database), budgets: context.configuration.budgets,
+            client, embedder: client, ledger: stores.usage, budgets: context.configuration.budgets,
             pricing: context.configuration.pricing, context: UsageContext(purpose: "ask"))
         let request = ChatRequest(messages: fit.messages, temperature: temperature, maxTokens: maxTokens)
         do {
@@ -243,16 +244,17 @@ struct UsageCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let filter = UsageFilter(since: try since.map { try Self.parseSince($0) })
-        guard let database = try context.openForReading() else {
+        guard let stores = try await context.openStores(creating: false) else {
             print(json ? #"{"rows":[],"totals":{}}"# : "no usage recorded (Hearth is not set up here; run 'hearth init')")
             return
         }
-        let store = UsageStore(database: database)
-        let rows = try store.breakdownNow(filter)
-        let totals = try store.totalsNow(filter)
-        let recentCalls = recent > 0 ? try store.recentNow(limit: recent) : []
+        defer { stores.close() }
+        let store = stores.usage
+        let rows = try await store.breakdown(filter)
+        let totals = try await store.totals(filter)
+        let recentCalls = recent > 0 ? try await store.recent(limit: recent) : []
         let budgets = context.configuration.budgets
-        let today = try store.totalsNow(UsageFilter(since: Calendar.current.startOfDay(for: Date())))
+        let today = try await store.totals(UsageFilter(since: Calendar.current.startOfDay(for: Date())))
         if json {
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .custom { date, encoder in

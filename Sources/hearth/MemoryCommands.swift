@@ -18,17 +18,28 @@ struct MemoryCommand: AsyncParsableCommand {
         ])
 }
 
-/// An engine over the data dir's database, with vectors when a model server can be reached.
+/// An engine over the configured store (the data dir's SQLite or the fleet's PostgreSQL), with
+/// vectors when a model server can be reached.
 struct MemoryAccess {
     let engine: MemoryEngine
     let access: InferenceAccess?
     /// Why vectors are off, when they are.
     let note: String?
+    let closeStores: @Sendable () -> Void
 
-    /// - Parameter database: the caller's open database, so one process holds one pool.
-    static func open(_ context: HearthContext, vectors: Bool, database: HearthDatabase? = nil) async throws -> MemoryAccess {
-        let database = try database ?? context.openForWriting()
-        let store = MemorySQLStore(database: database)
+    /// - Parameter stores: the caller's open stores, so one process holds one pool.
+    static func open(_ context: HearthContext, vectors: Bool, stores: SharedStores? = nil) async throws -> MemoryAccess {
+        let opened: SharedStores
+        // Stores this call opens are closed with it; the caller's stay the caller's.
+        var close: @Sendable () -> Void = {}
+        if let stores {
+            opened = stores
+        } else {
+            guard let created = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+            opened = created
+            close = created.close
+        }
+        let store = opened.memory
         var access: InferenceAccess?
         var note: String?
         if vectors && !context.configuration.memory.vectors {
@@ -46,10 +57,13 @@ struct MemoryAccess {
         let embedder = access?.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
         let engine = MemoryEngine(store: store, embedder: embedder)
         try await engine.open()
-        return MemoryAccess(engine: engine, access: access, note: note)
+        return MemoryAccess(engine: engine, access: access, note: note, closeStores: close)
     }
 
-    func close() async { await access?.close() }
+    func close() async {
+        await access?.close()
+        closeStores()
+    }
 }
 
 struct MemoryFilterOptions: ParsableArguments {
@@ -276,8 +290,9 @@ struct MemoryStatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let store = MemorySQLStore(database: database)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let store = stores.memory
         let model = context.configuration.inference.enabled ? context.configuration.inference.embeddingModel : nil
         let counts = try await store.counts(model: model)
         let last = try await store.reports(limit: 20).first { $0.kind == "consolidation" }

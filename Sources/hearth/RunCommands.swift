@@ -195,32 +195,23 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let stores = try await context.openStores(creating: false)
-        let found = try await stores?.goalIfAny(id)
-        stores?.close()
-        if let stores, let goal = found {
-            guard !stores.shared else { throw CLIError.usage(Self.sharedGoal) }
-            guard let database = try context.openForReading() else { throw LedgerError.runNotFound(id) }
+        defer { stores?.close() }
+        if let stores, let goal = try await stores.goalIfAny(id) {
             // A goal continues in this process, from its plan and journal.
-            if [.needsReview, .failed].contains(goal.run.state) { _ = try GoalSQLStore(database: database).resumeGoalNow(id) }
+            if [.needsReview, .failed].contains(goal.run.state) { _ = try await stores.goals.resumeGoal(id) }
             guard goal.run.state != .succeeded && goal.run.state != .cancelled else { throw GoalError.notResumable(id, goal.run.state) }
-            let session = GoalSession(context: context, database: database, workspace: goal.workspace(context), json: json)
-            if goal.run.state == .awaitingApproval, let outcome = session.outcome(goal) {
+            let session = GoalSession(context: context, stores: stores, workspace: goal.workspace(context), json: json)
+            if goal.run.state == .awaitingApproval, let outcome = await session.outcome(goal) {
                 // Nothing can move until a person answers: say who must answer what, and stop.
                 throw outcome
             }
-            try session.finish(try await session.run(id, concurrency: concurrency))
+            try await session.finish(try await session.run(id, concurrency: concurrency))
             return
         }
         let (detail, told) = try await context.changeRun(id) { try await $0.resumeRun(id) }
         print(RunsCommand.render(detail))
         if !told { print("no daemon is running here; the run continues when 'hearth daemon' starts") }
     }
-}
-
-extension ResumeCommand {
-    static let sharedGoal =
-        "a goal on the shared PostgreSQL store is worked on by a daemon, and this Hearth's daemon does not run on PostgreSQL yet; "
-        + "'hearth run ID' shows it, and 'hearth approve'/'hearth deny' answer what it waits for"
 }
 
 extension HearthContext {

@@ -11,9 +11,22 @@ struct SharedStores: Sendable {
     var ledger: any WorkLedger
     var goals: any GoalStore
     var approvals: any ApprovalBook
-    /// Whether these are the fleet's shared stores (a daemon on this machine does not run on them yet).
-    var shared: Bool
+    var memory: any MemoryStore
+    var usage: any UsageHistory
+    /// The shared PostgreSQL store, when these are the fleet's (a daemon on this machine does not
+    /// run on them yet); `nil` for this machine's SQLite.
+    var postgres: PostgresStore?
     var close: @Sendable () -> Void
+
+    var shared: Bool { postgres != nil }
+
+    /// The stores of this machine's SQLite database.
+    static func sqlite(_ database: HearthDatabase) -> SharedStores {
+        SharedStores(
+            journal: JournalStore(database: database), ledger: LedgerStore(database: database), goals: GoalSQLStore(database: database),
+            approvals: ApprovalSQLStore(database: database), memory: MemorySQLStore(database: database),
+            usage: UsageStore(database: database), postgres: nil, close: {})
+    }
 
     /// The goal of run `id`, or `nil` when the run is not a goal's.
     ///
@@ -36,12 +49,11 @@ extension HearthContext {
             let database = try await PostgresStore.open(try PostgresLocation.parse(url), password: password)
             return SharedStores(
                 journal: PostgresJournal(database: database), ledger: PostgresLedger(database: database, holder: fleetName),
-                goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database), shared: true,
+                goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database),
+                memory: PostgresMemoryStore(database: database), usage: PostgresUsageStore(database: database), postgres: database,
                 close: { database.close() })
         }
         guard let database = creating ? try openForWriting() : try openForReading() else { return nil }
-        return SharedStores(
-            journal: JournalStore(database: database), ledger: LedgerStore(database: database), goals: GoalSQLStore(database: database),
-            approvals: ApprovalSQLStore(database: database), shared: false, close: {})
+        return .sqlite(database)
     }
 }

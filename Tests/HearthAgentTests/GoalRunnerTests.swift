@@ -48,11 +48,9 @@ struct GoalFixture {
         return try await runner.run(run.id)
     }
 
-    static func plan(_ tasks: [JSONValue]) -> ScriptedModelServer.Reply { .chat((["tasks": .array(tasks)] as JSONValue).jsonText) }
+    static func plan(_ tasks: [JSONValue]) -> ScriptedModelServer.Reply { ScriptedGoal.plan(tasks) }
 
-    static func call(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply {
-        .chat((["tool": .string(tool), "arguments": arguments] as JSONValue).jsonText, promptTokens: 100, completionTokens: 20)
-    }
+    static func call(_ tool: String, _ arguments: JSONValue) -> ScriptedModelServer.Reply { ScriptedGoal.call(tool, arguments) }
 
     /// A fan-out whose model still chooses its calls (two tools: no call is fixed by the plan alone).
     static let readNotes: JSONValue = [
@@ -60,9 +58,7 @@ struct GoalFixture {
         "tools": ["read_file", "list_files"], "forEach": "Notes/*",
     ]
 
-    static func isPlanner(_ body: JSONValue) -> Bool {
-        body["messages"]?.arrayValue?.first?["content"]?.stringValue?.hasPrefix("You are the planner") == true
-    }
+    static func isPlanner(_ body: JSONValue) -> Bool { ScriptedGoal.isPlanner(body) }
 }
 
 @Suite("Goal runner: budgets, runaways and bad model output", .timeLimit(.minutes(1)))

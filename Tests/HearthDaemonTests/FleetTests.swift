@@ -187,10 +187,62 @@ struct FleetTests {
         #expect(late.status != 0 && late.stderr.contains("already approved"), "\(late.stderr)")
         #expect(try await json("alpha", ["run", String(goal.id), "--json"])["state"] == "pending", "the answer put the goal back to work")
         #expect(try await on("bravo", ["trace", String(goal.id)]).stdout.contains("ask"))
-        let resume = try await on("alpha", ["resume", String(goal.id)])
-        #expect(resume.status != 0 && resume.stderr.contains("does not run on PostgreSQL yet"), "\(resume.stderr)")
+        // Memory: remembered on one machine, found (keywords, then facts) on the other.
+        let remembered = try await on("alpha", ["memory", "remember", "My dog is called Biscuit"])
+        #expect(remembered.status == 0, "\(remembered.stderr)")
+        let hits = try await json("bravo", ["memory", "search", "--bm25", "--json", "Biscuit"])["hits"]?.arrayValue ?? []
+        #expect(hits.first?["text"] == "My dog is called Biscuit", "\(hits)")
+        let stats = try await json("bravo", ["memory", "stats", "--json"])
+        #expect(stats["records"] == 1, "\(stats)")
         #expect(
             !FileManager.default.fileExists(atPath: machines["alpha"]!.data.appending(path: "hearth.sqlite").path), "nothing kept locally")
+    }
+}
+
+@Suite("A goal on the fleet's store, from the CLI", .timeLimit(.minutes(3)))
+struct FleetGoalTests {
+    @Test(
+        "a goal runs against the shared PostgreSQL: planned, its tool calls journaled and its model calls accounted there; the other machine sees its plan and trace"
+    )
+    func goalOnSharedStore() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "goal")
+        let server = ScriptedModelServer { body in
+            if ScriptedGoal.isPlanner(body) {
+                return ScriptedGoal.plan([
+                    [
+                        "id": "list", "title": "List the notes", "instructions": "List the files in Notes.", "dependsOn": [],
+                        "expectedOutput": "the file names", "tools": ["list_files"],
+                    ]
+                ])
+            }
+            let messages = body["messages"]?.arrayValue ?? []
+            return messages.count <= 2
+                ? ScriptedGoal.call("list_files", ["path": "Notes"]) : ScriptedGoal.call("final_answer", ["text": "two notes: a.md, b.md"])
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        var machines: [String: Sandbox] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try sandbox.useScriptedModel(url, extra: "[fleet]\nname = \"\(name)\"\n[store]\nurl = \"\(shared.url)\"\n")
+            try sandbox.write(["Notes/a.md": "alpha\n", "Notes/b.md": "beta\n"])
+            machines[name] = sandbox
+        }
+        let ran = try await machines["alpha"]!.hearth(["goal", "--json", "--planner", "model", "List my notes"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let detail = try JSONValue(parsing: ran.stdout)
+        #expect(detail["state"] == "succeeded", "\(ran.stdout)")
+        let runID = String(detail["id"]?.intValue ?? 0)
+        let seen = try JSONValue(parsing: try await machines["bravo"]!.hearth(["run", runID, "--json"]).stdout)
+        #expect(seen["state"] == "succeeded" && seen["tasks"]?.arrayValue?.count == 1, "\(seen)")
+        let trace = try await machines["bravo"]!.hearth(["trace", runID])
+        #expect(trace.stdout.contains("list_files"), "\(trace.stdout)")
+        let database = try await PostgresStore.open(shared)
+        defer { database.close() }
+        let usage = try await PostgresUsageStore(database: database).totals(UsageFilter(runID: Int64(runID)))
+        #expect(usage.calls >= 3 && usage.promptTokens > 0, "every model call accounted in the shared store: \(usage)")
+        #expect(!FileManager.default.fileExists(atPath: machines["alpha"]!.data.appending(path: "hearth.sqlite").path))
     }
 }
 
