@@ -233,3 +233,28 @@ extension Sequence {
         return results
     }
 }
+
+@Suite("A goal's run lock on PostgreSQL", .timeLimit(.minutes(1)))
+struct RunLockTests {
+    @Test("one holder fleet-wide: a second daemon is refused while the first works, and gets the lock after it")
+    func oneHolder() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let first = try await TestPostgres.freshDatabase()
+        let second = try await PostgresStore.open(first.location)
+        defer {
+            first.close()
+            second.close()
+        }
+        let inside = try await first.whileHolding(lock: 7_352_005, 42) {
+            try await second.whileHolding(lock: 7_352_005, 42) { "second got it" } ?? "refused"
+        }
+        #expect(inside == "refused")
+        #expect(try await second.whileHolding(lock: 7_352_005, 43) { "another run" } == "another run")
+        #expect(try await second.whileHolding(lock: 7_352_005, 42) { "after" } == "after")
+        // A holder that fails gives the lock back too.
+        await #expect(throws: PostgresStoreError.self) {
+            _ = try await first.whileHolding(lock: 7_352_005, 42) { () throws -> String in throw PostgresStoreError.failed("boom") }
+        }
+        #expect(try await second.whileHolding(lock: 7_352_005, 42) { "again" } == "again")
+    }
+}
