@@ -656,6 +656,22 @@ enum PostgresSchema {
                 "CREATE INDEX usage_run ON usage (runId) WHERE runId IS NOT NULL",
                 "CREATE INDEX usage_goal ON usage (goalId) WHERE goalId IS NOT NULL",
             ]),
+        Migration(
+            name: "v9-schedules",
+            statements: [
+                """
+                CREATE TABLE schedule (
+                    name TEXT PRIMARY KEY,
+                    expression TEXT NOT NULL,
+                    timeZone TEXT,
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    nextFireAt BIGINT,
+                    lastFiredAt BIGINT,
+                    createdAt BIGINT NOT NULL
+                )
+                """
+            ]),
     ]
 }
 

@@ -22,41 +22,49 @@ public struct PostgresJournal: EventJournal {
         let received = Date().millisecondsSince1970
         let logger = database.logger
         return try await database.transaction { connection in
-            try await connection.query("LOCK TABLE event IN EXCLUSIVE MODE", logger: logger)
-            var outcomes: [AppendOutcome] = []
-            for event in events {
-                if let key = event.key {
-                    var existing: Int64?
-                    for try await id in try await connection.query("SELECT id FROM event WHERE key = \(key)", logger: logger).decode(
-                        Int64.self)
-                    {
-                        existing = id
-                    }
-                    if let existing {
-                        outcomes.append(AppendOutcome(id: existing, duplicate: true))
-                        continue
-                    }
-                }
-                let payload = event.payload.jsonText
-                let occurred = event.occurredAt.millisecondsSince1970
-                let provenance = event.provenance.rawValue
-                var inserted: Int64 = 0
-                for try await id in try await connection.query(
-                    """
-                    INSERT INTO event (source, kind, key, payload, occurredAt, receivedAt, provenance)
-                    VALUES (\(event.source), \(event.kind), \(event.key), \(payload), \(occurred), \(received), \(provenance)) RETURNING id
-                    """, logger: logger
-                ).decode(Int64.self) {
-                    inserted = id
-                }
-                outcomes.append(AppendOutcome(id: inserted, duplicate: false))
-            }
-            // Delivered to followers when (and only if) this transaction commits.
-            if outcomes.contains(where: { !$0.duplicate }) {
-                try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
-            }
-            return outcomes
+            try await Self.insert(events, receivedAt: received, connection, logger: logger)
         }
+    }
+
+    /// Appends inside the caller's transaction (which then holds the journal's lock to its end):
+    /// for stores whose own change must commit with its event.
+    static func insert(_ events: [NewEvent], receivedAt received: Int64, _ connection: PostgresConnection, logger: Logger)
+        async throws -> [AppendOutcome]
+    {
+        try await connection.query("LOCK TABLE event IN EXCLUSIVE MODE", logger: logger)
+        var outcomes: [AppendOutcome] = []
+        for event in events {
+            if let key = event.key {
+                var existing: Int64?
+                for try await id in try await connection.query("SELECT id FROM event WHERE key = \(key)", logger: logger).decode(
+                    Int64.self)
+                {
+                    existing = id
+                }
+                if let existing {
+                    outcomes.append(AppendOutcome(id: existing, duplicate: true))
+                    continue
+                }
+            }
+            let payload = event.payload.jsonText
+            let occurred = event.occurredAt.millisecondsSince1970
+            let provenance = event.provenance.rawValue
+            var inserted: Int64 = 0
+            for try await id in try await connection.query(
+                """
+                INSERT INTO event (source, kind, key, payload, occurredAt, receivedAt, provenance)
+                VALUES (\(event.source), \(event.kind), \(event.key), \(payload), \(occurred), \(received), \(provenance)) RETURNING id
+                """, logger: logger
+            ).decode(Int64.self) {
+                inserted = id
+            }
+            outcomes.append(AppendOutcome(id: inserted, duplicate: false))
+        }
+        // Delivered to followers when (and only if) the transaction commits.
+        if outcomes.contains(where: { !$0.duplicate }) {
+            try await connection.query("SELECT pg_notify(\(Self.channel), '')", logger: logger)
+        }
+        return outcomes
     }
 
     public func events(_ query: EventQuery) async throws -> [Event] {

@@ -14,15 +14,8 @@ public struct ScheduleStore: ScheduleBook {
         try await database.read { db in try Self.fetchAll(in: db) }
     }
 
-    public func schedulesNow() throws -> [Schedule] {
-        try database.readSync { db in try Self.fetchAll(in: db) }
-    }
-
-    /// Adds a schedule; with `replace`, an existing one of the same name is replaced.
-    ///
-    /// - Throws: `ScheduleError.exists` when the name is taken and `replace` is false.
-    public func addNow(_ schedule: Schedule, replace: Bool) throws {
-        try database.writeSync { db in
+    public func add(_ schedule: Schedule, replace: Bool) async throws {
+        try await database.write { db in
             let exists =
                 try Bool.fetchOne(
                     db, sql: "SELECT EXISTS (SELECT 1 FROM schedule WHERE name = ?)", arguments: [schedule.name]) ?? false
@@ -40,11 +33,8 @@ public struct ScheduleStore: ScheduleBook {
         }
     }
 
-    /// Removes a schedule.
-    ///
-    /// - Throws: `ScheduleError.notFound` when there is none by that name.
-    public func removeNow(_ name: String) throws {
-        try database.writeSync { db in
+    public func remove(_ name: String) async throws {
+        try await database.write { db in
             try db.execute(sql: "DELETE FROM schedule WHERE name = ?", arguments: [name])
             if db.changesCount == 0 { throw ScheduleError.notFound(name) }
         }
@@ -81,18 +71,6 @@ public struct ScheduleStore: ScheduleBook {
                 nextFireAt: next.map(Date.init(millisecondsSince1970:)),
                 lastFiredAt: last.map(Date.init(millisecondsSince1970:)),
                 createdAt: Date(millisecondsSince1970: row["createdAt"]))
-        }
-    }
-}
-
-public enum ScheduleError: Error, Sendable, Equatable, CustomStringConvertible {
-    case exists(String)
-    case notFound(String)
-
-    public var description: String {
-        switch self {
-        case .exists(let name): "a schedule named \"\(name)\" exists; remove it first or pass --replace"
-        case .notFound(let name): "no schedule named \"\(name)\"; see 'hearth schedule list'"
         }
     }
 }

@@ -62,13 +62,14 @@ struct ScheduleAddCommand: AsyncParsableCommand {
         try NewEvent(source: "cron", kind: kind, occurredAt: Date(), provenance: .trusted).validate()
         let now = Date()
         let next = cron.nextFire(after: now, in: zone)
-        let database = try context.openForWriting()
-        try ScheduleStore(database: database).addNow(
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        try await stores.schedules.add(
             Schedule(
                 name: name, expression: cron, timeZone: timeZone, kind: kind, payload: payloadValue, nextFireAt: next,
                 createdAt: now),
             replace: replace)
-        await context.nudgeDaemon(["schedules"])
+        if !stores.shared { await context.nudgeDaemon(["schedules"]) }
         print("schedule \(name) (\(cron.source), \(zone.identifier)): next fire \(next.map(Timestamp.format) ?? "never")")
     }
 }
@@ -83,7 +84,9 @@ struct ScheduleListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let schedules = try context.openForReading().map { try ScheduleStore(database: $0).schedulesNow() } ?? []
+        let stores = try await context.openStores(creating: false)
+        defer { stores?.close() }
+        let schedules = try await stores?.schedules.schedules() ?? []
         if json {
             printJSON(
                 .array(
@@ -118,9 +121,10 @@ struct ScheduleRemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else { throw ScheduleError.notFound(name) }
-        try ScheduleStore(database: database).removeNow(name)
-        await context.nudgeDaemon(["schedules"])
+        guard let stores = try await context.openStores(creating: false) else { throw ScheduleError.notFound(name) }
+        defer { stores.close() }
+        try await stores.schedules.remove(name)
+        if !stores.shared { await context.nudgeDaemon(["schedules"]) }
         print("schedule \(name) removed")
     }
 }

@@ -30,7 +30,7 @@ struct CronTriggerTests {
 
     @Test("a new schedule starts from now, fires at its slot, and moves on")
     func firesOnTime() async throws {
-        try schedules.addNow(
+        try await schedules.add(
             Schedule(
                 name: "brief", expression: try CronExpression("0 8 * * *"), timeZone: nil, payload: ["topic": "morning"], nextFireAt: nil,
                 createdAt: Date()),
@@ -54,7 +54,7 @@ struct CronTriggerTests {
 
     @Test("after downtime a missed schedule fires once, for the latest slot, counting what it missed")
     func catchUpOnce() async throws {
-        try schedules.addNow(
+        try await schedules.add(
             Schedule(
                 name: "hourly", expression: try CronExpression("@hourly"), timeZone: nil, nextFireAt: date("2026-01-01T01:00:00Z"),
                 createdAt: Date()),
@@ -74,7 +74,7 @@ struct CronTriggerTests {
 
     @Test("a sparse schedule missed long ago still reports its latest slot")
     func sparseCatchUp() async throws {
-        try schedules.addNow(
+        try await schedules.add(
             Schedule(
                 name: "monthly", expression: try CronExpression("@monthly"), timeZone: nil, nextFireAt: date("2026-01-01T00:00:00Z"),
                 createdAt: Date()),
@@ -87,7 +87,7 @@ struct CronTriggerTests {
 
     @Test("the service sleeps until the next slot on the injected clock, then fires")
     func serviceLoop() async throws {
-        try schedules.addNow(
+        try await schedules.add(
             Schedule(
                 name: "tick", expression: try CronExpression("*/5 * * * *"), timeZone: "Europe/Paris", nextFireAt: nil, createdAt: Date()),
             replace: false)

@@ -108,7 +108,7 @@ struct DaemonTests {
         try sandbox.prepareDaemon()
         do {
             let database = try HearthDatabase.open(at: sandbox.data.appending(path: "hearth.sqlite"))
-            try ScheduleStore(database: database).addNow(
+            try await ScheduleStore(database: database).add(
                 Schedule(
                     name: "every-minute", expression: try CronExpression("* * * * *"), timeZone: "UTC",
                     nextFireAt: Date().addingTimeInterval(-3 * 3600), createdAt: Date().addingTimeInterval(-4 * 3600)),

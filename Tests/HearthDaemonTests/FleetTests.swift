@@ -187,6 +187,13 @@ struct FleetTests {
         #expect(late.status != 0 && late.stderr.contains("already approved"), "\(late.stderr)")
         #expect(try await json("alpha", ["run", String(goal.id), "--json"])["state"] == "pending", "the answer put the goal back to work")
         #expect(try await on("bravo", ["trace", String(goal.id)]).stdout.contains("ask"))
+        // Schedules: added on one machine, listed and removed on the other.
+        #expect(try await on("alpha", ["schedule", "add", "nightly", "0 2 * * *", "--tz", "UTC"]).status == 0)
+        let schedules = try await json("bravo", ["schedule", "list", "--json"]).arrayValue ?? []
+        #expect(schedules.map { $0["name"] } == ["nightly"] && schedules.first?["nextFireAt"]?.stringValue != nil, "\(schedules)")
+        #expect(try await on("bravo", ["schedule", "remove", "nightly"]).status == 0)
+        #expect(try await on("alpha", ["schedule", "remove", "nightly"]).stderr.contains("no schedule named"))
+
         // Memory: remembered on one machine, found (keywords, then facts) on the other.
         let remembered = try await on("alpha", ["memory", "remember", "My dog is called Biscuit"])
         #expect(remembered.status == 0, "\(remembered.stderr)")

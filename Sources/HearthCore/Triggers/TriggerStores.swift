@@ -32,10 +32,28 @@ public struct Schedule: Sendable, Hashable {
 /// Persistence the cron trigger needs.
 public protocol ScheduleBook: Sendable {
     func schedules() async throws -> [Schedule]
+    /// Adds a schedule; with `replace`, an existing one of the same name is replaced.
+    ///
+    /// - Throws: `ScheduleError.exists` when the name is taken and `replace` is false.
+    func add(_ schedule: Schedule, replace: Bool) async throws
+    /// - Throws: `ScheduleError.notFound` when there is none by that name.
+    func remove(_ name: String) async throws
     /// Journals a firing and moves the schedule's next fire time, in one transaction.
     func recordFiring(of name: String, event: NewEvent, nextFireAt: Date?) async throws -> AppendOutcome
     /// Sets when a schedule fires next (a new schedule, or a time-zone change).
     func setNextFire(of name: String, at date: Date?) async throws
+}
+
+public enum ScheduleError: Error, Sendable, Equatable, CustomStringConvertible {
+    case exists(String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .exists(let name): "a schedule named \"\(name)\" exists; remove it first or pass --replace"
+        case .notFound(let name): "no schedule named \"\(name)\"; see 'hearth schedule list'"
+        }
+    }
 }
 
 /// What the watcher remembers of a file, to tell a change from a restart.
