@@ -672,6 +672,29 @@ enum PostgresSchema {
                 )
                 """
             ]),
+        Migration(
+            name: "v10-routines",
+            statements: [
+                "CREATE TABLE routine (name TEXT PRIMARY KEY, definition TEXT NOT NULL)",
+                """
+                CREATE TABLE routine_pending (
+                    routine TEXT NOT NULL REFERENCES routine(name) ON DELETE CASCADE,
+                    eventId BIGINT NOT NULL,
+                    heldAt BIGINT NOT NULL,
+                    PRIMARY KEY (routine, eventId)
+                )
+                """,
+                """
+                CREATE TABLE routine_firing (
+                    id BIGSERIAL PRIMARY KEY,
+                    routine TEXT NOT NULL,
+                    runId BIGINT,
+                    firedAt BIGINT NOT NULL,
+                    events TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX routine_firing_by_routine ON routine_firing (routine, firedAt)",
+            ]),
     ]
 }
 

@@ -15,6 +15,16 @@ public struct PostgresGoalStore: GoalStore {
     var logger: Logger { database.logger }
 
     public func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run {
+        let logger = logger
+        return try await database.transaction { connection in
+            try await Self.createGoal(text, budget: budget, workspace: workspace, connection, logger: logger)
+        }
+    }
+
+    /// Creates a goal inside the caller's transaction (a routine's firing commits with its goal).
+    static func createGoal(_ text: String, budget: GoalBudget, workspace: String?, _ connection: PostgresConnection, logger: Logger)
+        async throws -> Run
+    {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw GoalError.emptyGoal }
         let now = Date()
@@ -22,19 +32,15 @@ public struct PostgresGoalStore: GoalStore {
         let title = trimmed.count > 80 ? String(trimmed.prefix(79)) + "…" : trimmed
         let budgetText = try StoredJSON.encode(budget)
         let usageText = try StoredJSON.encode(GoalUsage())
-        let logger = logger
-        let id = try await database.transaction { connection in
-            let ids = try await connection.rows(
-                """
-                INSERT INTO run (title, origin, key, state, createdAt, updatedAt)
-                VALUES (\(title), 'goal', NULL, 'pending', \(at), \(at)) RETURNING id
-                """, as: (Int64).self, logger: logger)
-            let id = ids[0]
-            try await connection.query(
-                "INSERT INTO goal (runId, text, budget, usage, workspace) VALUES (\(id), \(trimmed), \(budgetText), \(usageText), \(workspace))",
-                logger: logger)
-            return id
-        }
+        let ids = try await connection.rows(
+            """
+            INSERT INTO run (title, origin, key, state, createdAt, updatedAt)
+            VALUES (\(title), 'goal', NULL, 'pending', \(at), \(at)) RETURNING id
+            """, as: (Int64).self, logger: logger)
+        let id = ids[0]
+        try await connection.query(
+            "INSERT INTO goal (runId, text, budget, usage, workspace) VALUES (\(id), \(trimmed), \(budgetText), \(usageText), \(workspace))",
+            logger: logger)
         return Run(id: id, title: title, origin: "goal", key: nil, state: .pending, createdAt: now, updatedAt: now)
     }
 

@@ -28,11 +28,6 @@ public struct RoutineSQLStore: RoutineStore {
         try await database.write { db in try Self.save(routine, in: db) }
     }
 
-    /// The synchronous twin of `save`, for the CLI.
-    public func saveNow(_ routine: Routine) throws {
-        try database.writeSync { db in try Self.save(routine, in: db) }
-    }
-
     static func save(_ routine: Routine, in db: Database) throws {
         try db.execute(
             sql: "INSERT OR REPLACE INTO routine (name, definition) VALUES (?, ?)",
@@ -41,10 +36,6 @@ public struct RoutineSQLStore: RoutineStore {
 
     public func remove(_ name: String) async throws -> Bool {
         try await database.write { db in try Self.remove(name, in: db) }
-    }
-
-    public func removeNow(_ name: String) throws -> Bool {
-        try database.writeSync { db in try Self.remove(name, in: db) }
     }
 
     static func remove(_ name: String, in db: Database) throws -> Bool {
@@ -65,10 +56,6 @@ public struct RoutineSQLStore: RoutineStore {
 
     public func firings(routine: String?, since: Date) async throws -> [RoutineFiring] {
         try await database.read { db in try Self.firings(routine: routine, since: since, in: db) }
-    }
-
-    public func firingsNow(routine: String?, since: Date) throws -> [RoutineFiring] {
-        try database.readSync { db in try Self.firings(routine: routine, since: since, in: db) }
     }
 
     static func firings(routine: String?, since: Date, in db: Database) throws -> [RoutineFiring] {

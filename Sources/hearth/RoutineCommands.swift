@@ -64,10 +64,11 @@ struct RoutineAddCommand: AsyncParsableCommand {
         } catch {
             throw CLIError.usage("routine \(name): \(error)")
         }
-        let store = RoutineSQLStore(database: try context.openForWriting())
-        let replaced = try store.routinesNow().contains { $0.name == name }
-        try store.saveNow(routine)
-        _ = await context.nudgeDaemon(["routines"])
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let replaced = try await stores.routines.routines().contains { $0.name == name }
+        try await stores.routines.save(routine)
+        if !stores.shared { _ = await context.nudgeDaemon(["routines"]) }
         let when = try on.map { "on \(try RoutineFilter.parse($0))" } ?? "cron \(cron!)"
         print("\(replaced ? "replaced" : "added") routine \(name): \(when) → \(goal)")
     }
@@ -83,23 +84,25 @@ struct RoutineListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else {
+        guard let stores = try await context.openStores(creating: false) else {
             print(json ? "[]" : "No routines yet: 'hearth routine add --help' shows how.")
             return
         }
-        let store = RoutineSQLStore(database: database)
-        let routines = try store.routinesNow()
+        defer { stores.close() }
+        let store = stores.routines
+        let routines = try await store.routines()
         let day = Date().addingTimeInterval(-86_400)
         if json {
-            let list = try routines.map { routine -> JSONValue in
-                let firings = try store.firingsNow(routine: routine.name, since: day)
-                return [
+            var list: [JSONValue] = []
+            for routine in routines {
+                let firings = try await store.firings(routine: routine.name, since: day)
+                list.append([
                     "name": .string(routine.name), "on": routine.on.map(JSONValue.string) ?? .null,
                     "cron": routine.cron.map(JSONValue.string) ?? .null,
                     "goal": .string(routine.goal), "batchSeconds": routine.batchSeconds.map { .number(Double($0)) } ?? .null,
                     "paused": .bool(routine.paused), "pausedReason": routine.pausedReason.map(JSONValue.string) ?? .null,
                     "firedToday": .number(Double(firings.count)), "lastRun": firings.last?.runID.map { .number(Double($0)) } ?? .null,
-                ]
+                ])
             }
             print(JSONValue.array(list).jsonText)
             return
@@ -109,7 +112,7 @@ struct RoutineListCommand: AsyncParsableCommand {
             return
         }
         for routine in routines {
-            let firings = try store.firingsNow(routine: routine.name, since: day)
+            let firings = try await store.firings(routine: routine.name, since: day)
             let state = routine.paused ? "paused: \(routine.pausedReason ?? "by you")" : "active"
             print("\(routine.name)  [\(state)]")
             print(
@@ -128,24 +131,27 @@ struct RoutineRemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard try RoutineSQLStore(database: try context.openForWriting()).removeNow(name) else {
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        guard try await stores.routines.remove(name) else {
             throw CLIError("no routine \"\(name)\"; 'hearth routine list' shows them")
         }
-        _ = await context.nudgeDaemon(["routines"])
+        if !stores.shared { _ = await context.nudgeDaemon(["routines"]) }
         print("removed routine \(name)")
     }
 }
 
 /// Pauses or resumes a routine by name.
 private func setPaused(_ name: String, paused: Bool, context: HearthContext) async throws {
-    let store = RoutineSQLStore(database: try context.openForWriting())
-    guard var routine = try store.routinesNow().first(where: { $0.name == name }) else {
+    guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+    defer { stores.close() }
+    guard var routine = try await stores.routines.routines().first(where: { $0.name == name }) else {
         throw CLIError("no routine \"\(name)\"; 'hearth routine list' shows them")
     }
     routine.paused = paused
     routine.pausedReason = paused ? "paused by you" : nil
-    try store.saveNow(routine)
-    _ = await context.nudgeDaemon(["routines"])
+    try await stores.routines.save(routine)
+    if !stores.shared { _ = await context.nudgeDaemon(["routines"]) }
     print("\(paused ? "paused" : "resumed") routine \(name)")
 }
 

@@ -14,6 +14,7 @@ struct SharedStores: Sendable {
     var memory: any MemoryStore
     var usage: any UsageHistory
     var schedules: any ScheduleBook
+    var routines: any RoutineStore
     /// The shared PostgreSQL store, when these are the fleet's (a daemon on this machine does not
     /// run on them yet); `nil` for this machine's SQLite.
     var postgres: PostgresStore?
@@ -26,7 +27,8 @@ struct SharedStores: Sendable {
         SharedStores(
             journal: JournalStore(database: database), ledger: LedgerStore(database: database), goals: GoalSQLStore(database: database),
             approvals: ApprovalSQLStore(database: database), memory: MemorySQLStore(database: database),
-            usage: UsageStore(database: database), schedules: ScheduleStore(database: database), postgres: nil, close: {})
+            usage: UsageStore(database: database), schedules: ScheduleStore(database: database),
+            routines: RoutineSQLStore(database: database), postgres: nil, close: {})
     }
 
     /// The goal of run `id`, or `nil` when the run is not a goal's.
@@ -52,7 +54,8 @@ extension HearthContext {
                 journal: PostgresJournal(database: database), ledger: PostgresLedger(database: database, holder: fleetName),
                 goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database),
                 memory: PostgresMemoryStore(database: database), usage: PostgresUsageStore(database: database),
-                schedules: PostgresScheduleBook(database: database), postgres: database,
+                schedules: PostgresScheduleBook(database: database), routines: PostgresRoutineStore(database: database),
+                postgres: database,
                 close: { database.close() })
         }
         guard let database = creating ? try openForWriting() : try openForReading() else { return nil }

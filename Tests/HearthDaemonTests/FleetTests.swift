@@ -194,6 +194,13 @@ struct FleetTests {
         #expect(try await on("bravo", ["schedule", "remove", "nightly"]).status == 0)
         #expect(try await on("alpha", ["schedule", "remove", "nightly"]).stderr.contains("no schedule named"))
 
+        // Routines: added on one machine, listed (and paused) on the other.
+        let routine = try await on("alpha", ["routine", "add", "invoices", "--on", "kind=mail.received", "--goal", "File the invoices"])
+        #expect(routine.status == 0, "\(routine.stderr)")
+        #expect(try await on("bravo", ["routine", "pause", "invoices"]).status == 0)
+        let routines = try await json("alpha", ["routine", "list", "--json"]).arrayValue ?? []
+        #expect(routines.map { $0["name"] } == ["invoices"] && routines.first?["paused"] == true, "\(routines)")
+
         // Memory: remembered on one machine, found (keywords, then facts) on the other.
         let remembered = try await on("alpha", ["memory", "remember", "My dog is called Biscuit"])
         #expect(remembered.status == 0, "\(remembered.stderr)")
