@@ -945,11 +945,11 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
 
     public var description: String {
         "[store] url = \"\(url)\": this command needs stores that are in SQLite only so far (the daemon, "
-            + "chat, attention and the inbox, the dashboard, 'hearth routine test'); on PostgreSQL today are the fleet ('hearth fleet …'), the journal "
+            + "attention and the inbox, the dashboard, 'hearth routine test', the tools and MCP commands); on PostgreSQL today are the fleet ('hearth fleet …'), the journal "
             + "('hearth events', 'hearth event add'), runs and goals ('hearth goal', 'hearth runs', 'hearth run', 'hearth resume', "
             + "'hearth cancel', 'hearth trace', 'hearth effect append-line'), approvals ('hearth approvals', 'hearth approve', "
-            + "'hearth deny'), memory ('hearth memory …'), usage ('hearth ask', 'hearth usage'), schedules ('hearth schedule …') and routines ('hearth routine add|list|"
-            + "pause|resume|remove'). "
+            + "'hearth deny'), memory ('hearth memory …'), usage ('hearth ask', 'hearth usage'), schedules ('hearth schedule …'), routines ('hearth routine add|list|"
+            + "pause|resume|remove') and conversations ('hearth chat'). "
             + "Remove [store] url to run on the data directory's SQLite store"
     }
 }

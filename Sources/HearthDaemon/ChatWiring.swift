@@ -42,8 +42,8 @@ public enum ChatView {
     }
 
     /// A session with its turns, oldest first.
-    public static func detail(_ session: ChatSession, database: HearthDatabase) async throws -> JSONValue {
-        let turns = try await MemorySQLStore(database: database).sessionRecords(source: "chat", sessionID: session.id)
+    public static func detail(_ session: ChatSession, memory: any MemoryStore) async throws -> JSONValue {
+        let turns = try await memory.sessionRecords(source: "chat", sessionID: session.id)
         var object = json(session).objectValue ?? [:]
         object["turns"] = .array(
             turns.map {
@@ -57,13 +57,13 @@ extension ChatView {
     /// Starts a durable goal for a chat message when it is work of a shape Hearth plans without a
     /// model ("Summarise each note in Notes/"); nil otherwise, and the turn stays a conversation.
     public static func goalStarter(
-        database: HearthDatabase, workspace: URL, budget: GoalBudget, started: @escaping @Sendable () async -> Void
+        goals: any GoalStore, workspace: URL, budget: GoalBudget, started: @escaping @Sendable () async -> Void
     )
         -> ChatEngine.GoalStarter
     {
         { text, _ in
             guard GoalShape.parse(text, files: (try? WorkspaceFiles.list(under: nil, in: workspace)) ?? []) != nil else { return nil }
-            let run = try await GoalSQLStore(database: database).createGoal(text, budget: budget)
+            let run = try await goals.createGoal(text, budget: budget, workspace: nil)
             await started()
             return run.id
         }
@@ -73,14 +73,14 @@ extension ChatView {
     /// programs' too), `recall` and `remember`, and `start_goal` (a durable goal under the ordinary policy and approvals).
     public static func acting(
         configuration: Configuration, paths: HearthPaths, memory: any AgentMemory, model: (any LanguageModel)?, mode: ToolCallMode,
-        database: HearthDatabase, external: MCPToolSource? = nil, started: @escaping @Sendable () async -> Void
+        goals: any GoalStore, external: MCPToolSource? = nil, started: @escaping @Sendable () async -> Void
     ) -> ChatEngine.Acting? {
         guard configuration.chat.toolsEnabled(chatModel: configuration.inference.chatModel) else { return nil }
         var goalBudget = GoalBudget()
         goalBudget.maxTokens = configuration.budgets.goal.tokens ?? goalBudget.maxTokens
         let budget = goalBudget
         let startGoal = StartGoalTool { goal in
-            let run = try await GoalSQLStore(database: database).createGoal(goal, budget: budget)
+            let run = try await goals.createGoal(goal, budget: budget, workspace: nil)
             await started()
             return run.id
         }
@@ -97,7 +97,7 @@ extension ChatView {
     }
 
     /// Approvals waiting for the user, shown in the conversation.
-    public static func waitingApprovals(database: HearthDatabase) async -> [Approval] {
-        (try? await ApprovalSQLStore(database: database).approvals(states: [.pending])) ?? []
+    public static func waitingApprovals(_ approvals: any ApprovalBook) async -> [Approval] {
+        (try? await approvals.approvals(states: [.pending])) ?? []
     }
 }

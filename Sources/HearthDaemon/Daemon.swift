@@ -306,10 +306,10 @@ public enum Daemon {
             chatBudget.maxTokens = configuration.budgets.goal.tokens ?? chatBudget.maxTokens
             let chat = ChatEngine(
                 memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings,
-                startGoal: ChatView.goalStarter(database: database, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() },
+                startGoal: ChatView.goalStarter(goals: goals, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() },
                 acting: ChatView.acting(
                     configuration: configuration, paths: paths, memory: memoryEngine, model: chatModel,
-                    mode: InferenceAccess.toolCallMode(configuration), database: database, external: external
+                    mode: InferenceAccess.toolCallMode(configuration), goals: goals, external: external
                 ) { goalWake.wake() })
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
@@ -318,14 +318,15 @@ public enum Daemon {
                 var context = result.context
                 if showContext && context == nil { context = try await chat.assemble(message, previous: []) }
                 let json = ChatView.json(
-                    result, context: showContext ? context : nil, approvals: await ChatView.waitingApprovals(database: database))
+                    result, context: showContext ? context : nil,
+                    approvals: await ChatView.waitingApprovals(ApprovalSQLStore(database: database)))
                 GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger)
                 return json
             }
             dependencies.chatSessions = { .array(try await ChatSQLStore(database: database).sessions(limit: 100).map(ChatView.json)) }
             dependencies.chatSession = { id in
                 guard let session = try await ChatSQLStore(database: database).session(id) else { return nil }
-                return try await ChatView.detail(session, database: database)
+                return try await ChatView.detail(session, memory: MemorySQLStore(database: database))
             }
             dependencies.inboxStream = {
                 let items = inbox.subscribe()

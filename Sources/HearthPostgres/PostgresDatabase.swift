@@ -695,6 +695,15 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX routine_firing_by_routine ON routine_firing (routine, firedAt)",
             ]),
+        Migration(
+            name: "v11-chat",
+            statements: [
+                // Chat sessions; their turns are memory records (source "chat", this session id).
+                "CREATE TABLE chat_session (id TEXT PRIMARY KEY, title TEXT NOT NULL, createdAt BIGINT NOT NULL, updatedAt BIGINT NOT NULL)",
+                // Goals started from a conversation, and the last state the session was told of.
+                "CREATE TABLE chat_run (runId BIGINT PRIMARY KEY, sessionId TEXT NOT NULL, toldState TEXT)",
+                "CREATE INDEX chat_run_session ON chat_run (sessionId)",
+            ]),
     ]
 }
 

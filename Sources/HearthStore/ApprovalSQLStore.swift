@@ -51,18 +51,8 @@ public struct ApprovalSQLStore: ApprovalBook {
         }
     }
 
-    /// The synchronous twin of `approvals`, for the CLI.
-    public func approvalsNow(states: Set<Approval.State>?) throws -> [Approval] {
-        try database.readSync { db in try Self.list(states: states, in: db) }
-    }
-
     public func decide(_ id: Int64, approve: Bool, note: String?, now: Date) async throws -> Approval {
         try await database.write { db in try Self.decide(id, approve: approve, note: note, now: now, in: db) }
-    }
-
-    /// The synchronous twin of `decide`, for the CLI.
-    public func decideNow(_ id: Int64, approve: Bool, note: String?, now: Date = Date()) throws -> Approval {
-        try database.writeSync { db in try Self.decide(id, approve: approve, note: note, now: now, in: db) }
     }
 
     public func markUsed(_ id: Int64) async throws {

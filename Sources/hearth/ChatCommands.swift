@@ -54,8 +54,9 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let store = ChatSQLStore(database: database)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let store = stores.chats
         if sessions {
             let list = try await store.sessions(limit: 50)
             if json {
@@ -75,11 +76,11 @@ struct ChatCommand: AsyncParsableCommand {
             }
             return
         }
-        let memoryAccess = try await MemoryAccess.open(context, vectors: true, stores: .sqlite(database))
+        let memoryAccess = try await MemoryAccess.open(context, vectors: true, stores: stores)
         let model: (any LanguageModel)? = memoryAccess.access.map { access in
             AccountedModel(
                 access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
-                ledger: UsageStore(database: database),
+                ledger: stores.usage,
                 budgets: context.configuration.budgets, pricing: context.configuration.pricing, context: UsageContext(purpose: "chat"))
         }
         var settings = ChatEngine.Settings()
@@ -91,16 +92,16 @@ struct ChatCommand: AsyncParsableCommand {
         goalBudget.maxTokens = context.configuration.budgets.goal.tokens ?? goalBudget.maxTokens
         let engine = ChatEngine(
             memory: memoryAccess.engine, sessions: store, model: { model }, settings: settings,
-            startGoal: ChatView.goalStarter(database: database, workspace: context.paths.workspace, budget: goalBudget) {
+            startGoal: ChatView.goalStarter(goals: stores.goals, workspace: context.paths.workspace, budget: goalBudget) {
                 _ = await context.nudgeDaemon(["goals"])
             },
             acting: ChatView.acting(
                 configuration: context.configuration, paths: context.paths, memory: memoryAccess.engine, model: model,
-                mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), database: database,
+                mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), goals: stores.goals,
                 external: context.paths.mcpToolSource(context.configuration)
             ) { _ = await context.nudgeDaemon(["goals"]) })
         guard let message else {
-            try await interactive(engine, memory: memoryAccess.engine, store: store, context: context)
+            try await interactive(engine, memory: memoryAccess.engine, stores: stores, context: context)
             await memoryAccess.close()
             return
         }
@@ -124,7 +125,7 @@ struct ChatCommand: AsyncParsableCommand {
             var shown = result.context
             if showContext && shown == nil { shown = try await engine.assemble(text, previous: []) }
             say(
-                ChatView.json(result, context: showContext ? shown : nil, approvals: await ChatView.waitingApprovals(database: database))
+                ChatView.json(result, context: showContext ? shown : nil, approvals: await ChatView.waitingApprovals(stores.approvals))
                     .jsonText)
             return
         }
@@ -143,7 +144,7 @@ struct ChatCommand: AsyncParsableCommand {
                     "hearth: no daemon is running to work on run \(run): start 'hearth daemon', or run it here with 'hearth resume \(run)'\n"
                         .utf8))
         }
-        for approval in await ChatView.waitingApprovals(database: database) {
+        for approval in await ChatView.waitingApprovals(stores.approvals) {
             say(
                 "(approval \(approval.id) waits: \(approval.tool) in run \(approval.runID) — \(approval.reason); 'hearth approve \(approval.id)' or /approve \(approval.id) in a conversation)"
             )
@@ -160,7 +161,8 @@ struct ChatCommand: AsyncParsableCommand {
         }
     }
 
-    func interactive(_ engine: ChatEngine, memory: MemoryEngine, store: ChatSQLStore, context: HearthContext) async throws {
+    func interactive(_ engine: ChatEngine, memory: MemoryEngine, stores: SharedStores, context: HearthContext) async throws {
+        let store = stores.chats
         var chat = try await engine.resolveSession(session, new: new, firstMessage: "chat")
         say("Hearth chat, session \(chat.id). /help lists commands; /quit (or Ctrl-D) ends; ↑/↓ recall earlier lines.")
         let reader = TerminalLineReader(historyFile: context.paths.dataDirectory.appending(path: "chat-history"))
@@ -205,9 +207,9 @@ struct ChatCommand: AsyncParsableCommand {
                         say("\(parts[0]) ID ('hearth approvals' lists them)")
                         continue
                     }
-                    let approval = try ApprovalSQLStore(database: try context.openForWriting()).decideNow(
-                        id, approve: parts[0] == "/approve", note: "answered in chat")
-                    _ = await context.nudgeDaemon(["goals"])
+                    let approval = try await stores.approvals.decide(
+                        id, approve: parts[0] == "/approve", note: "answered in chat", now: Date())
+                    if !stores.shared { _ = await context.nudgeDaemon(["goals"]) }
                     say("\(parts[0] == "/approve" ? "approved" : "denied") \(approval.id): \(approval.tool)")
                 default:
                     say("unknown command \(parts[0]); /help lists them")

@@ -15,6 +15,7 @@ struct SharedStores: Sendable {
     var usage: any UsageHistory
     var schedules: any ScheduleBook
     var routines: any RoutineStore
+    var chats: any ChatSessionStore
     /// The shared PostgreSQL store, when these are the fleet's (a daemon on this machine does not
     /// run on them yet); `nil` for this machine's SQLite.
     var postgres: PostgresStore?
@@ -28,7 +29,7 @@ struct SharedStores: Sendable {
             journal: JournalStore(database: database), ledger: LedgerStore(database: database), goals: GoalSQLStore(database: database),
             approvals: ApprovalSQLStore(database: database), memory: MemorySQLStore(database: database),
             usage: UsageStore(database: database), schedules: ScheduleStore(database: database),
-            routines: RoutineSQLStore(database: database), postgres: nil, close: {})
+            routines: RoutineSQLStore(database: database), chats: ChatSQLStore(database: database), postgres: nil, close: {})
     }
 
     /// The goal of run `id`, or `nil` when the run is not a goal's.
@@ -55,7 +56,7 @@ extension HearthContext {
                 goals: PostgresGoalStore(database: database), approvals: PostgresApprovalBook(database: database),
                 memory: PostgresMemoryStore(database: database), usage: PostgresUsageStore(database: database),
                 schedules: PostgresScheduleBook(database: database), routines: PostgresRoutineStore(database: database),
-                postgres: database,
+                chats: PostgresChatStore(database: database), postgres: database,
                 close: { database.close() })
         }
         guard let database = creating ? try openForWriting() : try openForReading() else { return nil }

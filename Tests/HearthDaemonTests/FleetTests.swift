@@ -260,6 +260,35 @@ struct FleetGoalTests {
     }
 }
 
+@Suite("A conversation on the fleet's store", .timeLimit(.minutes(3)))
+struct FleetChatTests {
+    @Test("told on one machine, asked on the other in a new session: the answer comes from the shared memory")
+    func chatAcrossMachines() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "chat")
+        let server = ScriptedModelServer([.chat("Noted.")])
+        let url = try await server.start()
+        defer { server.stop() }
+        var machines: [String: Sandbox] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try sandbox.useScriptedModel(url, extra: "[fleet]\nname = \"\(name)\"\n[store]\nurl = \"\(shared.url)\"\n")
+            machines[name] = sandbox
+        }
+        let told = try await machines["alpha"]!.hearth(["chat", "--json", "My dog is called Biscuit."])
+        #expect(told.status == 0, "\(told.stderr)")
+        let first = try JSONValue(parsing: told.stdout)
+        let asked = try await machines["bravo"]!.hearth(["chat", "--new", "--json", "What is my dog called?"])
+        #expect(asked.status == 0, "\(asked.stderr)")
+        let answer = try JSONValue(parsing: asked.stdout)
+        #expect(answer["answer"]?.stringValue?.contains("Biscuit") == true, "\(answer)")
+        #expect(answer["session"] != first["session"], "a new session, on the other machine")
+        let sessions =
+            try JSONValue(parsing: try await machines["alpha"]!.hearth(["chat", "--sessions", "--json"]).stdout).arrayValue ?? []
+        #expect(sessions.count == 2, "\(sessions)")
+    }
+}
+
 @Suite("hearth bench fleet: rates and memory latency on both backends", .timeLimit(.minutes(5)))
 struct FleetBenchTests {
     @Test("measured figures for both backends in one run, memory latency beside SQLite's, as JSON")
