@@ -86,7 +86,7 @@ struct DesktopChannel: NotificationChannel {
 /// doubling, at most an hour apart). Nothing counts as sent before the channel said so; the
 /// inbox shows each delivery's state and last error.
 struct DeliveryService: Service {
-    let store: DeliverySQLStore
+    let store: any DeliveryBook
     let attention: AttentionSQLStore
     let channels: [any NotificationChannel]
     let wake: WakeSignal
@@ -107,7 +107,7 @@ struct DeliveryService: Service {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
-                    for delivery in try await store.due(at: clock.now()) {
+                    for delivery in try await store.due(at: clock.now(), limit: 50) {
                         guard let channel = byName[delivery.channel], let item = try await attention.item(eventID: delivery.eventID) else {
                             try await store.failed(
                                 delivery, error: "the channel is no longer configured", retryAt: clock.now().addingTimeInterval(86_400))

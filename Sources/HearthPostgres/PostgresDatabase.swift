@@ -704,6 +704,54 @@ enum PostgresSchema {
                 "CREATE TABLE chat_run (runId BIGINT PRIMARY KEY, sessionId TEXT NOT NULL, toldState TEXT)",
                 "CREATE INDEX chat_run_session ON chat_run (sessionId)",
             ]),
+        Migration(
+            name: "v12-attention",
+            statements: [
+                // One row per ingested journal event: the scorer's decision, the memory record it
+                // became, and whether the user acknowledged it (the inbox).
+                """
+                CREATE TABLE attention_item (
+                    eventId BIGINT PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    occurredAt BIGINT NOT NULL,
+                    decidedAt BIGINT NOT NULL,
+                    level TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    links TEXT NOT NULL,
+                    memoryRecordId BIGINT,
+                    acknowledgedAt BIGINT
+                )
+                """,
+                "CREATE INDEX attention_item_decided ON attention_item (decidedAt)",
+                "CREATE INDEX attention_item_inbox ON attention_item (level, acknowledgedAt)",
+                """
+                CREATE TABLE delivery (
+                    eventId BIGINT NOT NULL,
+                    channel TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempts BIGINT NOT NULL DEFAULT 0,
+                    lastError TEXT,
+                    nextAttemptAt BIGINT NOT NULL,
+                    deliveredAt BIGINT,
+                    PRIMARY KEY (eventId, channel)
+                )
+                """,
+                "CREATE INDEX delivery_due ON delivery (state, nextAttemptAt)",
+                // Where position-keeping sources got to (a repository's branch tips, a metric file's rows).
+                "CREATE TABLE source_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                // What each file watcher has already reported, per watched tree (its scope names the machine).
+                """
+                CREATE TABLE file_index (
+                    scope TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    size BIGINT NOT NULL,
+                    modifiedNs BIGINT NOT NULL,
+                    inode BIGINT NOT NULL,
+                    PRIMARY KEY (scope, path)
+                )
+                """,
+            ]),
     ]
 }
 

@@ -35,81 +35,85 @@ public struct PostgresMemoryStore: MemoryStore {
     public func insert(_ records: [MemoryRecord]) async throws -> [MemoryRecord] {
         guard !records.isEmpty else { return [] }
         let logger = logger
-        return try await database.transaction { connection in
-            // One inserter at a time, fleet-wide: positions within a session are not given twice,
-            // and ids commit in order, so a reader following the records by id (each daemon's
-            // keyword index) never passes one that commits later.
-            try await connection.query("SELECT pg_advisory_xact_lock(7352004)", logger: logger)
-            let keys = Set(records.compactMap { record in record.sessionID.map { SessionKey(source: record.source, sessionID: $0) } })
-            var nextPosition: [SessionKey: Int64] = [:]
-            if !keys.isEmpty {
-                let sources = keys.map(\.source)
-                let sessions = keys.map(\.sessionID)
-                for (source, session, last) in try await connection.rows(
-                    """
-                    SELECT m.source, m.sessionId, COALESCE(MAX(r.position), -1)
-                    FROM unnest(\(sources)::text[], \(sessions)::text[]) AS m(source, sessionId)
-                    LEFT JOIN memory_record r ON r.source = m.source AND r.sessionId = m.sessionId
-                    GROUP BY m.source, m.sessionId
-                    """, as: (String, String, Int64).self, logger: logger)
-                {
-                    nextPosition[SessionKey(source: source, sessionID: session)] = last + 1
-                }
-            }
-            // Ids drawn in one go, ascending, so a batch keeps its order.
-            let drawn: [Int64] = try await connection.rows(
-                "SELECT nextval('memory_record_id_seq') FROM generate_series(1, \(records.count))", as: (Int64).self, logger: logger)
-            let ids = drawn.sorted()
-            var stored: [MemoryRecord] = []
-            var positions: [Int64?] = []
-            var touched: [SessionKey: Set<Int64>] = [:]
-            for (record, id) in zip(records, ids) {
-                var record = record
-                record.id = id
-                var position: Int64?
-                if let sessionID = record.sessionID {
-                    let key = SessionKey(source: record.source, sessionID: sessionID)
-                    let next = nextPosition[key] ?? 0
-                    position = next
-                    nextPosition[key] = next + 1
-                    touched[key, default: []].insert(next)
-                }
-                stored.append(record)
-                positions.append(position)
-            }
-            for start in stride(from: 0, to: stored.count, by: Self.insertBatch) {
-                let end = min(stored.count, start + Self.insertBatch)
-                var insert = SQLBuilder(
-                    """
-                    INSERT INTO memory_record (id, kind, text, source, provenance, occurredAt, recordedAt, sessionId, position, runId,
-                        speaker, importance, normalized, spoken, context) VALUES
-                    """)
-                for index in start..<end {
-                    let record = stored[index]
-                    let spoken = record.spokenText
-                    let values = [
-                        insert.bind(record.id), insert.bind(record.kind.rawValue), insert.bind(record.text), insert.bind(record.source),
-                        insert.bind(record.provenance.rawValue), insert.bind(record.occurredAt.millisecondsSince1970),
-                        insert.bind(record.recordedAt.millisecondsSince1970), insert.bind(record.sessionID), insert.bind(positions[index]),
-                        insert.bind(record.runID), insert.bind(record.speaker), insert.bind(min(1, max(0, record.importance))),
-                        insert.bind(MemoryText.normalise(record.text)), insert.bind(spoken),
-                    ]
-                    // The context starts as the record itself; `rebuildContext` widens it to its neighbours.
-                    insert.append("\(index == start ? "" : ",") (\(values.joined(separator: ", ")), \(values[13]))")
-                }
-                try await connection.query(insert.query, logger: logger)
-            }
-            try await connection.query(
+        return try await database.transaction { connection in try await Self.insert(records, connection, logger: logger) }
+    }
+
+    /// Stores records inside the caller's transaction (attention ingestion commits them with its decisions).
+    static func insert(_ records: [MemoryRecord], _ connection: PostgresConnection, logger: Logger) async throws -> [MemoryRecord] {
+        guard !records.isEmpty else { return [] }
+        // One inserter at a time, fleet-wide: positions within a session are not given twice,
+        // and ids commit in order, so a reader following the records by id (each daemon's
+        // keyword index) never passes one that commits later.
+        try await connection.query("SELECT pg_advisory_xact_lock(7352004)", logger: logger)
+        let keys = Set(records.compactMap { record in record.sessionID.map { SessionKey(source: record.source, sessionID: $0) } })
+        var nextPosition: [SessionKey: Int64] = [:]
+        if !keys.isEmpty {
+            let sources = keys.map(\.source)
+            let sessions = keys.map(\.sessionID)
+            for (source, session, last) in try await connection.rows(
                 """
-                INSERT INTO memory_vector_pending (recordId, field) SELECT id, 'text' FROM unnest(\(ids)::bigint[]) AS id
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
-            for (key, changed) in touched.sorted(by: { ($0.key.source, $0.key.sessionID) < ($1.key.source, $1.key.sessionID) }) {
-                try await Self.rebuildContext(of: key, changed: changed, connection, logger: logger)
-                try await Self.refreshSession(key, connection, logger: logger)
+                SELECT m.source, m.sessionId, COALESCE(MAX(r.position), -1)
+                FROM unnest(\(sources)::text[], \(sessions)::text[]) AS m(source, sessionId)
+                LEFT JOIN memory_record r ON r.source = m.source AND r.sessionId = m.sessionId
+                GROUP BY m.source, m.sessionId
+                """, as: (String, String, Int64).self, logger: logger)
+            {
+                nextPosition[SessionKey(source: source, sessionID: session)] = last + 1
             }
-            return stored
         }
+        // Ids drawn in one go, ascending, so a batch keeps its order.
+        let drawn: [Int64] = try await connection.rows(
+            "SELECT nextval('memory_record_id_seq') FROM generate_series(1, \(records.count))", as: (Int64).self, logger: logger)
+        let ids = drawn.sorted()
+        var stored: [MemoryRecord] = []
+        var positions: [Int64?] = []
+        var touched: [SessionKey: Set<Int64>] = [:]
+        for (record, id) in zip(records, ids) {
+            var record = record
+            record.id = id
+            var position: Int64?
+            if let sessionID = record.sessionID {
+                let key = SessionKey(source: record.source, sessionID: sessionID)
+                let next = nextPosition[key] ?? 0
+                position = next
+                nextPosition[key] = next + 1
+                touched[key, default: []].insert(next)
+            }
+            stored.append(record)
+            positions.append(position)
+        }
+        for start in stride(from: 0, to: stored.count, by: Self.insertBatch) {
+            let end = min(stored.count, start + Self.insertBatch)
+            var insert = SQLBuilder(
+                """
+                INSERT INTO memory_record (id, kind, text, source, provenance, occurredAt, recordedAt, sessionId, position, runId,
+                    speaker, importance, normalized, spoken, context) VALUES
+                """)
+            for index in start..<end {
+                let record = stored[index]
+                let spoken = record.spokenText
+                let values = [
+                    insert.bind(record.id), insert.bind(record.kind.rawValue), insert.bind(record.text), insert.bind(record.source),
+                    insert.bind(record.provenance.rawValue), insert.bind(record.occurredAt.millisecondsSince1970),
+                    insert.bind(record.recordedAt.millisecondsSince1970), insert.bind(record.sessionID), insert.bind(positions[index]),
+                    insert.bind(record.runID), insert.bind(record.speaker), insert.bind(min(1, max(0, record.importance))),
+                    insert.bind(MemoryText.normalise(record.text)), insert.bind(spoken),
+                ]
+                // The context starts as the record itself; `rebuildContext` widens it to its neighbours.
+                insert.append("\(index == start ? "" : ",") (\(values.joined(separator: ", ")), \(values[13]))")
+            }
+            try await connection.query(insert.query, logger: logger)
+        }
+        try await connection.query(
+            """
+            INSERT INTO memory_vector_pending (recordId, field) SELECT id, 'text' FROM unnest(\(ids)::bigint[]) AS id
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        for (key, changed) in touched.sorted(by: { ($0.key.source, $0.key.sessionID) < ($1.key.source, $1.key.sessionID) }) {
+            try await Self.rebuildContext(of: key, changed: changed, connection, logger: logger)
+            try await Self.refreshSession(key, connection, logger: logger)
+        }
+        return stored
     }
 
     /// Brings a session's contexts up to date after records were added or removed at `changed`

@@ -130,20 +130,8 @@ public struct AttentionSQLStore: AttentionStore {
     }
 }
 
-/// One interrupt's delivery to one channel.
-public struct Delivery: Sendable, Hashable, Codable {
-    public enum State: String, Sendable, Codable { case pending, retrying, delivered }
-    public var eventID: Int64
-    public var channel: String
-    public var state: State
-    public var attempts: Int
-    public var lastError: String?
-    public var nextAttemptAt: Date
-    public var deliveredAt: Date?
-}
-
 /// Deliveries in SQLite.
-public struct DeliverySQLStore: Sendable {
+public struct DeliverySQLStore: DeliveryBook {
     let database: HearthDatabase
 
     public init(database: HearthDatabase) {

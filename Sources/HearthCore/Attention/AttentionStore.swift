@@ -81,3 +81,40 @@ public protocol AttentionStore: Sendable {
     /// Marks an inbox item seen; false when there is no such item.
     func acknowledge(eventID: Int64, at: Date) async throws -> Bool
 }
+
+/// One interrupt's delivery to one channel.
+public struct Delivery: Sendable, Hashable, Codable {
+    public enum State: String, Sendable, Codable { case pending, retrying, delivered }
+    public var eventID: Int64
+    public var channel: String
+    public var state: State
+    public var attempts: Int
+    public var lastError: String?
+    public var nextAttemptAt: Date
+    public var deliveredAt: Date?
+
+    public init(
+        eventID: Int64, channel: String, state: State, attempts: Int, lastError: String?, nextAttemptAt: Date, deliveredAt: Date?
+    ) {
+        self.eventID = eventID
+        self.channel = channel
+        self.state = state
+        self.attempts = attempts
+        self.lastError = lastError
+        self.nextAttemptAt = nextAttemptAt
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// Where interrupts wait for their channels. An interrupt's rows are written with its item; a
+/// delivery counts only once the channel confirmed it.
+public protocol DeliveryBook: Sendable {
+    /// Deliveries not yet confirmed whose next attempt is due (taken for this caller where
+    /// several daemons share the store: another sees them again only if this one goes quiet).
+    func due(at now: Date, limit: Int) async throws -> [Delivery]
+    /// When the next unconfirmed delivery is due.
+    func nextAttempt() async throws -> Date?
+    func delivered(_ delivery: Delivery, at date: Date) async throws
+    func failed(_ delivery: Delivery, error: String, retryAt: Date) async throws
+    func deliveries(eventIDs: [Int64]) async throws -> [Int64: [Delivery]]
+}
