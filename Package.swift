@@ -179,7 +179,7 @@ let package = Package(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "HearthTools", "HearthVault", "HearthDashboard", "HearthMCP", "CHearthSystem",
+                "HearthTools", "HearthVault", "HearthDashboard", "HearthMCP", "HearthPostgres", "CHearthSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -181,6 +181,11 @@ public struct Configuration: Sendable, Equatable {
 
     /// Refuses to run a command on the data directory's SQLite store when `[store] url` names a
     /// PostgreSQL one: a user who set it must not have their records quietly kept elsewhere.
+    /// This agent's name in the fleet: `[fleet] name`, else the host's short name.
+    public var fleetName: String {
+        fleet.name ?? ProcessInfo.processInfo.hostName.lowercased().split(separator: ".").first.map(String.init) ?? "hearth"
+    }
+
     public func requireLocalStore() throws(StoreNotSupported) {
         if let url = store.url { throw StoreNotSupported(url: url) }
     }
@@ -944,12 +949,7 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
     }
 
     public var description: String {
-        "[store] url = \"\(url)\": this command needs stores that are in SQLite only so far (the daemon, "
-            + "attention and the inbox, the dashboard, 'hearth routine test', the tools and MCP commands); on PostgreSQL today are the fleet ('hearth fleet …'), the journal "
-            + "('hearth events', 'hearth event add'), runs and goals ('hearth goal', 'hearth runs', 'hearth run', 'hearth resume', "
-            + "'hearth cancel', 'hearth trace', 'hearth effect append-line'), approvals ('hearth approvals', 'hearth approve', "
-            + "'hearth deny'), memory ('hearth memory …'), usage ('hearth ask', 'hearth usage'), schedules ('hearth schedule …'), routines ('hearth routine add|list|"
-            + "pause|resume|remove') and conversations ('hearth chat'). "
-            + "Remove [store] url to run on the data directory's SQLite store"
+        "[store] url = \"\(url)\": the demos ('hearth demo', 'hearth demo compliance') keep their sample runs in this "
+            + "machine's SQLite store; every other command and the daemon work on PostgreSQL. Remove [store] url to run the demo"
     }
 }

@@ -35,8 +35,8 @@ public enum AttentionWiring {
     }
 
     /// The profile as memory holds it now: roles, rules, budgets, feedback, plus `[attention]`'s addresses and VIPs.
-    public static func profile(database: HearthDatabase, configuration: Configuration) async throws -> AttentionProfile {
-        let facts = try await MemorySQLStore(database: database).facts(FactQuery())
+    public static func profile(memory: any MemoryStore, configuration: Configuration) async throws -> AttentionProfile {
+        let facts = try await memory.facts(FactQuery())
         var profile = AttentionProfile.from(facts: facts, addresses: configuration.attention.me, vips: configuration.attention.vips)
         for line in configuration.metricBounds {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -76,34 +76,34 @@ public struct BriefError: Error, Sendable, CustomStringConvertible {
 /// Builds a brief from the store and writes it: `Briefs/YYYY-MM-DD-KIND.md` (whole or not at
 /// all), a memory record, a `brief.created` event.
 public struct BriefWriter: Sendable {
-    let database: HearthDatabase
+    let stores: DaemonStores
     let configuration: Configuration
     let workspace: URL
 
-    public init(database: HearthDatabase, configuration: Configuration, workspace: URL) {
-        self.database = database
+    public init(stores: DaemonStores, configuration: Configuration, workspace: URL) {
+        self.stores = stores
         self.configuration = configuration
         self.workspace = workspace
     }
 
     /// The end of the last brief written, if any.
     public func lastBriefEnd() async throws -> Date? {
-        let events = try await JournalStore(database: database).events(
+        let events = try await stores.journal.events(
             EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))
         return events.first?.payload["to"]?.stringValue.flatMap(Timestamp.parse)
     }
 
     /// Builds the brief for `from..<to` without writing anything.
     public func build(kind: String, from: Date, to: Date) async throws -> Brief {
-        let store = AttentionSQLStore(database: database)
+        let store = stores.attention([])
         let items = try await store.items(AttentionQuery(from: from, to: to))
         let open = try await store.items(AttentionQuery(to: from, levels: [.interrupt], unacknowledgedOnly: true, limit: 200))
-        let approvals = try await ApprovalSQLStore(database: database).approvals(states: [.pending]).map {
+        let approvals = try await stores.approvals.approvals(states: [.pending]).map {
             BriefInputs.Approval(id: $0.id, runID: $0.runID, tool: $0.tool, reason: $0.reason, expiresAt: $0.expiresAt)
         }
-        let goalStore = GoalSQLStore(database: database)
+        let goalStore = stores.goals
         var goals: [BriefInputs.Goal] = []
-        for run in try await LedgerStore(database: database).runs(limit: 500, states: nil)
+        for run in try await stores.ledger.runs(limit: 500, states: nil)
         where run.origin == "goal" && run.updatedAt >= from && run.updatedAt < to {
             guard let detail = try? await goalStore.goal(run.id) else { continue }
             goals.append(
@@ -114,7 +114,7 @@ public struct BriefWriter: Sendable {
         var lines: [Int64: String] = [:]
         let documentRecords = items.filter { $0.kind == "file.created" && $0.decision.level >= .digest }.compactMap(\.memoryRecordID)
         if !documentRecords.isEmpty {
-            for record in try await MemorySQLStore(database: database).records(ids: documentRecords) {
+            for record in try await stores.memory.records(ids: documentRecords) {
                 let body = record.text.components(separatedBy: "\n\n").dropFirst().joined(separator: " ")
                 let first = body.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                     .prefix(2).joined(separator: " ")
@@ -149,7 +149,7 @@ public struct BriefWriter: Sendable {
             throw BriefError(reason: "cannot write \(relative): \(error.localizedDescription); nothing was written")
         }
         let counts = brief.sections.map { "\($0.title): \($0.items.count)" }.joined(separator: ", ")
-        _ = try await MemorySQLStore(database: database).insert([
+        _ = try await stores.memory.insert([
             MemoryRecord(
                 kind: .summary,
                 text:
@@ -157,7 +157,7 @@ public struct BriefWriter: Sendable {
                     + builder.markdown(brief),
                 source: "brief", provenance: .trusted, occurredAt: to, importance: 0.7)
         ])
-        _ = try await JournalStore(database: database).append(
+        _ = try await stores.journal.append(
             NewEvent(
                 source: "hearth", kind: "brief.created", key: "brief:\(kind):\(Int64(to.timeIntervalSince1970))",
                 payload: [
@@ -200,28 +200,28 @@ public enum InboxView {
     }
 
     /// The inbox as JSON, each item with its deliveries.
-    public static func list(database: HearthDatabase, all: Bool) async throws -> JSONValue {
-        let items = try await Self.items(database: database, all: all)
-        let deliveries = try await DeliverySQLStore(database: database).deliveries(eventIDs: items.map(\.eventID))
+    public static func list(stores: DaemonStores, all: Bool) async throws -> JSONValue {
+        let items = try await Self.items(stores: stores, all: all)
+        let deliveries = try await stores.deliveries.deliveries(eventIDs: items.map(\.eventID))
         return .array(items.map { json($0, deliveries: deliveries[$0.eventID] ?? []) })
     }
 
-    public static func items(database: HearthDatabase, all: Bool) async throws -> [AttentionItem] {
-        try await AttentionSQLStore(database: database).items(AttentionQuery(levels: [.interrupt], unacknowledgedOnly: !all, limit: 1_000))
+    public static func items(stores: DaemonStores, all: Bool) async throws -> [AttentionItem] {
+        try await stores.attention([]).items(AttentionQuery(levels: [.interrupt], unacknowledgedOnly: !all, limit: 1_000))
     }
 
     /// Teaches the scorer from the user's verdict on an item: future items from its sender (or,
     /// without one, of its kind) weigh more or less. The verdict is a trusted fact that replaces
     /// any earlier one for the same sender or kind. Returns what was noted, nil when there is no
     /// such item.
-    public static func feedback(database: HearthDatabase, eventID: Int64, urgent: Bool) async throws -> String? {
-        guard let item = try await AttentionSQLStore(database: database).item(eventID: eventID) else { return nil }
-        let event = try await JournalStore(database: database).events(EventQuery(afterID: eventID - 1, limit: 1)).first
+    public static func feedback(stores: DaemonStores, eventID: Int64, urgent: Bool) async throws -> String? {
+        guard let item = try await stores.attention([]).item(eventID: eventID) else { return nil }
+        let event = try await stores.journal.events(EventQuery(afterID: eventID - 1, limit: 1)).first
         let sender = event.flatMap { AttentionSubject.from($0).senderAddress }
         let subject = sender.map { "sender:\($0)" } ?? "kind:\(item.kind)"
         let verdict = urgent ? "urgent" : "not-urgent"
         let fact = Fact(subject: subject, predicate: "feedback", object: verdict, provenance: .trusted)
-        let store = MemorySQLStore(database: database)
+        let store = stores.memory
         let now = Date()
         for old in try await store.facts(FactQuery(slot: fact.slot)) {
             try await store.invalidate(factID: old.id, by: nil, at: now, validTo: now)
@@ -231,8 +231,8 @@ public enum InboxView {
     }
 
     /// The newest brief's JSON from the journal.
-    public static func latestBrief(database: HearthDatabase) async throws -> JSONValue? {
-        try await JournalStore(database: database).events(EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))
+    public static func latestBrief(stores: DaemonStores) async throws -> JSONValue? {
+        try await stores.journal.events(EventQuery(limit: 1, source: "hearth", kind: "brief.created", newestFirst: true))
             .first?.payload["brief"]
     }
 }

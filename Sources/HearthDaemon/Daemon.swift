@@ -50,7 +50,6 @@ final class StartupBoard: Sendable {
 public enum Daemon {
     public static func run(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws {
         let startedAt = Date()
-        try configuration.requireLocalStore()
         // Few arenas: a daemon's threads mostly sleep, and each arena keeps its freed pages.
         _ = hearth_set_malloc_arena_max(2)
         // Metrics first: a metric made before the metrics system is bootstrapped would count nowhere.
@@ -60,12 +59,18 @@ public enum Daemon {
         defer { withExtendedLifetime(lock) {} }
         // Model servers that killed commands left behind (the daemon's own is reaped by its supervisor).
         InferenceAccess.sweepTransientDirectories(in: paths.runtimeDirectory, logger: logger)
+        // This machine's database: the daemon's start records, and every store unless [store] url
+        // names the fleet's PostgreSQL.
         let database = try HearthDatabase.open(at: paths.database, checkIntegrity: true)
         let records = DaemonRecordStore(database: database)
+        guard let stores = try await DaemonStores.open(configuration, holder: configuration.fleetName, database: { database }) else {
+            throw StoreError.failed(path: paths.database.path, detail: "cannot open the store")
+        }
+        defer { stores.close() }
         let startID = try await records.recordStart(pid: getpid(), version: HearthVersion.current, at: startedAt)
-        let journal = JournalStore(database: database)
-        let ledger = LedgerStore(database: database)
-        let schedules = ScheduleStore(database: database)
+        let journal = stores.journal
+        let ledger = stores.ledger
+        let schedules = stores.schedules
 
         let recovery = try await ledger.recover()
         let board = StartupBoard()
@@ -106,10 +111,10 @@ public enum Daemon {
         let deferred = DeferredInference(configuration: configuration, status: inference)
         // Private data stays here when the model is elsewhere ([inference] redact).
         let models: any LanguageModel & Embedder =
-            RedactionSetup.redaction(configuration: configuration, paths: paths, endpoint: deferred.endpoint).map {
-                RedactingModel(deferred, redaction: $0)
-            } ?? deferred
-        let usage = UsageStore(database: database)
+            await RedactionSetup.redaction(
+                configuration: configuration, paths: paths, endpoint: deferred.endpoint, memory: stores.memory
+            ).map { RedactingModel(deferred, redaction: $0) } ?? deferred
+        let usage = stores.usage
         services += [
             LedgerExecutor(
                 ledger: ledger, effects: effects,
@@ -126,9 +131,11 @@ public enum Daemon {
             services.append(
                 FileWatcherService(
                     options: .init(
-                        root: paths.workspace, settle: .milliseconds(configuration.watcher.settleMilliseconds),
+                        // On the fleet's store each machine's workspace has its own index rows.
+                        root: paths.workspace, scope: stores.shared ? "workspace@\(configuration.fleetName)" : "workspace",
+                        settle: .milliseconds(configuration.watcher.settleMilliseconds),
                         rules: IgnoreRules(patterns: configuration.watcher.ignore, excludedPaths: excludedPaths(paths))),
-                    store: FileIndexTable(database: database), logger: logger, reportStartup: reportStartup))
+                    store: stores.files, logger: logger, reportStartup: reportStartup))
         }
         if configuration.maildir.enabled {
             services.append(
@@ -142,7 +149,7 @@ public enum Daemon {
         let memorySettings = configuration.memory
         let serverReachable = inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
         let memoryEngine = MemoryEngine(
-            store: MemorySQLStore(database: database),
+            store: stores.memory,
             embedder: serverReachable && memorySettings.vectors ? models : nil)
         var extractor: FactExtractor?
         if memorySettings.extractFacts && serverReachable {
@@ -173,7 +180,7 @@ public enum Daemon {
         let routineWake = WakeSignal()
         let inbox = InboxFeed()
         // Git repositories and metric files: their new commits and rows become events.
-        let sourceState = SourceStateTable(database: database)
+        let sourceState = stores.sources
         if !configuration.gitRepositories.isEmpty {
             let sources = configuration.gitRepositories.map { path in
                 GitWatcherService.Source(
@@ -197,14 +204,15 @@ public enum Daemon {
             if !channels.isEmpty {
                 services.append(
                     DeliveryService(
-                        store: DeliverySQLStore(database: database), attention: AttentionSQLStore(database: database), channels: channels,
+                        store: stores.deliveries, attention: stores.attention([]), channels: channels,
                         wake: deliveryWake, clock: clock, logger: logger))
             }
             services.append(
                 AttentionService(
-                    journal: journal, store: AttentionSQLStore(database: database, channels: channels.map(\.name)),
+                    journal: journal, store: stores.attention(channels.map(\.name)),
                     ingestor: AttentionWiring.ingestor(configuration: configuration, workspace: paths.workspace),
-                    profile: { try await AttentionWiring.profile(database: database, configuration: configuration) }, wake: attentionWake,
+                    profile: { try await AttentionWiring.profile(memory: stores.memory, configuration: configuration) },
+                    wake: attentionWake,
                     clock: clock, logger: logger,
                     stored: { items in
                         // The keyword index learns the new records; interrupts reach whoever listens.
@@ -219,7 +227,7 @@ public enum Daemon {
             {
                 services.append(
                     BriefService(
-                        writer: BriefWriter(database: database, configuration: configuration, workspace: paths.workspace), morning: morning,
+                        writer: BriefWriter(stores: stores, configuration: configuration, workspace: paths.workspace), morning: morning,
                         evening: evening, timeZone: configuration.timeZone, clock: clock, wake: WakeSignal(), logger: logger,
                         written: { _ in attentionWake.wake() }))
             }
@@ -229,15 +237,15 @@ public enum Daemon {
         services.append(VaultBrokerService(paths: paths, logger: logger, wake: vaultWake, clock: clock))
         // The day's log in the workspace (Journal/YYYY-MM-DD.md), written from the store.
         services.append(
-            JournalWriter(database: database, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
+            JournalWriter(stores: stores, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
         // PROFILE.md: the profile as a file, the user's edits flowing back as trusted facts.
         services.append(
             ProfileFileSync(
-                memory: memoryEngine, database: database, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
+                memory: memoryEngine, stores: stores, workspace: paths.workspace, wake: WakeSignal(), clock: clock, logger: logger))
         // Goals handed over with 'hearth goal --detach' or POST /v1/goals, and goals interrupted
         // by a stop, run here (one at a time; a goal a CLI works on is left to it).
         let goalWake = WakeSignal()
-        let goals = GoalSQLStore(database: database)
+        let goals = stores.goals
         // Other programs' tools (MCP servers), shared by goals and chat; their programs stop with the daemon.
         let external = paths.mcpToolSource(configuration, logger: logger)
         if configuration.inference.enabled {
@@ -252,13 +260,13 @@ public enum Daemon {
                                 context: UsageContext(purpose: "goal", runID: runID)),
                             mode: goalMode)
                     },
-                    memory: memoryEngine, journal: journal, approvals: ApprovalSQLStore(database: database),
+                    memory: memoryEngine, journal: journal, approvals: stores.approvals,
                     configuration: configuration, paths: paths, wake: goalWake, clock: clock, logger: logger,
                     modelServer: inferenceReport.service == nil ? nil : inference,
                     reportResumed: { ids in
                         let report: JSONValue = ["resumed": .array(ids.map { JSONValue.number(Double($0)) })]
                         try? await records.mergeRecovery(startID, key: "goals", value: report)
-                    }, external: external))
+                    }, external: external, fleet: stores.postgres))
         }
         if configuration.attention.enabled {
             // Routines turn matching events (or a cron slot) into goals the goal service runs.
@@ -266,7 +274,7 @@ public enum Daemon {
             routineBudget.maxTokens = configuration.budgets.goal.tokens ?? routineBudget.maxTokens
             services.append(
                 RoutineService(
-                    store: RoutineSQLStore(database: database), attention: AttentionSQLStore(database: database), journal: journal,
+                    store: stores.routines, attention: stores.attention([]), journal: journal,
                     budget: routineBudget, timeZone: configuration.timeZone, wake: routineWake, clock: clock, logger: logger,
                     goalsCreated: { goalWake.wake() }))
         }
@@ -277,17 +285,18 @@ public enum Daemon {
                     "startup": board.snapshot, "inference": inferenceReport.service == nil ? inferenceReport.note : inference.snapshot,
                     "memory": ["retrieval": .string(memoryBoard.value), "extraction": extraction],
                 ]
-                return (try? StatusReport.build(paths: paths, records: records, live: live)) ?? .null
+                guard let counts = try? await stores.telemetry.storeCounts() else { return .null }
+                return (try? StatusReport.build(paths: paths, records: records, counts: counts, live: live)) ?? .null
             },
             runsChanged: { executorWake.wake() }, schedulesChanged: { cronWake.wake() }, eventsAppended: { attentionWake.wake() },
             goals: goals,
-            goalsChanged: { goalWake.wake() }, approvals: ApprovalSQLStore(database: database),
+            goalsChanged: { goalWake.wake() }, approvals: stores.approvals,
             vaultChanged: { vaultWake.wake() })
         if configuration.attention.enabled {
-            dependencies.inbox = { all in try await InboxView.list(database: database, all: all) }
-            dependencies.acknowledge = { id in try await AttentionSQLStore(database: database).acknowledge(eventID: id, at: Date()) }
-            dependencies.latestBrief = { try await InboxView.latestBrief(database: database) }
-            dependencies.inboxFeedback = { id, urgent in try await InboxView.feedback(database: database, eventID: id, urgent: urgent) }
+            dependencies.inbox = { all in try await InboxView.list(stores: stores, all: all) }
+            dependencies.acknowledge = { id in try await stores.attention([]).acknowledge(eventID: id, at: Date()) }
+            dependencies.latestBrief = { try await InboxView.latestBrief(stores: stores) }
+            dependencies.inboxFeedback = { id, urgent in try await InboxView.feedback(stores: stores, eventID: id, urgent: urgent) }
             dependencies.routinesChanged = { routineWake.wake() }
         }
         do {
@@ -305,7 +314,7 @@ public enum Daemon {
             var chatBudget = GoalBudget()
             chatBudget.maxTokens = configuration.budgets.goal.tokens ?? chatBudget.maxTokens
             let chat = ChatEngine(
-                memory: memoryEngine, sessions: ChatSQLStore(database: database), model: { chatModel }, settings: chatSettings,
+                memory: memoryEngine, sessions: stores.chats, model: { chatModel }, settings: chatSettings,
                 startGoal: ChatView.goalStarter(goals: goals, workspace: paths.workspace, budget: chatBudget) { goalWake.wake() },
                 acting: ChatView.acting(
                     configuration: configuration, paths: paths, memory: memoryEngine, model: chatModel,
@@ -319,14 +328,14 @@ public enum Daemon {
                 if showContext && context == nil { context = try await chat.assemble(message, previous: []) }
                 let json = ChatView.json(
                     result, context: showContext ? context : nil,
-                    approvals: await ChatView.waitingApprovals(ApprovalSQLStore(database: database)))
+                    approvals: await ChatView.waitingApprovals(stores.approvals))
                 GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger)
                 return json
             }
-            dependencies.chatSessions = { .array(try await ChatSQLStore(database: database).sessions(limit: 100).map(ChatView.json)) }
+            dependencies.chatSessions = { .array(try await stores.chats.sessions(limit: 100).map(ChatView.json)) }
             dependencies.chatSession = { id in
-                guard let session = try await ChatSQLStore(database: database).session(id) else { return nil }
-                return try await ChatView.detail(session, memory: MemorySQLStore(database: database))
+                guard let session = try await stores.chats.session(id) else { return nil }
+                return try await ChatView.detail(session, memory: stores.memory)
             }
             dependencies.inboxStream = {
                 let items = inbox.subscribe()
@@ -343,7 +352,7 @@ public enum Daemon {
         let dashboardSessions = DashboardSessions()
         var pagesData = DashboardData(ledger: ledger, workspace: paths.workspace, mounts: paths.mounts) { goalWake.wake() }
         pagesData.goals = goals
-        pagesData.approvals = ApprovalSQLStore(database: database)
+        pagesData.approvals = stores.approvals
         pagesData.inbox = dependencies.inbox
         pagesData.acknowledge = dependencies.acknowledge
         pagesData.inboxStream = dependencies.inboxStream
@@ -359,14 +368,14 @@ public enum Daemon {
         }
         let status = dependencies.status
         pagesData.modelProblem = { HealthView.modelProblem(status: await status()) }
-        pagesData.health = { await HealthView.sections(status: await status(), configuration: configuration, database: database) }
+        pagesData.health = { await HealthView.sections(status: await status(), configuration: configuration, stores: stores) }
         let dashboard = Dashboard(sessions: dashboardSessions, data: pagesData, logger: logger)
         // MCP for the user's other tools: the same memory, goals and approvals, behind the API token.
-        let mcpHooks = MCPWiring.hooks(database: database, memory: memoryEngine, workspace: paths.workspace) {
+        let mcpHooks = MCPWiring.hooks(stores: stores, memory: memoryEngine, workspace: paths.workspace) {
             goalWake.wake()
             return true
         }
-        let metrics = DaemonMetrics(database: database, budgets: configuration.budgets, status: dependencies.status)
+        let metrics = DaemonMetrics(telemetry: stores.telemetry, budgets: configuration.budgets, status: dependencies.status)
         dependencies.pages = { router in
             dashboard.register(on: router)
             HearthMCPServer.register(on: router, hooks: mcpHooks, token: token, logger: logger)

@@ -45,9 +45,11 @@ public struct DaemonState: Sendable, Codable, Equatable {
 /// The document behind `hearth status --json` and `GET /v1/status`.
 public enum StatusReport {
     /// - Parameter live: what only the daemon knows (uptime, trigger reports), when asked in-process.
-    public static func build(paths: HearthPaths, records: DaemonRecordStore, live: JSONValue? = nil) throws -> JSONValue {
-        let counts = try records.counts()
-        let starts = try records.recentStarts(limit: 2)
+    /// - Parameter records: this machine's daemon start records (nil when no daemon ever ran here).
+    public static func build(paths: HearthPaths, records: DaemonRecordStore?, counts: StoreCounts, live: JSONValue? = nil) throws
+        -> JSONValue
+    {
+        let starts = try records?.recentStarts(limit: 2) ?? []
         var daemon: [String: JSONValue] = ["running": false]
         if let running = DaemonState.running(paths) {
             daemon["running"] = true

@@ -20,7 +20,7 @@ public enum HealthView {
         }
     }
 
-    public static func sections(status: JSONValue, configuration: Configuration, database: HearthDatabase) async -> [HealthSection] {
+    public static func sections(status: JSONValue, configuration: Configuration, stores: DaemonStores) async -> [HealthSection] {
         var sections: [HealthSection] = []
 
         let daemon = status["daemon"] ?? [:]
@@ -76,13 +76,13 @@ public enum HealthView {
                 configuration.metricStreams.isEmpty ? "no [metrics] streams" : configuration.metricStreams.joined(separator: ", ")),
         ]
         do {
-            for schedule in try await ScheduleStore(database: database).schedules() {
+            for schedule in try await stores.schedules.schedules() {
                 triggers.append(
                     .init(
                         "schedule \(schedule.name)", .ok,
                         "\(schedule.expression.source), next \(schedule.nextFireAt.map(Timestamp.format) ?? "never")"))
             }
-            for routine in try await RoutineSQLStore(database: database).routines() {
+            for routine in try await stores.routines.routines() {
                 triggers.append(
                     .init(
                         "routine \(routine.name)", routine.paused ? .warning : .ok,

@@ -87,7 +87,7 @@ struct DesktopChannel: NotificationChannel {
 /// inbox shows each delivery's state and last error.
 struct DeliveryService: Service {
     let store: any DeliveryBook
-    let attention: AttentionSQLStore
+    let attention: any AttentionStore
     let channels: [any NotificationChannel]
     let wake: WakeSignal
     let clock: any WallClock

@@ -5,6 +5,7 @@ import HearthCore
 import HearthMCP
 import HearthMemory
 import HearthModels
+import HearthPostgres
 import HearthStore
 import HearthTools
 import HearthVault
@@ -18,12 +19,12 @@ import ServiceLifecycle
 /// On graceful shutdown the goal in progress is interrupted; it stays `running` with its
 /// journal, and the next start picks it up where it stopped.
 struct GoalService: Service {
-    let store: GoalSQLStore
+    let store: any GoalStore
     /// The model for one goal's run (accounted to that run).
     let model: @Sendable (Int64) -> any AgentModel
     let memory: MemoryEngine
     let journal: any EventJournal
-    let approvals: ApprovalSQLStore
+    let approvals: any ApprovalBook
     let configuration: Configuration
     let paths: HearthPaths
     let wake: WakeSignal
@@ -36,6 +37,9 @@ struct GoalService: Service {
     var reportResumed: (@Sendable ([Int64]) async -> Void)? = nil
     /// The tools of `[[mcp.servers]]`, listed when a goal first runs.
     var external: MCPToolSource? = nil
+    /// The fleet's store, when goals are shared: a run's lock is then PostgreSQL's (one worker
+    /// fleet-wide, gone with its connection), not this machine's file lock.
+    var fleet: PostgresStore? = nil
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -78,11 +82,22 @@ struct GoalService: Service {
     }
 
     private func work(on id: Int64) async throws {
+        if let fleet {
+            if try await fleet.whileHolding(lock: GoalWorker.fleetLock, id, { try await run(id) }) == nil {
+                logger.info("goal run \(id) is being worked on by another daemon of the fleet; leaving it")
+            }
+            return
+        }
         guard let lock = try? GoalWorker.lock(id, paths: paths) else {
             logger.info("goal run \(id) is being worked on by another process; leaving it")
             return
         }
         defer { withExtendedLifetime(lock) {} }
+        try await run(id)
+    }
+
+    /// Works on run `id`, its lock held.
+    private func run(_ id: Int64) async throws {
         let (detail, interrupted) = try await GoalWorker.recover(id, store: store)
         if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace

@@ -34,7 +34,8 @@ public final class InferenceAccess: Sendable {
     public static func open(paths: HearthPaths, configuration: Configuration, logger: Logger) async throws -> InferenceAccess {
         let access = try await resolve(paths: paths, configuration: configuration, logger: logger)
         // Private data stays here when the model is elsewhere ([inference] redact).
-        guard let redaction = RedactionSetup.redaction(configuration: configuration, paths: paths, endpoint: access.endpoint) else {
+        guard let redaction = await RedactionSetup.redaction(configuration: configuration, paths: paths, endpoint: access.endpoint)
+        else {
             return access
         }
         return InferenceAccess(

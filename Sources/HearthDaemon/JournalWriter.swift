@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// appended as it happens. The store stays the truth: the file is written from it, with cursors
 /// kept beside the events, so a restart neither repeats nor skips a line.
 struct JournalWriter: Service {
-    let database: HearthDatabase
+    let stores: DaemonStores
     let workspace: URL
     let wake: WakeSignal
     let clock: any WallClock
@@ -26,8 +26,8 @@ struct JournalWriter: Service {
 
     /// Appends what happened since the cursors, then moves them.
     func catchUp() async throws {
-        let state = SourceStateTable(database: database)
-        let journal = JournalStore(database: database)
+        let state = stores.sources
+        let journal = stores.journal
         guard let stored = try await state.sourceState(Self.eventCursor), let afterEvent = Int64(stored) else {
             // The journal starts now: what arrived before it was switched on is in the store, not replayed here.
             let newest = try await journal.events(EventQuery(limit: 1, newestFirst: true)).first?.id ?? 0
@@ -42,7 +42,7 @@ struct JournalWriter: Service {
         for event in events {
             if let line = Self.line(for: event) { lines.append((event.receivedAt, line)) }
         }
-        let ledger = LedgerStore(database: database)
+        let ledger = stores.ledger
         for run in try await ledger.runs(limit: 200, states: nil)
         where run.origin == "goal" && run.updatedAt > checked && run.updatedAt <= now {
             let state = run.state
@@ -51,7 +51,7 @@ struct JournalWriter: Service {
             if state.isFinished || state == .needsReview { text += " — [report](../Reports/run-\(run.id).md)" }
             lines.append((run.updatedAt, text))
         }
-        for approval in try await ApprovalSQLStore(database: database).approvals(states: nil) {
+        for approval in try await stores.approvals.approvals(states: nil) {
             if approval.createdAt > checked && approval.createdAt <= now {
                 lines.append(
                     (

@@ -14,9 +14,9 @@ public enum MCPWiring {
     ///   - goalsChanged: tells whoever runs goals that one was added (the daemon's worker, or a
     ///     nudge to a running daemon); returns whether someone was told.
     public static func hooks(
-        database: HearthDatabase, memory: MemoryEngine, workspace: URL, goalsChanged: @escaping @Sendable () async -> Bool
+        stores: DaemonStores, memory: MemoryEngine, workspace: URL, goalsChanged: @escaping @Sendable () async -> Bool
     ) -> HearthMCPHooks {
-        let goals = GoalSQLStore(database: database)
+        let goals = stores.goals
         return HearthMCPHooks(
             search: { query, k in
                 let hits = MemoryEngine.relevant(try await memory.search(query, k: k), minSimilarity: MemoryEngine.defaultMinSimilarity)
@@ -64,7 +64,7 @@ public enum MCPWiring {
                 ]
             },
             approvals: {
-                let waiting = try await ApprovalSQLStore(database: database).waiting(now: Date(), limit: 100, offset: 0)
+                let waiting = try await stores.approvals.waiting(now: Date(), limit: 100, offset: 0)
                 return [
                     "total": .number(Double(waiting.total)),
                     "approvals": .array(
@@ -78,7 +78,7 @@ public enum MCPWiring {
                     "answer": "approvals are answered by the user: 'hearth approve ID' or the dashboard",
                 ]
             },
-            latestBrief: { try await InboxView.latestBrief(database: database) },
+            latestBrief: { try await InboxView.latestBrief(stores: stores) },
             reports: { try await goals.reports(limit: 50).map { (run: $0.run, title: $0.goal, path: $0.path) } },
             readFile: { path in
                 guard let data = try? WorkspaceFiles.read(path, in: workspace, limit: 4 << 20) else { return nil }

@@ -32,7 +32,7 @@ actor DaemonMetrics {
         return registry
     }()
 
-    let database: HearthDatabase
+    let telemetry: any TelemetryReader
     let budgets: Budgets
     /// The daemon's live status (the model server's restarts are there).
     let status: @Sendable () async -> JSONValue
@@ -40,9 +40,9 @@ actor DaemonMetrics {
     var counted: [String: Double] = [:]
     var usageCursor: Int64 = 0
 
-    init(database: HearthDatabase, budgets: Budgets, status: @escaping @Sendable () async -> JSONValue) {
+    init(telemetry: any TelemetryReader, budgets: Budgets, status: @escaping @Sendable () async -> JSONValue) {
         _ = Self.registry
-        self.database = database
+        self.telemetry = telemetry
         self.budgets = budgets
         self.status = status
     }
@@ -63,7 +63,7 @@ actor DaemonMetrics {
     /// The metrics, brought up to date.
     func render() async throws -> String {
         let calendar = Calendar.current
-        let counts = try await TelemetryQueries.read(database, afterUsage: usageCursor, since: calendar.startOfDay(for: Date()))
+        let counts = try await telemetry.read(afterUsage: usageCursor, since: calendar.startOfDay(for: Date()))
         for (source, count) in counts.eventsBySource { advance("hearth_events_total", [("source", source)], to: Double(count)) }
         for (level, count) in counts.attentionByLevel {
             advance("hearth_attention_decisions_total", [("level", level)], to: Double(count))

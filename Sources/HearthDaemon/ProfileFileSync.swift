@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// `profile.edited` event; lines that cannot be read are listed there and change nothing.
 struct ProfileFileSync: Service {
     let memory: MemoryEngine
-    let database: HearthDatabase
+    let stores: DaemonStores
     let workspace: URL
     let wake: WakeSignal
     let clock: any WallClock
@@ -35,7 +35,7 @@ struct ProfileFileSync: Service {
     }
 
     func sync() async throws {
-        let state = SourceStateTable(database: database)
+        let state = stores.sources
         let rendered = try await state.sourceState(Self.renderedCursor)
         let onDisk = try? String(contentsOf: file, encoding: .utf8)
         if let onDisk, let rendered, SHA256.hex(onDisk) != rendered {
@@ -84,7 +84,7 @@ struct ProfileFileSync: Service {
             "your edit of PROFILE.md: \(added) added, \(superseded) changed, \(changes.retract.count) retracted"
             + (changes.unreadable.isEmpty ? "" : ", \(changes.unreadable.count) line(s) not understood (they changed nothing)")
         report["title"] = .string(summary)
-        _ = try await JournalStore(database: database).append([
+        _ = try await stores.journal.append([
             NewEvent(source: "hearth", kind: "profile.edited", payload: .object(report), occurredAt: now, provenance: .trusted)
         ])
         logger.notice("\(summary)")

@@ -6,10 +6,18 @@ import HearthStore
 
 /// The redaction for a model endpoint, from the config and what the profile knows.
 public enum RedactionSetup {
-    /// Nil when `[inference] redact` does not apply to `endpoint`.
-    public static func redaction(configuration: Configuration, paths: HearthPaths, endpoint: ModelEndpoint) -> Redaction? {
+    /// Nil when `[inference] redact` does not apply to `endpoint`. The names come from `memory`
+    /// (the configured store), or without it from the data directory's database.
+    public static func redaction(
+        configuration: Configuration, paths: HearthPaths, endpoint: ModelEndpoint, memory: (any MemoryStore)? = nil
+    ) async -> Redaction? {
         guard RedactingModel.applies(configuration.inference.redact, to: endpoint) else { return nil }
-        let names = (try? personNames(paths: paths)) ?? []
+        var store = memory
+        if store == nil, configuration.store.url == nil, FileManager.default.fileExists(atPath: paths.database.path) {
+            store = try? MemorySQLStore(database: HearthDatabase.open(at: paths.database))
+        }
+        var names: [String] = []
+        if let store { names = (try? await personNames(store)) ?? [] }
         return Redaction(
             names: names, terms: configuration.inference.redactTerms,
             paths: [paths.workspace.path, NSHomeDirectory()].filter { $0.count > 1 })
@@ -17,11 +25,11 @@ public enum RedactionSetup {
 
     /// People's names the fact graph holds: subjects and objects of active facts that read like a
     /// name (one to three capitalised words).
-    static func personNames(paths: HearthPaths) throws -> [String] {
-        guard FileManager.default.fileExists(atPath: paths.database.path) else { return [] }
-        let facts = try MemorySQLStore(database: try HearthDatabase.open(at: paths.database)).activeFactTermsNow()
+    static func personNames(_ memory: any MemoryStore) async throws -> [String] {
         var names: Set<String> = []
-        for text in facts where Self.isName(text) { names.insert(text) }
+        for fact in try await memory.facts(FactQuery()) {
+            for text in [fact.subject, fact.object] where Self.isName(text) { names.insert(text) }
+        }
         return names.sorted()
     }
 

@@ -274,11 +274,11 @@ public struct PostgresGoalStore: GoalStore {
         return try await database.transaction { connection in try await Self.resume(runID, connection, logger: logger) }
     }
 
-    public func activeGoals() async throws -> [Int64] {
-        let logger = logger
+    public func activeGoals(states: Set<RunState>) async throws -> [Int64] {
+        let (logger, names) = (logger, states.map(\.rawValue).sorted())
         return try await database.read { connection in
             try await connection.rows(
-                "SELECT run.id FROM run JOIN goal ON goal.runId = run.id WHERE run.state IN ('pending', 'running') ORDER BY run.id",
+                "SELECT run.id FROM run JOIN goal ON goal.runId = run.id WHERE run.state = ANY(\(names)::text[]) ORDER BY run.id",
                 as: (Int64).self, logger: logger)
         }
     }

@@ -63,11 +63,6 @@ public struct AttentionSQLStore: AttentionStore {
         try await database.read { db in try Self.items(query, in: db) }
     }
 
-    /// The synchronous twin of `items`, for the CLI.
-    public func itemsNow(_ query: AttentionQuery) throws -> [AttentionItem] {
-        try database.readSync { db in try Self.items(query, in: db) }
-    }
-
     static func items(_ query: AttentionQuery, in db: Database) throws -> [AttentionItem] {
         var conditions: [String] = []
         var arguments: [any DatabaseValueConvertible] = []
@@ -103,11 +98,6 @@ public struct AttentionSQLStore: AttentionStore {
 
     public func acknowledge(eventID: Int64, at date: Date) async throws -> Bool {
         try await database.write { db in try Self.acknowledge(eventID: eventID, at: date, in: db) }
-    }
-
-    /// The synchronous twin of `acknowledge`, for the CLI.
-    public func acknowledgeNow(eventID: Int64, at date: Date = Date()) throws -> Bool {
-        try database.writeSync { db in try Self.acknowledge(eventID: eventID, at: date, in: db) }
     }
 
     static func acknowledge(eventID: Int64, at date: Date, in db: Database) throws -> Bool {

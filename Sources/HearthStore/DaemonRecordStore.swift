@@ -14,23 +14,7 @@ public struct DaemonStart: Sendable, Hashable, Codable {
     public var recovery: JSONValue
 }
 
-/// Counts shown by `hearth status`.
-public struct StoreCounts: Sendable, Hashable, Codable {
-    public var events: Int64
-    public var lastEventID: Int64
-    public var runs: [String: Int]
-    public var stepsNeedingReview: Int
-    public var schedules: Int
-    public var indexedFiles: Int
-    /// Runs (effect runs and goals) paused for a person's review: budgets, loops, interruptions.
-    public var runsNeedingReview: Int = 0
-    /// Approval requests nobody has answered yet.
-    public var approvalsWaiting: Int = 0
-    /// Interruptions not yet acknowledged (`hearth inbox`).
-    public var inboxWaiting: Int = 0
-}
-
-/// Daemon start records and the counts `hearth status` shows.
+/// Daemon start records (this machine's process, whichever store the daemon uses).
 public struct DaemonRecordStore: Sendable {
     let database: HearthDatabase
 
@@ -91,25 +75,4 @@ public struct DaemonRecordStore: Sendable {
         }
     }
 
-    public func counts() throws -> StoreCounts {
-        try database.readSync { db in
-            let events = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0
-            let lastEventID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event") ?? 0
-            var runs: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM run GROUP BY state") {
-                runs[row["state"]] = row["n"]
-            }
-            return StoreCounts(
-                events: events,
-                lastEventID: lastEventID,
-                runs: runs,
-                stepsNeedingReview: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step WHERE state = 'needsReview'") ?? 0,
-                schedules: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM schedule") ?? 0,
-                indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0,
-                runsNeedingReview: runs["needsReview"] ?? 0,
-                approvalsWaiting: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval WHERE state = 'pending'") ?? 0,
-                inboxWaiting: try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM attention_item WHERE level = 'interrupt' AND acknowledgedAt IS NULL") ?? 0)
-        }
-    }
 }

@@ -223,14 +223,6 @@ public struct GoalSQLStore: GoalStore {
         try await database.write { db in try Self.resume(runID, in: db) }
     }
 
-    public func resumeGoalNow(_ runID: Int64) throws -> GoalDetail {
-        try database.writeSync { db in try Self.resume(runID, in: db) }
-    }
-
-    public func activeGoals() async throws -> [Int64] {
-        try await activeGoals(states: [.pending, .running])
-    }
-
     /// Goal runs in `states`, oldest first.
     public func activeGoals(states: Set<RunState>) async throws -> [Int64] {
         let names = states.map(\.rawValue).sorted()

@@ -33,10 +33,6 @@ public struct JournalStore: EventJournal {
         try await database.read { db in try Self.fetch(query, in: db) }
     }
 
-    public func eventsNow(_ query: EventQuery) throws -> [Event] {
-        try database.readSync { db in try Self.fetch(query, in: db) }
-    }
-
     public func existingKeys(_ keys: [String]) async throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
         return try await database.read { db in

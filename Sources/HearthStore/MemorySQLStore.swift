@@ -519,17 +519,6 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
-    /// Subjects and objects of the active facts (the CLI's synchronous read, e.g. for names to redact).
-    public func activeFactTermsNow() throws -> [String] {
-        try database.readSync { db in
-            try String.fetchAll(
-                db,
-                sql:
-                    "SELECT subject FROM fact WHERE status = 'active' AND invalidatedAt IS NULL UNION SELECT object FROM fact WHERE status = 'active' AND invalidatedAt IS NULL"
-            )
-        }
-    }
-
     /// `text` for a LIKE pattern with ESCAPE '\': its own \, % and _ match only themselves.
     static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(

@@ -15,11 +15,6 @@ public struct RoutineSQLStore: RoutineStore {
         try await database.read { db in try Self.routines(in: db) }
     }
 
-    /// The synchronous twin of `routines`, for the CLI.
-    public func routinesNow() throws -> [Routine] {
-        try database.readSync { db in try Self.routines(in: db) }
-    }
-
     static func routines(in db: Database) throws -> [Routine] {
         try String.fetchAll(db, sql: "SELECT definition FROM routine ORDER BY name").map { try GoalSQLStore.decode(Routine.self, $0) }
     }

@@ -2,45 +2,18 @@ import Foundation
 import GRDB
 import HearthCore
 
-/// What the store holds, counted for `/metrics`: read at each scrape, so work done by any process
-/// on this data dir (a foreground `hearth goal`, the daemon) is counted once, from the truth.
-public struct TelemetryCounts: Sendable {
-    public struct ModelTotals: Sendable {
-        public var model: String
-        public var promptTokens: Int
-        public var completionTokens: Int
-        public var cachedTokens: Int
-        public var costMicrodollars: Int
-        public var calls: Int
-        public var failures: Int
+/// The counts from this machine's SQLite.
+public struct TelemetryQueries: TelemetryReader {
+    let database: HearthDatabase
+
+    public init(database: HearthDatabase) {
+        self.database = database
     }
 
-    public struct ModelCall: Sendable {
-        public var id: Int64
-        public var model: String
-        public var latencyMilliseconds: Int
-        public var prefillTokensPerSecond: Double?
-        public var decodeTokensPerSecond: Double?
-    }
-
-    public var eventsBySource: [String: Int] = [:]
-    public var attentionByLevel: [String: Int] = [:]
-    public var goalsByState: [String: Int] = [:]
-    public var toolCalls: [(tool: String, outcome: String, count: Int)] = []
-    public var approvalsWaiting = 0
-    public var models: [ModelTotals] = []
-    /// Model calls recorded after the cursor, oldest first (for the latency histograms).
-    public var newCalls: [ModelCall] = []
-    public var tokensSince: Int = 0
-    public var costSince: Int = 0
-    public var memoryRecords = 0
-}
-
-public enum TelemetryQueries {
     /// - Parameters:
     ///   - afterUsage: the last usage row already observed.
     ///   - since: the start of the budget's day (for what is left of it).
-    public static func read(_ database: HearthDatabase, afterUsage: Int64, since: Date) async throws -> TelemetryCounts {
+    public func read(afterUsage: Int64, since: Date) async throws -> TelemetryCounts {
         try await database.read { db in
             var counts = TelemetryCounts()
             for row in try Row.fetchAll(db, sql: "SELECT source, COUNT(*) AS n FROM event GROUP BY source") {
@@ -91,6 +64,28 @@ public enum TelemetryQueries {
             counts.costSince = day?["m"] ?? 0
             counts.memoryRecords = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM memory_record") ?? 0
             return counts
+        }
+    }
+
+    public func storeCounts() async throws -> StoreCounts {
+        try await database.read { db in
+            let events = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM event") ?? 0
+            let lastEventID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event") ?? 0
+            var runs: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM run GROUP BY state") {
+                runs[row["state"]] = row["n"]
+            }
+            return StoreCounts(
+                events: events,
+                lastEventID: lastEventID,
+                runs: runs,
+                stepsNeedingReview: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM step WHERE state = 'needsReview'") ?? 0,
+                schedules: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM schedule") ?? 0,
+                indexedFiles: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM fileIndex") ?? 0,
+                runsNeedingReview: runs["needsReview"] ?? 0,
+                approvalsWaiting: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM approval WHERE state = 'pending'") ?? 0,
+                inboxWaiting: try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM attention_item WHERE level = 'interrupt' AND acknowledgedAt IS NULL") ?? 0)
         }
     }
 }

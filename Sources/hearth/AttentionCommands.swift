@@ -29,8 +29,9 @@ struct BriefCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let writer = BriefWriter(database: database, configuration: context.configuration, workspace: context.paths.workspace)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let writer = BriefWriter(stores: stores, configuration: context.configuration, workspace: context.paths.workspace)
         let now = Date()
         var from: Date
         if let since {
@@ -86,16 +87,16 @@ struct InboxListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else {
+        guard let stores = try await context.openStores(creating: false) else {
             print(json ? "[]" : "The inbox is empty (nothing has been stored yet).")
             return
         }
         if json {
-            print(try await InboxView.list(database: database, all: all).jsonText)
+            print(try await InboxView.list(stores: stores, all: all).jsonText)
             return
         }
-        let items = try await InboxView.items(database: database, all: all)
-        let deliveries = try await DeliverySQLStore(database: database).deliveries(eventIDs: items.map(\.eventID))
+        let items = try await InboxView.items(stores: stores, all: all)
+        let deliveries = try await stores.deliveries.deliveries(eventIDs: items.map(\.eventID))
         guard !items.isEmpty else {
             print("The inbox is empty: nothing interrupted you\(all ? "" : " that is not acknowledged").")
             return
@@ -127,9 +128,12 @@ struct InboxAckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let store = AttentionSQLStore(database: try context.openForWriting())
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
         for id in ids {
-            guard try store.acknowledgeNow(eventID: id) else { throw CLIError("no inbox item \(id); 'hearth inbox --all' lists them") }
+            guard try await stores.attention([]).acknowledge(eventID: id, at: Date()) else {
+                throw CLIError("no inbox item \(id); 'hearth inbox --all' lists them")
+            }
         }
         print("acknowledged \(ids.map(String.init).joined(separator: ", "))")
     }
@@ -155,7 +159,9 @@ struct InboxFeedbackCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let noted = try await InboxView.feedback(database: try context.openForWriting(), eventID: id, urgent: verdict == .urgent)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        guard let noted = try await InboxView.feedback(stores: stores, eventID: id, urgent: verdict == .urgent)
         else {
             throw CLIError("no item for event \(id); 'hearth events' lists events")
         }

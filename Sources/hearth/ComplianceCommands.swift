@@ -99,17 +99,19 @@ struct FindingDismissCommand: AsyncParsableCommand {
 /// A review run's findings and the memory holding the standing rules.
 enum ComplianceAccess {
     static func open(_ context: HearthContext, run: Int64) async throws -> (ComplianceRun, MemoryEngine, URL) {
-        guard let database = try context.openForReading() else { throw CLIError("no runs yet: Hearth was never used with this data dir") }
+        guard let stores = try await context.openStores(creating: false) else {
+            throw CLIError("no runs yet: Hearth was never used with this data dir")
+        }
         let detail: GoalDetail
         do {
-            detail = try await GoalSQLStore(database: database).goal(run)
+            detail = try await stores.goals.goal(run)
         } catch {
             throw CLIError("no run \(run); 'hearth runs' lists them")
         }
         guard let review = ComplianceRun(detail) else {
             throw CLIError("run \(run) is not a compliance review (it checked no spec)")
         }
-        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        let memory = MemoryEngine(store: stores.memory, embedder: nil)
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace
         return (review, memory, workspace)
     }
@@ -151,8 +153,9 @@ struct PublishCommand: AsyncParsableCommand {
             )
         }
         let goal = "Publish \(report) (sha256 \(SHA256.hex(bytes))) to \(places.joined(separator: " and "))"
-        let database = try context.openForWriting()
-        let publication = try GoalSQLStore(database: database).createGoalNow(goal, budget: GoalBudget(), workspace: workspace.path)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let publication = try await stores.goals.createGoal(goal, budget: GoalBudget(), workspace: workspace.path)
         if DaemonState.running(context.paths) != nil, await context.nudgeDaemon(["goals"]) {
             if json {
                 printJSON(["id": .number(Double(publication.id)), "state": .string(publication.state.rawValue), "daemon": true])
@@ -163,7 +166,7 @@ struct PublishCommand: AsyncParsableCommand {
             }
             return
         }
-        let session = GoalSession(context: context, stores: .sqlite(database), workspace: workspace, json: json)
+        let session = GoalSession(context: context, stores: stores, workspace: workspace, json: json)
         try await session.finish(try await session.run(publication.id, concurrency: 1))
     }
 }

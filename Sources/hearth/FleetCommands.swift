@@ -43,9 +43,7 @@ extension HearthContext {
         return identity
     }
 
-    var fleetName: String {
-        configuration.fleet.name ?? ProcessInfo.processInfo.hostName.lowercased().split(separator: ".").first.map(String.init) ?? "hearth"
-    }
+    var fleetName: String { configuration.fleetName }
 }
 
 extension HearthPaths {

@@ -150,7 +150,9 @@ struct GoalSession {
             )
         }
         if let postgres = stores.postgres {
-            guard let detail = try await postgres.whileHolding(lock: 7_352_005, runID, { try await work(runID, concurrency: concurrency) })
+            guard
+                let detail = try await postgres.whileHolding(
+                    lock: GoalWorker.fleetLock, runID, { try await work(runID, concurrency: concurrency) })
             else { throw busy(nil) }
             return detail
         }

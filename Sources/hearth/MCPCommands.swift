@@ -32,10 +32,11 @@ struct MCPServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let memory = MemoryEngine(store: stores.memory, embedder: nil)
         try await memory.open()
-        let hooks = MCPWiring.hooks(database: database, memory: memory, workspace: context.paths.workspace) {
+        let hooks = MCPWiring.hooks(stores: stores, memory: memory, workspace: context.paths.workspace) {
             await context.nudgeDaemon(["goals"])
         }
         try await HearthMCPServer.serveStdio(hooks)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthConfig
 import HearthCore
+import HearthDaemon
 import HearthStore
 
 struct RoutineCommand: AsyncParsableCommand {
@@ -184,26 +185,27 @@ struct RoutineTestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading(),
-            let routine = try RoutineSQLStore(database: database).routinesNow().first(where: { $0.name == name })
+        guard let stores = try await context.openStores(creating: false),
+            let routine = try await stores.routines.routines().first(where: { $0.name == name })
         else { throw CLIError("no routine \"\(name)\"; 'hearth routine list' shows them") }
+        defer { stores.close() }
         guard let on = routine.on else {
             print("\(name) fires on cron \(routine.cron ?? ""); it would start: \(GoalTemplate.render(routine.goal, subjects: []))")
             return
         }
         let filter = try RoutineFilter.parse(on)
-        let journal = JournalStore(database: database)
+        let journal = stores.journal
         let events =
-            if let event { try journal.eventsNow(EventQuery(afterID: event - 1, limit: 1)).filter { $0.id == event } } else {
-                Array(try journal.eventsNow(EventQuery(limit: last, newestFirst: true)).reversed())
+            if let event { try await journal.events(EventQuery(afterID: event - 1, limit: 1)).filter { $0.id == event } } else {
+                Array(try await journal.events(EventQuery(limit: last, newestFirst: true)).reversed())
             }
         if let event, events.isEmpty { throw CLIError("no event \(event); 'hearth events' lists them") }
-        let attention = AttentionSQLStore(database: database)
+        let attention = stores.attention([])
         var matched: [AttentionSubject] = []
         for event in events {
             let subject = AttentionSubject.from(event)
             let level =
-                try attention.itemsNow(AttentionQuery(limit: 1, afterEventID: event.id - 1)).first { $0.eventID == event.id }?.decision
+                try await attention.items(AttentionQuery(limit: 1, afterEventID: event.id - 1)).first { $0.eventID == event.id }?.decision
                 .level ?? .digest
             let own = RoutineEngine.isOwn(subject)
             let matches = !own && filter.matches(subject, level: level)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthAgent
 import HearthCore
+import HearthDaemon
 import HearthStore
 
 struct EffectCommand: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthConfig
 import HearthCore
+import HearthDaemon
 import HearthStore
 
 struct ScheduleCommand: AsyncParsableCommand {

@@ -18,7 +18,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        guard let database = try context.openForReading() else {
+        // The counts from the configured store; the daemon's start records from this machine's database.
+        guard let stores = try await context.openStores(creating: false) else {
             if json {
                 printJSON(["initialized": false, "dataDir": .string(context.paths.dataDirectory.path)])
             } else {
@@ -26,7 +27,10 @@ struct StatusCommand: AsyncParsableCommand {
             }
             return
         }
-        var document = try StatusReport.build(paths: context.paths, records: DaemonRecordStore(database: database))
+        defer { stores.close() }
+        var document = try StatusReport.build(
+            paths: context.paths, records: try Self.localRecords(stores, context: context),
+            counts: try await stores.telemetry.storeCounts())
         // The daemon knows more (trigger reports of this start); ask it when it runs.
         if let running = DaemonState.running(context.paths), let state = running.state,
             let token = try? DataDirectory.readToken(context.paths),
@@ -40,6 +44,13 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             print(Self.render(document))
         }
+    }
+
+    /// This machine's daemon start records: in its SQLite store, or beside the fleet's (nil when no daemon ran here).
+    static func localRecords(_ stores: SharedStores, context: HearthContext) throws -> DaemonRecordStore? {
+        if let database = stores.sqlite { return DaemonRecordStore(database: database) }
+        guard FileManager.default.fileExists(atPath: context.paths.database.path) else { return nil }
+        return DaemonRecordStore(database: try HearthDatabase.open(at: context.paths.database))
     }
 
     static func render(_ status: JSONValue) -> String {

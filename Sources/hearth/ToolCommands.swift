@@ -28,10 +28,9 @@ struct ToolListCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
-        let database = try context.openForWriting()
-        let tools = try await context.withTools(
-            database: database, memory: MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
-        ) {
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let tools = try await context.withTools(stores: stores, memory: MemoryEngine(store: stores.memory, embedder: nil)) {
             $0.all
         }
         if json {
@@ -86,10 +85,11 @@ struct ToolRunCommand: AsyncParsableCommand {
         let toolContext = ToolContext(
             workspace: workspace, idempotencyKey: "cli-\(UUID().uuidString.prefix(8))", mounts: context.paths.mounts)
         // Memory tools search full text here (no model server is started for one tool call).
-        let database = try context.openForWriting()
-        let memory = MemoryEngine(store: MemorySQLStore(database: database), embedder: nil)
+        guard let stores = try await context.openStores(creating: true) else { throw CLIError("cannot open the store") }
+        defer { stores.close() }
+        let memory = MemoryEngine(store: stores.memory, embedder: nil)
         try await memory.open()
-        let output = try await context.withTools(database: database, memory: memory) { tools in
+        let output = try await context.withTools(stores: stores, memory: memory) { tools in
             try await tools.invoke(name, arguments: arguments, context: toolContext)
         }
         if json {
@@ -103,11 +103,10 @@ struct ToolRunCommand: AsyncParsableCommand {
 extension HearthContext {
     /// Every tool a goal may use here (the built-in ones, the compliance review's and those of
     /// `[[mcp.servers]]`), for the length of `body`: the servers' programs stop after it.
-    func withTools<T>(database: HearthDatabase, memory: MemoryEngine, _ body: (ToolBox) async throws -> T) async throws -> T {
+    func withTools<T>(stores: SharedStores, memory: MemoryEngine, _ body: (ToolBox) async throws -> T) async throws -> T {
         let external = paths.mcpToolSource(configuration)
         let tools = paths.goalTools(
-            configuration: configuration, memory: memory, journal: JournalStore(database: database),
-            goals: GoalSQLStore(database: database),
+            configuration: configuration, memory: memory, journal: stores.journal, goals: stores.goals,
             external: await external?.tools() ?? [])
         do {
             let result = try await body(tools)

@@ -6,7 +6,7 @@ import HearthStore
 import HearthTesting
 import Testing
 
-@Suite("hearth CLI, end to end", .timeLimit(.minutes(1)))
+@Suite("hearth CLI, end to end", .timeLimit(.minutes(3)))
 struct CLITests {
     @Test("init writes a commented config, a 0600 token and the workspace; a second init changes nothing")
     func initIsIdempotent() async throws {

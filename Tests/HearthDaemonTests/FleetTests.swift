@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import HearthBench
 import HearthCore
 import HearthPostgres
+import HearthServer
 import HearthTesting
 import PostgresNIO
 import Testing
@@ -116,9 +118,12 @@ struct FleetTests {
         #expect(try await as_("bravo", ["revoke", "alpha"]).status == 0)
         let refused = try await as_("alpha", ["send", "bravo", "Still here?"])
         #expect(refused.status != 0 && refused.stderr.contains("alpha was revoked"), "\(refused.stderr)")
-        // The daemon itself does not run on PostgreSQL yet, and says so.
-        let daemon = try await agents["alpha"]!.hearth(["status"])
-        #expect(daemon.status != 0 && daemon.stderr.contains("Remove [store] url"), "\(daemon.stderr)")
+        // Status reads the shared store's counts; only the demos keep to this machine's SQLite, and say so.
+        let status = try await agents["alpha"]!.hearth(["status", "--json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(try JSONValue(parsing: status.stdout)["daemon"]?["running"] == false)
+        let demo = try await agents["alpha"]!.hearth(["demo", "--json"])
+        #expect(demo.status != 0 && demo.stderr.contains("Remove [store] url"), "\(demo.stderr)")
     }
 
     @Test("two machines on one PostgreSQL share the journal, runs, goals and approvals through the same commands")
@@ -309,5 +314,79 @@ struct FleetBenchTests {
         #expect((figures["memory"]?["hybrid_p99_ratio"]?.doubleValue ?? 0) > 0)
         let refused = try await sandbox.hearth(["bench", "fleet", "--store", try #require(TestPostgres.url), "--memory-records", "5"])
         #expect(refused.status != 0 && refused.stderr.contains("--memory-records must be 0 or 1000"))
+    }
+}
+
+@Suite("Two daemons on one PostgreSQL", .timeLimit(.minutes(3)))
+struct FleetDaemonTests {
+    @Test("both run on the shared store: queued runs are performed once between them, an event is ingested once, status counts the store")
+    func twoDaemons() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await PostgresStore.createDatabase(
+            on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "daemons")
+        var machines: [String: Sandbox] = [:]
+        var daemons: [String: DaemonUnderTest] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try sandbox.prepareDaemon(extraConfig: "[fleet]\nname = \"\(name)\"\n[store]\nurl = \"\(shared.url)\"\n")
+            machines[name] = sandbox
+            daemons[name] = try await sandbox.startDaemon()
+        }
+        // Runs queued from one machine's command line; either daemon may perform each, once.
+        for index in 0..<6 {
+            let queued = try await machines["alpha"]!.hearth([
+                "effect", "append-line", "--file", "notes.txt", "--text", "line \(index)", "--key", "k\(index)",
+            ])
+            #expect(queued.status == 0, "\(queued.stderr)")
+        }
+        var lines: [String] = []
+        for _ in 0..<300 {
+            lines = ["alpha", "bravo"].flatMap { name in
+                ((try? String(contentsOf: machines[name]!.workspace.appending(path: "notes.txt"), encoding: .utf8)) ?? "")
+                    .split(separator: "\n").map(String.init)
+            }
+            if lines.count >= 6 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(lines.count == 6 && Set(lines.map { $0.prefix(6) }).count == 6, "every run performed once: \(lines)")
+        var runs: [JSONValue] = []
+        for _ in 0..<150 {
+            runs = try await daemons["bravo"]!.client.get("/v1/runs").body.arrayValue ?? []
+            if runs.count == 6 && runs.allSatisfy({ $0["state"] == "succeeded" }) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(runs.count == 6 && runs.allSatisfy { $0["state"] == "succeeded" }, "\(runs.map(\.jsonText))")
+
+        // An event posted to one daemon is in the other's journal; it is ingested once.
+        let posted = try await daemons["alpha"]!.client.post(
+            "/v1/events", [["source": "webhook", "kind": "build.failed", "key": "b-1", "payload": ["text": "main is red"]]])
+        #expect(posted.status < 300, "\(posted.body.jsonText)")
+        var seen: [JSONValue] = []
+        for _ in 0..<100 {
+            seen = (try await daemons["bravo"]!.client.get("/v1/events?limit=100").body.arrayValue ?? []).filter {
+                $0["kind"] == "build.failed"
+            }
+            if !seen.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(seen.count == 1)
+        let database = try await PostgresStore.open(shared)
+        defer { database.close() }
+        var items: [AttentionItem] = []
+        for _ in 0..<150 {
+            items = try await PostgresAttentionStore(database: database).items(AttentionQuery(limit: 1_000)).filter {
+                $0.kind == "build.failed"
+            }
+            if !items.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let again = try await PostgresAttentionStore(database: database).items(AttentionQuery(limit: 1_000)).filter {
+            $0.kind == "build.failed"
+        }
+        #expect(items.count == 1 && again.count == 1, "scored once by the two daemons")
+        let status = try await machines["bravo"]!.status()
+        #expect(status["daemon"]?["running"] == true && status["counts"]?["runs"]?["succeeded"] == 6, "\(status)")
+        for name in ["alpha", "bravo"] { #expect(await daemons[name]!.stop() == 0) }
     }
 }

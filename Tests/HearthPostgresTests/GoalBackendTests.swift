@@ -234,7 +234,7 @@ extension Sequence {
     }
 }
 
-@Suite("A goal's run lock on PostgreSQL", .timeLimit(.minutes(1)))
+@Suite("A goal's run lock on PostgreSQL", .timeLimit(.minutes(2)))
 struct RunLockTests {
     @Test("one holder fleet-wide: a second daemon is refused while the first works, and gets the lock after it")
     func oneHolder() async throws {

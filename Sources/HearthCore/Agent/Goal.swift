@@ -237,9 +237,18 @@ public protocol GoalStore: Sendable {
     /// Puts a paused or failed goal back to work: failed and skipped tasks become pending, and the
     /// run gets its budget allowance again.
     func resumeGoal(_ runID: Int64) async throws -> GoalDetail
-    /// Goal runs with work left (pending or running), oldest first.
-    func activeGoals() async throws -> [Int64]
+    /// Goal runs in `states`, oldest first.
+    func activeGoals(states: Set<RunState>) async throws -> [Int64]
+    /// Goals with a report, newest first: the run, the goal's text and the report's workspace path.
+    func reports(limit: Int) async throws -> [(run: Int64, goal: String, path: String)]
     /// After a crash: tasks left running go back to pending (their journaled actions are replayed);
     /// `only` limits it to one run (whose lock the caller holds).
     func recoverGoals(only runID: Int64?) async throws -> [Int64]
+}
+
+extension GoalStore {
+    /// Goal runs with work left (pending or running), oldest first.
+    public func activeGoals() async throws -> [Int64] {
+        try await activeGoals(states: [.pending, .running])
+    }
 }
