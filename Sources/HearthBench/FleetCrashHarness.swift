@@ -31,6 +31,8 @@ public struct FleetCrashHarness: Sendable {
         /// The PostgreSQL password, and the 0600 file the workers read it from, when the server asks for one.
         public var password: String?
         public var passwordFile: String?
+        /// How long the harness waits to connect to the store.
+        public var connectTimeout: Duration = .seconds(10)
 
         public init(
             kills: Int, seed: UInt64, store: PostgresLocation, goals: Int = 200, steps: Int = 3, binary: URL = HearthBinary.url,
@@ -109,8 +111,9 @@ public struct FleetCrashHarness: Sendable {
         var report = Report()
         report.seed = options.seed
         report.goals = options.goals
-        let location = try await PostgresStore.createDatabase(on: options.store, prefix: "hearth_fleet_crash", password: options.password)
-        let database = try await PostgresStore.open(location, password: options.password)
+        let location = try await PostgresStore.createDatabase(
+            on: options.store, prefix: "hearth_fleet_crash", password: options.password, timeout: options.connectTimeout)
+        let database = try await PostgresStore.open(location, password: options.password, timeout: options.connectTimeout)
         defer {
             database.close()
         }

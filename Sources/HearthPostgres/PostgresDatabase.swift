@@ -121,14 +121,18 @@ public final class PostgresStore: Sendable {
     /// Makes a new, empty database named `prefix` and a random suffix on the server at `base`
     /// (whose user must be allowed to create databases) and returns where it is: benchmarks and
     /// tests get a store of their own.
-    public static func createDatabase(on base: PostgresLocation, prefix: String, password: String? = nil) async throws -> PostgresLocation {
-        let admin = try await open(base, password: password)
+    /// - Parameter template: a database to copy (already migrated: no migration runs then on the copy's first open).
+    public static func createDatabase(
+        on base: PostgresLocation, prefix: String, password: String? = nil, template: String? = nil, timeout: Duration = .seconds(10)
+    ) async throws -> PostgresLocation {
+        let admin = try await open(base, password: password, timeout: timeout)
         defer { admin.close() }
         let name = "\(prefix)_\(UInt64.random(in: 1...UInt64.max))"
-        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+        guard (name + (template ?? "")).allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
             throw PostgresStoreError.failed("a database name is letters, digits and _; \"\(prefix)\" is not")
         }
-        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: admin.logger)
+        let copy = template.map { " TEMPLATE \($0)" } ?? ""
+        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)\(copy)"), logger: admin.logger)
         var location = base
         location.database = name
         return location

@@ -371,20 +371,9 @@ public struct PostgresMemoryStore: MemoryStore {
             for try await row in rows {
                 let (id, kind, text, source, provenance, occurred, recorded, session, run, speaker, importance, data) = try row.decode(
                     (Int64, String, String, String, String, Int64, Int64, String?, Int64?, String?, Double, Data).self)
-                let count = data.count / 4
-                if result.dimensions == 0 { result.dimensions = count }
-                guard count == result.dimensions else { continue }
-                let start = result.values.count
-                result.values.append(contentsOf: repeatElement(0, count: count))
-                result.values.withUnsafeMutableBytes { destination in
-                    data.withUnsafeBytes { source in
-                        UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)...]).copyMemory(from: source)
-                    }
-                }
                 let record = try Self.record(
                     from: (id, kind, text, source, provenance, occurred, recorded, session, run, speaker, importance))
-                result.ids.append(record.id)
-                result.metadata.append(VectorMetadata(record: record))
+                result.append(record, bytes: data)
             }
             return result
         }

@@ -354,20 +354,7 @@ public struct MemorySQLStore: MemoryStore {
                     """,
                 arguments: [field.rawValue, model])
             while let row = try cursor.next() {
-                let data: Data = row["vector"]
-                let count = data.count / 4
-                if result.dimensions == 0 { result.dimensions = count }
-                guard count == result.dimensions else { continue }
-                let start = result.values.count
-                result.values.append(contentsOf: repeatElement(0, count: count))
-                result.values.withUnsafeMutableBytes { destination in
-                    data.withUnsafeBytes { source in
-                        UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)...]).copyMemory(from: source)
-                    }
-                }
-                let record = try Self.record(from: row)
-                result.ids.append(record.id)
-                result.metadata.append(VectorMetadata(record: record))
+                result.append(try Self.record(from: row), bytes: row["vector"])
             }
             return result
         }

@@ -68,7 +68,7 @@ struct InjectionFixture {
             store = PostgresGoalStore(database: database)
             approvals = PostgresApprovalBook(database: database)
             otherDaemon = {
-                let second = try await PostgresStore.open(location)
+                let second = try await TestPostgres.open(location)
                 return (PostgresApprovalBook(database: second), { second.close() })
             }
             closeStore = { database.close() }

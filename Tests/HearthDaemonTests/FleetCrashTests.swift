@@ -14,8 +14,9 @@ struct FleetCrashTests {
         let directory = try TemporaryDirectory(prefix: "fleet-crash")
         let seed = try CrashHarness.seed()
         print("fleet crash harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
-        let options = FleetCrashHarness.Options(
+        var options = FleetCrashHarness.Options(
             kills: 12, seed: seed, store: try PostgresLocation.parse(try #require(url)), goals: 24, directory: directory.url)
+        options.connectTimeout = TestPostgres.connectTimeout
         let report = try await FleetCrashHarness(options: options).run()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
         #expect(report.kills == 12, replay)
@@ -36,6 +37,7 @@ struct FleetCrashTests {
         let seed = try CrashHarness.seed()
         print("fleet outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
         var options = FleetCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, goals: 12, directory: directory.url)
+        options.connectTimeout = TestPostgres.connectTimeout
         options.outage = { try await cluster.outage(seconds: 2) }
         let report: FleetCrashHarness.Report
         do {

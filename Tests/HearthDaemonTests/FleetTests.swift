@@ -83,7 +83,7 @@ struct FleetTests {
     func sharedPostgres() async throws {
         let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
         try #require(url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(url)), prefix: "fleet")
+        let shared = try await TestPostgres.freshLocation(prefix: "fleet")
         var agents: [String: Sandbox] = [:]
         for name in ["alpha", "bravo"] {
             let sandbox = try Sandbox()
@@ -105,7 +105,7 @@ struct FleetTests {
 
         #expect(try await as_("alpha", ["send", "bravo", "--kind", "handover", "Review the Q3 specs"]).status == 0)
         // A copy of it put in the store again is a replay.
-        let database = try await PostgresStore.open(shared)
+        let database = try await TestPostgres.open(shared)
         defer { database.close() }
         try await database.client.query(
             "INSERT INTO fleet_message (sender, recipient, nonce, payload, sentAt) SELECT sender, recipient, nonce, payload, sentAt FROM fleet_message"
@@ -129,7 +129,7 @@ struct FleetTests {
     @Test("two machines on one PostgreSQL share the journal, runs, goals and approvals through the same commands")
     func sharedCommands() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "cli")
+        let shared = try await TestPostgres.freshLocation(prefix: "cli")
         var machines: [String: Sandbox] = [:]
         for name in ["alpha", "bravo"] {
             let sandbox = try Sandbox()
@@ -169,7 +169,7 @@ struct FleetTests {
         #expect(try await json("alpha", ["run", runID, "--json"])["state"] == "cancelled")
 
         // A goal waiting for approval (as a daemon of the fleet left it): listed on both, answered once.
-        let database = try await PostgresStore.open(shared)
+        let database = try await TestPostgres.open(shared)
         defer { database.close() }
         let goals = PostgresGoalStore(database: database)
         let goal = try await goals.createGoal("Send the Q3 summary", budget: GoalBudget(), workspace: nil)
@@ -225,7 +225,7 @@ struct FleetGoalTests {
     )
     func goalOnSharedStore() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "goal")
+        let shared = try await TestPostgres.freshLocation(prefix: "goal")
         let server = ScriptedModelServer { body in
             if ScriptedGoal.isPlanner(body) {
                 return ScriptedGoal.plan([
@@ -257,7 +257,7 @@ struct FleetGoalTests {
         #expect(seen["state"] == "succeeded" && seen["tasks"]?.arrayValue?.count == 1, "\(seen)")
         let trace = try await machines["bravo"]!.hearth(["trace", runID])
         #expect(trace.stdout.contains("list_files"), "\(trace.stdout)")
-        let database = try await PostgresStore.open(shared)
+        let database = try await TestPostgres.open(shared)
         defer { database.close() }
         let usage = try await PostgresUsageStore(database: database).totals(UsageFilter(runID: Int64(runID)))
         #expect(usage.calls >= 3 && usage.promptTokens > 0, "every model call accounted in the shared store: \(usage)")
@@ -270,7 +270,7 @@ struct FleetChatTests {
     @Test("told on one machine, asked on the other in a new session: the answer comes from the shared memory")
     func chatAcrossMachines() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let shared = try await PostgresStore.createDatabase(on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "chat")
+        let shared = try await TestPostgres.freshLocation(prefix: "chat")
         let server = ScriptedModelServer([.chat("Noted.")])
         let url = try await server.start()
         defer { server.stop() }
@@ -322,8 +322,7 @@ struct FleetDaemonTests {
     @Test("both run on the shared store: queued runs are performed once between them, an event is ingested once, status counts the store")
     func twoDaemons() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let shared = try await PostgresStore.createDatabase(
-            on: try PostgresLocation.parse(try #require(TestPostgres.url)), prefix: "daemons")
+        let shared = try await TestPostgres.freshLocation(prefix: "daemons")
         var machines: [String: Sandbox] = [:]
         var daemons: [String: DaemonUnderTest] = [:]
         for name in ["alpha", "bravo"] {
@@ -370,7 +369,7 @@ struct FleetDaemonTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(seen.count == 1)
-        let database = try await PostgresStore.open(shared)
+        let database = try await TestPostgres.open(shared)
         defer { database.close() }
         var items: [AttentionItem] = []
         for _ in 0..<150 {

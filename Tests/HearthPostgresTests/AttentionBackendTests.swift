@@ -40,7 +40,7 @@ extension StoreBackend {
                 attention: PostgresAttentionStore(database: database, channels: channels),
                 deliveries: PostgresDeliveryBook(database: database),
                 secondDeliveries: {
-                    let other = try await PostgresStore.open(location)
+                    let other = try await TestPostgres.open(location)
                     return (PostgresDeliveryBook(database: other), { other.close() })
                 }, journal: PostgresJournal(database: database), sources: PostgresSourceState(database: database),
                 files: PostgresFileIndex(database: database), memory: PostgresMemoryStore(database: database),

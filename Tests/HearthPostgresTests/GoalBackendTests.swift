@@ -36,7 +36,7 @@ extension StoreBackend {
                 goals: PostgresGoalStore(database: database), ledger: PostgresLedger(database: database, holder: "test"),
                 approvals: PostgresApprovalBook(database: database),
                 other: {
-                    let second = try await PostgresStore.open(location)
+                    let second = try await TestPostgres.open(location)
                     return (PostgresApprovalBook(database: second), { second.close() })
                 }, close: { database.close() })
         }
@@ -240,7 +240,7 @@ struct RunLockTests {
     func oneHolder() async throws {
         try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
         let first = try await TestPostgres.freshDatabase()
-        let second = try await PostgresStore.open(first.location)
+        let second = try await TestPostgres.open(first.location)
         defer {
             first.close()
             second.close()

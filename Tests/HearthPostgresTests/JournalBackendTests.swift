@@ -130,7 +130,7 @@ struct PostgresBadInputTests {
         let location = database.location
         database.close()
         do {
-            _ = try await PostgresStore.open(location)
+            _ = try await TestPostgres.open(location)
             Issue.record("a newer schema was accepted")
         } catch {
             #expect("\(error)".contains("written by a newer Hearth (schema 999"), "\(error)")
@@ -167,7 +167,7 @@ struct JournalFollowerTests {
         try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
         let writerStore = try await TestPostgres.freshDatabase()
         defer { writerStore.close() }
-        let readerStore = try await PostgresStore.open(writerStore.location)
+        let readerStore = try await TestPostgres.open(writerStore.location)
         defer { readerStore.close() }
         let writer = PostgresJournal(database: writerStore)
         let reader = PostgresJournal(database: readerStore)

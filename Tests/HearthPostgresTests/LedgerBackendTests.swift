@@ -63,7 +63,7 @@ extension StoreBackend {
                         """)
                 },
                 daemon: { holder, lease in
-                    let second = try await PostgresStore.open(location)
+                    let second = try await TestPostgres.open(location)
                     return (PostgresLedger(database: second, holder: holder, lease: lease), { second.close() })
                 }, close: { database.close() })
         }

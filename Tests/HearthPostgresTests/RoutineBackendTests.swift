@@ -70,7 +70,7 @@ struct RoutineBackendTests {
     func firesOnce() async throws {
         try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
         let first = try await TestPostgres.freshDatabase()
-        let second = try await PostgresStore.open(first.location)
+        let second = try await TestPostgres.open(first.location)
         defer {
             first.close()
             second.close()

@@ -30,7 +30,7 @@ extension StoreBackend {
             return (
                 PostgresScheduleBook(database: database), PostgresJournal(database: database),
                 {
-                    let other = try await PostgresStore.open(location)
+                    let other = try await TestPostgres.open(location)
                     return (PostgresScheduleBook(database: other), { other.close() })
                 }, { database.close() }
             )

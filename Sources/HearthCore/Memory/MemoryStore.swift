@@ -67,6 +67,25 @@ public struct StoredVectors: Sendable {
         self.values = values
         self.dimensions = dimensions
     }
+
+    /// Adds a record's vector as a store keeps it (little-endian float32); a vector of another
+    /// length than the first one's is skipped. Returns whether it was added.
+    @discardableResult
+    public mutating func append(_ record: MemoryRecord, bytes: Data) -> Bool {
+        let count = bytes.count / 4
+        if dimensions == 0 { dimensions = count }
+        guard count == dimensions else { return false }
+        let start = values.count
+        values.append(contentsOf: repeatElement(0, count: count))
+        values.withUnsafeMutableBytes { destination in
+            bytes.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: destination[(start * 4)...]).copyMemory(from: source)
+            }
+        }
+        ids.append(record.id)
+        metadata.append(VectorMetadata(record: record))
+        return true
+    }
 }
 
 /// A session matched by full text.
