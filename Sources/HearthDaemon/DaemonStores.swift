@@ -43,7 +43,8 @@ public struct DaemonStores: Sendable {
             telemetry: TelemetryQueries(database: database), postgres: nil, sqlite: database, close: {})
     }
 
-    /// The fleet's stores on `database`; ledger steps are claimed as `holder` (the fleet name).
+    /// The fleet's stores on `database`; ledger steps are claimed as `holder` (the fleet name),
+    /// and source positions (this machine's repositories and workspace files) kept under it.
     public static func postgres(_ database: PostgresStore, holder: String) -> DaemonStores {
         DaemonStores(
             journal: PostgresJournal(database: database), ledger: PostgresLedger(database: database, holder: holder),
@@ -51,7 +52,7 @@ public struct DaemonStores: Sendable {
             memory: PostgresMemoryStore(database: database), usage: PostgresUsageStore(database: database),
             schedules: PostgresScheduleBook(database: database), routines: PostgresRoutineStore(database: database),
             chats: PostgresChatStore(database: database), attention: { PostgresAttentionStore(database: database, channels: $0) },
-            deliveries: PostgresDeliveryBook(database: database), sources: PostgresSourceState(database: database),
+            deliveries: PostgresDeliveryBook(database: database), sources: PostgresSourceState(database: database, scope: holder),
             files: PostgresFileIndex(database: database), telemetry: PostgresTelemetry(database: database), postgres: database,
             sqlite: nil, close: { database.close() })
     }

@@ -193,16 +193,22 @@ public struct PostgresDeliveryBook: DeliveryBook {
     }
 }
 
-/// Source positions in the shared PostgreSQL, committed with the events they produced.
+/// Source positions in the shared PostgreSQL, committed with the events they produced. A
+/// position belongs to one machine (its repositories, its workspace's journal and PROFILE.md
+/// files), so each name is kept under the machine's `scope`.
 public struct PostgresSourceState: SourceStateStore {
     let database: PostgresStore
+    let scope: String?
 
-    public init(database: PostgresStore) {
+    public init(database: PostgresStore, scope: String? = nil) {
         self.database = database
+        self.scope = scope
     }
 
+    func key(_ name: String) -> String { scope.map { "\($0):\(name)" } ?? name }
+
     public func sourceState(_ name: String) async throws -> String? {
-        let logger = database.logger
+        let (logger, name) = (database.logger, key(name))
         return try await database.read { connection in
             try await connection.rows("SELECT value FROM source_state WHERE name = \(name)", as: (String).self, logger: logger).first
         }
@@ -211,9 +217,10 @@ public struct PostgresSourceState: SourceStateStore {
     public func record(_ events: [NewEvent], state: [String: String]) async throws -> [AppendOutcome] {
         for event in events { try event.validate() }
         let (logger, received) = (database.logger, Date().millisecondsSince1970)
+        let scoped = state.map { (key($0.key), $0.value) }.sorted { $0.0 < $1.0 }
         return try await database.transaction { connection in
             let outcomes = try await PostgresJournal.insert(events, receivedAt: received, connection, logger: logger)
-            for (name, value) in state.sorted(by: { $0.key < $1.key }) {
+            for (name, value) in scoped {
                 try await connection.query(
                     """
                     INSERT INTO source_state (name, value) VALUES (\(name), \(value))

@@ -7,7 +7,7 @@ import Logging
 import Testing
 
 /// The memory upkeep service paced by a manual clock: rounds come every interval, and no sooner.
-@Suite("Memory upkeep on the injected clock", .timeLimit(.minutes(1)))
+@Suite("Memory upkeep on the injected clock", .timeLimit(.minutes(2)))
 struct MaintenanceClockTests {
     @Test("a round runs at start, then one per interval of clock time; the service sleeps in between")
     func periodic() async throws {

@@ -116,6 +116,19 @@ struct AttentionBackendTests {
         #expect(try await stores.deliveries.due(at: Self.now.addingTimeInterval(600), limit: 50).count == 20, "a quiet daemon's return")
     }
 
+    @Test("PostgreSQL: each machine's source positions are its own")
+    func scopedPositions() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let database = try await TestPostgres.freshDatabase()
+        defer { database.close() }
+        let (alpha, bravo) = (
+            PostgresSourceState(database: database, scope: "alpha"), PostgresSourceState(database: database, scope: "bravo")
+        )
+        _ = try await alpha.record([], state: ["journal.events": "42"])
+        #expect(try await alpha.sourceState("journal.events") == "42")
+        #expect(try await bravo.sourceState("journal.events") == nil, "bravo's journal file has not been written")
+    }
+
     @Test("source positions and the file index commit with their events", arguments: StoreBackend.allCases)
     func positions(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
