@@ -61,7 +61,7 @@ final class WatcherHarness: Sendable {
     }
 }
 
-@Suite("Workspace file watcher", .timeLimit(.minutes(1)))
+@Suite("Workspace file watcher", .timeLimit(.minutes(2)))
 struct FileWatcherTests {
     @Test("a new file is one file.created event with its path and size")
     func created() async throws {

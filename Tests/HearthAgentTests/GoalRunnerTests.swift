@@ -61,7 +61,7 @@ struct GoalFixture {
     static func isPlanner(_ body: JSONValue) -> Bool { ScriptedGoal.isPlanner(body) }
 }
 
-@Suite("Goal runner: budgets, runaways and bad model output", .timeLimit(.minutes(1)))
+@Suite("Goal runner: budgets, runaways and bad model output", .timeLimit(.minutes(2)))
 struct GoalRunnerTests {
     @Test("a model that repeats the same call pauses the run with a report, and resume continues it")
     func repeatedCallPauses() async throws {
@@ -202,7 +202,7 @@ struct GoalRunnerTests {
     }
 }
 
-@Suite("Goal context: profile, memories and memory tools", .timeLimit(.minutes(1)))
+@Suite("Goal context: profile, memories and memory tools", .timeLimit(.minutes(2)))
 struct GoalContextTests {
     @Test("the profile and recalled memories reach every prompt as data; recall, remember and notify work as tools")
     func memoryInContext() async throws {

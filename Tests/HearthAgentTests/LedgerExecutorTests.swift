@@ -6,7 +6,7 @@ import HearthTesting
 import Logging
 import Testing
 
-@Suite("Ledger executor", .timeLimit(.minutes(1)))
+@Suite("Ledger executor", .timeLimit(.minutes(2)))
 struct LedgerExecutorTests {
     let data: TemporaryDirectory
     let workspace: TemporaryDirectory

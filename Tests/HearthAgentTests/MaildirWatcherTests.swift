@@ -6,7 +6,7 @@ import HearthTesting
 import Logging
 import Testing
 
-@Suite("Maildir trigger", .timeLimit(.minutes(1)))
+@Suite("Maildir trigger", .timeLimit(.minutes(2)))
 struct MaildirWatcherTests {
     let data: TemporaryDirectory
     let maildir: URL

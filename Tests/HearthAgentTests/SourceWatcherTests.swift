@@ -7,7 +7,7 @@ import HearthTesting
 import Logging
 import Testing
 
-@Suite("Git and metric sources", .timeLimit(.minutes(1)))
+@Suite("Git and metric sources", .timeLimit(.minutes(2)))
 struct SourceWatcherTests {
     func git(_ arguments: [String], in directory: URL, author: String = "Ann Lee <ann@nw.test>") async throws {
         let parts = author.split(separator: "<")

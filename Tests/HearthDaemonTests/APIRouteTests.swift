@@ -8,7 +8,7 @@ import Testing
 
 /// The routes of the JSON API that had no test at the HTTP level: status, goals, approvals and the
 /// dashboard link, with the bearer token and without.
-@Suite("The JSON API, route by route", .timeLimit(.minutes(1)))
+@Suite("The JSON API, route by route", .timeLimit(.minutes(2)))
 struct APIRouteTests {
     @Test("status, goals, approvals and the dashboard link answer over HTTP, with clear errors for bad input")
     func routes() async throws {

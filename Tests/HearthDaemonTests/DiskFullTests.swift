@@ -17,7 +17,7 @@ let userNamespacesWork: Bool = {
 
 /// A real full disk: a 1 MiB tmpfs mounted in a private user+mount namespace (`unshare -rm`), so
 /// no root and no machine-wide change is needed. Skipped where user namespaces are unavailable.
-@Suite("Full disk", .timeLimit(.minutes(1)), .enabled(if: Preconditions.run(if: userNamespacesWork)))
+@Suite("Full disk", .timeLimit(.minutes(2)), .enabled(if: Preconditions.run(if: userNamespacesWork)))
 struct DiskFullTests {
     @Test("event add on a full disk fails with one line saying so, and earlier events survive")
     func eventAddOnFullDisk() async throws {

@@ -4,7 +4,7 @@ import HearthCore
 import HearthTesting
 import Testing
 
-@Suite("hearth memory: bad input gets a clear error", .timeLimit(.minutes(1)))
+@Suite("hearth memory: bad input gets a clear error", .timeLimit(.minutes(2)))
 struct MemoryCLITests {
     @Test("unknown kinds, missing records, unknown settings and files of the wrong format are refused with what to do")
     func badInput() async throws {

@@ -5,7 +5,7 @@ import HearthStore
 import HearthTesting
 import Testing
 
-@Suite("The daemon keeps memory indexed", .timeLimit(.minutes(1)))
+@Suite("The daemon keeps memory indexed", .timeLimit(.minutes(2)))
 struct MemoryDaemonTests {
     @Test("records written while it was down are embedded at start, and hearth status says retrieval is hybrid")
     func embedsAtStart() async throws {

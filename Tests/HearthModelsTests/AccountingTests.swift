@@ -6,7 +6,7 @@ import Testing
 
 @testable import HearthModels
 
-@Suite("Token accounting and budgets", .timeLimit(.minutes(1)))
+@Suite("Token accounting and budgets", .timeLimit(.minutes(2)))
 struct AccountingTests {
     let directory: TemporaryDirectory
     let usage: UsageStore

@@ -23,7 +23,7 @@ func ollamaClient(_ url: String) -> OllamaClient {
         timeouts: ModelTimeouts(request: .seconds(45), attempts: 3, backoff: .milliseconds(20)), hints: testHints)
 }
 
-@Suite("Model clients against a real loopback server", .timeLimit(.minutes(1)))
+@Suite("Model clients against a real loopback server", .timeLimit(.minutes(2)))
 struct ClientTests {
     @Test("OpenAI-compatible completion: text, usage and llama.cpp timings; the request carries what it should")
     func completion() async throws {

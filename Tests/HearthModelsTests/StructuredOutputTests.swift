@@ -17,7 +17,7 @@ let receiptSchema: JSONValue = [
     "additionalProperties": false,
 ]
 
-@Suite("Structured output", .timeLimit(.minutes(1)))
+@Suite("Structured output", .timeLimit(.minutes(2)))
 struct StructuredOutputTests {
     @Test("a valid answer decodes on the first try; the request is constrained by a bounded schema with room to finish")
     func firstTry() async throws {
@@ -106,7 +106,7 @@ struct StructuredOutputTests {
     }
 }
 
-@Suite("Tool calling", .timeLimit(.minutes(1)))
+@Suite("Tool calling", .timeLimit(.minutes(2)))
 struct ToolCallingTests {
     let tools = [
         ToolSpec(

@@ -7,7 +7,7 @@ import Testing
 
 /// The model server supervisor's restart backoff, paced by a manual clock: a "llama-server" that
 /// dies at once is restarted after 1 s, then 2 s, then 4 s of clock time — never sooner.
-@Suite("Model server restarts on the injected clock", .timeLimit(.minutes(1)))
+@Suite("Model server restarts on the injected clock", .timeLimit(.minutes(2)))
 struct SupervisorClockTests {
     @Test("a server that keeps dying is restarted with doubling backoff, counted in the status")
     func backoff() async throws {

@@ -55,7 +55,7 @@ final class ServerHarness: Sendable {
     }
 }
 
-@Suite("HTTP API", .timeLimit(.minutes(1)))
+@Suite("HTTP API", .timeLimit(.minutes(2)))
 struct APIServerTests {
     @Test("health needs no token; everything else does")
     func auth() async throws {

@@ -32,7 +32,7 @@ struct EscapeFixture {
     }
 }
 
-@Suite("Sandbox escapes: every path out of the workspace is refused", .timeLimit(.minutes(1)))
+@Suite("Sandbox escapes: every path out of the workspace is refused", .timeLimit(.minutes(2)))
 struct SandboxEscapeTests {
     static let escapes = [
         "../outside.txt", "/etc/passwd", "sub/../../outside.txt", "../ws_evil/secret.txt", "abs", "rel", "up/outside.txt",
@@ -113,7 +113,7 @@ struct SandboxEscapeTests {
     }
 }
 
-@Suite("Mounts: extra directories, read-only unless writable", .timeLimit(.minutes(1)))
+@Suite("Mounts: extra directories, read-only unless writable", .timeLimit(.minutes(2)))
 struct MountTests {
     func fixture() throws -> (EscapeFixture, ToolContext) {
         let fixture = try EscapeFixture()

@@ -11,7 +11,7 @@ import Testing
 let isolations: [ShellTool.Isolation] =
     Preconditions.run(if: ProgramRunner.locate("bwrap") != nil) ? [.native, .bubblewrap] : [.native]
 
-@Suite("The shell tool runs commands confined, or not at all", .timeLimit(.minutes(1)))
+@Suite("The shell tool runs commands confined, or not at all", .timeLimit(.minutes(2)))
 struct ShellToolTests {
     func run(
         _ command: String, timeout: Int = 20, isolation: ShellTool.Isolation = .auto, in fixture: EscapeFixture

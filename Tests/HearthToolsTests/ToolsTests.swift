@@ -90,7 +90,7 @@ struct ToolsTests {
         }
     }
 
-    @Test("ocr_image reads a scanned receipt", .timeLimit(.minutes(1)))
+    @Test("ocr_image reads a scanned receipt", .timeLimit(.minutes(2)))
     func ocr() async throws {
         let workspace = try TemporaryDirectory()
         try SampleWorkspace.create(at: workspace.url)
