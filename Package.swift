@@ -328,8 +328,10 @@ let package = Package(
             name: "HearthDaemonTests",
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
-                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels", "HearthPostgres",
+                "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels", "HearthPostgres", "HearthMCP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,7 +43,7 @@ actor MCPHTTPTransport: Transport {
         request.headers.add(name: "Accept", value: "application/json, text/event-stream")
         if let sessionID { request.headers.add(name: "Mcp-Session-Id", value: sessionID) }
         request.body = .bytes(ByteBuffer(bytes: data))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        let response = try await Self.execute(request)
         if let assigned = response.headers.first(name: "Mcp-Session-Id") { sessionID = assigned }
         let contentType = response.headers.first(name: "Content-Type") ?? ""
         guard (200..<300).contains(response.status.code) else {
@@ -80,6 +80,23 @@ actor MCPHTTPTransport: Transport {
             }
         }
         for message in Self.events(in: pending) { continuation.yield(Data(message.utf8)) }
+    }
+
+    /// Sends a request once more when the pooled connection it was given turned out closed before
+    /// anything was written — a server closing an idle keep-alive connection (uvicorn after 5 s)
+    /// as the next request takes it. Nothing reached the server, so the second try cannot repeat
+    /// an effect; any other failure is the caller's.
+    static func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        do {
+            return try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        } catch let error where neverSent(error) {
+            return try await HTTPClient.shared.execute(request, timeout: .seconds(600))
+        }
+    }
+
+    /// Whether a failed request is known not to have left this machine.
+    static func neverSent(_ error: any Error) -> Bool {
+        (error as? ChannelError) == .ioOnClosedChannel
     }
 
     nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }

@@ -1,13 +1,16 @@
+import AsyncHTTPClient
 import Foundation
 import Glibc
 import HearthBench
 import HearthCore
-import HearthMCP
 import HearthModels
 import HearthServer
 import HearthTesting
+import NIOCore
 import Synchronization
 import Testing
+
+@testable import HearthMCP
 
 /// Hearth as an MCP client: a small server written with the official Python SDK
 /// (`MCP/fixture_server.py`) offers tools; Hearth starts it confined, lists its tools and calls
@@ -175,6 +178,24 @@ struct MCPClientTests {
         let skipped = await source.skipped.filter { $0.server == "missing" }
         #expect(skipped.count == 1 && skipped.first?.tool == nil, "\(skipped)")
         #expect(try await call(tools, "mcp_fixture_add", ["a": 1, "b": 2], workspace: sandbox.workspace).text == "3")
+    }
+}
+
+@Suite("MCP over HTTP: what is sent again, how an event stream is read")
+struct MCPHTTPTransportTests {
+    @Test("a request is sent again only when its connection was closed before anything was written")
+    func sentAgain() {
+        #expect(MCPHTTPTransport.neverSent(ChannelError.ioOnClosedChannel))
+        // The server may have acted on these: they are the caller's to report.
+        #expect(!MCPHTTPTransport.neverSent(HTTPClientError.remoteConnectionClosed))
+        #expect(!MCPHTTPTransport.neverSent(HTTPClientError.readTimeout))
+        #expect(!MCPHTTPTransport.neverSent(ChannelError.eof))
+    }
+
+    @Test("server-sent events: multi-line data joined, comments and other fields ignored, a last event without its blank line kept")
+    func events() {
+        let stream = ": keep-alive\nevent: message\ndata: {\"a\":\ndata: 1}\nid: 7\n\ndata:{\"b\":2}\n\n\ndata: {\"c\":3}"
+        #expect(MCPHTTPTransport.events(in: stream) == ["{\"a\":\n1}", "{\"b\":2}", "{\"c\":3}"])
     }
 }
 
