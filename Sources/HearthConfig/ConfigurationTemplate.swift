@@ -135,7 +135,8 @@ public enum ConfigurationTemplate {
             # (BM25) only, and no embedding calls; `hearth status` says which is in use.
             vectors = \(defaults.memory.vectors)
             # Read facts, preferences and standing rules out of new conversations, events and run
-            # summaries with chat_model, in the background (calls count against [budgets]). Off by
+            # summaries with chat_model, in the background (calls count against [budgets]), and a chat
+            # message the patterns learn nothing from during its turn. Off by
             # default: a 135M-parameter local model is too small to trust with your profile; turn
             # it on with a capable model. Facts read from untrusted content (mail, web pages, tool
             # output) always wait for you: `hearth memory pending`, then confirm or reject.

@@ -29,6 +29,7 @@ public enum ChatView {
                     ["run": .number(Double($0.runID)), "state": .string($0.state.rawValue), "text": .string($0.sentence)]
                 }),
             "error": result.error.map { .string($0.description) } ?? .null,
+            "extraction": result.extraction.map(JSONValue.string) ?? .null,
         ]
         if let context { object["context"] = context.json }
         return .object(object)

@@ -319,7 +319,7 @@ public enum Daemon {
                 acting: ChatView.acting(
                     configuration: configuration, paths: paths, memory: memoryEngine, model: chatModel,
                     mode: InferenceAccess.toolCallMode(configuration), goals: goals, external: external
-                ) { goalWake.wake() })
+                ) { goalWake.wake() }, extractor: extractor)
             dependencies.chatTurn = { message, session, new, showContext, onText in
                 let resolved = try await chat.resolveSession(session, new: new, firstMessage: message)
                 let started = Date()

@@ -20,7 +20,8 @@ struct ChatCommand: AsyncParsableCommand {
 
             Every turn is stored in memory. Statements about you ("I prefer tea", "my manager is Ann Lee", "always answer \
             in English") become facts, preferences or rules, and the answer says what was noted. A question a stored fact \
-            answers is answered from it, quoted, without the model. --json prints {"session", "answer", "stored", "usage", \
+            answers is answered from it, quoted, without the model; with [memory] extract_facts on, the model also reads \
+            statements the patterns do not know. --json prints {"session", "answer", "stored", "usage", \
             "context"?}; --show-context adds exactly what the model would see, and what did not fit.
             """)
 
@@ -76,13 +77,23 @@ struct ChatCommand: AsyncParsableCommand {
             }
             return
         }
-        let memoryAccess = try await MemoryAccess.open(context, vectors: true, stores: stores)
+        let memoryAccess = try await MemoryAccess.open(context, vectors: true, model: true, stores: stores)
         let model: (any LanguageModel)? = memoryAccess.access.map { access in
             AccountedModel(
                 access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds),
                 ledger: stores.usage,
                 budgets: context.configuration.budgets, pricing: context.configuration.pricing, context: UsageContext(purpose: "chat"))
         }
+        // With [memory] extract_facts on, the model reads a statement the patterns do not know.
+        let extractor: FactExtractor? =
+            context.configuration.memory.extractFacts
+            ? memoryAccess.access.map { access in
+                FactExtractor(
+                    model: AccountedModel(
+                        access.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), ledger: stores.usage,
+                        budgets: context.configuration.budgets, pricing: context.configuration.pricing,
+                        context: UsageContext(purpose: "extract")))
+            } : nil
         var settings = ChatEngine.Settings()
         settings.memoryBudget = budget
         settings.profileTokens = context.configuration.memory.profileTokens
@@ -99,7 +110,8 @@ struct ChatCommand: AsyncParsableCommand {
                 configuration: context.configuration, paths: context.paths, memory: memoryAccess.engine, model: model,
                 mode: memoryAccess.access?.toolCallMode ?? InferenceAccess.toolCallMode(context.configuration), goals: stores.goals,
                 external: context.paths.mcpToolSource(context.configuration)
-            ) { _ = await context.nudgeDaemon(["goals"]) })
+            ) { _ = await context.nudgeDaemon(["goals"]) },
+            extractor: extractor)
         guard let message else {
             try await interactive(engine, memory: memoryAccess.engine, stores: stores, context: context)
             await memoryAccess.close()

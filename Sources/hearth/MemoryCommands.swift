@@ -28,7 +28,9 @@ struct MemoryAccess {
     let closeStores: @Sendable () -> Void
 
     /// - Parameter stores: the caller's open stores, so one process holds one pool.
-    static func open(_ context: HearthContext, vectors: Bool, stores: SharedStores? = nil) async throws -> MemoryAccess {
+    static func open(_ context: HearthContext, vectors: Bool, model: Bool = false, stores: SharedStores? = nil) async throws
+        -> MemoryAccess
+    {
         let opened: SharedStores
         // Stores this call opens are closed with it; the caller's stay the caller's.
         var close: @Sendable () -> Void = {}
@@ -42,19 +44,20 @@ struct MemoryAccess {
         let store = opened.memory
         var access: InferenceAccess?
         var note: String?
-        if vectors && !context.configuration.memory.vectors {
-            note = "full text only: [memory] vectors = false in the config"
-        } else if vectors && context.configuration.inference.enabled {
+        // A caller that talks to the model (chat) opens the server even when vectors are off.
+        let embeds = vectors && context.configuration.memory.vectors
+        if vectors && !context.configuration.memory.vectors { note = "full text only: [memory] vectors = false in the config" }
+        if (embeds || model) && context.configuration.inference.enabled {
             do {
                 access = try await InferenceAccess.open(
                     paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
             } catch {
-                note = "full text only: \(error)"
+                if embeds { note = "full text only: \(error)" }
             }
-        } else if vectors {
+        } else if embeds {
             note = "full text only: inference is disabled in the config"
         }
-        let embedder = access?.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds)
+        let embedder = embeds ? access?.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds) : nil
         let engine = MemoryEngine(store: store, embedder: embedder)
         try await engine.open()
         return MemoryAccess(engine: engine, access: access, note: note, closeStores: close)

@@ -42,6 +42,10 @@ public struct ChatEngine: Sendable {
         /// Why the model's part of the turn failed (its reply broke the tool schema twice, it ran
         /// away); the answer then comes from memory.
         public var error: ChatError?
+        /// What the model's reading of the message for facts came to, when it ran: how many it
+        /// stored and rejected, or why it failed (the daemon's background extraction reads the
+        /// message again later).
+        public var extraction: String?
     }
 
     /// What the chat model may do besides talking: read-only and memory tools, and `start_goal`.
@@ -89,11 +93,15 @@ public struct ChatEngine: Sendable {
     let startGoal: GoalStarter?
     /// Tools for the model; nil: the model only talks (its answer streams as it is written).
     let acting: Acting?
+    /// Reads facts out of a message the patterns found nothing in (`[memory] extract_facts`).
+    let extractor: FactExtractor?
 
     public init(
         memory: MemoryEngine, sessions: any ChatSessionStore, model: @escaping @Sendable () async -> (any LanguageModel)?,
-        settings: Settings = Settings(), clock: any WallClock = SystemWallClock(), startGoal: GoalStarter? = nil, acting: Acting? = nil
+        settings: Settings = Settings(), clock: any WallClock = SystemWallClock(), startGoal: GoalStarter? = nil, acting: Acting? = nil,
+        extractor: FactExtractor? = nil
     ) {
+        self.extractor = extractor
         self.startGoal = startGoal
         self.acting = acting
         self.memory = memory
@@ -128,7 +136,7 @@ public struct ChatEngine: Sendable {
         let previous = try await memory.store.sessionRecords(source: "chat", sessionID: session.id).filter {
             $0.speaker != Self.errorSpeaker
         }
-        _ = try await memory.remember([
+        let asked = try await memory.remember([
             MemoryRecord(
                 kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: now, recordedAt: now, sessionID: session.id,
                 speaker: "user", importance: 0.6)
@@ -137,6 +145,11 @@ public struct ChatEngine: Sendable {
 
         let stored = try await learn(from: text, session: session)
         var result = Result(session: session, answer: "", stored: stored, answeredBy: "model", context: nil, usage: nil, note: nil)
+        if stored.isEmpty, let extractor, let record = asked.first, Self.sentences(text).contains(where: { !$0.hasSuffix("?") }) {
+            // What the patterns do not know may still be a statement: the model reads it. Its
+            // facts are noted beside the answer; the message is still answered as usual.
+            (result.stored, result.extraction) = await learn(from: record, with: extractor)
+        }
         let facts = try await memory.store.facts(FactQuery())
         if stored.isEmpty, let startGoal, let run = try await startGoal(text, session.id) {
             // Work of a shape the planner handles without a model becomes a durable goal.
@@ -147,6 +160,7 @@ public struct ChatEngine: Sendable {
             result.answer = answer.text
             result.answeredBy = "facts"
         } else if !stored.isEmpty && !text.contains("?") {
+            // Only what the patterns read is certain enough to stand for the whole answer.
             result.answer = "Noted: " + stored.joined(separator: "; ") + "."
             result.answeredBy = "noted"
         } else {
@@ -158,8 +172,8 @@ public struct ChatEngine: Sendable {
                 try await answerWithModel(text, context: context, into: &result, stream: stream)
             }
         }
-        if result.answeredBy != "noted" && !stored.isEmpty {
-            result.answer = "Noted: " + stored.joined(separator: "; ") + ".\n" + result.answer
+        if result.answeredBy != "noted" && !result.stored.isEmpty {
+            result.answer = "Noted: " + result.stored.joined(separator: "; ") + ".\n" + result.answer
         }
         if let run = result.startedRun { try await sessions.link(run: run, session: session.id) }
         // Goals this conversation started that ended (or wait) since the last turn come back into it.
@@ -432,6 +446,24 @@ public struct ChatEngine: Sendable {
         var sentences: [String] = []
         for id in added { if let fact = try await memory.store.fact(id: id) { sentences.append(Self.describe(fact)) } }
         return sentences
+    }
+
+    /// Learns what the model reads in the user's message: returns the stored facts as sentences
+    /// and a line on how the reading went. A failure loses nothing: the message is stored, and
+    /// the daemon's background extraction reads it again.
+    func learn(from record: MemoryRecord, with extractor: FactExtractor) async -> (stored: [String], report: String) {
+        do {
+            let read = try await extractor.extract(from: [record])
+            // The user's own words: trusted, so the facts are active at once (validated item by item).
+            let added = try await memory.learn(read.statements).added
+            var sentences: [String] = []
+            for id in added { if let fact = try await memory.store.fact(id: id) { sentences.append(Self.describe(fact)) } }
+            var report = "the model read \(read.statements.count) statement(s), \(added.count) new"
+            if !read.rejected.isEmpty { report += "; rejected: " + read.rejected.joined(separator: "; ") }
+            return (sentences, report)
+        } catch {
+            return ([], "failed: \(error)")
+        }
     }
 
     public static func describe(_ fact: Fact) -> String {

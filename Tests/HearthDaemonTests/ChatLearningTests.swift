@@ -1,0 +1,104 @@
+import Foundation
+import HearthBench
+import HearthCore
+import HearthTesting
+import Synchronization
+import Testing
+
+/// What a conversation teaches beyond the deterministic patterns: with `[memory] extract_facts`
+/// on, the model reads a statement the patterns do not know. A scripted model plays the chat
+/// model and the extractor; the CLI, the store and the fact graph are real.
+@Suite("Chat learns through the model", .timeLimit(.minutes(2)))
+struct ChatLearningTests {
+    /// The record ids an extraction request lists (`[12] 2026-12-03 user: …`).
+    static func recordIDs(in body: JSONValue) -> [Int] {
+        let listing = body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        return listing.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("["), let end = line.firstIndex(of: "]") else { return nil }
+            return Int(line[line.index(after: line.startIndex)..<end])
+        }
+    }
+
+    static func items(_ items: [JSONValue]) -> ScriptedModelServer.Reply {
+        .chat((["items": .array(items)] as JSONValue).jsonText, promptTokens: 80, completionTokens: 20)
+    }
+
+    @Test(
+        "a statement the patterns miss is read by the model and noted beside the answer; items outside the message and broken replies are rejected; questions are not read"
+    )
+    func extraction() async throws {
+        let sandbox = try Sandbox()
+        let extractions = Mutex(0)
+        let server = ScriptedModelServer { body in
+            guard body["response_format"]?["json_schema"]?["name"] == "memory_facts" else {
+                return .chat("Happy to hear it.", promptTokens: 90, completionTokens: 5)
+            }
+            extractions.withLock { $0 += 1 }
+            let listing = body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            let id = Double(Self.recordIDs(in: body).first ?? 0)
+            if listing.contains("Mochi") {
+                return Self.items([
+                    [
+                        "record": .number(id), "kind": "fact", "subject": "user", "predicate": "cat is", "object": "Mochi",
+                        "negated": false,
+                    ]
+                ])
+            }
+            if listing.contains("walk") {
+                // A record the message is not: refused item by item.
+                return Self.items([
+                    [
+                        "record": .number(id + 1000), "kind": "fact", "subject": "user", "predicate": "walks", "object": "daily",
+                        "negated": false,
+                    ],
+                    [
+                        "record": .number(id), "kind": "opinion", "subject": "user", "predicate": "likes", "object": "walks",
+                        "negated": false,
+                    ],
+                ])
+            }
+            return .chat("{\"items\": [", promptTokens: 80, completionTokens: 3)
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [inference]
+                provider = "openai"
+                base_url = "\(url)"
+                chat_model = "scripted"
+                [chat]
+                tools = false
+                [memory]
+                extract_facts = true
+                vectors = false
+                """)
+
+        let told = try await sandbox.hearth(["chat", "--json", "Our cat Mochi turned four last week."])
+        let first = try JSONValue(parsing: told.stdout)
+        #expect(first["stored"] == ["your cat is Mochi"], "\(told.stdout) \(told.stderr)")
+        #expect(first["answer"] == "Noted: your cat is Mochi.\nHappy to hear it.")
+        #expect(first["answeredBy"] == "model")
+        #expect(first["extraction"]?.stringValue?.contains("1 new") == true, "\(first)")
+
+        let asked = try JSONValue(parsing: try await sandbox.hearth(["chat", "--new", "--json", "What is my cat called?"]).stdout)
+        #expect(asked["answeredBy"] == "facts", "\(asked)")
+        #expect(asked["answer"]?.stringValue?.hasPrefix("Your cat is Mochi.") == true, "\(asked)")
+        #expect(asked["extraction"] == .null, "a question is not read for facts")
+
+        let walk = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "The weather was lovely on our walk."]).stdout)
+        #expect(walk["stored"] == [])
+        #expect(walk["answer"] == "Happy to hear it.")
+        let report = walk["extraction"]?.stringValue ?? ""
+        #expect(report.contains("names a record outside the batch") && report.contains("unknown kind"), "\(walk)")
+
+        let broken = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "Something happened today."]).stdout)
+        #expect(broken["answer"] == "Happy to hear it.")
+        #expect(broken["extraction"]?.stringValue?.contains("not the expected JSON object") == true, "\(broken)")
+        #expect(extractions.withLock { $0 } == 3)
+
+        // What the model read is a fact like any other, with the message it came from.
+        let facts = try await sandbox.hearth(["memory", "facts"])
+        #expect(facts.stdout.contains("cat is Mochi"), "\(facts.stdout)")
+    }
+}
