@@ -212,9 +212,16 @@ public struct Configuration: Sendable, Equatable {
         /// unless the chat model is the bundled 135M default (too small to choose tools, so its
         /// answers stream as plain text).
         public var tools: Bool?
+        /// Whether the chat model rewrites each session's summary of its older turns (every six
+        /// turns that age out of the verbatim window); nil: on unless the chat model is the bundled
+        /// 135M default (its summaries are not worth the minute they take), which keeps the first
+        /// lines of older turns instead.
+        public var summaries: Bool?
 
         /// Whether tools are on for `chatModel`.
         public func toolsEnabled(chatModel: String) -> Bool { tools ?? (chatModel != Inference().chatModel) }
+        /// Whether model-written summaries are on for `chatModel`.
+        public func summariesEnabled(chatModel: String) -> Bool { summaries ?? (chatModel != Inference().chatModel) }
     }
 
     /// `[notify]`: where interruptions are delivered besides the inbox.
@@ -404,8 +411,9 @@ extension Configuration {
         }
         config.mcpServers = try reader.mcpServers(in: root)
         if let table = try reader.section("chat", in: root) {
-            try reader.checkKeys(table, section: "chat", known: ["tools"])
+            try reader.checkKeys(table, section: "chat", known: ["tools", "summaries"])
             config.chat.tools = try reader.boolean(table, "chat", "tools")
+            config.chat.summaries = try reader.boolean(table, "chat", "summaries")
         }
         if let table = try reader.section("telemetry", in: root) {
             try reader.checkKeys(table, section: "telemetry", known: ["metrics_public", "otlp_endpoint"])

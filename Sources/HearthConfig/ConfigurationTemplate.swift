@@ -129,6 +129,10 @@ public enum ConfigurationTemplate {
             # (start_goal) during a conversation. Unset: on unless chat_model is the bundled 135M
             # default, which is too small to choose tools (its answers stream as plain text).
             # tools = true
+            # Have the chat model rewrite a session's summary of its older turns as they age out
+            # of the six carried verbatim. Unset: on unless chat_model is the bundled 135M default
+            # (which keeps the first lines of older turns instead).
+            # summaries = true
 
             [memory]
             # Rank memory with vectors from embedding_model beside full text. false: full text

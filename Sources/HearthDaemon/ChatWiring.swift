@@ -42,10 +42,17 @@ public enum ChatView {
         ]
     }
 
-    /// A session with its turns, oldest first.
-    public static func detail(_ session: ChatSession, memory: any MemoryStore) async throws -> JSONValue {
+    /// A session with its turns, oldest first, and its model-written summary of older turns.
+    public static func detail(_ session: ChatSession, memory: any MemoryStore, chats: any ChatSessionStore) async throws -> JSONValue {
         let turns = try await memory.sessionRecords(source: "chat", sessionID: session.id)
         var object = json(session).objectValue ?? [:]
+        object["summary"] =
+            try await chats.summary(session: session.id).map {
+                [
+                    "text": .string($0.text), "through": .number(Double($0.through)), "turns": .number(Double($0.turns)),
+                    "writtenAt": .string(Timestamp.format($0.writtenAt)),
+                ]
+            } ?? .null
         object["turns"] = .array(
             turns.map {
                 ["speaker": .string($0.speaker ?? "user"), "text": .string($0.text), "at": .string(Timestamp.format($0.occurredAt))]

@@ -305,6 +305,7 @@ public enum Daemon {
             chatSettings.profileTokens = configuration.memory.profileTokens
             chatSettings.contextTokens = configuration.inference.contextTokens
             chatSettings.minSimilarity = configuration.memory.minSimilarity
+            chatSettings.summaries = configuration.chat.summariesEnabled(chatModel: configuration.inference.chatModel)
             let chatModel: (any LanguageModel)? =
                 serverReachable
                 ? AccountedModel(
@@ -330,12 +331,19 @@ public enum Daemon {
                     result, context: showContext ? context : nil,
                     approvals: await ChatView.waitingApprovals(stores.approvals))
                 GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger)
+                // With the answer out, the session's summary is rewritten when turns aged past it
+                // (a failure leaves the last one; the next turn tries again).
+                Task {
+                    if let outcome = await chat.summarise(resolved), !outcome.hasPrefix("summary rewritten") {
+                        logger.notice("chat session \(resolved.id): \(outcome)")
+                    }
+                }
                 return json
             }
             dependencies.chatSessions = { .array(try await stores.chats.sessions(limit: 100).map(ChatView.json)) }
             dependencies.chatSession = { id in
                 guard let session = try await stores.chats.session(id) else { return nil }
-                return try await ChatView.detail(session, memory: stores.memory)
+                return try await ChatView.detail(session, memory: stores.memory, chats: stores.chats)
             }
             dependencies.inboxStream = {
                 let items = inbox.subscribe()

@@ -86,4 +86,32 @@ public struct PostgresChatStore: ChatSessionStore {
             return news
         }
     }
+
+    public func summary(session: String) async throws -> ChatSummary? {
+        let logger = logger
+        return try await database.read { connection in
+            try await connection.rows(
+                "SELECT text, through, turns, writtenAt FROM chat_summary WHERE sessionId = \(session)",
+                as: (String, Int64, Int, Int64).self, logger: logger
+            ).first.map { text, through, turns, written in
+                ChatSummary(text: text, through: through, turns: turns, writtenAt: Date(millisecondsSince1970: written))
+            }
+        }
+    }
+
+    @discardableResult public func setSummary(_ summary: ChatSummary, session: String) async throws -> Bool {
+        let logger = logger
+        let (text, through, turns, written) = (summary.text, summary.through, summary.turns, summary.writtenAt.millisecondsSince1970)
+        return try await database.transaction { connection in
+            try await !connection.rows(
+                """
+                INSERT INTO chat_summary (sessionId, text, through, turns, writtenAt) VALUES (\(session), \(text), \(through), \(turns), \(written))
+                ON CONFLICT (sessionId) DO UPDATE SET text = excluded.text, through = excluded.through, turns = excluded.turns,
+                    writtenAt = excluded.writtenAt
+                WHERE excluded.through > chat_summary.through
+                RETURNING sessionId
+                """, as: (String).self, logger: logger
+            ).isEmpty
+        }
+    }
 }

@@ -756,6 +756,20 @@ enum PostgresSchema {
                 )
                 """,
             ]),
+        Migration(
+            name: "v13-chat-summary",
+            statements: [
+                // A session's model-written summary of its older turns (up to and including `through`).
+                """
+                CREATE TABLE chat_summary (
+                    sessionId TEXT PRIMARY KEY,
+                    text TEXT NOT NULL,
+                    through BIGINT NOT NULL,
+                    turns BIGINT NOT NULL,
+                    writtenAt BIGINT NOT NULL
+                )
+                """
+            ]),
     ]
 }
 

@@ -80,4 +80,28 @@ public struct ChatSQLStore: ChatSessionStore {
             return news
         }
     }
+
+    public func summary(session: String) async throws -> ChatSummary? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM chat_summary WHERE sessionId = ?", arguments: [session]).map { row in
+                ChatSummary(
+                    text: row["text"], through: row["through"], turns: row["turns"],
+                    writtenAt: Date(millisecondsSince1970: row["writtenAt"]))
+            }
+        }
+    }
+
+    @discardableResult public func setSummary(_ summary: ChatSummary, session: String) async throws -> Bool {
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO chat_summary (sessionId, text, through, turns, writtenAt) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (sessionId) DO UPDATE SET text = excluded.text, through = excluded.through, turns = excluded.turns,
+                        writtenAt = excluded.writtenAt
+                    WHERE excluded.through > chat_summary.through
+                    """,
+                arguments: [session, summary.text, summary.through, summary.turns, summary.writtenAt.millisecondsSince1970])
+            return db.changesCount > 0
+        }
+    }
 }

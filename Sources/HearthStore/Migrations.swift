@@ -479,6 +479,19 @@ enum Migrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v17-chat-summary") { db in
+            // A session's model-written summary of its older turns (up to and including `through`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE chat_summary (
+                        sessionId TEXT PRIMARY KEY,
+                        text TEXT NOT NULL,
+                        through INTEGER NOT NULL,
+                        turns INTEGER NOT NULL,
+                        writtenAt INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }()
 }

@@ -99,6 +99,7 @@ struct ChatCommand: AsyncParsableCommand {
         settings.profileTokens = context.configuration.memory.profileTokens
         settings.contextTokens = context.configuration.inference.contextTokens
         settings.minSimilarity = context.configuration.memory.minSimilarity
+        settings.summaries = context.configuration.chat.summariesEnabled(chatModel: context.configuration.inference.chatModel)
         var goalBudget = GoalBudget()
         goalBudget.maxTokens = context.configuration.budgets.goal.tokens ?? goalBudget.maxTokens
         let engine = ChatEngine(
@@ -119,8 +120,9 @@ struct ChatCommand: AsyncParsableCommand {
         }
         let text = try AskCommand.readQuestion(message)
         let result: ChatEngine.Result
+        let chat: ChatSession
         do {
-            let chat = try await engine.resolveSession(session, new: new, firstMessage: text)
+            chat = try await engine.resolveSession(session, new: new, firstMessage: text)
             let streaming = !json
             result = try await engine.turn(text, session: chat) { piece in
                 if streaming { FileHandle.standardOutput.write(Data(piece.utf8)) }
@@ -132,7 +134,18 @@ struct ChatCommand: AsyncParsableCommand {
             default: throw CLIError.usage(error.description)
             }
         }
+        try await show(result, message: text, engine: engine, stores: stores, context: context)
+        // With the answer out, the session's summary is rewritten when turns aged past it.
+        if let outcome = await engine.summarise(chat), !outcome.hasPrefix("summary rewritten") {
+            FileHandle.standardError.write(Data("hearth: \(outcome)\n".utf8))
+        }
         await memoryAccess.close()
+    }
+
+    /// Prints a one-shot turn: its JSON, or the answer with what else happened (on stderr).
+    func show(_ result: ChatEngine.Result, message text: String, engine: ChatEngine, stores: SharedStores, context: HearthContext)
+        async throws
+    {
         if json {
             var shown = result.context
             if showContext && shown == nil { shown = try await engine.assemble(text, previous: []) }
@@ -238,6 +251,7 @@ struct ChatCommand: AsyncParsableCommand {
                 }
                 for line in Self.callLines(result) { say("(\(line))") }
                 if let note = result.note { say("(\(note))") }
+                if let outcome = await engine.summarise(chat), !outcome.hasPrefix("summary rewritten") { say("(\(outcome))") }
             } catch let error as ChatError {
                 say("hearth: \(error)")
             }

@@ -188,7 +188,9 @@ struct ConfigurationTests {
         }
     }
 
-    @Test("[chat] tools: unset follows the chat model (off for the bundled 135M default), set wins, a non-boolean is refused with its line")
+    @Test(
+        "[chat] tools and summaries: unset follows the chat model (off for the bundled 135M default), set wins, a non-boolean is refused with its line"
+    )
     func chatTools() throws {
         #expect(Configuration().chat.toolsEnabled(chatModel: Configuration().inference.chatModel) == false)
         let larger = try Configuration.parse("[inference]\nchat_model = \"qwen2.5-7b-instruct\"\n", path: "c.toml")
@@ -204,6 +206,12 @@ struct ConfigurationTests {
             #expect(error.description.contains("c.toml:3") && error.description.contains("chat.tools"), "\(error)")
         }
         #expect(throws: ConfigError.self) { try Configuration.parse("[chat]\ntool = true\n", path: "c.toml") }
+        // Summaries follow the chat model the same way.
+        #expect(!Configuration().chat.summariesEnabled(chatModel: Configuration().inference.chatModel))
+        #expect(larger.chat.summariesEnabled(chatModel: larger.inference.chatModel))
+        let summaries = try Configuration.parse("[chat]\nsummaries = true\n", path: "c.toml")
+        #expect(summaries.chat.summariesEnabled(chatModel: summaries.inference.chatModel))
+        #expect(throws: ConfigError.self) { try Configuration.parse("[chat]\nsummaries = 6\n", path: "c.toml") }
     }
 
     @Test("[[mcp.servers]]: a command or a url, a risk, confinement; bad entries are refused with their line")

@@ -1,6 +1,7 @@
 import Foundation
 import HearthBench
 import HearthCore
+import HearthServer
 import HearthTesting
 import Synchronization
 import Testing
@@ -100,5 +101,84 @@ struct ChatLearningTests {
         // What the model read is a fact like any other, with the message it came from.
         let facts = try await sandbox.hearth(["memory", "facts"])
         #expect(facts.stdout.contains("cat is Mochi"), "\(facts.stdout)")
+    }
+
+    @Test(
+        "with [chat] summaries on, the model rewrites the session's summary as turns age out of the verbatim window; the context carries it in their place; a looping summary is refused and the last one kept"
+    )
+    func rollingSummary() async throws {
+        let sandbox = try Sandbox()
+        let requests = Mutex<[String]>([])
+        let server = ScriptedModelServer { body in
+            let messages = body["messages"]?.arrayValue ?? []
+            guard messages.first?["content"]?.stringValue?.hasPrefix("You keep the notes") == true else {
+                return .chat("All right.", promptTokens: 60, completionTokens: 3)
+            }
+            let input = messages.last?["content"]?.stringValue ?? ""
+            let count = requests.withLock {
+                $0.append(input)
+                return $0.count
+            }
+            return count == 1
+                ? .chat("The user plans a trip to Lisbon in May with Ann.", promptTokens: 200, completionTokens: 14)
+                : .chat(String(repeating: "Lisbon Lisbon ", count: 60), promptTokens: 200, completionTokens: 120)
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [inference]
+                provider = "openai"
+                base_url = "\(url)"
+                chat_model = "scripted"
+                [chat]
+                tools = false
+                summaries = true
+                [memory]
+                vectors = false
+                """)
+        let opened = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "Turn 1: let us plan a trip to Lisbon."]).stdout)
+        let session = try #require(opened["session"]?.stringValue)
+        func say(_ number: Int) async throws -> JSONValue {
+            let result = try await sandbox.hearth([
+                "chat", "--json", "--show-context", "--session", session, "Turn \(number): tell me about day \(number) of the trip.",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            return try JSONValue(parsing: result.stdout)
+        }
+        for number in 2...5 { _ = try await say(number) }
+        #expect(requests.withLock { $0.isEmpty }, "five turns: nothing aged past the six records carried verbatim")
+        _ = try await say(6)
+        // Twelve records: the oldest six (turns 1–3 and their answers) fold into the summary.
+        let first = try #require(requests.withLock { $0.first })
+        #expect(first.hasPrefix("Notes so far:\n(none yet)"))
+        #expect(first.contains("user: Turn 1: let us plan") && first.contains("user: Turn 3:") && !first.contains("Turn 4:"), "\(first)")
+
+        let seventh = try await say(7)
+        #expect(
+            seventh["context"]?["summary"]
+                == "Earlier in this conversation (summarised):\nThe user plans a trip to Lisbon in May with Ann.",
+            "\(seventh)")
+        #expect(seventh["context"]?["recent"]?.arrayValue?.count == 6)
+        #expect(seventh["context"]?["recent"]?.arrayValue?.first?["text"]?.stringValue?.hasPrefix("Turn 4:") == true)
+
+        _ = try await say(8)
+        let ninth = try await sandbox.hearth(["chat", "--session", session, "Turn 9: and the last day?"])
+        // The second summary loops: refused, said on stderr, the first kept.
+        #expect(ninth.stderr.contains("summary not rewritten: the model's summary kept repeating itself"), "\(ninth.stderr)")
+        let second = try #require(requests.withLock { $0.count == 2 ? $0.last : nil })
+        #expect(
+            second.hasPrefix("Notes so far:\nThe user plans a trip to Lisbon in May with Ann.\n\nNew turns:\nuser: Turn 4:"), "\(second)")
+        let tenth = try await say(10)
+        let summary = tenth["context"]?["summary"]?.stringValue ?? ""
+        #expect(summary.hasPrefix("Earlier in this conversation (summarised):\nThe user plans a trip to Lisbon in May with Ann.\nThen ("))
+        #expect(summary.contains("user: Turn 4:"), "turns after the summary are carried in brief: \(summary)")
+
+        // The session's page shows the summary and what it covers.
+        let daemon = try await sandbox.startDaemon()
+        let detail = try await daemon.client.get("/v1/chat/sessions/\(session)").body
+        #expect(detail["summary"]?["text"] == "The user plans a trip to Lisbon in May with Ann.")
+        #expect(detail["summary"]?["turns"] == 6)
+        _ = await daemon.stop()
     }
 }

@@ -20,6 +20,13 @@ public struct ChatEngine: Sendable {
         public var maxTokens = 256
         public var contextTokens = 4_096
         public var minSimilarity = MemoryEngine.defaultMinSimilarity
+        /// The latest turns the context carries verbatim.
+        public var recentTurns = 6
+        /// Whether the model rewrites the session's summary of older turns (`summarise`); off:
+        /// older turns are carried by their first lines only.
+        public var summaries = false
+        /// The summary is rewritten once this many turns aged past it.
+        public var summariseEvery = 6
         public init() {}
     }
 
@@ -133,9 +140,7 @@ public struct ChatEngine: Sendable {
         }
         let now = clock.now()
         // Earlier turns, before this one is stored.
-        let previous = try await memory.store.sessionRecords(source: "chat", sessionID: session.id).filter {
-            $0.speaker != Self.errorSpeaker
-        }
+        let previous = try await turns(of: session)
         let asked = try await memory.remember([
             MemoryRecord(
                 kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: now, recordedAt: now, sessionID: session.id,
@@ -164,7 +169,7 @@ public struct ChatEngine: Sendable {
             result.answer = "Noted: " + stored.joined(separator: "; ") + "."
             result.answeredBy = "noted"
         } else {
-            let context = try await assemble(text, previous: previous)
+            let context = try await assemble(text, previous: previous, summary: try await sessions.summary(session: session.id))
             result.context = context
             if let acting, !acting.tools.names.isEmpty {
                 try await answerWithTools(text, context: context, acting: acting, session: session, into: &result, stream: stream)
@@ -201,10 +206,19 @@ public struct ChatEngine: Sendable {
     /// The speaker of a session's error records.
     public static let errorSpeaker = "hearth"
 
+    /// The session's turns so far, oldest first (its error records left out).
+    func turns(of session: ChatSession) async throws -> [MemoryRecord] {
+        try await memory.store.sessionRecords(source: "chat", sessionID: session.id).filter { $0.speaker != Self.errorSpeaker }
+    }
+
     /// The context a turn for `message` would be given (also what `--show-context` prints);
-    /// `asOf` is when it is asked (default: now), for the times it names.
-    public func assemble(_ message: String, previous: [MemoryRecord], asOf: Date? = nil) async throws -> ChatContext {
+    /// `asOf` is when it is asked (default: now), for the times it names. Turns `summary` covers
+    /// are carried by it, and recall may bring one of them back verbatim when it is relevant.
+    public func assemble(_ message: String, previous: [MemoryRecord], asOf: Date? = nil, summary: ChatSummary? = nil) async throws
+        -> ChatContext
+    {
         let profile = try await memory.profileLines(for: message, budget: settings.profileTokens)
+        let previous = previous.filter { $0.id > (summary?.through ?? 0) }
         let sessionIDs = Set(previous.map(\.id))
         let hits = MemoryEngine.relevant(
             try await memory.search(message, k: settings.recall + previous.count, asOf: asOf), minSimilarity: settings.minSimilarity
@@ -214,7 +228,35 @@ public struct ChatEngine: Sendable {
         let memories = Self.memories(hits.map(\.record), about: message, settings: settings)
         let turns = previous.map { ChatContext.Turn(speaker: $0.speaker ?? "user", text: $0.text) }
         return ChatContext.assemble(
-            system: Self.system, profile: profile, memories: Array(memories), turns: turns, message: message, budget: settings.memoryBudget)
+            system: Self.system, profile: profile, memories: Array(memories), turns: turns, message: message, budget: settings.memoryBudget,
+            recentTurns: settings.recentTurns, summary: summary?.text)
+    }
+
+    /// Rewrites the session's summary when enough turns aged past it (`Settings.summaries`):
+    /// the model folds them into the last summary. Returns what happened, or nil when there was
+    /// nothing to do. Run after a turn's answer is out; a failure leaves the last summary, and the
+    /// next turn tries again.
+    public func summarise(_ session: ChatSession) async -> String? {
+        guard settings.summaries else { return nil }
+        do {
+            let stored = try await sessions.summary(session: session.id)
+            let turns = try await turns(of: session).map { SessionSummary.Turn(id: $0.id, speaker: $0.speaker ?? "user", text: $0.text) }
+            guard
+                let due = SessionSummary.due(turns, summary: stored, recent: settings.recentTurns, every: settings.summariseEvery),
+                let last = due.last
+            else { return nil }
+            guard let model = await model() else { return "the summary waits for the model server" }
+            let response = try await model.complete(SessionSummary.request(previous: stored?.text, turns: due))
+            switch SessionSummary.accept(response.content, finishReason: response.finishReason) {
+            case .failure(let refusal): return "summary not rewritten: \(refusal)"
+            case .success(let text):
+                let summary = ChatSummary(text: text, through: last.id, turns: (stored?.turns ?? 0) + due.count, writtenAt: clock.now())
+                let kept = try await sessions.setSummary(summary, session: session.id)
+                return kept ? "summary rewritten over \(summary.turns) turns" : "a newer summary was written meanwhile"
+            }
+        } catch {
+            return "summary not rewritten: \(error)"
+        }
     }
 
     /// Recalled records (best first) as the context carries them: the best few whole (up to a

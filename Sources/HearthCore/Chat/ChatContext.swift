@@ -42,9 +42,11 @@ public struct ChatContext: Sendable, Hashable {
 
     /// Assembles the context for `message` within `budget` tokens for everything but the system
     /// prompt and the message itself. Recent turns are kept newest first, then the profile,
-    /// then memories best first; older turns are summarised by their first lines.
+    /// then memories best first; older turns are carried by `summary` (a model-written summary of
+    /// the turns before `turns`, when the session has one) and by their first lines.
     public static func assemble(
-        system: String, profile: [String], memories: [Memory], turns: [Turn], message: String, budget: Int, recentTurns: Int = 6
+        system: String, profile: [String], memories: [Memory], turns: [Turn], message: String, budget: Int, recentTurns: Int = 6,
+        summary written: String? = nil
     ) -> ChatContext {
         var remaining = budget
         var dropped: [String] = []
@@ -81,15 +83,24 @@ public struct ChatContext: Sendable, Hashable {
             }
         }
         var summary: String?
+        let writtenText = written.map { "Earlier in this conversation (summarised):\n" + $0 }
+        var brief: String?
         if !older.isEmpty {
             let lines = older.suffix(12).map {
                 "\($0.speaker): \($0.text.split(whereSeparator: \.isNewline).first.map { String($0.prefix(100)) } ?? "")"
             }
-            let text = "Earlier in this conversation (\(older.count) turns, in brief):\n" + lines.joined(separator: "\n")
-            if tokens(text) <= remaining {
-                summary = text
+            brief =
+                (written == nil ? "Earlier in this conversation" : "Then")
+                + " (\(older.count) turns, in brief):\n" + lines.joined(separator: "\n")
+        }
+        // The written summary first (it covers more), then the brief of the turns after it.
+        for (part, name) in [(writtenText, "the session's summary"), (brief, "brief of \(older.count) older turns")] {
+            guard let part else { continue }
+            let joined = summary.map { $0 + "\n" + part } ?? part
+            if tokens(joined) <= remaining {
+                summary = joined
             } else {
-                dropped.append("summary of \(older.count) older turns")
+                dropped.append(name)
             }
         }
         return ChatContext(system: system, profile: keptProfile, memories: keptMemories, summary: summary, recent: recent, dropped: dropped)

@@ -70,4 +70,9 @@ public protocol ChatSessionStore: Sendable {
     func link(run: Int64, session: String) async throws
     /// The session's runs that finished, failed, or wait for a human since it was last told, marked told.
     func takeRunNews(session: String) async throws -> [ChatRunNews]
+    /// The session's model-written summary of its older turns, if it has one.
+    func summary(session: String) async throws -> ChatSummary?
+    /// Keeps `summary` unless the session's summary already covers as much or more (two writers
+    /// race: the one that covers more wins). Returns whether it was kept.
+    @discardableResult func setSummary(_ summary: ChatSummary, session: String) async throws -> Bool
 }
