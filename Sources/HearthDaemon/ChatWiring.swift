@@ -5,6 +5,7 @@ import HearthCore
 import HearthMCP
 import HearthModels
 import HearthSandbox
+import HearthServer
 import HearthStore
 import HearthTools
 
@@ -102,6 +103,55 @@ extension ChatView {
         // Other programs' tools the user declared read-only; the rest belong to goals, where they can wait for approval.
         if let external { acting.more = { await external.tools().filter { $0.risk == .read } } }
         return acting
+    }
+
+    /// A session's goals and the approvals waiting on them as they change, looked at every
+    /// `every` (a keep-alive comment each 15 s finds a client gone); nil for no such session.
+    public static func watch(session id: String, chats: any ChatSessionStore, approvals: any ApprovalBook, every: Duration = .seconds(1))
+        async throws -> AsyncStream<StreamEvent>?
+    {
+        guard try await chats.session(id) != nil else { return nil }
+        return AsyncStream { continuation in
+            let task = Task {
+                var watch = ChatSessionWatch()
+                var quiet = Duration.zero
+                while !Task.isCancelled {
+                    // A store that fails a look is looked at again; the stream stays open.
+                    if let runs = try? await chats.runs(session: id), let pending = try? await approvals.approvals(states: [.pending]) {
+                        let events = watch.update(runs: runs, pending: pending)
+                        for event in events { continuation.yield(Self.streamEvent(event)) }
+                        if !events.isEmpty { quiet = .zero }
+                    }
+                    if quiet >= .seconds(15) {
+                        continuation.yield(.keepAlive)
+                        quiet = .zero
+                    }
+                    try? await Task.sleep(for: every)
+                    quiet += every
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// A watch event as the stream sends it.
+    static func streamEvent(_ event: ChatSessionWatch.Event) -> StreamEvent {
+        switch event {
+        case .run(let news):
+            StreamEvent(
+                "run", ["run": .number(Double(news.runID)), "state": .string(news.state.rawValue), "text": .string(news.sentence)])
+        case .approval(let approval):
+            StreamEvent(
+                "approval",
+                [
+                    "id": .number(Double(approval.id)), "run": .number(Double(approval.runID)), "tool": .string(approval.tool),
+                    "arguments": approval.arguments, "reason": .string(approval.reason), "hash": .string(approval.hash),
+                    "expiresAt": .string(Timestamp.format(approval.expiresAt)),
+                ])
+        case .approvalClosed(let id, let runID):
+            StreamEvent("approvalClosed", ["id": .number(Double(id)), "run": .number(Double(runID))])
+        }
     }
 
     /// Approvals waiting for the user, shown in the conversation.

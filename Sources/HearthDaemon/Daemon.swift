@@ -345,6 +345,9 @@ public enum Daemon {
                 guard let session = try await stores.chats.session(id) else { return nil }
                 return try await ChatView.detail(session, memory: stores.memory, chats: stores.chats)
             }
+            dependencies.chatSessionStream = { id in
+                try await ChatView.watch(session: id, chats: stores.chats, approvals: stores.approvals)
+            }
             dependencies.inboxStream = {
                 let items = inbox.subscribe()
                 return AsyncStream { continuation in

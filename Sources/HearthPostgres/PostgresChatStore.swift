@@ -114,4 +114,14 @@ public struct PostgresChatStore: ChatSessionStore {
             ).isEmpty
         }
     }
+
+    public func runs(session: String) async throws -> [ChatRunNews] {
+        let logger = logger
+        return try await database.read { connection in
+            try await connection.rows(
+                "SELECT r.id, r.title, r.state FROM chat_run c JOIN run r ON r.id = c.runId WHERE c.sessionId = \(session) ORDER BY r.id",
+                as: (Int64, String, String).self, logger: logger
+            ).compactMap { id, title, state in RunState(rawValue: state).map { ChatRunNews(runID: id, title: title, state: $0) } }
+        }
+    }
 }

@@ -46,6 +46,9 @@ public struct APIDependencies: Sendable {
     /// `GET /v1/chat/sessions` and `GET /v1/chat/sessions/{id}` (nil: no such session).
     public var chatSessions: (@Sendable () async throws -> JSONValue)?
     public var chatSession: (@Sendable (String) async throws -> JSONValue?)?
+    /// `GET /v1/chat/sessions/{id}/stream`: the session's goals and the approvals waiting on them
+    /// as they change, as server-sent events (nil: no such session).
+    public var chatSessionStream: (@Sendable (String) async throws -> AsyncStream<StreamEvent>?)?
     /// Called after routines changed outside the daemon (`hearth routine add`).
     public var routinesChanged: @Sendable () -> Void = {}
     /// `GET /v1/briefs/latest`: the newest brief, nil when none was written.
@@ -94,7 +97,7 @@ public struct APIDependencies: Sendable {
 /// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals", "vault"]}`: the CLI's nudge after it wrote the database or the vault |
 /// | `GET /v1/status` | the daemon's status document |
 /// | `GET /v1/inbox?all=1`, `GET /v1/inbox/stream`, `POST /v1/inbox/{id}/ack`, `POST /v1/inbox/{id}/feedback` | interruptions: list, live, done, urgent or not (`{"urgent": bool}`) |
-/// | `POST /v1/chat`, `GET /v1/chat/sessions`, `GET /v1/chat/sessions/{id}` | conversation with memory |
+/// | `POST /v1/chat`, `GET /v1/chat/sessions`, `GET /v1/chat/sessions/{id}`, `GET /v1/chat/sessions/{id}/stream` | conversation with memory; the stream: the session's goals (`run`) and approvals (`approval`, `approvalClosed`) as they change |
 /// | `POST /v1/dashboard/link` | a one-time login token for the web dashboard (`hearth dashboard`) |
 public struct APIServer: Sendable {
     public let port: Int
@@ -185,6 +188,20 @@ public struct APIServer: Sendable {
             let id = context.parameters.get("id") ?? ""
             guard let detail = try await session(id) else { throw APIError(status: .notFound, message: "no chat session \"\(id)\"") }
             return Self.json(detail)
+        }
+        api.get("/chat/sessions/:id/stream") { _, context in
+            guard let subscribe = dependencies.chatSessionStream else {
+                throw APIError(status: .serviceUnavailable, message: "chat is not available")
+            }
+            let id = context.parameters.get("id") ?? ""
+            guard let stream = try await subscribe(id) else { throw APIError(status: .notFound, message: "no chat session \"\(id)\"") }
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: .init { writer in
+                    try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
+                    for await event in stream { try await writer.write(ByteBuffer(string: event.text)) }
+                    try await writer.finish(nil)
+                })
         }
         api.get("/inbox/stream") { _, _ in
             guard let subscribe = dependencies.inboxStream else {
@@ -541,5 +558,30 @@ struct BearerTokenMiddleware: RouterMiddleware {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }
         return difference == 0
+    }
+}
+
+/// One server-sent event: a named event with JSON data, or a keep-alive comment (a write that
+/// finds a client gone ends its stream).
+public struct StreamEvent: Sendable, Hashable {
+    public var name: String?
+    public var data: JSONValue
+
+    public init(_ name: String, _ data: JSONValue) {
+        self.name = name
+        self.data = data
+    }
+
+    public static let keepAlive = StreamEvent(name: nil)
+
+    private init(name: String?) {
+        self.name = name
+        self.data = .null
+    }
+
+    /// As written on the wire.
+    public var text: String {
+        guard let name else { return ": keep-alive\n\n" }
+        return "event: \(name)\ndata: \(data.jsonText)\n\n"
     }
 }

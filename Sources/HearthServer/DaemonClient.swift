@@ -60,6 +60,23 @@ public struct DaemonClient: Sendable {
     /// Follows a server-sent event stream (`/v1/inbox/stream`): each event's `data` parsed as JSON.
     /// The stream ends when the daemon closes it or the caller stops iterating.
     public func stream(_ path: String, post body: JSONValue? = nil) -> AsyncThrowingStream<JSONValue, any Error> {
+        let events = events(path, post: body)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await event in events { continuation.yield(event.data) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The server-sent events of `path` with their names (`message` when unnamed); comments and
+    /// events whose data is not JSON are skipped.
+    public func events(_ path: String, post body: JSONValue? = nil) -> AsyncThrowingStream<(name: String, data: JSONValue), any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
@@ -79,11 +96,11 @@ public struct DaemonClient: Sendable {
                     for try await buffer in response.body {
                         pending += String(buffer: buffer)
                         while let end = pending.range(of: "\n\n") {
-                            let block = pending[..<end.lowerBound]
+                            let lines = pending[..<end.lowerBound].split(separator: "\n")
                             pending = String(pending[end.upperBound...])
-                            let data = block.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }.joined(
-                                separator: "\n")
-                            if !data.isEmpty, let value = try? JSONValue(parsing: Data(data.utf8)) { continuation.yield(value) }
+                            let data = lines.filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }.joined(separator: "\n")
+                            let name = lines.first { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) } ?? "message"
+                            if !data.isEmpty, let value = try? JSONValue(parsing: Data(data.utf8)) { continuation.yield((name, value)) }
                         }
                     }
                     continuation.finish()

@@ -104,4 +104,15 @@ public struct ChatSQLStore: ChatSessionStore {
             return db.changesCount > 0
         }
     }
+
+    public func runs(session: String) async throws -> [ChatRunNews] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT r.id, r.title, r.state FROM chat_run c JOIN run r ON r.id = c.runId WHERE c.sessionId = ? ORDER BY r.id",
+                arguments: [session]
+            ).compactMap { row in
+                RunState(rawValue: row["state"]).map { ChatRunNews(runID: row["id"], title: row["title"], state: $0) }
+            }
+        }
+    }
 }

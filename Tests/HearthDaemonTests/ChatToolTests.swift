@@ -92,4 +92,64 @@ struct ChatToolTests {
         #expect(again.body["context"]?["recent"]?.arrayValue?.contains { $0.jsonText.contains("error: ") } == false)
         _ = await daemon.stop()
     }
+
+    @Test(
+        "a goal started from a conversation streams its state and its approval into the session; the approval answered over the API closes, and the goal finishes"
+    )
+    func liveSession() async throws {
+        let sandbox = try Sandbox()
+        let server = ScriptedModelServer { body in
+            if let reply = NoteWriter.reply(body) { return reply }
+            let last = body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            if last.contains("write me a note") { return Self.choice("start_goal", ["goal": "Write note A"]) }
+            return Self.choice("final_answer", ["text": "Done."])
+        }
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [inference]
+                provider = "openai"
+                base_url = "\(url)"
+                chat_model = "scripted"
+                tool_calls = "constrained"
+                [chat]
+                tools = true
+                [policy]
+                rules = ["ask write_file"]
+                """)
+        let daemon = try await sandbox.startDaemon()
+        let turn = try await daemon.client.post("/v1/chat", ["message": "Please write me a note."])
+        let run = try #require(turn.body["startedRun"]?.intValue, "\(turn.body)")
+        let session = try #require(turn.body["session"]?.stringValue)
+        #expect(try await daemon.client.get("/v1/chat/sessions/nope/stream").status == 404)
+
+        let seen = try await withTimeout(60, "the goal's approval, answered, and its end") { () async throws -> [(String, JSONValue)] in
+            var seen: [(String, JSONValue)] = []
+            for try await event in daemon.client.events("/v1/chat/sessions/\(session)/stream") {
+                seen.append(event)
+                if event.name == "approval" {
+                    // Answered where the API answers approvals; the stream sees it close.
+                    let id = try #require(event.data["id"]?.intValue)
+                    #expect(try await daemon.client.post("/v1/approvals/\(id)/approve", ["note": "fine"]).status == 200)
+                }
+                if event.name == "run", ["succeeded", "failed", "needsReview"].contains(event.data["state"]?.stringValue ?? "") {
+                    return seen
+                }
+            }
+            return seen
+        }
+        let names = seen.map(\.0)
+        #expect(seen.allSatisfy { $0.0 != "run" || $0.1["run"]?.intValue == run }, "\(seen)")
+        let approval = try #require(seen.first { $0.0 == "approval" }?.1, "\(names)")
+        #expect(approval["tool"] == "write_file" && approval["arguments"]?["path"] == "note.txt", "\(approval)")
+        let listed = try await daemon.client.get("/v1/approvals?all=1").body.arrayValue ?? []
+        #expect(listed.first { $0["id"] == approval["id"] }?["hash"] == approval["hash"], "the stream names the exact action's hash")
+        #expect(seen.contains { $0.0 == "run" && $0.1["state"] == "awaitingApproval" })
+        let closed = try #require(names.firstIndex(of: "approvalClosed"), "\(names)")
+        #expect(closed > names.firstIndex(of: "approval")!)
+        #expect(seen.last?.1["state"] == "succeeded", "\(seen)")
+        #expect(seen.last?.1["text"]?.stringValue?.contains("Reports/run-\(run).md") == true)
+        _ = await daemon.stop()
+    }
 }

@@ -70,6 +70,8 @@ public protocol ChatSessionStore: Sendable {
     func link(run: Int64, session: String) async throws
     /// The session's runs that finished, failed, or wait for a human since it was last told, marked told.
     func takeRunNews(session: String) async throws -> [ChatRunNews]
+    /// Every goal started from the session, with its state now (nothing is marked told).
+    func runs(session: String) async throws -> [ChatRunNews]
     /// The session's model-written summary of its older turns, if it has one.
     func summary(session: String) async throws -> ChatSummary?
     /// Keeps `summary` unless the session's summary already covers as much or more (two writers
