@@ -171,6 +171,8 @@ public struct MemoryMaintenanceService: Service {
             do {
                 let embedded = try await engine.indexPending()
                 if embedded > 0 { logger.info("memory: embedded \(embedded) texts") }
+                // What other processes embedded meanwhile joins this one's indexes.
+                try await engine.followVectors()
                 if let extractor {
                     let (read, report, rejected) = try await engine.extractFacts(with: extractor, batch: extractionBatch)
                     if read > 0 {

@@ -86,6 +86,8 @@ public actor MemoryEngine {
     /// Keyword lists for hybrid retrieval, in memory; follows the store up to `lexicalThrough`.
     private var lexical = LexicalIndex()
     private var lexicalThrough: Int64 = 0
+    /// The store's vector clock position the vector indexes hold every save up to.
+    private var vectorsThrough: Int64 = 0
     public private(set) var embeddingState: EmbeddingState
     /// Texts the embedding model refused whole and took shortened (their vector covers the start only).
     public private(set) var shortenedForEmbedding = 0
@@ -113,8 +115,11 @@ public actor MemoryEngine {
         try await catchUp()
         guard let model else { return 0 }
         _ = try await store.dropVectors(notFrom: model)
+        // The clock first: a save committed while loading is read again by `followVectors`.
+        let position = try await store.vectorPosition()
         textIndex = VectorIndex(try await store.loadVectors(field: .text, model: model))
         contextIndex = VectorIndex(try await store.loadVectors(field: .context, model: model))
+        vectorsThrough = position
         return textIndex.count + contextIndex.count
     }
 
@@ -174,7 +179,9 @@ public actor MemoryEngine {
                 return done
             }
             let pairs = Array(zip(work, vectors)).map { (work: $0.0, vector: $0.1) }
-            try await store.saveVectors(pairs, model: model)
+            let position = try await store.saveVectors(pairs, model: model)
+            // Nothing saved in between: the indexes are whole up to this save once it is added below.
+            let next = position == vectorsThrough + 1 ? position : nil
             let records = Dictionary(
                 uniqueKeysWithValues: try await store.records(ids: Array(Set(work.map(\.recordID)))).map { ($0.id, $0) })
             for (item, vector) in zip(work, vectors) {
@@ -189,9 +196,36 @@ public actor MemoryEngine {
                     return done
                 }
             }
+            if let next { vectorsThrough = next }
             done += work.count
         }
         return done
+    }
+
+    /// Adds to the vector indexes what other processes saved since the last look (another
+    /// daemon on the fleet's store, `hearth memory index` beside the daemon): saves are numbered
+    /// as they commit, so none is missed, and a reconnect only delays them.
+    public func followVectors() async throws {
+        guard let model else { return }
+        while true {
+            let saved = try await store.vectors(after: vectorsThrough, model: model, saves: 100)
+            guard saved.through > vectorsThrough else { return }
+            for (stored, field) in [(saved.text, MemoryField.text), (saved.context, .context)] {
+                for (index, id) in stored.ids.enumerated() {
+                    let vector = SavedVectors.vector(stored, at: index)
+                    do {
+                        switch field {
+                        case .text: try textIndex.upsert(id: id, vector: vector, metadata: stored.metadata[index])
+                        case .context: try contextIndex.upsert(id: id, vector: vector, metadata: stored.metadata[index])
+                        }
+                    } catch {
+                        embeddingState = .unavailable(model: model, reason: error.description)
+                        return
+                    }
+                }
+            }
+            vectorsThrough = saved.through
+        }
     }
 
     /// Texts embedded one at a time, each cut in half until the model takes it (down to 200
@@ -269,6 +303,7 @@ public actor MemoryEngine {
             }
         }
         try await catchUp()
+        if queryVector != nil { try await followVectors() }
         let terms = MemoryText.queryTerms(query, keepStopWords: settings.keepStopWords)
         let depth = max(settings.depth, k)
         // The four lists and the session ranking are independent: each is computed off the actor,

@@ -770,6 +770,16 @@ enum PostgresSchema {
                 )
                 """
             ]),
+        Migration(
+            name: "v14-vector-clock",
+            statements: [
+                // Saves of vectors are numbered as they commit (the clock's row is locked until
+                // then), so every daemon's in-memory index follows the vectors others save.
+                "ALTER TABLE memory_vector ADD COLUMN seq BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX memory_vector_seq ON memory_vector (seq)",
+                "CREATE TABLE memory_clock (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+                "INSERT INTO memory_clock (name, value) VALUES ('vector', 0)",
+            ]),
     ]
 }
 

@@ -321,17 +321,25 @@ public struct PostgresMemoryStore: MemoryStore {
         }
     }
 
-    public func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws {
-        guard !vectors.isEmpty else { return }
+    @discardableResult public func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws -> Int64 {
         let logger = logger
-        try await database.transaction { connection in
+        return try await database.transaction { connection in
+            // The clock's row stays locked until this commits: the next save waits, so positions
+            // are given in commit order and a reader past one has seen every earlier save.
+            let seq: Int64 =
+                try await connection.rows(
+                    "UPDATE memory_clock SET value = value + 1 WHERE name = 'vector' RETURNING value", as: (Int64).self, logger: logger
+                ).first ?? 0
             for start in stride(from: 0, to: vectors.count, by: 500) {
                 let slice = vectors[start..<min(vectors.count, start + 500)]
                 let ids = slice.map(\.work.recordID)
                 let fields = slice.map(\.work.field.rawValue)
                 // The record may have been forgotten while its vector was computed.
-                var insert = SQLBuilder(
-                    "INSERT INTO memory_vector (recordId, field, model, vector) SELECT v.id, v.field, v.model, v.vector FROM (VALUES ")
+                var insert = SQLBuilder()
+                let position = insert.bind(seq)
+                insert.append(
+                    "INSERT INTO memory_vector (recordId, field, model, vector, seq) SELECT v.id, v.field, v.model, v.vector, \(position)::bigint FROM (VALUES "
+                )
                 for (index, item) in slice.enumerated() {
                     let row = [
                         insert.bind(item.work.recordID) + "::bigint", insert.bind(item.work.field.rawValue), insert.bind(model),
@@ -342,7 +350,7 @@ public struct PostgresMemoryStore: MemoryStore {
                 insert.append(
                     """
                     ) AS v(id, field, model, vector) WHERE EXISTS (SELECT 1 FROM memory_record WHERE id = v.id)
-                    ON CONFLICT (recordId, field) DO UPDATE SET model = excluded.model, vector = excluded.vector
+                    ON CONFLICT (recordId, field) DO UPDATE SET model = excluded.model, vector = excluded.vector, seq = excluded.seq
                     """)
                 try await connection.query(insert.query, logger: logger)
                 try await connection.query(
@@ -351,6 +359,48 @@ public struct PostgresMemoryStore: MemoryStore {
                     WHERE p.recordId = v.id AND p.field = v.field
                     """, logger: logger)
             }
+            return seq
+        }
+    }
+
+    public func vectorPosition() async throws -> Int64 {
+        let logger = logger
+        return try await database.read { connection in
+            try await connection.rows("SELECT value FROM memory_clock WHERE name = 'vector'", as: (Int64).self, logger: logger).first ?? 0
+        }
+    }
+
+    public func vectors(after position: Int64, model: String, saves: Int) async throws -> SavedVectors {
+        let logger = logger
+        return try await database.read { connection in
+            let empty = StoredVectors(ids: [], metadata: [], values: [], dimensions: 0)
+            var saved = SavedVectors(text: empty, context: empty, through: position)
+            let limit = max(1, saves)
+            guard
+                let through = try await connection.rows(
+                    "SELECT MAX(seq) FROM (SELECT DISTINCT seq FROM memory_vector WHERE seq > \(position) ORDER BY seq LIMIT \(limit)) t",
+                    as: (Int64?).self, logger: logger
+                ).first ?? nil
+            else { return saved }
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: Self.recordColumns), v.vector, v.field FROM memory_vector v JOIN memory_record r ON r.id = v.recordId
+                WHERE v.seq > \(position) AND v.seq <= \(through) AND v.model = \(model) ORDER BY v.seq, r.id
+                """, logger: logger)
+            for try await row in rows {
+                let (id, kind, text, source, provenance, occurred, recorded, session, run, speaker, importance, data, field) =
+                    try row.decode(
+                        (Int64, String, String, String, String, Int64, Int64, String?, Int64?, String?, Double, Data, String).self)
+                let record = try Self.record(
+                    from: (id, kind, text, source, provenance, occurred, recorded, session, run, speaker, importance))
+                if field == MemoryField.context.rawValue {
+                    saved.context.append(record, bytes: data)
+                } else {
+                    saved.text.append(record, bytes: data)
+                }
+            }
+            saved.through = through
+            return saved
         }
     }
 

@@ -321,20 +321,58 @@ public struct MemorySQLStore: MemoryStore {
         }
     }
 
-    public func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws {
+    @discardableResult public func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws -> Int64 {
         let rows = vectors.map { ($0.work.recordID, $0.work.field.rawValue, Self.blob($0.vector)) }
-        try await database.write { db in
+        return try await database.write { db in
+            // Writes are serialised: the clock's order is the commit order.
+            try db.execute(sql: "UPDATE memory_clock SET value = value + 1 WHERE name = 'vector'")
+            let seq = try Int64.fetchOne(db, sql: "SELECT value FROM memory_clock WHERE name = 'vector'") ?? 0
             for (id, field, blob) in rows {
                 // The record may have been forgotten while its vector was computed.
                 try db.execute(
                     sql: """
-                        INSERT OR REPLACE INTO memory_vector (recordId, field, model, vector)
-                        SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_record WHERE id = ?)
+                        INSERT OR REPLACE INTO memory_vector (recordId, field, model, vector, seq)
+                        SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM memory_record WHERE id = ?)
                         """,
-                    arguments: [id, field, model, blob, id])
+                    arguments: [id, field, model, blob, seq, id])
                 try db.execute(
                     sql: "DELETE FROM memory_vector_pending WHERE recordId = ? AND field = ?", arguments: [id, field])
             }
+            return seq
+        }
+    }
+
+    public func vectorPosition() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM memory_clock WHERE name = 'vector'") ?? 0 }
+    }
+
+    public func vectors(after position: Int64, model: String, saves: Int) async throws -> SavedVectors {
+        try await database.read { db in
+            let empty = StoredVectors(ids: [], metadata: [], values: [], dimensions: 0)
+            var saved = SavedVectors(text: empty, context: empty, through: position)
+            guard
+                let through = try Int64.fetchOne(
+                    db,
+                    sql: """
+                        SELECT MAX(seq) FROM (SELECT DISTINCT seq FROM memory_vector WHERE seq > ? ORDER BY seq LIMIT ?)
+                        """, arguments: [position, max(1, saves)])
+            else { return saved }
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT r.*, v.vector, v.field FROM memory_vector v JOIN memory_record r ON r.id = v.recordId
+                    WHERE v.seq > ? AND v.seq <= ? AND v.model = ? ORDER BY v.seq, r.id
+                    """, arguments: [position, through, model])
+            while let row = try cursor.next() {
+                let record = try Self.record(from: row)
+                if row["field"] as String == MemoryField.context.rawValue {
+                    saved.context.append(record, bytes: row["vector"])
+                } else {
+                    saved.text.append(record, bytes: row["vector"])
+                }
+            }
+            saved.through = through
+            return saved
         }
     }
 

@@ -492,6 +492,17 @@ enum Migrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v18-vector-clock") { db in
+            // Saves of vectors are numbered as they commit, so every process's in-memory index
+            // follows the vectors others save (`seq` > the position it read).
+            try db.execute(
+                sql: """
+                    ALTER TABLE memory_vector ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX memory_vector_seq ON memory_vector(seq);
+                    CREATE TABLE memory_clock (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                    INSERT INTO memory_clock (name, value) VALUES ('vector', 0);
+                    """)
+        }
         return migrator
     }()
 }

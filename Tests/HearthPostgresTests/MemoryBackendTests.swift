@@ -163,7 +163,9 @@ struct MemoryBackendTests {
         }
     }
 
-    @Test("hybrid recall on PostgreSQL; a second daemon's keyword index finds what the first remembered", arguments: StoreBackend.allCases)
+    @Test(
+        "hybrid recall on PostgreSQL; a second daemon's keyword and vector indexes follow what the first remembered and embedded",
+        arguments: StoreBackend.allCases)
     func engineOnBackend(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
         let (store, close) = try await backend.makeMemory()
@@ -182,5 +184,32 @@ struct MemoryBackendTests {
         #expect(hits.first?.record.text == "My dog is called Biscuit")
         let elsewhere = try await second.search("boiler service", queryVector: nil, k: 3, filter: .any, mode: .hybrid)
         #expect(elsewhere.first?.record.text == "The boiler service is on the 14th", "the other daemon's index caught up from the store")
+
+        // The second daemon's vector indexes follow the vectors the first saved, without a restart.
+        #expect(await second.indexedVectors == 0)
+        let meaning = try await second.search(
+            "dog called", queryVector: WordEmbedder.vector("what is my dog called"), k: 3, filter: .any, mode: .hybrid)
+        #expect(await second.indexedVectors == 4, "two texts and two contexts")
+        #expect(
+            meaning.first?.reasons.contains { if case .meaning = $0 { true } else { false } } == true,
+            "\(meaning.map(\.reasons))")
+        // Saves racing from both sides: each follows every vector the other saved, none twice.
+        _ = try await second.remember((3...12).map { Self.turn("Note \($0) about the garden shed", session: "b", minute: Double($0)) })
+        _ = try await first.remember((13...22).map { Self.turn("Note \($0) about the kitchen", session: "c", minute: Double($0)) })
+        async let fromFirst = first.indexPending(batch: 3)
+        async let fromSecond = second.indexPending(batch: 3)
+        _ = try await (fromFirst, fromSecond)
+        try await first.followVectors()
+        try await second.followVectors()
+        let stored =
+            try await store.loadVectors(field: .text, model: "words-32").ids.count
+            + store.loadVectors(field: .context, model: "words-32").ids.count
+        #expect(await first.indexedVectors == stored)
+        #expect(await second.indexedVectors == stored)
+        // A third process opened now starts from the whole store and has nothing to follow.
+        let third = MemoryEngine(store: store, embedder: WordEmbedder())
+        #expect(try await third.open() == stored)
+        try await third.followVectors()
+        #expect(await third.indexedVectors == stored)
     }
 }

@@ -88,6 +88,25 @@ public struct StoredVectors: Sendable {
     }
 }
 
+/// Vectors saved after a position of the store's vector clock (`MemoryStore.vectors(after:)`).
+public struct SavedVectors: Sendable {
+    public var text: StoredVectors
+    public var context: StoredVectors
+    /// The position they reach (the one asked for when there were none).
+    public var through: Int64
+
+    public init(text: StoredVectors, context: StoredVectors, through: Int64) {
+        self.text = text
+        self.context = context
+        self.through = through
+    }
+
+    /// The `index`th vector of `stored`.
+    public static func vector(_ stored: StoredVectors, at index: Int) -> [Float] {
+        Array(stored.values[(index * stored.dimensions)..<((index + 1) * stored.dimensions)])
+    }
+}
+
 /// A session matched by full text.
 public struct ScoredSession: Sendable, Hashable {
     public var source: String
@@ -186,9 +205,17 @@ public protocol MemoryStore: Sendable {
     /// `dropVectors(notFrom:)` (which `MemoryEngine.open` calls) drops another model's and lists
     /// their texts as waiting again.
     func pendingVectors(limit: Int) async throws -> [VectorWork]
-    func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws
+    /// Saves vectors in one step of the store's vector clock and returns that position: saves
+    /// are numbered in the order they commit, whichever process makes them.
+    @discardableResult func saveVectors(_ vectors: [(work: VectorWork, vector: [Float])], model: String) async throws -> Int64
     /// Every stored vector of `field` from `model`, to build the in-memory index.
     func loadVectors(field: MemoryField, model: String) async throws -> StoredVectors
+    /// The vector clock's position: read before `loadVectors`, then `vectors(after:)` from it,
+    /// and no save is missed.
+    func vectorPosition() async throws -> Int64
+    /// Vectors from `model` saved after `position` (by any process), up to `saves` whole saves,
+    /// with the position they reach — how each process's in-memory index follows the others.
+    func vectors(after position: Int64, model: String, saves: Int) async throws -> SavedVectors
     /// Drops vectors computed by any other model (after the embedder changed).
     func dropVectors(notFrom model: String) async throws -> Int
 
