@@ -779,6 +779,9 @@ enum PostgresSchema {
                 "CREATE INDEX memory_vector_seq ON memory_vector (seq)",
                 "CREATE TABLE memory_clock (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
                 "INSERT INTO memory_clock (name, value) VALUES ('vector', 0)",
+                // Texts waiting for a vector are claimed for a while by the daemon embedding them,
+                // so the fleet does not embed each text once per daemon.
+                "ALTER TABLE memory_vector_pending ADD COLUMN claimedUntil BIGINT",
             ]),
     ]
 }

@@ -8,6 +8,9 @@ import PostgresNIO
 /// The same contract as `MemorySQLStore`; keyword ranking is PostgreSQL's `ts_rank`, not BM25.
 public struct PostgresMemoryStore: MemoryStore {
     let database: PostgresStore
+    /// How long texts handed out by `pendingVectors` stay another daemon's to embed; a daemon
+    /// that dies with them leaves them to the others after that.
+    public var claimSeconds: Int64 = 60
 
     public init(database: PostgresStore) {
         self.database = database
@@ -298,25 +301,41 @@ public struct PostgresMemoryStore: MemoryStore {
 
     // MARK: Vectors
 
+    /// Texts waiting for a vector, claimed for `claimSeconds` (skipping those another daemon
+    /// holds): each is embedded by one daemon of the fleet, not by all.
     public func pendingVectors(limit: Int) async throws -> [VectorWork] {
         let logger = logger
-        return try await database.read { connection in
+        let now = Date().millisecondsSince1970
+        let until = now + claimSeconds * 1000
+        return try await database.transaction { connection in
+            func claim(_ field: MemoryField, _ limit: Int) async throws -> [Int64] {
+                guard limit > 0 else { return [] }
+                return try await connection.rows(
+                    """
+                    WITH picked AS (
+                        SELECT p.recordId FROM memory_vector_pending p JOIN memory_record r ON r.id = p.recordId
+                        WHERE p.field = \(field.rawValue) AND (p.claimedUntil IS NULL OR p.claimedUntil <= \(now))
+                          AND (\(field.rawValue) = 'text' OR r.sessionId IS NOT NULL)
+                        ORDER BY p.recordId LIMIT \(limit) FOR UPDATE OF p SKIP LOCKED)
+                    UPDATE memory_vector_pending p SET claimedUntil = \(until) FROM picked
+                    WHERE p.recordId = picked.recordId AND p.field = \(field.rawValue) RETURNING p.recordId
+                    """, as: (Int64).self, logger: logger)
+            }
+            let texts = try await claim(.text, limit)
             var work = try await connection.rows(
-                """
-                SELECT r.id, r.spoken FROM memory_vector_pending p JOIN memory_record r ON r.id = p.recordId
-                WHERE p.field = 'text' ORDER BY p.recordId LIMIT \(limit)
-                """, as: (Int64, String).self, logger: logger
+                "SELECT r.id, r.spoken FROM memory_record r WHERE r.id = ANY(\(texts)) ORDER BY r.id", as: (Int64, String).self,
+                logger: logger
             ).map { VectorWork(recordID: $0.0, field: .text, text: $0.1) }
+            let contexts = try await claim(.context, max(0, limit - work.count))
             let reach = Self.vectorContextReach
-            let contexts = try await connection.rows(
+            work += try await connection.rows(
                 """
                 SELECT r.id, (SELECT string_agg(n.spoken, E'\\n' ORDER BY n.position) FROM memory_record n
                               WHERE n.source = r.source AND n.sessionId = r.sessionId
                                 AND n.position BETWEEN r.position - \(reach) AND r.position + \(reach))
-                FROM memory_vector_pending p JOIN memory_record r ON r.id = p.recordId
-                WHERE p.field = 'context' AND r.sessionId IS NOT NULL ORDER BY p.recordId LIMIT \(max(0, limit - work.count))
-                """, as: (Int64, String).self, logger: logger)
-            work += contexts.map { VectorWork(recordID: $0.0, field: .context, text: $0.1) }
+                FROM memory_record r WHERE r.id = ANY(\(contexts)) ORDER BY r.id
+                """, as: (Int64, String).self, logger: logger
+            ).map { VectorWork(recordID: $0.0, field: .context, text: $0.1) }
             return work
         }
     }

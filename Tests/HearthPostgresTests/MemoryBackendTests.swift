@@ -156,7 +156,10 @@ struct MemoryBackendTests {
             postgres.close()
         }
         let expected = try await Self.transcript(sqlite.store)
-        let actual = try await Self.transcript(postgres.store)
+        // (A fleet's daemons claim texts waiting for vectors; a claim of no time gives SQLite's answers.)
+        var shared = try #require(postgres.store as? PostgresMemoryStore)
+        shared.claimSeconds = 0
+        let actual = try await Self.transcript(shared)
         #expect(expected.count == actual.count)
         for (want, got) in zip(expected, actual) {
             #expect(got == want)
@@ -211,5 +214,33 @@ struct MemoryBackendTests {
         #expect(try await third.open() == stored)
         try await third.followVectors()
         #expect(await third.indexedVectors == stored)
+    }
+
+    @Test("on PostgreSQL a text waiting for its vector is handed to one daemon at a time; a claim that runs out hands it on")
+    func vectorWorkClaimed() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let database = try await TestPostgres.freshDatabase()
+        defer { database.close() }
+        let first = PostgresMemoryStore(database: database)
+        var second = PostgresMemoryStore(database: database)
+        _ = try await first.insert((1...6).map { Self.turn("Note \($0) about the shed", session: "a", minute: Double($0)) })
+        // Six texts and six contexts wait.
+        let mine = try await first.pendingVectors(limit: 8)
+        let theirs = try await second.pendingVectors(limit: 8)
+        #expect(mine.count == 8 && theirs.count == 4)
+        #expect(Set(mine.map { "\($0.recordID)\($0.field)" }).isDisjoint(with: theirs.map { "\($0.recordID)\($0.field)" }))
+        #expect(try await second.pendingVectors(limit: 8).isEmpty, "everything is claimed")
+        #expect(theirs.filter { $0.field == .context }.allSatisfy { $0.text.contains("Note") && $0.text.contains("\n") })
+
+        // A daemon that died with its claim: once it runs out, another takes the texts.
+        second.claimSeconds = 0
+        _ = try await second.insert([Self.turn("Note 7 about the shed", session: "a", minute: 7)])
+        let claimed = try await second.pendingVectors(limit: 20)
+        #expect(!claimed.isEmpty)
+        let again = try await second.pendingVectors(limit: 20)
+        #expect(Set(again.map(\.recordID)) == Set(claimed.map(\.recordID)), "a claim of no time is taken again")
+        try await first.saveVectors(
+            (mine + theirs + again).map { ($0, WordEmbedder.vector($0.text)) }, model: "words-32")
+        #expect(try await second.pendingVectors(limit: 20).isEmpty)
     }
 }
