@@ -179,18 +179,8 @@ public struct PostgresLedger: WorkLedger {
                 _ = try await PostgresGoalStore.cancel(id, connection, logger: logger)
                 return try await Self.detail(id, connection, logger: logger)
             }
-            let detail = try await Self.detail(id, connection, lock: true, logger: logger)
-            guard !detail.run.state.isFinished else { throw LedgerError.notCancellable(id, detail.run.state) }
-            let now = Date()
-            for step in detail.steps {
-                var machine = StepMachine(state: step.state, idempotent: step.idempotent)
-                _ = machine.cancel()
-                if machine.state != step.state {
-                    try await Self.updateStep(
-                        step.id, state: machine.state, error: "cancelled by the user", now: now, connection, logger: logger)
-                }
-            }
-            try await Self.refreshRunState(id, now: now, connection, logger: logger)
+            let changes = try await Self.detail(id, connection, lock: true, logger: logger).cancellation()
+            try await Self.apply(changes, run: id, connection, logger: logger)
             return try await Self.detail(id, connection, logger: logger)
         }
     }
@@ -202,20 +192,19 @@ public struct PostgresLedger: WorkLedger {
                 _ = try await PostgresGoalStore.resume(id, connection, logger: logger)
                 return try await Self.detail(id, connection, logger: logger)
             }
-            let detail = try await Self.detail(id, connection, lock: true, logger: logger)
-            guard detail.run.state == .failed || detail.run.state == .needsReview else {
-                throw LedgerError.notResumable(id, detail.run.state)
-            }
-            let now = Date()
-            for step in detail.steps {
-                var machine = StepMachine(state: step.state, idempotent: step.idempotent)
-                if machine.resume() == .requeue {
-                    try await Self.updateStep(step.id, state: machine.state, error: nil, now: now, connection, logger: logger)
-                }
-            }
-            try await Self.refreshRunState(id, now: now, connection, logger: logger)
+            let changes = try await Self.detail(id, connection, lock: true, logger: logger).resumption()
+            try await Self.apply(changes, run: id, connection, logger: logger)
             return try await Self.detail(id, connection, logger: logger)
         }
+    }
+
+    /// Records a command's step changes and the run's state that follows from them.
+    static func apply(_ changes: [RunDetail.StepChange], run id: Int64, _ connection: PostgresConnection, logger: Logger) async throws {
+        let now = Date()
+        for change in changes {
+            try await updateStep(change.stepID, state: change.state, error: change.error, now: now, connection, logger: logger)
+        }
+        try await refreshRunState(id, now: now, connection, logger: logger)
     }
 
     // MARK: Transactions

@@ -167,17 +167,7 @@ public struct LedgerStore: WorkLedger {
             _ = try GoalSQLStore.cancel(id, in: db)
             return try detail(id, in: db)
         }
-        let detail = try Self.detail(id, in: db)
-        guard !detail.run.state.isFinished else { throw LedgerError.notCancellable(id, detail.run.state) }
-        let now = Date()
-        for step in detail.steps {
-            var machine = StepMachine(state: step.state, idempotent: step.idempotent)
-            _ = machine.cancel()
-            if machine.state != step.state {
-                try updateStep(step.id, state: machine.state, error: "cancelled by the user", now: now, in: db)
-            }
-        }
-        try refreshRunState(id, now: now, in: db)
+        try apply(try Self.detail(id, in: db).cancellation(), run: id, in: db)
         return try Self.detail(id, in: db)
     }
 
@@ -186,19 +176,15 @@ public struct LedgerStore: WorkLedger {
             _ = try GoalSQLStore.resume(id, in: db)
             return try detail(id, in: db)
         }
-        let detail = try Self.detail(id, in: db)
-        guard detail.run.state == .failed || detail.run.state == .needsReview else {
-            throw LedgerError.notResumable(id, detail.run.state)
-        }
-        let now = Date()
-        for step in detail.steps {
-            var machine = StepMachine(state: step.state, idempotent: step.idempotent)
-            if machine.resume() == .requeue {
-                try updateStep(step.id, state: machine.state, error: nil, now: now, in: db)
-            }
-        }
-        try refreshRunState(id, now: now, in: db)
+        try apply(try Self.detail(id, in: db).resumption(), run: id, in: db)
         return try Self.detail(id, in: db)
+    }
+
+    /// Records a command's step changes and the run's state that follows from them.
+    static func apply(_ changes: [RunDetail.StepChange], run id: Int64, in db: Database) throws {
+        let now = Date()
+        for change in changes { try updateStep(change.stepID, state: change.state, error: change.error, now: now, in: db) }
+        try refreshRunState(id, now: now, in: db)
     }
 
     static func persistOutcome(_ outcome: StepOutcome, step: Step, attempt: Int, state: StepState, in db: Database) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import HearthCore
 import Testing
 
@@ -87,5 +88,28 @@ struct StepMachineTests {
         ])
     func deriveRunState(steps: [StepState], expected: RunState) {
         #expect(RunState.derive(from: steps) == expected)
+    }
+
+    static func detail(_ run: RunState, _ steps: [StepState]) -> RunDetail {
+        let now = Date(timeIntervalSince1970: 0)
+        return RunDetail(
+            run: Run(id: 7, title: "t", origin: "cli", key: nil, state: run, createdAt: now, updatedAt: now),
+            steps: steps.enumerated().map { position, state in
+                Step(
+                    id: Int64(position + 1), runID: 7, position: position, effect: "e", arguments: [:], idempotencyKey: "k#\(position)",
+                    idempotent: true, state: state, attempts: 0, result: nil, error: nil, updatedAt: now)
+            })
+    }
+
+    @Test("a run's cancel and resume, step by step: what changes, and which runs refuse")
+    func runCommands() throws {
+        let cancelled = try Self.detail(.running, [.succeeded, .running, .pending, .needsReview]).cancellation()
+        #expect(cancelled.map(\.stepID) == [3, 4], "a running step finishes; a finished one stays")
+        #expect(cancelled.allSatisfy { $0.state == .cancelled && $0.error == "cancelled by the user" })
+        #expect(throws: LedgerError.notCancellable(7, .succeeded)) { try Self.detail(.succeeded, [.succeeded]).cancellation() }
+
+        let resumed = try Self.detail(.failed, [.succeeded, .failed, .needsReview, .pending]).resumption()
+        #expect(resumed == [RunDetail.StepChange(stepID: 2, state: .pending, error: nil), .init(stepID: 3, state: .pending, error: nil)])
+        #expect(throws: LedgerError.notResumable(7, .running)) { try Self.detail(.running, [.running]).resumption() }
     }
 }

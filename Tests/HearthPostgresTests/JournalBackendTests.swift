@@ -122,6 +122,26 @@ struct PostgresBadInputTests {
         }
     }
 
+    @Test("a column changed behind Hearth's back is a clear error naming the statement, the column and both types")
+    func foreignColumn() async throws {
+        try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let database = try await TestPostgres.freshDatabase()
+        defer { database.close() }
+        let chats = PostgresChatStore(database: database)
+        let session = try await chats.createSession(title: "t", at: Date())
+        try await chats.setSummary(ChatSummary(text: "Notes.", through: 4, turns: 4, writtenAt: Date()), session: session.id)
+        try await database.client.query("ALTER TABLE chat_summary ALTER COLUMN turns TYPE TEXT")
+        do {
+            _ = try await chats.summary(session: session.id)
+            Issue.record("a text column was read as a number")
+        } catch {
+            let text = "\(error)"
+            #expect(
+                text.contains("SELECT text, through, turns, writtenAt FROM chat_summary") && text.contains("column 2 (turns)")
+                    && text.contains("TEXT") && text.contains("Int"), "\(text)")
+        }
+    }
+
     @Test("a schema written by a newer Hearth is refused, never downgraded")
     func newerSchema() async throws {
         try #require(TestPostgres.url != nil || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")

@@ -125,6 +125,42 @@ public struct RunDetail: Sendable, Hashable, Codable {
     }
 }
 
+extension RunDetail {
+    /// A step's new state (and the error it records) after a user's command.
+    public struct StepChange: Sendable, Hashable {
+        public var stepID: Int64
+        public var state: StepState
+        public var error: String?
+
+        public init(stepID: Int64, state: StepState, error: String?) {
+            self.stepID = stepID
+            self.state = state
+            self.error = error
+        }
+    }
+
+    /// What cancelling the run changes, step by step, or why it is refused: a finished run is
+    /// not cancelled; unfinished steps end as `StepMachine.cancel` says.
+    public func cancellation() throws(LedgerError) -> [StepChange] {
+        guard !run.state.isFinished else { throw .notCancellable(run.id, run.state) }
+        return steps.compactMap { step in
+            var machine = StepMachine(state: step.state, idempotent: step.idempotent)
+            _ = machine.cancel()
+            return machine.state == step.state ? nil : StepChange(stepID: step.id, state: machine.state, error: "cancelled by the user")
+        }
+    }
+
+    /// What resuming the run changes, or why it is refused: only a failed run or one that needs
+    /// review resumes; the steps `StepMachine.resume` requeues go back to pending.
+    public func resumption() throws(LedgerError) -> [StepChange] {
+        guard run.state == .failed || run.state == .needsReview else { throw .notResumable(run.id, run.state) }
+        return steps.compactMap { step in
+            var machine = StepMachine(state: step.state, idempotent: step.idempotent)
+            return machine.resume() == .requeue ? StepChange(stepID: step.id, state: machine.state, error: nil) : nil
+        }
+    }
+}
+
 /// Why a ledger operation was refused.
 public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case runNotFound(Int64)
