@@ -330,7 +330,7 @@ public enum Daemon {
                 let json = ChatView.json(
                     result, context: showContext ? context : nil,
                     approvals: await ChatView.waitingApprovals(stores.approvals))
-                GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger)
+                Task { await GoalTraces.exportTurn(message, result: json, started: started, configuration: configuration, logger: logger) }
                 // With the answer out, the session's summary is rewritten when turns aged past it
                 // (a failure leaves the last one; the next turn tries again).
                 Task {

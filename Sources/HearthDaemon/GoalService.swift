@@ -156,12 +156,15 @@ public enum GoalTraces {
         await OTLPExporter(endpoint: endpoint, logger: logger).export(body)
     }
 
-    /// Exports a chat turn in the background (the answer never waits for the collector).
-    public static func exportTurn(_ message: String, result: JSONValue, started: Date, configuration: Configuration, logger: Logger) {
+    /// Exports a chat turn; callers run it once the answer is out (the answer never waits for
+    /// the collector).
+    public static func exportTurn(_ message: String, result: JSONValue, started: Date, configuration: Configuration, logger: Logger)
+        async
+    {
         guard let endpoint = configuration.telemetry.otlpEndpoint else { return }
         let body = OTLPTraces.request(
             forTurn: message, result: result, started: started, ended: Date(), model: configuration.inference.chatModel,
             serviceVersion: HearthVersion.current)
-        Task { await OTLPExporter(endpoint: endpoint, logger: logger).export(body) }
+        await OTLPExporter(endpoint: endpoint, logger: logger).export(body)
     }
 }

@@ -188,15 +188,15 @@ public enum HearthMCPServer {
     /// Serves one client over stdin and stdout until it closes them.
     public static func serveStdio(_ hooks: HearthMCPHooks) async throws {
         let server = await make(hooks)
-        try await server.start(transport: StdioTransport())
+        try await server.start(transport: MCPLineTransport(maxLine: maxMessage, answersOversized: true))
         await server.waitUntilCompleted()
     }
 
-    /// Adds `/mcp` (streamable HTTP, stateless: each request gets its own server, so any number of
-    /// clients may call at once) to `router`, behind the bearer token `token`.
-    /// The largest message `/mcp` reads.
+    /// The largest message `/mcp` and the stdio transport read.
     public static let maxMessage = 4 << 20
 
+    /// Adds `/mcp` (streamable HTTP, stateless: each request gets its own server, so any number of
+    /// clients may call at once) to `router`, behind the bearer token `token`.
     public static func register(on router: Router<BasicRequestContext>, hooks: HearthMCPHooks, token: String, logger: Logger) {
         @Sendable func answer(_ request: Request) async throws -> Response {
             guard Self.authorised(request.headers[.authorization], token: token) else {

@@ -14,7 +14,7 @@ actor MCPHTTPTransport: Transport {
     nonisolated let logger = Logger(label: "hearth.mcp.http")
     let endpoint: URL
     /// A message larger than this is refused rather than read.
-    let maxResponse = 16 << 20
+    static let maxResponse = 16 << 20
     private var sessionID: String?
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
@@ -51,7 +51,7 @@ actor MCPHTTPTransport: Transport {
             throw MCPError.internalError("HTTP \(response.status.code) from \(endpoint.absoluteString): \(text.prefix(300))")
         }
         guard contentType.contains("text/event-stream") else {
-            let text = String(buffer: try await response.body.collect(upTo: maxResponse))
+            let text = String(buffer: try await response.body.collect(upTo: Self.maxResponse))
             if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { continuation.yield(Data(text.utf8)) }
             return
         }
@@ -62,8 +62,8 @@ actor MCPHTTPTransport: Transport {
         var read = 0
         for try await chunk in response.body {
             read += chunk.readableBytes
-            guard read <= maxResponse else {
-                throw MCPError.internalError("an answer from \(endpoint.absoluteString) exceeded \(maxResponse) bytes")
+            guard read <= Self.maxResponse else {
+                throw MCPError.internalError("an answer from \(endpoint.absoluteString) exceeded \(Self.maxResponse) bytes")
             }
             pending += String(buffer: chunk).replacingOccurrences(of: "\r\n", with: "\n")
             while let end = pending.range(of: "\n\n") {

@@ -3,7 +3,6 @@ import HearthCore
 import Logging
 import MCP
 import Synchronization
-import SystemPackage
 
 /// The external MCP servers of `[[mcp.servers]]` and their tools, as Hearth tools. A server is
 /// started (or reached) when its tools are first listed and kept while it is used; one that
@@ -129,9 +128,9 @@ actor MCPConnection {
         } else {
             let process = try MCPServerProcess(launch: launch)
             self.process = process
-            transport = StdioTransport(
-                input: FileDescriptor(rawValue: process.output.fileDescriptor),
-                output: FileDescriptor(rawValue: process.input.fileDescriptor))
+            transport = MCPLineTransport(
+                input: process.output.fileDescriptor, output: process.input.fileDescriptor, maxLine: MCPHTTPTransport.maxResponse,
+                answersOversized: false)
         }
         let client = Client(name: "hearth", version: HearthVersion.current)
         self.client = client

@@ -7,6 +7,7 @@ import HearthDaemon
 import HearthMemory
 import HearthModels
 import HearthStore
+import Logging
 
 struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -121,6 +122,7 @@ struct ChatCommand: AsyncParsableCommand {
         let text = try AskCommand.readQuestion(message)
         let result: ChatEngine.Result
         let chat: ChatSession
+        let started = Date()
         do {
             chat = try await engine.resolveSession(session, new: new, firstMessage: text)
             let streaming = !json
@@ -135,6 +137,10 @@ struct ChatCommand: AsyncParsableCommand {
             }
         }
         try await show(result, message: text, engine: engine, stores: stores, context: context)
+        // The turn's trace, once the answer is out (`[telemetry] otlp_endpoint`), as the daemon exports its turns.
+        await GoalTraces.exportTurn(
+            text, result: ChatView.json(result, context: nil), started: started, configuration: context.configuration,
+            logger: Logger(label: "hearth.chat"))
         // With the answer out, the session's summary is rewritten when turns aged past it.
         if let outcome = await engine.summarise(chat), !outcome.hasPrefix("summary rewritten") {
             FileHandle.standardError.write(Data("hearth: \(outcome)\n".utf8))
@@ -242,7 +248,14 @@ struct ChatCommand: AsyncParsableCommand {
                 continue
             }
             do {
+                let started = Date()
                 let result = try await engine.turn(text, session: chat) { piece in FileHandle.standardOutput.write(Data(piece.utf8)) }
+                let configuration = context.configuration
+                Task {
+                    await GoalTraces.exportTurn(
+                        text, result: ChatView.json(result, context: nil), started: started, configuration: configuration,
+                        logger: Logger(label: "hearth.chat"))
+                }
                 if result.answeredBy == "model" {
                     say("")
                     for news in result.runNews { say(news.sentence) }

@@ -192,6 +192,19 @@ struct MCPHTTPTransportTests {
         #expect(!MCPHTTPTransport.neverSent(ChannelError.eof))
     }
 
+    @Test("stdio lines: split across reads, empty lines left out, a line past the limit skipped as it streams and reported at its end")
+    func lines() {
+        var splitter = LineSplitter(maxLine: 10)
+        #expect(splitter.feed(Array("{\"a\":1}\n\n{\"b\"".utf8)) == [.line(Data("{\"a\":1}".utf8))])
+        #expect(splitter.feed(Array(":2}\n".utf8)) == [.line(Data("{\"b\":2}".utf8))])
+        // Twenty-five bytes in three reads: never kept, reported once with its length.
+        #expect(splitter.feed(Array(String(repeating: "x", count: 8).utf8)).isEmpty)
+        #expect(splitter.feed(Array(String(repeating: "y", count: 12).utf8)).isEmpty)
+        #expect(splitter.feed(Array("zzzzz\n{}\n".utf8)) == [.skipped(25), .line(Data("{}".utf8))])
+        // Exactly the limit is read.
+        #expect(splitter.feed(Array("0123456789\n".utf8)) == [.line(Data("0123456789".utf8))])
+    }
+
     @Test("server-sent events: multi-line data joined, comments and other fields ignored, a last event without its blank line kept")
     func events() {
         let stream = ": keep-alive\nevent: message\ndata: {\"a\":\ndata: 1}\nid: 7\n\ndata:{\"b\":2}\n\n\ndata: {\"c\":3}"

@@ -93,6 +93,26 @@ struct MCPServerTests {
         #expect((try JSONValue(parsing: runs.stdout))["state"] == "pending")
     }
 
+    @Test("stdio: a message larger than the server reads and a line that is not JSON get JSON-RPC errors, and the next request is served")
+    func stdioBadLines() async throws {
+        let python = try #require(MCPClientTools.python, "the mcp Python SDK is missing: run scripts/setup --deps-only")
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        let script = MCPClientTools.script.deletingLastPathComponent().appending(path: "raw_stdio.py")
+        let result = try await ChildProcess.run(
+            URL(fileURLWithPath: python),
+            [script.path, HearthBinary.url.path, "mcp", "serve", "--data-dir", sandbox.data.path, "--workspace", sandbox.workspace.path],
+            environment: sandbox.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let seen = try JSONValue(parsing: result.stdout).arrayValue ?? []
+        #expect(seen.first?["result"]?["serverInfo"]?["name"] == "hearth", "\(seen)")
+        let oversized = seen.first { $0["error"]?["message"]?.stringValue?.contains("at most \(4 << 20) are read") == true }
+        #expect(oversized?["id"] == .null && oversized?["error"]?["code"] == -32600, "\(seen)")
+        #expect(!seen.contains { $0["id"] == 2 }, "the oversized request is not answered as if it had been read")
+        let served = try #require(seen.last, "\(seen)")
+        #expect(served["id"] == 3 && (served["result"]?["tools"]?.arrayValue?.count ?? 0) == 7, "\(served)")
+    }
+
     @Test("streamable HTTP at /mcp on the daemon's port, behind the API token")
     func http() async throws {
         let python = try #require(MCPClientTools.python, "the mcp Python SDK is missing: run scripts/setup --deps-only")

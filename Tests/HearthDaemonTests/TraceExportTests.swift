@@ -150,4 +150,27 @@ struct TraceExportTests {
         }
         try await again.stop()
     }
+
+    @Test("a chat turn taken by the CLI itself (no daemon) becomes a trace too, sent once its answer is out")
+    func cliChatTurnSpans() async throws {
+        let sandbox = try Sandbox()
+        let collector = EchoHTTPServer()
+        let collectorURL = try await collector.start()
+        defer { collector.stop() }
+        let model = ScriptedModelServer([.chat("It is on Thursday.", promptTokens: 70, completionTokens: 5)])
+        let modelURL = try await model.start()
+        defer { model.stop() }
+        try sandbox.useScriptedModel(modelURL, extra: "[telemetry]\notlp_endpoint = \"\(collectorURL)\"\n[chat]\ntools = false\n")
+        let turn = try await sandbox.hearth(["chat", "--json", "When is the board meeting?"])
+        #expect(turn.status == 0, "\(turn.stderr)")
+        let session = try JSONValue(parsing: turn.stdout)["session"]?.stringValue
+        // The command returned after exporting: the collector has it already.
+        let body = try JSONValue(parsing: collector.requests.first { $0.uri == "/v1/traces" }?.body ?? "")
+        let spans = body["resourceSpans"]?.arrayValue?.first?["scopeSpans"]?.arrayValue?.first?["spans"]?.arrayValue ?? []
+        let root = try #require(spans.first { $0["name"] == "invoke_agent hearth" }, "\(spans)")
+        #expect(attribute(root, "gen_ai.conversation.id")?.stringValue == session)
+        let chat = try #require(spans.first { $0["name"] == "chat scripted" }, "\(spans)")
+        #expect(chat["parentSpanId"] == root["spanId"])
+        #expect(attribute(chat, "gen_ai.usage.input_tokens") == 70)
+    }
 }

@@ -1,0 +1,145 @@
+import Foundation
+import Glibc
+import HearthCore
+import Logging
+import MCP
+
+/// MCP over a pair of pipes (stdio): one JSON-RPC message a line. Unlike the SDK's stdio
+/// transport, a line has a limit: a longer one is skipped up to its end instead of read into
+/// memory whole, and on the server side answered with a JSON-RPC error (`id` null, as for a
+/// message that cannot be read), after which the next line is served as usual.
+actor MCPLineTransport: Transport {
+    nonisolated let logger = Logger(label: "hearth.mcp.stdio")
+    let input: Int32
+    let output: Int32
+    let maxLine: Int
+    /// Whether a skipped line is answered (a server answers its client; a client has no one to tell).
+    let answersOversized: Bool
+    private var connected = false
+    private var reader: Task<Void, Never>?
+    private let messages: AsyncThrowingStream<Data, any Error>
+    private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+
+    init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, maxLine: Int, answersOversized: Bool) {
+        self.input = input
+        self.output = output
+        self.maxLine = maxLine
+        self.answersOversized = answersOversized
+        (messages, continuation) = AsyncThrowingStream.makeStream()
+    }
+
+    func connect() async throws {
+        guard !connected else { return }
+        for descriptor in [input, output] {
+            let flags = fcntl(descriptor, F_GETFL)
+            guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) >= 0 else {
+                throw MCPError.internalError("cannot use descriptor \(descriptor) for MCP: \(String(cString: strerror(errno)))")
+            }
+        }
+        connected = true
+        reader = Task { await self.readLoop() }
+    }
+
+    func disconnect() async {
+        connected = false
+        reader?.cancel()
+        continuation.finish()
+    }
+
+    func send(_ data: Data) async throws {
+        guard connected else { throw MCPError.internalError("the MCP stdio transport is not connected") }
+        var remaining = data + [0x0A]
+        while !remaining.isEmpty {
+            let written = remaining.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
+            if written > 0 {
+                remaining.removeFirst(written)
+            } else if written < 0 && (errno == EAGAIN || errno == EINTR) {
+                try await Task.sleep(for: .milliseconds(5))
+            } else {
+                throw MCPError.internalError("writing an MCP message failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+
+    private func readLoop() async {
+        var lines = LineSplitter(maxLine: maxLine)
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while connected && !Task.isCancelled {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR {
+                    try? await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
+                logger.error("reading MCP messages failed: \(String(cString: strerror(errno)))")
+                break
+            }
+            for piece in lines.feed(buffer[0..<count]) {
+                switch piece {
+                case .line(let line): continuation.yield(line)
+                case .skipped(let bytes):
+                    logger.warning("an MCP message of \(bytes) bytes (more than \(maxLine)) was skipped")
+                    if answersOversized { try? await send(Data(Self.oversizedError(bytes: bytes, limit: maxLine).jsonText.utf8)) }
+                }
+            }
+        }
+        continuation.finish()
+    }
+
+    /// The JSON-RPC error for a message too large to read: `id` is null, as it could not be read.
+    static func oversizedError(bytes: Int, limit: Int) -> HearthCore.JSONValue {
+        [
+            "jsonrpc": "2.0", "id": .null,
+            "error": ["code": -32600, "message": .string("the message is \(bytes) bytes; at most \(limit) are read")],
+        ]
+    }
+}
+
+/// Splits a byte stream into lines (without their newline; empty lines left out), skipping any
+/// line longer than `maxLine` as it goes — its bytes are never kept — and saying so at its end.
+struct LineSplitter {
+    enum Piece: Equatable {
+        case line(Data)
+        /// A line of this many bytes was skipped.
+        case skipped(Int)
+    }
+
+    let maxLine: Int
+    private var pending = Data()
+    /// Bytes of the line being skipped so far; nil while not skipping.
+    private var skipping: Int?
+
+    init(maxLine: Int) {
+        self.maxLine = maxLine
+    }
+
+    mutating func feed(_ bytes: some Collection<UInt8>) -> [Piece] {
+        var pieces: [Piece] = []
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: 0x0A)
+            let chunk = rest[..<(end ?? rest.endIndex)]
+            if let skipped = skipping {
+                skipping = skipped + chunk.count
+            } else if pending.count + chunk.count > maxLine {
+                skipping = pending.count + chunk.count
+                pending = Data()
+            } else {
+                pending.append(contentsOf: chunk)
+            }
+            guard let end else { break }
+            if let skipped = skipping {
+                pieces.append(.skipped(skipped))
+                skipping = nil
+            } else if !pending.isEmpty {
+                pieces.append(.line(pending))
+                pending = Data()
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return pieces
+    }
+}
