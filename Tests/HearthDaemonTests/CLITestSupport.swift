@@ -56,6 +56,12 @@ struct Sandbox {
         try DaemonUnderTest.prepare(dataDirectory: data, workspace: workspace, extraConfig: extraConfig)
     }
 
+    /// A daemon's config whose model server is the scripted one at `url` (chat model "scripted"),
+    /// with `extra` lines for `[inference]` and any sections after it.
+    func prepareDaemon(scriptedModel url: String, extra: String = "") throws {
+        try prepareDaemon(extraConfig: "[inference]\nprovider = \"openai\"\nbase_url = \"\(url)\"\nchat_model = \"scripted\"\n" + extra)
+    }
+
     func startDaemon() async throws -> DaemonUnderTest {
         try await DaemonUnderTest.start(dataDirectory: data)
     }

@@ -62,18 +62,7 @@ struct ChatLearningTests {
         }
         let url = try await server.start()
         defer { server.stop() }
-        try sandbox.prepareDaemon(
-            extraConfig: """
-                [inference]
-                provider = "openai"
-                base_url = "\(url)"
-                chat_model = "scripted"
-                [chat]
-                tools = false
-                [memory]
-                extract_facts = true
-                vectors = false
-                """)
+        try sandbox.prepareDaemon(scriptedModel: url, extra: "[chat]\ntools = false\n[memory]\nextract_facts = true\nvectors = false\n")
 
         let told = try await sandbox.hearth(["chat", "--json", "Our cat Mochi turned four last week."])
         let first = try JSONValue(parsing: told.stdout)
@@ -125,18 +114,7 @@ struct ChatLearningTests {
         }
         let url = try await server.start()
         defer { server.stop() }
-        try sandbox.prepareDaemon(
-            extraConfig: """
-                [inference]
-                provider = "openai"
-                base_url = "\(url)"
-                chat_model = "scripted"
-                [chat]
-                tools = false
-                summaries = true
-                [memory]
-                vectors = false
-                """)
+        try sandbox.prepareDaemon(scriptedModel: url, extra: "[chat]\ntools = false\nsummaries = true\n[memory]\nvectors = false\n")
         let opened = try JSONValue(parsing: try await sandbox.hearth(["chat", "--json", "Turn 1: let us plan a trip to Lisbon."]).stdout)
         let session = try #require(opened["session"]?.stringValue)
         func say(_ number: Int) async throws -> JSONValue {

@@ -107,17 +107,7 @@ struct ChatToolTests {
         let url = try await server.start()
         defer { server.stop() }
         try sandbox.prepareDaemon(
-            extraConfig: """
-                [inference]
-                provider = "openai"
-                base_url = "\(url)"
-                chat_model = "scripted"
-                tool_calls = "constrained"
-                [chat]
-                tools = true
-                [policy]
-                rules = ["ask write_file"]
-                """)
+            scriptedModel: url, extra: "tool_calls = \"constrained\"\n[chat]\ntools = true\n[policy]\nrules = [\"ask write_file\"]\n")
         let daemon = try await sandbox.startDaemon()
         let turn = try await daemon.client.post("/v1/chat", ["message": "Please write me a note."])
         let run = try #require(turn.body["startedRun"]?.intValue, "\(turn.body)")
