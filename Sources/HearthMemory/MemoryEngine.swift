@@ -181,25 +181,34 @@ public actor MemoryEngine {
             let pairs = Array(zip(work, vectors)).map { (work: $0.0, vector: $0.1) }
             let position = try await store.saveVectors(pairs, model: model)
             // Nothing saved in between: the indexes are whole up to this save once it is added below.
-            let next = position == vectorsThrough + 1 ? position : nil
+            let contiguous = position == vectorsThrough + 1
             let records = Dictionary(
                 uniqueKeysWithValues: try await store.records(ids: Array(Set(work.map(\.recordID)))).map { ($0.id, $0) })
             for (item, vector) in zip(work, vectors) {
                 guard let record = records[item.recordID] else { continue }
-                do {
-                    switch item.field {
-                    case .text: try textIndex.upsert(id: record.id, vector: vector, metadata: VectorMetadata(record: record))
-                    case .context: try contextIndex.upsert(id: record.id, vector: vector, metadata: VectorMetadata(record: record))
-                    }
-                } catch {
-                    embeddingState = .unavailable(model: model, reason: error.description)
+                guard index(item.field, id: record.id, vector: vector, metadata: VectorMetadata(record: record), model: model) else {
                     return done
                 }
             }
-            if let next { vectorsThrough = next }
+            if contiguous { vectorsThrough = position }
             done += work.count
         }
         return done
+    }
+
+    /// Puts a vector into the index of its field; false (and retrieval falls back to full text)
+    /// when it does not fit the index.
+    private func index(_ field: MemoryField, id: Int64, vector: [Float], metadata: VectorMetadata, model: String) -> Bool {
+        do {
+            switch field {
+            case .text: try textIndex.upsert(id: id, vector: vector, metadata: metadata)
+            case .context: try contextIndex.upsert(id: id, vector: vector, metadata: metadata)
+            }
+            return true
+        } catch {
+            embeddingState = .unavailable(model: model, reason: error.description)
+            return false
+        }
     }
 
     /// Adds to the vector indexes what other processes saved since the last look (another
@@ -211,17 +220,9 @@ public actor MemoryEngine {
             let saved = try await store.vectors(after: vectorsThrough, model: model, saves: 100)
             guard saved.through > vectorsThrough else { return }
             for (stored, field) in [(saved.text, MemoryField.text), (saved.context, .context)] {
-                for (index, id) in stored.ids.enumerated() {
-                    let vector = SavedVectors.vector(stored, at: index)
-                    do {
-                        switch field {
-                        case .text: try textIndex.upsert(id: id, vector: vector, metadata: stored.metadata[index])
-                        case .context: try contextIndex.upsert(id: id, vector: vector, metadata: stored.metadata[index])
-                        }
-                    } catch {
-                        embeddingState = .unavailable(model: model, reason: error.description)
-                        return
-                    }
+                for (row, id) in stored.ids.enumerated() {
+                    let vector = SavedVectors.vector(stored, at: row)
+                    guard index(field, id: id, vector: vector, metadata: stored.metadata[row], model: model) else { return }
                 }
             }
             vectorsThrough = saved.through

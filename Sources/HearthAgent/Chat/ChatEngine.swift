@@ -485,8 +485,13 @@ public struct ChatEngine: Sendable {
                 added += try await memory.learn(statements).added
             }
         }
+        return try await describe(added)
+    }
+
+    /// The facts with these ids, as the answer names them.
+    func describe(_ ids: [Int64]) async throws -> [String] {
         var sentences: [String] = []
-        for id in added { if let fact = try await memory.store.fact(id: id) { sentences.append(Self.describe(fact)) } }
+        for id in ids { if let fact = try await memory.store.fact(id: id) { sentences.append(Self.describe(fact)) } }
         return sentences
     }
 
@@ -498,8 +503,7 @@ public struct ChatEngine: Sendable {
             let read = try await extractor.extract(from: [record])
             // The user's own words: trusted, so the facts are active at once (validated item by item).
             let added = try await memory.learn(read.statements).added
-            var sentences: [String] = []
-            for id in added { if let fact = try await memory.store.fact(id: id) { sentences.append(Self.describe(fact)) } }
+            let sentences = try await describe(added)
             var report = "the model read \(read.statements.count) statement(s), \(added.count) new"
             if !read.rejected.isEmpty { report += "; rejected: " + read.rejected.joined(separator: "; ") }
             return (sentences, report)
