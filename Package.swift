@@ -28,6 +28,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Starting programs with a clean signal mask, in their own process group.
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -35,8 +38,18 @@ let package = Package(
         // Domain values, pure state machines and the seams every backend meets. Foundation only.
         .target(name: "HearthCore", swiftSettings: swiftSettings),
 
-        // A few Linux calls Swift's Glibc module does not expose (malloc tuning, spawning, openat2, Landlock probes).
+        // A few Linux calls Swift's Glibc module does not expose (malloc tuning, openat2, Landlock probes).
         .target(name: "CHearthSystem"),
+
+        // Every program Hearth starts, started one way (swift-subprocess): a clean signal mask,
+        // its own process group, no descriptor of ours but the ones handed to it.
+        .target(
+            name: "HearthProcess",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Hot loops needing instructions past the x86-64 baseline (POPCNT), chosen at run time.
         .target(name: "CHearthKernels"),
@@ -68,7 +81,7 @@ let package = Package(
         .target(
             name: "HearthModels",
             dependencies: [
-                "HearthCore", "CHearthSystem",
+                "HearthCore", "HearthProcess",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,7 +92,7 @@ let package = Package(
         ),
 
         // Path confinement to the workspace and the runner for external programs.
-        .target(name: "HearthSandbox", dependencies: ["HearthCore", "CHearthSystem"], swiftSettings: swiftSettings),
+        .target(name: "HearthSandbox", dependencies: ["HearthCore", "CHearthSystem", "HearthProcess"], swiftSettings: swiftSettings),
 
         // The credential vault: its sealed file format, secret handles, response scrubbing, the
         // broker's rules and wire protocol, and the client the agent uses. No HTTP library here:
@@ -97,7 +110,8 @@ let package = Package(
         .target(name: "HearthTools", dependencies: ["HearthCore", "HearthSandbox", "HearthVault"], swiftSettings: swiftSettings),
 
         // The sample workspace of `hearth demo` (SROIE receipts and a policy), embedded as resources.
-        .target(name: "HearthDemo", dependencies: ["HearthCore"], resources: [.copy("Sample")], swiftSettings: swiftSettings),
+        .target(
+            name: "HearthDemo", dependencies: ["HearthCore", "HearthSandbox"], resources: [.copy("Sample")], swiftSettings: swiftSettings),
 
         // The runtime: triggers (cron, file watcher, maildir), the ledger executor, planner and goal executor.
         .target(
@@ -130,7 +144,7 @@ let package = Package(
         .target(
             name: "HearthMCP",
             dependencies: [
-                "HearthCore", "HearthSandbox",
+                "HearthCore", "HearthSandbox", "HearthProcess",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -176,7 +190,7 @@ let package = Package(
             name: "HearthDaemon",
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthModels", "HearthMemory",
-                "HearthTools", "HearthVault", "HearthDashboard", "HearthMCP", "HearthPostgres", "CHearthSystem",
+                "HearthTools", "HearthVault", "HearthDashboard", "HearthMCP", "HearthPostgres", "CHearthSystem", "HearthProcess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -194,7 +208,7 @@ let package = Package(
             name: "HearthBench",
             dependencies: [
                 "HearthCore", "HearthAgent", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig", "HearthMemory",
-                "HearthPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "HearthPostgres", "HearthProcess", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -241,6 +255,7 @@ let package = Package(
             dependencies: [
                 "HearthCore", "HearthConfig", "HearthStore", "HearthAgent", "HearthServer", "HearthDaemon",
                 "HearthBench", "HearthModels", "HearthMemory", "HearthTools", "HearthDemo", "HearthSandbox", "HearthVault", "HearthMCP",
+                "HearthProcess",
                 "HearthFleet", "HearthPostgres", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

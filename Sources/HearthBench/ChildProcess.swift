@@ -1,47 +1,42 @@
 import Foundation
 import Glibc
+import HearthProcess
 import Synchronization
 
-/// A child process with its output captured, for tests and benchmarks that drive the real binary.
+/// A child process with its output captured, for tests and benchmarks that drive the real binary
+/// (started like every program Hearth starts: `LaunchedProcess`).
 public final class ChildProcess: Sendable {
-    private let process: Process
+    private let process: LaunchedProcess
     private let output = Mutex<(stdout: Data, stderr: Data)>((Data(), Data()))
     private let lines: AsyncStream<String>
     private let linesContinuation: AsyncStream<String>.Continuation
-    private let exit: AsyncStream<Int32>
-    private let exitContinuation: AsyncStream<Int32>.Continuation
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
 
     /// Starts `executable` with `arguments`; stdin is /dev/null unless `input` is given.
-    public init(executable: URL, arguments: [String], environment: [String: String]? = nil, input: Data? = nil) throws {
-        process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let stdoutPipe = Pipe()
-        let stderrPipe = Pipe()
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        let stdinPipe = input == nil ? nil : Pipe()
-        process.standardInput = stdinPipe ?? FileHandle.nullDevice
+    public init(executable: URL, arguments: [String], environment: [String: String]? = nil, input: Data? = nil) async throws {
+        let stdout = try LaunchedProcess.pipe()
+        let stderr = try LaunchedProcess.pipe()
+        let stdin = input == nil ? nil : try LaunchedProcess.pipe()
         (lines, linesContinuation) = AsyncStream.makeStream(of: String.self)
-        (exit, exitContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        let exitContinuation = self.exitContinuation
-        process.terminationHandler = { process in
-            exitContinuation.yield(process.terminationStatus)
-            exitContinuation.finish()
+        do {
+            process = try await LaunchedProcess.start(
+                executable, arguments: arguments, environment: environment, input: stdin.map { .descriptor($0.read) } ?? .null,
+                output: .descriptor(stdout.write), error: .descriptor(stderr.write))
+        } catch {
+            for fd in [stdout.read, stderr.read] + (stdin.map { [$0.write] } ?? []) { close(fd) }
+            throw error
         }
-        try process.run()
-        if let input, let stdinPipe {
-            stdinPipe.fileHandleForWriting.write(input)
-            try? stdinPipe.fileHandleForWriting.close()
+        if let input, let stdin {
+            // Written from a thread: a child that reads slowly must not block the caller's.
+            Thread {
+                let handle = FileHandle(fileDescriptor: stdin.write, closeOnDealloc: true)
+                handle.write(input)
+                try? handle.close()
+            }.start()
         }
-        // The child has its copies; close ours of the write ends so readers see EOF when it exits.
-        try? stdoutPipe.fileHandleForWriting.close()
-        try? stderrPipe.fileHandleForWriting.close()
-        startReader(stdoutPipe.fileHandleForReading, isStdout: true)
-        startReader(stderrPipe.fileHandleForReading, isStdout: false)
+        startReader(FileHandle(fileDescriptor: stdout.read, closeOnDealloc: true), isStdout: true)
+        startReader(FileHandle(fileDescriptor: stderr.read, closeOnDealloc: true), isStdout: false)
     }
 
     private func startReader(_ handle: FileHandle, isStdout: Bool) {
@@ -81,22 +76,20 @@ public final class ChildProcess: Sendable {
     }
 
     public func signal(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
-    /// Waits for the process to exit; returns its status (the signal number if it was killed).
+    /// Waits for the process to exit; returns its status (128 + the signal if a signal ended it).
     @discardableResult
     public func waitForExit() async -> Int32 {
-        for await status in exit { return status }
-        // Cancelled (a test's time limit): Foundation traps on the status of a running process.
-        return process.isRunning ? -1 : process.terminationStatus
+        await process.waitForExit()
     }
 
     /// Runs a command to completion and returns its status and output.
     public static func run(
         _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment, input: input)
+        let child = try await ChildProcess(executable: executable, arguments: arguments, environment: environment, input: input)
         let status = await child.waitForExit()
         // The readers finish when the pipes close, just after exit; wait for stdout to drain.
         await child.drained()

@@ -107,7 +107,7 @@ public struct CrashHarness: Sendable {
         for round in 0..<options.rounds {
             let duringStartup = random.next() % 5 == 0
             let delay = Int(random.next() % UInt64(max(1, duringStartup ? 150 : options.maximumRoundMilliseconds)))
-            let process = try ChildProcess(executable: options.binary, arguments: ["daemon", "--data-dir", data.path])
+            let process = try await ChildProcess(executable: options.binary, arguments: ["daemon", "--data-dir", data.path])
             let stop = StopFlag()
             // Only this task reads the daemon's stdout; the feeders get the port from it.
             var client: DaemonClient?

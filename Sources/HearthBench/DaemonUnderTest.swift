@@ -43,7 +43,7 @@ public final class DaemonUnderTest: Sendable {
     ///
     /// - Throws: `DaemonStartError` with the daemon's stderr when it exits or stays silent.
     public static func start(binary: URL = HearthBinary.url, dataDirectory: URL, timeout: Double = 30) async throws -> DaemonUnderTest {
-        let process = try ChildProcess(executable: binary, arguments: ["daemon", "--data-dir", dataDirectory.path])
+        let process = try await ChildProcess(executable: binary, arguments: ["daemon", "--data-dir", dataDirectory.path])
         let ready = await withTaskGroup(of: String?.self) { group in
             group.addTask { await process.firstLine(containing: "hearth daemon ready") }
             group.addTask {

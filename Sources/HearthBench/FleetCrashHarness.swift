@@ -93,9 +93,9 @@ public struct FleetCrashHarness: Sendable {
         let name: String
         let process: ChildProcess
 
-        init(name: String, options: Options, store: PostgresLocation, effects: URL) throws {
+        init(name: String, options: Options, store: PostgresLocation, effects: URL) async throws {
             self.name = name
-            process = try ChildProcess(
+            process = try await ChildProcess(
                 executable: options.binary,
                 arguments: [
                     "bench", "fleet-worker", "--store", store.url,
@@ -121,7 +121,10 @@ public struct FleetCrashHarness: Sendable {
         try FileManager.default.createDirectory(at: effects.appending(path: "goals"), withIntermediateDirectories: true)
         let queue = PostgresWorkQueue(database: database)
 
-        var workers = try (0..<options.workers).map { try Worker(name: "w\($0)", options: options, store: location, effects: effects) }
+        var workers: [Worker] = []
+        for index in 0..<options.workers {
+            workers.append(try await Worker(name: "w\(index)", options: options, store: location, effects: effects))
+        }
         var finished: [Worker] = []
         var queued = 0
         var outageMark: Int?
@@ -160,7 +163,7 @@ public struct FleetCrashHarness: Sendable {
                 workers[index].process.signal(SIGKILL)
                 await workers[index].process.waitForExit()
                 finished.append(workers[index])
-                workers[index] = try Worker(name: workers[index].name, options: options, store: location, effects: effects)
+                workers[index] = try await Worker(name: workers[index].name, options: options, store: location, effects: effects)
                 report.kills += 1
                 if (round + 1) % max(1, options.kills / 10) == 0 {
                     let counts = try await queue.counts(kind: "goal")

@@ -4,6 +4,7 @@ import HearthConfig
 import HearthCore
 import HearthMemory
 import HearthModels
+import HearthProcess
 import HearthTools
 import HearthVault
 import Logging
@@ -78,10 +79,10 @@ struct VaultBrokerService: Service {
             }
             var arguments = ["serve", "--exit-with-parent", "--data-dir", paths.dataDirectory.path, "--key-file", paths.vaultKeyFile.path]
             if FileManager.default.fileExists(atPath: paths.configFile.path) { arguments += ["--config", paths.configFile.path] }
-            let broker: SupervisedProcess
+            let broker: LaunchedProcess
             do {
-                broker = try SupervisedProcess(
-                    executable: program, arguments: arguments, logFile: paths.logDirectory.appending(path: "vault.log"))
+                broker = try await LaunchedProcess.start(
+                    program, arguments: arguments, logFile: paths.logDirectory.appending(path: "vault.log"))
             } catch {
                 logger.error("cannot start hearth-vault: \(error)")
                 break
@@ -90,7 +91,7 @@ struct VaultBrokerService: Service {
             let status = await withGracefulShutdownHandler {
                 await broker.waitForExit()
             } onGracefulShutdown: {
-                broker.terminate()
+                broker.signal(SIGTERM)
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
             failures += 1

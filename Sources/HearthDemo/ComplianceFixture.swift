@@ -1,5 +1,6 @@
 import Foundation
 import HearthCore
+import HearthSandbox
 
 /// The compliance review's fixture: a regulation of 300-odd pages rendered to PDF by groff,
 /// fifty feature specs with compliant lines and planted violations, a style guide, two specs
@@ -44,14 +45,14 @@ public enum ComplianceFixture {
     /// Writes the fixture into `directory`: `Regulation.pdf`, `Projects/NextGen/*.md`,
     /// `StyleGuide.md`, `truth.json`. Files of the same names are replaced.
     @discardableResult
-    public static func write(to directory: URL, seed: UInt64 = 2_026, specs specCount: Int = 50) throws -> Summary {
+    public static func write(to directory: URL, seed: UInt64 = 2_026, specs specCount: Int = 50) async throws -> Summary {
         var random = SplitMix64(seed: seed)
         let requirements = Requirement.draw(using: &random)
         let regulation = Regulation.compose(requirements: requirements, using: &random)
         let manager = FileManager.default
         let projects = directory.appending(path: "Projects/NextGen")
         try manager.createDirectory(at: projects, withIntermediateDirectories: true)
-        let (pages, pageCount) = try render(regulation.groff, to: directory.appending(path: "Regulation.pdf"))
+        let (pages, pageCount) = try await render(regulation.groff, to: directory.appending(path: "Regulation.pdf"))
 
         var truth: [Violation] = []
         if let old = try? manager.contentsOfDirectory(atPath: projects.path) {
@@ -74,29 +75,21 @@ public enum ComplianceFixture {
 
     /// Renders groff `ms` source to PDF; the page of each requirement is what groff reported
     /// while setting it (`.tm` after the requirement's paragraph, kept on one page by `.ne`).
-    static func render(_ source: String, to pdf: URL) throws -> (pages: [Int: Int], count: Int) {
+    static func render(_ source: String, to pdf: URL) async throws -> (pages: [Int: Int], count: Int) {
         guard let groff = ["/usr/bin/groff", "/usr/local/bin/groff"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
             throw FixtureError.groffMissing
         }
-        // Source and messages go through files, so no pipe can fill while another is read.
         let scratch = FileManager.default.temporaryDirectory.appending(path: "hearth-groff-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let input = scratch.appending(path: "regulation.ms")
-        let log = scratch.appending(path: "messages.txt")
         try Data(source.utf8).write(to: input)
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: groff)
-        process.arguments = ["-ms", "-Tpdf", "-P-pa4", input.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let pdfData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let messages = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
-        guard process.terminationStatus == 0, pdfData.starts(with: Data("%PDF".utf8)) else {
+        let output = try await ProgramRunner.run(
+            executable: URL(fileURLWithPath: groff), arguments: ["-ms", "-Tpdf", "-P-pa4", input.path], timeout: .seconds(600),
+            maxOutput: 64 << 20)
+        let pdfData = output.stdout
+        let messages = output.stderr
+        guard output.status == 0, pdfData.starts(with: Data("%PDF".utf8)) else {
             if messages.contains("gropdf") || messages.contains("not found") { throw FixtureError.groffMissing }
             throw FixtureError.renderFailed(String(messages.prefix(300)))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HearthCore
+import HearthProcess
 import HearthSandbox
 import Synchronization
 
@@ -46,13 +47,16 @@ public struct MCPServerLaunch: Sendable, Equatable {
 /// error messages. Confined, it runs under `hearth-sandbox` exactly as the shell tool's commands
 /// do: the workspace, the declared mounts and `read` directories, no network.
 final class MCPServerProcess: Sendable {
-    private let process: Mutex<Process?>
+    private let process: LaunchedProcess
     /// The pipe ends this side keeps: the child's stdout (read) and stdin (write).
     let output: FileHandle
     let input: FileHandle
+    /// The child's stderr, read into `stderrTail` (kept here: a handle let go would close it, and
+    /// the program's next line to stderr would end it with EPIPE).
+    private let errors: FileHandle
     private let stderrTail = StderrTail()
 
-    init(launch: MCPServerLaunch) throws(MCPClientError) {
+    init(launch: MCPServerLaunch) async throws(MCPClientError) {
         guard let program = launch.command.first else { throw .unusable(server: launch.name, reason: "no command to start") }
         var executable = program.hasPrefix("/") ? URL(fileURLWithPath: program) : ProgramRunner.locate(program)
         var arguments = Array(launch.command.dropFirst())
@@ -76,33 +80,28 @@ final class MCPServerProcess: Sendable {
         // A server that dies leaves a pipe with no reader: writing to it must fail the call
         // (EPIPE), not end this process.
         signal(SIGPIPE, SIG_IGN)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = launch.workspace
-        process.environment =
-            ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": launch.workspace.path].merging(launch.environment) { $1 }
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
+        var ends: [(read: Int32, write: Int32)] = []
         do {
-            try process.run()
+            for _ in 0..<3 { ends.append(try LaunchedProcess.pipe()) }
+            process = try await LaunchedProcess.start(
+                executable, arguments: arguments,
+                environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": launch.workspace.path].merging(
+                    launch.environment
+                ) { $1 }, directory: launch.workspace, input: .descriptor(ends[0].read), output: .descriptor(ends[1].write),
+                error: .descriptor(ends[2].write))
         } catch {
-            throw .unusable(server: launch.name, reason: "could not start \(executable.path): \(error.localizedDescription)")
+            for end in ends { for fd in [end.read, end.write] { close(fd) } }
+            throw .unusable(server: launch.name, reason: "could not start \(executable.path): \(error)")
         }
-        try? stdin.fileHandleForReading.close()
-        try? stdout.fileHandleForWriting.close()
-        try? stderr.fileHandleForWriting.close()
-        self.process = Mutex(process)
-        self.output = stdout.fileHandleForReading
-        self.input = stdin.fileHandleForWriting
+        // (The child's ends were handed over and are closed here already.)
+        self.output = FileHandle(fileDescriptor: ends[1].read, closeOnDealloc: false)
+        self.input = FileHandle(fileDescriptor: ends[0].write, closeOnDealloc: false)
+        errors = FileHandle(fileDescriptor: ends[2].read, closeOnDealloc: true)
         let tail = stderrTail
-        stderr.fileHandleForReading.readabilityHandler = { handle in
+        errors.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty {
+                // (Closed with this object: closing from inside the handler would wait on itself.)
                 handle.readabilityHandler = nil
                 return
             }
@@ -113,7 +112,13 @@ final class MCPServerProcess: Sendable {
         }
     }
 
-    var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+    var isRunning: Bool { process.exitStatus == nil }
+
+    /// Whether the program has ended or ends within `limit` (its exit is noticed a moment after
+    /// its pipes close).
+    func hasExited(within limit: Duration) async -> Bool {
+        await process.exitStatus(within: limit) != nil
+    }
 
     /// The last lines the program wrote to stderr, for an error message.
     var stderrText: String {
@@ -121,13 +126,9 @@ final class MCPServerProcess: Sendable {
         return String(text.suffix(600))
     }
 
-    /// Stops the program: SIGTERM, then SIGKILL after half a second.
+    /// Stops the program (and anything it started): SIGTERM, then SIGKILL after half a second.
     func stop() async {
-        let pid = process.withLock { $0?.isRunning == true ? $0!.processIdentifier : 0 }
-        guard pid > 0 else { return }
-        kill(pid, SIGTERM)
-        for _ in 0..<20 where isRunning { try? await Task.sleep(for: .milliseconds(25)) }
-        if isRunning { kill(pid, SIGKILL) }
+        await process.stop(grace: .milliseconds(500))
     }
 
     /// Closes this side's pipe ends. The SDK's transport reads and writes them by descriptor

@@ -126,7 +126,7 @@ actor MCPConnection {
         if let url = launch.url {
             transport = MCPHTTPTransport(endpoint: url)
         } else {
-            let process = try MCPServerProcess(launch: launch)
+            let process = try await MCPServerProcess(launch: launch)
             self.process = process
             transport = MCPLineTransport(
                 input: process.output.fileDescriptor, output: process.input.fileDescriptor, maxLine: MCPHTTPTransport.maxResponse,
@@ -196,7 +196,7 @@ actor MCPConnection {
         case .failure(let error as MCPClientError): throw error
         case .failure(let error):
             // A write to a program that already ended fails first: say that it ended, and why.
-            if let process, !process.isRunning { throw Self.exited(process, launch: launch, doing: doing) }
+            if let process, await process.hasExited(within: .seconds(1)) { throw Self.exited(process, launch: launch, doing: doing) }
             if let error = error as? MCPError { throw .unusable(server: launch.name, reason: "\(doing): \(error.localizedDescription)") }
             throw .unusable(server: launch.name, reason: "\(doing): \(error)")
         }

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
-import CHearthSystem
 import Foundation
 import Glibc
 import HearthCore
+import HearthProcess
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -171,7 +171,7 @@ public struct LlamaServerSupervisor: Service {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let port = try Self.freePort()
             let apiKey = Self.randomKey()
-            let server = try spawn(port: port, apiKey: apiKey)
+            let server = try await spawn(port: port, apiKey: apiKey)
             let url = "http://127.0.0.1:\(port)"
             status.starting(pid: server.pid, baseURL: url, apiKey: apiKey)
             logger.info("llama-server starting (pid \(server.pid), \(url))")
@@ -182,10 +182,10 @@ public struct LlamaServerSupervisor: Service {
                 await withGracefulShutdownHandler {
                     await superviseOnce(server, url: url, apiKey: apiKey)
                 } onGracefulShutdown: {
-                    server.terminate()
+                    server.signal(SIGTERM)
                 }
             } onCancel: {
-                server.terminate()
+                server.signal(SIGTERM)
             }
             if Task.isCancelled || Task.isShuttingDownGracefully {
                 await server.stop()
@@ -203,7 +203,7 @@ public struct LlamaServerSupervisor: Service {
     }
 
     /// Waits for readiness, then for the server's exit; returns why it is no longer serving.
-    private func superviseOnce(_ server: SupervisedProcess, url: String, apiKey: String) async -> String {
+    private func superviseOnce(_ server: LaunchedProcess, url: String, apiKey: String) async -> String {
         let deadline = clock.now().addingTimeInterval(options.readyTimeout.inSeconds)
         while clock.now() < deadline {
             if let status = server.exitStatus { return "exited during start-up with status \(status)\(tail())" }
@@ -278,7 +278,7 @@ public struct LlamaServerSupervisor: Service {
         try Data(presets.utf8).write(to: presetsFile, options: .atomic)
     }
 
-    private func spawn(port: Int, apiKey: String) throws -> SupervisedProcess {
+    private func spawn(port: Int, apiKey: String) async throws -> LaunchedProcess {
         try FileManager.default.createDirectory(at: options.logFile.deletingLastPathComponent(), withIntermediateDirectories: true)
         // Keep one previous log; llama-server is chatty.
         if let size = (try? FileManager.default.attributesOfItem(atPath: options.logFile.path))?[.size] as? NSNumber,
@@ -292,8 +292,9 @@ public struct LlamaServerSupervisor: Service {
             _ = Array("\(port) \(apiKey)\n".utf8).withUnsafeBytes { write(keyFD, $0.baseAddress, $0.count) }
             close(keyFD)
         }
-        let process = try SupervisedProcess(
-            executable: options.installation.binary,
+        // Its own process group and a clean signal mask: SIGTERM stops it and the workers it starts.
+        let process = try await LaunchedProcess.start(
+            options.installation.binary,
             arguments: [
                 "--host", "127.0.0.1", "--port", "\(port)", "--models-preset", presetsFile.path, "--api-key", apiKey, "--no-webui",
             ],
@@ -402,90 +403,5 @@ public struct LlamaServerSupervisor: Service {
         guard let data = try? Data(contentsOf: options.logFile) else { return "" }
         let lines = String(decoding: data.suffix(4096), as: UTF8.self).split(separator: "\n").suffix(3)
         return lines.isEmpty ? "" : "; last log lines: " + lines.joined(separator: " | ")
-    }
-}
-
-/// A child process whose output goes to a log file and whose exit can be awaited.
-///
-/// Spawned by `hearth_spawn` (clean signal mask, default dispositions) rather than Foundation's
-/// Process, which passes the daemon's blocked signals on: llama-server would then ignore SIGTERM.
-/// A thread blocked in `waitpid` reaps it and reports the exit.
-public final class SupervisedProcess: Sendable {
-    /// The exit status once known, and who waits for it; a class so the reaper thread can share it.
-    private final class Exit: Sendable {
-        let state = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
-    }
-
-    public let pid: Int32
-    private let exit = Exit()
-
-    public var exitStatus: Int32? { exit.state.withLock { $0.status } }
-
-    public init(executable: URL, arguments: [String], logFile: URL) throws {
-        let logFD = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        defer { if logFD >= 0 { close(logFD) } }
-        let strings = [executable.path] + arguments
-        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
-        defer { for pointer in pointers { free(pointer) } }
-        var child: pid_t = 0
-        let result = hearth_spawn(executable.path, &pointers, logFD, &child)
-        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EIO) }
-        pid = child
-        let exit = self.exit
-        let spawned = child
-        let reaper = Thread {
-            var status: Int32 = 0
-            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
-            // Exit code if it exited, 128 + signal if a signal ended it (as shells report it).
-            let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-            let waiters = exit.state.withLock { state -> [CheckedContinuation<Int32, Never>] in
-                state.status = code
-                defer { state.waiters.removeAll() }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume(returning: code) }
-        }
-        reaper.name = "hearth-reaper-\(spawned)"
-        reaper.start()
-    }
-
-    public func waitForExit() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let status = exit.state.withLock { state -> Int32? in
-                if let status = state.status { return status }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let status { continuation.resume(returning: status) }
-        }
-    }
-
-    public func terminate() {
-        if exitStatus == nil { kill(pid, SIGTERM) }
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within five seconds.
-    public func stop() async {
-        guard exitStatus == nil else { return }
-        kill(pid, SIGTERM)
-        let exited = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = await self.waitForExit()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(5))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !exited {
-            kill(-pid, SIGKILL)
-            _ = await waitForExit()
-        }
-        // Workers it started (its process group) go with it, whatever state it left them in.
-        kill(-pid, SIGKILL)
     }
 }

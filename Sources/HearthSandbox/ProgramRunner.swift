@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import HearthCore
+import HearthProcess
 import Synchronization
 
 /// Why an external program could not do its job.
@@ -72,31 +73,35 @@ public enum ProgramRunner {
 
     /// Runs `executable` and returns its output and exit status, whatever the status.
     ///
-    /// - Throws: `ProgramError.timedOut` (the process is killed), or a launch error.
+    /// - Throws: `ProgramError.timedOut` (the process and its group are killed), or a launch error.
     public static func run(
         executable: URL, arguments: [String], environment: [String: String]? = nil, timeout: Duration, maxOutput: Int = 8 << 20
     ) async throws -> Output {
         let program = executable.lastPathComponent
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment ?? ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"]
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        let (exits, exitContinuation) = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
-        process.terminationHandler = { process in
-            exitContinuation.yield(process.terminationStatus)
-            exitContinuation.finish()
+        let stdout = try LaunchedProcess.pipe()
+        let stderr: (read: Int32, write: Int32)
+        do {
+            stderr = try LaunchedProcess.pipe()
+        } catch {
+            close(stdout.read)
+            close(stdout.write)
+            throw error
         }
-        try process.run()
-        try? stdout.fileHandleForWriting.close()
-        try? stderr.fileHandleForWriting.close()
+        let process: LaunchedProcess
+        do {
+            process = try await LaunchedProcess.start(
+                executable, arguments: arguments,
+                environment: environment ?? ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_THREAD_LIMIT": "1"],
+                output: .descriptor(stdout.write), error: .descriptor(stderr.write))
+        } catch {
+            close(stdout.read)
+            close(stderr.read)
+            throw error
+        }
         let collected = Mutex((Data(), Data()))
-        let readers = [(stdout.fileHandleForReading, true), (stderr.fileHandleForReading, false)].map { handle, isStdout in
+        let readers = [(stdout.read, true), (stderr.read, false)].map { descriptor, isStdout in
             let done = AsyncStream.makeStream(of: Void.self)
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             Thread {
                 while true {
                     let chunk = handle.availableData
@@ -109,29 +114,15 @@ public enum ProgramRunner {
                         }
                     }
                 }
+                try? handle.close()
                 done.continuation.finish()
             }.start()
             return done.stream
         }
-        let pid = process.processIdentifier
-        let status: Int32? = await withTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                var iterator = exits.makeAsyncIterator()
-                return await iterator.next()
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        guard let status else {
+        guard let status = await process.exitStatus(within: timeout) else {
             // The program's group too (hearth-sandbox leads one), so no grandchild outlives the timeout.
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+            process.signalGroup(SIGKILL)
+            _ = await process.waitForExit()
             throw ProgramError.timedOut(program: program, seconds: Int(timeout.components.seconds))
         }
         for reader in readers {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HearthCore
 import HearthDaemon
+import HearthProcess
 import HearthSandbox
 import HearthServer
 
@@ -37,11 +38,6 @@ struct DashboardCommand: AsyncParsableCommand {
         guard !printURL, environment["DISPLAY"] != nil || environment["WAYLAND_DISPLAY"] != nil,
             let opener = ProgramRunner.locate("xdg-open")
         else { return }
-        let process = Process()
-        process.executableURL = opener
-        process.arguments = [url]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
+        _ = try? await LaunchedProcess.start(opener, arguments: [url])
     }
 }

@@ -480,7 +480,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-struct ComplianceDemoCommand: ParsableCommand {
+struct ComplianceDemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compliance",
         abstract: "Write the compliance review's fixture: a 300-page regulation PDF, 50 feature specs, a style guide and the truth.",
@@ -506,10 +506,10 @@ struct ComplianceDemoCommand: ParsableCommand {
         guard (3...1_000).contains(specs) else { throw ValidationError("--specs must be 3…1000") }
     }
 
-    func run() throws {
+    func run() async throws {
         let context = try common.load()
         let directory = into.map { URL(fileURLWithPath: $0) } ?? context.paths.workspace.appending(path: "compliance")
-        let summary = try ComplianceFixture.write(to: directory, seed: seed, specs: specs)
+        let summary = try await ComplianceFixture.write(to: directory, seed: seed, specs: specs)
         print(
             "wrote \(directory.path): Regulation.pdf (\(summary.pages) pages, \(summary.articles) articles), \(summary.specs) specs in Projects/NextGen, StyleGuide.md, truth.json (\(summary.violations) planted violations)"
         )

@@ -4,6 +4,7 @@ import Glibc
 import HearthConfig
 import HearthCore
 import HearthDaemon
+import HearthProcess
 import HearthVault
 
 /// `hearth vault …` hands over to `hearth-vault`, so a secret value typed or piped in is read by
@@ -38,16 +39,13 @@ struct VaultCommand: AsyncParsableCommand {
             throw CLIError("cannot run \(program.path): \(reason)")
         }
         // A change to the vault runs as a child, so a running daemon can be told afterwards.
-        let process = Process()
-        process.executableURL = program
-        process.arguments = arguments
+        let process: LaunchedProcess
         do {
-            try process.run()
+            process = try await LaunchedProcess.start(program, arguments: arguments, input: .inherit, output: .inherit, error: .inherit)
         } catch {
             throw CLIError("cannot run \(program.path): \(error)")
         }
-        process.waitUntilExit()
-        let status = process.terminationStatus
+        let status = await process.waitForExit()
         if status != 0 { throw ExitCode(status) }
         await Self.startBrokerNow(arguments)
     }

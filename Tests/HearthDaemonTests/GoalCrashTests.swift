@@ -22,7 +22,7 @@ struct GoalCrashTests {
         )
         .write(to: sandbox.data.appending(path: "config.toml"))
 
-        let goal = try ChildProcess(
+        let goal = try await ChildProcess(
             executable: HearthBinary.url,
             arguments: [
                 "goal", SampleWorkspace.goal, "--concurrency", "1", "--data-dir", sandbox.data.path, "--workspace", sandbox.workspace.path,

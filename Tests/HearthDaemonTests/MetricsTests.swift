@@ -55,7 +55,7 @@ struct MetricsTests {
                   - targets: ['127.0.0.1:\(daemon.port)']
             """.utf8
         ).write(to: config)
-        let prometheus = try ChildProcess(
+        let prometheus = try await ChildProcess(
             executable: URL(fileURLWithPath: "/usr/bin/prometheus"),
             arguments: [
                 "--config.file=\(config.path)", "--storage.tsdb.path=\(sandbox.root.appending("tsdb").path)",

@@ -293,7 +293,7 @@ struct VaultBrokerAcceptTests {
         let socketPath = directory.appending("v.sock").path
         let broker = HearthBinary.url.deletingLastPathComponent().appending(path: "hearth-vault")
         // Few descriptors: the connections below use them up.
-        let process = try ChildProcess(
+        let process = try await ChildProcess(
             executable: URL(fileURLWithPath: "/bin/sh"),
             arguments: [
                 "-c", "ulimit -n 64 && exec \"$0\" serve --data-dir \"$1\" --socket \"$2\"", broker.path, directory.appending("data").path,

@@ -2,7 +2,7 @@
 #define HEARTH_SYSTEM_H
 
 // Linux calls that Swift's Glibc module does not expose (they live behind _GNU_SOURCE or in
-// headers it does not include), and one spawn helper Foundation's Process cannot replace.
+// headers it does not include).
 
 #include <malloc.h>
 #include <sys/types.h>
@@ -14,15 +14,6 @@ static inline int hearth_set_malloc_arena_max(int count) { return mallopt(M_AREN
 /// Returns free heap pages to the kernel (after a burst such as a start-up scan). Returns 1 if
 /// memory was released.
 static inline int hearth_malloc_trim(void) { return malloc_trim(0); }
-
-/// Starts `path` with `argv` (NULL-terminated) and the current environment: stdin from
-/// /dev/null, stdout and stderr to `output_fd` (or /dev/null when it is -1), an empty signal
-/// mask and default signal dispositions. Foundation's Process passes on the parent's blocked
-/// signals, so a child of a daemon that blocks SIGTERM could never be stopped with it. The child
-/// leads a new process group (its pid), which its own children join, and inherits no descriptor
-/// but stdin, stdout and stderr.
-/// Returns 0 and sets `*pid`, or an errno value.
-int hearth_spawn(const char *path, char *const argv[], int output_fd, pid_t *pid);
 
 /// openat2(2) with `RESOLVE_*` flags in `resolve`. Returns a descriptor, or -1 with errno set
 /// (ENOSYS on kernels before 5.6).
