@@ -294,7 +294,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HearthToolsTests",
-            dependencies: ["HearthTools", "HearthCore", "HearthSandbox", "HearthDemo", "HearthTesting"],
+            dependencies: ["HearthTools", "HearthCore", "HearthSandbox", "HearthDemo", "HearthTesting", "HearthProcess"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

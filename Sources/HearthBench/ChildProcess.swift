@@ -10,6 +10,10 @@ public final class ChildProcess: Sendable {
     private let output = Mutex<(stdout: Data, stderr: Data)>((Data(), Data()))
     private let lines: AsyncStream<String>
     private let linesContinuation: AsyncStream<String>.Continuation
+    /// Finished once both stdout and stderr have closed and been read.
+    private let closed: AsyncStream<Void>
+    private let closedContinuation: AsyncStream<Void>.Continuation
+    private let openStreams = Mutex(2)
 
     public var pid: Int32 { process.pid }
 
@@ -19,6 +23,7 @@ public final class ChildProcess: Sendable {
         let stderr = try LaunchedProcess.pipe()
         let stdin = input == nil ? nil : try LaunchedProcess.pipe()
         (lines, linesContinuation) = AsyncStream.makeStream(of: String.self)
+        (closed, closedContinuation) = AsyncStream.makeStream(of: Void.self)
         do {
             process = try await LaunchedProcess.start(
                 executable, arguments: arguments, environment: environment, input: stdin.map { .descriptor($0.read) } ?? .null,
@@ -57,6 +62,12 @@ public final class ChildProcess: Sendable {
             // must not accumulate descriptors.
             try? handle.close()
             if isStdout { linesContinuation.finish() }
+            if openStreams.withLock({ open in
+                open -= 1
+                return open == 0
+            }) {
+                closedContinuation.finish()
+            }
         }
         thread.start()
     }
@@ -70,9 +81,9 @@ public final class ChildProcess: Sendable {
         return nil
     }
 
-    /// Returns once stdout has closed and everything written to it has been read.
+    /// Returns once stdout and stderr have closed and everything written to them has been read.
     public func drained() async {
-        for await _ in lines {}
+        for await _ in closed {}
     }
 
     public func signal(_ signal: Int32) {
@@ -91,7 +102,8 @@ public final class ChildProcess: Sendable {
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let child = try await ChildProcess(executable: executable, arguments: arguments, environment: environment, input: input)
         let status = await child.waitForExit()
-        // The readers finish when the pipes close, just after exit; wait for stdout to drain.
+        // The readers finish when the pipes close, just after exit; wait for both to drain (a
+        // status read before stderr was would come with an empty or partial message).
         await child.drained()
         return (status, child.standardOutput, child.standardError)
     }

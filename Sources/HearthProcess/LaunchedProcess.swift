@@ -204,8 +204,8 @@ extension LaunchedProcess {
     /// A pipe whose two ends close on exec (the child gets one through `Stream.descriptor`).
     public static func pipe() throws -> (read: Int32, write: Int32) {
         var ends: [Int32] = [0, 0]
-        guard Glibc.pipe(&ends) == 0 else { throw LaunchError(program: "a pipe", reason: String(cString: strerror(errno))) }
         // (Children are started with every other descriptor closed; close-on-exec is for anything else.)
+        guard Glibc.pipe(&ends) == 0 else { throw LaunchError(program: "a pipe", reason: String(cString: strerror(errno))) }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         return (ends[0], ends[1])
     }

@@ -82,7 +82,8 @@ struct ShellToolTests {
     @Test("a command past its time is stopped, with everything it started", arguments: isolations)
     func timeout(isolation: ShellTool.Isolation) async throws {
         let fixture = try EscapeFixture()
-        let marker = isolation == .bubblewrap ? "4127" : "4126"
+        // A length no other run uses: sleeps left by an earlier run killed mid-test are not ours.
+        let marker = "\(Int.random(in: 3000...8999) * 2 + (isolation == .bubblewrap ? 1 : 0))"
         await #expect {
             try await run("sleep \(marker) & sleep \(marker)", timeout: 1, isolation: isolation, in: fixture)
         } throws: { error in
