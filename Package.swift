@@ -144,7 +144,7 @@ let package = Package(
         .target(
             name: "HearthMCP",
             dependencies: [
-                "HearthCore", "HearthSandbox", "HearthProcess",
+                "HearthCore", "HearthSandbox", "HearthProcess", "HearthVault",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -135,6 +135,10 @@ public struct Configuration: Sendable, Equatable {
         public var command: [String] = []
         /// A streamable-HTTP endpoint ("http://127.0.0.1:8931/mcp").
         public var url: String?
+        /// Headers sent with every request to `url`. A value may name vault secrets
+        /// (`Authorization = "Bearer {{secret:tickets-token}}"`): the requests then go through the
+        /// credential broker, which puts the secret in; Hearth itself never holds it.
+        public var headers: [String: String] = [:]
         /// A tool risk name (read, writeWorkspace, execute, network, sendExternal, spend, destructive).
         public var risk = "network"
         public var confined = true
@@ -798,7 +802,8 @@ private struct SectionReader {
                     path: path, line: entry.line, key: "mcp.servers", message: "expected [[mcp.servers]] tables, found \(element.typeName)")
             }
             let section = "mcp.servers"
-            try checkKeys(table, section: section, known: ["name", "command", "url", "risk", "confined", "read", "env", "timeout_seconds"])
+            try checkKeys(
+                table, section: section, known: ["name", "command", "url", "headers", "risk", "confined", "read", "env", "timeout_seconds"])
             guard let name = try nonEmptyString(table, section, "name") else {
                 throw .invalid(
                     path: path, line: entry.line, key: "\(section).name", message: "every server needs a name, e.g. name = \"files\"")
@@ -833,17 +838,25 @@ private struct SectionReader {
             server.confined = try boolean(table, section, "confined") ?? true
             server.read = try strings(table, section, "read") ?? []
             server.timeoutSeconds = try integer(table, section, "timeout_seconds", in: 1...3_600) ?? 30
-            if let env = table["env"] {
-                guard case .table(let variables) = env.value else {
+            server.environment = try stringTable(table, section, "env")
+            server.headers = try stringTable(table, section, "headers")
+            if let entry = table["headers"] {
+                guard server.url != nil else {
                     throw .invalid(
-                        path: path, line: env.line, key: "\(section).env",
-                        message: "expected a table of strings, found \(env.value.typeName)")
+                        path: path, line: entry.line, key: "\(section).headers", message: "headers are sent to a url; this server has none")
                 }
-                for key in variables.keys {
-                    guard case .string(let value) = variables[key]!.value else {
-                        throw .invalid(path: path, line: variables[key]!.line, key: "\(section).env.\(key)", message: "expected a string")
+                for (name, value) in server.headers.sorted(by: { $0.key < $1.key }) {
+                    let line: Int
+                    if case .table(let values) = entry.value, let header = values[name] { line = header.line } else { line = entry.line }
+                    guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }), name.lowercased() != "host"
+                    else {
+                        throw .invalid(
+                            path: path, line: line, key: "\(section).headers.\(name)",
+                            message: "\"\(name)\" is not a header name Hearth sends (letters, digits, - and _; not Host)")
                     }
-                    server.environment[key] = value
+                    guard !value.contains("\n"), !value.contains("\r") else {
+                        throw .invalid(path: path, line: line, key: "\(section).headers.\(name)", message: "a header value is one line")
+                    }
                 }
             }
             servers.append(server)
@@ -905,6 +918,24 @@ private struct SectionReader {
                 path: path, line: entry.line, key: "\(section).\(key)", message: "expected true or false, found \(entry.value.typeName)")
         }
         return value
+    }
+
+    /// A table of strings (`env = { NAME = "value" }`); empty when the key is absent.
+    func stringTable(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> [String: String] {
+        guard let entry = table[key] else { return [:] }
+        guard case .table(let values) = entry.value else {
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)",
+                message: "expected a table of strings, found \(entry.value.typeName)")
+        }
+        var result: [String: String] = [:]
+        for name in values.keys {
+            guard case .string(let value) = values[name]!.value else {
+                throw .invalid(path: path, line: values[name]!.line, key: "\(section).\(key).\(name)", message: "expected a string")
+            }
+            result[name] = value
+        }
+        return result
     }
 
     func strings(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> [String]? {

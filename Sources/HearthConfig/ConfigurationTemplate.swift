@@ -209,7 +209,11 @@ public enum ConfigurationTemplate {
             # timeout_seconds = 30
             # [[mcp.servers]]
             # name = "tickets"
-            # url = "http://127.0.0.1:8931/mcp"
+            # url = "https://tickets.example.com/mcp"
+            # A token kept in the vault ('hearth vault add tickets-token --host tickets.example.com
+            # --method POST --method DELETE'): requests then go through the credential broker,
+            # which puts it in, so Hearth never holds it.
+            # headers = { Authorization = "Bearer {{secret:tickets-token}}" }
 
             [pricing]
             # US dollars per million tokens, by model name, for hosted models:

@@ -102,7 +102,8 @@ extension HearthPaths {
             MCPServerLaunch(
                 name: server.name,
                 command: server.command.enumerated().map { $0.offset == 0 ? absoluteProgram($0.element, base: base) : $0.element },
-                url: server.url.flatMap(URL.init(string:)), risk: ToolRisk(rawValue: server.risk) ?? .network, confined: server.confined,
+                url: server.url.flatMap(URL.init(string:)), headers: server.headers, broker: vaultClient,
+                risk: ToolRisk(rawValue: server.risk) ?? .network, confined: server.confined,
                 read: server.read.map { URL(fileURLWithPath: absolutePath($0, relativeTo: base)) }, environment: server.environment,
                 timeout: .seconds(server.timeoutSeconds), workspace: workspace, mounts: mounts)
         }

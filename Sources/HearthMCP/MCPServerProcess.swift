@@ -3,6 +3,7 @@ import Glibc
 import HearthCore
 import HearthProcess
 import HearthSandbox
+import HearthVault
 import Synchronization
 
 /// How to reach one external MCP server: a program speaking MCP on stdin/stdout (confined like
@@ -12,6 +13,10 @@ public struct MCPServerLaunch: Sendable, Equatable {
     /// The program and its arguments; empty for a URL.
     public var command: [String]
     public var url: URL?
+    /// Headers sent with every request to `url`; values may name vault secrets (`{{secret:NAME}}`).
+    public var headers: [String: String]
+    /// The credential broker that puts those secrets in (nil: there is no vault).
+    public var broker: VaultClient?
     /// The risk every tool of this server carries (the server's own hints are not trusted).
     public var risk: ToolRisk
     public var confined: Bool
@@ -24,12 +29,15 @@ public struct MCPServerLaunch: Sendable, Equatable {
     public var mounts: [WorkspaceMount]
 
     public init(
-        name: String, command: [String] = [], url: URL? = nil, risk: ToolRisk = .network, confined: Bool = true, read: [URL] = [],
+        name: String, command: [String] = [], url: URL? = nil, headers: [String: String] = [:], broker: VaultClient? = nil,
+        risk: ToolRisk = .network, confined: Bool = true, read: [URL] = [],
         environment: [String: String] = [:], timeout: Duration = .seconds(30), workspace: URL, mounts: [WorkspaceMount] = []
     ) {
         self.name = name
         self.command = command
         self.url = url
+        self.headers = headers
+        self.broker = broker
         self.risk = risk
         self.confined = confined
         self.read = read

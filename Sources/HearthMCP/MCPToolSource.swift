@@ -124,7 +124,12 @@ actor MCPConnection {
     func open() async throws(MCPClientError) {
         let transport: any Transport
         if let url = launch.url {
-            transport = MCPHTTPTransport(endpoint: url)
+            do {
+                transport = try MCPHTTPTransport(
+                    endpoint: url, headers: launch.headers, broker: launch.broker, caller: "mcp \(launch.name)")
+            } catch {
+                throw .unusable(server: launch.name, reason: (error as? MCPError)?.localizedDescription ?? "\(error)")
+            }
         } else {
             let process = try await MCPServerProcess(launch: launch)
             self.process = process

@@ -86,7 +86,7 @@ public enum UnixSocket {
 /// The agent's side of the broker: sends one message per connection and waits for the answer.
 ///
 /// The socket I/O blocks, so it runs on a Dispatch queue rather than the cooperative pool.
-public struct VaultClient: Sendable {
+public struct VaultClient: Sendable, Equatable {
     public let socket: URL
 
     public init(socket: URL) { self.socket = socket }

@@ -227,6 +227,7 @@ struct ConfigurationTests {
             [[mcp.servers]]
             name = "tickets"
             url = "http://127.0.0.1:8931/mcp"
+            headers = { Authorization = "Bearer {{secret:tickets-token}}", X-Team = "ops" }
             timeout_seconds = 5
             """, path: "c.toml")
         #expect(config.mcpServers.map(\.name) == ["notes", "tickets"])
@@ -234,7 +235,24 @@ struct ConfigurationTests {
         #expect(config.mcpServers[0].confined && config.mcpServers[0].environment == ["NOTES": "~/Notes"])
         #expect(config.mcpServers[1].url == "http://127.0.0.1:8931/mcp" && config.mcpServers[1].risk == "network")
         #expect(config.mcpServers[1].timeoutSeconds == 5)
+        #expect(config.mcpServers[1].headers == ["Authorization": "Bearer {{secret:tickets-token}}", "X-Team": "ops"])
         let bad: [(String, String)] = [
+            (
+                "[[mcp.servers]]\nname = \"a\"\ncommand = [\"x\"]\nheaders = { A = \"b\" }",
+                "c.toml:4: mcp.servers.headers: headers are sent to a url; this server has none"
+            ),
+            (
+                "[[mcp.servers]]\nname = \"a\"\nurl = \"http://h/mcp\"\nheaders = { Host = \"b\" }",
+                "c.toml:4: mcp.servers.headers.Host: \"Host\" is not a header name Hearth sends"
+            ),
+            (
+                "[[mcp.servers]]\nname = \"a\"\nurl = \"http://h/mcp\"\nheaders = { A = 3 }",
+                "c.toml:4: mcp.servers.headers.A: expected a string"
+            ),
+            (
+                "[[mcp.servers]]\nname = \"a\"\nurl = \"http://h/mcp\"\nheaders = \"Bearer x\"",
+                "c.toml:4: mcp.servers.headers: expected a table of strings, found a string"
+            ),
             (
                 "[[mcp.servers]]\nname = \"a\"\nrisk = \"reed\"\ncommand = [\"x\"]",
                 "c.toml:3: mcp.servers.risk: \"reed\" is not a risk (did you mean \"read\"?)"

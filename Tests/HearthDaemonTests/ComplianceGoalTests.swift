@@ -295,7 +295,8 @@ struct CompliancePublishTests {
         let dirty = try await sandbox.hearth([
             "tool", "run", "publish_portal", "--args", "{\"report\": \"Reports/compliance-1.md\", \"sha256\": \"\(sha)\"}",
         ])
-        #expect(dirty.status != 0 && dirty.stderr.contains("uncommitted changes"), "status \(dirty.status): \(dirty.stderr) \(dirty.stdout)")
+        #expect(
+            dirty.status != 0 && dirty.stderr.contains("uncommitted changes"), "status \(dirty.status): \(dirty.stderr) \(dirty.stdout)")
         #expect(await daemon.stop() == 0)
         _ = try await git(portal, ["checkout", "--", "README.md"])
         try Data(((try String(contentsOf: reportURL, encoding: .utf8)) + "\nAgain.\n").utf8).write(to: reportURL)

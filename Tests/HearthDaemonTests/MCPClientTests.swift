@@ -6,6 +6,7 @@ import HearthCore
 import HearthModels
 import HearthServer
 import HearthTesting
+import HearthVault
 import NIOCore
 import Synchronization
 import Testing
@@ -164,6 +165,64 @@ struct MCPClientTests {
         #expect(try await call(tools, "mcp_web_lookup_ticket", ["id": "T-1"], workspace: sandbox.workspace).untrusted)
     }
 
+    @Test("a server behind a bearer token kept in the vault: the broker puts the token in, Hearth never holds it")
+    func bearerThroughVault() async throws {
+        let sandbox = try Sandbox()
+        let port = try LlamaServerSupervisor.freePort()
+        let token = "mcp_\(String(UInt64.random(in: 1...UInt64.max), radix: 36))"
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: MCPClientTools.python!)
+        server.arguments = [Self.fixture.path, "http", "\(port)", token]
+        server.standardError = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL) }
+        let url = "http://127.0.0.1:\(port)/mcp"
+        try sandbox.prepareDaemon(
+            extraConfig: """
+                [vault]
+                key_file = "\(sandbox.home.appending(path: "keys/vault.key").path)"
+                [[mcp.servers]]
+                name = "web"
+                url = "\(url)"
+                headers = { Authorization = "Bearer {{secret:web-token}}" }
+                [[mcp.servers]]
+                name = "bare"
+                url = "\(url)"
+
+                """)
+        // Before the vault exists: a clear error naming what to add.
+        let early = try await sandbox.hearth(["mcp", "tools", "--json"])
+        let earlyReport = try JSONValue(parsing: early.stdout)
+        let noVault = earlyReport["skipped"]?.arrayValue?.first { $0["server"] == "web" }?["reason"]?.stringValue ?? ""
+        #expect(noVault.contains("no vault") && noVault.contains("hearth vault add web-token"), "\(early.stdout) \(early.stderr)")
+
+        let added = try await sandbox.hearth(
+            ["vault", "add", "web-token", "--host", "127.0.0.1:\(port)", "--method", "POST", "--method", "DELETE"],
+            input: Data((token + "\n").utf8))
+        #expect(added.status == 0, "\(added.stderr)")
+        let daemon = try await sandbox.startDaemon()
+        try await waitUntil("the daemon's broker listens", seconds: 30) {
+            VaultClient(socket: sandbox.data.appending(path: "runtime/vault.sock")).isListening
+        }
+        try await waitUntil("the fixture listens", seconds: 30) { Self.listening(port) }
+
+        let listed = try await sandbox.hearth(["mcp", "tools", "--json"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let report = try JSONValue(parsing: listed.stdout)
+        let names = report["tools"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("mcp_web_add") && !names.contains { $0.hasPrefix("mcp_bare_") }, "\(listed.stdout)")
+        // The same server without the token is refused by it, and says so.
+        let refused = report["skipped"]?.arrayValue?.first { $0["server"] == "bare" }?["reason"]?.stringValue ?? ""
+        #expect(refused.contains("HTTP 401"), "\(listed.stdout)")
+
+        let sum = try await sandbox.hearth(["tool", "run", "mcp_web_add", "--args", "{\"a\": 20, \"b\": 22}"])
+        #expect(sum.status == 0 && sum.stdout.contains("42"), "\(sum.stdout) \(sum.stderr)")
+        for output in [early, listed, sum] { #expect(!(output.stdout + output.stderr).contains(token)) }
+        #expect(try !String(contentsOf: sandbox.data.appending(path: "config.toml"), encoding: .utf8).contains(token))
+        try await daemon.stop()
+    }
+
     @Test("a server that cannot start is reported with its reason, and the other servers' tools still work")
     func unusableServer() async throws {
         let sandbox = try Sandbox()
@@ -205,10 +264,14 @@ struct MCPHTTPTransportTests {
         #expect(splitter.feed(Array("0123456789\n".utf8)) == [.line(Data("0123456789".utf8))])
     }
 
-    @Test("server-sent events: multi-line data joined, comments and other fields ignored, a last event without its blank line kept")
+    @Test(
+        "server-sent events: multi-line data joined, comments and other fields ignored, a last event without its blank line kept, CR LF lines"
+    )
     func events() {
         let stream = ": keep-alive\nevent: message\ndata: {\"a\":\ndata: 1}\nid: 7\n\ndata:{\"b\":2}\n\n\ndata: {\"c\":3}"
         #expect(MCPHTTPTransport.events(in: stream) == ["{\"a\":\n1}", "{\"b\":2}", "{\"c\":3}"])
+        // Lines may end in CR LF (sse-starlette's), which Swift reads as one character.
+        #expect(MCPHTTPTransport.events(in: "event: message\r\ndata: {\"d\":4}\r\n\r\n") == ["{\"d\":4}"])
     }
 }
 

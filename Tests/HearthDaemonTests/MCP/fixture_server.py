@@ -2,6 +2,7 @@
 
 Usage: fixture_server.py [stdio]          serve over stdin/stdout
        fixture_server.py http PORT        serve streamable HTTP at http://127.0.0.1:PORT/mcp
+       fixture_server.py http PORT TOKEN  the same, answering only requests with "Authorization: Bearer TOKEN" (else 401)
 
 Tools: lookup_ticket (text with an injected instruction in it), add, read_path (reads a file: the
 confinement test), fail (reports an error), slow (hangs), crash (the process exits), and
@@ -108,11 +109,28 @@ async def serve_stdio():
         await server.run(read, write, server.create_initialization_options())
 
 
+def require_bearer(app, token):
+    """The ASGI app behind a bearer-token check: a request without the token gets 401."""
+    expected = ("Bearer " + token).encode()
+
+    async def guarded(scope, receive, send):
+        if scope["type"] == "http" and dict(scope.get("headers") or []).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"missing or wrong bearer token"})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def main():
     if len(sys.argv) > 2 and sys.argv[1] == "http":
         import uvicorn
 
-        uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+        app = server.streamable_http_app()
+        if len(sys.argv) > 3:
+            app = require_bearer(app, sys.argv[3])
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
     else:
         asyncio.run(serve_stdio())
 
