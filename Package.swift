@@ -28,9 +28,6 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk.git", from: "0.12.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
-        // Starting programs with a clean signal mask, in their own process group.
-        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
-        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
@@ -41,15 +38,9 @@ let package = Package(
         // A few Linux calls Swift's Glibc module does not expose (malloc tuning, openat2, Landlock probes).
         .target(name: "CHearthSystem"),
 
-        // Every program Hearth starts, started one way (swift-subprocess): a clean signal mask,
-        // its own process group, no descriptor of ours but the ones handed to it.
-        .target(
-            name: "HearthProcess",
-            dependencies: [
-                .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            swiftSettings: swiftSettings
-        ),
+        // Every program Hearth starts, started one way (posix_spawn): a clean signal mask, its own
+        // process group, no descriptor of ours but the ones handed to it, its exit always seen.
+        .target(name: "HearthProcess", dependencies: ["CHearthSystem"], swiftSettings: swiftSettings),
 
         // Hot loops needing instructions past the x86-64 baseline (POPCNT), chosen at run time.
         .target(name: "CHearthKernels"),

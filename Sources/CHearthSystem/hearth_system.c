@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <unistd.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -12,6 +13,44 @@
 #include <sys/wait.h>
 #include <linux/openat2.h>
 #include <linux/landlock.h>
+
+extern char **environ;
+
+int hearth_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int input_fd, int output_fd,
+                 int error_fd, pid_t *pid) {
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_t actions;
+    int result = posix_spawnattr_init(&attributes);
+    if (result != 0) return result;
+    result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) {
+        posix_spawnattr_destroy(&attributes);
+        return result;
+    }
+    sigset_t empty, all;
+    sigemptyset(&empty);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&attributes, &empty);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    // Its own process group: a server that spawns workers (llama-server's router does) can be
+    // stopped, or reaped after a crash of ours, as one group.
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawn_file_actions_adddup2(&actions, input_fd, STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, output_fd, STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, error_fd, STDERR_FILENO);
+    if (directory != NULL) posix_spawn_file_actions_addchdir_np(&actions, directory);
+    // Nothing else of ours goes with it: not the database, not sockets, and not the descriptor
+    // by which whoever started *us* notices our exit — a server that outlived a killed daemon
+    // would otherwise keep that parent waiting forever.
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+    result = posix_spawn(pid, path, &actions, &attributes, argv, envp != NULL ? envp : environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    return result;
+}
 
 
 int hearth_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve) {

@@ -88,7 +88,9 @@ extension MemoryBenchmark {
         }
         let hearth = scores[.hybrid] ?? ComplianceScore()
         if let report {
-            let styleGuide = FileManager.default.fileExists(atPath: fixture.appending(path: "StyleGuide.md").path) ? "StyleGuide.md" : nil
+            let styleGuide = (try? String(contentsOf: fixture.appending(path: "StyleGuide.md"), encoding: .utf8)).map {
+                ("StyleGuide.md", $0)
+            }
             let markdown = ComplianceReport.markdown(
                 title: "Compliance review of Projects/NextGen", regulation: "Regulation.pdf", findings: hearth.findings, failures: failures,
                 specsRead: names.count - failures.count, styleGuide: styleGuide, repairs: repairs)

@@ -1,11 +1,10 @@
+import CHearthSystem
 import Foundation
 import Glibc
-import Subprocess
 import Synchronization
-import SystemPackage
 
-/// Every program Hearth starts is started here, through swift-subprocess: it gives the child an
-/// empty signal mask and default signal dispositions (the daemon blocks and ignores signals for
+/// Every program Hearth starts is started here, through posix_spawn (`hearth_spawn`): the child
+/// gets an empty signal mask and default signal dispositions (the daemon blocks and ignores signals for
 /// its own handlers; a child that inherited that would ignore SIGTERM), closes every descriptor
 /// not handed to it (the database, sockets, the pipe by which whoever started Hearth notices its
 /// exit), and makes it the leader of its own process group, so a program that starts workers is
@@ -80,56 +79,32 @@ public final class LaunchedProcess: Sendable {
                 }
             }
         }
-        var options = PlatformOptions()
-        options.processGroupID = 0
+        defer { for fd in streams { close(fd) } }
         let exit = Exit()
-        let (started, continuation) = AsyncStream.makeStream(of: Result<Int32, LaunchError>.self, bufferingPolicy: .unbounded)
-        let environmentSetting: Subprocess.Environment =
-            environment.map { values in
-                .custom(Dictionary(uniqueKeysWithValues: values.map { (Subprocess.Environment.Key(stringLiteral: $0.key), $0.value) }))
-            } ?? .inherit
-        Task.detached {
-            var spawned = false
-            do {
-                let result = try await Subprocess.run(
-                    .path(FilePath(program)), arguments: Arguments(arguments), environment: environmentSetting,
-                    workingDirectory: directory.map { FilePath($0.path) }, platformOptions: options,
-                    input: .fileDescriptor(FileDescriptor(rawValue: streams[0]), closeAfterSpawningProcess: true),
-                    output: .fileDescriptor(FileDescriptor(rawValue: streams[1]), closeAfterSpawningProcess: true),
-                    error: .fileDescriptor(FileDescriptor(rawValue: streams[2]), closeAfterSpawningProcess: true)
-                ) { execution in
-                    spawned = true
-                    continuation.yield(.success(execution.processIdentifier.value))
-                }
-                // Exit code if it exited, 128 + signal if a signal ended it (as shells report it).
-                switch result.terminationStatus {
-                case .exited(let code): exit.finish(code)
-                case .signaled(let signal): exit.finish(128 + signal)
-                }
-            } catch {
-                if !spawned {
-                    continuation.yield(.failure(LaunchError(program: program, reason: Self.reason(error))))
-                }
-                exit.finish(127)
-            }
-            continuation.finish()
-        }
-        for await outcome in started {
-            switch outcome {
-            case .success(let pid): return LaunchedProcess(pid: pid, exit: exit)
-            case .failure(let error): throw error
+        var pid: pid_t = 0
+        let result = withCStrings([executable.path] + arguments) { argv in
+            withOptionalCStrings(environment.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }) { envp in
+                hearth_spawn(program, argv, envp, directory?.path, streams[0], streams[1], streams[2], &pid)
             }
         }
-        throw LaunchError(program: program, reason: "it ended before it was started")
-    }
-
-    /// The error's own words, without the package's type names.
-    static func reason(_ error: any Error) -> String {
-        let text = "\(error)"
-        if let errno = (error as? SubprocessError)?.underlyingError, let code = Int32(exactly: errno.rawValue), code > 0 {
-            return String(cString: strerror(code))
+        guard result == 0 else { throw LaunchError(program: program, reason: String(cString: strerror(result))) }
+        let child = pid
+        // One thread per child, blocked in waitpid for that child only: its exit is reported
+        // however it ends, whatever else this process starts or reaps meanwhile.
+        let waiter = Thread {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    exit.finish(127)
+                    return
+                }
+            }
+            // Exit code if it exited, 128 + signal if a signal ended it (as shells report it).
+            exit.finish(status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f))
         }
-        return text
+        waiter.stackSize = 64 << 10
+        waiter.start()
+        return LaunchedProcess(pid: child, exit: exit)
     }
 
     /// The exit status once it ended (the exit code, or 128 + the signal that ended it).
@@ -225,4 +200,17 @@ extension LaunchedProcess {
         _ = fcntl(err, F_SETFD, FD_CLOEXEC)
         return try await start(executable, arguments: arguments, output: .descriptor(out), error: .descriptor(err))
     }
+}
+
+/// Runs `body` with `strings` as a NULL-terminated C array (argv, envp).
+func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { for pointer in pointers { free(pointer) } }
+    return body(pointers)
+}
+
+/// As `withCStrings`, with NULL for nil.
+func withOptionalCStrings<T>(_ strings: [String]?, _ body: ([UnsafeMutablePointer<CChar>?]?) -> T) -> T {
+    guard let strings else { return body(nil) }
+    return withCStrings(strings) { body($0) }
 }

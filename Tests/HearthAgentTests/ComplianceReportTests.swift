@@ -19,7 +19,7 @@ struct ComplianceReportTests {
         let markdown = ComplianceReport.markdown(
             title: "Review", regulation: "Regulation.pdf", findings: [compliant, violation],
             failures: [.init(spec: "Projects/NextGen/NG-018.md", reason: "the code fence opened on line 29 is never closed")], specsRead: 2,
-            styleGuide: "StyleGuide.md")
+            styleGuide: ("StyleGuide.md", Self.guide))
         #expect(markdown.contains("2 specs read against `Regulation.pdf`: 2 lines checked, **1 violations**, 1 specs not reviewed"))
         #expect(markdown.contains("| ID | Spec | Line | Requirement | Article | Page | Verdict | Confidence | Decided by |"))
         #expect(markdown.contains("](../Projects/NextGen/NG-001-offline%20sync.md#L18)"))
@@ -32,9 +32,42 @@ struct ComplianceReportTests {
         #expect(!markdown.contains("<script>"))
         #expect(markdown.contains("\\<script\\>"))
         #expect(markdown.contains("after \\| \\<script"))
-        #expect(markdown.contains("Remediation texts follow the rules of StyleGuide.md."))
+        #expect(
+            markdown.contains(
+                "Remediation texts follow the rules of StyleGuide.md: the imperative; one sentence per change; at most 30 words; "
+                    + "cited as \"(Regulation, Article N)\"; ending \"Owner: the team named in the spec.\"; never \"simply\", \"seamless\"."
+            ))
         // Violations come in spec order; the compliant line is only in the matrix.
         #expect(markdown.components(separatedBy: "### ").count == 2)
+    }
+
+    static let guide = """
+        # Engineering style guide
+        1. Lead with the change, in the imperative.
+        2. Name the rule it satisfies by article: "(Regulation, Article 9)".
+        3. One sentence per change; no more than 30 words.
+        4. No marketing words ("simply", "seamless").
+        5. Say who owns the change: "Owner: the team named in the spec."
+        """
+
+    @Test("remediation texts follow the workspace's own guide; the rules code cannot apply are listed for the reader")
+    func otherGuide() {
+        let guide = """
+            - Begin every remediation with "Fix:".
+            - Cite as "Art. 4 Reg." and stay under 20 words.
+            - End with "Accountable: platform team".
+            - Write warmly.
+            """
+        let markdown = ComplianceReport.markdown(
+            title: "Review", regulation: "Regulation.pdf", findings: [violation], failures: [], specsRead: 1,
+            styleGuide: ("Docs/Writing.md", guide))
+        #expect(markdown.contains("Remediation: Fix: Change \"90 days\" to at most 30 days Art. 9 Reg. Accountable: platform team"))
+        #expect(markdown.contains("Not applied by code — check by hand: \"Write warmly.\"."), "\(markdown)")
+        let nothing = ComplianceReport.markdown(
+            title: "Review", regulation: "Regulation.pdf", findings: [violation], failures: [], specsRead: 1,
+            styleGuide: ("Docs/Writing.md", "Be nice."))
+        #expect(nothing.contains("Docs/Writing.md has no rule code can apply"))
+        #expect(nothing.contains("(Regulation, Article 9). Owner: the team named in the spec."))
     }
 
     @Test("a violation a standing rule covers stays in the matrix, marked dismissed, and is not counted")

@@ -2,7 +2,7 @@
 #define HEARTH_SYSTEM_H
 
 // Linux calls that Swift's Glibc module does not expose (they live behind _GNU_SOURCE or in
-// headers it does not include).
+// headers it does not include), and the one way Hearth starts a program.
 
 #include <malloc.h>
 #include <sys/types.h>
@@ -14,6 +14,15 @@ static inline int hearth_set_malloc_arena_max(int count) { return mallopt(M_AREN
 /// Returns free heap pages to the kernel (after a burst such as a start-up scan). Returns 1 if
 /// memory was released.
 static inline int hearth_malloc_trim(void) { return malloc_trim(0); }
+
+/// Starts `path` with `argv` (NULL-terminated) and `envp` (NULL: this process's environment) in
+/// `directory` (NULL: here), its stdin, stdout and stderr the given descriptors; an empty signal
+/// mask and default signal dispositions (a child of a daemon that blocks and ignores signals for
+/// its own handlers would otherwise ignore SIGTERM). The child leads a new process group (its
+/// pid), which its own children join, and inherits no other descriptor.
+/// Returns 0 and sets `*pid`, or an errno value (ENOENT, EACCES, ...).
+int hearth_spawn(const char *path, char *const argv[], char *const envp[], const char *directory, int input_fd, int output_fd,
+                 int error_fd, pid_t *pid);
 
 /// openat2(2) with `RESOLVE_*` flags in `resolve`. Returns a descriptor, or -1 with errno set
 /// (ENOSYS on kernels before 5.6).

@@ -16,12 +16,15 @@ public enum ComplianceReport {
     }
 
     /// The report as markdown. Paths are relative to the workspace root (where the report's
-    /// links resolve from `Reports/`). `styleGuide` is the guide's path, nil when there is none.
-    /// A violation a standing rule dismissed stays in the matrix, marked, and is not counted.
+    /// links resolve from `Reports/`). `styleGuide` is the guide's path and what it says, nil when
+    /// there is none. A violation a standing rule dismissed stays in the matrix, marked, and is
+    /// not counted.
     public static func markdown(
-        title: String, regulation: String, findings: [ComplianceFinding], failures: [Failure], specsRead: Int, styleGuide: String?,
-        repairs: [SpecRepair.Record] = []
+        title: String, regulation: String, findings: [ComplianceFinding], failures: [Failure], specsRead: Int,
+        styleGuide: (path: String, text: String)?, repairs: [SpecRepair.Record] = []
     ) -> String {
+        let read = styleGuide.map { StyleGuide.read($0.text) }
+        let guide = read.flatMap { $0.applied.isEmpty ? nil : $0 } ?? .defaults
         let violations = findings.filter { $0.verdict == .violation && $0.dismissedBy == nil }
         let dismissed = findings.filter { $0.verdict == .violation && $0.dismissedBy != nil }
         var lines = [
@@ -30,10 +33,7 @@ public enum ComplianceReport {
                 + (dismissed.isEmpty ? "" : ", \(dismissed.count) dismissed by your standing rules")
                 + (failures.isEmpty ? "." : ", \(failures.count) specs not reviewed (below)."),
             "",
-            styleGuide == nil
-                ? "No style guide was found: remediation texts follow the default rules (imperative, article cited, numerals with units)."
-                : "Remediation texts follow the rules of \(escape(styleGuide ?? "")).",
-            "",
+            guideNote(path: styleGuide?.path, read: read), "",
             "Overrule a finding before approving with 'hearth finding dismiss ID --reason …' (a quoted term in the reason, "
                 + "like `svc-`, makes the rule cover every line with it); the reason becomes a standing rule the next review applies.",
             "", "## Matrix", "",
@@ -57,7 +57,7 @@ public enum ComplianceReport {
                 "| The spec says | The regulation says (Article \(finding.article), page \(finding.page)) |", "|---|---|",
                 "| \(escape(finding.claim)) | \(escape(finding.requirement)) |", "",
                 "[Spec line](\(specLink(finding.spec, line: finding.line))) · [Regulation, page \(finding.page)](\(pageLink(regulation, finding.page)))",
-                "", "Remediation: \(remediation(for: finding))", "",
+                "", "Remediation: \(remediation(for: finding, guide: guide))", "",
             ]
         }
         if !dismissed.isEmpty {
@@ -90,15 +90,39 @@ public enum ComplianceReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// One imperative sentence naming the limit and the article, numerals with units, and the
-    /// owner (the style guide's rules); a finding without a readable limit quotes the requirement.
-    public static func remediation(for finding: ComplianceFinding) -> String {
-        guard let limit = Limit.read(finding.requirement), let claimed = Quantity.all(in: finding.claim).first else {
-            return
-                "Bring the line in line with: \"\(escape(finding.requirement))\" (Regulation, Article \(finding.article)). Owner: the team named in the spec."
+    /// What the report says of the style guide: the rules code applies, and those it does not
+    /// (to check by hand); or that there is none.
+    static func guideNote(path: String?, read: StyleGuide?) -> String {
+        let defaults = "the imperative, the article cited, numerals with units, the owner named"
+        guard let path, let read else { return "No style guide was found: remediation texts follow the default rules (\(defaults))." }
+        guard !read.applied.isEmpty else {
+            return "\(escape(path)) has no rule code can apply (a word limit, a citation form, an owner line, words to avoid): "
+                + "remediation texts follow the default rules (\(defaults)); check them against it by hand."
         }
-        return "Change \"\(claimed.text)\" to \(limit.bound.rawValue) \(limit.quantity.text) (Regulation, Article \(finding.article)). "
-            + "Owner: the team named in the spec."
+        var note = "Remediation texts follow the rules of \(escape(path)): \(read.summary.map(escape).joined(separator: "; "))."
+        let unapplied = read.unapplied
+        if !unapplied.isEmpty {
+            note +=
+                " Not applied by code — check by hand: " + unapplied.map { "\"\(escape(clip($0, 120)))\"" }.joined(separator: "; ") + "."
+        }
+        return note
+    }
+
+    /// The change a violation needs, drafted to `guide`: one imperative sentence naming the limit
+    /// and citing the article (a shorter wording when the guide's word limit or words to avoid
+    /// rule the longer one out); a finding without a readable limit points at the requirement.
+    /// A text that still breaks a rule says which.
+    public static func remediation(for finding: ComplianceFinding, guide: StyleGuide = .defaults) -> String {
+        let changes: [String]
+        if let limit = Limit.read(finding.requirement), let claimed = Quantity.all(in: finding.claim).first {
+            let target = "\(limit.bound.rawValue) \(limit.quantity.text)"
+            changes = ["Change \"\(claimed.text)\" to \(target)", "Change \(claimed.text) to \(target)", "Set it to \(target)"]
+        } else {
+            changes = ["Rewrite the line to meet \"\(finding.requirement)\"", "Rewrite the line to meet the requirement"]
+        }
+        let drafted = guide.draft(changes, article: finding.article)
+        let text = escape(drafted.text)
+        return drafted.problems.isEmpty ? text : text + " (breaks the style guide: \(escape(drafted.problems.joined(separator: "; "))))"
     }
 
     static func order(_ left: ComplianceFinding, _ right: ComplianceFinding) -> Bool {

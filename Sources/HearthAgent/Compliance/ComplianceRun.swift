@@ -122,7 +122,7 @@ public struct ComplianceRun: Sendable {
         }
         let markdown = ComplianceReport.markdown(
             title: "Compliance review of \(folder.isEmpty ? "the specs" : folder) (run \(runID))", regulation: regulation,
-            findings: findings, failures: failures, specsRead: specsRead, styleGuide: guide.map { _ in styleGuide ?? "" },
+            findings: findings, failures: failures, specsRead: specsRead, styleGuide: guide.map { (styleGuide ?? "", $0) },
             repairs: repairs)
         let path = Self.reportPath(runID)
         let bytes = Data(markdown.utf8)
