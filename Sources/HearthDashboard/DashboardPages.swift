@@ -242,10 +242,16 @@ extension Dashboard {
             }
             let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? data.workspace
             do {
-                let dismissal = try await review.dismiss(finding, reason: fields["reason"] ?? "", memory: memory, workspace: workspace)
+                let dismissal = try await review.dismiss(
+                    finding, reason: fields["reason"] ?? "", memory: memory, workspace: workspace, approvals: data.approvals)
+                if !dismissal.withdrawn.isEmpty { data.goalsChanged() }
+                let withdrawn =
+                    dismissal.withdrawn.isEmpty
+                    ? ""
+                    : " Publication approvals asked about the earlier version were denied (\(dismissal.withdrawn.map { "\($0.id)" }.joined(separator: ", "))); publish this version with 'hearth publish \(runID)'."
                 return Self.redirect(
                     "/goals/\(runID)", flash: "done",
-                    "Dismissed \(finding). Standing rule: \(dismissal.rule.sentence). \(dismissal.written.path) was rewritten.")
+                    "Dismissed \(finding). Standing rule: \(dismissal.rule.sentence). \(dismissal.written.path) was rewritten." + withdrawn)
             } catch let error as ComplianceRun.DismissError {
                 throw DashboardError(title: "Not dismissed", text: error.description, status: .badRequest)
             }

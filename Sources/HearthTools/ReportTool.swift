@@ -110,7 +110,8 @@ public enum BuiltinTools {
     ///   - memory: adds `remember` and `recall`.
     ///   - journal: adds `notify` (findings queued for the digest).
     ///   - broker: adds `http_request`, through the credential broker at this socket.
-    ///   - publish: where approved reports go (`publish_portal`, and `post_summary` with a broker).
+    ///   - publish: where approved reports go (`publish_portal` when it names a portal, `post_summary`
+    ///     when it names a channel and there is a broker): a tool with nowhere to go is not offered.
     ///   - extra: more tools (integrations, tests), after the built-in ones.
     public static func all(
         memory: (any AgentMemory)? = nil, journal: (any EventJournal)? = nil, broker: VaultClient? = nil, publish: PublishTarget? = nil,
@@ -125,8 +126,8 @@ public enum BuiltinTools {
         if let journal { tools.append(NotifyTool(journal: journal)) }
         if let broker { tools.append(HTTPRequestTool(broker: broker)) }
         if let publish {
-            tools.append(PublishPortalTool(target: publish))
-            if let broker { tools.append(PostSummaryTool(target: publish, broker: broker)) }
+            if publish.portal != nil { tools.append(PublishPortalTool(target: publish)) }
+            if let broker, publish.channel != nil { tools.append(PostSummaryTool(target: publish, broker: broker)) }
         }
         return ToolBox(tools + extra)
     }

@@ -78,21 +78,30 @@ struct FindingDismissCommand: AsyncParsableCommand {
             throw ValidationError("a finding id is RUN-N, e.g. 7-3 ('hearth finding list RUN' shows them)")
         }
         let (review, memory, workspace) = try await ComplianceAccess.open(context, run: run)
+        let approvals = try await context.openStores(creating: false)?.approvals
         let dismissal: ComplianceRun.Dismissal
         do {
-            dismissal = try await review.dismiss(id, reason: reason, memory: memory, workspace: workspace)
+            dismissal = try await review.dismiss(id, reason: reason, memory: memory, workspace: workspace, approvals: approvals)
         } catch let error as ComplianceRun.DismissError {
             throw CLIError(error.description)
         }
         let (finding, rule, written) = (dismissal.finding, dismissal.rule, dismissal.written)
+        // A denied publication step ends its run: a running daemon takes that up now.
+        if !dismissal.withdrawn.isEmpty { _ = await context.nudgeDaemon(["goals"]) }
         if json {
             printJSON([
                 "finding": finding.json, "rule": .string(rule.sentence), "report": .string(written.path), "sha256": .string(written.sha256),
+                "withdrawn": .array(dismissal.withdrawn.map { .number(Double($0.id)) }),
             ])
             return
         }
         print("Dismissed \(id) (\(finding.spec):\(finding.line)). Standing rule: \(rule.sentence)")
         print("Rewrote \(written.path): \(written.violations) violation(s), \(written.dismissed) dismissed.")
+        for approval in dismissal.withdrawn {
+            print(
+                "Denied approval \(approval.id) (\(approval.tool)): it was asked about the report before this change; 'hearth publish \(run)' asks about this version."
+            )
+        }
     }
 }
 

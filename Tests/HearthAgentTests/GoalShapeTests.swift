@@ -104,18 +104,27 @@ struct GoalShapeTests {
 
     @Test("compliance reviews and publications, however worded, get their recipes; without a regulation or a folder, none")
     func complianceRecipes() throws {
-        let tools = Set(BuiltinTools.all(publish: PublishTarget(portal: nil)).names).union([
-            "read_regulation", "check_spec", "compliance_report", "post_summary",
+        // No [publish]: no publication tools.
+        let reviewing = Set(BuiltinTools.all(publish: PublishTarget(portal: nil)).names).union([
+            "read_regulation", "check_spec", "compliance_report",
         ])
+        #expect(!reviewing.contains("publish_portal") && !reviewing.contains("post_summary"))
+        let tools = reviewing.union(["publish_portal", "post_summary"])
         let files = [
             "Specs/payments.md", "Specs/old/login.md", "Legal/EU-Data-Act-2026.pdf", "Handbook/Writing style.md", "Notes/a.md",
             "Reports/compliance-4.md",
         ]
-        let review = try #require(
-            PlanRecipes.match(
-                goal: "Is every feature spec in Specs/ compliant with the regulation? Cite pages.", files: files, tools: tools))
+        let goal = "Is every feature spec in Specs/ compliant with the regulation? Cite pages."
+        #expect(PlanRecipes.match(goal: goal, files: files, tools: reviewing)?.draft.tasks.map(\.id) == ["regulation", "check", "report"])
+        // With [publish], the review ends with its gated publication, bound to the report as each step finds it.
+        let review = try #require(PlanRecipes.match(goal: goal, files: files, tools: tools))
         #expect(review.name == "compliance-review")
-        #expect(review.draft.tasks.map(\.id) == ["regulation", "check", "report"])
+        #expect(review.draft.tasks.map(\.id) == ["regulation", "check", "report", "portal", "channel"])
+        #expect(
+            review.draft.tasks[3...].allSatisfy {
+                $0.bindings == ["report": "Reports/compliance-{{run}}.md", "sha256": "{{sha256:Reports/compliance-{{run}}.md}}"]
+            })
+        #expect(review.draft.tasks[3].dependsOn == ["report"] && review.draft.tasks[4].dependsOn == ["portal"])
         #expect(review.draft.tasks[0].bindings == ["path": "Legal/EU-Data-Act-2026.pdf"])
         #expect(review.draft.tasks[1].forEach == "Specs/**/*.md")
         #expect(review.draft.tasks[2].bindings?["style_guide"] == "Handbook/Writing style.md")

@@ -222,11 +222,26 @@ struct CompliancePublishTests {
         #expect(written.status == 0, "\(written.stderr)")
         let daemon = try await sandbox.startDaemon()
 
+        // The review itself ends asking to publish (exit 2: waiting for you), bound to the report as written.
         let review = try await sandbox.hearth(["goal", "--json", "Check the specs in Projects/NextGen for compliance with Regulation.pdf"])
-        #expect(review.status == 0, "\(review.stderr)")
+        #expect(review.status == 2, "\(review.stderr)")
+        let reportURL = sandbox.workspace.appending(path: "Reports/compliance-1.md")
+        let reviewed = SHA256.hex(try Data(contentsOf: reportURL))
+        let reviewPortal = try #require(try await approval(sandbox, run: 1, tool: "publish_portal"))
+        let asked = try JSONValue(parsing: try await sandbox.hearth(["approvals", "--json"]).stdout).arrayValue?.first {
+            $0["id"]?.intValue == reviewPortal
+        }
+        #expect(asked?["arguments"]?["sha256"]?.stringValue == reviewed, "\(String(describing: asked))")
+        #expect(try await sandbox.hearth(["approve", "\(reviewPortal)"]).status == 0)
+        // Approved: the daemon commits it; then the channel step asks. A dismissal now changes the
+        // report, so that question (about the earlier version) is denied and nothing is posted.
+        let reviewChannel = try #require(try await approval(sandbox, run: 1, tool: "post_summary"))
         let dismissed = try await sandbox.hearth(["finding", "dismiss", "1-1", "--reason", "agreed with the regulator"])
         #expect(dismissed.status == 0, "\(dismissed.stderr)")
-        let reportURL = sandbox.workspace.appending(path: "Reports/compliance-1.md")
+        #expect(dismissed.stdout.contains("Denied approval \(reviewChannel) (post_summary)"), "\(dismissed.stdout)")
+        let reviewEnd = try await finalState(sandbox, run: 1)
+        #expect(reviewEnd["state"] == "failed", "\(reviewEnd)")
+        #expect(try await git(portal, ["branch", "--list", "hearth/compliance-1-\(reviewed.prefix(8))"]).contains("hearth/"))
 
         // First publication: the portal step is approved; then the report is edited before the
         // channel step is approved, so that step is refused and nothing is posted.
@@ -260,9 +275,10 @@ struct CompliancePublishTests {
         #expect(posted["text"]?.stringValue?.contains("Compliance review of Projects/NextGen (run 1)") == true)
         #expect(channelServer.requests.last?.uri.contains("key=\(secret)") == true)
 
-        // The portal: two branches (one per approved content), pushed; its checkout untouched.
+        // The portal: three branches (one per approved content: the review's own, then two
+        // publications), pushed; its checkout untouched.
         let branches = try await git(portal, ["branch", "--list", "hearth/*", "--format=%(refname:short)"]).split(separator: "\n")
-        #expect(branches.count == 2)
+        #expect(branches.count == 3)
         #expect(try await git(portal, ["rev-parse", "--abbrev-ref", "HEAD"]) == "main")
         #expect(try await git(portal, ["status", "--porcelain"]).isEmpty)
         let pushed = try await git(remote, ["branch", "--list", "hearth/*", "--format=%(refname:short)"]).split(separator: "\n")
@@ -309,7 +325,7 @@ struct CompliancePublishTests {
         ).write(to: config)
         let failedPush = try await sandbox.hearth(["tool", "run", "publish_portal", "--args", arguments])
         #expect(failedPush.status != 0 && failedPush.stderr.contains("the push to nowhere failed"), "\(failedPush.stderr)")
-        #expect(try await git(portal, ["branch", "--list", "hearth/*"]).split(separator: "\n").count == 2)
+        #expect(try await git(portal, ["branch", "--list", "hearth/*"]).split(separator: "\n").count == 3)
 
         let restarted = try await sandbox.startDaemon()
         let rejected = try await sandbox.hearth(["tool", "run", "post_summary", "--args", arguments])

@@ -76,6 +76,8 @@ public struct ComplianceRun: Sendable {
         public var finding: ComplianceFinding
         public var rule: ComplianceExemption
         public var written: Written
+        /// Approvals to publish the report that were asked about its earlier content: denied.
+        public var withdrawn: [Approval] = []
     }
 
     public enum DismissError: Error, Sendable, CustomStringConvertible {
@@ -92,7 +94,11 @@ public struct ComplianceRun: Sendable {
 
     /// Overrules the violation `id` ("7-3"): the reason becomes a standing rule of the profile
     /// (trusted: the user said it), and the report is written again with every rule applied.
-    public func dismiss(_ id: String, reason: String, memory: MemoryEngine, workspace: URL) async throws -> Dismissal {
+    /// Publication steps still waiting for an answer were asked about the report as it was: they
+    /// are denied with the reason (approving them would publish a version nobody approved).
+    public func dismiss(_ id: String, reason: String, memory: MemoryEngine, workspace: URL, approvals: (any ApprovalBook)? = nil)
+        async throws -> Dismissal
+    {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard reason.count >= 3 else { throw DismissError.noReason }
         guard let finding = findings.first(where: { $0.id == id }) else { throw DismissError.noSuchFinding(id, run: runID) }
@@ -103,8 +109,21 @@ public struct ComplianceRun: Sendable {
                     kind: .rule, subject: ComplianceExemption.subject, predicate: "rule", object: rule.sentence, provenance: .trusted))
         ])
         let written = try write(in: workspace, exemptions: try await Self.exemptions(in: memory))
-        return Dismissal(finding: finding, rule: rule, written: written)
+        var withdrawn: [Approval] = []
+        for approval in try await approvals?.approvals(states: [.pending]) ?? []
+        where Self.publicationTools.contains(approval.tool) && approval.arguments["report"]?.stringValue == written.path {
+            withdrawn.append(
+                try await approvals!.decide(
+                    approval.id, approve: false,
+                    note:
+                        "the report changed after this was asked (finding \(id) dismissed); 'hearth publish \(runID)' asks about this version",
+                    now: Date()))
+        }
+        return Dismissal(finding: finding, rule: rule, written: written, withdrawn: withdrawn)
     }
+
+    /// The tools that send a report out.
+    static let publicationTools: Set<String> = ["publish_portal", "post_summary"]
 
     /// What writing the report produced.
     public struct Written: Sendable {

@@ -264,6 +264,12 @@ public struct GoalRunner: Sendable {
     private func makeAgent(_ detail: GoalDetail, task: PlanTask, meter: RunMeter) async throws -> TaskAgent {
         let runID = detail.run.id
         let store = self.store
+        var task = task
+        // Values known only now: the run's id, a file's hash as the task finds it.
+        let workspace = workspace
+        task.bindings = PlanBindings.resolve(task.bindings, runID: runID) { path in
+            (try? WorkspaceFiles.read(path, in: workspace, limit: 256 << 20)).map { SHA256.hex($0) }
+        }
         // Earlier results matter only to a task that depends on something (not to a plan's 500 items).
         let inputs = task.dependsOn.isEmpty ? "" : Self.inputs(for: task, in: try await store.goal(runID), limit: options.inputCharacters)
         return TaskAgent(

@@ -152,23 +152,52 @@ public enum PlanRecipes {
         if let styleGuide { reportBindings["style_guide"] = styleGuide }
         return Match(
             name: "compliance-review",
-            draft: PlanDraft(tasks: [
+            draft: PlanDraft(
+                tasks: [
+
+                    PlanDraft.Task(
+                        id: "regulation", title: "Read \(regulation)",
+                        instructions: "Read \(regulation) into memory as requirements with their articles and pages.",
+                        expectedOutput: "how many requirements, in how many articles", tools: ["read_regulation"],
+                        bindings: ["path": regulation], completesWith: "read_regulation"),
+                    PlanDraft.Task(
+                        id: "check", title: "Check against \(regulation)",
+                        instructions: "Check {{item}} against \(regulation) with check_spec.", dependsOn: ["regulation"],
+                        expectedOutput: "the lines that break a requirement, with article and page", tools: ["check_spec"],
+                        forEach: folder + "/**/*.md", bindings: ["regulation": regulation], completesWith: "check_spec"),
+                    PlanDraft.Task(
+                        id: "report", title: "Write the compliance report",
+                        instructions: "Write the review's report from the checks.", dependsOn: ["check"],
+                        expectedOutput: "the report's path", tools: ["compliance_report"], bindings: reportBindings,
+                        completesWith: "compliance_report"),
+                ] + publishing(report: "Reports/compliance-{{run}}.md", after: "report", tools: tools)))
+    }
+
+    /// Where a review's report goes once the user approves it, when `[publish]` is set (its tools
+    /// are there): the documentation portal, then the project channel. Each step is gated and
+    /// bound to the report's hash as the step finds it, so a report changed after it was asked
+    /// about (a finding dismissed) is not what goes out.
+    static func publishing(report: String, after: String, tools: Set<String>) -> [PlanDraft.Task] {
+        let bindings = ["report": report, "sha256": "{{sha256:\(report)}}"]
+        var tasks: [PlanDraft.Task] = []
+        if tools.contains("publish_portal") {
+            tasks.append(
                 PlanDraft.Task(
-                    id: "regulation", title: "Read \(regulation)",
-                    instructions: "Read \(regulation) into memory as requirements with their articles and pages.",
-                    expectedOutput: "how many requirements, in how many articles", tools: ["read_regulation"],
-                    bindings: ["path": regulation], completesWith: "read_regulation"),
+                    id: "portal", title: "Commit the report to the documentation portal",
+                    instructions:
+                        "Once approved, commit the report and its remediation texts to the documentation portal on a branch of its own.",
+                    dependsOn: [after], expectedOutput: "the branch and commit", tools: ["publish_portal"], bindings: bindings,
+                    completesWith: "publish_portal"))
+        }
+        if tools.contains("post_summary") {
+            tasks.append(
                 PlanDraft.Task(
-                    id: "check", title: "Check against \(regulation)",
-                    instructions: "Check {{item}} against \(regulation) with check_spec.", dependsOn: ["regulation"],
-                    expectedOutput: "the lines that break a requirement, with article and page", tools: ["check_spec"],
-                    forEach: folder + "/**/*.md", bindings: ["regulation": regulation], completesWith: "check_spec"),
-                PlanDraft.Task(
-                    id: "report", title: "Write the compliance report",
-                    instructions: "Write the review's report from the checks.", dependsOn: ["check"],
-                    expectedOutput: "the report's path", tools: ["compliance_report"], bindings: reportBindings,
-                    completesWith: "compliance_report"),
-            ]))
+                    id: "channel", title: "Post the summary to the project channel",
+                    instructions: "Once approved, post the report's summary to the project channel.",
+                    dependsOn: tasks.isEmpty ? [after] : tasks.map(\.id), expectedOutput: "whether the channel took it",
+                    tools: ["post_summary"], bindings: bindings, completesWith: "post_summary"))
+        }
+        return tasks
     }
 }
 
