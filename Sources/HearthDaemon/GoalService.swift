@@ -101,10 +101,12 @@ struct GoalService: Service {
         let (detail, interrupted) = try await GoalWorker.recover(id, store: store)
         if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace
+        let runModel = model(id)
         let runner = GoalRunner(
-            store: store, model: model(id),
+            store: store, model: runModel,
             tools: paths.goalTools(
-                configuration: configuration, memory: memory, journal: journal, goals: store, external: await external?.tools() ?? []),
+                configuration: configuration, memory: memory, journal: journal, goals: store, external: await external?.tools() ?? [],
+                model: runModel),
             workspace: workspace,
             options: await GoalWorker.options(configuration: configuration, paths: paths, memory: memory, goal: detail.goal),
             approvals: approvals, logger: logger

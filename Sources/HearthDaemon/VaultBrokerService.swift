@@ -14,13 +14,19 @@ extension HearthPaths {
     /// Every tool a goal may use, the same for the daemon's goals and the CLI's: the built-in
     /// ones, the broker's, publishing to `[publish]`, the compliance review's and other programs' (MCP).
     /// `external`: the tools of `[[mcp.servers]]` (deferred: `find_tools` loads their schemas).
+    /// `model`: the goal's model; when it is not a small one, it writes the scripts that repair a
+    /// spec the compliance review's reader refuses (the vetted recipe stands behind it).
     public func goalTools(
         configuration: Configuration, memory: MemoryEngine, journal: any EventJournal, goals: any GoalStore,
-        external: [any Tool] = []
+        external: [any Tool] = [], model: (any AgentModel)? = nil
     ) -> ToolBox {
-        BuiltinTools.all(
+        let name = configuration.inference.chatModel
+        let writer = model.flatMap { model in
+            ModelScale(name: name).map { !$0.isSmall } == true ? SpecRepair.ScriptWriter.model(model, name: name) : nil
+        }
+        return BuiltinTools.all(
             memory: memory, journal: journal, broker: vaultClient, publish: publishTarget(configuration),
-            extra: ComplianceTools.all(memory: memory, goals: goals) + external
+            extra: ComplianceTools.all(memory: memory, goals: goals, scriptWriter: writer) + external
         ).withToolIndex()
     }
 

@@ -162,8 +162,14 @@ public final class LaunchedProcess: Sendable {
     }
 
     /// SIGTERM, then SIGKILL to its whole group if it has not exited within `grace`; workers it
-    /// started go with it either way.
+    /// started go with it either way. Returns once the program is gone (reaped) — also when the
+    /// caller is being cancelled: stopping is cleanup, and a cancelled wait would skip the grace
+    /// period and return while the program still runs.
     public func stop(grace: Duration = .seconds(5)) async {
+        await Task { await self.stopping(grace: grace) }.value
+    }
+
+    private func stopping(grace: Duration) async {
         if exitStatus == nil {
             kill(pid, SIGTERM)
             if await exitStatus(within: grace) == nil {

@@ -203,7 +203,7 @@ struct GoalSession {
             store: store, model: model,
             tools: context.paths.goalTools(
                 configuration: context.configuration, memory: memory, journal: stores.journal, goals: store,
-                external: await external?.tools() ?? []),
+                external: await external?.tools() ?? [], model: model),
             workspace: workspace,
             options: await GoalWorker.options(
                 configuration: context.configuration, paths: context.paths, memory: memory, goal: goal.goal, concurrency: concurrency

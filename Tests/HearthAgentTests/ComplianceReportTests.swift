@@ -1,6 +1,7 @@
 import Foundation
 import HearthAgent
 import HearthCore
+import Synchronization
 import Testing
 
 @Suite("The compliance report")
@@ -122,6 +123,69 @@ struct SpecRepairTests {
         #expect(record.output.contains("table row given 2 cells (had 3)"))
         #expect(record.diff.contains("+6 | Devices | 5 |"))
         #expect(record.author == "vetted recipe normalise_markdown.py")
+    }
+
+    /// A spec with a code fence never closed, and why the reader refuses it.
+    static func unclosedFence() throws -> (Data, String) {
+        let original = Data("# Spec\n\n- Kept for 90 days.\n\n```json\n{\"retention\": 90}\n".utf8)
+        do {
+            _ = try SpecDocument.parse(original)
+        } catch {
+            return (original, "\(error)")
+        }
+        throw CancellationError()
+    }
+
+    @Test("a capable model's script repairs the copy, confined, and the record names the model")
+    func modelScript() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appending(path: "hearth-repair-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let (original, problem) = try Self.unclosedFence()
+        let asked = Mutex<[String]>([])
+        let writer = SpecRepair.ScriptWriter(author: "model scripted") { problem, excerpt in
+            asked.withLock { $0 = [problem, excerpt] }
+            return """
+                import sys
+                text = open(sys.argv[1], encoding="utf-8").read()
+                if text.count("```") % 2:
+                    text += "```\\n"
+                    print("closed the open fence")
+                open(sys.argv[2], "w", encoding="utf-8").write(text)
+                """
+        }
+        let (record, document) = try await SpecRepair(writer: writer).repair(
+            spec: "Projects/z.md", original: original, problem: problem, scratch: scratch)
+        #expect(record.author == "model scripted", "\(record.author)")
+        #expect(record.stillBroken == nil && record.output == "closed the open fence", "\(record.output)")
+        #expect(document?.lines.contains { $0.text == "- Kept for 90 days." } == true)
+        #expect(asked.withLock { $0 }.first == problem)
+        #expect(asked.withLock { $0 }.last?.contains("Kept for 90 days") == true)
+    }
+
+    @Test("a model's script that fails, reaches outside its scratch or never comes: the vetted recipe repairs it, and the record says why")
+    func modelScriptFallsBack() async throws {
+        let (original, problem) = try Self.unclosedFence()
+        let outside = FileManager.default.temporaryDirectory.appending(path: "hearth-escape-\(UUID().uuidString)")
+        let scripts: [(String?, String)] = [
+            ("import sys\nsys.exit(3)\n", "the script failed (exit 3)"),
+            ("open('\(outside.path)', 'w').write('x')\n", "the script failed"),
+            (nil, "no script came back"),
+        ]
+        for (script, reason) in scripts {
+            let scratch = FileManager.default.temporaryDirectory.appending(path: "hearth-repair-test-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: scratch) }
+            let writer = SpecRepair.ScriptWriter(author: "model scripted") { _, _ in
+                guard let script else { throw SpecRepair.RepairError.noScript("{}") }
+                return script
+            }
+            let (record, document) = try await SpecRepair(writer: writer).repair(
+                spec: "Projects/z.md", original: original, problem: problem, scratch: scratch)
+            #expect(document != nil)
+            #expect(record.author.hasPrefix("vetted recipe normalise_markdown.py (the script model scripted wrote was not used: "))
+            #expect(record.author.contains(reason), "\(record.author)")
+            #expect(record.script == SpecRepair.recipe)
+        }
+        #expect(!FileManager.default.fileExists(atPath: outside.path), "the confined script could not write outside its scratch")
     }
 
     @Test("a file the recipe cannot fix (binary) stays isolated, with the reason")

@@ -90,6 +90,19 @@ struct LaunchedProcessTests {
         #expect(ProcessTable.commandLines().filter { $0.arguments == ["sleep", marker] }.isEmpty)
     }
 
+    @Test("stop called from a cancelled task still gives the grace period and returns once the program is gone")
+    func stopWhileCancelled() async throws {
+        let process = try await LaunchedProcess.start(URL(fileURLWithPath: "/bin/sleep"), arguments: ["600"])
+        let stopper = Task {
+            try? await Task.sleep(for: .seconds(3_600))  // ends at once: the task is cancelled
+            await process.stop(grace: .seconds(30))
+        }
+        stopper.cancel()
+        await stopper.value
+        #expect(process.exitStatus == 128 + SIGTERM, "SIGTERM ended it, not the SIGKILL after the grace")
+        #expect(kill(process.pid, 0) != 0, "reaped")
+    }
+
     @Test("a program that cannot be started is a clear error")
     func missingProgram() async throws {
         let error = await #expect(throws: LaunchedProcess.LaunchError.self) {

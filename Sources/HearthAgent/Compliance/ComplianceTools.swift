@@ -217,8 +217,13 @@ enum ComplianceFiles {
 
 /// The compliance review's tools, sharing one regulation library.
 public enum ComplianceTools {
-    public static func all(memory: MemoryEngine, goals: any GoalStore) -> [any Tool] {
+    /// The review's tools; `scriptWriter`: who writes repair scripts (a capable model), nil for
+    /// the vetted recipe alone.
+    public static func all(memory: MemoryEngine, goals: any GoalStore, scriptWriter: SpecRepair.ScriptWriter? = nil) -> [any Tool] {
         let library = RegulationLibrary(memory: memory)
-        return [ReadRegulationTool(library: library), CheckSpecTool(library: library), ComplianceReportTool(goals: goals, memory: memory)]
+        return [
+            ReadRegulationTool(library: library), CheckSpecTool(library: library, repair: SpecRepair(writer: scriptWriter)),
+            ComplianceReportTool(goals: goals, memory: memory),
+        ]
     }
 }

@@ -6,10 +6,25 @@ import HearthSandbox
 /// confined by `hearth-sandbox` (the scratch workspace only, no network), and the copy is read
 /// again. The original is never touched; the script, its output and the diff are kept.
 ///
-/// The script is a vetted recipe shipped with Hearth (labelled as such in the record): the small
-/// default model cannot be trusted to write one. A model-written script would go through the
-/// same confinement and the same check.
+/// With a capable model (a `writer`), the model writes the script for the problem the reader
+/// named; it runs under the same confinement and its result passes the same check. A script that
+/// cannot be had, fails or leaves the copy unreadable gives way to the vetted recipe shipped with
+/// Hearth — what the small default model gets from the start — and the record says which wrote
+/// the script that counted, and why the model's did not.
 public struct SpecRepair: Sendable {
+    /// Writes a Python script for one refused spec: given the reader's complaint and the start of
+    /// the file, returns the script's source.
+    public struct ScriptWriter: Sendable {
+        /// Who writes ("model qwen2.5-7b-instruct"), for the record.
+        public var author: String
+        public var write: @Sendable (_ problem: String, _ excerpt: String) async throws -> String
+
+        public init(author: String, write: @escaping @Sendable (_ problem: String, _ excerpt: String) async throws -> String) {
+            self.author = author
+            self.write = write
+        }
+    }
+
     public struct Record: Sendable, Hashable {
         public var spec: String
         /// Why the reader refused the original.
@@ -34,11 +49,14 @@ public struct SpecRepair: Sendable {
     public enum RepairError: Error, Sendable, CustomStringConvertible {
         case helperMissing
         case scratch(String)
+        /// The model's answer held no script.
+        case noScript(String)
 
         public var description: String {
             switch self {
             case .helperMissing: "the confinement helper hearth-sandbox is not installed beside hearth; rebuild hearth ('swift build')"
             case .scratch(let detail): "cannot prepare the repair's scratch workspace: \(detail)"
+            case .noScript(let answer): "the answer held no script: \(answer)"
             }
         }
     }
@@ -88,8 +106,12 @@ public struct SpecRepair: Sendable {
         """#
 
     let helper: URL?
+    let writer: ScriptWriter?
 
-    public init(helper: URL? = CompanionProgram.locate("hearth-sandbox")) { self.helper = helper }
+    public init(helper: URL? = CompanionProgram.locate("hearth-sandbox"), writer: ScriptWriter? = nil) {
+        self.helper = helper
+        self.writer = writer
+    }
 
     /// Repairs a copy of `original` (bytes of the spec at `spec`) in `scratch` (a directory of
     /// its own, the confined script's only writable place). Returns the record and, when the
@@ -99,21 +121,53 @@ public struct SpecRepair: Sendable {
         do {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             try original.write(to: scratch.appending(path: "original.md"))
-            try Data(Self.recipe.utf8).write(to: scratch.appending(path: Self.recipeName))
         } catch {
             throw RepairError.scratch("\(error)")
         }
-        var record = Record(
-            spec: spec, problem: problem, author: "vetted recipe \(Self.recipeName)", script: Self.recipe, output: "", diff: "",
-            stillBroken: nil)
+        var declined: String?
+        if let writer {
+            let excerpt = String(decoding: original.prefix(4_000), as: UTF8.self)
+            let script: String?
+            do {
+                script = try await writer.write(problem, excerpt)
+            } catch {
+                script = nil
+                declined = "no script came back (\(error))"
+            }
+            if let script {
+                let (record, document) = try await attempt(
+                    script: script, named: "repair.py", author: writer.author, spec: spec, original: original, problem: problem,
+                    helper: helper, scratch: scratch)
+                if document != nil { return (record, document) }
+                declined = record.stillBroken ?? "it did not repair the copy"
+            }
+        }
+        var (record, document) = try await attempt(
+            script: Self.recipe, named: Self.recipeName, author: "vetted recipe \(Self.recipeName)", spec: spec, original: original,
+            problem: problem, helper: helper, scratch: scratch)
+        if let declined, let writer { record.author += " (the script \(writer.author) wrote was not used: \(declined))" }
+        return (record, document)
+    }
+
+    /// Runs one script on the copy, confined, and reads what it wrote.
+    func attempt(
+        script: String, named name: String, author: String, spec: String, original: Data, problem: String, helper: URL, scratch: URL
+    ) async throws -> (Record, SpecDocument?) {
+        let normalised = scratch.appending(path: "normalised.md")
+        do {
+            try? FileManager.default.removeItem(at: normalised)
+            try Data(script.utf8).write(to: scratch.appending(path: name))
+        } catch {
+            throw RepairError.scratch("\(error)")
+        }
+        var record = Record(spec: spec, problem: problem, author: author, script: script, output: "", diff: "", stillBroken: nil)
         let output: ProgramRunner.Output
         do {
             output = try await ProgramRunner.run(
                 executable: helper,
                 arguments: [
-                    "--workspace", scratch.path, "--cpu-seconds", "20", "--", "/usr/bin/python3",
-                    scratch.appending(path: Self.recipeName).path,
-                    scratch.appending(path: "original.md").path, scratch.appending(path: "normalised.md").path,
+                    "--workspace", scratch.path, "--cpu-seconds", "20", "--", "/usr/bin/python3", scratch.appending(path: name).path,
+                    scratch.appending(path: "original.md").path, normalised.path,
                 ],
                 environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": scratch.path], timeout: .seconds(30),
                 maxOutput: 1 << 20)
@@ -123,7 +177,7 @@ public struct SpecRepair: Sendable {
         }
         record.output = (String(decoding: output.stdout, as: UTF8.self) + output.stderr)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard output.status == 0, let repaired = try? Data(contentsOf: scratch.appending(path: "normalised.md")) else {
+        guard output.status == 0, let repaired = try? Data(contentsOf: normalised) else {
             record.stillBroken = "the script failed (exit \(output.status))"
             return (record, nil)
         }
@@ -152,5 +206,30 @@ public struct SpecRepair: Sendable {
             if let now { lines.append("+\(index + 1) \(now)") }
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension SpecRepair.ScriptWriter {
+    /// A script written by `model` (`name` for the record) under a JSON schema: one Python 3
+    /// program that reads argv[1], writes the normalised markdown to argv[2] and prints one line
+    /// per change.
+    public static func model(_ model: any AgentModel, name: String, maxTokens: Int = 1_500) -> SpecRepair.ScriptWriter {
+        SpecRepair.ScriptWriter(author: "model \(name)") { problem, excerpt in
+            let messages: [ChatMessage] = [
+                .system(
+                    "You write small, safe Python 3 scripts that normalise markdown files. The script gets two arguments: the "
+                        + "file to read (argv[1]) and the file to write (argv[2]). It must not use the network or touch other "
+                        + "files, must keep every line's text (fix encodings, fences and tables; never drop content), and prints one "
+                        + "line per change it made. Answer with JSON only."),
+                .user("A strict markdown reader refused this file: \(problem)\n\nThe file begins:\n<data>\n\(excerpt)\n</data>"),
+            ]
+            let answer = try await model.generateJSON(
+                messages: messages, schema: ["type": "object", "properties": ["script": ["type": "string"]], "required": ["script"]],
+                name: "repair_script", maxTokens: maxTokens)
+            guard let script = answer.json["script"]?.stringValue, !script.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw SpecRepair.RepairError.noScript(String(answer.json.jsonText.prefix(160)))
+            }
+            return script
+        }
     }
 }
