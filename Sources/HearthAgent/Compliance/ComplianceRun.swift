@@ -110,14 +110,16 @@ public struct ComplianceRun: Sendable {
         ])
         let written = try write(in: workspace, exemptions: try await Self.exemptions(in: memory))
         var withdrawn: [Approval] = []
-        for approval in try await approvals?.approvals(states: [.pending]) ?? []
-        where Self.publicationTools.contains(approval.tool) && approval.arguments["report"]?.stringValue == written.path {
-            withdrawn.append(
-                try await approvals!.decide(
-                    approval.id, approve: false,
-                    note:
-                        "the report changed after this was asked (finding \(id) dismissed); 'hearth publish \(runID)' asks about this version",
-                    now: Date()))
+        if let approvals {
+            for approval in try await approvals.approvals(states: [.pending])
+            where Self.publicationTools.contains(approval.tool) && approval.arguments["report"]?.stringValue == written.path {
+                withdrawn.append(
+                    try await approvals.decide(
+                        approval.id, approve: false,
+                        note:
+                            "the report changed after this was asked (finding \(id) dismissed); 'hearth publish \(runID)' asks about this version",
+                        now: Date()))
+            }
         }
         return Dismissal(finding: finding, rule: rule, written: written, withdrawn: withdrawn)
     }
