@@ -4,6 +4,7 @@ import HearthCore
 import HearthSandbox
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 extension Dashboard {
     // MARK: Brief and inbox
@@ -66,7 +67,8 @@ extension Dashboard {
             status: .ok, headers: headers,
             body: .init { writer in
                 try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
-                for await item in stream {
+                // Endless until the browser goes; the daemon's shutdown ends it too (not its deadline).
+                for try await item in stream.cancelOnGracefulShutdown() {
                     let event: JSONValue = [
                         "id": item["id"] ?? .null, "text": item["text"] ?? "", "level": item["level"] ?? "",
                         "at": item["occurredAt"] ?? "",

@@ -199,7 +199,8 @@ public struct APIServer: Sendable {
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                 body: .init { writer in
                     try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
-                    for await event in stream { try await writer.write(ByteBuffer(string: event.text)) }
+                    // Endless until the client goes; the daemon's shutdown ends it too (not its deadline).
+                    for try await event in stream.cancelOnGracefulShutdown() { try await writer.write(ByteBuffer(string: event.text)) }
                     try await writer.finish(nil)
                 })
         }
@@ -213,7 +214,9 @@ public struct APIServer: Sendable {
                 body: .init { writer in
                     // A comment first, so a client knows it is subscribed before anything arrives.
                     try await writer.write(ByteBuffer(string: ": subscribed\n\n"))
-                    for await item in stream { try await writer.write(ByteBuffer(string: "event: interrupt\ndata: \(item.jsonText)\n\n")) }
+                    for try await item in stream.cancelOnGracefulShutdown() {
+                        try await writer.write(ByteBuffer(string: "event: interrupt\ndata: \(item.jsonText)\n\n"))
+                    }
                     try await writer.finish(nil)
                 })
         }

@@ -369,6 +369,25 @@ struct DeliveryTests {
         #expect(text.stdout.contains("webhook: delivered"), "\(text.stdout)")
         _ = await daemon.stop()
     }
+
+    @Test("a subscriber's open stream ends when the daemon shuts down: it does not hold the shutdown to its deadline")
+    func streamEndsAtShutdown() async throws {
+        let sandbox = try Sandbox()
+        // A shutdown deadline far past the test's limit: only the stream's own end lets the daemon stop in time.
+        try sandbox.prepareDaemon(extraConfig: "[executor]\nshutdown_grace_seconds = 600\n")
+        let daemon = try await sandbox.startDaemon()
+        let stream = daemon.client.events("/v1/inbox/stream")
+        // Ends when the server ends it (cleanly, or by closing the connection).
+        let held = Task { () async -> Void in
+            do {
+                for try await _ in stream {}
+            } catch {}
+        }
+        try await Task.sleep(for: .milliseconds(500))  // the subscription is open
+        let status = try await withTimeout(60, "the daemon to stop with a stream open") { await daemon.stop() }
+        #expect(status == 0)
+        try await withTimeout(10, "the stream to end") { await held.value }
+    }
 }
 
 @Suite("Chat with memory, end to end", .timeLimit(.minutes(2)))
