@@ -10,6 +10,14 @@ import HearthStore
 import Logging
 
 struct ChatCommand: AsyncParsableCommand {
+    /// Exports a turn's trace once its answer is out (`[telemetry] otlp_endpoint`), as the daemon
+    /// exports its turns.
+    static func exportTrace(_ text: String, _ result: ChatEngine.Result, started: Date, configuration: Configuration) async {
+        await GoalTraces.exportTurn(
+            text, result: ChatView.json(result, context: nil), started: started, configuration: configuration,
+            logger: Logger(label: "hearth.chat"))
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "chat",
         abstract: "Talk to your agent: it remembers you across sessions, restarts and weeks.",
@@ -137,10 +145,7 @@ struct ChatCommand: AsyncParsableCommand {
             }
         }
         try await show(result, message: text, engine: engine, stores: stores, context: context)
-        // The turn's trace, once the answer is out (`[telemetry] otlp_endpoint`), as the daemon exports its turns.
-        await GoalTraces.exportTurn(
-            text, result: ChatView.json(result, context: nil), started: started, configuration: context.configuration,
-            logger: Logger(label: "hearth.chat"))
+        await ChatCommand.exportTrace(text, result, started: started, configuration: context.configuration)
         // With the answer out, the session's summary is rewritten when turns aged past it.
         if let outcome = await engine.summarise(chat), !outcome.hasPrefix("summary rewritten") {
             FileHandle.standardError.write(Data("hearth: \(outcome)\n".utf8))
@@ -251,11 +256,7 @@ struct ChatCommand: AsyncParsableCommand {
                 let started = Date()
                 let result = try await engine.turn(text, session: chat) { piece in FileHandle.standardOutput.write(Data(piece.utf8)) }
                 let configuration = context.configuration
-                Task {
-                    await GoalTraces.exportTurn(
-                        text, result: ChatView.json(result, context: nil), started: started, configuration: configuration,
-                        logger: Logger(label: "hearth.chat"))
-                }
+                Task { await ChatCommand.exportTrace(text, result, started: started, configuration: configuration) }
                 if result.answeredBy == "model" {
                     say("")
                     for news in result.runNews { say(news.sentence) }

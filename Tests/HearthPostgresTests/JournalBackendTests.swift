@@ -195,6 +195,7 @@ struct JournalFollowerTests {
 
         let first = Handed()
         let following = follow(reader, into: first)
+        defer { following.cancel() }  // (also when a wait below fails: no follower outlives the test)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.append(writer, 5..<10) }
             group.addTask { try await self.append(writer, 10..<14) }
@@ -210,6 +211,7 @@ struct JournalFollowerTests {
         try await append(writer, 14..<17)
         let second = Handed()
         let resumed = follow(reader, into: second)
+        defer { resumed.cancel() }
         try await waitUntil("the restarted follower has caught up") { second.all.count >= 3 }
         #expect(second.all == [15, 16, 17])
 
