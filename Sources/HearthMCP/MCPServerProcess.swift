@@ -91,6 +91,11 @@ final class MCPServerProcess: Sendable {
         var ends: [(read: Int32, write: Int32)] = []
         do {
             for _ in 0..<3 { ends.append(try LaunchedProcess.pipe()) }
+        } catch {
+            for end in ends { for fd in [end.read, end.write] { close(fd) } }
+            throw .unusable(server: launch.name, reason: "could not start \(executable.path): \(error)")
+        }
+        do {
             process = try await LaunchedProcess.start(
                 executable, arguments: arguments,
                 environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": launch.workspace.path].merging(
@@ -98,7 +103,9 @@ final class MCPServerProcess: Sendable {
                 ) { $1 }, directory: launch.workspace, input: .descriptor(ends[0].read), output: .descriptor(ends[1].write),
                 error: .descriptor(ends[2].write))
         } catch {
-            for end in ends { for fd in [end.read, end.write] { close(fd) } }
+            // The ends handed to the child are closed by the launcher, started or not; ours only
+            // (closing theirs again could close a descriptor another thread has opened since).
+            for fd in [ends[0].write, ends[1].read, ends[2].read] { close(fd) }
             throw .unusable(server: launch.name, reason: "could not start \(executable.path): \(error)")
         }
         // (The child's ends were handed over and are closed here already.)

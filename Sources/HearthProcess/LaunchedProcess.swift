@@ -15,7 +15,8 @@ public final class LaunchedProcess: Sendable {
         case null
         /// This process's own stream (a terminal: for a program that asks the user something).
         case inherit
-        /// A descriptor handed to the child; this process's copy is closed once the child runs.
+        /// A descriptor handed to the child; this process's copy is closed once the child runs (or
+        /// could not be started): the caller must not close it again.
         case descriptor(Int32)
     }
 
