@@ -302,8 +302,10 @@ let package = Package(
             name: "HearthModelsTests",
             dependencies: [
                 "HearthModels", "HearthCore", "HearthStore", "HearthTesting", "HearthMemory",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

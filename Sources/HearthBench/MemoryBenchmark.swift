@@ -109,10 +109,15 @@ public struct MemoryBenchmark: Sendable {
         if let limit { questions = Array(questions.prefix(limit)) }
         var tallies: [MemoryEngine.Mode: SessionTally] = [:]
         var byType: [String: [MemoryEngine.Mode: SessionTally]] = [:]
+        var (records, embedded, withoutVector, embedSeconds) = (0, 0, 0, 0.0)
         for (index, question) in questions.enumerated() {
             let (engine, url) = try await engine("longmemeval")
             _ = try await engine.remember(question.records)
-            try await engine.indexPending()
+            let embedStart = ContinuousClock.now
+            embedded += try await engine.indexPending()
+            embedSeconds += (ContinuousClock.now - embedStart).inSeconds
+            withoutVector += try await Self.withoutVector(engine) ?? 0
+            records += question.records.count
             for mode in MemoryEngine.Mode.allCases {
                 let hits = try await engine.search(
                     question.question, k: settings.depth, filter: .any, mode: mode, asOf: question.questionDate)
@@ -133,7 +138,12 @@ public struct MemoryBenchmark: Sendable {
             types[type] = ["hearth": modes[.hybrid]?.json ?? .null, "bm25": modes[.bm25]?.json ?? .null]
         }
         return [
-            "dataset": "longmemeval", "questions": .number(Double(questions.count)),
+            "dataset": "longmemeval", "questions": .number(Double(questions.count)), "records": .number(Double(records)),
+            "embedding": [
+                "vectors": .number(Double(embedded)), "seconds": SpineBenchmark.round(embedSeconds),
+                "blend_context": .bool(settings.blendContext),
+                "records_without_vector": .number(Double(withoutVector)), "embed_tokens": .number(Double(settings.embedding.tokens)),
+            ],
             "hearth": tallies[.hybrid]?.json ?? .null, "bm25": tallies[.bm25]?.json ?? .null, "per_type": .object(types),
         ]
     }

@@ -302,6 +302,13 @@ public struct Configuration: Sendable, Equatable {
         /// Search results matched only by meaning need at least this cosine similarity
         /// (results that share words with the query always count); 0 shows everything.
         public var minSimilarity = 0.25
+        /// Word pieces each embedded text is cut to (the record's own words; for its context
+        /// vector, the record centred between its neighbours). MiniLM was trained on 128; a
+        /// model with a longer window may read more, at a cost that grows with every piece.
+        public var embedTokens = 128
+        /// Context vectors blended from the text vectors of a record and its neighbours instead of
+        /// embedded from their words: half the embedding work, slightly weaker recall (BENCHMARKS.md).
+        public var blendContext = false
 
         public init(
             vectors: Bool = true, extractFacts: Bool = false, extractionBatch: Int = 8, maxRecords: Int = 500_000,
@@ -528,7 +535,7 @@ extension Configuration {
                 table, section: "memory",
                 known: [
                     "vectors", "extract_facts", "extraction_batch", "max_records", "summarise_after_days", "consolidate_every_hours",
-                    "profile_tokens", "min_similarity",
+                    "profile_tokens", "min_similarity", "embed_tokens", "blend_context",
                 ])
             config.memory.vectors = try reader.boolean(table, "memory", "vectors") ?? config.memory.vectors
             config.memory.extractFacts = try reader.boolean(table, "memory", "extract_facts") ?? config.memory.extractFacts
@@ -541,6 +548,8 @@ extension Configuration {
             config.memory.consolidateEveryHours =
                 try reader.integer(table, "memory", "consolidate_every_hours", in: 1...(24 * 365)) ?? config.memory.consolidateEveryHours
             config.memory.profileTokens = try reader.integer(table, "memory", "profile_tokens", in: 0...8192) ?? config.memory.profileTokens
+            config.memory.embedTokens = try reader.integer(table, "memory", "embed_tokens", in: 16...8192) ?? config.memory.embedTokens
+            config.memory.blendContext = try reader.boolean(table, "memory", "blend_context") ?? config.memory.blendContext
             if let floor = try reader.number(table, "memory", "min_similarity") {
                 guard floor <= 1 else {
                     throw .invalid(

@@ -162,6 +162,14 @@ public enum ConfigurationTemplate {
             # Search results matched only by meaning need at least this cosine similarity (results
             # sharing words with the query always count); 0 shows every record, however unrelated.
             min_similarity = \(defaults.memory.minSimilarity)
+            # Word pieces each text is cut to before embedding (its context vector reads it centred
+            # between the turns around it). 128 suits minilm-l6; a model with a longer window may
+            # read more, each piece costing embedding time.
+            embed_tokens = \(defaults.memory.embedTokens)
+            # true: context vectors are blended from the vectors of each record and its neighbours
+            # instead of embedded from their words — half the embedding time (a mailbox import),
+            # slightly weaker recall.
+            blend_context = \(defaults.memory.blendContext)
 
             [budgets]
             # Hard caps on model use. A call that would exceed one fails with "budget exhausted".

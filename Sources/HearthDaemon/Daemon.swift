@@ -150,7 +150,8 @@ public enum Daemon {
         let serverReachable = inferenceReport.service != nil || (configuration.inference.enabled && configuration.inference.baseURL != nil)
         let memoryEngine = MemoryEngine(
             store: stores.memory,
-            embedder: serverReachable && memorySettings.vectors ? models : nil)
+            embedder: serverReachable && memorySettings.vectors ? models : nil,
+            settings: RetrievalSettings(embedTokens: memorySettings.embedTokens, blendContext: memorySettings.blendContext))
         var extractor: FactExtractor?
         if memorySettings.extractFacts && serverReachable {
             // Extraction calls are accounted and capped like every other model call.

@@ -11,6 +11,9 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Weight of a record's session rank, `sessionWeight / (61 + rank)`.
     public var sessionWeight: Double = 2 * 61 / 21
     public var sessionDepth: Int = 20
+    /// Weight of a record's session rank by meaning (sessions ordered by their best record in the
+    /// vector list), `meaningSessionWeight / (61 + rank)`; counts only when vectors are in use.
+    public var meaningSessionWeight: Double = 0
     /// Added to records said by a participant the query names (when it names exactly one).
     public var entityWeight: Double = 0.03 * 61 / 21
     /// Added to records linked to facts about an entity the query names.
@@ -25,13 +28,24 @@ public struct RetrievalSettings: Sendable, Hashable {
     public var timeWeight: Double = 1
     /// How named times are read: weeks from Monday, in the user's time zone.
     public var calendar: Calendar = .localGregorian
-    /// Texts are cut to this many characters before embedding (MiniLM reads 512 tokens at most).
-    public var embedCharacters: Int = 1_500
+    /// What each vector is computed from: texts cut to a word-piece budget, context vectors
+    /// centred on their record.
+    public var embedding = EmbeddingText()
+    /// Context vectors blended from the text vectors of the record (half) and its neighbours
+    /// (the other half), instead of embedded from their words: no model call for them.
+    public var blendContext = false
 
     /// Whether hybrid full-text queries keep stop words (plain BM25 always does).
     public var keepStopWords = false
 
     public init() {}
+
+    /// The defaults, with texts cut to `embedTokens` word pieces before embedding and context
+    /// vectors embedded or blended (`[memory] embed_tokens`, `blend_context`).
+    public init(embedTokens: Int, blendContext: Bool) {
+        embedding = EmbeddingText(tokens: embedTokens)
+        self.blendContext = blendContext
+    }
 
     /// Sets a weight by name (for `hearth bench memory --set`); false for an unknown name.
     public mutating func set(_ name: String, to value: Double) -> Bool {
@@ -40,12 +54,15 @@ public struct RetrievalSettings: Sendable, Hashable {
         case "depth": depth = Int(value)
         case "sessionWeight": sessionWeight = value
         case "sessionDepth": sessionDepth = Int(value)
+        case "meaningSessionWeight": meaningSessionWeight = value
         case "entityWeight": entityWeight = value
         case "factWeight": factWeight = value
         case "importanceWeight": importanceWeight = value
         case "recencyWeight": recencyWeight = value
         case "timeWeight": timeWeight = value
         case "keepStopWords": keepStopWords = value != 0
+        case "embedTokens": embedding = EmbeddingText(tokens: Int(value))
+        case "blendContext": blendContext = value != 0
         default: return false
         }
         return true
@@ -158,42 +175,75 @@ public actor MemoryEngine {
         while done < limit {
             let work = try await store.pendingVectors(limit: min(batch, limit - done))
             if work.isEmpty { break }
-            let vectors: [[Float]]
-            let texts = work.map { String($0.text.prefix(settings.embedCharacters)) }
-            do {
-                vectors = try await embedder.embed(texts).vectors
-                embeddingState = .ready(model: model)
-            } catch {
-                // One text the model refuses (over its token window: HTML, tables, some languages
-                // pack more tokens into the same characters) must not cost the whole batch.
-                guard let rescued = await Self.embedOneByOne(texts, with: embedder) else {
-                    embeddingState = .unavailable(model: model, reason: String(describing: error))
-                    return done
-                }
-                vectors = rescued.vectors
-                shortenedForEmbedding += rescued.shortened
-                embeddingState = .ready(model: model)
+            // Blended context vectors need the text vectors of their window: those go first.
+            let groups = settings.blendContext ? [work.filter { $0.field == .text }, work.filter { $0.field == .context }] : [work]
+            for group in groups where !group.isEmpty {
+                guard try await embedAndIndex(group, with: embedder, model: model) else { return done }
+                done += group.count
             }
-            guard vectors.count == work.count else {
-                embeddingState = .unavailable(model: model, reason: "returned \(vectors.count) vectors for \(work.count) texts")
-                return done
-            }
-            let pairs = Array(zip(work, vectors)).map { (work: $0.0, vector: $0.1) }
-            let position = try await store.saveVectors(pairs, model: model)
-            // Nothing saved in between: the indexes are whole up to this save once it is added below.
-            let contiguous = position == vectorsThrough + 1
-            let records = Dictionary(
-                uniqueKeysWithValues: try await store.records(ids: Array(Set(work.map(\.recordID)))).map { ($0.id, $0) })
-            for (item, vector) in zip(work, vectors) {
-                guard let record = records[item.recordID] else { continue }
-                guard index(item.field, id: record.id, vector: vector, metadata: VectorMetadata(record: record), model: model) else {
-                    return done
-                }
-            }
-            if contiguous { vectorsThrough = position }
-            done += work.count
         }
         return done
+    }
+
+    /// Computes, saves and indexes the vectors of `work`; false when the embedder failed (retrieval
+    /// falls back to full text) or a vector did not fit the index.
+    private func embedAndIndex(_ work: [VectorWork], with embedder: any Embedder, model: String) async throws -> Bool {
+        // Context vectors that can be blended from text vectors already indexed need no call.
+        let blended = work.map { settings.blendContext ? blend($0) : nil }
+        let texts = work.indices.filter { blended[$0] == nil }.map { settings.embedding.text(for: work[$0]) }
+        var vectors: [[Float]]
+        do {
+            vectors = texts.isEmpty ? [] : try await embedder.embed(texts).vectors
+            embeddingState = .ready(model: model)
+        } catch {
+            // One text the model refuses (over its token window: HTML, tables, some languages
+            // pack more tokens into the same characters) must not cost the whole batch.
+            guard let rescued = await Self.embedOneByOne(texts, with: embedder) else {
+                embeddingState = .unavailable(model: model, reason: String(describing: error))
+                return false
+            }
+            vectors = rescued.vectors
+            shortenedForEmbedding += rescued.shortened
+            embeddingState = .ready(model: model)
+        }
+        guard vectors.count == texts.count else {
+            embeddingState = .unavailable(model: model, reason: "returned \(vectors.count) vectors for \(texts.count) texts")
+            return false
+        }
+        var answers = vectors.makeIterator()
+        vectors = blended.map { $0 ?? answers.next() ?? [] }
+        let pairs = Array(zip(work, vectors)).map { (work: $0.0, vector: $0.1) }
+        let position = try await store.saveVectors(pairs, model: model)
+        // Nothing saved in between: the indexes are whole up to this save once it is added below.
+        let contiguous = position == vectorsThrough + 1
+        let records = Dictionary(
+            uniqueKeysWithValues: try await store.records(ids: Array(Set(work.map(\.recordID)))).map { ($0.id, $0) })
+        for (item, vector) in zip(work, vectors) {
+            guard let record = records[item.recordID] else { continue }
+            guard index(item.field, id: record.id, vector: vector, metadata: VectorMetadata(record: record), model: model) else {
+                return false
+            }
+        }
+        if contiguous { vectorsThrough = position }
+        return true
+    }
+
+    /// A context vector from text vectors already indexed: the record's own (half the weight) and
+    /// its neighbours' (the other half, shared); nil when one of them has no vector yet.
+    private func blend(_ work: VectorWork) -> [Float]? {
+        guard work.field == .context, let own = textIndex.vector(of: work.recordID) else { return nil }
+        var neighbours: [[Float]] = []
+        for id in work.neighbours {
+            guard let vector = textIndex.vector(of: id) else { return nil }
+            neighbours.append(vector)
+        }
+        guard !neighbours.isEmpty else { return own }
+        let share = Float(0.5) / Float(neighbours.count)
+        var blended = own.map { $0 * 0.5 }
+        for vector in neighbours where vector.count == blended.count {
+            for index in blended.indices { blended[index] += share * vector[index] }
+        }
+        return blended
     }
 
     /// Puts a vector into the index of its field; false (and retrieval falls back to full text)
@@ -263,7 +313,7 @@ public actor MemoryEngine {
     public func embedQuery(_ query: String) async -> [Float]? {
         guard embeddingState.usesVectors || (embedder != nil && textIndex.count > 0), let embedder, let model else { return nil }
         do {
-            let vector = try await embedder.embed([String(query.prefix(settings.embedCharacters))]).vectors.first
+            let vector = try await embedder.embed([settings.embedding.text(query)]).vectors.first
             embeddingState = .ready(model: model)
             return vector
         } catch {
@@ -320,7 +370,8 @@ public actor MemoryEngine {
         let keywordHits = await keywordList
         fused.add(keywordHits) { rank, _ in .keywords(rank: rank, terms: []) }
         fused.add(await contextList) { rank, _ in .contextKeywords(rank: rank) }
-        fused.add(await meaning) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
+        let meaningHits = await meaning
+        fused.add(meaningHits) { rank, hit in .meaning(rank: rank, similarity: hit.score) }
         fused.add(await contextMeaning) { rank, hit in .contextMeaning(rank: rank, similarity: hit.score) }
         let now = asOf ?? clock.now()
         for (mention, window) in timeWindows(query, now: now, filter: filter) {
@@ -345,6 +396,17 @@ public actor MemoryEngine {
         for (rank, session) in await sessionList.enumerated() {
             sessionRank[session.source + "\u{1F}" + session.sessionID] = rank
         }
+        // Sessions ranked by meaning too: by their best record in the vector list.
+        var meaningSessionRank: [String: Int] = [:]
+        if settings.meaningSessionWeight != 0 {
+            for hit in meaningHits {
+                guard let entry = lexical.entry(hit.id), let sessionID = entry.sessionID else { continue }
+                let key = entry.source + "\u{1F}" + sessionID
+                if meaningSessionRank[key] == nil, meaningSessionRank.count < settings.sessionDepth {
+                    meaningSessionRank[key] = meaningSessionRank.count
+                }
+            }
+        }
         // A record outside any session (a note, a file) is a session of one: it ranks behind the
         // sessions whose best record ranks above it in full text, so a session's lift does not
         // bury a note that matches better than any of them.
@@ -368,6 +430,10 @@ public actor MemoryEngine {
             if let rank = entry.sessionID.map({ sessionRank[entry.source + "\u{1F}" + $0] }) ?? singletonRank[id] {
                 score += settings.sessionWeight / (61 + Double(rank))
                 reasons.append(.session(rank: rank))
+            }
+            if let rank = entry.sessionID.flatMap({ meaningSessionRank[entry.source + "\u{1F}" + $0] }) {
+                score += settings.meaningSessionWeight / (61 + Double(rank))
+                if !reasons.contains(where: { if case .session = $0 { true } else { false } }) { reasons.append(.session(rank: rank)) }
             }
             // Its context is itself: its meaning counts for the context list it has no vector in.
             if entry.sessionID == nil, !reasons.contains(where: { if case .contextMeaning = $0 { true } else { false } }),

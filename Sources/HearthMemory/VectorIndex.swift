@@ -46,6 +46,12 @@ public struct VectorIndex: Sendable {
 
     public func contains(_ id: Int64) -> Bool { slotOf[id] != nil }
 
+    /// The vector stored for `id`, scaled to unit length.
+    public func vector(of id: Int64) -> [Float]? {
+        guard let slot = slotOf[id] else { return nil }
+        return Array(values[(slot * dimensions)..<((slot + 1) * dimensions)])
+    }
+
     /// Which sign-code scan this processor runs: "popcnt" or "portable" (benchmarks report it).
     public static var hammingKernel: String { String(cString: hearth_hamming_kernel()) }
 

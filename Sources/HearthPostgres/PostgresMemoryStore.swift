@@ -330,12 +330,19 @@ public struct PostgresMemoryStore: MemoryStore {
             let reach = Self.vectorContextReach
             work += try await connection.rows(
                 """
-                SELECT r.id, (SELECT string_agg(n.spoken, E'\\n' ORDER BY n.position) FROM memory_record n
-                              WHERE n.source = r.source AND n.sessionId = r.sessionId
-                                AND n.position BETWEEN r.position - \(reach) AND r.position + \(reach))
+                SELECT r.id, r.spoken,
+                       (SELECT string_agg(n.spoken, E'\\n' ORDER BY n.position) FROM memory_record n
+                        WHERE n.source = r.source AND n.sessionId = r.sessionId
+                          AND n.position BETWEEN r.position - \(reach) AND r.position - 1),
+                       (SELECT string_agg(n.spoken, E'\\n' ORDER BY n.position) FROM memory_record n
+                        WHERE n.source = r.source AND n.sessionId = r.sessionId
+                          AND n.position BETWEEN r.position + 1 AND r.position + \(reach)),
+                       (SELECT COALESCE(array_agg(n.id ORDER BY n.position), '{}') FROM memory_record n
+                        WHERE n.source = r.source AND n.sessionId = r.sessionId AND n.id <> r.id
+                          AND n.position BETWEEN r.position - \(reach) AND r.position + \(reach))
                 FROM memory_record r WHERE r.id = ANY(\(contexts)) ORDER BY r.id
-                """, as: (Int64, String).self, logger: logger
-            ).map { VectorWork(recordID: $0.0, field: .context, text: $0.1) }
+                """, as: (Int64, String, String?, String?, [Int64]).self, logger: logger
+            ).map { VectorWork(recordID: $0.0, field: .context, text: $0.1, before: $0.2, after: $0.3, neighbours: $0.4) }
             return work
         }
     }

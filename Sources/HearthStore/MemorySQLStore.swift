@@ -307,15 +307,23 @@ public struct MemorySQLStore: MemoryStore {
                 let window = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT text, speaker FROM memory_record
+                        SELECT id, text, speaker, position FROM memory_record
                         WHERE source = ? AND sessionId = ? AND position BETWEEN ? AND ? ORDER BY position
                         """,
                     arguments: [
                         row["source"] as String, row["sessionId"] as String, position - Self.vectorContextReach,
                         position + Self.vectorContextReach,
                     ]
-                ).map { Self.spoken(from: $0) }
-                work.append(VectorWork(recordID: row["id"], field: .context, text: window.joined(separator: "\n")))
+                )
+                func spoken(_ wanted: (Int64) -> Bool) -> String? {
+                    let rows = window.filter { wanted($0["position"]) }.map { Self.spoken(from: $0) }
+                    return rows.isEmpty ? nil : rows.joined(separator: "\n")
+                }
+                work.append(
+                    VectorWork(
+                        recordID: row["id"], field: .context, text: spoken { $0 == position } ?? "", before: spoken { $0 < position },
+                        after: spoken { $0 > position },
+                        neighbours: window.map { $0["id"] as Int64 }.filter { $0 != row["id"] as Int64 }))
             }
             return work
         }

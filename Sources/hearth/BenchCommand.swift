@@ -21,9 +21,10 @@ struct EmbedBenchCommand: AsyncParsableCommand {
         commandName: "embed",
         abstract: "Embedding texts/s through Hearth's embedding pass vs the same texts posted straight to llama-server.",
         discussion: """
-            Stores LongMemEval turns, then embeds exactly the texts Hearth would (each turn, and each turn with its \
-            neighbours) twice on one private llama-server: posted directly in batches, and through the memory \
-            engine's work list. Repeated for each --slots value (texts per forward pass). Build with \
+            Stores LongMemEval turns, then embeds exactly the texts Hearth would (each turn, and each turn centred \
+            between its neighbours, cut by word pieces) on one private llama-server: posted directly in batches, and \
+            through the memory engine's work list; beside them, the texts as they were cut before (1,500 characters) \
+            posted directly. Repeated for each --slots value (texts per forward pass). Build with \
             'swift build -c release' first.
             """)
 
@@ -39,10 +40,17 @@ struct EmbedBenchCommand: AsyncParsableCommand {
     var batch = 64
 
     @Option(help: "Embedding slots to compare, comma-separated.")
-    var slots = "1,4"
+    var slots = "4"
 
     @Option(help: "llama-server threads (-t).")
     var threads = 1
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override how Hearth embeds (embedTokens=N, blendContext=1), as 'hearth bench memory --set' takes it.", valueName: "name=value")
+    )
+    var overrides: [String] = []
 
     @Flag(help: "Print the figures as JSON.")
     var json = false
@@ -73,17 +81,24 @@ struct EmbedBenchCommand: AsyncParsableCommand {
         options.batch = batch
         options.threads = threads
         options.slots = parsedSlots
+        try options.settings.apply(overrides)
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         let figures = try await EmbeddingBenchmark(options: options).run(progress: progress)
         if json {
             print(figures.jsonText)
             return
         }
-        print("hearth bench embed: \(figures["records"]?.intValue ?? 0) LongMemEval turns, batches of \(batch), llama-server -t \(threads)")
+        print(
+            "hearth bench embed: \(figures["records"]?.intValue ?? 0) LongMemEval turns, batches of \(batch), llama-server -t \(threads), "
+                + "texts cut at \(figures["embed_tokens"]?.intValue ?? 0) word pieces")
         for run in figures["runs"]?.arrayValue ?? [] {
+            let rate = { (key: String) in
+                "\(run[key]?["texts_per_second"]?.doubleValue ?? 0) texts/s, \(run[key]?["records_per_second"]?.doubleValue ?? 0) records/s"
+            }
             print(
-                "slots \(run["slots"]?.intValue ?? 0): \(run["texts"]?.intValue ?? 0) texts — direct \(run["direct"]?["texts_per_second"]?.doubleValue ?? 0)/s, "
-                    + "hearth \(run["hearth"]?["texts_per_second"]?.doubleValue ?? 0)/s (\(run["hearth_vs_direct"]?.doubleValue ?? 0) of direct), "
+                "slots \(run["slots"]?.intValue ?? 0), \(run["texts"]?.intValue ?? 0) texts: direct at 1,500 characters \(rate("direct_1500_characters")); "
+                    + "direct \(rate("direct")); hearth \(rate("hearth")) (\(run["hearth_vs_direct"]?.doubleValue ?? 0) of direct, "
+                    + "records ×\(run["hearth_vs_1500_characters_records"]?.doubleValue ?? 0) faster than at 1,500 characters); "
                     + "\(run["hearth"]?["records_without_vector"]?.intValue ?? 0) without a vector")
         }
     }
@@ -237,6 +252,13 @@ struct InferenceBenchCommand: AsyncParsableCommand {
 
     @Option(help: "llama-server threads (-t).")
     var threads = 1
+
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override how Hearth embeds (embedTokens=N, blendContext=1), as 'hearth bench memory --set' takes it.", valueName: "name=value")
+    )
+    var overrides: [String] = []
 
     @Flag(help: "Print the figures as JSON.")
     var json = false

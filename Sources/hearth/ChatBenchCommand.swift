@@ -52,6 +52,11 @@ struct ChatBenchCommand: AsyncParsableCommand {
             valueName: "turns"))
     var overhead: Int?
 
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a retrieval setting, as 'hearth bench memory --set' takes it.", valueName: "name=value"))
+    var overrides: [String] = []
+
     @Flag(help: "Full text only (no embedding calls).")
     var noEmbeddings = false
 
@@ -95,6 +100,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
                     cacheFile: context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite"))
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        try benchmark.settings.apply(overrides)
         benchmark.chat.memoryBudget = budget
         benchmark.chat.memoryTokens = memoryTokens
         benchmark.chat.wholeMemories = whole

@@ -46,7 +46,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("set"),
         help: ArgumentHelp(
-            "Override a retrieval weight (fusionK, depth, sessionWeight, sessionDepth, entityWeight, factWeight, importanceWeight, recencyWeight, keepStopWords).",
+            "Override a retrieval setting (fusionK, depth, sessionWeight, sessionDepth, meaningSessionWeight, entityWeight, factWeight, importanceWeight, recencyWeight, timeWeight, keepStopWords, embedTokens, blendContext).",
             valueName: "name=value"))
     var overrides: [String] = []
 
@@ -93,12 +93,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
                 opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), cacheFile: cacheFile)
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
-        for override in overrides {
-            let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let value = Double(parts[1]), benchmark.settings.set(parts[0], to: value) else {
-                throw ValidationError("--set takes name=number with a known name; got '\(override)'")
-            }
-        }
+        try benchmark.settings.apply(overrides)
         var results: [JSONValue] = []
         do {
             if let locomo { results.append(try await benchmark.locomo(file: URL(fileURLWithPath: locomo), progress: progress)) }
@@ -113,6 +108,18 @@ struct MemoryBenchCommand: AsyncParsableCommand {
         await access?.close()
         for result in results {
             print(json ? result.jsonText : MemoryBenchmark.summary(result))
+        }
+    }
+}
+
+extension RetrievalSettings {
+    /// Applies `--set name=value` overrides (the benchmarks' way to try a setting).
+    mutating func apply(_ overrides: [String]) throws {
+        for override in overrides {
+            let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let value = Double(parts[1]), set(parts[0], to: value) else {
+                throw ValidationError("--set takes name=number with a known name; got '\(override)'")
+            }
         }
     }
 }

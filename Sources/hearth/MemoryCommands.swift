@@ -58,7 +58,10 @@ struct MemoryAccess {
             note = "full text only: inference is disabled in the config"
         }
         let embedder = embeds ? access?.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds) : nil
-        let engine = MemoryEngine(store: store, embedder: embedder)
+        let engine = MemoryEngine(
+            store: store, embedder: embedder,
+            settings: RetrievalSettings(
+                embedTokens: context.configuration.memory.embedTokens, blendContext: context.configuration.memory.blendContext))
         try await engine.open()
         return MemoryAccess(engine: engine, access: access, note: note, closeStores: close)
     }

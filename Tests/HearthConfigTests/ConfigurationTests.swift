@@ -172,13 +172,21 @@ struct ConfigurationTests {
         #expect(none.llamaServer.path == "/cwd/agent2/bin/llama-server")
     }
 
-    @Test("[memory] profile_tokens and min_similarity are read and checked")
+    @Test("[memory] profile_tokens, min_similarity, embed_tokens and blend_context are read and checked")
     func memoryKeys() throws {
         let directory = try TemporaryDirectory()
         let file = directory.appending("config.toml")
-        try Data("[memory]\nprofile_tokens = 64\nmin_similarity = 0.4\n".utf8).write(to: file)
+        #expect(Configuration().memory.embedTokens == 128 && !Configuration().memory.blendContext)
+        try Data("[memory]\nprofile_tokens = 64\nmin_similarity = 0.4\nembed_tokens = 256\nblend_context = true\n".utf8).write(to: file)
         let config = try Configuration.load(path: file.path)
-        #expect(config.memory.profileTokens == 64 && config.memory.minSimilarity == 0.4)
+        #expect(config.memory.profileTokens == 64 && config.memory.minSimilarity == 0.4 && config.memory.embedTokens == 256)
+        #expect(config.memory.blendContext)
+        try Data("[memory]\nembed_tokens = 4\n".utf8).write(to: file)
+        #expect {
+            try Configuration.load(path: file.path)
+        } throws: { error in
+            String(describing: error).contains("embed_tokens")
+        }
         try Data("[memory]\nmin_similarity = 2\n".utf8).write(to: file)
         #expect(throws: ConfigError.self) { try Configuration.load(path: file.path) }
         do {

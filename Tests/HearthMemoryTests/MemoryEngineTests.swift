@@ -31,6 +31,45 @@ struct MemoryEngineTests {
         #expect(hits[0].reasons.contains { if case .keywords(_, let terms) = $0 { terms.contains("lisbon") } else { false } })
     }
 
+    @Test("each vector reads its cut text; a context vector reads its record centred between its neighbours")
+    func embeddedTexts() async throws {
+        var settings = RetrievalSettings()
+        settings.embedding = EmbeddingText(tokens: 24)
+        let fixture = try await MemoryFixture(settings: settings)
+        let answer = (1...60).map { "step\($0)" }.joined(separator: " ")
+        _ = try await fixture.engine.remember([
+            turn("how do I repot a fern", speaker: "user"), turn(answer, speaker: "assistant"), turn("thanks, done", speaker: "user"),
+        ])
+        #expect(try await fixture.engine.indexPending() == 6)
+        let sent = fixture.embedder.texts
+        #expect(sent.count == 6)
+        #expect(sent.allSatisfy { EmbeddingText.estimate($0) <= 22 })
+        // The answer's own vector reads its start; its context vector the question, its start, the thanks.
+        #expect(sent.contains { $0.hasPrefix("assistant: step1 step2") && !$0.contains("\n") })
+        #expect(sent.contains { $0.hasPrefix("do I repot a fern\nassistant: step1") && $0.hasSuffix("\nuser: thanks, done") })
+    }
+
+    @Test("blended context vectors come from the text vectors of the window: only the records' own texts are embedded")
+    func blendedContext() async throws {
+        var settings = RetrievalSettings()
+        settings.blendContext = true
+        let fixture = try await MemoryFixture(settings: settings)
+        _ = try await fixture.engine.remember([
+            turn("We booked the flight to Lisbon for March", speaker: "user"),
+            turn("Great, I noted the Lisbon trip", speaker: "assistant"),
+            turn("The dentist appointment moved to Friday", speaker: "user", session: "s2"),
+        ])
+        #expect(try await fixture.engine.indexPending() == 6)
+        #expect(fixture.embedder.texts.count == 3)
+        #expect(try await fixture.store.counts(model: "word-hash-64").pendingVectors == 0)
+        // A turn joining the session blends its own context and renews its neighbour's, embedding one text.
+        _ = try await fixture.engine.remember([turn("Should I pack for rain in Lisbon?", speaker: "user")])
+        #expect(try await fixture.engine.indexPending() == 3)
+        #expect(fixture.embedder.texts.count == 4)
+        let hits = try await fixture.engine.search("Lisbon trip", k: 3)
+        #expect(hits.contains { $0.reasons.contains { if case .contextMeaning = $0 { true } else { false } } })
+    }
+
     @Test("a note outside any session is a session of one: sessions sharing the query's common words do not bury it")
     func sessionOfOne() async throws {
         let fixture = try await MemoryFixture()

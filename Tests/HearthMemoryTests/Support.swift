@@ -11,12 +11,15 @@ final class WordHashEmbedder: Embedder, @unchecked Sendable {
     private let lock = NSLock()
     private var failing = false
     private(set) var calls = 0
+    /// Every text sent, in order.
+    private(set) var texts: [String] = []
 
     func setFailing(_ value: Bool) { lock.withLock { failing = value } }
 
     func embed(_ texts: [String]) async throws -> EmbeddingResult {
         let fail = lock.withLock { () -> Bool in
             calls += 1
+            if !failing { self.texts += texts }
             return failing
         }
         if fail { throw ModelError.unreachable(url: "test:", reason: "connection refused", hint: "start it") }
@@ -42,12 +45,14 @@ struct MemoryFixture {
     let engine: MemoryEngine
     let embedder: WordHashEmbedder
 
-    init(clock: any WallClock = SystemWallClock(), withEmbedder: Bool = true) async throws {
+    init(clock: any WallClock = SystemWallClock(), withEmbedder: Bool = true, settings: RetrievalSettings = RetrievalSettings())
+        async throws
+    {
         directory = try TemporaryDirectory()
         database = try HearthDatabase.open(at: directory.appending("hearth.sqlite"))
         store = MemorySQLStore(database: database)
         embedder = WordHashEmbedder()
-        engine = MemoryEngine(store: store, embedder: withEmbedder ? embedder : nil, clock: clock)
+        engine = MemoryEngine(store: store, embedder: withEmbedder ? embedder : nil, settings: settings, clock: clock)
         try await engine.open()
     }
 

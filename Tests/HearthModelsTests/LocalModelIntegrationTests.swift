@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Glibc
 import HearthCore
@@ -5,6 +6,8 @@ import HearthMemory
 import HearthStore
 import HearthTesting
 import Logging
+import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import HearthModels
@@ -113,7 +116,11 @@ struct LocalModelIntegrationTests {
     func embeddingBatchSurvivesALongText() async throws {
         try await withLocalServer { client, _, runtime in
             let database = try HearthDatabase.open(at: runtime.appending("memory.sqlite"))
-            let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: client)
+            // The word-piece cut keeps texts far inside the window; with a budget past it (as a
+            // misjudged estimate would be), the model's refusal must still not cost the batch.
+            var settings = RetrievalSettings()
+            settings.embedding = EmbeddingText(tokens: 4_000)
+            let engine = MemoryEngine(store: MemorySQLStore(database: database), embedder: client, settings: settings)
             try await engine.open()
             // HTML packs far more tokens into its characters than prose: 1,500 characters, well over 512 tokens.
             let html = String(repeating: "<td class=\"x-9\">&nbsp;42</td>", count: 60)
@@ -130,6 +137,39 @@ struct LocalModelIntegrationTests {
             #expect(try await MemorySQLStore(database: database).counts(model: "minilm-l6").pendingVectors == 0)
             #expect(await engine.shortenedForEmbedding == 1)
             #expect(await engine.embeddingState.usesVectors)
+        }
+    }
+
+    @Test("texts cut by the word-piece estimate stay within twice the budget by MiniLM's own tokenizer, and are not cut far short")
+    func wordPieceCut() async throws {
+        let prose = try String(contentsOf: LocalInstallation.shared.appending(path: "bench/README.md"), encoding: .utf8)
+        let samples = [
+            "English prose with markdown": prose,
+            "Dutch": String(
+                repeating: "De gemeenteraad heeft gisteravond besloten dat de nieuwe fietsenstalling bij het station "
+                    + "pas in het voorjaar van volgend jaar wordt geopend, tot ongenoegen van veel forenzen. ", count: 8),
+            "HTML": String(repeating: "<td class=\"x-9\">&nbsp;42</td><td>Total: €1.234,56</td>", count: 40),
+            "a markdown table": String(repeating: "| 2026-03-14 | invoice #88213 | 1,250.00 EUR | paid |\n", count: 30),
+            "code": String(
+                repeating: "func retry(_ attempts: Int) async throws -> [String: Any] { try await client.fetch(id) }\n", count: 12),
+            "mixed scripts": String(repeating: "東京で会議 🚀 meeting in Tokyo, naïve café résumé ", count: 20),
+        ]
+        try await withLocalServer { _, status, _ in
+            let connection = try #require(status.connection)
+            let policy = EmbeddingText(tokens: 128)
+            for (name, text) in samples.sorted(by: { $0.key < $1.key }) {
+                var request = HTTPClientRequest(url: connection.baseURL + "/tokenize")
+                request.method = .POST
+                request.headers.add(name: "Authorization", value: "Bearer \(connection.apiKey)")
+                request.body = .bytes(
+                    ByteBuffer(
+                        string: (["model": "minilm-l6", "content": .string(policy.text(text)), "add_special": true] as JSONValue).jsonText))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let body = try JSONValue(parsing: Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+                let count = try #require(body["tokens"]?.arrayValue?.count, "\(name): \(body)")
+                #expect(count <= 256, "\(name): \(count) word pieces")
+                #expect(count >= 64, "\(name): \(count) word pieces")
+            }
         }
     }
 

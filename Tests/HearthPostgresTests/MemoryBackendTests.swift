@@ -79,7 +79,9 @@ struct MemoryBackendTests {
             ).map(\.id))
         note("exact text", try await store.recordIDs(matchingText: "my DOG is called biscuit!", filter: .any))
         let pending = try await store.pendingVectors(limit: 100)
-        note("pending", pending.map { "\($0.recordID)/\($0.field.rawValue): \($0.text)" })
+        note(
+            "pending",
+            pending.map { "\($0.recordID)/\($0.field.rawValue): \($0.before ?? "-") | \($0.text) | \($0.after ?? "-") \($0.neighbours)" })
         try await store.saveVectors(pending.map { ($0, WordEmbedder.vector($0.text)) }, model: "words-32")
         note("pending after", try await store.pendingVectors(limit: 100).count)
         let loaded = try await store.loadVectors(field: .context, model: "words-32")
@@ -89,7 +91,11 @@ struct MemoryBackendTests {
         // A turn added to s1: its neighbour's context vector is dropped and waits again.
         let added = try await store.insert([turn("And the sunscreen", session: "s1", minute: 8)])
         note("added", added.map(\.id))
-        note("pending after add", try await store.pendingVectors(limit: 100).map { "\($0.recordID)/\($0.field.rawValue): \($0.text)" })
+        note(
+            "pending after add",
+            try await store.pendingVectors(limit: 100).map {
+                "\($0.recordID)/\($0.field.rawValue): \($0.before ?? "-") | \($0.text) | \($0.after ?? "-") \($0.neighbours)"
+            })
         note(
             "context of neighbour",
             try await store.fullTextSearch(terms: ["sunscreen"], field: .context, filter: .any, limit: 10).map(\.id).sorted())
@@ -230,7 +236,10 @@ struct MemoryBackendTests {
         #expect(mine.count == 8 && theirs.count == 4)
         #expect(Set(mine.map { "\($0.recordID)\($0.field)" }).isDisjoint(with: theirs.map { "\($0.recordID)\($0.field)" }))
         #expect(try await second.pendingVectors(limit: 8).isEmpty, "everything is claimed")
-        #expect(theirs.filter { $0.field == .context }.allSatisfy { $0.text.contains("Note") && $0.text.contains("\n") })
+        #expect(
+            theirs.filter { $0.field == .context }.allSatisfy {
+                $0.text.contains("Note") && ($0.before ?? "").contains("Note") && $0.neighbours.count >= 1
+            })
 
         // A daemon that died with its claim: once it runs out, another takes the texts.
         second.claimSeconds = 0

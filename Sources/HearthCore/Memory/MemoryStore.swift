@@ -23,12 +23,24 @@ public struct ScoredID: Sendable, Hashable {
 public struct VectorWork: Sendable, Hashable {
     public var recordID: Int64
     public var field: MemoryField
+    /// The record's own words (with its speaker).
     public var text: String
+    /// For a context vector: the session's record just before and just after this one, when there
+    /// are (`EmbeddingText` decides how much of each is read).
+    public var before: String?
+    public var after: String?
+    /// For a context vector: the ids of those neighbours.
+    public var neighbours: [Int64]
 
-    public init(recordID: Int64, field: MemoryField, text: String) {
+    public init(
+        recordID: Int64, field: MemoryField, text: String, before: String? = nil, after: String? = nil, neighbours: [Int64] = []
+    ) {
         self.recordID = recordID
         self.field = field
         self.text = text
+        self.before = before
+        self.after = after
+        self.neighbours = neighbours
     }
 }
 
