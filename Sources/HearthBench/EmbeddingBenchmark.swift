@@ -57,7 +57,7 @@ public struct EmbeddingBenchmark: Sendable {
             let earlier = work.map(Self.characterCut)
             _ = try await server.client.embed(Array(texts.prefix(8)))  // warm-up
             let direct = DirectCall(baseURL: server.connection.baseURL, apiKey: server.connection.apiKey)
-            progress("embed: \(slots) slot(s): \(texts.count) texts cut at 1,500 characters, straight to llama-server")
+            progress("embed: \(slots) slot(s): \(earlier.count) texts cut at 1,500 characters, straight to llama-server")
             let before = try await Self.post(earlier, batch: options.batch, to: direct)
             progress("embed: \(slots) slot(s): \(texts.count) texts cut by word pieces, straight to llama-server")
             let now = try await Self.post(texts, batch: options.batch, to: direct)

@@ -27,6 +27,12 @@ struct EmbeddingTextTests {
         #expect(EmbeddingText.estimate(cut) <= 10)  // 12 less the two special tokens
         #expect(cut.hasSuffix("word5"))
         #expect(EmbeddingText.tail(long, tokens: 4) == "word39 word40")
+        // A script written without spaces, or a pasted blob, is one long word: cut inside it, never to nothing.
+        let thai = String(repeating: "ภาษาไทยเขียนติดกันโดยไม่เว้นวรรค", count: 100)
+        let thaiCut = policy.text(thai)
+        #expect(!thaiCut.isEmpty && thai.hasPrefix(thaiCut) && EmbeddingText.estimate(thaiCut) <= 10)
+        let blobTail = EmbeddingText.tail(String(repeating: "QUJD", count: 500), tokens: 5)
+        #expect(!blobTail.isEmpty && EmbeddingText.estimate(blobTail) <= 5)
         // A budget smaller than anything is still a usable policy.
         #expect(EmbeddingText(tokens: 0).tokens == 8)
     }

@@ -85,7 +85,8 @@ struct VectorWorkTests {
         #expect(changed == Set([8, 9, 11, 12].map { turns[$0].id } + [turns[10].id]))
         // The context vectors of the two neighbours are drawn without the forgotten turn.
         let work = try await store.pendingVectors(limit: 10).sorted { $0.recordID < $1.recordID }
-        #expect(work.map(\.text) == ["turn8\nturn9", "turn11\nturn12"])
+        #expect(work.map { EmbeddingText().text(for: $0) } == ["turn8\nturn9", "turn11\nturn12"])
+        #expect(work.map(\.neighbours) == [[turns[8].id], [turns[12].id]])
     }
 
     @Test("a store from before the list (v7) gets its unembedded texts listed when it is opened")

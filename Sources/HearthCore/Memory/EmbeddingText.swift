@@ -60,28 +60,56 @@ public struct EmbeddingText: Sendable, Hashable {
         pieces(text).reduce(0) { $0 + $1.tokens }
     }
 
-    /// The longest start of `text` that fits `tokens`, cut between pieces (whole words where they fit).
+    /// The longest start of `text` that fits `tokens`, cut between pieces (whole words where they
+    /// fit; a word longer than what is left — a script written without spaces, a pasted blob — is
+    /// cut inside, in proportion).
     public static func head(_ text: String, tokens: Int) -> String {
+        let scalars = text.unicodeScalars
         var used = 0
-        var end = text.unicodeScalars.startIndex
+        var end = scalars.startIndex
         for piece in pieces(text) {
-            guard used + piece.tokens <= tokens else { break }
+            guard used + piece.tokens <= tokens else {
+                end = scalars.index(piece.start, offsetBy: fitting(piece, in: scalars, tokens: tokens - used))
+                // On a character's boundary: not between a letter and its marks.
+                while end > piece.start, end.samePosition(in: text) == nil { end = scalars.index(before: end) }
+                break
+            }
             used += piece.tokens
             end = piece.end
         }
-        return String(text.unicodeScalars[..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(scalars[..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The longest end of `text` that fits `tokens`.
+    /// The longest end of `text` that fits `tokens` (a word longer than what is left is cut inside).
     public static func tail(_ text: String, tokens: Int) -> String {
+        let scalars = text.unicodeScalars
         var used = 0
-        var start = text.unicodeScalars.endIndex
+        var start = scalars.endIndex
         for piece in pieces(text).reversed() {
-            guard used + piece.tokens <= tokens else { break }
+            guard used + piece.tokens <= tokens else {
+                start = scalars.index(piece.end, offsetBy: -fitting(piece, in: scalars, tokens: tokens - used))
+                while start < piece.end, start.samePosition(in: text) == nil { start = scalars.index(after: start) }
+                break
+            }
             used += piece.tokens
             start = piece.start
         }
-        return String(text.unicodeScalars[start...]).trimmingCharacters(in: .whitespacesAndNewlines)
+        return String(scalars[start...]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A combining mark (a vowel sign, a tone mark, an accent written apart): it belongs to the letter before it.
+    private static func isMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark: true
+        default: false
+        }
+    }
+
+    /// How many of a piece's scalars fit `tokens`, at the piece's own scalars per token.
+    private static func fitting(_ piece: Piece, in scalars: String.UnicodeScalarView, tokens: Int) -> Int {
+        guard tokens > 0 else { return 0 }
+        let length = scalars.distance(from: piece.start, to: piece.end)
+        return min(length, length * tokens / max(1, piece.tokens))
     }
 
     struct Piece {
@@ -116,7 +144,9 @@ public struct EmbeddingText: Sendable, Hashable {
             while index < scalars.endIndex {
                 let next = scalars[index]
                 let isDigit = next.properties.numericType != nil && !next.properties.isAlphabetic
-                guard isDigit == digits, next.properties.isAlphabetic || isDigit, !next.properties.isIdeographic else { break }
+                guard isDigit == digits || isMark(next), next.properties.isAlphabetic || isDigit || isMark(next),
+                    !next.properties.isIdeographic
+                else { break }
                 letters += 1
                 foreign = foreign || !next.isASCII
                 index = scalars.index(after: index)
