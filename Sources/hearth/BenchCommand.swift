@@ -253,13 +253,6 @@ struct InferenceBenchCommand: AsyncParsableCommand {
     @Option(help: "llama-server threads (-t).")
     var threads = 1
 
-    @Option(
-        name: .customLong("set"),
-        help: ArgumentHelp(
-            "Override how Hearth embeds (embedTokens=N, blendContext=1), as 'hearth bench memory --set' takes it.", valueName: "name=value")
-    )
-    var overrides: [String] = []
-
     @Flag(help: "Print the figures as JSON.")
     var json = false
 
