@@ -15,7 +15,8 @@ extension HearthPaths {
     /// ones, the broker's, publishing to `[publish]`, the compliance review's and other programs' (MCP).
     /// `external`: the tools of `[[mcp.servers]]` (deferred: `find_tools` loads their schemas).
     /// `model`: the goal's model; when it is not a small one, it writes the scripts that repair a
-    /// spec the compliance review's reader refuses (the vetted recipe stands behind it).
+    /// spec the compliance review's reader refuses (the vetted recipe stands behind it) and judges
+    /// spec lines against requirements without an amount.
     public func goalTools(
         configuration: Configuration, memory: MemoryEngine, journal: any EventJournal, goals: any GoalStore,
         external: [any Tool] = [], model: (any AgentModel)? = nil
@@ -26,7 +27,8 @@ extension HearthPaths {
         }
         return BuiltinTools.all(
             memory: memory, journal: journal, broker: vaultClient, publish: publishTarget(configuration),
-            extra: ComplianceTools.all(memory: memory, goals: goals, scriptWriter: writer) + external
+            extra: ComplianceTools.all(
+                memory: memory, goals: goals, scriptWriter: writer, judge: .forChatModel(model, name: name)) + external
         ).withToolIndex()
     }
 

@@ -3,7 +3,8 @@ import HearthCore
 import HearthSandbox
 
 /// The compliance review's fixture: a regulation of 300-odd pages rendered to PDF by groff,
-/// fifty feature specs with compliant lines and planted violations, a style guide, two specs
+/// fifty feature specs with compliant lines and planted violations (of limits with an amount, and
+/// of practices stated in words), a style guide, two specs
 /// whose markdown a strict parser rejects, and `truth.json` — every planted violation with the
 /// article and the PDF page of the requirement it breaks.
 ///
@@ -48,7 +49,10 @@ public enum ComplianceFixture {
     public static func write(to directory: URL, seed: UInt64 = 2_026, specs specCount: Int = 50) async throws -> Summary {
         var random = SplitMix64(seed: seed)
         let requirements = Requirement.draw(using: &random)
-        let regulation = Regulation.compose(requirements: requirements, using: &random)
+        let practices = PracticeRequirement.draw(using: &random)
+        let regulation = Regulation.compose(
+            rules: Dictionary(uniqueKeysWithValues: requirements.map { ($0.article, $0.text) } + practices.map { ($0.article, $0.text) }),
+            using: &random)
         let manager = FileManager.default
         let projects = directory.appending(path: "Projects/NextGen")
         try manager.createDirectory(at: projects, withIntermediateDirectories: true)
@@ -59,11 +63,12 @@ public enum ComplianceFixture {
             for name in old where name.hasSuffix(".md") { try manager.removeItem(at: projects.appending(path: name)) }
         }
         for index in 0..<specCount {
-            let spec = Spec.compose(number: index + 1, requirements: requirements, broken: Spec.Breakage(index: index), using: &random)
+            let spec = Spec.compose(
+                number: index + 1, requirements: requirements, practices: practices, broken: Spec.Breakage(index: index), using: &random)
             try spec.bytes.write(to: projects.appending(path: spec.name))
-            for (line, requirement) in spec.violations {
-                guard let page = pages[requirement.article] else { throw FixtureError.pageMissing(article: requirement.article) }
-                truth.append(Violation(spec: "Projects/NextGen/\(spec.name)", line: line, article: requirement.article, page: page))
+            for (line, article) in spec.violations {
+                guard let page = pages[article] else { throw FixtureError.pageMissing(article: article) }
+                truth.append(Violation(spec: "Projects/NextGen/\(spec.name)", line: line, article: article, page: page))
             }
         }
         try Data(StyleGuide.text.utf8).write(to: directory.appending(path: "StyleGuide.md"))
@@ -194,6 +199,93 @@ extension ComplianceFixture {
         "voice call recordings", "identity document scans", "billing statements", "security camera footage",
     ]
 
+    /// A requirement without an amount: a practice a spec line keeps or breaks in words ("sent
+    /// over plain HTTP" against "shall only be transmitted over encrypted connections"), which a
+    /// model judges.
+    struct Practice {
+        var name: String
+        var rules: [String]
+        var breaking: [String]
+        var keeping: [String]
+    }
+
+    static let practiceKinds: [Practice] = [
+        Practice(
+            name: "transport encryption",
+            rules: [
+                "{Scope} shall only be transmitted over encrypted connections.",
+                "{Scope} shall not be sent across any network without transport encryption.",
+            ],
+            breaking: [
+                "{Scope} are sent to the partner API over plain HTTP.", "A nightly job copies {scope} to the vendor by unencrypted FTP.",
+            ],
+            keeping: ["{Scope} travel to the partner API over TLS only.", "{Scope} are exchanged with the vendor over an SFTP channel."]),
+        Practice(
+            name: "data residency",
+            rules: [
+                "{Scope} shall be stored only on servers located within the European Union.",
+                "{Scope} shall not be stored or replicated outside the territory of the Union.",
+            ],
+            breaking: [
+                "{Scope} are replicated to a data centre in Virginia.", "A copy of {scope} is kept in the Oregon region of our cloud.",
+            ],
+            keeping: ["{Scope} are stored in the Frankfurt region only.", "{Scope} stay on servers in Dublin."]),
+        Practice(
+            name: "consent",
+            rules: [
+                "{Scope} shall not be used for marketing without the prior consent of the person concerned.",
+                "The use of {scope} for promotional purposes shall require the explicit consent of the person concerned.",
+            ],
+            breaking: [
+                "{Scope} are added to the newsletter audience by default, without asking.",
+                "Sales may use {scope} for promotional campaigns without an opt-in.",
+            ],
+            keeping: [
+                "{Scope} reach the newsletter audience only after an explicit opt-in.",
+                "Promotions use {scope} only with recorded consent.",
+            ]),
+        Practice(
+            name: "audit logging",
+            rules: [
+                "Every access to {scope} shall be recorded in an audit log.", "Each read or change of {scope} shall leave an audit record.",
+            ],
+            breaking: ["Reads of {scope} are not logged.", "Support staff can browse {scope} without leaving any trace in the logs."],
+            keeping: ["Every read of {scope} is written to the audit log.", "Each change to {scope} leaves an entry in the audit trail."]),
+        Practice(
+            name: "multi-factor authentication",
+            rules: [
+                "Administrative access to {scope} shall require multi-factor authentication.",
+                "Administrators shall authenticate with a second factor before they can open {scope}.",
+            ],
+            breaking: [
+                "Admins open {scope} with a password alone.",
+                "The admin console shows {scope} after a password login, with no second factor.",
+            ],
+            keeping: [
+                "Admin access to {scope} requires a second factor.", "Administrators confirm a one-time code before they see {scope}.",
+            ]),
+    ]
+
+    /// A practice required of one scope, in its own article.
+    struct PracticeRequirement {
+        var article: Int
+        var practice: Practice
+        var scope: String
+        var text: String
+
+        /// Practices for two scopes in three, in the articles between the amounts' (17, 33, …).
+        static func draw(using random: inout SplitMix64) -> [Self] {
+            var result: [Self] = []
+            for (index, scope) in ComplianceFixture.scopes.enumerated() where index % 3 != 2 {
+                let practice = ComplianceFixture.practiceKinds[index % ComplianceFixture.practiceKinds.count]
+                let rule = practice.rules[Int(random.next() % UInt64(practice.rules.count))]
+                result.append(
+                    Self(article: 17 + index * 16, practice: practice, scope: scope, text: Requirement.fill(rule, scope: scope, value: 0)))
+            }
+            return result
+        }
+    }
+
     struct Requirement {
         var article: Int
         var measure: Measure
@@ -270,18 +362,18 @@ extension ComplianceFixture {
         var articles: Int
 
         /// Two hundred articles of filler with the requirements among them: 300-odd A4 pages.
-        static func compose(requirements: [Requirement], using random: inout SplitMix64) -> Self {
+        /// `rules`: article → its requirement's sentence.
+        static func compose(rules byArticle: [Int: String], using random: inout SplitMix64) -> Self {
             var source = ".nr PS 10\n.nr VS 12\n.ds CH - % -\n.TL\nRegulation on the Protection of Data in Digital Services\n.PP\n"
-            let byArticle = Dictionary(uniqueKeysWithValues: requirements.map { ($0.article, $0) })
             let count = 210
             func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
             for article in 1...count {
                 source += ".SH\nArticle \(article) \\(em \(pick(ComplianceFixture.titles))\n"
                 let paragraphs = 8 + Int(random.next() % 4)
                 for paragraph in 1...paragraphs {
-                    if paragraph == 3, let requirement = byArticle[article] {
+                    if paragraph == 3, let rule = byArticle[article] {
                         // Kept on one page, and its page reported.
-                        source += ".ne 4v\n.PP\n\(paragraph). \(requirement.text)\n.br\n.tm REQUIREMENT \(article) \\n%\n"
+                        source += ".ne 4v\n.PP\n\(paragraph). \(rule)\n.br\n.tm REQUIREMENT \(article) \\n%\n"
                         continue
                     }
                     if paragraph == 5 && article % 3 == 0 {
@@ -317,8 +409,8 @@ extension ComplianceFixture {
 
         var name: String
         var bytes: Data
-        /// 1-based line numbers of planted violations, with the requirement each breaks.
-        var violations: [(Int, Requirement)]
+        /// 1-based line numbers of planted violations, with the article of the requirement each breaks.
+        var violations: [(Int, Int)]
 
         static let features = [
             "Offline sync", "Family sharing", "Smart reminders", "Voice notes", "Receipt scanning", "Team inbox", "Guest checkout",
@@ -326,7 +418,9 @@ extension ComplianceFixture {
             "Calendar integration", "Two-step login", "Invoice reminders", "Location check-in", "Call transcripts", "ID verification",
         ]
 
-        static func compose(number: Int, requirements: [Requirement], broken: Breakage, using random: inout SplitMix64) -> Self {
+        static func compose(
+            number: Int, requirements: [Requirement], practices: [PracticeRequirement], broken: Breakage, using random: inout SplitMix64
+        ) -> Self {
             func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
             let feature = features[(number - 1) % features.count]
             let name = String(format: "NG-%03d-%@.md", number, feature.lowercased().replacingOccurrences(of: " ", with: "-"))
@@ -341,7 +435,7 @@ extension ComplianceFixture {
                 "- Up to \(2 + Int(random.next() % 8)) devices can be linked per account.", "",
                 "## Data handling", "",
             ]
-            var violations: [(Int, Requirement)] = []
+            var violations: [(Int, Int)] = []
             // Three to five claims about regulated data; about one in three breaks its limit.
             var chosen = Set<Int>()
             while chosen.count < 3 + Int(random.next() % 3) { chosen.insert(Int(random.next() % UInt64(requirements.count))) }
@@ -350,7 +444,19 @@ extension ComplianceFixture {
                 let violates = random.next() % 3 == 0
                 let value = violates ? breaking(requirement, using: &random) : keeping(requirement, using: &random)
                 lines.append("- " + Requirement.fill(pick(requirement.measure.claims), scope: requirement.scope, value: value))
-                if violates { violations.append((lines.count, requirement)) }
+                if violates { violations.append((lines.count, requirement.article)) }
+            }
+            // One or two practices, kept or (about one in three) broken in words.
+            var practised = Set<Int>()
+            while !practices.isEmpty, practised.count < min(practices.count, 1 + Int(random.next() % 2)) {
+                practised.insert(Int(random.next() % UInt64(practices.count)))
+            }
+            for index in practised.sorted() {
+                let required = practices[index]
+                let violates = random.next() % 3 == 0
+                let wording = violates ? required.practice.breaking : required.practice.keeping
+                lines.append("- " + Requirement.fill(pick(wording), scope: required.scope, value: 0))
+                if violates { violations.append((lines.count, required.article)) }
             }
             lines += [
                 "- Exports are offered as CSV and JSON.", "", "## Rollout", "",

@@ -27,10 +27,12 @@ public enum ComplianceReport {
         let guide = read.flatMap { $0.applied.isEmpty ? nil : $0 } ?? .defaults
         let violations = findings.filter { $0.verdict == .violation && $0.dismissedBy == nil }
         let dismissed = findings.filter { $0.verdict == .violation && $0.dismissedBy != nil }
+        let undecided = findings.filter { $0.verdict == .undecided }
         var lines = [
             "# \(escape(title))", "",
             "\(specsRead) specs read against `\(regulation)`: \(findings.count) lines checked, **\(violations.count) violations**"
                 + (dismissed.isEmpty ? "" : ", \(dismissed.count) dismissed by your standing rules")
+                + (undecided.isEmpty ? "" : ", \(undecided.count) left for you to judge")
                 + (failures.isEmpty ? "." : ", \(failures.count) specs not reviewed (below)."),
             "",
             guideNote(path: styleGuide?.path, read: read), "",
@@ -42,13 +44,21 @@ public enum ComplianceReport {
         ]
         for finding in findings.sorted(by: order) {
             let verdict =
-                finding.verdict == .compliant ? "compliant" : finding.dismissedBy == nil ? "**violation**" : "dismissed (standing rule)"
+                switch finding.verdict {
+                case .compliant: "compliant"
+                case .undecided: "undecided — yours to judge"
+                case .violation: finding.dismissedBy == nil ? "**violation**" : "dismissed (standing rule)"
+                }
+            let decidedBy =
+                finding.byCode
+                ? "code (amount against limit)"
+                : finding.verdict == .undecided ? "nobody (below)" : escape(finding.decidedBy) + " (no amount to compare)"
             lines.append(
                 "| \(escape(finding.id ?? "")) | \(link(finding.spec, line: finding.line)) | \(finding.line) | \(escape(clip(finding.requirement, 90))) | \(finding.article) | "
                     + "[\(finding.page)](\(pageLink(regulation, finding.page))) | \(verdict) | "
-                    + "1.00 | \(finding.decidedBy == "code" ? "code (amount against limit)" : escape(finding.decidedBy)) |")
+                    + "\(finding.verdict == .undecided ? "—" : String(format: "%.2f", finding.confidence)) | \(decidedBy) |")
         }
-        if findings.isEmpty { lines.append("| — | — | — | no line states an amount a requirement limits | — | — | — | — | — |") }
+        if findings.isEmpty { lines.append("| — | — | — | no line speaks to a requirement | — | — | — | — | — |") }
         lines += ["", "## Violations", ""]
         if violations.isEmpty { lines.append("None.") }
         for finding in violations.sorted(by: order) {
@@ -57,8 +67,30 @@ public enum ComplianceReport {
                 "| The spec says | The regulation says (Article \(finding.article), page \(finding.page)) |", "|---|---|",
                 "| \(escape(finding.claim)) | \(escape(finding.requirement)) |", "",
                 "[Spec line](\(specLink(finding.spec, line: finding.line))) · [Regulation, page \(finding.page)](\(pageLink(regulation, finding.page)))",
-                "", "Remediation: \(remediation(for: finding, guide: guide))", "",
+                "",
             ]
+            if !finding.byCode {
+                lines += [
+                    "Judged by \(escape(finding.decidedBy)) (confidence \(String(format: "%.2f", finding.confidence))): "
+                        + escape(finding.reason ?? "no reason given"),
+                    "",
+                ]
+            }
+            lines += ["Remediation: \(remediation(for: finding, guide: guide))", ""]
+        }
+        if !undecided.isEmpty {
+            lines += [
+                "## Left for you to judge", "",
+                "These lines speak to a requirement without an amount that no one decided; they count neither as violations nor as compliant.",
+                "",
+            ]
+            for finding in undecided.sorted(by: order) {
+                lines.append(
+                    "- \(link(finding.spec, line: finding.line)) line \(finding.line): \"\(escape(clip(finding.claim, 160)))\" against Article "
+                        + "\(finding.article) ([page \(finding.page)](\(pageLink(regulation, finding.page)))), \"\(escape(clip(finding.requirement, 160)))\" — "
+                        + escape(finding.reason ?? "undecided"))
+            }
+            lines.append("")
         }
         if !dismissed.isEmpty {
             lines += ["## Dismissed by standing rules", ""]

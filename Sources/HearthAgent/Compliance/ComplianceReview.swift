@@ -5,7 +5,9 @@ import HearthSandbox
 
 /// One spec line judged against the requirement retrieval found for it.
 public struct ComplianceFinding: Sendable, Hashable {
-    public enum Verdict: String, Sendable, Hashable { case violation, compliant }
+    /// `undecided`: a requirement without an amount that no one could judge (no model, a model
+    /// too small, unsure or failing): listed for a person, never counted as compliant.
+    public enum Verdict: String, Sendable, Hashable { case violation, compliant, undecided }
 
     public var spec: String
     public var line: Int
@@ -14,15 +16,21 @@ public struct ComplianceFinding: Sendable, Hashable {
     public var page: Int
     public var requirement: String
     public var verdict: Verdict
-    /// "code" for a quantity checked against a limit.
+    /// "code" for a quantity checked against a limit; "model NAME" for a judged requirement
+    /// without an amount; "nobody" when it waits for a person.
     public var decidedBy: String
+    /// 1 for code; the model's stated confidence; 0 when undecided.
+    public var confidence: Double = 1
+    /// The model's reason, or why the line was left undecided.
+    public var reason: String?
     /// A violation's id in its run ("7-3"), for 'hearth finding dismiss'.
     public var id: String?
     /// The standing rule that dismissed it, when one does.
     public var dismissedBy: ComplianceExemption?
 
     public init(
-        spec: String, line: Int, claim: String, article: Int, page: Int, requirement: String, verdict: Verdict, decidedBy: String
+        spec: String, line: Int, claim: String, article: Int, page: Int, requirement: String, verdict: Verdict, decidedBy: String,
+        confidence: Double = 1, reason: String? = nil
     ) {
         self.spec = spec
         self.line = line
@@ -32,24 +40,30 @@ public struct ComplianceFinding: Sendable, Hashable {
         self.requirement = requirement
         self.verdict = verdict
         self.decidedBy = decidedBy
+        self.confidence = confidence
+        self.reason = reason
     }
+
+    /// Decided by code (an amount against a limit), not by a model or a person.
+    public var byCode: Bool { decidedBy == "code" }
 
     public var json: JSONValue {
         var json: [String: JSONValue] = [
             "spec": .string(spec), "line": .number(Double(line)), "article": .number(Double(article)), "page": .number(Double(page)),
             "verdict": .string(verdict.rawValue), "decidedBy": .string(decidedBy), "claim": .string(claim),
-            "requirement": .string(requirement),
+            "requirement": .string(requirement), "confidence": .number((confidence * 100).rounded() / 100),
         ]
+        if let reason { json["reason"] = .string(reason) }
         if let id { json["id"] = .string(id) }
         if let dismissedBy { json["dismissed"] = .string(dismissedBy.sentence) }
         return .object(json)
     }
 }
 
-/// The quantitative part of a compliance review: a regulation's binding sentences become
-/// page-cited memory records; each spec line that states an amount finds its candidate
-/// requirements by retrieval, and code compares the amount with the limit of the best candidate
-/// that measures the same thing.
+/// A compliance review: a regulation's binding sentences become page-cited memory records; each
+/// spec line finds its candidate requirements by retrieval. Code compares an amount with the
+/// limit of the best candidate measuring the same thing; a line about a requirement without an
+/// amount is judged by a model under a JSON schema (`ComplianceJudge`), and the matrix says which.
 public struct ComplianceReview: Sendable {
     /// How a claim finds its requirement (the last two are the benchmark's baselines).
     public enum Retrieval: String, Sendable, CaseIterable {
@@ -181,30 +195,69 @@ public struct ComplianceReview: Sendable {
         requirements.values.map(\.requirement).sorted { ($0.article, $0.page, $0.text) < ($1.article, $1.page, $1.text) }
     }
 
-    /// Findings for every line of `document` that states an amount a requirement limits.
-    public func review(spec: String, document: SpecDocument, retrieval: Retrieval) async throws -> [ComplianceFinding] {
+    /// Findings for every line of `document` a requirement speaks to: a line stating an amount a
+    /// requirement limits is decided by code; any other line sharing at least two telling words
+    /// with a requirement without an amount goes to `judge`. `tokens` counts what judging cost.
+    public func review(
+        spec: String, document: SpecDocument, retrieval: Retrieval, judge: ComplianceJudge = .none, tokens: inout Int
+    ) async throws -> [ComplianceFinding] {
         var findings: [ComplianceFinding] = []
         for line in document.lines {
+            let text = line.text.trimmingCharacters(in: .whitespaces)
             let claims = Quantity.all(in: line.text)
-            guard claims.count == 1, let claim = claims.first else { continue }
-            guard let requirement = try await candidate(for: line.text, measuring: claim.dimension, retrieval: retrieval),
+            if claims.count == 1, let claim = claims.first,
+                let requirement = try await candidate(for: line.text, measuring: claim.dimension, retrieval: retrieval),
                 let limit = requirement.limit, let broken = limit.isBroken(by: claim)
-            else { continue }
-            findings.append(
-                ComplianceFinding(
-                    spec: spec, line: line.number, claim: line.text.trimmingCharacters(in: .whitespaces), article: requirement.article,
-                    page: requirement.page, requirement: requirement.text, verdict: broken ? .violation : .compliant, decidedBy: "code"))
+            {
+                findings.append(
+                    ComplianceFinding(
+                        spec: spec, line: line.number, claim: text, article: requirement.article, page: requirement.page,
+                        requirement: requirement.text, verdict: broken ? .violation : .compliant, decidedBy: "code"))
+                continue
+            }
+            guard let requirement = try await candidate(for: line.text, measuring: nil, retrieval: retrieval) else { continue }
+            var finding = ComplianceFinding(
+                spec: spec, line: line.number, claim: text, article: requirement.article, page: requirement.page,
+                requirement: requirement.text, verdict: .undecided, decidedBy: "nobody", confidence: 0)
+            do {
+                let judgement = try await judge.judge(requirement, text)
+                tokens += judgement.tokens
+                if judgement.confidence >= judge.minConfidence {
+                    finding.verdict = judgement.violates ? .violation : .compliant
+                    finding.decidedBy = judge.name
+                    finding.confidence = judgement.confidence
+                    finding.reason = judgement.reason
+                } else {
+                    finding.reason =
+                        "\(judge.name) was unsure (\(String(format: "%.2f", judgement.confidence)) < \(String(format: "%.2f", judge.minConfidence))): \(judgement.reason)"
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                finding.reason = "\(error)"
+            }
+            findings.append(finding)
         }
         return findings
     }
 
-    /// The retrieved requirement that limits the same dimension and shares the most content words
-    /// with the line (an amount alone is no evidence that a rule is about it).
-    func candidate(for line: String, measuring dimension: Quantity.Dimension, retrieval: Retrieval) async throws
+    /// `review` without counting tokens.
+    public func review(spec: String, document: SpecDocument, retrieval: Retrieval, judge: ComplianceJudge = .none) async throws
+        -> [ComplianceFinding]
+    {
+        var tokens = 0
+        return try await review(spec: spec, document: document, retrieval: retrieval, judge: judge, tokens: &tokens)
+    }
+
+    /// The retrieved requirement that shares the most telling words with the line (an amount
+    /// alone is no evidence that a rule is about it): with `dimension`, among those limiting the
+    /// same dimension; without, among those with no amount, sharing at least two content words
+    /// (what it is about and what it asks: "payment card records", "transmitted").
+    func candidate(for line: String, measuring dimension: Quantity.Dimension?, retrieval: Retrieval) async throws
         -> RegulationRequirement?
     {
         let lineTerms = Self.contentTerms(line)
-        guard !lineTerms.isEmpty else { return nil }
+        guard lineTerms.count >= (dimension == nil ? 2 : 1) else { return nil }
         let ranked: [Int64]
         switch retrieval {
         case .hybrid, .bm25:
@@ -216,11 +269,12 @@ public struct ComplianceReview: Sendable {
             let scored = requirements.map { id, entry in (id: id, entry: entry, shared: entry.terms.intersection(lineTerms).count) }
             ranked = scored.filter { $0.shared > 0 }.sorted { Self.keywordOrder(($0.entry, $0.shared), ($1.entry, $1.shared)) }.map(\.id)
         }
-        // Of the candidates that limit the same dimension, the one sharing the most telling words
-        // with the line (what it is about: "employee personnel files"), the better ranked of equals.
+        // Of the candidates that fit, the one sharing the most telling words with the line (what
+        // it is about: "employee personnel files"), the better ranked of equals.
         var best: (requirement: RegulationRequirement, shared: Double)?
         for id in ranked {
             guard let entry = requirements[id], entry.requirement.limit?.quantity.dimension == dimension else { continue }
+            if dimension == nil && entry.terms.intersection(lineTerms).count < 2 { continue }
             let shared = overlap(entry.terms, lineTerms)
             if shared > (best?.shared ?? 0) { best = (entry.requirement, shared) }
         }
@@ -231,7 +285,9 @@ public struct ComplianceReview: Sendable {
     static func contentTerms(_ text: String) -> Set<String> {
         var terms = Set<String>()
         for word in MemoryText.words(text) where word.count > 2 && !MemoryText.stopWords.contains(word) {
-            guard Double(word) == nil, Quantity.units[word] == nil, !obligationWords.contains(word) else { continue }
+            guard Double(word) == nil, Quantity.units[word] == nil, !obligationWords.contains(word), !functionWords.contains(word) else {
+                continue
+            }
             terms.insert(String(word.prefix(6)))
         }
         return terms
@@ -245,6 +301,13 @@ public struct ComplianceReview: Sendable {
         if one.article != other.article { return one.article < other.article }
         return one.text < other.text
     }
+
+    /// Words that join or bound a clause without saying what it is about ("without", "only"):
+    /// two of them shared are no evidence that a line speaks to a rule.
+    static let functionWords: Set<String> = [
+        "without", "across", "any", "each", "every", "only", "over", "under", "also", "such", "other", "same", "into", "onto", "upon",
+        "before", "can", "may", "lets", "does", "done", "way", "ways", "all", "per", "via",
+    ]
 
     static let obligationWords: Set<String> = [
         "shall", "must", "required", "least", "more", "less", "than", "longer", "within", "every", "after", "period", "exceed",

@@ -163,7 +163,8 @@ extension ComplianceFinding {
         else { return nil }
         self.init(
             spec: spec, line: line, claim: json["claim"]?.stringValue ?? "", article: article, page: page,
-            requirement: json["requirement"]?.stringValue ?? "", verdict: verdict, decidedBy: json["decidedBy"]?.stringValue ?? "code")
+            requirement: json["requirement"]?.stringValue ?? "", verdict: verdict, decidedBy: json["decidedBy"]?.stringValue ?? "code",
+            confidence: json["confidence"]?.doubleValue ?? 1, reason: json["reason"]?.stringValue)
     }
 }
 

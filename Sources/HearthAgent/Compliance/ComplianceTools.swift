@@ -80,7 +80,7 @@ public struct CheckSpecTool: Tool {
     public let spec = ToolSpec(
         name: "check_spec",
         description:
-            "Check a feature spec (markdown) against a regulation read with read_regulation: each line stating an amount a requirement limits is judged in code.",
+            "Check a feature spec (markdown) against a regulation read with read_regulation: each line stating an amount a requirement limits is judged in code; a line about a requirement without an amount is judged by the model, or left for a person.",
         parameters: [
             "type": "object",
             "properties": [
@@ -93,10 +93,12 @@ public struct CheckSpecTool: Tool {
     public let idempotent = true
     let library: RegulationLibrary
     let repair: SpecRepair
+    let judge: ComplianceJudge
 
-    public init(library: RegulationLibrary, repair: SpecRepair = SpecRepair()) {
+    public init(library: RegulationLibrary, repair: SpecRepair = SpecRepair(), judge: ComplianceJudge = .none) {
         self.library = library
         self.repair = repair
+        self.judge = judge
     }
 
     public func invoke(_ arguments: JSONValue, context: ToolContext) async throws -> ToolOutput {
@@ -122,13 +124,21 @@ public struct CheckSpecTool: Tool {
             data["repair"] = record.json
             document = repaired
         }
-        let findings = try await review.review(spec: path, document: document, retrieval: .hybrid)
+        var tokens = 0
+        let findings = try await review.review(spec: path, document: document, retrieval: .hybrid, judge: judge, tokens: &tokens)
         data["findings"] = .array(findings.map(\.json))
+        data["judge_tokens"] = .number(Double(tokens))
         let violations = findings.filter { $0.verdict == .violation }
+        let undecided = findings.filter { $0.verdict == .undecided }
         data["flags"] = .array(violations.map { .string("line \($0.line): Article \($0.article), page \($0.page)") })
         var text = "\(path): \(findings.count) line(s) checked, \(violations.count) violation(s)"
+        if !undecided.isEmpty { text += ", \(undecided.count) left for a person" }
         if data["repair"] != nil { text += " (read after a confined repair of a copy)" }
-        for finding in violations { text += "\n- line \(finding.line) breaks Article \(finding.article) (page \(finding.page))" }
+        for finding in violations {
+            text += "\n- line \(finding.line) breaks Article \(finding.article) (page \(finding.page))"
+            if !finding.byCode { text += ", judged by \(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence)))" }
+        }
+        for finding in undecided { text += "\n- line \(finding.line), Article \(finding.article): \(finding.reason ?? "undecided")" }
         return ToolOutput(text: text, data: .object(data))
     }
 }
@@ -218,11 +228,14 @@ enum ComplianceFiles {
 /// The compliance review's tools, sharing one regulation library.
 public enum ComplianceTools {
     /// The review's tools; `scriptWriter`: who writes repair scripts (a capable model), nil for
-    /// the vetted recipe alone.
-    public static func all(memory: MemoryEngine, goals: any GoalStore, scriptWriter: SpecRepair.ScriptWriter? = nil) -> [any Tool] {
+    /// the vetted recipe alone; `judge`: who decides lines about requirements without an amount.
+    public static func all(
+        memory: MemoryEngine, goals: any GoalStore, scriptWriter: SpecRepair.ScriptWriter? = nil, judge: ComplianceJudge = .none
+    ) -> [any Tool] {
         let library = RegulationLibrary(memory: memory)
         return [
-            ReadRegulationTool(library: library), CheckSpecTool(library: library, repair: SpecRepair(writer: scriptWriter)),
+            ReadRegulationTool(library: library),
+            CheckSpecTool(library: library, repair: SpecRepair(writer: scriptWriter), judge: judge),
             ComplianceReportTool(goals: goals, memory: memory),
         ]
     }
