@@ -92,7 +92,7 @@ struct ComplianceReportTests {
         let markdown = ComplianceReport.markdown(
             title: "Review", regulation: "Regulation.pdf", findings: [], failures: [], specsRead: 3, styleGuide: nil)
         #expect(markdown.contains("No style guide was found"))
-        #expect(markdown.contains("no line states an amount a requirement limits"))
+        #expect(markdown.contains("no line speaks to a requirement"))
         #expect(markdown.contains("Every spec was read."))
         #expect(markdown.contains("## Violations\n\nNone."))
     }

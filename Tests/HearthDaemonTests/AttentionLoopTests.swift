@@ -640,8 +640,23 @@ struct ComplianceBenchTests {
         }
         #expect((count ?? 0) >= 300)
 
+        // Without a judge: amounts are decided by code, lines about practices left for a person.
+        let alone = try JSONValue(parsing: (try await sandbox.hearth(["bench", "compliance", "--fixture", fixture.path, "--json"])).stdout)
+        #expect(alone["judge"] == "nobody")
+        #expect(alone["quantitative"]?["violations"]?["recall"] == 1 && alone["quantitative"]?["violations"]?["precision"] == 1)
+        #expect(alone["qualitative"]?["violations"]?["flagged"] == 0)
+        #expect((alone["undecided"]?.intValue ?? 0) > 0)
+        #expect(alone["tokens"] == 0)
+
+        // The scripted model judges them from the truth: the flagged set is the truth.
+        let server = ScriptedModelServer(responder: try ComplianceOracle.responder(fixture: fixture))
+        let url = try await server.start()
+        defer { server.stop() }
+        try sandbox.useScriptedModel(url)
         let reportFile = fixture.appending(path: "Reports/compliance.md")
-        let result = try await sandbox.hearth(["bench", "compliance", "--fixture", fixture.path, "--report", reportFile.path, "--json"])
+        let result = try await sandbox.hearth([
+            "bench", "compliance", "--fixture", fixture.path, "--report", reportFile.path, "--judge", "model", "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try String(contentsOf: reportFile, encoding: .utf8)
         #expect(document.contains("## Repaired before review"))
@@ -663,6 +678,16 @@ struct ComplianceBenchTests {
         #expect(flagged == expected)
         #expect(report["violations"]?["precision"] == 1)
         #expect(report["pages_correct"] == 1)
+        #expect(report["judge"] == "model scripted" && report["undecided"] == 0)
+        #expect((report["qualitative"]?["violations"]?["truth"]?.intValue ?? 0) > 0)
+        #expect(report["qualitative"]?["violations"]?["recall"] == 1)
+        #expect((report["tokens"]?.intValue ?? 0) > 0)
+        #expect(document.contains("Judged by model scripted (confidence 0.90)"))
+        // Each line and requirement is judged once, whichever retrieval found it.
+        let verdicts = server.requests.filter { ComplianceOracle.isVerdict($0.body) }.map {
+            $0.body["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        }
+        #expect(verdicts.count == Set(verdicts).count)
         #expect(report["baselines"]?["bm25"]?["violations"]?["recall"] != nil)
 
         let missing = try await sandbox.hearth(["bench", "compliance", "--fixture", sandbox.root.path])

@@ -105,27 +105,35 @@ public struct ComplianceReview: Sendable {
     let requirements: [Int64: Indexed]
     /// The memory sessions of this regulation's articles.
     let articleSessions: Set<String>
-    /// How many requirements use each content term: a word every rule uses ("report") says less
-    /// about which rule a line is about than one only its rule uses ("personnel").
-    let termCounts: [String: Int]
+    /// How many requirements of each kind (the dimension they limit, or none) use each content
+    /// term: a word every such rule uses ("incident") says less about which of them a line is
+    /// about than one only its rule uses ("personnel"). Counted per kind because a line chooses
+    /// among the rules of one kind: the rules of another kind do not make a word common.
+    let termCounts: [Quantity.Dimension?: [String: Int]]
+    let kindCounts: [Quantity.Dimension?: Int]
 
     init(memory: MemoryEngine, session: String, requirements: [Int64: RegulationRequirement]) {
         self.memory = memory
         self.session = session
         self.requirements = requirements.mapValues { Indexed(requirement: $0, terms: Self.contentTerms($0.text)) }
         articleSessions = Set(requirements.values.map { "\(session)#article-\($0.article)" })
-        var counts: [String: Int] = [:]
+        var counts: [Quantity.Dimension?: [String: Int]] = [:]
+        var kinds: [Quantity.Dimension?: Int] = [:]
         for entry in self.requirements.values {
-            for term in entry.terms { counts[term, default: 0] += 1 }
+            let kind = entry.requirement.limit?.quantity.dimension
+            kinds[kind, default: 0] += 1
+            for term in entry.terms { counts[kind, default: [:]][term, default: 0] += 1 }
         }
         termCounts = counts
+        kindCounts = kinds
     }
 
-    /// The weight of the words `terms` shares with the line (inverse document frequency).
-    func overlap(_ terms: Set<String>, _ lineTerms: Set<String>) -> Double {
-        let total = Double(max(1, requirements.count))
+    /// The weight of the words `terms` shares with the line (inverse document frequency among
+    /// the requirements of `kind`).
+    func overlap(_ terms: Set<String>, _ lineTerms: Set<String>, kind: Quantity.Dimension?) -> Double {
+        let total = Double(max(1, kindCounts[kind] ?? 1))
         return terms.intersection(lineTerms).reduce(0) { sum, term in
-            sum + log(1 + total / Double(termCounts[term] ?? 1))
+            sum + log(1 + total / Double(termCounts[kind]?[term] ?? 1))
         }
     }
 
@@ -275,7 +283,7 @@ public struct ComplianceReview: Sendable {
         for id in ranked {
             guard let entry = requirements[id], entry.requirement.limit?.quantity.dimension == dimension else { continue }
             if dimension == nil && entry.terms.intersection(lineTerms).count < 2 { continue }
-            let shared = overlap(entry.terms, lineTerms)
+            let shared = overlap(entry.terms, lineTerms, kind: dimension)
             if shared > (best?.shared ?? 0) { best = (entry.requirement, shared) }
         }
         return best?.requirement
