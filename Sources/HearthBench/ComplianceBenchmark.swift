@@ -30,6 +30,16 @@ extension MemoryBenchmark {
                 let part = truth.filter { amounts.contains($0.key) == amount }
                 json[name] = Self.counts(flagged: amount ? byCode : flagged.subtracting(byCode), truth: part)
             }
+            // The ceiling a perfect judge would reach: planted violations without an amount that
+            // were put to the judge against the right article and page, whatever it answered.
+            let asked = Set(findings.filter { !$0.byCode }.map { "\($0.spec):\($0.line):\($0.article):\($0.page)" })
+            let words = truth.filter { !amounts.contains($0.key) }
+            json["qualitative_asked_right"] = .number(
+                words.isEmpty
+                    ? 1
+                    : Self.round(
+                        Double(words.filter { asked.contains("\($0.key):\($0.value.article):\($0.value.page)") }.count)
+                            / Double(words.count)))
             json["undecided"] = .number(Double(findings.filter { $0.verdict == .undecided }.count))
             return .object(json)
         }

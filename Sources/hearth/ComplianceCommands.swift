@@ -28,7 +28,7 @@ struct FindingListCommand: AsyncParsableCommand {
     @Argument(help: "The review's run id.")
     var run: Int64
 
-    @Flag(help: "Print JSON: [{id, spec, line, article, page, claim, requirement, decidedBy, dismissed}].")
+    @Flag(help: "Print JSON: [{id, spec, line, article, page, claim, requirement, decidedBy, confidence, reason, dismissed}].")
     var json = false
 
     func run() async throws {
@@ -44,7 +44,12 @@ struct FindingListCommand: AsyncParsableCommand {
             let state = finding.dismissedBy == nil ? "violation" : "dismissed"
             print("\(finding.id ?? "-")  \(state)  \(finding.spec):\(finding.line)  Article \(finding.article), page \(finding.page)")
             print("    says: \(finding.claim)")
+            if !finding.byCode { print("    judged by \(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence)))") }
             if let rule = finding.dismissedBy { print("    rule: \(rule.sentence)") }
+        }
+        let undecided = review.findings.filter { $0.verdict == .undecided }
+        if !undecided.isEmpty {
+            print("\(undecided.count) line(s) are left for you to judge (no model decided them): see \(ComplianceRun.reportPath(run))")
         }
         if !review.failures.isEmpty { print("\(review.failures.count) spec(s) were not reviewed: see \(ComplianceRun.reportPath(run))") }
     }

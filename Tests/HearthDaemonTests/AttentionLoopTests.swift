@@ -646,6 +646,8 @@ struct ComplianceBenchTests {
         #expect(alone["quantitative"]?["violations"]?["recall"] == 1 && alone["quantitative"]?["violations"]?["precision"] == 1)
         #expect(alone["qualitative"]?["violations"]?["flagged"] == 0)
         #expect((alone["undecided"]?.intValue ?? 0) > 0)
+        // Every planted violation without an amount was put to the (absent) judge against the right article and page.
+        #expect(alone["qualitative_asked_right"] == 1)
         #expect(alone["tokens"] == 0)
 
         // The scripted model judges them from the truth: the flagged set is the truth.
