@@ -185,11 +185,15 @@ public enum HearthMCPServer {
 
     // MARK: Transports
 
-    /// Serves one client over stdin and stdout until it closes them.
+    /// Serves one client over stdin and stdout until it closes its end; the requests read before
+    /// that are answered before this returns.
     public static func serveStdio(_ hooks: HearthMCPHooks) async throws {
         let server = await make(hooks)
-        try await server.start(transport: MCPLineTransport(maxLine: maxMessage, answersOversized: true))
+        let transport = MCPLineTransport(maxLine: maxMessage, answersOversized: true)
+        try await server.start(transport: transport)
         await server.waitUntilCompleted()
+        // The input ended; requests read before it are still answered (each runs in a task of its own).
+        await transport.answered(within: .seconds(300))
     }
 
     /// The largest message `/mcp` and the stdio transport read.

@@ -17,6 +17,9 @@ actor MCPLineTransport: Transport {
     let answersOversized: Bool
     private var connected = false
     private var reader: Task<Void, Never>?
+    /// Ids of requests read and not yet answered (JSON text of the id): at the end of the input
+    /// the server still answers them before it ends.
+    private var unanswered: Set<String> = []
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
 
@@ -48,6 +51,7 @@ actor MCPLineTransport: Transport {
 
     func send(_ data: Data) async throws {
         guard connected else { throw MCPError.internalError("the MCP stdio transport is not connected") }
+        if let id = Self.answerID(data) { unanswered.remove(id) }
         var remaining = data + [0x0A]
         while !remaining.isEmpty {
             let written = remaining.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
@@ -79,7 +83,9 @@ actor MCPLineTransport: Transport {
             }
             for piece in lines.feed(buffer[0..<count]) {
                 switch piece {
-                case .line(let line): continuation.yield(line)
+                case .line(let line):
+                    if let id = Self.requestID(line) { unanswered.insert(id) }
+                    continuation.yield(line)
                 case .skipped(let bytes):
                     logger.warning("an MCP message of \(bytes) bytes (more than \(maxLine)) was skipped")
                     if answersOversized { try? await send(Data(Self.oversizedError(bytes: bytes, limit: maxLine).jsonText.utf8)) }
@@ -87,6 +93,35 @@ actor MCPLineTransport: Transport {
             }
         }
         continuation.finish()
+    }
+
+    /// Waits until every request read has been answered, at most `limit` (a handler that never
+    /// ends does not hold the process forever). For the end of the input: a client may write its
+    /// requests and close its end at once, and is still owed the answers.
+    func answered(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !unanswered.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if !unanswered.isEmpty {
+            logger.warning("\(unanswered.count) MCP request(s) were still unanswered when the input ended")
+        }
+    }
+
+    /// The id of a JSON-RPC request (a message with a method and an id), as JSON text.
+    static func requestID(_ line: Data) -> String? {
+        guard let message = try? HearthCore.JSONValue(parsing: String(decoding: line, as: UTF8.self)),
+            message["method"]?.stringValue != nil, let id = message["id"], id != .null
+        else { return nil }
+        return id.jsonText
+    }
+
+    /// The id a JSON-RPC response answers (a message with an id and a result or an error).
+    static func answerID(_ data: Data) -> String? {
+        guard let message = try? HearthCore.JSONValue(parsing: String(decoding: data, as: UTF8.self)),
+            message["method"] == nil, message["result"] != nil || message["error"] != nil, let id = message["id"], id != .null
+        else { return nil }
+        return id.jsonText
     }
 
     /// The JSON-RPC error for a message too large to read: `id` is null, as it could not be read.

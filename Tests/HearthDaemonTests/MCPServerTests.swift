@@ -113,6 +113,25 @@ struct MCPServerTests {
         #expect(served["id"] == 3 && (served["result"]?["tools"]?.arrayValue?.count ?? 0) == 7, "\(served)")
     }
 
+    @Test("stdio: a client that writes its requests and closes its end at once still gets every answer")
+    func stdioAnswersAfterEndOfInput() async throws {
+        let sandbox = try Sandbox()
+        try sandbox.prepareDaemon()
+        let requests = [
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"pipe","version":"1"}}}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+            #"{"jsonrpc":"2.0","id":"three","method":"resources/list"}"#,
+        ]
+        let result = try await ChildProcess.run(
+            HearthBinary.url, ["mcp", "serve", "--data-dir", sandbox.data.path, "--workspace", sandbox.workspace.path],
+            environment: sandbox.environment, input: Data((requests.joined(separator: "\n") + "\n").utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let answers = try result.stdout.split(separator: "\n").map { try JSONValue(parsing: String($0)) }
+        #expect(Set(answers.compactMap { $0["id"] }) == [1, 2, "three"], "\(result.stdout)")
+        #expect(answers.first { $0["id"] == 1 }?["result"]?["serverInfo"]?["name"] == "hearth", "\(answers)")
+    }
+
     @Test("streamable HTTP at /mcp on the daemon's port, behind the API token")
     func http() async throws {
         let python = try #require(MCPClientTools.python, "the mcp Python SDK is missing: run scripts/setup --deps-only")
