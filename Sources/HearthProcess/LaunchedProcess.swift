@@ -64,21 +64,24 @@ public final class LaunchedProcess: Sendable {
         output: Stream = .null, error: Stream = .null
     ) async throws -> LaunchedProcess {
         let program = executable.path
-        let streams: [Int32]
-        do {
-            streams = try [input, output, error].enumerated().map { index, stream in
-                switch stream {
-                case .descriptor(let fd): return fd
-                case .inherit:
-                    let fd = fcntl(Int32(index), F_DUPFD_CLOEXEC, 3)
-                    guard fd >= 0 else { throw LaunchError(program: program, reason: String(cString: strerror(errno))) }
-                    return fd
-                case .null:
-                    let fd = open("/dev/null", (index == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC)
-                    guard fd >= 0 else { throw LaunchError(program: program, reason: String(cString: strerror(errno))) }
-                    return fd
-                }
+        let requested = [input, output, error]
+        var streams: [Int32] = []
+        for (index, stream) in requested.enumerated() {
+            let fd: Int32
+            switch stream {
+            case .descriptor(let handed): fd = handed
+            case .inherit: fd = fcntl(Int32(index), F_DUPFD_CLOEXEC, 3)
+            case .null: fd = open("/dev/null", (index == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC)
             }
+            guard fd >= 0 else {
+                // Nothing is started: what was opened so far, and the descriptors handed for the
+                // streams not reached, are closed as they would have been.
+                let reason = String(cString: strerror(errno))
+                for opened in streams { close(opened) }
+                for case .descriptor(let handed) in requested[(index + 1)...] { close(handed) }
+                throw LaunchError(program: program, reason: reason)
+            }
+            streams.append(fd)
         }
         defer { for fd in streams { close(fd) } }
         let exit = Exit()
