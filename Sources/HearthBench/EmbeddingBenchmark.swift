@@ -53,7 +53,7 @@ public struct EmbeddingBenchmark: Sendable {
             // before texts were cut by word pieces (1,500 characters; the context window whole).
             let work = try await engine.store.pendingVectors(limit: .max)
             // Blended context vectors are computed from the text vectors: no text of theirs is sent.
-            let texts = work.filter { !options.settings.blendContext || $0.field == .text }.map(options.settings.embedding.text(for:))
+            let texts = work.filter { !options.settings.blends($0) }.map(options.settings.embedding.text(for:))
             let earlier = work.map(Self.characterCut)
             _ = try await server.client.embed(Array(texts.prefix(8)))  // warm-up
             let direct = DirectCall(baseURL: server.connection.baseURL, apiKey: server.connection.apiKey)
@@ -92,6 +92,7 @@ public struct EmbeddingBenchmark: Sendable {
             "dataset": "longmemeval", "records": .number(Double(records.count)), "batch": .number(Double(options.batch)),
             "threads": .number(Double(options.threads)), "embed_tokens": .number(Double(options.settings.embedding.tokens)),
             "blend_context": .bool(options.settings.blendContext),
+            "blend_from": options.settings.blendFrom == .max ? .null : .number(Double(options.settings.blendFrom)),
             "runs": .array(runs),
         ]
     }

@@ -142,6 +142,7 @@ public struct MemoryBenchmark: Sendable {
             "embedding": [
                 "vectors": .number(Double(embedded)), "seconds": SpineBenchmark.round(embedSeconds),
                 "blend_context": .bool(settings.blendContext),
+                "blend_from": settings.blendFrom == .max ? .null : .number(Double(settings.blendFrom)),
                 "records_without_vector": .number(Double(withoutVector)), "embed_tokens": .number(Double(settings.embedding.tokens)),
             ],
             "hearth": tallies[.hybrid]?.json ?? .null, "bm25": tallies[.bm25]?.json ?? .null, "per_type": .object(types),

@@ -306,9 +306,9 @@ public struct Configuration: Sendable, Equatable {
         /// vector, the record centred between its neighbours). MiniLM was trained on 128; a
         /// model with a longer window may read more, at a cost that grows with every piece.
         public var embedTokens = 128
-        /// Context vectors blended from the text vectors of a record and its neighbours instead of
-        /// embedded from their words: half the embedding work, slightly weaker recall (BENCHMARKS.md).
-        public var blendContext = false
+        /// Which context vectors are blended from the text vectors of a record and its neighbours
+        /// instead of embedded from their words (BENCHMARKS.md).
+        public var blendContext = ContextBlending.long
 
         public init(
             vectors: Bool = true, extractFacts: Bool = false, extractionBatch: Int = 8, maxRecords: Int = 500_000,
@@ -549,7 +549,7 @@ extension Configuration {
                 try reader.integer(table, "memory", "consolidate_every_hours", in: 1...(24 * 365)) ?? config.memory.consolidateEveryHours
             config.memory.profileTokens = try reader.integer(table, "memory", "profile_tokens", in: 0...8192) ?? config.memory.profileTokens
             config.memory.embedTokens = try reader.integer(table, "memory", "embed_tokens", in: 16...8192) ?? config.memory.embedTokens
-            config.memory.blendContext = try reader.boolean(table, "memory", "blend_context") ?? config.memory.blendContext
+            config.memory.blendContext = try reader.blending(table, "memory", "blend_context") ?? config.memory.blendContext
             if let floor = try reader.number(table, "memory", "min_similarity") {
                 guard floor <= 1 else {
                     throw .invalid(
@@ -920,6 +920,22 @@ private struct SectionReader {
         return value
     }
 
+    /// `true` (every context blended), `false` (none) or `"long"`.
+    func blending(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> ContextBlending? {
+        guard let entry = table[key] else { return nil }
+        switch entry.value {
+        case .boolean(let value): return value ? .all : ContextBlending.none
+        case .string(let value):
+            if let blending = ContextBlending(rawValue: value.lowercased()) { return blending }
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)", message: "\"\(value)\" is not true, false, \"long\" or \"all\"")
+        default:
+            throw .invalid(
+                path: path, line: entry.line, key: "\(section).\(key)",
+                message: "expected true, false or \"long\", found \(entry.value.typeName)")
+        }
+    }
+
     func boolean(_ table: TOMLTable, _ section: String, _ key: String) throws(ConfigError) -> Bool? {
         guard let entry = table[key] else { return nil }
         guard case .boolean(let value) = entry.value else {
@@ -999,5 +1015,27 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
     public var description: String {
         "[store] url = \"\(url)\": the demos ('hearth demo', 'hearth demo compliance') keep their sample runs in this "
             + "machine's SQLite store; every other command and the daemon work on PostgreSQL. Remove [store] url to run the demo"
+    }
+}
+
+/// `[memory] blend_context`: which context vectors are computed from text vectors (no model call)
+/// rather than embedded from the words around their record.
+public enum ContextBlending: String, Sendable, Hashable, CaseIterable {
+    /// Every context vector is embedded from its words.
+    case none
+    /// Records whose own words fill three quarters of `embed_tokens`: their centred context is
+    /// mostly themselves, so the blend loses nothing measurable, and long records are where the
+    /// embedding time goes. Shorter ones (chat turns) are embedded.
+    case long
+    /// Every context vector is blended: half the embedding work, slightly weaker recall.
+    case all
+
+    /// The word pieces from which a record's context is blended (`Int.max`: never).
+    public func blendFrom(embedTokens: Int) -> Int {
+        switch self {
+        case .none: .max
+        case .long: embedTokens * 3 / 4
+        case .all: 0
+        }
     }
 }

@@ -151,7 +151,7 @@ public enum Daemon {
         let memoryEngine = MemoryEngine(
             store: stores.memory,
             embedder: serverReachable && memorySettings.vectors ? models : nil,
-            settings: RetrievalSettings(embedTokens: memorySettings.embedTokens, blendContext: memorySettings.blendContext))
+            settings: RetrievalSettings(memorySettings))
         var extractor: FactExtractor?
         if memorySettings.extractFacts && serverReachable {
             // Extraction calls are accounted and capped like every other model call.

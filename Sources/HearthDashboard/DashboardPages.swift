@@ -208,14 +208,20 @@ extension Dashboard {
             var exemptions: [ComplianceExemption] = []
             if let memory = data.memory { exemptions = (try? await ComplianceRun.exemptions(in: memory)) ?? [] }
             let violations = compliance.applying(exemptions).filter { $0.verdict == .violation }
+            let undecided = compliance.findings.filter { $0.verdict == .undecided }.count
             review = [
                 "reportPath": ComplianceRun.reportPath(runID), "count": violations.filter { $0.dismissedBy == nil }.count,
-                "canDismiss": data.memory != nil,
+                "canDismiss": data.memory != nil, "undecided": (undecided > 0 ? undecided : nil) as Any,
                 "findings": violations.map { finding -> [String: Any] in
                     [
                         "id": finding.id ?? "", "spec": finding.spec, "line": finding.line, "claim": finding.claim,
                         "article": finding.article, "page": finding.page, "dismissed": finding.dismissedBy != nil,
                         "rule": finding.dismissedBy?.sentence ?? "",
+                        "judged":
+                            (finding.byCode
+                            ? nil
+                            : "\(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence))): \(finding.reason ?? "")")
+                            as Any,
                     ]
                 },
             ]

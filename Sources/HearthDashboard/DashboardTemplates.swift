@@ -107,7 +107,9 @@ enum DashboardTemplates {
         <ul class="findings">{{#findings}}<li><strong>{{id}}</strong> {{spec}}:{{line}} — Article {{article}}, page {{page}}<br><q>{{claim}}</q>
         {{#dismissed}}<p class="meta">Dismissed: {{rule}}</p>{{/dismissed}}
         {{^dismissed}}{{#canDismiss}}<form method="post" action="/goals/{{runID}}/findings/{{id}}/dismiss" class="dismiss"><input type="hidden" name="csrf" value="{{csrf}}"><label>Why it is wrong <input name="reason" required minlength="3" maxlength="500"></label><button>Dismiss</button></form>{{/canDismiss}}{{/dismissed}}
-        </li>{{/findings}}</ul>{{/review}}
+        {{#judged}}<p class="meta">No amount to compare: judged by {{judged}}</p>{{/judged}}
+        </li>{{/findings}}</ul>
+        {{#undecided}}<p>{{undecided}} line(s) speak to a requirement without an amount that no model decided: they are yours to judge, listed in the report.</p>{{/undecided}}{{/review}}
         {{#report}}<h2>Report <a class="meta" href="/files/{{reportPath}}">{{reportPath}}</a></h2><article class="report">{{{report}}}</article>{{/report}}
         """
 

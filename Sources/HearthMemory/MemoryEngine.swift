@@ -34,6 +34,16 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Context vectors blended from the text vectors of the record (half) and its neighbours
     /// (the other half), instead of embedded from their words: no model call for them.
     public var blendContext = false
+    /// Without `blendContext`: the context vectors of records whose own words reach this many
+    /// word pieces are blended too (a long record's centred context is mostly itself); shorter
+    /// records, whose context is mostly their neighbours', are embedded. `Int.max`: none.
+    public var blendFrom = Int.max
+
+    /// Whether `work`'s vector is to be blended from text vectors rather than embedded.
+    public func blends(_ work: VectorWork) -> Bool {
+        work.field == .context
+            && (blendContext || (blendFrom < Int.max && EmbeddingText.estimate(work.text) >= blendFrom))
+    }
 
     /// Whether hybrid full-text queries keep stop words (plain BM25 always does).
     public var keepStopWords = false
@@ -41,10 +51,12 @@ public struct RetrievalSettings: Sendable, Hashable {
     public init() {}
 
     /// The defaults, with texts cut to `embedTokens` word pieces before embedding and context
-    /// vectors embedded or blended (`[memory] embed_tokens`, `blend_context`).
-    public init(embedTokens: Int, blendContext: Bool) {
+    /// vectors blended for every record (`blendContext`) or for records of at least `blendFrom`
+    /// word pieces (`[memory] embed_tokens`, `blend_context`).
+    public init(embedTokens: Int, blendContext: Bool, blendFrom: Int = .max) {
         embedding = EmbeddingText(tokens: embedTokens)
         self.blendContext = blendContext
+        self.blendFrom = blendFrom
     }
 
     /// Sets a weight by name (for `hearth bench memory --set`); false for an unknown name.
@@ -63,6 +75,7 @@ public struct RetrievalSettings: Sendable, Hashable {
         case "keepStopWords": keepStopWords = value != 0
         case "embedTokens": embedding = EmbeddingText(tokens: Int(value))
         case "blendContext": blendContext = value != 0
+        case "blendFrom": blendFrom = value >= Double(Int.max) ? Int.max : Int(value)
         default: return false
         }
         return true
@@ -176,7 +189,8 @@ public actor MemoryEngine {
             let work = try await store.pendingVectors(limit: min(batch, limit - done))
             if work.isEmpty { break }
             // Blended context vectors need the text vectors of their window: those go first.
-            let groups = settings.blendContext ? [work.filter { $0.field == .text }, work.filter { $0.field == .context }] : [work]
+            let blending = settings.blendContext || settings.blendFrom < Int.max
+            let groups = blending ? [work.filter { $0.field == .text }, work.filter { $0.field == .context }] : [work]
             for group in groups where !group.isEmpty {
                 guard try await embedAndIndex(group, with: embedder, model: model) else { return done }
                 done += group.count
@@ -189,7 +203,7 @@ public actor MemoryEngine {
     /// falls back to full text) or a vector did not fit the index.
     private func embedAndIndex(_ work: [VectorWork], with embedder: any Embedder, model: String) async throws -> Bool {
         // Context vectors that can be blended from text vectors already indexed need no call.
-        let blended = work.map { settings.blendContext ? blend($0) : nil }
+        let blended = work.map { settings.blends($0) ? blend($0) : nil }
         let texts = work.indices.filter { blended[$0] == nil }.map { settings.embedding.text(for: work[$0]) }
         var vectors: [[Float]]
         do {

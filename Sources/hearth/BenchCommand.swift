@@ -3,6 +3,8 @@ import Foundation
 import HearthBench
 import HearthConfig
 import HearthCore
+import HearthDaemon
+import HearthMemory
 import HearthModels
 
 struct BenchCommand: AsyncParsableCommand {
@@ -48,7 +50,8 @@ struct EmbedBenchCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("set"),
         help: ArgumentHelp(
-            "Override how Hearth embeds (embedTokens=N, blendContext=1), as 'hearth bench memory --set' takes it.", valueName: "name=value")
+            "Override how Hearth embeds (embedTokens=N, blendContext=1, blendFrom=N), as 'hearth bench memory --set' takes it.",
+            valueName: "name=value")
     )
     var overrides: [String] = []
 
@@ -81,6 +84,7 @@ struct EmbedBenchCommand: AsyncParsableCommand {
         options.batch = batch
         options.threads = threads
         options.slots = parsedSlots
+        options.settings = RetrievalSettings(context.configuration.memory)
         try options.settings.apply(overrides)
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         let figures = try await EmbeddingBenchmark(options: options).run(progress: progress)

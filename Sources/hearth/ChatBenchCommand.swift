@@ -5,6 +5,7 @@ import HearthBench
 import HearthConfig
 import HearthCore
 import HearthDaemon
+import HearthMemory
 import Logging
 
 struct ChatBenchCommand: AsyncParsableCommand {
@@ -100,6 +101,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
                     cacheFile: context.paths.dataDirectory.appending(path: "cache/bench-embeddings.sqlite"))
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        benchmark.settings = RetrievalSettings(context.configuration.memory)
         try benchmark.settings.apply(overrides)
         benchmark.chat.memoryBudget = budget
         benchmark.chat.memoryTokens = memoryTokens

@@ -196,8 +196,7 @@ struct GoalSession {
         let memory = MemoryEngine(
             store: stores.memory,
             embedder: context.configuration.memory.vectors ? accounted.with(UsageContext(purpose: "embed", runID: runID)) : nil,
-            settings: RetrievalSettings(
-                embedTokens: context.configuration.memory.embedTokens, blendContext: context.configuration.memory.blendContext))
+            settings: RetrievalSettings(context.configuration.memory))
         try await memory.open()
         say("run \(runID): planning with \(access.endpoint.chatModel) (\(access.origin) server)")
         let external = context.paths.mcpToolSource(context.configuration, logger: logger)

@@ -46,7 +46,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("set"),
         help: ArgumentHelp(
-            "Override a retrieval setting (fusionK, depth, sessionWeight, sessionDepth, meaningSessionWeight, entityWeight, factWeight, importanceWeight, recencyWeight, timeWeight, keepStopWords, embedTokens, blendContext).",
+            "Override a retrieval setting (fusionK, depth, sessionWeight, sessionDepth, meaningSessionWeight, entityWeight, factWeight, importanceWeight, recencyWeight, timeWeight, keepStopWords, embedTokens, blendContext, blendFrom).",
             valueName: "name=value"))
     var overrides: [String] = []
 
@@ -93,6 +93,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
                 opened.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds), cacheFile: cacheFile)
         }
         var benchmark = MemoryBenchmark(embedder: embedder, directory: directory)
+        benchmark.settings = RetrievalSettings(context.configuration.memory)
         try benchmark.settings.apply(overrides)
         var results: [JSONValue] = []
         do {

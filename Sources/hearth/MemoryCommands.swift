@@ -60,8 +60,7 @@ struct MemoryAccess {
         let embedder = embeds ? access?.client(timeoutSeconds: context.configuration.inference.requestTimeoutSeconds) : nil
         let engine = MemoryEngine(
             store: store, embedder: embedder,
-            settings: RetrievalSettings(
-                embedTokens: context.configuration.memory.embedTokens, blendContext: context.configuration.memory.blendContext))
+            settings: RetrievalSettings(context.configuration.memory))
         try await engine.open()
         return MemoryAccess(engine: engine, access: access, note: note, closeStores: close)
     }

@@ -176,11 +176,24 @@ struct ConfigurationTests {
     func memoryKeys() throws {
         let directory = try TemporaryDirectory()
         let file = directory.appending("config.toml")
-        #expect(Configuration().memory.embedTokens == 128 && !Configuration().memory.blendContext)
+        #expect(Configuration().memory.embedTokens == 128 && Configuration().memory.blendContext == .long)
+        #expect(ContextBlending.long.blendFrom(embedTokens: 128) == 96 && ContextBlending.none.blendFrom(embedTokens: 128) == .max)
         try Data("[memory]\nprofile_tokens = 64\nmin_similarity = 0.4\nembed_tokens = 256\nblend_context = true\n".utf8).write(to: file)
         let config = try Configuration.load(path: file.path)
         #expect(config.memory.profileTokens == 64 && config.memory.minSimilarity == 0.4 && config.memory.embedTokens == 256)
-        #expect(config.memory.blendContext)
+        #expect(config.memory.blendContext == .all)
+        for (value, expected) in [("false", ContextBlending.none), ("\"long\"", .long), ("\"all\"", .all)] {
+            try Data("[memory]\nblend_context = \(value)\n".utf8).write(to: file)
+            #expect(try Configuration.load(path: file.path).memory.blendContext == expected)
+        }
+        for (value, message) in [("\"some\"", "\"some\" is not true, false, \"long\""), ("3", "expected true, false or \"long\"")] {
+            try Data("[memory]\nblend_context = \(value)\n".utf8).write(to: file)
+            #expect {
+                try Configuration.load(path: file.path)
+            } throws: { error in
+                String(describing: error).contains("memory.blend_context") && String(describing: error).contains(message)
+            }
+        }
         try Data("[memory]\nembed_tokens = 4\n".utf8).write(to: file)
         #expect {
             try Configuration.load(path: file.path)

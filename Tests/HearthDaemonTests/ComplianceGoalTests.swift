@@ -363,6 +363,8 @@ struct ComplianceDashboardTests {
         #expect(page.status == 200)
         #expect(page.body.contains("<h2>Findings"))
         #expect(page.body.contains("action=\"/goals/1/findings/1-1/dismiss\""))
+        // This model answers no verdict: the lines about practices wait for the user, and say so.
+        #expect(page.body.contains("line(s) speak to a requirement without an amount that no model decided"))
         let token = try DashboardTests.csrf(in: page.body)
         #expect(try await browser.post("/goals/1/findings/1-1/dismiss", form: ["reason": "fine"]).status == 403)
         #expect(try await browser.post("/goals/1/findings/1-1/dismiss", form: ["csrf": token, "reason": ""]).status == 400)

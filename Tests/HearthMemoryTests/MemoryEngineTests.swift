@@ -70,6 +70,24 @@ struct MemoryEngineTests {
         #expect(hits.contains { $0.reasons.contains { if case .contextMeaning = $0 { true } else { false } } })
     }
 
+    @Test("blending from a length: a long record's context is blended from the text vectors, a short one's embedded from its window")
+    func blendedLongContext() async throws {
+        var settings = RetrievalSettings(embedTokens: 24, blendContext: false, blendFrom: 18)
+        settings.blendContext = false
+        let fixture = try await MemoryFixture(settings: settings)
+        let long = (1...30).map { "word\($0)" }.joined(separator: " ")
+        _ = try await fixture.engine.remember([
+            turn("which words did you list", speaker: "user"), turn(long, speaker: "assistant"), turn("thanks", speaker: "user"),
+        ])
+        #expect(try await fixture.engine.indexPending() == 6)
+        let sent = fixture.embedder.texts
+        // Three own texts and the two short turns' centred contexts; the long answer's context is blended.
+        #expect(sent.count == 5, "\(sent)")
+        #expect(sent.filter { $0.contains("\n") }.count == 2)
+        #expect(!sent.contains { $0.hasPrefix("which words did you list\nassistant:") && $0.contains("\nuser: thanks") })
+        #expect(try await fixture.store.counts(model: "word-hash-64").pendingVectors == 0)
+    }
+
     @Test("a note outside any session is a session of one: sessions sharing the query's common words do not bury it")
     func sessionOfOne() async throws {
         let fixture = try await MemoryFixture()
