@@ -24,7 +24,8 @@ struct MetricsTests {
             let added = try await sandbox.hearth(["event", "add", "--source", "probe", "--kind", "ping", "--key", "ping-\(index)"])
             #expect(added.status == 0, "\(added.stderr)")
         }
-        // A goal with tool calls (a compliance review of three specs, no model call).
+        // A goal with tool calls (a compliance review of three specs; the model is asked only for
+        // verdicts on lines about requirements without an amount).
         #expect(try await sandbox.hearth(["demo", "compliance", "--into", sandbox.workspace.path, "--specs", "3"]).status == 0)
         let review = try await sandbox.hearth(["goal", "Check the specs in Projects/NextGen for compliance with Regulation.pdf"])
         #expect(review.status == 0, "\(review.stderr)")
@@ -84,9 +85,12 @@ struct MetricsTests {
         #expect(try await sample("hearth_events_total{source=\"probe\"}")?.value == 3)
         #expect(try await sample("hearth_goals{state=\"succeeded\"}")?.value == 1)
         #expect(try await sample("sum(hearth_tool_calls_total{tool=\"check_spec\"})")?.value == 3)
-        #expect(try await sample("hearth_model_input_tokens_total{model=\"scripted\"}")?.value == 40)
-        #expect(try await sample("hearth_model_output_tokens_total{model=\"scripted\"}")?.value == 7)
-        #expect(try await sample("hearth_model_request_seconds_count{model=\"scripted\"}")?.value == 1)
+        // Every call the model server answered is counted, each with its 40 prompt and 7 completion tokens.
+        let calls = Double(model.requests.filter { $0.path == "/v1/chat/completions" }.count)
+        #expect(calls >= 1)
+        #expect(try await sample("hearth_model_request_seconds_count{model=\"scripted\"}")?.value == calls)
+        #expect(try await sample("hearth_model_input_tokens_total{model=\"scripted\"}")?.value == 40 * calls)
+        #expect(try await sample("hearth_model_output_tokens_total{model=\"scripted\"}")?.value == 7 * calls)
         #expect(try await sample("hearth_approvals_waiting")?.value == 0)
         #expect((try await sample("hearth_memory_records")?.value ?? 0) >= 2)
         #expect((try await sample("hearth_memory_query_seconds_count")?.value ?? 0) >= 1)
