@@ -926,7 +926,8 @@ private struct SectionReader {
         switch entry.value {
         case .boolean(let value): return value ? .all : ContextBlending.none
         case .string(let value):
-            if let blending = ContextBlending(rawValue: value.lowercased()) { return blending }
+            let named = ["true": "all", "false": "none"][value.lowercased()] ?? value.lowercased()
+            if let blending = ContextBlending(rawValue: named) { return blending }
             throw .invalid(
                 path: path, line: entry.line, key: "\(section).\(key)", message: "\"\(value)\" is not true, false, \"long\" or \"all\"")
         default:

@@ -182,7 +182,7 @@ struct ConfigurationTests {
         let config = try Configuration.load(path: file.path)
         #expect(config.memory.profileTokens == 64 && config.memory.minSimilarity == 0.4 && config.memory.embedTokens == 256)
         #expect(config.memory.blendContext == .all)
-        for (value, expected) in [("false", ContextBlending.none), ("\"long\"", .long), ("\"all\"", .all)] {
+        for (value, expected) in [("false", ContextBlending.none), ("\"long\"", .long), ("\"all\"", .all), ("\"False\"", .none)] {
             try Data("[memory]\nblend_context = \(value)\n".utf8).write(to: file)
             #expect(try Configuration.load(path: file.path).memory.blendContext == expected)
         }
