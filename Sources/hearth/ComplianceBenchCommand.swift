@@ -22,7 +22,7 @@ struct ComplianceBenchCommand: AsyncParsableCommand {
             A line about a requirement without an amount ("shall only be transmitted over encrypted connections") is \
             judged by the configured chat model with --judge model (a private llama-server is started for a local one, as \
             for 'hearth ask'); with --judge none (the default) it is left undecided and counted apart. "quantitative" and \
-            "qualitative" split the scores by the kind of requirement broken. Retrieval is full text only.
+            "qualitative" split the scores by whether the spec line states an amount. Retrieval is full text only.
             """)
 
     @OptionGroup var common: CommonOptions
