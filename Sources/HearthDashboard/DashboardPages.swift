@@ -217,11 +217,7 @@ extension Dashboard {
                         "id": finding.id ?? "", "spec": finding.spec, "line": finding.line, "claim": finding.claim,
                         "article": finding.article, "page": finding.page, "dismissed": finding.dismissedBy != nil,
                         "rule": finding.dismissedBy?.sentence ?? "",
-                        "judged":
-                            (finding.byCode
-                            ? nil
-                            : "\(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence))): \(finding.reason ?? "")")
-                            as Any,
+                        "judged": finding.judgement.map { "\($0): \(finding.reason ?? "")" } as Any,
                     ]
                 },
             ]

@@ -44,7 +44,7 @@ struct FindingListCommand: AsyncParsableCommand {
             let state = finding.dismissedBy == nil ? "violation" : "dismissed"
             print("\(finding.id ?? "-")  \(state)  \(finding.spec):\(finding.line)  Article \(finding.article), page \(finding.page)")
             print("    says: \(finding.claim)")
-            if !finding.byCode { print("    judged by \(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence)))") }
+            if let judgement = finding.judgement { print("    judged by \(judgement)") }
             if let rule = finding.dismissedBy { print("    rule: \(rule.sentence)") }
         }
         let undecided = review.findings.filter { $0.verdict == .undecided }

@@ -96,7 +96,7 @@ public struct ComplianceJudge: Sendable {
                 violates: answer.json["verdict"]?.stringValue == "violation",
                 confidence: min(1, max(0, answer.json["confidence"]?.doubleValue ?? 0)),
                 reason: answer.json["reason"]?.stringValue ?? "",
-                tokens: answer.responses.reduce(0) { $0 + $1.usage.promptTokens + $1.usage.completionTokens })
+                tokens: answer.responses.reduce(0) { $0 + $1.usage.totalTokens })
         }
     }
 }

@@ -69,12 +69,8 @@ public enum ComplianceReport {
                 "[Spec line](\(specLink(finding.spec, line: finding.line))) · [Regulation, page \(finding.page)](\(pageLink(regulation, finding.page)))",
                 "",
             ]
-            if !finding.byCode {
-                lines += [
-                    "Judged by \(escape(finding.decidedBy)) (confidence \(String(format: "%.2f", finding.confidence))): "
-                        + escape(finding.reason ?? "no reason given"),
-                    "",
-                ]
+            if let judgement = finding.judgement {
+                lines += ["Judged by \(escape(judgement)): " + escape(finding.reason ?? "no reason given"), ""]
             }
             lines += ["Remediation: \(remediation(for: finding, guide: guide))", ""]
         }

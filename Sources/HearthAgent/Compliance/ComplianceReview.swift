@@ -47,6 +47,12 @@ public struct ComplianceFinding: Sendable, Hashable {
     /// Decided by code (an amount against a limit), not by a model or a person.
     public var byCode: Bool { decidedBy == "code" }
 
+    /// Who judged a line without an amount and how sure ("model qwen2.5-7b (confidence 0.90)");
+    /// nil when code decided it.
+    public var judgement: String? {
+        byCode ? nil : "\(decidedBy) (confidence \(String(format: "%.2f", confidence)))"
+    }
+
     public var json: JSONValue {
         var json: [String: JSONValue] = [
             "spec": .string(spec), "line": .number(Double(line)), "article": .number(Double(article)), "page": .number(Double(page)),

@@ -136,7 +136,7 @@ public struct CheckSpecTool: Tool {
         if data["repair"] != nil { text += " (read after a confined repair of a copy)" }
         for finding in violations {
             text += "\n- line \(finding.line) breaks Article \(finding.article) (page \(finding.page))"
-            if !finding.byCode { text += ", judged by \(finding.decidedBy) (confidence \(String(format: "%.2f", finding.confidence)))" }
+            if let judgement = finding.judgement { text += ", judged by \(judgement)" }
         }
         for finding in undecided { text += "\n- line \(finding.line), Article \(finding.article): \(finding.reason ?? "undecided")" }
         return ToolOutput(text: text, data: .object(data))
