@@ -142,7 +142,7 @@ public struct FleetCrashHarness: Sendable {
                     progress("the store goes away and comes back")
                     try await outage()
                     report.outages += 1
-                    outageMark = try await count(database, "SELECT COALESCE(max(id), 0) FROM event")
+                    outageMark = try await database.count("SELECT COALESCE(max(id), 0) FROM event")
                 }
                 try await enqueue(upTo: min(options.goals, options.goals * (round + 1) / arrivalRounds))
                 try await Task.sleep(for: .milliseconds(Int(50 + random.next() % 250)))
@@ -191,7 +191,7 @@ public struct FleetCrashHarness: Sendable {
         }
         for worker in finished { await worker.process.drained() }
         try await check(&report, database: database, workers: finished, effects: effects)
-        if let outageMark { report.eventsAfterOutage = try await count(database, "SELECT count(*) FROM event WHERE id > \(outageMark)") }
+        if let outageMark { report.eventsAfterOutage = try await database.count("SELECT count(*) FROM event WHERE id > \(outageMark)") }
         report.seconds = (ContinuousClock.now - started).inSeconds
         try? await PostgresStore.dropDatabase(location, on: options.store, password: options.password)
         return report
@@ -209,18 +209,16 @@ public struct FleetCrashHarness: Sendable {
         report.acknowledgedEvents = acknowledged.count
         let stored = try await PostgresJournal(database: database).existingKeys(acknowledged)
         report.lostEvents = acknowledged.filter { !stored.contains($0) }
-        report.duplicatedEvents = try await count(database, "SELECT count(*) - count(DISTINCT key) FROM event")
-        report.goalsDone = try await count(database, "SELECT count(*) FROM work WHERE kind = 'goal' AND state = 'done'")
-        report.stepsUnderLostLease = try await count(
-            database,
+        report.duplicatedEvents = try await database.count("SELECT count(*) - count(DISTINCT key) FROM event")
+        report.goalsDone = try await database.count("SELECT count(*) FROM work WHERE kind = 'goal' AND state = 'done'")
+        report.stepsUnderLostLease = try await database.count(
             "SELECT count(*) FROM work_step s JOIN work_claim c ON c.item = s.item AND c.fence > s.fence AND c.claimedAt < s.recordedAt")
-        report.completedUnderLostLease = try await count(
-            database,
+        report.completedUnderLostLease = try await database.count(
             """
             SELECT count(*) FROM work w JOIN work_claim c ON c.item = w.id AND c.fence > w.doneFence AND c.claimedAt < w.doneAt
             WHERE w.state = 'done'
             """)
-        report.takeovers = try await count(database, "SELECT count(*) FROM work_claim WHERE fence > 1")
+        report.takeovers = try await database.count("SELECT count(*) FROM work_claim WHERE fence > 1")
 
         for goal in 0..<options.goals {
             let file = effects.appending(path: "goals/goal-\(goal).txt")
@@ -243,11 +241,5 @@ public struct FleetCrashHarness: Sendable {
         }
         report.cronSlots = slots.count
         report.slotsWithoutEffect = slots.filter { slotLines["slot \($0) [hearth:cron-\($0)]"] == nil }.map { "slot \($0)" }
-    }
-
-    private func count(_ database: PostgresStore, _ sql: String) async throws -> Int {
-        var value = 0
-        for try await count in try await database.client.query(PostgresQuery(unsafeSQL: sql)).decode(Int.self) { value = count }
-        return value
     }
 }

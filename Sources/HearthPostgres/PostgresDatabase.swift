@@ -2,6 +2,7 @@ import Foundation
 import HearthCore
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Why Hearth cannot use a PostgreSQL store, in words a user can act on.
 public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -150,14 +151,16 @@ public final class PostgresStore: Sendable {
     /// rolled back when it throws (its own error is what the caller sees). A connection the server
     /// closed meanwhile (a transaction ended for idling too long, a restart) is closed on our side
     /// too, never queried again: postgres-nio 1.33 waits forever for an answer on it.
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await connection.query("BEGIN", logger: self.logger)
             do {
-                let value = try await body(connection)
-                try Self.requireOpen(connection)
-                try await connection.query("COMMIT", logger: self.logger)
-                return value
+                return try await Self.untilClosed(connection) {
+                    try await connection.query("BEGIN", logger: self.logger)
+                    let value = try await body(connection)
+                    try Self.requireOpen(connection)
+                    try await connection.query("COMMIT", logger: self.logger)
+                    return value
+                }
             } catch {
                 if connection.isClosed {
                     // Not given back before the pool has seen it close: `isClosed` turns true before
@@ -166,20 +169,20 @@ public final class PostgresStore: Sendable {
                 } else {
                     _ = try? await connection.query("ROLLBACK", logger: self.logger)
                 }
-                throw error
+                throw Self.described(error)
             }
         }
     }
 
     /// Runs `body` on a connection of the pool, outside a transaction (a read). A connection the
     /// server closed meanwhile goes back to the pool only once the pool has seen it close.
-    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             do {
-                return try await body(connection)
+                return try await Self.untilClosed(connection) { try await body(connection) }
             } catch {
                 if connection.isClosed { try? await connection.closeFuture.get() }
-                throw error
+                throw Self.described(error)
             }
         }
     }
@@ -205,6 +208,36 @@ public final class PostgresStore: Sendable {
                 }
                 throw error
             }
+        }
+    }
+
+    /// Runs `work` on `connection`, or gives up with an error as soon as the connection closes
+    /// first. postgres-nio 1.33 can leave a query sent while the server goes away unanswered
+    /// forever (seen when PostgreSQL restarts under a daemon's load): whatever waited for it — an
+    /// HTTP request, a service's loop, the daemon's shutdown behind them — would wait forever too.
+    /// The abandoned work stays suspended with its connection, which is gone; the server rolled
+    /// its transaction back. Cancelling the caller cancels the work.
+    static func untilClosed<T: Sendable>(_ connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        let outcome = FirstOutcome<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                outcome.wait(continuation)
+                outcome.start {
+                    do {
+                        outcome.finish(.success(try await work()))
+                    } catch {
+                        outcome.finish(.failure(error))
+                    }
+                }
+                connection.closeFuture.whenComplete { _ in
+                    outcome.finish(
+                        .failure(PostgresStoreError.failed("the server closed the connection before answering; nothing was recorded")))
+                }
+            }
+        } onCancel: {
+            outcome.cancel()
         }
     }
 
@@ -237,6 +270,13 @@ public final class PostgresStore: Sendable {
         if let detail = outcome {
             throw .unreachable(host: location.host, port: location.port, database: location.database, detail: detail)
         }
+    }
+
+    /// The driver's errors describe themselves only as "Generic description to prevent accidental
+    /// leakage": what the logs and the user see says what the server or the network said instead.
+    static func described(_ error: any Error) -> any Error {
+        guard error is PSQLError else { return error }
+        return PostgresStoreError.failed(explain(error))
     }
 
     /// What went wrong, without the driver's type names when it said more.
@@ -836,4 +876,37 @@ struct SQLBuilder {
     }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+}
+
+/// The first of several outcomes resumes the waiter; the later ones are dropped.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let state = Mutex<(waiter: CheckedContinuation<T, any Error>?, work: Task<Void, Never>?, cancelled: Bool)>(
+        (nil, nil, false))
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.waiter = continuation }
+    }
+
+    func start(_ operation: @escaping @Sendable () async -> Void) {
+        let task = Task { await operation() }
+        let cancelled = state.withLock { state in
+            state.work = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        state.withLock { state in
+            defer { state.waiter = nil }
+            return state.waiter
+        }?.resume(with: result)
+    }
+
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            return state.work
+        }?.cancel()
+    }
 }

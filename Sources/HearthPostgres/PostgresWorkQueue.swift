@@ -94,7 +94,7 @@ public struct PostgresWorkQueue: WorkQueue {
         guard renewed else { throw WorkQueueError.leaseLost(lease) }
     }
 
-    public func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @Sendable () async throws -> JSONValue) async throws
+    public func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue) async throws
         -> JSONValue
     {
         let logger = database.logger
@@ -162,7 +162,7 @@ public struct PostgresWorkQueue: WorkQueue {
     }
 
     public func fireSlot(
-        schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @Sendable () async throws -> JSONValue
+        schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue
     ) async throws -> Bool {
         let logger = database.logger
         return try await database.transaction { connection in

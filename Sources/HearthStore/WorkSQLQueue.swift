@@ -64,7 +64,7 @@ public struct WorkSQLQueue: WorkQueue {
         }
     }
 
-    public func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @Sendable () async throws -> JSONValue) async throws
+    public func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue) async throws
         -> JSONValue
     {
         // Looked up before the effect (not run again) and after it (not recorded twice).
@@ -115,7 +115,7 @@ public struct WorkSQLQueue: WorkQueue {
     }
 
     public func fireSlot(
-        schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @Sendable () async throws -> JSONValue
+        schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue
     ) async throws -> Bool {
         let fired = try await database.read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM cron_slot WHERE schedule = ? AND slot = ?", arguments: [schedule, slot]) ?? false

@@ -10,7 +10,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
         abstract:
-            "A fleet on PostgreSQL: durable events/s and goal claims/s with 1, 2 and 4 writers beside SQLite; --crash N kills workers.",
+            "A fleet on PostgreSQL: durable events/s and goal claims/s with 1, 2 and 4 writers beside SQLite; --crash N kills daemons.",
         discussion: """
             Without --crash: each writer appends one event per transaction (committed before the next: what an \
             acknowledged event costs), and each claimer claims one goal under a lease and completes it (two commits). The \
@@ -18,10 +18,16 @@ struct FleetBenchCommand: AsyncParsableCommand {
             database on the server named by --store (its user must be allowed to create databases). The server's own \
             durability settings apply: measure against a cluster with fsync on (scripts/test-postgres start --durable).
 
-            With --crash N: three 'hearth bench fleet-worker' processes share a fresh database; goals with effect steps are \
-            queued while the workers append events and fire cron slots, and N times one worker is SIGKILLed (one time in six \
-            after being paused past its lease with SIGSTOP) and restarted. Then: every acknowledged event stored once, every \
-            goal finished, every effect once, each cron slot once, nothing recorded under a lost lease. Exit status 1 if not.
+            With --crash N: three whole 'hearth daemon' processes (each its own data directory and fleet name) share a \
+            fresh database and one workspace; events and runs of three effect steps are posted to whichever daemons are up \
+            and a schedule fires every minute, while N times one daemon is SIGKILLed (one time in five again while it \
+            starts) and restarted. Then: every acknowledged event stored once, every run finished, every effect step's line \
+            once, each minute's cron slot fired once and none missed. Exit status 1 if not.
+
+            With --crash N --workers: three lighter 'hearth bench fleet-worker' processes (the work queue, journal and \
+            effects of a daemon) instead, faster to restart, and one kill in six comes after a pause past the worker's \
+            one-second lease (SIGSTOP): the fence must refuse what the paused worker tries to record after another took \
+            its goal over.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -32,10 +38,13 @@ struct FleetBenchCommand: AsyncParsableCommand {
     @Option(help: "Events appended, and goals claimed, per figure.")
     var events = 2_000
 
-    @Option(help: "Kill a worker this many times (the fleet crash harness) instead of measuring rates.")
+    @Option(help: "Kill a daemon this many times (the fleet crash harness) instead of measuring rates.")
     var crash: Int?
 
-    @Option(help: "Goals the crash harness queues (each with three effect steps).")
+    @Flag(help: "With --crash: kill 'hearth bench fleet-worker' processes (and pause them past their lease) instead of daemons.")
+    var workers = false
+
+    @Option(help: "Goals (runs, for daemons) the crash harness queues, each with three effect steps.")
     var goals = 200
 
     @Option(help: "The crash harness's seed (replays a run's kill schedule).")
@@ -59,6 +68,10 @@ struct FleetBenchCommand: AsyncParsableCommand {
         }
         let base = try PostgresLocation.parse(url)
         let password = try context.configuration.store.passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
+        if let crash, !workers {
+            try await runDaemonCrash(kills: crash, base: base, password: password, passwordFile: context.configuration.store.passwordFile)
+            return
+        }
         if let crash {
             try await runCrash(kills: crash, base: base, password: password, passwordFile: context.configuration.store.passwordFile)
             return
@@ -183,6 +196,52 @@ struct FleetBenchCommand: AsyncParsableCommand {
             print(Self.render(report))
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    func runDaemonCrash(kills: Int, base: PostgresLocation, password: String?, passwordFile: String?) async throws {
+        guard (1...100_000).contains(kills) else { throw CLIError.usage("--crash must be 1 to 100000") }
+        guard (1...100_000).contains(goals) else { throw CLIError.usage("--goals must be 1 to 100000") }
+        // Kept when the run fails: each daemon's log is in its data directory there.
+        let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-daemons-\(UUID().uuidString)")
+        var options = FleetDaemonCrashHarness.Options(
+            kills: kills, seed: seed ?? CrashHarness.freshSeed(), store: base, runs: goals, directory: directory)
+        options.password = password
+        options.passwordFile = passwordFile
+        let json = json
+        let report: FleetDaemonCrashHarness.Report
+        do {
+            report = try await FleetDaemonCrashHarness(options: options).run { line in
+                if !json { print(line) }
+            }
+        } catch {
+            throw CLIError(
+                "the fleet crash harness stopped (seed \(options.seed)): \(error); the daemons' data is kept in \(directory.path)")
+        }
+        if json {
+            printJSON(try JSONValue(parsing: JSONEncoder().encode(report)))
+        } else {
+            print(Self.render(report))
+        }
+        guard report.passed else {
+            FileHandle.standardError.write(Data("the daemons' data is kept in \(directory.path)\n".utf8))
+            throw ExitCode(1)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    static func render(_ report: FleetDaemonCrashHarness.Report) -> String {
+        func list(_ items: [String]) -> String { items.isEmpty ? "0" : "\(items.count) (\(items.prefix(5).joined(separator: ", ")))" }
+        return """
+            fleet crash harness, \(report.daemons) daemons, seed \(report.seed): \(report.kills) SIGKILLs \
+            (\(report.killsDuringStartup) more while starting), \(String(format: "%.0f", report.seconds)) s
+              runs finished         \(report.acknowledgedRuns - report.unfinishedRuns.count) of \(report.runs) acknowledged; unfinished \(list(report.unfinishedRuns))
+              events acknowledged   \(report.acknowledgedEvents); lost \(list(report.lostEvents)), duplicated \(list(report.duplicatedEvents))
+              effect lines          \(report.effectLines); missing \(list(report.missingEffects)), duplicated \(list(report.duplicatedEffects)); \
+            \(report.stepsReconciled) steps reconciled after a kill
+              cron slots fired      \(report.cronSlots); fired twice \(list(report.duplicatedSlots)), missed \(list(report.missedSlots))
+              daemon start          median \(String(format: "%.2f", report.startMedianSeconds)) s, longest \(String(format: "%.2f", report.startMaximumSeconds)) s
+            \(report.passed ? "PASSED" : "FAILED")
+            """
     }
 
     static func render(_ report: FleetCrashHarness.Report) -> String {

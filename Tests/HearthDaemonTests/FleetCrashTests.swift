@@ -28,6 +28,51 @@ struct FleetCrashTests {
         #expect(report.passed, replay)
     }
 
+    @Test("three whole daemons on one PostgreSQL, killed at random (also while starting): every event, run, effect and cron slot once")
+    func daemonHarness() async throws {
+        let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let directory = try TemporaryDirectory(prefix: "fleet-daemons")
+        let seed = try CrashHarness.seed()
+        print("fleet daemon crash harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
+        var options = FleetDaemonCrashHarness.Options(
+            kills: 10, seed: seed, store: try PostgresLocation.parse(try #require(url)), runs: 16, directory: directory.url)
+        options.connectTimeout = TestPostgres.connectTimeout
+        let report = try await FleetDaemonCrashHarness(options: options).run()
+        let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
+        #expect(report.kills == 10 && report.daemons == 3, replay)
+        #expect(report.acknowledgedRuns == 16 && report.unfinishedRuns == [], replay)
+        #expect(report.acknowledgedEvents > 0 && report.lostEvents == [] && report.duplicatedEvents == [], replay)
+        #expect(report.effectLines == 16 * 3 && report.missingEffects == [] && report.duplicatedEffects == [], replay)
+        #expect(report.duplicatedSlots == [] && report.missedSlots == [], replay)
+        #expect(report.passed, replay)
+    }
+
+    @Test("the store crashes and restarts under three daemons: they pause, reconnect, and lose or duplicate nothing")
+    func daemonStoreOutage() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let cluster = try await TestPostgres.startCluster()
+        let directory = try TemporaryDirectory(prefix: "fleet-daemon-outage")
+        let seed = try CrashHarness.seed()
+        print("fleet daemon outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
+        var options = FleetDaemonCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, runs: 10, directory: directory.url)
+        options.connectTimeout = TestPostgres.connectTimeout
+        options.outage = { try await cluster.outage(seconds: 2) }
+        let report: FleetDaemonCrashHarness.Report
+        do {
+            report = try await FleetDaemonCrashHarness(options: options).run { print("fleet daemon outage harness: \($0)") }
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        await cluster.stop()
+        let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
+        #expect(report.outages == 1 && report.eventsAfterOutage > 0, "the daemons went on after the store came back; \(replay)")
+        #expect(report.unfinishedRuns == [] && report.lostEvents == [] && report.duplicatedEvents == [], replay)
+        #expect(report.missingEffects == [] && report.duplicatedEffects == [] && report.duplicatedSlots == [], replay)
+        #expect(report.passed, replay)
+    }
+
     @Test("the store crashes and restarts under the workers: they pause, reconnect, and lose or duplicate nothing")
     func storeOutage() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")

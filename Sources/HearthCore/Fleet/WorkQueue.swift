@@ -118,7 +118,8 @@ public protocol WorkQueue: Sendable {
     /// recorded); an effect that may be repeated after a crash must be idempotent by its key.
     ///
     /// - Throws: `WorkQueueError.leaseLost`, or the effect's error (nothing recorded).
-    func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @Sendable () async throws -> JSONValue) async throws -> JSONValue
+    func step(_ lease: Lease, number: Int, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue) async throws
+        -> JSONValue
     /// Marks the item done with its result.
     ///
     /// - Throws: `WorkQueueError.leaseLost` when another holder claimed the item since.
@@ -129,7 +130,9 @@ public protocol WorkQueue: Sendable {
     /// the firing in one transaction (`true`); every later caller gets `false` and runs nothing. A
     /// firer that dies before committing leaves the slot to the next caller, so the effect must be
     /// idempotent by its key.
-    func fireSlot(schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @Sendable () async throws -> JSONValue)
+    func fireSlot(
+        schedule: String, slot: Int64, holder: String, limit: Duration, _ effect: @escaping @Sendable () async throws -> JSONValue
+    )
         async throws -> Bool
 }
 
