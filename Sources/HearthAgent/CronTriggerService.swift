@@ -86,6 +86,12 @@ public struct CronTriggerService: Service {
                 source: "cron", kind: schedule.kind, key: "cron:\(schedule.name):\(Int64(slot.timeIntervalSince1970))",
                 payload: .object(payload), occurredAt: slot, provenance: .trusted)
             let outcome = try await book.recordFiring(of: schedule.name, event: event, nextFireAt: next)
+            if outcome.duplicate {
+                // Another daemon of the fleet fired this slot first: the slot's key made it one event.
+                logger.debug("cron: \(schedule.name) for \(Timestamp.format(slot)) was fired already (event \(outcome.id))")
+                earliest = Self.earlier(earliest, next)
+                continue
+            }
             if missed > 1 {
                 logger.notice("cron: \(schedule.name) missed \(missed) slots while down; fired once for \(Timestamp.format(slot))")
             } else {

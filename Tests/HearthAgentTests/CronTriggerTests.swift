@@ -72,6 +72,24 @@ struct CronTriggerTests {
         #expect(try await cron.fireDue(now: date("2026-01-01T10:30:00Z")).fired == 0)
     }
 
+    @Test("a slot another daemon of the fleet fired first (read as due by both) is one event and is not counted as fired again")
+    func firedByAnother() async throws {
+        try await schedules.add(
+            Schedule(
+                name: "brief", expression: try CronExpression("0 8 * * *"), timeZone: nil, nextFireAt: date("2026-01-01T08:00:00Z"),
+                createdAt: Date()),
+            replace: false)
+        let now = date("2026-01-01T08:00:01Z")
+        #expect(try await service(ManualWallClock(now: now)).fireDue(now: now).fired == 1)
+        // The second daemon read the schedule before the first recorded its firing.
+        try await schedules.setNextFire(of: "brief", at: date("2026-01-01T08:00:00Z"))
+        let second = try await service(ManualWallClock(now: now)).fireDue(now: now)
+        #expect(second.fired == 0)
+        #expect(second.nextDeadline == date("2026-01-02T08:00:00Z"))
+        #expect(try await journal.events(EventQuery()).count == 1)
+        #expect(try await schedules.schedules().first?.nextFireAt == date("2026-01-02T08:00:00Z"))
+    }
+
     @Test("a sparse schedule missed long ago still reports its latest slot")
     func sparseCatchUp() async throws {
         try await schedules.add(
