@@ -96,6 +96,11 @@ public final class ChildProcess: Sendable {
         await process.waitForExit()
     }
 
+    /// The exit status once the process exits, or nil if it is still running after `limit`.
+    public func exitStatus(within limit: Duration) async -> Int32? {
+        await process.exitStatus(within: limit)
+    }
+
     /// Runs a command to completion and returns its status and output.
     public static func run(
         _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil

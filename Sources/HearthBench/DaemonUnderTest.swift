@@ -73,6 +73,15 @@ public final class DaemonUnderTest: Sendable {
         return await process.waitForExit()
     }
 
+    /// SIGTERM, then up to `limit` for the graceful stop: its exit status, or nil when the daemon
+    /// was still running then (it is SIGKILLed: a daemon that does not stop is a finding, not a hang).
+    public func stop(within limit: Duration) async -> Int32? {
+        process.signal(SIGTERM)
+        if let status = await process.exitStatus(within: limit) { return status }
+        await kill()
+        return nil
+    }
+
     /// SIGKILL, then wait.
     public func kill() async {
         process.signal(SIGKILL)

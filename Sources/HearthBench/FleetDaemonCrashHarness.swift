@@ -71,6 +71,8 @@ public struct FleetDaemonCrashHarness: Sendable {
         /// Minutes inside the run (a daemon was always up) that no daemon fired.
         public var missedSlots: [String] = []
         /// How long a restarted daemon took to say it was ready, median and worst.
+        /// Daemons still running 40 s after SIGTERM at the end (then killed): a stop that hangs.
+        public var didNotStop: [String] = []
         public var outages = 0
         /// Events stored after the store came back (the daemons reconnected and went on).
         public var eventsAfterOutage = 0
@@ -81,6 +83,7 @@ public struct FleetDaemonCrashHarness: Sendable {
         public var passed: Bool {
             lostEvents.isEmpty && duplicatedEvents.isEmpty && acknowledgedRuns == runs && unfinishedRuns.isEmpty
                 && missingEffects.isEmpty && duplicatedEffects.isEmpty && duplicatedSlots.isEmpty && missedSlots.isEmpty
+                && didNotStop.isEmpty
         }
     }
 
@@ -209,7 +212,9 @@ public struct FleetDaemonCrashHarness: Sendable {
         _ = await (feeding.value, posting.value)
         let lastReady = Date()
         progress("stopping the daemons")
-        for daemon in daemons { await daemon.stop() }
+        for (index, daemon) in daemons.enumerated() where await daemon.stop(within: .seconds(40)) == nil {
+            report.didNotStop.append("d\(index)")
+        }
         progress("checking the store")
 
         try await check(&report, database: database, fleet: fleet, workspace: workspace, window: (firstReady, lastReady))

@@ -22,7 +22,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
             fresh database and one workspace; events and runs of three effect steps are posted to whichever daemons are up \
             and a schedule fires every minute, while N times one daemon is SIGKILLed (one time in five again while it \
             starts) and restarted. Then: every acknowledged event stored once, every run finished, every effect step's line \
-            once, each minute's cron slot fired once and none missed. Exit status 1 if not.
+            once, each minute's cron slot fired once and none missed, every daemon stopped on SIGTERM at the end. Exit status 1 if not.
 
             With --crash N --workers: three lighter 'hearth bench fleet-worker' processes (the work queue, journal and \
             effects of a daemon) instead, faster to restart, and one kill in six comes after a pause past the worker's \
@@ -239,6 +239,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
               effect lines          \(report.effectLines); missing \(list(report.missingEffects)), duplicated \(list(report.duplicatedEffects)); \
             \(report.stepsReconciled) steps reconciled after a kill
               cron slots fired      \(report.cronSlots); fired twice \(list(report.duplicatedSlots)), missed \(list(report.missedSlots))
+              graceful stop         \(report.didNotStop.isEmpty ? "every daemon stopped on SIGTERM" : "did not stop within 40 s: \(list(report.didNotStop))")
               daemon start          median \(String(format: "%.2f", report.startMedianSeconds)) s, longest \(String(format: "%.2f", report.startMaximumSeconds)) s
             \(report.passed ? "PASSED" : "FAILED")
             """

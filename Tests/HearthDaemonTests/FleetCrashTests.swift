@@ -68,6 +68,7 @@ struct FleetCrashTests {
         await cluster.stop()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
         #expect(report.outages == 1 && report.eventsAfterOutage > 0, "the daemons went on after the store came back; \(replay)")
+        #expect(report.didNotStop == [], "every daemon stopped on SIGTERM after the outage; \(replay)")
         #expect(report.unfinishedRuns == [] && report.lostEvents == [] && report.duplicatedEvents == [], replay)
         #expect(report.missingEffects == [] && report.duplicatedEffects == [] && report.duplicatedSlots == [], replay)
         #expect(report.passed, replay)
