@@ -3,6 +3,7 @@ import HearthCore
 import HearthPostgres
 import HearthStore
 import HearthTesting
+import PostgresNIO
 import Testing
 
 /// A goal store and an approval book sharing one store, as a daemon has them.
@@ -256,5 +257,47 @@ struct RunLockTests {
             _ = try await first.whileHolding(lock: 7_352_005, 42) { () throws -> String in throw PostgresStoreError.failed("boom") }
         }
         #expect(try await second.whileHolding(lock: 7_352_005, 42) { "again" } == "again")
+    }
+
+    @Test(
+        "the holding connection is ended by the server mid-run: the run is cancelled, the holder told it lost the lock, and another takes it"
+    )
+    func lockLostWithItsConnection() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let first = try await TestPostgres.freshDatabase()
+        let second = try await TestPostgres.open(first.location)
+        defer {
+            first.close()
+            second.close()
+        }
+        let stopped = Counter()
+        let holding = Task {
+            try await first.whileHolding(lock: 7_352_005, 77) { () async throws -> String in
+                do {
+                    try await Task.sleep(for: .seconds(60))
+                } catch {
+                    stopped.increment()
+                    throw error
+                }
+                return "finished"
+            }
+        }
+        // Wait until the lock is held, then end the backend that holds it (as a server restart would).
+        var terminated = false
+        for _ in 0..<100 where !terminated {
+            let rows = try await second.client.query(
+                """
+                SELECT pg_terminate_backend(pid) FROM pg_locks
+                WHERE locktype = 'advisory' AND classid = 7352005 AND objid = 77 AND granted
+                """
+            ).decode(Bool.self)
+            for try await ended in rows { terminated = terminated || ended }
+            if !terminated { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(terminated)
+        await #expect(throws: PostgresStoreError.lockLost(key: 77)) { _ = try await holding.value }
+        #expect(stopped.value == 1, "the run was cancelled, not left working without its lock")
+        #expect("\(PostgresStoreError.lockLost(key: 77))".contains("another daemon may take the run"))
+        #expect(try await second.whileHolding(lock: 7_352_005, 77) { "taken over" } == "taken over")
     }
 }
