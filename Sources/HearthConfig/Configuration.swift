@@ -183,13 +183,13 @@ public struct Configuration: Sendable, Equatable {
         public init() {}
     }
 
-    /// Refuses to run a command on the data directory's SQLite store when `[store] url` names a
-    /// PostgreSQL one: a user who set it must not have their records quietly kept elsewhere.
     /// This agent's name in the fleet: `[fleet] name`, else the host's short name.
     public var fleetName: String {
         fleet.name ?? ProcessInfo.processInfo.hostName.lowercased().split(separator: ".").first.map(String.init) ?? "hearth"
     }
 
+    /// Refuses to run a command on the data directory's SQLite store when `[store] url` names a
+    /// PostgreSQL one: a user who set it must not have their records quietly kept elsewhere.
     public func requireLocalStore() throws(StoreNotSupported) {
         if let url = store.url { throw StoreNotSupported(url: url) }
     }
@@ -1014,8 +1014,8 @@ public struct StoreNotSupported: Error, Sendable, Equatable, CustomStringConvert
     }
 
     public var description: String {
-        "[store] url = \"\(url)\": the demos ('hearth demo', 'hearth demo compliance') keep their sample runs in this "
-            + "machine's SQLite store; every other command and the daemon work on PostgreSQL. Remove [store] url to run the demo"
+        "[store] url = \"\(url)\": this command works only on this machine's SQLite store; the daemon and the other "
+            + "commands work on PostgreSQL. Remove [store] url to run it"
     }
 }
 

@@ -406,7 +406,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try common.load()
         let workspace = context.paths.workspace.appending(path: "demo")
-        let previous = try Self.lastRun(context, workspace: workspace)
+        let previous = try await Self.lastRun(context, workspace: workspace)
         if last {
             guard let previous else { throw CLIError("no demo has run here yet; 'hearth demo' runs it") }
             try report(previous, receipts: SampleWorkspace.receiptNames, workspace: workspace, seconds: nil, context: context)
@@ -419,10 +419,12 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let started = Date()
         let receipts = try SampleWorkspace.create(at: workspace)
-        let database = try context.openForWriting()
-        let run = try GoalSQLStore(database: database).createGoalNow(
+        // This machine's SQLite, or the fleet's PostgreSQL when [store] url is set.
+        guard let stores = try await context.openStores(creating: true) else { return }
+        defer { stores.close() }
+        let run = try await stores.goals.createGoal(
             SampleWorkspace.goal, budget: try limits.budget(context.configuration), workspace: workspace.path)
-        let detail = try await GoalSession(context: context, stores: .sqlite(database), workspace: workspace, json: json)
+        let detail = try await GoalSession(context: context, stores: stores, workspace: workspace, json: json)
             .run(run.id, concurrency: limits.concurrency)
         try report(detail, receipts: receipts, workspace: workspace, seconds: Date().timeIntervalSince(started), context: context)
     }
@@ -443,13 +445,12 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// The newest demo run in this data dir, if any.
-    static func lastRun(_ context: HearthContext, workspace: URL) throws -> GoalDetail? {
-        guard let database = try context.openForReading() else { return nil }
-        let goals = GoalSQLStore(database: database)
-        for run in try LedgerStore(database: database).runsNow(limit: 500, states: nil) where run.origin == "goal" {
-            if let detail = try goals.goalNow(run.id), detail.goal == SampleWorkspace.goal, detail.workspace == workspace.path {
-                return detail
-            }
+    static func lastRun(_ context: HearthContext, workspace: URL) async throws -> GoalDetail? {
+        guard let stores = try await context.openStores(creating: false) else { return nil }
+        defer { stores.close() }
+        for run in try await stores.ledger.runs(limit: 500, states: nil) where run.origin == "goal" {
+            let detail = try await stores.goals.goal(run.id)
+            if detail.goal == SampleWorkspace.goal, detail.workspace == workspace.path { return detail }
         }
         return nil
     }

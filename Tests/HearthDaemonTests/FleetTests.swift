@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import HearthBench
 import HearthCore
+import HearthDemo
 import HearthPostgres
 import HearthServer
 import HearthTesting
@@ -118,12 +119,12 @@ struct FleetTests {
         #expect(try await as_("bravo", ["revoke", "alpha"]).status == 0)
         let refused = try await as_("alpha", ["send", "bravo", "Still here?"])
         #expect(refused.status != 0 && refused.stderr.contains("alpha was revoked"), "\(refused.stderr)")
-        // Status reads the shared store's counts; only the demos keep to this machine's SQLite, and say so.
+        // Status reads the shared store's counts; the demo looks for its last run there too.
         let status = try await agents["alpha"]!.hearth(["status", "--json"])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(try JSONValue(parsing: status.stdout)["daemon"]?["running"] == false)
-        let demo = try await agents["alpha"]!.hearth(["demo", "--json"])
-        #expect(demo.status != 0 && demo.stderr.contains("Remove [store] url"), "\(demo.stderr)")
+        let demo = try await agents["alpha"]!.hearth(["demo", "--last", "--json"])
+        #expect(demo.status != 0 && demo.stderr.contains("no demo has run here yet"), "\(demo.stderr)")
     }
 
     @Test("two machines on one PostgreSQL share the journal, runs, goals and approvals through the same commands")
@@ -262,6 +263,32 @@ struct FleetGoalTests {
         let usage = try await PostgresUsageStore(database: database).totals(UsageFilter(runID: Int64(runID)))
         #expect(usage.calls >= 3 && usage.promptTokens > 0, "every model call accounted in the shared store: \(usage)")
         #expect(!FileManager.default.fileExists(atPath: machines["alpha"]!.data.appending(path: "hearth.sqlite").path))
+    }
+}
+
+@Suite("The demo on the fleet's store", .timeLimit(.minutes(3)))
+struct FleetDemoTests {
+    @Test("hearth demo runs its audit against the shared PostgreSQL (nothing kept locally) and --last finds it there")
+    func demoOnSharedStore() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await TestPostgres.freshLocation(prefix: "demo")
+        let server = ScriptedModelServer(responder: ScriptedAuditModel.reply)
+        let url = try await server.start()
+        defer { server.stop() }
+        let sandbox = try Sandbox()
+        try sandbox.useScriptedModel(url, extra: "[fleet]\nname = \"alpha\"\n[store]\nurl = \"\(shared.url)\"\n")
+        let ran = try await sandbox.hearth(["demo", "--json"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let result = try JSONValue(parsing: ran.stdout)
+        #expect((result["receipts"]?.arrayValue?.count ?? 0) == 20, "\(ran.stdout.prefix(400))")
+        let last = try await sandbox.hearth(["demo", "--last", "--json"])
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(try JSONValue(parsing: last.stdout)["run"] == result["run"])
+        let database = try await TestPostgres.open(shared)
+        defer { database.close() }
+        let goal = try await PostgresGoalStore(database: database).goal(Int64(result["run"]?.intValue ?? 0))
+        #expect(goal.goal == SampleWorkspace.goal && goal.run.state == .succeeded)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.data.appending(path: "hearth.sqlite").path))
     }
 }
 
