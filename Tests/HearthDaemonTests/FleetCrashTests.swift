@@ -51,21 +51,16 @@ struct FleetCrashTests {
     @Test("the store crashes and restarts under three daemons: they pause, reconnect, and lose or duplicate nothing")
     func daemonStoreOutage() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        let cluster = try await TestPostgres.startCluster()
         let directory = try TemporaryDirectory(prefix: "fleet-daemon-outage")
         let seed = try CrashHarness.seed()
         print("fleet daemon outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
-        var options = FleetDaemonCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, runs: 10, directory: directory.url)
-        options.connectTimeout = TestPostgres.connectTimeout
-        options.outage = { try await cluster.outage(seconds: 2) }
-        let report: FleetDaemonCrashHarness.Report
-        do {
-            report = try await FleetDaemonCrashHarness(options: options).run { print("fleet daemon outage harness: \($0)") }
-        } catch {
-            await cluster.stop()
-            throw error
+        let report = try await TestPostgres.withCluster { cluster in
+            var options = FleetDaemonCrashHarness.Options(
+                kills: 6, seed: seed, store: cluster.location, runs: 10, directory: directory.url)
+            options.connectTimeout = TestPostgres.connectTimeout
+            options.outage = { try await cluster.outage(seconds: 2) }
+            return try await FleetDaemonCrashHarness(options: options).run { print("fleet daemon outage harness: \($0)") }
         }
-        await cluster.stop()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
         #expect(report.outages == 1 && report.eventsAfterOutage > 0, "the daemons went on after the store came back; \(replay)")
         #expect(report.didNotStop == [], "every daemon stopped on SIGTERM after the outage; \(replay)")
@@ -77,22 +72,15 @@ struct FleetCrashTests {
     @Test("the store crashes and restarts under the workers: they pause, reconnect, and lose or duplicate nothing")
     func storeOutage() async throws {
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
-        // A cluster of its own: the suite's shared one must not go away under other tests.
-        let cluster = try await TestPostgres.startCluster()
         let directory = try TemporaryDirectory(prefix: "fleet-outage")
         let seed = try CrashHarness.seed()
         print("fleet outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
-        var options = FleetCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, goals: 12, directory: directory.url)
-        options.connectTimeout = TestPostgres.connectTimeout
-        options.outage = { try await cluster.outage(seconds: 2) }
-        let report: FleetCrashHarness.Report
-        do {
-            report = try await FleetCrashHarness(options: options).run()
-        } catch {
-            await cluster.stop()
-            throw error
+        let report = try await TestPostgres.withCluster { cluster in
+            var options = FleetCrashHarness.Options(kills: 6, seed: seed, store: cluster.location, goals: 12, directory: directory.url)
+            options.connectTimeout = TestPostgres.connectTimeout
+            options.outage = { try await cluster.outage(seconds: 2) }
+            return try await FleetCrashHarness(options: options).run()
         }
-        await cluster.stop()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
         #expect(report.outages == 1 && report.eventsAfterOutage > 0, "the workers went on after the store came back; \(replay)")
         #expect(report.goalsDone == 12 && report.lostEvents == [] && report.duplicatedEvents == 0, replay)
@@ -120,6 +108,20 @@ extension TestPostgres {
     struct ClusterError: Error, CustomStringConvertible {
         var detail: String
         var description: String { "scripts/test-postgres failed: \(detail)" }
+    }
+
+    /// Runs `body` on a cluster of its own (the suite's shared one must not go away under other
+    /// tests), stopped afterwards whatever `body` does.
+    static func withCluster<T: Sendable>(_ body: (Cluster) async throws -> T) async throws -> T {
+        let cluster = try await startCluster()
+        do {
+            let value = try await body(cluster)
+            await cluster.stop()
+            return value
+        } catch {
+            await cluster.stop()
+            throw error
+        }
     }
 
     static func startCluster() async throws -> Cluster {
