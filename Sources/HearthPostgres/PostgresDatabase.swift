@@ -92,6 +92,8 @@ public final class PostgresStore: Sendable {
     public let location: PostgresLocation
     let logger: Logger
     private let runner: Task<Void, Never>
+    /// Who waits for which pooled connection to close (one close callback per connection).
+    private let watch = ConnectionWatch()
 
     private init(client: PostgresClient, location: PostgresLocation, logger: Logger) {
         self.client = client
@@ -123,6 +125,9 @@ public final class PostgresStore: Sendable {
 
     /// Stops the pool.
     public func close() { runner.cancel() }
+
+    /// Pooled connections whose close is watched, and the queries waiting on them now.
+    public var watchedConnections: (connections: Int, waiters: Int) { watch.counts }
 
     /// Makes a new, empty database named `prefix` and a random suffix on the server at `base`
     /// (whose user must be allowed to create databases) and returns where it is: benchmarks and
@@ -159,7 +164,7 @@ public final class PostgresStore: Sendable {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             do {
-                return try await Self.untilClosed(connection) {
+                return try await self.untilClosed(connection) {
                     try await connection.query("BEGIN", logger: self.logger)
                     let value = try await body(connection)
                     try Self.requireOpen(connection)
@@ -184,7 +189,7 @@ public final class PostgresStore: Sendable {
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             do {
-                return try await Self.untilClosed(connection) { try await body(connection) }
+                return try await self.untilClosed(connection) { try await body(connection) }
             } catch {
                 if connection.isClosed { try? await connection.closeFuture.get() }
                 throw Self.described(error)
@@ -205,12 +210,12 @@ public final class PostgresStore: Sendable {
     {
         let logger = logger
         return try await client.withConnection { connection in
-            let held = try await Self.untilClosed(connection) {
+            let held = try await self.untilClosed(connection) {
                 try await connection.rows("SELECT pg_try_advisory_lock(\(namespace), \(key)::int4)", as: (Bool).self, logger: logger)
             }
             guard held.first == true else { return nil }
             let unlock: @Sendable () async -> Void = {
-                _ = try? await Self.untilClosed(connection) {
+                _ = try? await self.untilClosed(connection) {
                     try await connection.query("SELECT pg_advisory_unlock(\(namespace), \(key)::int4)", logger: logger)
                 }
             }
@@ -218,7 +223,7 @@ public final class PostgresStore: Sendable {
                 let value = try await withThrowingTaskGroup(of: T?.self) { group in
                     group.addTask { try await body() }
                     group.addTask {
-                        await Self.closed(connection)
+                        await self.closed(connection)
                         return nil
                     }
                     defer { group.cancelAll() }
@@ -253,16 +258,15 @@ public final class PostgresStore: Sendable {
     }
 
     /// Returns when `connection` closes, or when the calling task is cancelled.
-    static func closed(_ connection: PostgresConnection) async {
+    func closed(_ connection: PostgresConnection) async {
         let gate = Gate()
+        let token = watch.add(connection) { gate.open() }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                gate.wait(continuation)
-                connection.closeFuture.whenComplete { _ in gate.open() }
-            }
+            await withCheckedContinuation { gate.wait($0) }
         } onCancel: {
             gate.open()
         }
+        watch.remove(connection, token)
     }
 
     /// Runs `work` on `connection`, or gives up with an error as soon as the connection closes
@@ -271,23 +275,27 @@ public final class PostgresStore: Sendable {
     /// HTTP request, a service's loop, the daemon's shutdown behind them — would wait forever too.
     /// The abandoned work stays suspended with its connection, which is gone; the server rolled
     /// its transaction back. Cancelling the caller cancels the work.
-    static func untilClosed<T: Sendable>(_ connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T)
+    func untilClosed<T: Sendable>(_ connection: PostgresConnection, _ work: @escaping @Sendable () async throws -> T)
         async throws -> T
     {
         let outcome = FirstOutcome<T>()
+        let watch = watch
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 outcome.wait(continuation)
-                outcome.start {
-                    do {
-                        outcome.finish(.success(try await work()))
-                    } catch {
-                        outcome.finish(.failure(error))
-                    }
-                }
-                connection.closeFuture.whenComplete { _ in
+                let token = watch.add(connection) {
                     outcome.finish(
                         .failure(PostgresStoreError.failed("the server closed the connection before answering; nothing was recorded")))
+                }
+                outcome.start {
+                    let result: Result<T, any Error>
+                    do {
+                        result = .success(try await work())
+                    } catch {
+                        result = .failure(error)
+                    }
+                    watch.remove(connection, token)
+                    outcome.finish(result)
                 }
             }
         } onCancel: {
@@ -983,5 +991,42 @@ private final class Gate: Sendable {
             defer { state.waiter = nil }
             return state.waiter
         }?.resume()
+    }
+}
+
+/// The close of each pooled connection, watched with one callback per connection however many
+/// queries wait on it (a callback per query would pile up on a connection that lives for days).
+final class ConnectionWatch: Sendable {
+    private struct State {
+        var next: UInt64 = 0
+        var waiting: [ObjectIdentifier: [UInt64: @Sendable () -> Void]] = [:]
+    }
+    private let state = Mutex(State())
+
+    /// Calls `onClose` when `connection` closes (at once if it has), unless removed first.
+    func add(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) -> UInt64 {
+        let id = ObjectIdentifier(connection)
+        let (token, first) = state.withLock { state in
+            state.next += 1
+            let first = state.waiting[id] == nil
+            state.waiting[id, default: [:]][state.next] = onClose
+            return (state.next, first)
+        }
+        if first {
+            connection.closeFuture.whenComplete { _ in
+                let waiting = self.state.withLock { $0.waiting.removeValue(forKey: id) } ?? [:]
+                for onClose in waiting.values { onClose() }
+            }
+        }
+        return token
+    }
+
+    func remove(_ connection: PostgresConnection, _ token: UInt64) {
+        state.withLock { _ = $0.waiting[ObjectIdentifier(connection)]?.removeValue(forKey: token) }
+    }
+
+    /// Connections watched, and waiters on them (for tests).
+    var counts: (connections: Int, waiters: Int) {
+        state.withLock { state in (state.waiting.count, state.waiting.values.reduce(0) { $0 + $1.count }) }
     }
 }

@@ -259,6 +259,32 @@ struct RunLockTests {
         #expect(try await second.whileHolding(lock: 7_352_005, 42) { "again" } == "again")
     }
 
+    @Test("many transactions and reads leave one close watch per pooled connection and no waiter behind")
+    func closeWatchesStayBounded() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let database = try await TestPostgres.freshDatabase()
+        defer { database.close() }
+        let journal = PostgresJournal(database: database)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for index in 0..<100 {
+                        _ = try await journal.append([
+                            NewEvent(
+                                source: "test", kind: "k", key: "w\(writer)-\(index)", payload: [:], occurredAt: Date(),
+                                provenance: .trusted)
+                        ])
+                        _ = try await journal.events(EventQuery(limit: 1, newestFirst: true))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let watched = database.watchedConnections
+        #expect(watched.waiters == 0)
+        #expect(watched.connections >= 1 && watched.connections <= 8, "one watch per pooled connection: \(watched)")
+    }
+
     @Test(
         "the holding connection is ended by the server mid-run: the run is cancelled, the holder told it lost the lock, and another takes it"
     )
