@@ -444,7 +444,7 @@ struct DemoCommand: AsyncParsableCommand {
         if let outcome { throw outcome }
     }
 
-    /// The newest demo run in this data dir, if any.
+    /// The newest demo run for this workspace in the configured store, if any.
     static func lastRun(_ context: HearthContext, workspace: URL) async throws -> GoalDetail? {
         guard let stores = try await context.openStores(creating: false) else { return nil }
         defer { stores.close() }
