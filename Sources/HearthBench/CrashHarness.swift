@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HearthAgent
 import HearthCore
 import HearthServer
 import HearthStore
@@ -250,12 +251,9 @@ public struct CrashHarness: Sendable {
         var tagCounts: [String: Int] = [:]
         for file in ["crash/http.txt", "crash/cli.txt"] {
             let text = (try? String(contentsOf: workspace.appending(path: file), encoding: .utf8)) ?? ""
-            for line in text.split(separator: "\n") {
-                guard let open = line.range(of: "[hearth:", options: .backwards), line.hasSuffix("]") else { continue }
-                tagCounts[String(line[open.upperBound..<line.index(before: line.endIndex)]), default: 0] += 1
-                report.effectLines += 1
-            }
+            tagCounts.merge(AppendLineEffect.keyCounts(in: text), uniquingKeysWith: +)
         }
+        report.effectLines = tagCounts.values.reduce(0, +)
         report.missingLines = steps.filter { tagCounts[$0] == nil }
         report.duplicatedLines = tagCounts.filter { $0.value > 1 }.map(\.key).sorted()
     }

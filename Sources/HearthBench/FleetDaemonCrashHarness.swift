@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HearthAgent
 import HearthCore
 import HearthPostgres
 import HearthServer
@@ -314,13 +315,9 @@ public struct FleetDaemonCrashHarness: Sendable {
             stepKeys.append(key)
             if attempts > 1 { report.stepsReconciled += 1 }
         }
-        var tags: [String: Int] = [:]
         let text = (try? String(contentsOf: workspace.appending(path: "fleet/runs.txt"), encoding: .utf8)) ?? ""
-        for line in text.split(separator: "\n") {
-            guard let open = line.range(of: "[hearth:", options: .backwards), line.hasSuffix("]") else { continue }
-            tags[String(line[open.upperBound..<line.index(before: line.endIndex)]), default: 0] += 1
-            report.effectLines += 1
-        }
+        let tags = AppendLineEffect.keyCounts(in: text)
+        report.effectLines = tags.values.reduce(0, +)
         report.missingEffects = stepKeys.filter { tags[$0] == nil }.sorted()
         report.duplicatedEffects = tags.filter { $0.value > 1 }.map { "\($0.key) ×\($0.value)" }.sorted()
 

@@ -68,12 +68,15 @@ struct FleetBenchCommand: AsyncParsableCommand {
         }
         let base = try PostgresLocation.parse(url)
         let password = try context.configuration.store.passwordFile.map { path throws in try PostgresLocation.password(fromFile: path) }
-        if let crash, !workers {
-            try await runDaemonCrash(kills: crash, base: base, password: password, passwordFile: context.configuration.store.passwordFile)
-            return
-        }
         if let crash {
-            try await runCrash(kills: crash, base: base, password: password, passwordFile: context.configuration.store.passwordFile)
+            guard (1...100_000).contains(crash) else { throw CLIError.usage("--crash must be 1 to 100000") }
+            guard (1...100_000).contains(goals) else { throw CLIError.usage("--goals must be 1 to 100000") }
+            let passwordFile = context.configuration.store.passwordFile
+            if workers {
+                try await runCrash(kills: crash, base: base, password: password, passwordFile: passwordFile)
+            } else {
+                try await runDaemonCrash(kills: crash, base: base, password: password, passwordFile: passwordFile)
+            }
             return
         }
         guard (100...1_000_000).contains(events) else { throw CLIError.usage("--events must be 100 to 1000000") }
@@ -178,8 +181,6 @@ struct FleetBenchCommand: AsyncParsableCommand {
     }
 
     func runCrash(kills: Int, base: PostgresLocation, password: String?, passwordFile: String?) async throws {
-        guard (1...100_000).contains(kills) else { throw CLIError.usage("--crash must be 1 to 100000") }
-        guard (1...100_000).contains(goals) else { throw CLIError.usage("--goals must be 1 to 100000") }
         let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         var options = FleetCrashHarness.Options(
@@ -190,17 +191,11 @@ struct FleetBenchCommand: AsyncParsableCommand {
         let report = try await FleetCrashHarness(options: options).run { line in
             if !json { print(line) }
         }
-        if json {
-            printJSON(try JSONValue(parsing: JSONEncoder().encode(report)))
-        } else {
-            print(Self.render(report))
-        }
+        try show(report, Self.render(report))
         if !report.passed { throw ExitCode(1) }
     }
 
     func runDaemonCrash(kills: Int, base: PostgresLocation, password: String?, passwordFile: String?) async throws {
-        guard (1...100_000).contains(kills) else { throw CLIError.usage("--crash must be 1 to 100000") }
-        guard (1...100_000).contains(goals) else { throw CLIError.usage("--goals must be 1 to 100000") }
         // Kept when the run fails: each daemon's log is in its data directory there.
         let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-daemons-\(UUID().uuidString)")
         var options = FleetDaemonCrashHarness.Options(
@@ -217,11 +212,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
             throw CLIError(
                 "the fleet crash harness stopped (seed \(options.seed)): \(error); the daemons' data is kept in \(directory.path)")
         }
-        if json {
-            printJSON(try JSONValue(parsing: JSONEncoder().encode(report)))
-        } else {
-            print(Self.render(report))
-        }
+        try show(report, Self.render(report))
         guard report.passed else {
             FileHandle.standardError.write(Data("the daemons' data is kept in \(directory.path)\n".utf8))
             throw ExitCode(1)
@@ -229,8 +220,19 @@ struct FleetBenchCommand: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// A crash harness's report: as JSON with --json, else its text.
+    func show(_ report: some Encodable, _ text: String) throws {
+        if json {
+            printJSON(try JSONValue(parsing: JSONEncoder().encode(report)))
+        } else {
+            print(text)
+        }
+    }
+
+    /// A report's list: "0", or how many and the first five.
+    static func list(_ items: [String]) -> String { items.isEmpty ? "0" : "\(items.count) (\(items.prefix(5).joined(separator: ", ")))" }
+
     static func render(_ report: FleetDaemonCrashHarness.Report) -> String {
-        func list(_ items: [String]) -> String { items.isEmpty ? "0" : "\(items.count) (\(items.prefix(5).joined(separator: ", ")))" }
         return """
             fleet crash harness, \(report.daemons) daemons, seed \(report.seed): \(report.kills) SIGKILLs \
             (\(report.killsDuringStartup) more while starting), \(String(format: "%.0f", report.seconds)) s
@@ -246,7 +248,6 @@ struct FleetBenchCommand: AsyncParsableCommand {
     }
 
     static func render(_ report: FleetCrashHarness.Report) -> String {
-        func list(_ items: [String]) -> String { items.isEmpty ? "0" : "\(items.count) (\(items.prefix(5).joined(separator: ", ")))" }
         return """
             fleet crash harness, seed \(report.seed): \(report.kills) SIGKILLs (\(report.pauses) after a pause past the lease), \
             \(String(format: "%.0f", report.seconds)) s

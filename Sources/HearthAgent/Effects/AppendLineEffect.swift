@@ -64,6 +64,17 @@ public struct AppendLineEffect: Effect {
         return ["path": .string(path), "appended": true, "bytes": .number(Double(line.count))]
     }
 
+    /// How many lines of `text` carry each idempotency key (`… [hearth:KEY]`, the tag this effect
+    /// appends); untagged lines are not counted. What a crash harness checks a file against.
+    public static func keyCounts(in text: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            guard let open = line.range(of: "[hearth:", options: .backwards), line.hasSuffix("]") else { continue }
+            counts[String(line[open.upperBound..<line.index(before: line.endIndex)]), default: 0] += 1
+        }
+        return counts
+    }
+
     /// Whether the file holds `needle`, read in 1 MiB chunks (overlapping by the needle's length,
     /// so a match across a chunk boundary is found) and searched with `memchr`/`memcmp`.
     private static func contains(_ needle: [UInt8], fd: Int32, path: String) throws -> Bool {
