@@ -220,6 +220,8 @@ struct JournalFollowerTests {
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'")
         try await append(writer, 17..<19)
         try await waitUntil("the follower has the events appended after its connection was ended") { second.all.count >= 5 }
+        // Its cursor is saved just after the handler returns: cancelled in between, it would hand 18 and 19 again.
+        try await waitUntil("the follower saved its cursor past them") { try await reader.cursor(of: "index") == 19 }
         resumed.cancel()
         _ = await resumed.result
         #expect(second.all == [15, 16, 17, 18, 19])
