@@ -297,8 +297,10 @@ struct RunLockTests {
             second.close()
         }
         let stopped = Counter()
+        let running = Counter()
         let holding = Task {
             try await first.whileHolding(lock: 7_352_005, 77) { () async throws -> String in
+                running.increment()
                 do {
                     try await Task.sleep(for: .seconds(60))
                 } catch {
@@ -308,7 +310,10 @@ struct RunLockTests {
                 return "finished"
             }
         }
-        // Wait until the lock is held, then end the backend that holds it (as a server restart would).
+        // Wait until the run works under the lock, then end the backend that holds it (as a server
+        // restart would). Ended before the lock's answer arrived, nothing ran: that is another error.
+        for _ in 0..<200 where running.value == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        try #require(running.value == 1)
         var terminated = false
         for _ in 0..<100 where !terminated {
             let rows = try await second.client.query(
