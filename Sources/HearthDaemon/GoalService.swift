@@ -37,9 +37,11 @@ struct GoalService: Service {
     var reportResumed: (@Sendable ([Int64]) async -> Void)? = nil
     /// The tools of `[[mcp.servers]]`, listed when a goal first runs.
     var external: MCPToolSource? = nil
-    /// The fleet's store, when goals are shared: a run's lock is then PostgreSQL's (one worker
-    /// fleet-wide, gone with its connection), not this machine's file lock.
+    /// The fleet's store, when goals are shared: a run is then leased in PostgreSQL (one worker
+    /// fleet-wide, taken over when its lease runs out, its writes fenced), not locked by a file.
     var fleet: PostgresStore? = nil
+    /// How long a run's lease lasts without renewal (renewed every third of it while the run works).
+    var runLease: Duration = GoalWorker.fleetLease
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -83,9 +85,12 @@ struct GoalService: Service {
 
     private func work(on id: Int64) async throws {
         if let fleet {
-            if try await fleet.whileHolding(lock: GoalWorker.fleetLock, id, { try await run(id) }) == nil {
-                logger.info("goal run \(id) is being worked on by another daemon of the fleet; leaving it")
+            // Leased under this daemon's fleet name, fenced: if the lease is lost (paused past it,
+            // the server unreachable), another daemon takes the run and nothing more is recorded here.
+            let taken = try await fleet.whileLeasing(run: id, holder: configuration.fleetName, lease: runLease) { lease in
+                try await run(id, store: PostgresGoalStore(database: fleet).fenced(by: lease))
             }
+            if taken == nil { logger.info("goal run \(id) is being worked on by another daemon of the fleet; leaving it") }
             return
         }
         guard let lock = try? GoalWorker.lock(id, paths: paths) else {
@@ -93,11 +98,11 @@ struct GoalService: Service {
             return
         }
         defer { withExtendedLifetime(lock) {} }
-        try await run(id)
+        try await run(id, store: store)
     }
 
-    /// Works on run `id`, its lock held.
-    private func run(_ id: Int64) async throws {
+    /// Works on run `id`, its lock or lease held; `store` records for it.
+    private func run(_ id: Int64, store: any GoalStore) async throws {
         let (detail, interrupted) = try await GoalWorker.recover(id, store: store)
         if interrupted { logger.notice("goal run \(id): resuming after an interruption") }
         let workspace = detail.workspace.map { URL(fileURLWithPath: $0) } ?? paths.workspace

@@ -10,8 +10,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     case unreachable(host: String, port: Int, database: String, detail: String)
     case newerSchema(found: Int, known: Int)
     case failed(String)
-    /// The connection holding a run's lock closed while the run was being worked on.
-    case lockLost(key: Int64)
+    /// This holder's lease on a goal run ran out and another took the run (or the server could
+    /// not be reached to renew it for a whole lease).
+    case leaseLost(run: Int64)
 
     public var description: String {
         switch self {
@@ -25,9 +26,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
             "the PostgreSQL store was written by a newer Hearth (schema \(found), this one knows up to \(known)); "
                 + "upgrade Hearth — it never downgrades a schema"
         case .failed(let detail): "PostgreSQL: \(detail)"
-        case .lockLost(let key):
-            "PostgreSQL: the connection holding the lock of run \(key) closed, so another daemon may take the run; "
-                + "this one stopped working on it (it resumes from its journal wherever the lock is taken next)"
+        case .leaseLost(let run):
+            "PostgreSQL: the lease on goal run \(run) was lost (it ran out and another daemon took the run, or the server could "
+                + "not be reached to renew it), so nothing more is recorded for it here; the run resumes from its journal with its new holder"
         }
     }
 }
@@ -195,78 +196,6 @@ public final class PostgresStore: Sendable {
                 throw Self.described(error)
             }
         }
-    }
-
-    /// Runs `body` while this process holds the session lock (`namespace`, `key`) on a connection
-    /// of its own: no other daemon holds it meanwhile, and it goes with the connection if this
-    /// process dies. `nil` when another holds it.
-    ///
-    /// If that connection closes while `body` runs (the server restarted, the network dropped),
-    /// the lock is gone — another daemon may take it — so `body` is cancelled and this throws
-    /// `PostgresStoreError.lockLost` once it has stopped: a goal run stops at its next step, as on
-    /// a graceful shutdown, and whichever daemon takes the lock resumes it from its journal.
-    public func whileHolding<T: Sendable>(lock namespace: Int32, _ key: Int64, _ body: @escaping @Sendable () async throws -> T)
-        async throws -> T?
-    {
-        let logger = logger
-        return try await client.withConnection { connection in
-            let held = try await self.untilClosed(connection) {
-                try await connection.rows("SELECT pg_try_advisory_lock(\(namespace), \(key)::int4)", as: (Bool).self, logger: logger)
-            }
-            guard held.first == true else { return nil }
-            let unlock: @Sendable () async -> Void = {
-                _ = try? await self.untilClosed(connection) {
-                    try await connection.query("SELECT pg_advisory_unlock(\(namespace), \(key)::int4)", logger: logger)
-                }
-            }
-            do {
-                let value = try await withThrowingTaskGroup(of: T?.self) { group in
-                    group.addTask { try await body() }
-                    group.addTask {
-                        await self.closed(connection)
-                        return nil
-                    }
-                    defer { group.cancelAll() }
-                    var lost = false
-                    while true {
-                        let next: T??
-                        do {
-                            next = try await group.next()
-                        } catch {
-                            throw lost ? PostgresStoreError.lockLost(key: key) : error
-                        }
-                        guard let finished = next else { throw PostgresStoreError.lockLost(key: key) }
-                        if let value = finished { return value }
-                        // The watcher also stops when this task is cancelled: `body`, cancelled with it, answers.
-                        if Task.isCancelled { continue }
-                        // The lock went with the connection: stop `body` and wait for it to stop.
-                        lost = true
-                        group.cancelAll()
-                    }
-                }
-                await unlock()
-                return value
-            } catch {
-                if connection.isClosed {
-                    try? await connection.closeFuture.get()
-                } else {
-                    await unlock()
-                }
-                throw error
-            }
-        }
-    }
-
-    /// Returns when `connection` closes, or when the calling task is cancelled.
-    func closed(_ connection: PostgresConnection) async {
-        let gate = Gate()
-        let token = watch.add(connection) { gate.open() }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { gate.wait($0) }
-        } onCancel: {
-            gate.open()
-        }
-        watch.remove(connection, token)
     }
 
     /// Runs `work` on `connection`, or gives up with an error as soon as the connection closes
@@ -885,6 +814,33 @@ enum PostgresSchema {
                 // so the fleet does not embed each text once per daemon.
                 "ALTER TABLE memory_vector_pending ADD COLUMN claimedUntil BIGINT",
             ]),
+        Migration(
+            name: "v15-run-lease",
+            statements: [
+                // Who works on a goal run, until when (the server's clock), under which fence: a
+                // takeover raises the fence, and the run's writes are checked against it.
+                """
+                CREATE TABLE run_lease (
+                    runId BIGINT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+                    holder TEXT,
+                    fence BIGINT NOT NULL,
+                    leaseUntil TIMESTAMPTZ,
+                    claimedAt TIMESTAMPTZ NOT NULL
+                )
+                """,
+                // Every claim, for the record (takeovers are the claims with a fence above 1).
+                """
+                CREATE TABLE run_claim (
+                    runId BIGINT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                    fence BIGINT NOT NULL,
+                    holder TEXT NOT NULL,
+                    claimedAt TIMESTAMPTZ NOT NULL,
+                    PRIMARY KEY (runId, fence)
+                )
+                """,
+                // The fence each tool call's intent and outcome were recorded under.
+                "ALTER TABLE task_action ADD COLUMN fence BIGINT",
+            ]),
     ]
 }
 
@@ -970,27 +926,6 @@ private final class FirstOutcome<T: Sendable>: Sendable {
             state.cancelled = true
             return state.work
         }?.cancel()
-    }
-}
-
-/// Resumes its one waiter when opened (at once if it already was).
-private final class Gate: Sendable {
-    private let state = Mutex<(waiter: CheckedContinuation<Void, Never>?, open: Bool)>((nil, false))
-
-    func wait(_ continuation: CheckedContinuation<Void, Never>) {
-        let open = state.withLock { state in
-            if !state.open { state.waiter = continuation }
-            return state.open
-        }
-        if open { continuation.resume() }
-    }
-
-    func open() {
-        state.withLock { state in
-            state.open = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }?.resume()
     }
 }
 

@@ -7,12 +7,34 @@ import PostgresNIO
 /// usage and traces, with the same transactions as `GoalSQLStore`.
 public struct PostgresGoalStore: GoalStore {
     let database: PostgresStore
+    /// When set, every write of the leased run checks its fence in the write's transaction.
+    public private(set) var lease: RunLease?
 
     public init(database: PostgresStore) {
         self.database = database
     }
 
+    /// This store, recording for `lease.run` only while `lease` is the run's current one: once
+    /// another claimed the run, its plan, tasks, tool calls and state writes throw `leaseLost`
+    /// and change nothing. (Usage and traces are still recorded: they say what was spent.)
+    public func fenced(by lease: RunLease) -> PostgresGoalStore {
+        var store = self
+        store.lease = lease
+        return store
+    }
+
     var logger: Logger { database.logger }
+
+    /// Inside a write's transaction on run `runID`: its fence checked, when this store is fenced for it.
+    func checkFence(_ runID: Int64, _ connection: PostgresConnection) async throws {
+        guard let lease, lease.run == runID else { return }
+        try await PostgresStore.checkFence(lease, connection, logger: logger)
+    }
+
+    /// The fence this store records run `runID`'s tool calls under (none when unfenced).
+    func fence(for runID: Int64) -> Int64? {
+        lease.flatMap { $0.run == runID ? $0.fence : nil }
+    }
 
     public func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run {
         let logger = logger
@@ -74,6 +96,7 @@ public struct PostgresGoalStore: GoalStore {
         let bodies = try tasks.map(StoredJSON.encode)
         let logger = logger
         try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
             // The goal's row locked: two savers of one plan take turns, and the second finds it saved.
             _ = try await connection.rows("SELECT runId FROM goal WHERE runId = \(runID) FOR UPDATE", as: (Int64).self, logger: logger)
             let existing = try await connection.rows(
@@ -98,6 +121,7 @@ public struct PostgresGoalStore: GoalStore {
         let resultText = result?.jsonText
         let running = state == .running ? 1 : 0
         try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
             try await connection.query(
                 """
                 UPDATE plan_task SET state = \(state.rawValue), result = \(resultText), error = \(error), updatedAt = \(now),
@@ -112,6 +136,7 @@ public struct PostgresGoalStore: GoalStore {
         let bodies = try tasks.map(StoredJSON.encode)
         let logger = logger
         try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
             let now = Date().millisecondsSince1970
             try await connection.query(
                 """
@@ -152,6 +177,7 @@ public struct PostgresGoalStore: GoalStore {
         let logger = logger
         let now = Date().millisecondsSince1970
         try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
             try await connection.query("UPDATE run SET state = \(state.rawValue), updatedAt = \(now) WHERE id = \(runID)", logger: logger)
             try await connection.query("UPDATE goal SET pauseReason = \(pauseReason) WHERE runId = \(runID)", logger: logger)
         }
@@ -161,6 +187,7 @@ public struct PostgresGoalStore: GoalStore {
         let logger = logger
         let now = Date().millisecondsSince1970
         try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
             try await connection.query("UPDATE run SET state = \(state.rawValue), updatedAt = \(now) WHERE id = \(runID)", logger: logger)
             try await connection.query(
                 "UPDATE goal SET report = \(report), summary = \(summary), pauseReason = \(pauseReason) WHERE runId = \(runID)",
@@ -188,23 +215,33 @@ public struct PostgresGoalStore: GoalStore {
 
     public func recordIntent(_ runID: Int64, task: String, action: TaskAction) async throws {
         let now = Date().millisecondsSince1970
-        try await database.client.query(
-            """
-            INSERT INTO task_action (runId, taskId, position, tool, arguments, idempotencyKey, state, startedAt)
-            VALUES (\(runID), \(task), \(action.position), \(action.tool), \(action.arguments.jsonText), \(action.idempotencyKey), 'intent', \(now))
-            ON CONFLICT (runId, taskId, position) DO UPDATE SET state = 'intent', startedAt = excluded.startedAt
-            """, logger: logger)
+        let (logger, fence) = (logger, fence(for: runID))
+        // Fenced, the intent is refused once another holds the run: the call it journals never runs here.
+        try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
+            try await connection.query(
+                """
+                INSERT INTO task_action (runId, taskId, position, tool, arguments, idempotencyKey, state, startedAt, fence)
+                VALUES (\(runID), \(task), \(action.position), \(action.tool), \(action.arguments.jsonText), \(action.idempotencyKey),
+                    'intent', \(now), \(fence))
+                ON CONFLICT (runId, taskId, position) DO UPDATE SET state = 'intent', startedAt = excluded.startedAt, fence = excluded.fence
+                """, logger: logger)
+        }
     }
 
     public func recordOutcome(_ runID: Int64, task: String, position: Int, output: ToolOutput?, error: String?) async throws {
         let encoded = try output.map(StoredJSON.encode)
         let state = output == nil ? TaskAction.State.failed.rawValue : TaskAction.State.succeeded.rawValue
         let now = Date().millisecondsSince1970
-        try await database.client.query(
-            """
-            UPDATE task_action SET state = \(state), output = \(encoded), error = \(error), finishedAt = \(now)
-            WHERE runId = \(runID) AND taskId = \(task) AND position = \(position)
-            """, logger: logger)
+        let (logger, fence) = (logger, fence(for: runID))
+        try await database.transaction { connection in
+            try await self.checkFence(runID, connection)
+            try await connection.query(
+                """
+                UPDATE task_action SET state = \(state), output = \(encoded), error = \(error), finishedAt = \(now), fence = \(fence)
+                WHERE runId = \(runID) AND taskId = \(task) AND position = \(position)
+                """, logger: logger)
+        }
     }
 
     public func addUsage(_ runID: Int64, _ usage: GoalUsage) async throws {
@@ -287,6 +324,7 @@ public struct PostgresGoalStore: GoalStore {
         let logger = logger
         let now = Date().millisecondsSince1970
         return try await database.transaction { connection in
+            if let runID { try await self.checkFence(runID, connection) }
             let runs = try await connection.rows(
                 """
                 SELECT DISTINCT runId FROM plan_task WHERE state = 'running' AND (\(runID)::BIGINT IS NULL OR runId = \(runID))

@@ -143,16 +143,21 @@ struct GoalSession {
         }
         // One worker per run: a second 'hearth resume' while this one works is refused, and a
         // killed worker's lock vanishes with it, so its run can be resumed. On the fleet's store
-        // the lock is PostgreSQL's, held on a connection: one worker fleet-wide.
+        // the run is leased in PostgreSQL (one worker fleet-wide, its writes fenced); a killed
+        // worker's lease runs out within a minute.
         func busy(_ pid: Int32?) -> CLIError {
             CLIError(
                 "run \(runID) is being worked on by another process\(pid.map { " (pid \($0))" } ?? ""); wait for it, or 'hearth cancel \(runID)'"
             )
         }
         if let postgres = stores.postgres {
+            let holder = "\(context.configuration.fleetName) (hearth goal, pid \(getpid()))"
             guard
-                let detail = try await postgres.whileHolding(
-                    lock: GoalWorker.fleetLock, runID, { try await work(runID, concurrency: concurrency) })
+                let detail = try await postgres.whileLeasing(
+                    run: runID, holder: holder, lease: GoalWorker.fleetLease,
+                    { lease in
+                        try await work(runID, concurrency: concurrency, store: PostgresGoalStore(database: postgres).fenced(by: lease))
+                    })
             else { throw busy(nil) }
             return detail
         }
@@ -164,11 +169,11 @@ struct GoalSession {
             throw error
         }
         defer { withExtendedLifetime(lock) {} }
-        return try await work(runID, concurrency: concurrency)
+        return try await work(runID, concurrency: concurrency, store: stores.goals)
     }
 
-    /// The run itself, its lock held.
-    private func work(_ runID: Int64, concurrency: Int) async throws -> GoalDetail {
+    /// The run itself, its lock or lease held; `store` records for it.
+    private func work(_ runID: Int64, concurrency: Int, store: any GoalStore) async throws -> GoalDetail {
         let logger = Logger(label: "hearth.goal")
         let say: @Sendable (String) -> Void = { [json] line in
             if json {
@@ -178,7 +183,6 @@ struct GoalSession {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
-        let store = stores.goals
         let (goal, interrupted) = try await GoalWorker.recover(runID, store: store)
         if interrupted {
             say("run \(runID): resuming after an interruption; journaled tool calls are replayed, not repeated")

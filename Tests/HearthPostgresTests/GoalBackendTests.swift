@@ -235,28 +235,134 @@ extension Sequence {
     }
 }
 
-@Suite("A goal's run lock on PostgreSQL", .timeLimit(.minutes(2)))
-struct RunLockTests {
-    @Test("one holder fleet-wide: a second daemon is refused while the first works, and gets the lock after it")
-    func oneHolder() async throws {
-        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+@Suite("A goal run's lease on PostgreSQL", .timeLimit(.minutes(2)))
+struct RunLeaseTests {
+    /// A fresh store with `count` goals, and a second daemon's view of it.
+    static func fleet(goals count: Int) async throws -> (first: PostgresStore, second: PostgresStore, runs: [Int64]) {
         let first = try await TestPostgres.freshDatabase()
         let second = try await TestPostgres.open(first.location)
+        var runs: [Int64] = []
+        for index in 0..<count {
+            runs.append(try await PostgresGoalStore(database: first).createGoal("goal \(index)", budget: GoalBudget(), workspace: nil).id)
+        }
+        return (first, second, runs)
+    }
+
+    @Test("one holder fleet-wide: a second daemon is refused while the first works, and gets the run after it")
+    func oneHolder() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (first, second, runs) = try await Self.fleet(goals: 2)
         defer {
             first.close()
             second.close()
         }
-        let inside = try await first.whileHolding(lock: 7_352_005, 42) {
-            try await second.whileHolding(lock: 7_352_005, 42) { "second got it" } ?? "refused"
+        let inside = try await first.whileLeasing(run: runs[0], holder: "a", lease: .seconds(30)) { lease in
+            #expect(lease.fence == 1 && lease.holder == "a")
+            return try await second.whileLeasing(run: runs[0], holder: "b", lease: .seconds(30)) { _ in "second got it" } ?? "refused"
         }
         #expect(inside == "refused")
-        #expect(try await second.whileHolding(lock: 7_352_005, 43) { "another run" } == "another run")
-        #expect(try await second.whileHolding(lock: 7_352_005, 42) { "after" } == "after")
-        // A holder that fails gives the lock back too.
-        await #expect(throws: PostgresStoreError.self) {
-            _ = try await first.whileHolding(lock: 7_352_005, 42) { () throws -> String in throw PostgresStoreError.failed("boom") }
+        #expect(try await second.whileLeasing(run: runs[1], holder: "b", lease: .seconds(30)) { _ in "another run" } == "another run")
+        #expect(
+            try await second.whileLeasing(run: runs[0], holder: "b", lease: .seconds(30)) { "after, fence \($0.fence)" } == "after, fence 2"
+        )
+        // A holder that fails gives the run back too.
+        await #expect(throws: PostgresStoreError.failed("boom")) {
+            _ = try await first.whileLeasing(run: runs[0], holder: "a", lease: .seconds(30)) { _ -> String in
+                throw PostgresStoreError.failed("boom")
+            }
         }
-        #expect(try await second.whileHolding(lock: 7_352_005, 42) { "again" } == "again")
+        #expect(try await second.whileLeasing(run: runs[0], holder: "b", lease: .seconds(30)) { _ in "again" } == "again")
+        // A daemon restarted after a kill (the same holder) takes back its own lease at once.
+        let held = try #require(try await first.claimRun(runs[1], holder: "a", lease: .seconds(30)))
+        let again = try #require(try await first.claimRun(runs[1], holder: "a", lease: .seconds(30)))
+        #expect(again.fence == held.fence + 1)
+        #expect(try await second.claimRun(runs[1], holder: "b", lease: .seconds(30)) == nil)
+    }
+
+    @Test("a holder paused past its lease is taken over, and its fenced writes are refused: nothing it records lands")
+    func takeoverFencesThePausedHolder() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (first, second, runs) = try await Self.fleet(goals: 1)
+        defer {
+            first.close()
+            second.close()
+        }
+        let run = runs[0]
+        // The first holder claims and then stops renewing (a paused daemon: no renewer runs).
+        let paused = try #require(try await first.claimRun(run, holder: "a", lease: .milliseconds(300)))
+        let pausedStore = PostgresGoalStore(database: first).fenced(by: paused)
+        try await pausedStore.savePlan(run, draft: PlanDraft(tasks: []), tasks: [GoalBackendTests.task("x"), GoalBackendTests.task("y")])
+        try await pausedStore.setTaskState(run, task: "x", state: .running, result: nil, error: nil)
+        #expect(try await second.claimRun(run, holder: "b", lease: .seconds(30)) == nil, "held until the lease runs out")
+        try await Task.sleep(for: .milliseconds(600))
+        let taken = try #require(try await second.claimRun(run, holder: "b", lease: .seconds(30)))
+        #expect(taken.fence == paused.fence + 1)
+        let takerStore = PostgresGoalStore(database: second).fenced(by: taken)
+        #expect(try await takerStore.recoverGoals(only: run) == [run])
+
+        // The paused holder wakes up: every write for the run is refused and changes nothing.
+        let lost = PostgresStoreError.leaseLost(run: run)
+        let action = TaskAction(position: 0, tool: "append_line", arguments: ["line": "x"], idempotencyKey: "k-x-0", state: .intent)
+        await #expect(throws: lost) { try await pausedStore.recordIntent(run, task: "x", action: action) }
+        await #expect(throws: lost) { try await pausedStore.setTaskState(run, task: "x", state: .succeeded, result: "done", error: nil) }
+        await #expect(throws: lost) { try await pausedStore.recordOutcome(run, task: "x", position: 0, output: nil, error: "late") }
+        await #expect(throws: lost) { try await pausedStore.finish(run, state: .succeeded, report: nil, summary: "late", pauseReason: nil) }
+        await #expect(throws: lost) { try await pausedStore.setRunState(run, state: .needsReview, pauseReason: "late") }
+        await #expect(throws: lost) { try await first.renewRun(paused, for: .seconds(30)) }
+        #expect(try await pausedStore.actions(run, task: "x").isEmpty)
+        var detail = try await takerStore.goal(run)
+        #expect(detail.tasks.first { $0.task.id == "x" }?.state == .pending)
+        #expect(detail.run.state != .succeeded && detail.summary == nil)
+        // Its release changes nothing either; the new holder records, under its fence.
+        try await first.releaseRun(paused)
+        #expect(try await first.claimRun(run, holder: "a", lease: .seconds(30)) == nil)
+        try await takerStore.recordIntent(run, task: "x", action: action)
+        try await takerStore.setTaskState(run, task: "x", state: .succeeded, result: "done", error: nil)
+        detail = try await takerStore.goal(run)
+        #expect(detail.tasks.first { $0.task.id == "x" }?.state == .succeeded)
+        let fences = try await second.client.query("SELECT fence FROM task_action WHERE runId = \(run)").decode(Int64.self)
+        var recorded: [Int64] = []
+        for try await fence in fences { recorded.append(fence) }
+        #expect(recorded == [taken.fence])
+        let claims = try await second.client.query("SELECT holder FROM run_claim WHERE runId = \(run) ORDER BY fence").decode(String.self)
+        var holders: [String] = []
+        for try await holder in claims { holders.append(holder) }
+        #expect(holders == ["a", "b"])
+    }
+
+    @Test("a run whose lease another took is cancelled: the holder is told, and stops working on it")
+    func leaseLostCancelsTheRun() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (first, second, runs) = try await Self.fleet(goals: 1)
+        defer {
+            first.close()
+            second.close()
+        }
+        let run = runs[0]
+        let running = Counter()
+        let stopped = Counter()
+        let holding = Task {
+            try await first.whileLeasing(run: run, holder: "a", lease: .milliseconds(900)) { _ -> String in
+                running.increment()
+                do {
+                    try await Task.sleep(for: .seconds(60))
+                } catch {
+                    stopped.increment()
+                    throw error
+                }
+                return "finished"
+            }
+        }
+        for _ in 0..<200 where running.value == 0 { try await Task.sleep(for: .milliseconds(25)) }
+        try #require(running.value == 1)
+        // Renewed while it works: still held well past the lease.
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await second.claimRun(run, holder: "b", lease: .seconds(30)) == nil)
+        // Taken as a takeover takes it (the fence raised under another holder).
+        try await second.client.query("UPDATE run_lease SET holder = 'b', fence = fence + 1 WHERE runId = \(run)")
+        await #expect(throws: PostgresStoreError.leaseLost(run: run)) { _ = try await holding.value }
+        #expect(stopped.value == 1, "the run was cancelled, not left working without its lease")
+        #expect("\(PostgresStoreError.leaseLost(run: run))".contains("another daemon took the run"))
     }
 
     @Test("many transactions and reads leave one close watch per pooled connection and no waiter behind")
@@ -283,52 +389,5 @@ struct RunLockTests {
         let watched = database.watchedConnections
         #expect(watched.waiters == 0)
         #expect(watched.connections >= 1 && watched.connections <= 8, "one watch per pooled connection: \(watched)")
-    }
-
-    @Test(
-        "the holding connection is ended by the server mid-run: the run is cancelled, the holder told it lost the lock, and another takes it"
-    )
-    func lockLostWithItsConnection() async throws {
-        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
-        let first = try await TestPostgres.freshDatabase()
-        let second = try await TestPostgres.open(first.location)
-        defer {
-            first.close()
-            second.close()
-        }
-        let stopped = Counter()
-        let running = Counter()
-        let holding = Task {
-            try await first.whileHolding(lock: 7_352_005, 77) { () async throws -> String in
-                running.increment()
-                do {
-                    try await Task.sleep(for: .seconds(60))
-                } catch {
-                    stopped.increment()
-                    throw error
-                }
-                return "finished"
-            }
-        }
-        // Wait until the run works under the lock, then end the backend that holds it (as a server
-        // restart would). Ended before the lock's answer arrived, nothing ran: that is another error.
-        for _ in 0..<200 where running.value == 0 { try await Task.sleep(for: .milliseconds(25)) }
-        try #require(running.value == 1)
-        var terminated = false
-        for _ in 0..<100 where !terminated {
-            let rows = try await second.client.query(
-                """
-                SELECT pg_terminate_backend(pid) FROM pg_locks
-                WHERE locktype = 'advisory' AND classid = 7352005 AND objid = 77 AND granted
-                """
-            ).decode(Bool.self)
-            for try await ended in rows { terminated = terminated || ended }
-            if !terminated { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(terminated)
-        await #expect(throws: PostgresStoreError.lockLost(key: 77)) { _ = try await holding.value }
-        #expect(stopped.value == 1, "the run was cancelled, not left working without its lock")
-        #expect("\(PostgresStoreError.lockLost(key: 77))".contains("another daemon may take the run"))
-        #expect(try await second.whileHolding(lock: 7_352_005, 77) { "taken over" } == "taken over")
     }
 }
