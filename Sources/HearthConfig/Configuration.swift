@@ -171,6 +171,10 @@ public struct Configuration: Sendable, Equatable {
         /// The name other agents address it by; nil: the host's name.
         public var name: String?
         public var role = "agent"
+        /// `lease_seconds`: how long a goal run's lease on the shared store lasts unrenewed (it
+        /// is renewed every third of it while the run works): a daemon paused or cut off for
+        /// longer loses the run to another, which resumes it from its journal.
+        public var leaseSeconds = 60
         public init() {}
     }
 
@@ -409,7 +413,7 @@ extension Configuration {
             config.store.passwordFile = try reader.nonEmptyString(table, "store", "password_file")
         }
         if let table = try reader.section("fleet", in: root) {
-            try reader.checkKeys(table, section: "fleet", known: ["name", "role"])
+            try reader.checkKeys(table, section: "fleet", known: ["name", "role", "lease_seconds"])
             if let name = try reader.nonEmptyString(table, "fleet", "name") {
                 guard name.wholeMatch(of: /[a-z0-9][a-z0-9._-]{0,62}/) != nil else {
                     throw ConfigError.invalid(
@@ -419,6 +423,7 @@ extension Configuration {
                 config.fleet.name = name
             }
             config.fleet.role = try reader.nonEmptyString(table, "fleet", "role") ?? "agent"
+            config.fleet.leaseSeconds = try reader.integer(table, "fleet", "lease_seconds", in: 2...3_600) ?? 60
         }
         config.mcpServers = try reader.mcpServers(in: root)
         if let table = try reader.section("chat", in: root) {

@@ -40,12 +40,11 @@ struct GoalService: Service {
     /// The fleet's store, when goals are shared: a run is then leased in PostgreSQL (one worker
     /// fleet-wide, taken over when its lease runs out, its writes fenced), not locked by a file.
     var fleet: PostgresStore? = nil
-    /// How long a run's lease lasts without renewal (renewed every third of it while the run works).
-    var runLease: Duration = GoalWorker.fleetLease
 
     func run() async throws {
         await withGracefulShutdownHandler {
             var firstPass = true
+            var leftToAnother = false
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 await waitForModelServer()
                 guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
@@ -62,12 +61,19 @@ struct GoalService: Service {
                     }
                     for id in try await store.activeGoals() {
                         guard !Task.isShuttingDownGracefully else { break }
-                        try await work(on: id)
+                        do {
+                            if try await !work(on: id) { leftToAnother = true }
+                        } catch PostgresStoreError.leaseLost(let run) {
+                            logger.warning("goal run \(run): \(PostgresStoreError.leaseLost(run: run))")
+                        }
                     }
                 } catch {
                     logger.error("goals: \(error)")
                 }
-                await wake.wait(until: clock.now().addingTimeInterval(60), clock: clock)
+                // A run another daemon holds is looked at again once its lease could have run out.
+                let pause = leftToAnother ? min(60, Double(configuration.fleet.leaseSeconds) + 1) : 60
+                leftToAnother = false
+                await wake.wait(until: clock.now().addingTimeInterval(pause), clock: clock)
             }
         } onGracefulShutdown: {
             wake.wake()
@@ -83,22 +89,27 @@ struct GoalService: Service {
         }
     }
 
-    private func work(on id: Int64) async throws {
+    /// Works on run `id` unless another process holds it (then `false`).
+    private func work(on id: Int64) async throws -> Bool {
         if let fleet {
             // Leased under this daemon's fleet name, fenced: if the lease is lost (paused past it,
             // the server unreachable), another daemon takes the run and nothing more is recorded here.
-            let taken = try await fleet.whileLeasing(run: id, holder: configuration.fleetName, lease: runLease) { lease in
+            let taken = try await fleet.whileLeasing(
+                run: id, holder: configuration.fleetName, lease: .seconds(configuration.fleet.leaseSeconds)
+            ) {
+                lease in
                 try await run(id, store: PostgresGoalStore(database: fleet).fenced(by: lease))
             }
             if taken == nil { logger.info("goal run \(id) is being worked on by another daemon of the fleet; leaving it") }
-            return
+            return taken != nil
         }
         guard let lock = try? GoalWorker.lock(id, paths: paths) else {
             logger.info("goal run \(id) is being worked on by another process; leaving it")
-            return
+            return false
         }
         defer { withExtendedLifetime(lock) {} }
         try await run(id, store: store)
+        return true
     }
 
     /// Works on run `id`, its lock or lease held; `store` records for it.
@@ -145,7 +156,11 @@ struct GoalService: Service {
                 await GoalTraces.export(finished, store: store, configuration: configuration, logger: logger)
             }
         } else if case .failure(let error) = result {
-            logger.error("goal run \(id): \(error)")
+            if error is CancellationError {
+                logger.notice("goal run \(id): stopped before its next step; it resumes from its journal")
+            } else {
+                logger.error("goal run \(id): \(error)")
+            }
         }
     }
 }

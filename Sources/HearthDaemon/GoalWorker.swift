@@ -7,9 +7,6 @@ import HearthCore
 /// foreground `hearth goal`/`resume` alike: hold the run's lock, recover an interrupted run, and
 /// assemble the runner's options from the configuration and memory.
 public enum GoalWorker {
-    /// How long a goal run's lease in the fleet's store lasts without renewal: a daemon paused or
-    /// cut off for longer loses the run to another.
-    public static let fleetLease: Duration = .seconds(60)
 
     /// Takes `runtime/goal-N.lock`. The kernel drops it when its holder dies, so a killed
     /// worker's run can be taken over.

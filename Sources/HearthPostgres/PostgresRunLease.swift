@@ -61,7 +61,8 @@ extension PostgresStore {
                         throw lost ? PostgresStoreError.leaseLost(run: run) : error
                     }
                     guard let finished = next else { throw PostgresStoreError.leaseLost(run: run) }
-                    if let value = finished { return value }
+                    // `body` may end normally once cancelled (a run stops at its next step): still lost.
+                    if let value = finished { if lost { throw PostgresStoreError.leaseLost(run: run) } else { return value } }
                     // The renewer also returns when cancelled with the caller: `body`, cancelled too, answers.
                     if Task.isCancelled { continue }
                     // The lease is gone: stop `body` and wait for it to stop.

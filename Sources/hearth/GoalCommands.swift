@@ -144,7 +144,7 @@ struct GoalSession {
         // One worker per run: a second 'hearth resume' while this one works is refused, and a
         // killed worker's lock vanishes with it, so its run can be resumed. On the fleet's store
         // the run is leased in PostgreSQL (one worker fleet-wide, its writes fenced); a killed
-        // worker's lease runs out within a minute.
+        // worker's lease runs out after [fleet] lease_seconds.
         func busy(_ pid: Int32?) -> CLIError {
             CLIError(
                 "run \(runID) is being worked on by another process\(pid.map { " (pid \($0))" } ?? ""); wait for it, or 'hearth cancel \(runID)'"
@@ -154,7 +154,7 @@ struct GoalSession {
             let holder = "\(context.configuration.fleetName) (hearth goal, pid \(getpid()))"
             guard
                 let detail = try await postgres.whileLeasing(
-                    run: runID, holder: holder, lease: GoalWorker.fleetLease,
+                    run: runID, holder: holder, lease: .seconds(context.configuration.fleet.leaseSeconds),
                     { lease in
                         try await work(runID, concurrency: concurrency, store: PostgresGoalStore(database: postgres).fenced(by: lease))
                     })

@@ -416,3 +416,88 @@ struct FleetDaemonTests {
         for name in ["alpha", "bravo"] { #expect(await daemons[name]!.stop() == 0) }
     }
 }
+
+@Suite("A goal run's lease across daemons", .timeLimit(.minutes(3)))
+struct FleetLeaseTests {
+    @Test(
+        "a daemon paused past its goal run's lease loses the run: another takes it over and finishes it, and the paused one, resumed, records and writes nothing"
+    )
+    func pausedDaemonIsFenced() async throws {
+        try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
+        let shared = try await TestPostgres.freshLocation(prefix: "lease")
+        let plan = ScriptedGoal.plan([
+            [
+                "id": "status", "title": "Write the status", "instructions": "Write the fleet's status into Reports/status.txt.",
+                "dependsOn": [], "expectedOutput": "the file", "tools": ["write_file"],
+            ]
+        ])
+        // Each daemon has its own model server: alpha's answers its task's first step slowly (it
+        // is paused while the answer is on its way), bravo's at once.
+        func model(writing text: String, after delay: Double) -> ScriptedModelServer {
+            ScriptedModelServer { body in
+                if ScriptedGoal.isPlanner(body) { return plan }
+                guard (body["messages"]?.arrayValue ?? []).count <= 2 else { return ScriptedGoal.call("final_answer", ["text": "written"]) }
+                let call: JSONValue = ["tool": "write_file", "arguments": ["path": "Reports/status.txt", "content": .string(text)]]
+                return delay > 0 ? .delayed(seconds: delay, then: .init(call.jsonText)) : .chat(call.jsonText)
+            }
+        }
+        let servers = ["alpha": model(writing: "from alpha", after: 2), "bravo": model(writing: "from bravo", after: 0)]
+        var machines: [String: Sandbox] = [:]
+        for name in ["alpha", "bravo"] {
+            let sandbox = try Sandbox()
+            try sandbox.prepareDaemon(
+                scriptedModel: try await servers[name]!.start(),
+                extra: "tool_calls = \"constrained\"\n[fleet]\nname = \"\(name)\"\nlease_seconds = 2\n[store]\nurl = \"\(shared.url)\"\n")
+            machines[name] = sandbox
+        }
+        defer { for server in servers.values { server.stop() } }
+        let alpha = try await machines["alpha"]!.startDaemon()
+        let created = try await alpha.client.post("/v1/goals", ["goal": "Record the fleet's status in a file"])
+        #expect(created.status == 201, "\(created.body)")
+        let run = try #require(created.body["id"]?.intValue ?? created.body["run"]?["id"]?.intValue, "\(created.body)")
+        // Alpha works on the run: once its task has asked the model, it is stopped (SIGSTOP).
+        for _ in 0..<300 where !servers["alpha"]!.requests.contains(where: { !ScriptedGoal.isPlanner($0.body) }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(servers["alpha"]!.requests.contains { !ScriptedGoal.isPlanner($0.body) }, "alpha never started the task")
+        alpha.process.signal(SIGSTOP)
+
+        // Bravo takes the run over once alpha's lease ran out, and finishes it.
+        let bravo = try await machines["bravo"]!.startDaemon()
+        var state = ""
+        for _ in 0..<300 where state != "succeeded" {
+            state = (try await bravo.client.get("/v1/goals/\(run)").body["run"]?["state"]?.stringValue) ?? ""
+            if state != "succeeded" { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(state == "succeeded")
+        let written = machines["bravo"]!.workspace.appending(path: "Reports/status.txt")
+        #expect((try? String(contentsOf: written, encoding: .utf8)) == "from bravo")
+
+        // Alpha wakes up with its model's answer in hand: it records nothing and writes nothing.
+        alpha.process.signal(SIGCONT)
+        var told = false
+        for _ in 0..<150 where !told {
+            told = alpha.process.standardError.contains("the lease on goal run \(run) was lost")
+            if !told { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(told, "alpha says it lost the run: \(alpha.process.standardError.suffix(2_000))")
+        #expect(!FileManager.default.fileExists(atPath: machines["alpha"]!.workspace.appending(path: "Reports/status.txt").path))
+        #expect((try await bravo.client.get("/v1/goals/\(run)").body["run"]?["state"]?.stringValue) == "succeeded")
+        let database = try await TestPostgres.open(shared)
+        defer { database.close() }
+        var claims: [String] = []
+        for try await holder in try await database.client.query("SELECT holder FROM run_claim WHERE runId = \(run) ORDER BY fence").decode(
+            String.self)
+        {
+            claims.append(holder)
+        }
+        #expect(claims.first == "alpha" && claims.contains("bravo") && !claims.dropFirst().contains("alpha"), "\(claims)")
+        var fences: [Int64] = []
+        for try await fence in try await database.client.query("SELECT fence FROM task_action WHERE runId = \(run)").decode(Int64.self) {
+            fences.append(fence)
+        }
+        #expect(!fences.isEmpty && fences.allSatisfy { $0 > 1 }, "every tool call recorded under bravo's fence: \(fences)")
+        #expect(await alpha.stop() == 0)
+        #expect(await bravo.stop() == 0)
+    }
+}
