@@ -36,17 +36,25 @@ public struct PostgresGoalStore: GoalStore {
         lease.flatMap { $0.run == runID ? $0.fence : nil }
     }
 
-    public func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run {
+    public func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String?) async throws -> (run: Run, created: Bool) {
         let logger = logger
         return try await database.transaction { connection in
-            try await Self.createGoal(text, budget: budget, workspace: workspace, connection, logger: logger)
+            if let key {
+                // Two creators with one key: the second waits on the key's row, then finds it.
+                try await connection.query("SELECT pg_advisory_xact_lock(7352006, hashtext(\(key)))", logger: logger)
+                if let id = try await connection.rows("SELECT id FROM run WHERE key = \(key)", as: (Int64).self, logger: logger).first {
+                    guard try await Self.isGoal(id, connection, logger: logger) else { throw GoalError.keyTaken(key, id) }
+                    return (try await Self.run(id, connection, logger: logger), false)
+                }
+            }
+            return (try await Self.createGoal(text, budget: budget, workspace: workspace, key: key, connection, logger: logger), true)
         }
     }
 
     /// Creates a goal inside the caller's transaction (a routine's firing commits with its goal).
-    static func createGoal(_ text: String, budget: GoalBudget, workspace: String?, _ connection: PostgresConnection, logger: Logger)
-        async throws -> Run
-    {
+    static func createGoal(
+        _ text: String, budget: GoalBudget, workspace: String?, key: String? = nil, _ connection: PostgresConnection, logger: Logger
+    ) async throws -> Run {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw GoalError.emptyGoal }
         let now = Date()
@@ -57,13 +65,13 @@ public struct PostgresGoalStore: GoalStore {
         let ids = try await connection.rows(
             """
             INSERT INTO run (title, origin, key, state, createdAt, updatedAt)
-            VALUES (\(title), 'goal', NULL, 'pending', \(at), \(at)) RETURNING id
+            VALUES (\(title), 'goal', \(key), 'pending', \(at), \(at)) RETURNING id
             """, as: (Int64).self, logger: logger)
         let id = ids[0]
         try await connection.query(
             "INSERT INTO goal (runId, text, budget, usage, workspace) VALUES (\(id), \(trimmed), \(budgetText), \(usageText), \(workspace))",
             logger: logger)
-        return Run(id: id, title: title, origin: "goal", key: nil, state: .pending, createdAt: now, updatedAt: now)
+        return Run(id: id, title: title, origin: "goal", key: key, state: .pending, createdAt: now, updatedAt: now)
     }
 
     public func goal(_ runID: Int64) async throws -> GoalDetail {

@@ -91,7 +91,7 @@ public struct APIDependencies: Sendable {
 /// | `POST /v1/runs` | create a run of effect steps (idempotent with `key`) |
 /// | `GET /v1/runs`, `GET /v1/runs/{id}` | runs and their steps |
 /// | `POST /v1/runs/{id}/cancel`, `POST /v1/runs/{id}/resume` | steer a run |
-/// | `POST /v1/goals` | `{"goal": "…"}`: hand over a goal (201 with its run) |
+/// | `POST /v1/goals` | `{"goal": "…", "key"?}`: hand over a goal (201 with its run; 200 with the same run for a key seen before) |
 /// | `GET /v1/goals/{id}`, `GET /v1/goals/{id}/trace` | a goal's plan, tasks and usage; its trace |
 /// | `GET /v1/approvals?all=1`, `POST /v1/approvals/{id}/approve`, `POST /v1/approvals/{id}/deny` | answer gated actions (`{"note"}` / `{"reason"}`) |
 /// | `POST /v1/wake` | `{"what": ["runs", "schedules", "goals", "vault"]}`: the CLI's nudge after it wrote the database or the vault |
@@ -360,9 +360,10 @@ public struct APIServer: Sendable {
         let store = try goalStore()
         let body = try await Self.readJSON(request, limit: maxBodyBytes)
         guard case .object(let members) = body else { throw APIError.badRequest("the body must be an object like {\"goal\": \"…\"}") }
-        for key in members.keys where !["goal", "maxTokens", "maxSeconds"].contains(key) {
-            throw APIError.badRequest("unknown field \"\(key)\"; a goal has goal, maxTokens and maxSeconds")
+        for key in members.keys where !["goal", "maxTokens", "maxSeconds", "key"].contains(key) {
+            throw APIError.badRequest("unknown field \"\(key)\"; a goal has goal, maxTokens, maxSeconds and key")
         }
+        if let key = members["key"], key.stringValue?.isEmpty != false { throw APIError.badRequest("\"key\" must be a non-empty string") }
         guard let text = members["goal"]?.stringValue, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.badRequest("\"goal\" must be a non-empty string saying what you want done")
         }
@@ -372,9 +373,10 @@ public struct APIServer: Sendable {
             guard let number = value.intValue, number >= 1 else { throw APIError.badRequest("\"\(key)\" must be a positive integer") }
             if key == "maxTokens" { budget.maxTokens = number } else { budget.maxSeconds = number }
         }
-        let run = try await store.createGoal(text, budget: budget, workspace: nil)
-        dependencies.goalsChanged()
-        return Self.json(try Self.encode(run), status: .created)
+        // With a key, a retry (its answer lost) finds the goal the first request created: 200, not 201.
+        let (run, created) = try await store.createGoal(text, budget: budget, workspace: nil, key: members["key"]?.stringValue)
+        if created { dependencies.goalsChanged() }
+        return Self.json(try Self.encode(run), status: created ? .created : .ok)
     }
 
     private func listRuns(_ request: Request) async throws -> Response {
@@ -525,7 +527,7 @@ struct ErrorMiddleware: RouterMiddleware {
                 switch error {
                 case .notAGoal: .notFound
                 case .emptyGoal: .badRequest
-                case .notResumable: .conflict
+                case .notResumable, .keyTaken: .conflict
                 }
             return APIServer.json(["error": .string(error.description)], status: status)
         } catch let error as HTTPError {

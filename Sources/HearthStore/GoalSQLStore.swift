@@ -10,8 +10,15 @@ public struct GoalSQLStore: GoalStore {
         self.database = database
     }
 
-    public func createGoal(_ text: String, budget: GoalBudget, workspace: String? = nil) async throws -> Run {
-        try await database.write { db in try Self.createGoal(text, budget: budget, workspace: workspace, in: db) }
+    public func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String?) async throws -> (run: Run, created: Bool) {
+        try await database.write { db in
+            if let key, let existing = try Row.fetchOne(db, sql: "SELECT id FROM run WHERE key = ?", arguments: [key]) {
+                let id: Int64 = existing["id"]
+                guard try Self.isGoal(id, in: db) else { throw GoalError.keyTaken(key, id) }
+                return (try Self.detail(id, in: db).run, false)
+            }
+            return (try Self.createGoal(text, budget: budget, workspace: workspace, key: key, in: db), true)
+        }
     }
 
     /// The synchronous twin of `createGoal`, for the CLI.
@@ -253,19 +260,19 @@ public struct GoalSQLStore: GoalStore {
         try Int.fetchOne(db, sql: "SELECT 1 FROM goal WHERE runId = ?", arguments: [runID]) != nil
     }
 
-    static func createGoal(_ text: String, budget: GoalBudget, workspace: String?, in db: Database) throws -> Run {
+    static func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String? = nil, in db: Database) throws -> Run {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw GoalError.emptyGoal }
         let now = Date()
         let title = trimmed.count > 80 ? String(trimmed.prefix(79)) + "…" : trimmed
         try db.execute(
-            sql: "INSERT INTO run (title, origin, key, state, createdAt, updatedAt) VALUES (?, 'goal', NULL, 'pending', ?, ?)",
-            arguments: [title, now.millisecondsSince1970, now.millisecondsSince1970])
+            sql: "INSERT INTO run (title, origin, key, state, createdAt, updatedAt) VALUES (?, 'goal', ?, 'pending', ?, ?)",
+            arguments: [title, key, now.millisecondsSince1970, now.millisecondsSince1970])
         let runID = db.lastInsertedRowID
         try db.execute(
             sql: "INSERT INTO goal (runId, text, budget, usage, workspace) VALUES (?, ?, ?, ?, ?)",
             arguments: [runID, trimmed, try encode(budget), try encode(GoalUsage()), workspace])
-        return Run(id: runID, title: title, origin: "goal", key: nil, state: .pending, createdAt: now, updatedAt: now)
+        return Run(id: runID, title: title, origin: "goal", key: key, state: .pending, createdAt: now, updatedAt: now)
     }
 
     static func detail(_ runID: Int64, in db: Database) throws -> GoalDetail {

@@ -24,6 +24,12 @@ struct APIRouteTests {
         let goal = try await api.post("/v1/goals", ["goal": "Summarise each note in Notes/"])
         #expect(goal.status == 201, "\(goal.body)")
         let runID = try #require(goal.body["id"]?.intValue ?? goal.body["run"]?["id"]?.intValue, "\(goal.body)")
+        // With a key, a retry gets the goal the first request made.
+        let keyed = try await api.post("/v1/goals", ["goal": "Summarise each note in Notes/", "key": "notes-1"])
+        let retried = try await api.post("/v1/goals", ["goal": "Summarise each note in Notes/", "key": "notes-1"])
+        #expect(keyed.status == 201 && retried.status == 200, "\(keyed.body) \(retried.body)")
+        #expect(keyed.body["id"] != nil && retried.body["id"] == keyed.body["id"] && keyed.body["id"] != goal.body["id"])
+        #expect(try await api.post("/v1/goals", ["goal": "x", "key": ""]).status == 400)
         let empty = try await api.post("/v1/goals", ["goal": "  "])
         #expect(empty.status == 400)
         #expect(empty.body["error"]?.stringValue?.contains("\"goal\" must be a non-empty string") == true)

@@ -52,6 +52,38 @@ struct GoalBackendTests {
             expectedOutput: "", tools: ["read_file"])
     }
 
+    @Test(
+        "a goal created with a key is created once: a retry gets the same run; a key of a run that is not a goal is refused",
+        arguments: StoreBackend.allCases)
+    func keyedGoal(_ backend: StoreBackend) async throws {
+        try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let stores = try await backend.makeGoalStores()
+        defer { stores.close() }
+        let goals = stores.goals
+        let first = try await goals.createGoal("Write the weekly report", budget: GoalBudget(), workspace: nil, key: "weekly-48")
+        #expect(first.created && first.run.key == "weekly-48")
+        // Retried at once, concurrently: one goal.
+        let retries = try await withThrowingTaskGroup(of: (run: Run, created: Bool).self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await goals.createGoal("Write the weekly report", budget: GoalBudget(), workspace: nil, key: "weekly-48")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(retries.allSatisfy { !$0.created && $0.run.id == first.run.id })
+        let other = try await goals.createGoal("Write the weekly report", budget: GoalBudget(), workspace: nil, key: "weekly-49")
+        #expect(other.created && other.run.id != first.run.id)
+        #expect(try await goals.createGoal("Unkeyed", budget: GoalBudget()).id != first.run.id)
+        let ledgerRun = try await stores.ledger.createRun(
+            RunRequest(
+                title: "a run", origin: "test", key: "taken",
+                steps: [RunRequest.StepRequest(effect: "append_line", arguments: ["n": 1], idempotent: true)]))
+        await #expect(throws: GoalError.keyTaken("taken", ledgerRun.run.id)) {
+            _ = try await goals.createGoal("x", budget: GoalBudget(), workspace: nil, key: "taken")
+        }
+    }
+
     @Test("a goal's plan, task states, tool journal, usage, traces, progress, cancel and resume", arguments: StoreBackend.allCases)
     func conformance(_ backend: StoreBackend) async throws {
         try #require(backend.available, "no PostgreSQL for the tests: run them with scripts/test")

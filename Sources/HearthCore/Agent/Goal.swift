@@ -44,6 +44,10 @@ public struct GoalProgress: Sendable, Hashable {
 }
 
 extension GoalStore {
+    public func createGoal(_ text: String, budget: GoalBudget, workspace: String? = nil) async throws -> Run {
+        try await createGoal(text, budget: budget, workspace: workspace, key: nil).run
+    }
+
     /// One goal at a time; a store that can do better answers in one query.
     public func progress(_ runIDs: [Int64]) async throws -> [Int64: GoalProgress] {
         var progress: [Int64: GoalProgress] = [:]
@@ -196,9 +200,12 @@ public enum GoalError: Error, Sendable, Equatable, CustomStringConvertible {
     case notAGoal(Int64)
     case emptyGoal
     case notResumable(Int64, RunState)
+    /// A goal's key already names a run that is not a goal.
+    case keyTaken(String, Int64)
 
     public var description: String {
         switch self {
+        case .keyTaken(let key, let id): "the key \"\(key)\" already names run \(id), which is not a goal; give the goal another key"
         case .notAGoal(let id): "run \(id) is not a goal's run; 'hearth run \(id)' shows it"
         case .emptyGoal: "the goal is empty; say what you want done, e.g. hearth goal \"summarise Notes/ into Reports/notes.md\""
         case .notResumable(let id, let state):
@@ -209,7 +216,9 @@ public enum GoalError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The durable record of goals: runs, plans, task states, journaled tool calls, usage and traces.
 public protocol GoalStore: Sendable {
-    func createGoal(_ text: String, budget: GoalBudget, workspace: String?) async throws -> Run
+    /// Creates a goal; with `key`, once: a second call with the key returns the goal the first
+    /// created (`created` false), so a client may retry a request whose answer it lost.
+    func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String?) async throws -> (run: Run, created: Bool)
     func goal(_ runID: Int64) async throws -> GoalDetail
     /// The run's state alone (checked before every step, so it must not load the plan).
     func runState(_ runID: Int64) async throws -> RunState
