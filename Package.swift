@@ -202,6 +202,7 @@ let package = Package(
                 "HearthCore", "HearthAgent", "HearthStore", "HearthServer", "HearthDaemon", "HearthModels", "HearthConfig", "HearthMemory",
                 "HearthPostgres", "HearthProcess", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -9,10 +9,16 @@ import Synchronization
 
 /// Three whole `hearth daemon` processes on one PostgreSQL, each with its own data directory and
 /// fleet name, killed with SIGKILL at random (one kill in five lands while the daemon is still
-/// starting) and restarted, while events and runs with effect steps are posted to whichever
+/// starting) and restarted, or paused (SIGSTOP) past their goal leases and resumed, while
+/// events, runs with effect steps and goals whose tasks write files are posted to whichever
 /// daemons are up and a cron schedule fires every minute. Then the store and the effects are
-/// checked: every acknowledged event stored once, every acknowledged run finished, every effect
-/// step's line in its file exactly once, each cron slot of the run fired once and none missed.
+/// checked: every acknowledged event stored once, every acknowledged run and goal finished, every
+/// effect step's line in its file exactly once, every goal task's file written and its write
+/// journaled once, no tool call recorded under a lease another daemon had taken since, each cron
+/// slot of the run fired once and none missed.
+///
+/// The goals' model is `HarnessModelServer` (plans and tool calls by rule): the harness measures
+/// crash safety, not a model.
 ///
 /// The effects land in one workspace all daemons share (the world the steps act on); a step a
 /// killed daemon left running is reconciled by the next holder, never blindly re-run.
@@ -24,6 +30,14 @@ public struct FleetDaemonCrashHarness: Sendable {
         public var store: PostgresLocation
         public var runs: Int
         public var steps: Int
+        /// Goals posted (each of `tasks` tasks writing one file).
+        public var goals: Int
+        public var tasks = 3
+        /// `[fleet] lease_seconds` of the daemons: a paused daemon loses its goal runs after it.
+        public var leaseSeconds = 3
+        /// Every this many rounds, a random daemon is also paused past its lease (then resumed)
+        /// before the round's kill; 0: never.
+        public var pauseEvery = 6
         public var daemons = 3
         public var binary: URL
         public var directory: URL
@@ -38,14 +52,15 @@ public struct FleetDaemonCrashHarness: Sendable {
         public var outage: (@Sendable () async throws -> Void)?
 
         public init(
-            kills: Int, seed: UInt64, store: PostgresLocation, runs: Int = 200, steps: Int = 3, binary: URL = HearthBinary.url,
-            directory: URL
+            kills: Int, seed: UInt64, store: PostgresLocation, runs: Int = 200, steps: Int = 3, goals: Int = 200,
+            binary: URL = HearthBinary.url, directory: URL
         ) {
             self.kills = kills
             self.seed = seed
             self.store = store
             self.runs = runs
             self.steps = steps
+            self.goals = goals
             self.binary = binary
             self.directory = directory
         }
@@ -67,6 +82,21 @@ public struct FleetDaemonCrashHarness: Sendable {
         public var duplicatedEffects: [String] = []
         /// Steps performed more than once (an attempt interrupted by a kill, reconciled on restart).
         public var stepsReconciled = 0
+        public var goals = 0
+        public var acknowledgedGoals = 0
+        public var unfinishedGoals: [String] = []
+        /// Goal runs whose key was stored more than once (a retried request made a second goal).
+        public var duplicatedGoals: [String] = []
+        public var goalFiles = 0
+        public var missingGoalFiles: [String] = []
+        /// A task's `write_file` journaled as done more than once.
+        public var duplicatedGoalWrites: [String] = []
+        /// Rounds that paused a daemon past its lease instead of killing it.
+        public var pauses = 0
+        /// Goal runs claimed by another daemon than their previous holder.
+        public var goalTakeovers = 0
+        /// Tool calls recorded under a fence after another daemon had claimed the run with a higher one.
+        public var actionsUnderLostLease = 0
         public var cronSlots = 0
         public var duplicatedSlots: [String] = []
         /// Minutes inside the run (a daemon was always up) that no daemon fired.
@@ -84,7 +114,8 @@ public struct FleetDaemonCrashHarness: Sendable {
         public var passed: Bool {
             lostEvents.isEmpty && duplicatedEvents.isEmpty && acknowledgedRuns == runs && unfinishedRuns.isEmpty
                 && missingEffects.isEmpty && duplicatedEffects.isEmpty && duplicatedSlots.isEmpty && missedSlots.isEmpty
-                && didNotStop.isEmpty
+                && didNotStop.isEmpty && acknowledgedGoals == goals && unfinishedGoals.isEmpty && duplicatedGoals.isEmpty
+                && missingGoalFiles.isEmpty && duplicatedGoalWrites.isEmpty && actionsUnderLostLease == 0
         }
     }
 
@@ -100,7 +131,8 @@ public struct FleetDaemonCrashHarness: Sendable {
         let eventKeys = Mutex<[String]>([])
         let markers = Mutex<[String]>([])
         let runKeys = Mutex<Set<String>>([])
-        /// Runs the feeder may have posted by now (raised as the kills go on).
+        let goalKeys = Mutex<Set<String>>([])
+        /// Runs (and goals) the feeders may have posted by now (raised as the kills go on).
         let allowance = Mutex(0)
 
         func anyLive(_ random: inout SplitMix64) -> DaemonClient? {
@@ -116,6 +148,10 @@ public struct FleetDaemonCrashHarness: Sendable {
         report.seed = options.seed
         report.daemons = options.daemons
         report.runs = options.runs
+        report.goals = options.goals
+        let model = HarnessModelServer(tasks: options.tasks)
+        let modelURL = try await model.start()
+        defer { model.stop() }
         let location = try await PostgresStore.createDatabase(
             on: options.store, prefix: "hearth_fleet_daemons", password: options.password, timeout: options.connectTimeout)
         let database = try await PostgresStore.open(location, password: options.password, timeout: options.connectTimeout)
@@ -131,6 +167,14 @@ public struct FleetDaemonCrashHarness: Sendable {
                 extraConfig: """
                     [fleet]
                     name = "d\(index)"
+                    lease_seconds = \(options.leaseSeconds)
+                    [inference]
+                    provider = "openai"
+                    base_url = "\(modelURL)"
+                    chat_model = "harness"
+                    tool_calls = "constrained"
+                    [memory]
+                    vectors = false
                     [store]
                     url = "\(location.url)"
                     \(password)[maildir]
@@ -160,6 +204,7 @@ public struct FleetDaemonCrashHarness: Sendable {
         let stop = StopFlag()
         let feeding = Task { [seed = random.next()] in await feed(fleet, seed: seed, stop: stop) }
         let posting = Task { [seed = random.next()] in await postRuns(fleet, seed: seed, stop: stop) }
+        let handing = Task { [seed = random.next()] in await postGoals(fleet, seed: seed, stop: stop) }
         do {
             // Runs arrive through the first 80% of the kills, so kills land on effect steps throughout.
             let arrivalRounds = max(1, options.kills * 4 / 5)
@@ -172,6 +217,17 @@ public struct FleetDaemonCrashHarness: Sendable {
                 }
                 fleet.allowance.withLock { $0 = min(options.runs, options.runs * (round + 1) / arrivalRounds) }
                 try await Task.sleep(for: .milliseconds(Int(100 + random.next() % UInt64(options.maximumServeMilliseconds))))
+                if options.pauseEvery > 0, round % options.pauseEvery == options.pauseEvery - 1 {
+                    // Paused past its lease (as a stalled VM would be), then resumed: another
+                    // daemon takes its goal runs, and it must record nothing more for them.
+                    let paused = Int(random.next() % UInt64(daemons.count))
+                    fleet.live.withLock { _ = $0.removeValue(forKey: paused) }
+                    daemons[paused].process.signal(SIGSTOP)
+                    try await Task.sleep(for: .milliseconds(options.leaseSeconds * 1000 + 1_500))
+                    daemons[paused].process.signal(SIGCONT)
+                    fleet.live.withLock { $0[paused] = daemons[paused].client }
+                    report.pauses += 1
+                }
                 let index = Int(random.next() % UInt64(daemons.count))
                 fleet.live.withLock { _ = $0.removeValue(forKey: index) }
                 await daemons[index].kill()
@@ -188,7 +244,8 @@ public struct FleetDaemonCrashHarness: Sendable {
                 report.kills += 1
                 if (round + 1) % max(1, options.kills / 10) == 0 {
                     progress(
-                        "kill \(round + 1)/\(options.kills): \(fleet.eventKeys.withLock { $0.count }) events and \(fleet.runKeys.withLock { $0.count }) runs acknowledged"
+                        "kill \(round + 1)/\(options.kills) (\(report.pauses) pauses): \(fleet.eventKeys.withLock { $0.count }) events, "
+                            + "\(fleet.runKeys.withLock { $0.count }) runs and \(fleet.goalKeys.withLock { $0.count }) goals acknowledged"
                     )
                 }
             }
@@ -198,7 +255,10 @@ public struct FleetDaemonCrashHarness: Sendable {
             let deadline = ContinuousClock.now + .seconds(max(180, options.runs))
             while ContinuousClock.now < deadline {
                 let acknowledged = fleet.runKeys.withLock { $0.count }
-                if acknowledged == options.runs, try await database.count("SELECT count(*) FROM run WHERE state <> 'succeeded'") == 0 {
+                let goals = fleet.goalKeys.withLock { $0.count }
+                if acknowledged == options.runs, goals == options.goals,
+                    try await database.count("SELECT count(*) FROM run WHERE state <> 'succeeded'") == 0
+                {
                     break
                 }
                 try await Task.sleep(for: .milliseconds(200))
@@ -210,7 +270,7 @@ public struct FleetDaemonCrashHarness: Sendable {
         }
         stop.set()
         progress("runs done; stopping the feeders")
-        _ = await (feeding.value, posting.value)
+        _ = await (feeding.value, posting.value, handing.value)
         let lastReady = Date()
         progress("stopping the daemons")
         for (index, daemon) in daemons.enumerated() where await daemon.stop(within: .seconds(40)) == nil {
@@ -285,6 +345,27 @@ public struct FleetDaemonCrashHarness: Sendable {
         }
     }
 
+    /// Goals, each posted (again, under its key, until one daemon acknowledges it) to whichever
+    /// daemon is up, as the allowance lets.
+    private func postGoals(_ fleet: Fleet, seed: UInt64, stop: StopFlag) async {
+        var random = SplitMix64(seed: seed)
+        var next = 0
+        while !stop.isSet && next < options.goals {
+            let allowed = fleet.allowance.withLock { $0 } * options.goals / max(1, options.runs)
+            guard next < allowed, let client = fleet.anyLive(&random) else {
+                try? await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let key = "goal-\(next)"
+            if let reply = try? await client.post("/v1/goals", ["goal": .string(HarnessModelServer.goal(next)), "key": .string(key)]),
+                reply.status == 200 || reply.status == 201
+            {
+                fleet.goalKeys.withLock { _ = $0.insert(key) }
+                next += 1
+            }
+        }
+    }
+
     private func check(_ report: inout Report, database: PostgresStore, fleet: Fleet, workspace: URL, window: (Date, Date)) async throws {
         let eventKeys = fleet.eventKeys.withLock { $0 }
         let markers = fleet.markers.withLock { $0 }
@@ -321,6 +402,8 @@ public struct FleetDaemonCrashHarness: Sendable {
         report.missingEffects = stepKeys.filter { tags[$0] == nil }.sorted()
         report.duplicatedEffects = tags.filter { $0.value > 1 }.map { "\($0.key) ×\($0.value)" }.sorted()
 
+        try await checkGoals(&report, database: database, fleet: fleet, workspace: workspace)
+
         // Each minute slot's firing is keyed "cron:harness:SECONDS".
         var slots: [Int64: Int] = [:]
         for try await key in try await database.client.query("SELECT key FROM event WHERE source = 'cron' AND key LIKE 'cron:harness:%'")
@@ -338,6 +421,49 @@ public struct FleetDaemonCrashHarness: Sendable {
         }
     }
 
+    private func checkGoals(_ report: inout Report, database: PostgresStore, fleet: Fleet, workspace: URL) async throws {
+        let goalKeys = fleet.goalKeys.withLock { $0 }
+        report.acknowledgedGoals = goalKeys.count
+        var states: [String: [String]] = [:]
+        for try await (key, state) in try await database.client.query(
+            "SELECT run.key, run.state FROM run JOIN goal ON goal.runId = run.id WHERE run.key LIKE 'goal-%'"
+        ).decode((String, String).self) {
+            states[key, default: []].append(state)
+        }
+        report.unfinishedGoals = goalKeys.sorted().filter { states[$0]?.first != "succeeded" }.map {
+            "\($0) (\(states[$0]?.first ?? "missing"))"
+        }
+        report.duplicatedGoals = states.filter { $0.value.count > 1 }.map { "\($0.key) ×\($0.value.count)" }.sorted()
+        for key in goalKeys {
+            guard let goal = Int(key.dropFirst("goal-".count)) else { continue }
+            for task in 0..<options.tasks {
+                let path = HarnessModelServer.file(goal: goal, task: task)
+                let text = try? String(contentsOf: workspace.appending(path: path), encoding: .utf8)
+                if text == HarnessModelServer.content(goal: goal, task: task) {
+                    report.goalFiles += 1
+                } else {
+                    report.missingGoalFiles.append(path)
+                }
+            }
+        }
+        report.missingGoalFiles.sort()
+        for try await (run, task, count) in try await database.client.query(
+            """
+            SELECT runId, taskId, count(*) FROM task_action WHERE tool = 'write_file' AND state = 'succeeded'
+            GROUP BY runId, taskId HAVING count(*) > 1 ORDER BY runId, taskId
+            """
+        ).decode((Int64, String, Int).self) {
+            report.duplicatedGoalWrites.append("run \(run) \(task) ×\(count)")
+        }
+        report.goalTakeovers = try await database.count(
+            "SELECT count(*) FROM run_claim c JOIN run_claim p ON p.runId = c.runId AND p.fence = c.fence - 1 WHERE p.holder <> c.holder")
+        // Recorded (finished) after another daemon claimed the run with a higher fence: the fence failed.
+        report.actionsUnderLostLease = try await database.count(
+            """
+            SELECT count(*) FROM task_action a JOIN run_claim c ON c.runId = a.runId AND c.fence > a.fence
+            WHERE a.fence IS NOT NULL AND c.claimedAt < to_timestamp(COALESCE(a.finishedAt, a.startedAt) / 1000.0)
+            """)
+    }
 }
 
 extension PostgresStore {

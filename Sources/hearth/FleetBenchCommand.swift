@@ -44,7 +44,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
     @Flag(help: "With --crash: kill 'hearth bench fleet-worker' processes (and pause them past their lease) instead of daemons.")
     var workers = false
 
-    @Option(help: "Goals (runs, for daemons) the crash harness queues, each with three effect steps.")
+    @Option(help: "Work the crash harness hands over: for daemons, this many goals (three tasks, each writing a file) and as many runs of three effect steps; for workers, queued goals of three effect steps.")
     var goals = 200
 
     @Option(help: "The crash harness's seed (replays a run's kill schedule).")
@@ -199,7 +199,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
         // Kept when the run fails: each daemon's log is in its data directory there.
         let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-daemons-\(UUID().uuidString)")
         var options = FleetDaemonCrashHarness.Options(
-            kills: kills, seed: seed ?? CrashHarness.freshSeed(), store: base, runs: goals, directory: directory)
+            kills: kills, seed: seed ?? CrashHarness.freshSeed(), store: base, runs: goals, goals: goals, directory: directory)
         options.password = password
         options.passwordFile = passwordFile
         let json = json
@@ -235,7 +235,11 @@ struct FleetBenchCommand: AsyncParsableCommand {
     static func render(_ report: FleetDaemonCrashHarness.Report) -> String {
         return """
             fleet crash harness, \(report.daemons) daemons, seed \(report.seed): \(report.kills) SIGKILLs \
-            (\(report.killsDuringStartup) more while starting), \(String(format: "%.0f", report.seconds)) s
+            (\(report.killsDuringStartup) more while starting), \(report.pauses) pauses past the lease, \(String(format: "%.0f", report.seconds)) s
+              goals finished        \(report.acknowledgedGoals - report.unfinishedGoals.count) of \(report.goals) acknowledged; unfinished \(list(report.unfinishedGoals)), \
+            created twice \(list(report.duplicatedGoals)); \(report.goalTakeovers) taken over from another daemon
+              goal files            \(report.goalFiles); missing \(list(report.missingGoalFiles)), written twice \(list(report.duplicatedGoalWrites)); \
+            tool calls recorded under a lost lease \(report.actionsUnderLostLease)
               runs finished         \(report.acknowledgedRuns - report.unfinishedRuns.count) of \(report.runs) acknowledged; unfinished \(list(report.unfinishedRuns))
               events acknowledged   \(report.acknowledgedEvents); lost \(list(report.lostEvents)), duplicated \(list(report.duplicatedEvents))
               effect lines          \(report.effectLines); missing \(list(report.missingEffects)), duplicated \(list(report.duplicatedEffects)); \

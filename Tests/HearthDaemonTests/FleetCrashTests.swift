@@ -28,7 +28,9 @@ struct FleetCrashTests {
         #expect(report.passed, replay)
     }
 
-    @Test("three whole daemons on one PostgreSQL, killed at random (also while starting): every event, run, effect and cron slot once")
+    @Test(
+        "three whole daemons on one PostgreSQL, killed at random (also while starting) and paused past their leases: every event, run, goal, effect and cron slot once"
+    )
     func daemonHarness() async throws {
         let url = ProcessInfo.processInfo.environment["HEARTH_TEST_POSTGRES_URL"]
         try #require(TestPostgres.available || Preconditions.requiredInCI, "no PostgreSQL for the tests: run them with scripts/test")
@@ -36,11 +38,15 @@ struct FleetCrashTests {
         let seed = try CrashHarness.seed()
         print("fleet daemon crash harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
         var options = FleetDaemonCrashHarness.Options(
-            kills: 10, seed: seed, store: try PostgresLocation.parse(try #require(url)), runs: 16, directory: directory.url)
+            kills: 10, seed: seed, store: try PostgresLocation.parse(try #require(url)), runs: 16, goals: 10, directory: directory.url)
         options.connectTimeout = TestPostgres.connectTimeout
+        options.pauseEvery = 4
         let report = try await FleetDaemonCrashHarness(options: options).run()
         let replay = Comment(rawValue: "seed \(seed); replay with HEARTH_CRASH_SEED=\(seed)")
-        #expect(report.kills == 10 && report.daemons == 3, replay)
+        #expect(report.kills == 10 && report.daemons == 3 && report.pauses == 2, replay)
+        #expect(report.acknowledgedGoals == 10 && report.unfinishedGoals == [] && report.duplicatedGoals == [], replay)
+        #expect(report.goalFiles == 10 * 3 && report.missingGoalFiles == [] && report.duplicatedGoalWrites == [], replay)
+        #expect(report.actionsUnderLostLease == 0, replay)
         #expect(report.acknowledgedRuns == 16 && report.unfinishedRuns == [], replay)
         #expect(report.acknowledgedEvents > 0 && report.lostEvents == [] && report.duplicatedEvents == [], replay)
         #expect(report.effectLines == 16 * 3 && report.missingEffects == [] && report.duplicatedEffects == [], replay)
@@ -56,7 +62,7 @@ struct FleetCrashTests {
         print("fleet daemon outage harness: seed \(seed) (replay with HEARTH_CRASH_SEED=\(seed))")
         let report = try await TestPostgres.withCluster { cluster in
             var options = FleetDaemonCrashHarness.Options(
-                kills: 6, seed: seed, store: cluster.location, runs: 10, directory: directory.url)
+                kills: 6, seed: seed, store: cluster.location, runs: 10, goals: 6, directory: directory.url)
             options.connectTimeout = TestPostgres.connectTimeout
             options.outage = { try await cluster.outage(seconds: 2) }
             return try await FleetDaemonCrashHarness(options: options).run { print("fleet daemon outage harness: \($0)") }
@@ -66,6 +72,7 @@ struct FleetCrashTests {
         #expect(report.didNotStop == [], "every daemon stopped on SIGTERM after the outage; \(replay)")
         #expect(report.unfinishedRuns == [] && report.lostEvents == [] && report.duplicatedEvents == [], replay)
         #expect(report.missingEffects == [] && report.duplicatedEffects == [] && report.duplicatedSlots == [], replay)
+        #expect(report.unfinishedGoals == [] && report.missingGoalFiles == [] && report.actionsUnderLostLease == 0, replay)
         #expect(report.passed, replay)
     }
 
