@@ -42,9 +42,11 @@ final class HarnessModelServer: Sendable {
             return Self.response(text: answer(body), streaming: body["stream"] == true)
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "harness-model")
+        logger.logLevel = .critical  // its cancellation at the end is logged as an error
         let application = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: Logger(label: "harness-model"))
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) }, logger: logger)
         task.withLock { $0 = Task { try await application.run() } }
         for await port in ports { return "http://127.0.0.1:\(port)" }
         throw CancellationError()
@@ -64,7 +66,8 @@ final class HarnessModelServer: Sendable {
             let planned: [JSONValue] = (0..<tasks).map { index in
                 [
                     "id": .string("t\(index)"), "title": .string("Status file \(index)"),
-                    "instructions": .string("Write \(Self.file(goal: goal, task: index)) with the text: \(Self.content(goal: goal, task: index))"),
+                    "instructions": .string(
+                        "Write \(Self.file(goal: goal, task: index)) with the text: \(Self.content(goal: goal, task: index))"),
                     "dependsOn": [], "expectedOutput": "the file", "tools": ["write_file"],
                 ]
             }

@@ -44,7 +44,10 @@ struct FleetBenchCommand: AsyncParsableCommand {
     @Flag(help: "With --crash: kill 'hearth bench fleet-worker' processes (and pause them past their lease) instead of daemons.")
     var workers = false
 
-    @Option(help: "Work the crash harness hands over: for daemons, this many goals (three tasks, each writing a file) and as many runs of three effect steps; for workers, queued goals of three effect steps.")
+    @Option(
+        help:
+            "Work the crash harness hands over: for daemons, this many goals (three tasks, each writing a file) and as many runs of three effect steps; for workers, queued goals of three effect steps."
+    )
     var goals = 200
 
     @Option(help: "The crash harness's seed (replays a run's kill schedule).")
@@ -87,6 +90,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
         var appends: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         var claims: [String: [Int: Double]] = ["sqlite": [:], "postgres": [:]]
         var claimsBusy: [Int: Double] = [:]
+        var leases: [Int: Double] = [:]
         for writers in [1, 2, 4] {
             let directory = FileManager.default.temporaryDirectory.appending(path: "hearth-fleet-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -101,6 +105,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
             let before = CPUBusy.now()
             claims["postgres"]![writers] = try await Self.claimRate(PostgresWorkQueue(database: shared), claimers: writers, goals: events)
             if let before, let after = CPUBusy.now() { claimsBusy[writers] = after.share(since: before) }
+            leases[writers] = try await Self.leaseRate(shared, daemons: writers, goals: events)
             shared.close()
             try await PostgresStore.dropDatabase(location, on: base, password: password)
             if !json {
@@ -109,6 +114,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
                         "\(backend.padding(toLength: 9, withPad: " ", startingAt: 0)) \(writers) writer(s): \(Int(appends[backend]![writers]!)) events/s"
                             + "   \(writers) claimer(s): \(Int(claims[backend]![writers]!)) goal claims/s")
                 }
+                print("postgres  \(writers) daemon(s): \(Int(leases[writers]!)) goal runs leased, finished and released/s")
             }
         }
         let memory = memoryRecords > 0 ? try await memoryLatency(base: base, password: password) : .null
@@ -123,6 +129,7 @@ struct FleetBenchCommand: AsyncParsableCommand {
                     "sqlite": object(claims["sqlite"]!), "postgres": object(claims["postgres"]!),
                     "postgres_cpu_busy": .object(
                         Dictionary(uniqueKeysWithValues: claimsBusy.map { ("\($0.key)", .number(($0.value * 100).rounded() / 100)) })),
+                    "postgres_run_leases": object(leases),
                 ],
                 "memory": memory,
             ])
@@ -131,6 +138,10 @@ struct FleetBenchCommand: AsyncParsableCommand {
             print(
                 String(format: "goal claims on PostgreSQL: ×%.2f from 1 to 2 claimers, ×%.2f from 1 to 4", pg[2]! / pg[1]!, pg[4]! / pg[1]!)
             )
+            print(
+                String(
+                    format: "goal-run leases on PostgreSQL (the daemon's path): ×%.2f from 1 to 2 daemons, ×%.2f from 1 to 4",
+                    leases[2]! / leases[1]!, leases[4]! / leases[1]!))
             let busy = [1, 2, 4].compactMap { claimers in claimsBusy[claimers].map { "\(Int(($0 * 100).rounded()))% with \(claimers)" } }
             if !busy.isEmpty {
                 print(
@@ -283,6 +294,35 @@ struct FleetBenchCommand: AsyncParsableCommand {
             try await group.waitForAll()
         }
         return Double(events) / (ContinuousClock.now - started).inSeconds
+    }
+
+    /// Goal runs finished per second by `daemons` concurrent daemons on the goal service's path:
+    /// each lists the active goals, oldest first, and takes each run's lease it can get (a run
+    /// another holds is passed over), finishes the run under the lease's fence and gives it back.
+    static func leaseRate(_ database: PostgresStore, daemons: Int, goals: Int) async throws -> Double {
+        let store = PostgresGoalStore(database: database)
+        for index in 0..<goals { _ = try await store.createGoal("bench goal \(index)", budget: GoalBudget()) }
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for daemon in 0..<daemons {
+                group.addTask {
+                    while case let active = try await store.activeGoals(), !active.isEmpty {
+                        for id in active {
+                            _ = try await database.whileLeasing(run: id, holder: "bench-\(daemon)", lease: .seconds(60)) { lease in
+                                let fenced = store.fenced(by: lease)
+                                // Another daemon finished it since the list was read.
+                                guard try await fenced.runState(id) == .pending else { return }
+                                try await fenced.finish(id, state: .succeeded, report: nil, summary: "done", pauseReason: nil)
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let finished = try await store.activeGoals(states: [.succeeded]).count
+        guard finished == goals else { throw CLIError("the lease benchmark finished \(finished) of \(goals) goals") }
+        return Double(goals) / (ContinuousClock.now - started).inSeconds
     }
 
     /// Goals claimed and completed per second by `claimers` concurrent claimers sharing `goals`.

@@ -89,6 +89,19 @@ struct ConfigurationTests {
         #expect("\(StoreNotSupported(url: "u"))".contains("Remove [store] url"))
     }
 
+    @Test("[fleet] lease_seconds sets a goal run's lease (60 by default); out of range is refused with its line")
+    func fleetLease() throws {
+        #expect(try Configuration.parse("", path: "c.toml").fleet.leaseSeconds == 60)
+        #expect(try Configuration.parse("[fleet]\nlease_seconds = 15", path: "c.toml").fleet.leaseSeconds == 15)
+        for bad in ["1", "3601", "\"60\""] {
+            #expect {
+                try Configuration.parse("[fleet]\nname = \"a\"\nlease_seconds = \(bad)", path: "c.toml")
+            } throws: { error in
+                String(describing: error).hasPrefix("c.toml:3: fleet.lease_seconds")
+            }
+        }
+    }
+
     @Test("an unreadable or non-UTF-8 file is a clear error")
     func unreadable() throws {
         let directory = try TemporaryDirectory()

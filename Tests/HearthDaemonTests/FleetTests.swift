@@ -339,6 +339,10 @@ struct FleetBenchTests {
             #expect((hybrid?["p99_ms"]?.doubleValue ?? 0) >= (hybrid?["p50_ms"]?.doubleValue ?? .infinity), "\(figures)")
         }
         #expect((figures["memory"]?["hybrid_p99_ratio"]?.doubleValue ?? 0) > 0)
+        // The goal service's own path: runs leased, finished under the fence and released.
+        for daemons in ["1", "2", "4"] {
+            #expect((figures["claims"]?["postgres_run_leases"]?[daemons]?.doubleValue ?? 0) > 0, "\(figures)")
+        }
         let refused = try await sandbox.hearth(["bench", "fleet", "--store", try #require(TestPostgres.url), "--memory-records", "5"])
         #expect(refused.status != 0 && refused.stderr.contains("--memory-records must be 0 or 1000"))
     }
