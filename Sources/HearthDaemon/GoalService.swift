@@ -59,12 +59,12 @@ struct GoalService: Service {
                     for expired in try await approvals.expire(now: clock.now()) {
                         logger.notice("approval \(expired.id) (run \(expired.runID), \(expired.tool)) expired without an answer: denied")
                     }
-                    for id in try await store.activeGoals() {
-                        guard !Task.isShuttingDownGracefully else { break }
-                        do {
+                    if let fleet {
+                        leftToAnother = try await workOnFleet(fleet)
+                    } else {
+                        for id in try await store.activeGoals() {
+                            guard !Task.isShuttingDownGracefully else { break }
                             if try await !work(on: id) { leftToAnother = true }
-                        } catch PostgresStoreError.leaseLost(let run) {
-                            logger.warning("goal run \(run): \(PostgresStoreError.leaseLost(run: run))")
                         }
                     }
                 } catch {
@@ -89,20 +89,34 @@ struct GoalService: Service {
         }
     }
 
+    /// One pass over the fleet's goals: each run with work left that no other daemon holds is
+    /// leased under this daemon's fleet name (the oldest first; runs others are taking are passed
+    /// over, not waited for) and worked on with fenced writes: if the lease is lost (paused past
+    /// it, the server unreachable), another daemon takes the run and nothing more is recorded here.
+    /// Whether runs with work left were left to other daemons.
+    private func workOnFleet(_ fleet: PostgresStore) async throws -> Bool {
+        var tried: [Int64] = []
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let worked = try await fleet.whileLeasingNext(
+                    holder: configuration.fleetName, lease: .seconds(configuration.fleet.leaseSeconds), skip: tried
+                ) { lease in
+                    try await run(lease.run, store: PostgresGoalStore(database: fleet).fenced(by: lease))
+                }
+                guard let worked else { break }
+                tried.append(worked.run)
+            } catch PostgresStoreError.leaseLost(let run) {
+                logger.warning("goal run \(run): \(PostgresStoreError.leaseLost(run: run))")
+                tried.append(run)
+            }
+        }
+        let left = try await store.activeGoals().filter { !tried.contains($0) }
+        if !left.isEmpty { logger.info("goal runs \(left.map(String.init).joined(separator: ", ")) are being worked on by other daemons") }
+        return !left.isEmpty
+    }
+
     /// Works on run `id` unless another process holds it (then `false`).
     private func work(on id: Int64) async throws -> Bool {
-        if let fleet {
-            // Leased under this daemon's fleet name, fenced: if the lease is lost (paused past it,
-            // the server unreachable), another daemon takes the run and nothing more is recorded here.
-            let taken = try await fleet.whileLeasing(
-                run: id, holder: configuration.fleetName, lease: .seconds(configuration.fleet.leaseSeconds)
-            ) {
-                lease in
-                try await run(id, store: PostgresGoalStore(database: fleet).fenced(by: lease))
-            }
-            if taken == nil { logger.info("goal run \(id) is being worked on by another daemon of the fleet; leaving it") }
-            return taken != nil
-        }
         guard let lock = try? GoalWorker.lock(id, paths: paths) else {
             logger.info("goal run \(id) is being worked on by another process; leaving it")
             return false

@@ -28,6 +28,25 @@ extension PostgresStore {
         run: Int64, holder: String, lease: Duration, _ body: @escaping @Sendable (RunLease) async throws -> T
     ) async throws -> T? {
         guard let claimed = try await claimRun(run, holder: holder, lease: lease) else { return nil }
+        return try await whileHolding(claimed, lease: lease, body)
+    }
+
+    /// Leases the oldest goal run with work left (pending or running) that no other holder has,
+    /// except those in `skip`, and runs `body` under it as `whileLeasing(run:)` does: its run and
+    /// `body`'s value, or `nil` when no run is free. Daemons walking the goals at once do not
+    /// queue behind each other: a run another daemon is taking is passed over (`SKIP LOCKED`).
+    public func whileLeasingNext<T: Sendable>(
+        holder: String, lease: Duration, skip: [Int64] = [], _ body: @escaping @Sendable (RunLease) async throws -> T
+    ) async throws -> (run: Int64, value: T)? {
+        guard let claimed = try await claimNextRun(holder: holder, lease: lease, skip: skip) else { return nil }
+        return (claimed.run, try await whileHolding(claimed, lease: lease, body))
+    }
+
+    /// Runs `body` under `claimed`, renewing it; see `whileLeasing(run:)`.
+    private func whileHolding<T: Sendable>(_ claimed: RunLease, lease: Duration, _ body: @escaping @Sendable (RunLease) async throws -> T)
+        async throws -> T
+    {
+        let run = claimed.run
         let renewal = lease / 3
         do {
             let value = try await withThrowingTaskGroup(of: T?.self) { group in
@@ -104,6 +123,39 @@ extension PostgresStore {
             return fences
         }
         return fences.first.map { RunLease(run: run, holder: holder, fence: $0) }
+    }
+
+    /// The oldest goal run with work left that nobody else holds (not in `skip`), leased to
+    /// `holder` in one statement; `nil` when there is none.
+    public func claimNextRun(holder: String, lease: Duration, skip: [Int64] = []) async throws -> RunLease? {
+        let seconds = Double(lease.leaseMilliseconds) / 1000
+        let logger = logger
+        let claimed = try await transaction { connection in
+            let rows = try await connection.rows(
+                """
+                WITH picked AS (
+                    SELECT r.id FROM run r
+                    JOIN goal g ON g.runId = r.id
+                    LEFT JOIN run_lease l ON l.runId = r.id
+                    WHERE r.state IN ('pending', 'running') AND NOT (r.id = ANY(\(skip)::bigint[]))
+                        AND (l.runId IS NULL OR l.holder IS NULL OR l.holder = \(holder) OR l.leaseUntil < clock_timestamp())
+                    ORDER BY r.id LIMIT 1
+                    FOR UPDATE OF r SKIP LOCKED)
+                INSERT INTO run_lease (runId, holder, fence, leaseUntil, claimedAt)
+                SELECT id, \(holder), 1, clock_timestamp() + make_interval(secs => \(seconds)), clock_timestamp() FROM picked
+                ON CONFLICT (runId) DO UPDATE SET holder = excluded.holder, fence = run_lease.fence + 1,
+                    leaseUntil = excluded.leaseUntil, claimedAt = excluded.claimedAt
+                WHERE run_lease.holder IS NULL OR run_lease.holder = excluded.holder OR run_lease.leaseUntil < clock_timestamp()
+                RETURNING runId, fence
+                """, as: (Int64, Int64).self, logger: logger)
+            if let (run, fence) = rows.first {
+                try await connection.query(
+                    "INSERT INTO run_claim (runId, fence, holder, claimedAt) VALUES (\(run), \(fence), \(holder), clock_timestamp())",
+                    logger: logger)
+            }
+            return rows.first
+        }
+        return claimed.map { RunLease(run: $0.0, holder: holder, fence: $0.1) }
     }
 
     /// Extends `lease` by `duration` from now, or throws `leaseLost` when another took the run.

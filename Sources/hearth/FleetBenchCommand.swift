@@ -297,8 +297,8 @@ struct FleetBenchCommand: AsyncParsableCommand {
     }
 
     /// Goal runs finished per second by `daemons` concurrent daemons on the goal service's path:
-    /// each lists the active goals, oldest first, and takes each run's lease it can get (a run
-    /// another holds is passed over), finishes the run under the lease's fence and gives it back.
+    /// each leases the oldest run with work left that no other holds (`whileLeasingNext`),
+    /// finishes it under the lease's fence and gives the lease back, until none is left.
     static func leaseRate(_ database: PostgresStore, daemons: Int, goals: Int) async throws -> Double {
         let store = PostgresGoalStore(database: database)
         for index in 0..<goals { _ = try await store.createGoal("bench goal \(index)", budget: GoalBudget()) }
@@ -306,16 +306,13 @@ struct FleetBenchCommand: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for daemon in 0..<daemons {
                 group.addTask {
-                    while case let active = try await store.activeGoals(), !active.isEmpty {
-                        for id in active {
-                            _ = try await database.whileLeasing(run: id, holder: "bench-\(daemon)", lease: .seconds(60)) { lease in
-                                let fenced = store.fenced(by: lease)
-                                // Another daemon finished it since the list was read.
-                                guard try await fenced.runState(id) == .pending else { return }
-                                try await fenced.finish(id, state: .succeeded, report: nil, summary: "done", pauseReason: nil)
-                            }
-                        }
-                    }
+                    while try await database.whileLeasingNext(
+                        holder: "bench-\(daemon)", lease: .seconds(60),
+                        { lease in
+                            try await store.fenced(by: lease).finish(
+                                lease.run, state: .succeeded, report: nil, summary: "done", pauseReason: nil)
+                        }) != nil
+                    {}
                 }
             }
             try await group.waitForAll()

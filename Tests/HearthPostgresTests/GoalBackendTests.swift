@@ -311,6 +311,34 @@ struct RunLeaseTests {
         #expect(try await second.claimRun(runs[1], holder: "b", lease: .seconds(30)) == nil)
     }
 
+    @Test("the next free run: the oldest with work left that nobody else holds; held, skipped and finished runs are passed over")
+    func nextFreeRun() async throws {
+        try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
+        let (first, second, runs) = try await Self.fleet(goals: 4)
+        defer {
+            first.close()
+            second.close()
+        }
+        try await PostgresGoalStore(database: first).finish(runs[0], state: .succeeded, report: nil, summary: "done", pauseReason: nil)
+        let a = try #require(try await first.claimNextRun(holder: "a", lease: .seconds(30)))
+        #expect(a.run == runs[1] && a.fence == 1)
+        let b = try #require(try await second.claimNextRun(holder: "b", lease: .seconds(30)))
+        #expect(b.run == runs[2], "the run a holds is passed over")
+        #expect(try await second.claimNextRun(holder: "c", lease: .seconds(30), skip: [runs[3]]) == nil)
+        // A holder's own lease is its to take again (a daemon restarted under its name).
+        #expect(try await first.claimNextRun(holder: "a", lease: .seconds(30))?.run == runs[1])
+        // Concurrent daemons each get a different run, or none.
+        let (third, _, more) = try await Self.fleet(goals: 6)
+        defer { third.close() }
+        let taken = try await withThrowingTaskGroup(of: Int64?.self) { group in
+            for index in 0..<8 { group.addTask { try await third.claimNextRun(holder: "d\(index)", lease: .seconds(30))?.run } }
+            return try await group.reduce(into: [Int64]()) { if let run = $1 { $0.append(run) } }
+        }
+        #expect(taken.sorted() == more, "six runs, each leased once: \(taken)")
+        let value = try await third.whileLeasingNext(holder: "z", lease: .seconds(30)) { lease in lease.run }
+        #expect(value == nil, "every run is held")
+    }
+
     @Test("a holder paused past its lease is taken over, and its fenced writes are refused: nothing it records lands")
     func takeoverFencesThePausedHolder() async throws {
         try #require(StoreBackend.postgres.available, "no PostgreSQL for the tests: run them with scripts/test")
