@@ -185,6 +185,12 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Runs `body`'s one statement on a connection of the pool, committed on its own (one round
+    /// trip where a transaction takes four), with the same guards as `read`.
+    func statement<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await read(body)
+    }
+
     /// Runs `body` on a connection of the pool, outside a transaction (a read). A connection the
     /// server closed meanwhile goes back to the pool only once the pool has seen it close.
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {

@@ -104,23 +104,21 @@ extension PostgresStore {
     public func claimRun(_ run: Int64, holder: String, lease: Duration) async throws -> RunLease? {
         let seconds = Double(lease.leaseMilliseconds) / 1000
         let logger = logger
-        // One statement: a concurrent claimer waits on the row, then finds it held.
-        let fences = try await transaction { connection in
-            let fences = try await connection.rows(
+        // One statement: a concurrent claimer waits on the row, then finds it held; the claim is logged.
+        let fences = try await statement { connection in
+            try await connection.rows(
                 """
-                INSERT INTO run_lease (runId, holder, fence, leaseUntil, claimedAt)
-                VALUES (\(run), \(holder), 1, clock_timestamp() + make_interval(secs => \(seconds)), clock_timestamp())
-                ON CONFLICT (runId) DO UPDATE SET holder = excluded.holder, fence = run_lease.fence + 1,
-                    leaseUntil = excluded.leaseUntil, claimedAt = excluded.claimedAt
-                WHERE run_lease.holder IS NULL OR run_lease.holder = excluded.holder OR run_lease.leaseUntil < clock_timestamp()
-                RETURNING fence
+                WITH leased AS (
+                    INSERT INTO run_lease (runId, holder, fence, leaseUntil, claimedAt)
+                    VALUES (\(run), \(holder), 1, clock_timestamp() + make_interval(secs => \(seconds)), clock_timestamp())
+                    ON CONFLICT (runId) DO UPDATE SET holder = excluded.holder, fence = run_lease.fence + 1,
+                        leaseUntil = excluded.leaseUntil, claimedAt = excluded.claimedAt
+                    WHERE run_lease.holder IS NULL OR run_lease.holder = excluded.holder OR run_lease.leaseUntil < clock_timestamp()
+                    RETURNING runId, fence),
+                logged AS (
+                    INSERT INTO run_claim (runId, fence, holder, claimedAt) SELECT runId, fence, \(holder), clock_timestamp() FROM leased)
+                SELECT fence FROM leased
                 """, as: (Int64).self, logger: logger)
-            if let fence = fences.first {
-                try await connection.query(
-                    "INSERT INTO run_claim (runId, fence, holder, claimedAt) VALUES (\(run), \(fence), \(holder), clock_timestamp())",
-                    logger: logger)
-            }
-            return fences
         }
         return fences.first.map { RunLease(run: run, holder: holder, fence: $0) }
     }
@@ -130,8 +128,8 @@ extension PostgresStore {
     public func claimNextRun(holder: String, lease: Duration, skip: [Int64] = []) async throws -> RunLease? {
         let seconds = Double(lease.leaseMilliseconds) / 1000
         let logger = logger
-        let claimed = try await transaction { connection in
-            let rows = try await connection.rows(
+        let claimed = try await statement { connection in
+            try await connection.rows(
                 """
                 WITH picked AS (
                     SELECT r.id FROM run r
@@ -140,20 +138,19 @@ extension PostgresStore {
                     WHERE r.state IN ('pending', 'running') AND NOT (r.id = ANY(\(skip)::bigint[]))
                         AND (l.runId IS NULL OR l.holder IS NULL OR l.holder = \(holder) OR l.leaseUntil < clock_timestamp())
                     ORDER BY r.id LIMIT 1
-                    FOR UPDATE OF r SKIP LOCKED)
-                INSERT INTO run_lease (runId, holder, fence, leaseUntil, claimedAt)
-                SELECT id, \(holder), 1, clock_timestamp() + make_interval(secs => \(seconds)), clock_timestamp() FROM picked
-                ON CONFLICT (runId) DO UPDATE SET holder = excluded.holder, fence = run_lease.fence + 1,
-                    leaseUntil = excluded.leaseUntil, claimedAt = excluded.claimedAt
-                WHERE run_lease.holder IS NULL OR run_lease.holder = excluded.holder OR run_lease.leaseUntil < clock_timestamp()
-                RETURNING runId, fence
-                """, as: (Int64, Int64).self, logger: logger)
-            if let (run, fence) = rows.first {
-                try await connection.query(
-                    "INSERT INTO run_claim (runId, fence, holder, claimedAt) VALUES (\(run), \(fence), \(holder), clock_timestamp())",
-                    logger: logger)
-            }
-            return rows.first
+                    FOR UPDATE OF r SKIP LOCKED),
+                leased AS (
+                    INSERT INTO run_lease (runId, holder, fence, leaseUntil, claimedAt)
+                    SELECT id, \(holder), 1, clock_timestamp() + make_interval(secs => \(seconds)), clock_timestamp() FROM picked
+                    ON CONFLICT (runId) DO UPDATE SET holder = excluded.holder, fence = run_lease.fence + 1,
+                        leaseUntil = excluded.leaseUntil, claimedAt = excluded.claimedAt
+                    WHERE run_lease.holder IS NULL OR run_lease.holder = excluded.holder OR run_lease.leaseUntil < clock_timestamp()
+                    RETURNING runId, fence),
+                logged AS (
+                    INSERT INTO run_claim (runId, fence, holder, claimedAt) SELECT runId, fence, \(holder), clock_timestamp() FROM leased)
+                SELECT runId, fence FROM leased
+                """, as: (Int64, Int64).self, logger: logger
+            ).first
         }
         return claimed.map { RunLease(run: $0.0, holder: holder, fence: $0.1) }
     }
@@ -162,7 +159,7 @@ extension PostgresStore {
     public func renewRun(_ lease: RunLease, for duration: Duration) async throws {
         let seconds = Double(duration.leaseMilliseconds) / 1000
         let logger = logger
-        let renewed = try await transaction { connection in
+        let renewed = try await statement { connection in
             try await connection.rows(
                 """
                 UPDATE run_lease SET leaseUntil = clock_timestamp() + make_interval(secs => \(seconds))
@@ -175,7 +172,7 @@ extension PostgresStore {
     /// Gives the run back (its fence stays, so the next claim's is higher).
     public func releaseRun(_ lease: RunLease) async throws {
         let logger = logger
-        try await transaction { connection in
+        try await statement { connection in
             try await connection.query(
                 """
                 UPDATE run_lease SET holder = NULL, leaseUntil = NULL
