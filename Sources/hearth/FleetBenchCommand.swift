@@ -10,19 +10,23 @@ struct FleetBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
         abstract:
-            "A fleet on PostgreSQL: durable events/s and goal claims/s with 1, 2 and 4 writers beside SQLite; --crash N kills daemons.",
+            "A fleet on PostgreSQL: durable events/s and goal claims/s with 1, 2 and 4 writers beside SQLite; --crash N kills (and pauses) daemons.",
         discussion: """
             Without --crash: each writer appends one event per transaction (committed before the next: what an \
-            acknowledged event costs), and each claimer claims one goal under a lease and completes it (two commits). The \
-            writers and claimers are concurrent connections of this process standing in for daemons; each figure uses a fresh \
+            acknowledged event costs), and each claimer claims one goal under a lease and completes it (two commits). Then \
+            the goal service's own path on PostgreSQL: 1, 2 and 4 daemons each lease the oldest goal run nobody holds, \
+            finish it under the lease's fence and release it. The writers, claimers and daemons are concurrent connections of this process standing in for daemons; each figure uses a fresh \
             database on the server named by --store (its user must be allowed to create databases). The server's own \
             durability settings apply: measure against a cluster with fsync on (scripts/test-postgres start --durable).
 
-            With --crash N: three whole 'hearth daemon' processes (each its own data directory and fleet name) share a \
-            fresh database and one workspace; events and runs of three effect steps are posted to whichever daemons are up \
-            and a schedule fires every minute, while N times one daemon is SIGKILLed (one time in five again while it \
-            starts) and restarted. Then: every acknowledged event stored once, every run finished, every effect step's line \
-            once, each minute's cron slot fired once and none missed, every daemon stopped on SIGTERM at the end. Exit status 1 if not.
+            With --crash N: three whole 'hearth daemon' processes (each its own data directory and fleet name, a 3 s goal \
+            lease) share a fresh database and one workspace; events, runs of three effect steps and goals (three tasks, \
+            each writing its file; a loopback model answers their planner and agents by rule) are posted to whichever \
+            daemons are up and a schedule fires every minute, while N times one daemon is SIGKILLed (one time in five \
+            again while it starts) and restarted, and every sixth time one is first paused (SIGSTOP) past its lease and \
+            resumed. Then: every acknowledged event stored once, every run and goal finished (each goal once), every \
+            effect step's line and goal file once, no tool call recorded under a lost lease, each minute's cron slot fired \
+            once and none missed, every daemon stopped on SIGTERM at the end. Exit status 1 if not.
 
             With --crash N --workers: three lighter 'hearth bench fleet-worker' processes (the work queue, journal and \
             effects of a daemon) instead, faster to restart, and one kill in six comes after a pause past the worker's \
