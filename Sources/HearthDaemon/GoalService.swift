@@ -51,7 +51,9 @@ struct GoalService: Service {
                 do {
                     if firstPass, let reportResumed {
                         // Goals a killed daemon left running: resumed below, now that the model answers.
-                        let interrupted = try await store.activeGoals(states: [.running])
+                        var interrupted = try await store.activeGoals(states: [.running])
+                        // On a fleet, only those no other daemon is working on are this start's to resume.
+                        if let fleet { interrupted = try await fleet.runs(interrupted, notHeldByOthersThan: configuration.fleetName) }
                         await reportResumed(interrupted)
                         firstPass = false
                     }

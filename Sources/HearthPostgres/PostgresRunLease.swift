@@ -155,6 +155,23 @@ extension PostgresStore {
         return claimed.map { RunLease(run: $0.0, holder: holder, fence: $0.1) }
     }
 
+    /// Of `runs`, those no other holder has a live lease on: what a daemon starting as `holder`
+    /// may say it resumes (its own, and the unheld), not what another daemon is working on.
+    public func runs(_ runs: [Int64], notHeldByOthersThan holder: String) async throws -> [Int64] {
+        guard !runs.isEmpty else { return [] }
+        let logger = logger
+        return try await read { connection in
+            try await connection.rows(
+                """
+                SELECT r FROM unnest(\(runs)::bigint[]) AS r
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM run_lease l WHERE l.runId = r AND l.holder IS NOT NULL AND l.holder <> \(holder)
+                        AND l.leaseUntil >= clock_timestamp())
+                ORDER BY r
+                """, as: (Int64).self, logger: logger)
+        }
+    }
+
     /// Extends `lease` by `duration` from now, or throws `leaseLost` when another took the run.
     public func renewRun(_ lease: RunLease, for duration: Duration) async throws {
         let seconds = Double(duration.leaseMilliseconds) / 1000

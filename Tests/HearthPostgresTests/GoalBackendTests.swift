@@ -337,6 +337,8 @@ struct RunLeaseTests {
         #expect(taken.sorted() == more, "six runs, each leased once: \(taken)")
         let value = try await third.whileLeasingNext(holder: "z", lease: .seconds(30)) { lease in lease.run }
         #expect(value == nil, "every run is held")
+        // What a daemon starting as "a" may say it resumes: its own and the unheld, not b's.
+        #expect(try await first.runs(runs, notHeldByOthersThan: "a") == [runs[0], runs[1], runs[3]])
     }
 
     @Test("a holder paused past its lease is taken over, and its fenced writes are refused: nothing it records lands")
