@@ -25,15 +25,15 @@ public struct PostgresGoalStore: GoalStore {
 
     var logger: Logger { database.logger }
 
-    /// Inside a write's transaction on run `runID`: its fence checked, when this store is fenced for it.
-    func checkFence(_ runID: Int64, _ connection: PostgresConnection) async throws {
-        guard let lease, lease.run == runID else { return }
-        try await PostgresStore.checkFence(lease, connection, logger: logger)
+    /// The lease this store is fenced by, when it is for run `runID`.
+    func lease(for runID: Int64) -> RunLease? {
+        lease.flatMap { $0.run == runID ? $0 : nil }
     }
 
-    /// The fence this store records run `runID`'s tool calls under (none when unfenced).
-    func fence(for runID: Int64) -> Int64? {
-        lease.flatMap { $0.run == runID ? $0.fence : nil }
+    /// Inside a write's transaction on run `runID`: its fence checked, when this store is fenced for it.
+    func checkFence(_ runID: Int64, _ connection: PostgresConnection) async throws {
+        guard let lease = lease(for: runID) else { return }
+        try await PostgresStore.checkFence(lease, connection, logger: logger)
     }
 
     public func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String?) async throws -> (run: Run, created: Bool) {
@@ -223,7 +223,7 @@ public struct PostgresGoalStore: GoalStore {
 
     public func recordIntent(_ runID: Int64, task: String, action: TaskAction) async throws {
         let now = Date().millisecondsSince1970
-        let (logger, fence) = (logger, fence(for: runID))
+        let (logger, fence) = (logger, lease(for: runID)?.fence)
         // Fenced, the intent is refused once another holds the run: the call it journals never runs here.
         try await database.transaction { connection in
             try await self.checkFence(runID, connection)
@@ -241,7 +241,7 @@ public struct PostgresGoalStore: GoalStore {
         let encoded = try output.map(StoredJSON.encode)
         let state = output == nil ? TaskAction.State.failed.rawValue : TaskAction.State.succeeded.rawValue
         let now = Date().millisecondsSince1970
-        let (logger, fence) = (logger, fence(for: runID))
+        let (logger, fence) = (logger, lease(for: runID)?.fence)
         try await database.transaction { connection in
             try await self.checkFence(runID, connection)
             try await connection.query(

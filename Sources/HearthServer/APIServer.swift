@@ -323,10 +323,10 @@ public struct APIServer: Sendable {
                 throw APIError.badRequest("step \(index): \(error)")
             }
         }
-        if let key = members["key"], key.stringValue?.isEmpty != false { throw APIError.badRequest("\"key\" must be a non-empty string") }
+        let key = try Self.idempotencyKey(members)
         let title = members["title"]?.stringValue ?? steps.map(\.effect).joined(separator: ", ")
         let (run, created) = try await dependencies.ledger.createRun(
-            RunRequest(title: title, origin: "http", key: members["key"]?.stringValue, steps: steps))
+            RunRequest(title: title, origin: "http", key: key, steps: steps))
         if created { dependencies.runsChanged() }
         var document = try Self.encode(run)
         document = .object((document.objectValue ?? [:]).merging(["created": .bool(created)]) { _, new in new })
@@ -356,6 +356,13 @@ public struct APIServer: Sendable {
         return goals
     }
 
+    /// A request's idempotency key (`"key"`): absent, or a non-empty string.
+    static func idempotencyKey(_ members: [String: JSONValue]) throws -> String? {
+        guard let key = members["key"] else { return nil }
+        guard let text = key.stringValue, !text.isEmpty else { throw APIError.badRequest("\"key\" must be a non-empty string") }
+        return text
+    }
+
     private func createGoal(_ request: Request) async throws -> Response {
         let store = try goalStore()
         let body = try await Self.readJSON(request, limit: maxBodyBytes)
@@ -363,7 +370,7 @@ public struct APIServer: Sendable {
         for key in members.keys where !["goal", "maxTokens", "maxSeconds", "key"].contains(key) {
             throw APIError.badRequest("unknown field \"\(key)\"; a goal has goal, maxTokens, maxSeconds and key")
         }
-        if let key = members["key"], key.stringValue?.isEmpty != false { throw APIError.badRequest("\"key\" must be a non-empty string") }
+        let key = try Self.idempotencyKey(members)
         guard let text = members["goal"]?.stringValue, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.badRequest("\"goal\" must be a non-empty string saying what you want done")
         }
@@ -374,7 +381,7 @@ public struct APIServer: Sendable {
             if key == "maxTokens" { budget.maxTokens = number } else { budget.maxSeconds = number }
         }
         // With a key, a retry (its answer lost) finds the goal the first request created: 200, not 201.
-        let (run, created) = try await store.createGoal(text, budget: budget, workspace: nil, key: members["key"]?.stringValue)
+        let (run, created) = try await store.createGoal(text, budget: budget, workspace: nil, key: key)
         if created { dependencies.goalsChanged() }
         return Self.json(try Self.encode(run), status: created ? .created : .ok)
     }

@@ -12,10 +12,10 @@ public struct GoalSQLStore: GoalStore {
 
     public func createGoal(_ text: String, budget: GoalBudget, workspace: String?, key: String?) async throws -> (run: Run, created: Bool) {
         try await database.write { db in
-            if let key, let existing = try Row.fetchOne(db, sql: "SELECT id FROM run WHERE key = ?", arguments: [key]) {
-                let id: Int64 = existing["id"]
-                guard try Self.isGoal(id, in: db) else { throw GoalError.keyTaken(key, id) }
-                return (try Self.detail(id, in: db).run, false)
+            if let key, let existing = try Row.fetchOne(db, sql: "SELECT * FROM run WHERE key = ?", arguments: [key]) {
+                let run = try RunRow.run(from: existing)
+                guard try Self.isGoal(run.id, in: db) else { throw GoalError.keyTaken(key, run.id) }
+                return (run, false)
             }
             return (try Self.createGoal(text, budget: budget, workspace: workspace, key: key, in: db), true)
         }
