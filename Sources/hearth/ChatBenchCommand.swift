@@ -35,6 +35,9 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(help: "A recalled memory past the first few is cut to its passage about the question when longer than this (tokens).")
     var memoryTokens = ChatEngine.Settings().memoryTokens
 
+    @Option(help: "How long the passage of a memory cut for its length may be (tokens).")
+    var passageTokens = ChatEngine.Settings().passageTokens
+
     @Option(help: "How many of the best memories are carried whole (up to --whole-tokens each).")
     var whole = ChatEngine.Settings().wholeMemories
 
@@ -105,6 +108,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         try benchmark.settings.apply(overrides)
         benchmark.chat.memoryBudget = budget
         benchmark.chat.memoryTokens = memoryTokens
+        benchmark.chat.passageTokens = passageTokens
         benchmark.chat.wholeMemories = whole
         benchmark.chat.wholeMemoryTokens = wholeTokens
         var results: [JSONValue] = []

@@ -28,6 +28,17 @@ struct ExcerptTests {
         #expect(!passage.text.contains("fado"))
     }
 
+    @Test("a memory over the limit is cut to a passage of its own, shorter length; one within the limit stays whole")
+    func shorterPassage() {
+        let cut = Excerpt.passage(of: answer, about: "which beer goes with the seco de cordero?", maxTokens: 60, passageTokens: 30)
+        #expect(!cut.whole)
+        #expect(ChatContext.tokens(cut.text) <= 30)
+        #expect(cut.text.contains("a light lager or a pale ale"))
+        let kept = Excerpt.passage(of: answer, about: "seco de cordero", maxTokens: 200, passageTokens: 30)
+        #expect(kept.whole)
+        #expect(kept.text == answer)
+    }
+
     @Test("one sentence longer than the limit is cut to it; a question sharing no word keeps the start")
     func oneLongSentence() {
         let sentence = String(repeating: "lorem ipsum dolor ", count: 100)

@@ -10,9 +10,13 @@ import Foundation
 ///     Excerpt.passage(of: longAnswer, about: "which beer for the seco de cordero?", maxTokens: 160)
 ///     // ("… A light lager or a pale ale works best for the seco de cordero; … ", whole: false)
 public enum Excerpt {
-    /// `text` whole when it fits `maxTokens` (`ChatContext.tokens`), else its best passage.
-    public static func passage(of text: String, about query: String, maxTokens: Int) -> (text: String, whole: Bool) {
+    /// `text` whole when it fits `maxTokens` (`ChatContext.tokens`), else its best passage of at
+    /// most `passageTokens` (by default `maxTokens`).
+    public static func passage(of text: String, about query: String, maxTokens: Int, passageTokens: Int? = nil) -> (
+        text: String, whole: Bool
+    ) {
         guard ChatContext.tokens(text) > maxTokens, maxTokens > 0 else { return (text, true) }
+        let maxTokens = max(8, min(passageTokens ?? maxTokens, maxTokens))
         let sentences = split(text)
         let wanted = Set(MemoryText.queryTerms(query).map(stem))
         let scores = sentences.map { sentence in
