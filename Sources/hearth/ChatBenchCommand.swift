@@ -19,6 +19,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var server: BenchServerOptions
 
     @Option(help: ArgumentHelp("A LoCoMo file (locomo10.json).", valueName: "file"))
     var locomo: String?
@@ -34,6 +35,9 @@ struct ChatBenchCommand: AsyncParsableCommand {
 
     @Option(help: "A recalled memory past the first few is cut to its passage about the question when longer than this (tokens).")
     var memoryTokens = ChatEngine.Settings().memoryTokens
+
+    @Option(help: "At most this many memories are recalled for a question; the budget decides how many fit.")
+    var recall = ChatEngine.Settings().recall
 
     @Option(help: "How long the passage of a memory cut for its length may be (tokens).")
     var passageTokens = ChatEngine.Settings().passageTokens
@@ -77,6 +81,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         }
         if let scale, !(100...10_000_000).contains(scale) { throw ValidationError("--scale must be 100…10000000 records") }
         guard (1...100_000).contains(queries) else { throw ValidationError("--queries must be 1…100000") }
+        guard (1...1_000).contains(recall) else { throw ValidationError("--recall must be 1…1000 memories") }
         guard (128...65_536).contains(budget) else { throw ValidationError("--budget must be 128…65536 tokens") }
         for file in [locomo, longmemeval].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("cannot read \(file)")
@@ -85,6 +90,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
+        let serverConfiguration = server.configuration(context.configuration)
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-chat-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -94,7 +100,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         // Vectors for the datasets (the synthetic store embeds in process), or the model for --overhead.
         if (!noEmbeddings && (locomo != nil || longmemeval != nil)) || overhead != nil {
             let opened = try await InferenceAccess.open(
-                paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
+                paths: context.paths, configuration: serverConfiguration, logger: Logger(label: "hearth"))
             access = opened
             embedder =
                 noEmbeddings
@@ -109,6 +115,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         benchmark.chat.memoryBudget = budget
         benchmark.chat.memoryTokens = memoryTokens
         benchmark.chat.passageTokens = passageTokens
+        benchmark.chat.recall = recall
         benchmark.chat.wholeMemories = whole
         benchmark.chat.wholeMemoryTokens = wholeTokens
         var results: [JSONValue] = []
@@ -139,6 +146,13 @@ struct ChatBenchCommand: AsyncParsableCommand {
             throw error
         }
         await access?.close()
+        let inference = BenchServerOptions.describe(access, serverConfiguration)
+        results = results.map { result in
+            guard case .object(var fields) = result else { return result }
+            fields["inference"] = inference
+            return .object(fields)
+        }
+        if !json, case .string(let server) = inference { print("models on the \(server)") }
         for result in results {
             if json {
                 print(result.jsonText)

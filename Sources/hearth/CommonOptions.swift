@@ -94,3 +94,35 @@ func readJSONArgument(_ text: String, option: String) throws -> JSONValue {
         throw CLIError.usage("\(option): \(error.description)")
     }
 }
+
+/// How a benchmark that embeds reaches llama-server: a running daemon's (which keeps its own
+/// `[inference] threads`), or one of its own on `--threads` threads — by default every core, since
+/// a benchmark is the only work it waits for.
+struct BenchServerOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Threads of the llama-server the benchmark starts when no daemon runs (default: every core of this machine; a running daemon's server keeps its [inference] threads).",
+            valueName: "n"))
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+    }
+
+    /// `configuration` with the benchmark's own server's threads.
+    func configuration(_ configuration: Configuration) -> Configuration {
+        var configuration = configuration
+        configuration.inference.threads = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return configuration
+    }
+
+    /// Which server answered, for the figures: "private llama-server, -t 2", "daemon's llama-server".
+    static func describe(_ access: InferenceAccess?, _ configuration: Configuration) -> JSONValue {
+        guard let access else { return .null }
+        switch access.origin {
+        case "transient": return .string("private llama-server, -t \(configuration.inference.threads)")
+        case "daemon": return .string("daemon's llama-server")
+        default: return .string("\(access.endpoint.baseURL) (\(access.origin))")
+        }
+    }
+}

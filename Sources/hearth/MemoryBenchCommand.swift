@@ -19,6 +19,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var server: BenchServerOptions
 
     @Option(help: ArgumentHelp("A LoCoMo file (locomo10.json).", valueName: "file"))
     var locomo: String?
@@ -75,6 +76,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try common.load()
+        let serverConfiguration = server.configuration(context.configuration)
         let progress: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "hearth-bench-memory-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -84,7 +86,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
         var access: InferenceAccess?
         if !noEmbeddings && (locomo != nil || longmemeval != nil || scale != nil) {
             let opened = try await InferenceAccess.open(
-                paths: context.paths, configuration: context.configuration, logger: Logger(label: "hearth"))
+                paths: context.paths, configuration: serverConfiguration, logger: Logger(label: "hearth"))
             access = opened
             let cacheFile =
                 embeddingCache.map { URL(fileURLWithPath: $0) }
@@ -107,9 +109,16 @@ struct MemoryBenchCommand: AsyncParsableCommand {
             throw error
         }
         await access?.close()
+        let inference = BenchServerOptions.describe(access, serverConfiguration)
+        results = results.map { result in
+            guard case .object(var fields) = result else { return result }
+            fields["inference"] = inference
+            return .object(fields)
+        }
         for result in results {
             print(json ? result.jsonText : MemoryBenchmark.summary(result))
         }
+        if !json, case .string(let server) = inference { print("vectors from the \(server)") }
     }
 }
 

@@ -611,6 +611,8 @@ struct ChatBenchTests {
         let turns = try await sandbox.hearth(["bench", "chat", "--locomo", file.path, "--overhead", "3", "--json"])
         #expect(turns.status == 0, "\(turns.stderr)")
         let overhead = try JSONValue(parsing: turns.stdout)["overhead"]
+        // The figures say which server answered (here the scripted one, named in the config).
+        #expect(try JSONValue(parsing: turns.stdout)["inference"]?.stringValue?.contains("(external)") == true)
         #expect(overhead?["turns"] == 3)
         #expect(overhead?["prompt_tokens_mean"] == 300)
         let share = overhead?["overhead_share"]?.doubleValue ?? -1

@@ -30,6 +30,9 @@ struct MemoryCLITests {
         let setting = try await sandbox.hearth(["bench", "memory", "--scale", "100", "--set", "warp=9", "--no-embeddings"] + config)
         #expect(setting.status != 0 && setting.stderr.contains("--set takes name=number with a known name; got 'warp=9'"))
 
+        let threads = try await sandbox.hearth(["bench", "memory", "--scale", "100", "--threads", "0"] + config)
+        #expect(threads.status == 64 && threads.stderr.contains("--threads must be between 1 and 256"))
+
         let unreadable = try await sandbox.hearth(["bench", "memory", "--longmemeval", "/nonexistent.json"] + config)
         #expect(unreadable.status == 64 && unreadable.stderr.contains("cannot read /nonexistent.json"))
 
