@@ -47,24 +47,26 @@ extension MemoryBenchmark {
 
     /// Which of `hits` (best first) a chat context of `chat.memoryBudget` tokens holds whole (`ids`;
     /// a piece of evidence carried only as a passage does not count), as `ChatEngine.assemble` packs them.
-    func packed(_ hits: [MemoryHit], about message: String) -> (ids: Set<Int64>, tokens: Int, layout: JSONValue) {
+    func packed(_ hits: [MemoryHit], about message: String) -> (ids: Set<Int64>, tokens: Int, memories: [ChatContext.Memory]) {
         let relevant = MemoryEngine.relevant(hits, minSimilarity: chat.minSimilarity).prefix(chat.recall)
         let memories = ChatEngine.memories(relevant.map(\.record), about: message, settings: chat)
         let context = ChatContext.assemble(
             system: "", profile: [], memories: memories, turns: [], message: "", budget: chat.memoryBudget)
-        // Each memory carried: its rank among the hits, its speaker's initial, its tokens, and "p"
-        // when only its passage.
-        let rank = Dictionary(hits.enumerated().map { ($1.record.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let speaker = Dictionary(hits.map { ($0.record.id, $0.record.speaker?.prefix(1) ?? "-") }, uniquingKeysWith: { first, _ in first })
-        let layout = JSONValue.array(
-            context.memories.map { memory in
-                .string(
-                    "\(rank[memory.id] ?? -1)\(speaker[memory.id] ?? ""):\(ChatContext.tokens(memory.text))\(memory.excerpt ? "p" : "")")
-            })
         return (
             Set(context.memories.filter { !$0.excerpt }.map(\.id)), context.memories.reduce(0) { $0 + ChatContext.tokens($1.text) },
-            layout
+            context.memories
         )
+    }
+
+    /// Each memory a context carries: its rank among `hits`, its speaker's initial, its tokens, and
+    /// "p" when only its passage ("3a:49p") — where a missed question's evidence was left out.
+    static func layout(_ memories: [ChatContext.Memory], of hits: [MemoryHit]) -> JSONValue {
+        let ranked = Dictionary(hits.enumerated().map { ($1.record.id, ($0, $1.record.speaker?.prefix(1) ?? "-")) }) { first, _ in first }
+        return .array(
+            memories.map { memory in
+                let (rank, speaker) = ranked[memory.id] ?? (-1, "")
+                return .string("\(rank)\(speaker):\(ChatContext.tokens(memory.text))\(memory.excerpt ? "p" : "")")
+            })
     }
 
     /// The latest records that fit the memory budget whole: what a chat without memory sees.
@@ -169,7 +171,7 @@ extension MemoryBenchmark {
                 missed.append([
                     "id": .string(question.id), "type": .string(question.type),
                     "evidence_ranks": .array(needed.sorted().map { id in ranks.firstIndex(of: id).map { .number(Double($0)) } ?? .null }),
-                    "hits_in_context": .number(Double(hybrid.ids.count)), "context": hybrid.layout,
+                    "hits_in_context": .number(Double(hybrid.ids.count)), "context": Self.layout(hybrid.memories, of: hits),
                 ])
             }
             let latest = latest(stored.reversed().map { ($0.id, $0.spokenText) })
