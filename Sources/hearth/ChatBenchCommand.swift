@@ -82,6 +82,10 @@ struct ChatBenchCommand: AsyncParsableCommand {
         if let scale, !(100...10_000_000).contains(scale) { throw ValidationError("--scale must be 100…10000000 records") }
         guard (1...100_000).contains(queries) else { throw ValidationError("--queries must be 1…100000") }
         guard (1...1_000).contains(recall) else { throw ValidationError("--recall must be 1…1000 memories") }
+        guard memoryTokens >= 8 else { throw ValidationError("--memory-tokens must be at least 8") }
+        guard (8...memoryTokens).contains(passageTokens) else {
+            throw ValidationError("--passage-tokens must be 8…\(memoryTokens) (--memory-tokens) tokens")
+        }
         guard (128...65_536).contains(budget) else { throw ValidationError("--budget must be 128…65536 tokens") }
         for file in [locomo, longmemeval].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: file) {
             throw ValidationError("cannot read \(file)")

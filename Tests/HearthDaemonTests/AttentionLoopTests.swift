@@ -622,6 +622,13 @@ struct ChatBenchTests {
         let refused = try await sandbox.hearth(["bench", "chat", "--overhead", "3"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--overhead takes its questions from --locomo FILE"), "\(refused.stderr)")
+        let recall = try await sandbox.hearth(["bench", "chat", "--scale", "300", "--recall", "0"])
+        #expect(recall.status == 64 && recall.stderr.contains("--recall must be 1…1000 memories"), "\(recall.stderr)")
+        let passage = try await sandbox.hearth(["bench", "chat", "--scale", "300", "--passage-tokens", "200"])
+        #expect(
+            passage.status == 64 && passage.stderr.contains("--passage-tokens must be 8…160 (--memory-tokens) tokens"), "\(passage.stderr)")
+        let whole = try await sandbox.hearth(["bench", "chat", "--scale", "300", "--memory-tokens", "4"])
+        #expect(whole.status == 64 && whole.stderr.contains("--memory-tokens must be at least 8"), "\(whole.stderr)")
     }
 }
 
