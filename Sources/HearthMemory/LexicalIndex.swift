@@ -308,15 +308,44 @@ public struct LexicalIndex: Sendable {
             importance: Double(columns.importance[slot]), occurredAt: columns.occurred(slot))
     }
 
+    /// The live records of `id`'s session, in session order (empty outside a session).
+    public func sessionMembers(of id: Int64) -> [Int64] {
+        guard let slot = slotOf[id], sessionOf[slot] >= 0 else { return [] }
+        return sessionSlots[Int(sessionOf[slot])].compactMap { member in alive[Int(member)] ? ids[Int(member)] : nil }
+    }
+
     /// The live records among `ids` that pass the filter, in the given order.
     public func admitted(_ ids: some Sequence<Int64>, _ filter: MemoryFilter) -> [Int64] {
         guard let admit = columns.admission(filter) else { return [] }
         return ids.filter { id in slotOf[id].map(admit) ?? false }
     }
 
-    /// The indexed terms among a query's words (stemmed as the index stems), each once.
+    /// The indexed terms among a query's words (stemmed as the index stems), each once. A word the
+    /// index has never seen that is two words it has run together ("homegrown", "bookshelf",
+    /// "weeknight") is looked up as those two.
     private func queryTerms(_ words: [String]) -> Set<Int32> {
-        Set(words.flatMap { Self.words($0) }.compactMap { word in wordTerms[word] ?? termIDs[stemming ? Stemmer.stem(word) : word] })
+        Set(words.flatMap { Self.words($0) }.flatMap { word in indexedTerm(word).map { [$0] } ?? compoundTerms(word) })
+    }
+
+    private func indexedTerm(_ word: String) -> Int32? {
+        wordTerms[word] ?? termIDs[stemming ? Stemmer.stem(word) : word]
+    }
+
+    /// The terms of an unknown compound: the split into two indexed words of at least three
+    /// letters each whose shorter part is longest; none when no split is known.
+    private func compoundTerms(_ word: String) -> [Int32] {
+        let letters = Array(word.utf8)
+        guard letters.count >= 7, letters.allSatisfy({ $0 >= 97 && $0 <= 122 }) else { return [] }
+        var best: (shorter: Int, terms: [Int32])?
+        for cut in 3...(letters.count - 3) {
+            let shorter = min(cut, letters.count - cut)
+            guard shorter > best?.shorter ?? 0,
+                let head = indexedTerm(String(decoding: letters[..<cut], as: UTF8.self)),
+                let tail = indexedTerm(String(decoding: letters[cut...], as: UTF8.self))
+            else { continue }
+            best = (shorter, [head, tail])
+        }
+        return best?.terms ?? []
     }
 
     /// One term's BM25 contribution to a document of `length` tokens (lengths averaging `average`).

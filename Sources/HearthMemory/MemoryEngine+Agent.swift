@@ -33,7 +33,7 @@ extension MemoryEngine {
         return hits.filter { hit in
             hit.reasons.contains { reason in
                 switch reason {
-                case .keywords, .contextKeywords, .entity, .fact: true
+                case .keywords, .contextKeywords, .entity, .fact, .ownWords: true
                 case .meaning(_, let similarity), .contextMeaning(_, let similarity): similarity >= minSimilarity
                 case .session, .recency, .importance, .during: false
                 }

@@ -48,6 +48,15 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Whether hybrid full-text queries keep stop words (plain BM25 always does).
     public var keepStopWords = false
 
+    /// A query asking for advice ("can you suggest…", "any tips…", "what should I…") that
+    /// recall centres on one conversation — at least `ownWordsQuorum` of the best
+    /// `ownWordsRank` records are from it, more than from any other — brings in everything the user said there, ranked
+    /// from `ownWordsRank` on: advice should fit what the user told, not only the lines that
+    /// share the question's words ("my photography setup" is the flash, the lens and the bag
+    /// the user asked about). 0: off.
+    public var ownWordsRank = 10
+    public var ownWordsQuorum = 3
+
     public init() {}
 
     /// The defaults, with texts cut to `embedTokens` word pieces before embedding and context
@@ -62,6 +71,8 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Sets a weight by name (for `hearth bench memory --set`); false for an unknown name.
     public mutating func set(_ name: String, to value: Double) -> Bool {
         switch name {
+        case "ownWordsRank": ownWordsRank = Int(value)
+        case "ownWordsQuorum": ownWordsQuorum = Int(value)
         case "fusionK": fusionK = value
         case "depth": depth = Int(value)
         case "sessionWeight": sessionWeight = value
@@ -478,6 +489,7 @@ public actor MemoryEngine {
             }
             return (id, score, reasons)
         }
+        if MemoryText.asksForAdvice(query) { liftOwnWords(&scored, filter) }
         scored = scored.best(k + 8) { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
         let records = Dictionary(uniqueKeysWithValues: try await store.records(ids: scored.map(\.id)).map { ($0.id, $0) })
         var hits: [MemoryHit] = []
@@ -501,6 +513,37 @@ public actor MemoryEngine {
             }
         }
         return hits
+    }
+
+    /// When recall centres on one conversation (`ownWordsQuorum` of the best `ownWordsRank`
+    /// records, more than any other holds), the user's turns of it rank at least just behind the
+    /// `ownWordsRank`-th record.
+    private func liftOwnWords(_ scored: inout [(id: Int64, score: Double, reasons: [MatchReason])], _ filter: MemoryFilter) {
+        guard settings.ownWordsRank > 0 else { return }
+        let best = scored.best(settings.ownWordsRank) { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+        var bySession: [String: (count: Int, member: Int64)] = [:]
+        for item in best {
+            guard let entry = lexical.entry(item.id), let session = entry.sessionID else { continue }
+            bySession[entry.source + "\u{1F}" + session, default: (0, item.id)].count += 1
+        }
+        // One conversation holds the most of them: a tie names no centre.
+        let counts = bySession.values.sorted { $0.count > $1.count }
+        guard best.count == settings.ownWordsRank, let centre = counts.first, centre.count >= settings.ownWordsQuorum,
+            counts.count == 1 || counts[1].count < centre.count
+        else { return }
+        let floor = best[best.count - 1].score.nextDown
+        var position: [Int64: Int] = [:]
+        for (index, item) in scored.enumerated() { position[item.id] = index }
+        for member in lexical.admitted(lexical.sessionMembers(of: centre.member), filter)
+        where lexical.entry(member)?.speaker == MemoryRecord.userSpeaker {
+            if let index = position[member] {
+                guard scored[index].score < floor else { continue }
+                scored[index].score = floor
+                scored[index].reasons.append(.ownWords)
+            } else {
+                scored.append((member, floor, [.ownWords]))
+            }
+        }
     }
 
     /// The times `query` names, each with `filter` narrowed to it (at most two: a question

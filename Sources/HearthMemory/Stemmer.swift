@@ -1,11 +1,12 @@
 /// English inflection folding for keyword retrieval: Porter's steps 1a–1c (plurals, -ed, -ing,
 /// final y) and a final silent e, so "activities"/"activity", "painted"/"painting"/"paints" and
-/// "loved"/"loving"/"love" meet on one term. Words with anything but ASCII letters, and words of
-/// three letters or fewer, are left alone.
+/// "loved"/"loving"/"love" meet on one term; the common irregular verbs' past forms fold into
+/// their verb first ("grown"/"grew" meet "grow" and "growing", "bought" meets "buy"). Words with
+/// anything but ASCII letters, and words of three letters or fewer, are left alone.
 public enum Stemmer {
     public static func stem(_ word: String) -> String {
-        var w = Array(word.utf8)
-        guard w.count > 3, w.allSatisfy({ $0 >= 97 && $0 <= 122 }) else { return word }
+        var w = Array((irregular[word] ?? word).utf8)
+        guard w.count > 3, w.allSatisfy({ $0 >= 97 && $0 <= 122 }) else { return irregular[word] ?? word }
         step1a(&w)
         step1b(&w)
         step1c(&w)
@@ -98,4 +99,28 @@ public enum Stemmer {
     private static func step1c(_ w: inout [UInt8]) {
         if w.last == UInt8(ascii: "y"), hasVowel(w[..<(w.count - 1)]) { w[w.count - 1] = UInt8(ascii: "i") }
     }
+
+    /// Past forms of irregular verbs → the verb. Forms that are as often another word ("left",
+    /// "ground", "rose", "saw", "lead", "tear") are not listed: folding them would match the wrong word.
+    static let irregular: [String: String] = {
+        let table = """
+            arise arose arisen|awake awoke awoken|become became|begin began begun|bend bent|bite bitten|blow blew blown|\
+            break broke broken|breed bred|bring brought|build built|burn burnt|buy bought|catch caught|choose chose chosen|\
+            cling clung|come came|creep crept|deal dealt|draw drew drawn|dream dreamt|drink drank drunk|drive drove driven|\
+            eat eaten|fall fallen|feel felt|fight fought|find found|fly flew flown|forget forgot forgotten|forgive forgave forgiven|\
+            freeze froze frozen|get gotten|give gave given|go went gone|grow grew grown|hang hung|hear heard|hide hidden|hold held|\
+            keep kept|kneel knelt|know knew known|lay laid|learn learnt|lend lent|lose lost|make made|mean meant|pay paid|\
+            ride rode ridden|ring rang rung|rise risen|sell sold|send sent|shake shook shaken|shoot shot|show shown|shrink shrank|\
+            sing sang sung|sink sank sunk|sleep slept|slide slid|speak spoke spoken|spend spent|spin spun|stand stood|\
+            steal stole stolen|stick stuck|sting stung|strike struck|swear swore sworn|sweep swept|swim swam swum|\
+            take took taken|teach taught|tell told|think thought|throw threw thrown|understand understood|wake woke woken|\
+            wear wore worn|weave wove woven|write wrote written
+            """
+        var forms: [String: String] = [:]
+        for entry in table.split(separator: "|") {
+            let words = entry.split(separator: " ").map(String.init)
+            for form in words.dropFirst() { forms[form] = words[0] }
+        }
+        return forms
+    }()
 }

@@ -194,6 +194,27 @@ struct LexicalIndexTests {
         #expect(compared > 10_000)
     }
 
+    @Test("a query word the index never saw is looked up as the two indexed words it runs together")
+    func compounds() {
+        var index = LexicalIndex()
+        let texts = [
+            "I harvested tomatoes from my garden; what helps them grow better?", "We stayed at home all weekend",
+            "The shelf in the hallway is crooked", "Half the books are on loan",
+        ]
+        for (offset, text) in texts.enumerated() {
+            index.add(
+                MemoryRecord(
+                    id: Int64(offset + 1), kind: .turn, text: text, source: "chat", provenance: .trusted,
+                    occurredAt: Date(timeIntervalSince1970: Double(offset)), sessionID: "s\(offset)"))
+        }
+        // "home" + "grown" (folded into "grow"), "book" + "shelf".
+        #expect(Set(index.search(["homegrown"], field: .text, filter: .any, limit: 5).map(\.id)) == [1, 2])
+        #expect(Set(index.search(["bookshelf"], field: .text, filter: .any, limit: 5).map(\.id)) == [3, 4])
+        // A word the index knows is not split; one with no known split finds nothing.
+        #expect(index.search(["hallway"], field: .text, filter: .any, limit: 5).map(\.id) == [3])
+        #expect(index.search(["zqxwvutsr"], field: .text, filter: .any, limit: 5).isEmpty)
+    }
+
     @Test("with stemming, inflections meet; without it, only the word as written matches")
     func stemming() {
         let records = [
@@ -223,7 +244,8 @@ struct LexicalIndexTests {
             ("activities", "activiti"), ("activity", "activiti"), ("painted", "paint"), ("painting", "paint"), ("paints", "paint"),
             ("loved", "lov"), ("loving", "lov"), ("love", "lov"), ("running", "run"), ("hopping", "hop"), ("caresses", "caress"),
             ("ponies", "poni"), ("agreed", "agre"), ("hiking", "hik"), ("hike", "hik"), ("bus", "bus"), ("sing", "sing"),
-            ("café", "café"), ("x11", "x11"), ("is", "is"),
+            ("café", "café"), ("x11", "x11"), ("is", "is"), ("grown", "grow"), ("grew", "grow"), ("growing", "grow"),
+            ("bought", "buy"), ("went", "go"), ("made", "mak"), ("making", "mak"), ("written", "writ"), ("left", "left"),
         ])
     func stemmer(word: String, stem: String) {
         #expect(Stemmer.stem(word) == stem)

@@ -102,6 +102,39 @@ struct MemoryEngineTests {
         #expect(hits.first?.reasons.contains { if case .session = $0 { true } else { false } } == true)
     }
 
+    @Test("advice asked of a conversation recall centres on brings in all the user said there, and only then")
+    func ownWordsForAdvice() async throws {
+        var settings = RetrievalSettings()
+        settings.ownWordsRank = 4
+        settings.ownWordsQuorum = 2
+        let fixture = try await MemoryFixture(withEmbedder: false, settings: settings)
+        var records = [
+            turn("I want a new flash for my camera", session: "kit"),
+            turn("For your camera these flashes work well", speaker: "assistant", session: "kit"),
+            turn("Which camera bag holds a second body?", session: "kit"),
+            turn("A padded camera bag with dividers", speaker: "assistant", session: "kit"),
+            turn("What is the best way to clean my Sony lens?", session: "kit"),
+            turn("A blower first, then a microfibre cloth", speaker: "assistant", session: "kit"),
+        ]
+        for day in 1...6 {
+            records.append(turn("The camera on my phone takes blurry photos at night", session: "phone\(day)", day: Double(day)))
+        }
+        _ = try await fixture.engine.remember(records)
+        let lens = "What is the best way to clean my Sony lens?"
+        let advice = try await fixture.engine.search("Can you suggest something for my camera bag and flash?", k: 6)
+        let ownWords = advice.first { $0.record.text == lens }
+        #expect(ownWords?.reasons.contains(.ownWords) == true, "\(advice.map { "\($0.record.text) \($0.reasons)" })")
+        // The same words not asking for advice, and advice where no conversation holds the most: no lift.
+        for query in ["my camera bag and flash", "Can you suggest something for night photos?"] {
+            let hits = try await fixture.engine.search(query, k: 6)
+            #expect(!hits.contains { $0.reasons.contains(.ownWords) }, "\(query): \(hits.map { "\($0.record.text) \($0.reasons)" })")
+            #expect(!hits.contains { $0.record.text == lens })
+        }
+        #expect(MemoryText.asksForAdvice("Any tips for the battery life on my phone?"))
+        #expect(MemoryText.asksForAdvice("What should I serve for dinner?"))
+        #expect(!MemoryText.asksForAdvice("How long is my daily commute?"))
+    }
+
     @Test("filters by kind, source, provenance and time apply to every signal")
     func filters() async throws {
         let fixture = try await MemoryFixture()

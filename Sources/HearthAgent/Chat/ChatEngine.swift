@@ -153,7 +153,7 @@ public struct ChatEngine: Sendable {
         let asked = try await memory.remember([
             MemoryRecord(
                 kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: now, recordedAt: now, sessionID: session.id,
-                speaker: "user", importance: Self.userImportance)
+                speaker: MemoryRecord.userSpeaker, importance: Self.userImportance)
         ])
         try await sessions.touch(session.id, at: now)
 

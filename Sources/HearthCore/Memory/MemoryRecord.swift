@@ -58,6 +58,9 @@ public struct MemoryRecord: Sendable, Hashable, Codable {
         self.importance = importance
     }
 
+    /// The speaker of the user's own turns in a conversation.
+    public static let userSpeaker = "user"
+
     /// The text as embedded and shown in context: prefixed by its speaker when there is one.
     public var spokenText: String { Self.spoken(text, by: speaker) }
 
@@ -123,6 +126,8 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
     case importance(Double)
     /// It happened during a time the query names ("last week").
     case during(String)
+    /// The user said it in the conversation recall centres on, and the query asks for advice.
+    case ownWords
 
     public var description: String {
         switch self {
@@ -137,6 +142,7 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .recency(let days): String(format: "recent (%.0f days)", days)
         case .importance(let value): String(format: "importance %.2f", value)
         case .during(let phrase): "during \"\(phrase)\""
+        case .ownWords: "the user's words in the conversation recalled"
         }
     }
 }

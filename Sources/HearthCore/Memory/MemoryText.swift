@@ -29,4 +29,17 @@ public enum MemoryText {
         let kept = keepStopWords ? all : all.filter { !stopWords.contains($0) }
         return (kept.isEmpty ? all : kept).filter { seen.insert($0).inserted }
     }
+
+    /// Whether `query` asks for advice — suggestions, recommendations, tips, ideas, "should I…" —
+    /// rather than for something said (English).
+    public static func asksForAdvice(_ query: String) -> Bool {
+        let words = words(query)
+        if words.contains(where: adviceWords.contains) { return true }
+        return zip(words, words.dropFirst()).contains { $0 == "should" && ($1 == "i" || $1 == "we") }
+    }
+
+    static let adviceWords: Set<String> = [
+        "suggest", "suggestion", "suggestions", "recommend", "recommendation", "recommendations", "tips", "ideas", "advice",
+        "advise",
+    ]
 }
