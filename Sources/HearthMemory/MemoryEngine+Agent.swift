@@ -35,7 +35,7 @@ extension MemoryEngine {
                 switch reason {
                 case .keywords, .contextKeywords, .entity, .fact, .ownWords: true
                 case .meaning(_, let similarity), .contextMeaning(_, let similarity): similarity >= minSimilarity
-                case .session, .recency, .importance, .during: false
+                case .session, .recency, .importance, .during, .userForAdvice: false
                 }
             }
         }

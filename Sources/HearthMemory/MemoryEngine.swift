@@ -56,6 +56,9 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// the user asked about). 0: off.
     public var ownWordsRank = 10
     public var ownWordsQuorum = 3
+    /// Added to every turn the user said when a query asks for advice: advice draws on the user's
+    /// situation and taste more than on what the assistant answered before.
+    public var adviceUserWeight = 0.04
 
     public init() {}
 
@@ -73,6 +76,7 @@ public struct RetrievalSettings: Sendable, Hashable {
         switch name {
         case "ownWordsRank": ownWordsRank = Int(value)
         case "ownWordsQuorum": ownWordsQuorum = Int(value)
+        case "adviceUserWeight": adviceUserWeight = value
         case "fusionK": fusionK = value
         case "depth": depth = Int(value)
         case "sessionWeight": sessionWeight = value
@@ -447,6 +451,7 @@ public actor MemoryEngine {
         }
         let speakers = Set(entries.compactMap(\.1.speaker))
         let named = speakers.filter { normalisedQuery.contains(" \(MemoryText.normalise($0)) ") }
+        let advice = MemoryText.asksForAdvice(query)
 
         // Scored from the index's metadata; only the best few rows are read from the store.
         var scored: [(id: Int64, score: Double, reasons: [MatchReason])] = entries.map { id, entry in
@@ -477,6 +482,10 @@ public actor MemoryEngine {
                 score += settings.factWeight
                 reasons.append(.fact(entity))
             }
+            if advice, settings.adviceUserWeight != 0, entry.speaker == MemoryRecord.userSpeaker {
+                score += settings.adviceUserWeight
+                reasons.append(.userForAdvice)
+            }
             if settings.importanceWeight != 0 && entry.importance != 0.5 {
                 score += settings.importanceWeight * (entry.importance - 0.5)
                 reasons.append(.importance(entry.importance))
@@ -489,7 +498,7 @@ public actor MemoryEngine {
             }
             return (id, score, reasons)
         }
-        if MemoryText.asksForAdvice(query) { liftOwnWords(&scored, filter) }
+        if advice { liftOwnWords(&scored, filter) }
         scored = scored.best(k + 8) { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
         let records = Dictionary(uniqueKeysWithValues: try await store.records(ids: scored.map(\.id)).map { ($0.id, $0) })
         var hits: [MemoryHit] = []

@@ -133,6 +133,26 @@ struct MemoryEngineTests {
         #expect(MemoryText.asksForAdvice("Any tips for the battery life on my phone?"))
         #expect(MemoryText.asksForAdvice("What should I serve for dinner?"))
         #expect(!MemoryText.asksForAdvice("How long is my daily commute?"))
+        // Asking back for what was recommended is not asking for advice.
+        #expect(!MemoryText.asksForAdvice("Can you remind me which beer you recommended?"))
+        #expect(!MemoryText.asksForAdvice("In our previous chat you gave me tips; what was the third?"))
+    }
+
+    @Test("a request for advice lifts the user's own words a little, over the assistant's; other queries do not")
+    func userWordsForAdvice() async throws {
+        var settings = RetrievalSettings()
+        settings.ownWordsRank = 0
+        let fixture = try await MemoryFixture(withEmbedder: false, settings: settings)
+        _ = try await fixture.engine.remember([
+            turn("Tomato sauce recipes for dinner: a tomato sugo, a tomato soup", speaker: "assistant", session: "a"),
+            turn("I grow tomatoes in my garden", session: "b"),
+        ])
+        let advice = try await fixture.engine.search("Can you suggest a dinner with tomatoes?", k: 2)
+        #expect(advice.first?.record.speaker == "user", "\(advice.map { "\($0.record.text) \($0.score) \($0.reasons)" })")
+        #expect(advice.first?.reasons.contains(.userForAdvice) == true)
+        let plain = try await fixture.engine.search("a dinner with tomatoes", k: 2)
+        #expect(plain.first?.record.speaker == "assistant", "\(plain.map { "\($0.record.text) \($0.score) \($0.reasons)" })")
+        #expect(!plain.contains { $0.reasons.contains(.userForAdvice) })
     }
 
     @Test("filters by kind, source, provenance and time apply to every signal")

@@ -128,6 +128,8 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
     case during(String)
     /// The user said it in the conversation recall centres on, and the query asks for advice.
     case ownWords
+    /// The user said it, and the query asks for advice (a small lift).
+    case userForAdvice
 
     public var description: String {
         switch self {
@@ -143,6 +145,7 @@ public enum MatchReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .importance(let value): String(format: "importance %.2f", value)
         case .during(let phrase): "during \"\(phrase)\""
         case .ownWords: "the user's words in the conversation recalled"
+        case .userForAdvice: "the user's words, for advice"
         }
     }
 }

@@ -31,11 +31,16 @@ public enum MemoryText {
     }
 
     /// Whether `query` asks for advice — suggestions, recommendations, tips, ideas, "should I…" —
-    /// rather than for something said (English).
+    /// rather than back for something said before ("remind me what you recommended", "you
+    /// mentioned…", "in our previous chat…") (English).
     public static func asksForAdvice(_ query: String) -> Bool {
         let words = words(query)
-        if words.contains(where: adviceWords.contains) { return true }
-        return zip(words, words.dropFirst()).contains { $0 == "should" && ($1 == "i" || $1 == "we") }
+        let pairs = zip(words, words.dropFirst())
+        let asksBack =
+            words.contains { $0 == "remind" || $0 == "mentioned" || $0 == "discussed" }
+            || pairs.contains { ["previous", "earlier", "last"].contains($0) && ["conversation", "chat", "discussion"].contains($1) }
+        guard !asksBack else { return false }
+        return words.contains(where: adviceWords.contains) || pairs.contains { $0 == "should" && ($1 == "i" || $1 == "we") }
     }
 
     static let adviceWords: Set<String> = [
