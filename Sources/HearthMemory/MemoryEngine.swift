@@ -48,12 +48,12 @@ public struct RetrievalSettings: Sendable, Hashable {
     /// Whether hybrid full-text queries keep stop words (plain BM25 always does).
     public var keepStopWords = false
 
-    /// A query asking for advice ("can you suggest…", "any tips…", "what should I…") that
-    /// recall centres on one conversation — at least `ownWordsQuorum` of the best
-    /// `ownWordsRank` records are from it, more than from any other — brings in everything the user said there, ranked
-    /// from `ownWordsRank` on: advice should fit what the user told, not only the lines that
-    /// share the question's words ("my photography setup" is the flash, the lens and the bag
-    /// the user asked about). 0: off.
+    /// A query asking for advice (`MemoryText.asksForAdvice`: "can you suggest…", "any tips…",
+    /// "what should I…") that recall centres on one conversation — at least `ownWordsQuorum` of
+    /// the best `ownWordsRank` records are from it, more than from any other — brings in
+    /// everything the user said there, ranked from `ownWordsRank` on: advice should fit what the
+    /// user told, not only the lines that share the question's words ("my photography setup" is
+    /// the flash, the lens and the bag the user asked about). 0: off.
     public var ownWordsRank = 10
     public var ownWordsQuorum = 3
     /// Added to every turn the user said when a query asks for advice: advice draws on the user's

@@ -101,7 +101,7 @@ public enum Stemmer {
     }
 
     /// Past forms of irregular verbs → the verb. Forms that are as often another word ("left",
-    /// "ground", "rose", "saw", "lead", "tear") are not listed: folding them would match the wrong word.
+    /// "ground", "rose", "saw", "shot", "Lent") are not listed: folding them would match the wrong word.
     static let irregular: [String: String] = {
         let table = """
             arise arose arisen|awake awoke awoken|become became|begin began begun|bend bent|bite bitten|blow blew blown|\
@@ -109,8 +109,8 @@ public enum Stemmer {
             cling clung|come came|creep crept|deal dealt|draw drew drawn|dream dreamt|drink drank drunk|drive drove driven|\
             eat eaten|fall fallen|feel felt|fight fought|find found|fly flew flown|forget forgot forgotten|forgive forgave forgiven|\
             freeze froze frozen|get gotten|give gave given|go went gone|grow grew grown|hang hung|hear heard|hide hidden|hold held|\
-            keep kept|kneel knelt|know knew known|lay laid|learn learnt|lend lent|lose lost|make made|mean meant|pay paid|\
-            ride rode ridden|ring rang rung|rise risen|sell sold|send sent|shake shook shaken|shoot shot|show shown|shrink shrank|\
+            keep kept|kneel knelt|know knew known|lay laid|learn learnt|lose lost|make made|mean meant|pay paid|\
+            ride rode ridden|ring rang rung|rise risen|sell sold|send sent|shake shook shaken|show shown|shrink shrank|\
             sing sang sung|sink sank sunk|sleep slept|slide slid|speak spoke spoken|spend spent|spin spun|stand stood|\
             steal stole stolen|stick stuck|sting stung|strike struck|swear swore sworn|sweep swept|swim swam swum|\
             take took taken|teach taught|tell told|think thought|throw threw thrown|understand understood|wake woke woken|\
