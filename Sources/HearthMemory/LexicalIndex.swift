@@ -121,7 +121,7 @@ public struct LexicalIndex: Sendable {
             loose += 1
             return
         }
-        let key = record.source + "\u{1F}" + sessionID
+        let key = Self.sessionKey(record.source, sessionID)
         let session: Int32
         if let known = sessionIndex[key] {
             session = known
@@ -299,6 +299,14 @@ public struct LexicalIndex: Sendable {
         public var speaker: String?
         public var importance: Double
         public var occurredAt: Date
+
+        /// Its session, told apart from another source's session of the same id; nil outside one.
+        public var sessionKey: String? { sessionID.map { LexicalIndex.sessionKey(source, $0) } }
+    }
+
+    /// One key per session: the same id under two sources is two sessions.
+    public static func sessionKey(_ source: String, _ sessionID: String) -> String {
+        source + "\u{1F}" + sessionID
     }
 
     public func entry(_ id: Int64) -> Entry? {

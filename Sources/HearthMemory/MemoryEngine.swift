@@ -423,14 +423,13 @@ public actor MemoryEngine {
         // Session rank and named participants.
         var sessionRank: [String: Int] = [:]
         for (rank, session) in await sessionList.enumerated() {
-            sessionRank[session.source + "\u{1F}" + session.sessionID] = rank
+            sessionRank[LexicalIndex.sessionKey(session.source, session.sessionID)] = rank
         }
         // Sessions ranked by meaning too: by their best record in the vector list.
         var meaningSessionRank: [String: Int] = [:]
         if settings.meaningSessionWeight != 0 {
             for hit in meaningHits {
-                guard let entry = lexical.entry(hit.id), let sessionID = entry.sessionID else { continue }
-                let key = entry.source + "\u{1F}" + sessionID
+                guard let key = lexical.entry(hit.id)?.sessionKey else { continue }
                 if meaningSessionRank[key] == nil, meaningSessionRank.count < settings.sessionDepth {
                     meaningSessionRank[key] = meaningSessionRank.count
                 }
@@ -443,8 +442,8 @@ public actor MemoryEngine {
         var sessionsAbove: Set<String> = []
         for hit in keywordHits {
             guard let entry = lexical.entry(hit.id) else { continue }
-            if let sessionID = entry.sessionID {
-                sessionsAbove.insert(entry.source + "\u{1F}" + sessionID)
+            if let session = entry.sessionKey {
+                sessionsAbove.insert(session)
             } else if sessionsAbove.count < settings.sessionDepth {
                 singletonRank[hit.id] = sessionsAbove.count
             }
@@ -457,11 +456,11 @@ public actor MemoryEngine {
         var scored: [(id: Int64, score: Double, reasons: [MatchReason])] = entries.map { id, entry in
             var score = fused.score[id] ?? 0
             var reasons = fused.reasons[id] ?? []
-            if let rank = entry.sessionID.map({ sessionRank[entry.source + "\u{1F}" + $0] }) ?? singletonRank[id] {
+            if let rank = entry.sessionKey.map({ sessionRank[$0] }) ?? singletonRank[id] {
                 score += settings.sessionWeight / (61 + Double(rank))
                 reasons.append(.session(rank: rank))
             }
-            if let rank = entry.sessionID.flatMap({ meaningSessionRank[entry.source + "\u{1F}" + $0] }) {
+            if let rank = entry.sessionKey.flatMap({ meaningSessionRank[$0] }) {
                 score += settings.meaningSessionWeight / (61 + Double(rank))
                 if !reasons.contains(where: { if case .session = $0 { true } else { false } }) { reasons.append(.session(rank: rank)) }
             }
@@ -532,8 +531,8 @@ public actor MemoryEngine {
         let best = scored.best(settings.ownWordsRank) { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
         var bySession: [String: (count: Int, member: Int64)] = [:]
         for item in best {
-            guard let entry = lexical.entry(item.id), let session = entry.sessionID else { continue }
-            bySession[entry.source + "\u{1F}" + session, default: (0, item.id)].count += 1
+            guard let session = lexical.entry(item.id)?.sessionKey else { continue }
+            bySession[session, default: (0, item.id)].count += 1
         }
         // One conversation holds the most of them: a tie names no centre.
         let counts = bySession.values.sorted { $0.count > $1.count }

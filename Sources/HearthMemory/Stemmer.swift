@@ -5,8 +5,9 @@
 /// anything but ASCII letters, and words of three letters or fewer, are left alone.
 public enum Stemmer {
     public static func stem(_ word: String) -> String {
-        var w = Array((irregular[word] ?? word).utf8)
-        guard w.count > 3, w.allSatisfy({ $0 >= 97 && $0 <= 122 }) else { return irregular[word] ?? word }
+        let word = irregular[word] ?? word
+        var w = Array(word.utf8)
+        guard w.count > 3, w.allSatisfy({ $0 >= 97 && $0 <= 122 }) else { return word }
         step1a(&w)
         step1b(&w)
         step1c(&w)
