@@ -151,11 +151,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         }
         await access?.close()
         let inference = BenchServerOptions.describe(access, serverConfiguration)
-        results = results.map { result in
-            guard case .object(var fields) = result else { return result }
-            fields["inference"] = inference
-            return .object(fields)
-        }
+        results = BenchServerOptions.naming(results, inference)
         if !json, case .string(let server) = inference { print("models on the \(server)") }
         for result in results {
             if json {

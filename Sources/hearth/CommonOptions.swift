@@ -125,4 +125,13 @@ struct BenchServerOptions: ParsableArguments {
         default: return .string("\(access.endpoint.baseURL) (\(access.origin))")
         }
     }
+
+    /// Each result object with its `"inference"`: the server that answered.
+    static func naming(_ results: [JSONValue], _ inference: JSONValue) -> [JSONValue] {
+        results.map { result in
+            guard case .object(var fields) = result else { return result }
+            fields["inference"] = inference
+            return .object(fields)
+        }
+    }
 }

@@ -110,11 +110,7 @@ struct MemoryBenchCommand: AsyncParsableCommand {
         }
         await access?.close()
         let inference = BenchServerOptions.describe(access, serverConfiguration)
-        results = results.map { result in
-            guard case .object(var fields) = result else { return result }
-            fields["inference"] = inference
-            return .object(fields)
-        }
+        results = BenchServerOptions.naming(results, inference)
         for result in results {
             print(json ? result.jsonText : MemoryBenchmark.summary(result))
         }
