@@ -336,6 +336,7 @@ let package = Package(
             dependencies: [
                 "HearthDaemon", "HearthBench", "HearthCore", "HearthConfig", "HearthStore", "HearthServer",
                 "HearthTesting", "HearthDemo", "HearthVault", "HearthDashboard", "HearthModels", "HearthPostgres", "HearthMCP",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -29,6 +29,7 @@ actor MCPHTTPTransport: Transport {
     private var sessionID: String?
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    private let later = QuietStream()
 
     /// - Throws: `MCPError` when the headers name secrets and there is no vault to hold them.
     init(endpoint: URL, headers: [String: String] = [:], broker: VaultClient? = nil, caller: String = "mcp") throws {
@@ -56,6 +57,7 @@ actor MCPHTTPTransport: Transport {
             _ = try? await exchange(method: "DELETE", body: nil, extra: [("Mcp-Session-Id", sessionID)], timeout: 2)
         }
         continuation.finish()
+        later.finish()
     }
 
     func send(_ data: Data) async throws {
@@ -168,7 +170,10 @@ actor MCPHTTPTransport: Transport {
         (error as? ChannelError) == .ioOnClosedChannel
     }
 
-    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+    /// The messages, the first time; after that a stream that ends at `disconnect()` (`QuietStream`).
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> {
+        later.takeFirst() ? messages : later.stream
+    }
 
     /// The data of each event in a server-sent-event stream (multi-line data joined by newlines).
     static func events(in stream: String) -> [String] {

@@ -3,6 +3,7 @@ import Glibc
 import HearthCore
 import Logging
 import MCP
+import Synchronization
 
 /// MCP over a pair of pipes (stdio): one JSON-RPC message a line. Unlike the SDK's stdio
 /// transport, a line has a limit: a longer one is skipped up to its end instead of read into
@@ -22,6 +23,7 @@ actor MCPLineTransport: Transport {
     private var unanswered: Set<String> = []
     private let messages: AsyncThrowingStream<Data, any Error>
     private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    private let later = QuietStream()
 
     init(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, maxLine: Int, answersOversized: Bool) {
         self.input = input
@@ -47,6 +49,7 @@ actor MCPLineTransport: Transport {
         connected = false
         reader?.cancel()
         continuation.finish()
+        later.finish()
     }
 
     func send(_ data: Data) async throws {
@@ -65,7 +68,13 @@ actor MCPLineTransport: Transport {
         }
     }
 
-    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> { messages }
+    /// The messages read, the first time; after that a stream that ends only at `disconnect()`.
+    /// The SDK's client asks again as soon as the stream it reads ends (the program exited):
+    /// handed the ended stream again, its loop would read it again at once, for ever, holding the
+    /// client's actor and a thread (`QuietStream`).
+    nonisolated func receive() -> AsyncThrowingStream<Data, any Error> {
+        later.takeFirst() ? messages : later.stream
+    }
 
     private func readLoop() async {
         var lines = LineSplitter(maxLine: maxLine)
@@ -177,4 +186,29 @@ struct LineSplitter {
         }
         return pieces
     }
+}
+
+/// What a transport hands out once its messages were handed out: a stream that yields nothing
+/// and ends when the transport disconnects. The SDK's client reads `receive()` in a loop that
+/// asks again whenever a stream ends; a stream that ended at once would make that loop spin
+/// without ever suspending (a core, and the client's actor, taken until the session closes —
+/// with two such sessions on two cores, nothing else in the process ran).
+final class QuietStream: Sendable {
+    let stream: AsyncThrowingStream<Data, any Error>
+    private let continuation: AsyncThrowingStream<Data, any Error>.Continuation
+    private let handedOut = Mutex(false)
+
+    init() {
+        (stream, continuation) = AsyncThrowingStream.makeStream()
+    }
+
+    /// True the first time it is asked, false after.
+    func takeFirst() -> Bool {
+        handedOut.withLock { handed in
+            defer { handed = true }
+            return !handed
+        }
+    }
+
+    func finish() { continuation.finish() }
 }

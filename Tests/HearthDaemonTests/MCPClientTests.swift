@@ -7,6 +7,8 @@ import HearthModels
 import HearthServer
 import HearthTesting
 import HearthVault
+import Logging
+import MCP
 import NIOCore
 import Synchronization
 import Testing
@@ -223,6 +225,31 @@ struct MCPClientTests {
         try await daemon.stop()
     }
 
+    @Test(
+        "a server program that ends leaves its client waiting for the session to close: the ended stream is not read again and again"
+    )
+    func endedProgramIsQuiet() async throws {
+        let sandbox = try Sandbox()
+        let process = try await MCPServerProcess(launch: Self.launch(workspace: sandbox.workspace))
+        defer { process.closePipes(after: .zero) }
+        let transport = CountingTransport(
+            MCPLineTransport(
+                input: process.output.fileDescriptor, output: process.input.fileDescriptor, maxLine: 1 << 20, answersOversized: false))
+        let client = Client(name: "test", version: "1")
+        _ = try await withTimeout(60, "the session") { try await client.connect(transport: transport) }
+        // The program ends before it answers; the call waits until the session closes.
+        let call = Task { try await client.callTool(name: "crash") }
+        try await waitUntil("the client to ask for messages again once the program ended", seconds: 60) { await transport.receives >= 2 }
+        // The SDK's loop asks again whenever the stream it reads ends: handed an ended stream, it
+        // asked thousands of times a second, holding the client's actor and a thread.
+        try await Task.sleep(for: .milliseconds(200))
+        let receives = await transport.receives
+        #expect(receives == 2, "the client asked for messages \(receives) times")
+        try await withTimeout(30, "the session to close") { await client.disconnect() }
+        await #expect(throws: (any Error).self) { try await call.value }
+        await process.stop()
+    }
+
     @Test("a server that cannot start is reported with its reason, and the other servers' tools still work")
     func unusableServer() async throws {
         let sandbox = try Sandbox()
@@ -240,7 +267,24 @@ struct MCPClientTests {
     }
 }
 
-@Suite("MCP over HTTP: what is sent again, how an event stream is read")
+/// A transport that counts how often its messages are asked for.
+actor CountingTransport: Transport {
+    let inner: MCPLineTransport
+    private(set) var receives = 0
+    nonisolated var logger: Logger { inner.logger }
+
+    init(_ inner: MCPLineTransport) { self.inner = inner }
+
+    func connect() async throws { try await inner.connect() }
+    func disconnect() async { await inner.disconnect() }
+    func send(_ data: Data) async throws { try await inner.send(data) }
+    func receive() -> AsyncThrowingStream<Data, any Error> {
+        receives += 1
+        return inner.receive()
+    }
+}
+
+@Suite("MCP over HTTP: what is sent again, how an event stream is read", .timeLimit(.minutes(10)))
 struct MCPHTTPTransportTests {
     @Test("a request is sent again only when its connection was closed before anything was written")
     func sentAgain() {
