@@ -101,16 +101,57 @@ public final class ChildProcess: Sendable {
         await process.exitStatus(within: limit)
     }
 
+    /// Returns once stdout and stderr have closed and been read, or after `limit` (a process the
+    /// child left behind may hold them open): whether they closed.
+    public func drained(within limit: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.drained()
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// Runs a command to completion and returns its status and output.
+    ///
+    /// - Throws: `ChildProcessTimeout` (after a SIGKILL) when it runs past `limit`: a command that
+    ///   hangs fails its caller instead of hanging it.
     public static func run(
-        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil
+        _ executable: URL, _ arguments: [String], environment: [String: String]? = nil, input: Data? = nil,
+        limit: Duration = .seconds(900)
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
         let child = try await ChildProcess(executable: executable, arguments: arguments, environment: environment, input: input)
-        let status = await child.waitForExit()
+        guard let status = await child.exitStatus(within: limit) else {
+            child.signal(SIGKILL)
+            await child.waitForExit()
+            _ = await child.drained(within: .seconds(5))
+            throw ChildProcessTimeout(
+                command: ([executable.lastPathComponent] + arguments).joined(separator: " "), limit: limit,
+                stdout: child.standardOutput, stderr: child.standardError)
+        }
         // The readers finish when the pipes close, just after exit; wait for both to drain (a
-        // status read before stderr was would come with an empty or partial message).
-        await child.drained()
+        // status read before stderr was would come with an empty or partial message). A process
+        // the command started and left running may hold them open: what was read by then is kept.
+        _ = await child.drained(within: .seconds(30))
         return (status, child.standardOutput, child.standardError)
+    }
+}
+
+/// A command `ChildProcess.run` stopped with SIGKILL at its time limit, with what it printed.
+public struct ChildProcessTimeout: Error, CustomStringConvertible {
+    public let command: String
+    public let limit: Duration
+    public let stdout: String
+    public let stderr: String
+    public var description: String {
+        "'\(command)' still ran after \(limit) and was killed; its stdout ended:\n\(stdout.suffix(2000))\nits stderr ended:\n\(stderr.suffix(2000))"
     }
 }
 

@@ -66,11 +66,14 @@ public final class DaemonUnderTest: Sendable {
         return DaemonUnderTest(process: process, port: port, client: DaemonClient(port: port, token: token))
     }
 
-    /// SIGTERM, then wait: the exit status of a graceful stop.
+    /// SIGTERM, then wait: the exit status of a graceful stop. A daemon still running a minute
+    /// later is SIGKILLed and its status is that of the kill (137), so a daemon that does not stop
+    /// fails its test instead of hanging it.
     @discardableResult
     public func stop() async -> Int32 {
-        process.signal(SIGTERM)
-        return await process.waitForExit()
+        if let status = await stop(within: .seconds(60)) { return status }
+        FileHandle.standardError.write(Data("a daemon did not stop within 60 s of SIGTERM and was killed\n".utf8))
+        return 128 + SIGKILL
     }
 
     /// SIGTERM, then up to `limit` for the graceful stop: its exit status, or nil when the daemon

@@ -23,18 +23,59 @@ public final class Notifications<Value: Sendable>: Sendable {
 }
 
 /// Runs `operation`, failing with `TimeoutError` if it takes longer than `seconds`.
+///
+/// The operation is cancelled at the time limit, and the caller gets the `TimeoutError` then even
+/// when the operation does not heed the cancellation (a blocking read, a request that never
+/// answers): a stuck wait fails its test instead of hanging the suite. The operation is left to end
+/// on its own.
 public func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String, operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TimeoutError(what: what, seconds: seconds)
+    let outcome = FirstOutcome<T>()
+    let work = Task {
+        do { outcome.settle(.success(try await operation())) } catch { outcome.settle(.failure(error)) }
+    }
+    let timer = Task {
+        guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
+        outcome.settle(.failure(TimeoutError(what: what, seconds: seconds)))
+        work.cancel()
+    }
+    defer {
+        timer.cancel()
+        work.cancel()
+    }
+    return try await withTaskCancellationHandler {
+        try await outcome.value()
+    } onCancel: {
+        outcome.settle(.failure(CancellationError()))
+        work.cancel()
+        timer.cancel()
+    }
+}
+
+/// The first result settled wins; `value()` waits for it.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<T, any Error>?)>((nil, nil))
+
+    func settle(_ result: Result<T, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
         }
-        let result = try await group.next()!
-        group.cancelAll()
-        return result
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let settled = state.withLock { state -> Result<T, any Error>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let settled { continuation.resume(with: settled) }
+        }
     }
 }
 

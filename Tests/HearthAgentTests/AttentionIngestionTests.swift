@@ -6,7 +6,7 @@ import HearthTesting
 import Logging
 import Testing
 
-@Suite("Attention ingestion: every event becomes a scored item and a memory, exactly once")
+@Suite("Attention ingestion: every event becomes a scored item and a memory, exactly once", .timeLimit(.minutes(10)))
 struct AttentionIngestionTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
 

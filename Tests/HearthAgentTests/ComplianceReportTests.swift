@@ -4,7 +4,7 @@ import HearthCore
 import Synchronization
 import Testing
 
-@Suite("The compliance report")
+@Suite("The compliance report", .timeLimit(.minutes(10)))
 struct ComplianceReportTests {
     let violation = ComplianceFinding(
         spec: "Projects/NextGen/NG-001-offline sync.md", line: 18,
@@ -98,7 +98,7 @@ struct ComplianceReportTests {
     }
 }
 
-@Suite("Repairing a spec the reader refuses, in the sandbox")
+@Suite("Repairing a spec the reader refuses, in the sandbox", .timeLimit(.minutes(10)))
 struct SpecRepairTests {
     @Test("mixed encodings and a broken table: the confined recipe normalises a copy that then reads, and says what it changed")
     func repairs() async throws {

@@ -6,7 +6,7 @@ import HearthTesting
 import Logging
 import Testing
 
-@Suite("Cron trigger")
+@Suite("Cron trigger", .timeLimit(.minutes(10)))
 struct CronTriggerTests {
     let directory: TemporaryDirectory
     let database: HearthDatabase

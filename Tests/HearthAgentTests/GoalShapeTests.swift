@@ -4,7 +4,7 @@ import HearthCore
 import HearthTools
 import Testing
 
-@Suite("Goal shapes planned without a model")
+@Suite("Goal shapes planned without a model", .timeLimit(.minutes(10)))
 struct GoalShapeTests {
     let files = [
         "Notes/kickoff.md", "Notes/vendor.txt", "Notes/2026/retro.md", "Meetings/standup.md", "Drafts/plan-v1.md", "Drafts/plan-v2.md",
@@ -175,7 +175,7 @@ struct GoalShapeTests {
     }
 }
 
-@Suite("Items found by code in documents")
+@Suite("Items found by code in documents", .timeLimit(.minutes(10)))
 struct TextItemsTests {
     @Test("questions, to-dos, dates, amounts, links and addresses, each with its line")
     func items() {

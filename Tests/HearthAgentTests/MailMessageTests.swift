@@ -3,7 +3,7 @@ import Testing
 
 @testable import HearthAgent
 
-@Suite("Mail parsing")
+@Suite("Mail parsing", .timeLimit(.minutes(10)))
 struct MailMessageTests {
     func parse(_ text: String, maxBody: Int = 65_536) throws -> MailMessage {
         try MailMessage.parse(Data(text.replacingOccurrences(of: "\n", with: "\r\n").utf8), maxBodyBytes: maxBody)

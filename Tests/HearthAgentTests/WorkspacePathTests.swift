@@ -6,7 +6,7 @@ import HearthSandbox
 import HearthTesting
 import Testing
 
-@Suite("Workspace confinement and the append_line effect")
+@Suite("Workspace confinement and the append_line effect", .timeLimit(.minutes(10)))
 struct WorkspacePathTests {
     let workspace: TemporaryDirectory
     let outside: TemporaryDirectory

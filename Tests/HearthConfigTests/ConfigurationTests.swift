@@ -4,7 +4,7 @@ import HearthCore
 import HearthTesting
 import Testing
 
-@Suite("Configuration")
+@Suite("Configuration", .timeLimit(.minutes(10)))
 struct ConfigurationTests {
     @Test("the template init writes parses back to the defaults")
     func templateRoundTrip() throws {

@@ -1,7 +1,7 @@
 import HearthConfig
 import Testing
 
-@Suite("TOML parser")
+@Suite("TOML parser", .timeLimit(.minutes(10)))
 struct TOMLParserTests {
     @Test("reads the value kinds a config uses, with lines")
     func values() throws {

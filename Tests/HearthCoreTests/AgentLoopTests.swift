@@ -2,7 +2,7 @@ import HearthCore
 import Testing
 
 /// The agent loop's decisions, driven by hand: no model, no tools, no store.
-@Suite("Agent loop: one state machine for goal tasks and chat turns")
+@Suite("Agent loop: one state machine for goal tasks and chat turns", .timeLimit(.minutes(10)))
 struct AgentLoopTests {
     let limits = AgentLoop.Limits(maxSteps: 6, maxRepeats: 3, maxStepsWithoutNews: 2)
     let prompt: [ChatMessage] = [.system("You are Hearth."), .user("Task: read a.md")]

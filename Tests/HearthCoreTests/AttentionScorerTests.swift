@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Attention scoring, without a model or I/O")
+@Suite("Attention scoring, without a model or I/O", .timeLimit(.minutes(10)))
 struct AttentionScorerTests {
     let start = Date(timeIntervalSince1970: 1_790_000_000)  // a weekday morning, UTC
     var nextID: Int64 = 0
@@ -218,7 +218,7 @@ struct AttentionScorerTests {
     }
 }
 
-@Suite("Brief schedule and building, without I/O")
+@Suite("Brief schedule and building, without I/O", .timeLimit(.minutes(10)))
 struct BriefScheduleTests {
     let utc = TimeZone(identifier: "UTC")!
 

@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("Backoff")
+@Suite("Backoff", .timeLimit(.minutes(10)))
 struct BackoffTests {
     @Test("delays double from the first up to the cap, and stay there")
     func doubling() {

@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Chat: answers from facts and context under a budget, without I/O")
+@Suite("Chat: answers from facts and context under a budget, without I/O", .timeLimit(.minutes(10)))
 struct ChatContextTests {
     let dog = Fact(subject: "user", predicate: "dog is", object: "Biscuit", provenance: .trusted)
 

@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("A conversation's live stream: what changed since the last look, without I/O")
+@Suite("A conversation's live stream: what changed since the last look, without I/O", .timeLimit(.minutes(10)))
 struct ChatSessionWatchTests {
     static func approval(_ id: Int64, run: Int64) -> Approval {
         Approval(

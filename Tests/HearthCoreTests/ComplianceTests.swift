@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Compliance: amounts, limits, regulations and specs, without I/O")
+@Suite("Compliance: amounts, limits, regulations and specs, without I/O", .timeLimit(.minutes(10)))
 struct ComplianceTests {
     @Test("amounts in any wording become comparable quantities")
     func quantities() {

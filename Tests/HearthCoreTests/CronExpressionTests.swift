@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Cron expressions")
+@Suite("Cron expressions", .timeLimit(.minutes(10)))
 struct CronExpressionTests {
     let utc = TimeZone(identifier: "UTC")!
     let newYork = TimeZone(identifier: "America/New_York")!

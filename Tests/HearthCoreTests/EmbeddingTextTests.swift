@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("What a vector is computed from: texts cut by word pieces, context centred on its record")
+@Suite("What a vector is computed from: texts cut by word pieces, context centred on its record", .timeLimit(.minutes(10)))
 struct EmbeddingTextTests {
     @Test("word pieces are estimated per word, number and mark")
     func estimate() {

@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("Passages of long memories")
+@Suite("Passages of long memories", .timeLimit(.minutes(10)))
 struct ExcerptTests {
     let answer = """
         Here are some ideas for your trip. The old town is best seen on foot in the morning. \

@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("JSON Schema validation")
+@Suite("JSON Schema validation", .timeLimit(.minutes(10)))
 struct JSONSchemaTests {
     let schema: JSONValue = [
         "type": "object",

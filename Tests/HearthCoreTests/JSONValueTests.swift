@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("JSON values")
+@Suite("JSON values", .timeLimit(.minutes(10)))
 struct JSONValueTests {
     @Test("round-trips objects with sorted keys, booleans distinct from numbers")
     func roundTrip() throws {

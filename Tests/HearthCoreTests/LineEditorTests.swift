@@ -2,7 +2,7 @@ import HearthCore
 import Testing
 
 /// The chat prompt's line editing, fed bytes as a terminal sends them.
-@Suite("Line editing and history for hearth chat")
+@Suite("Line editing and history for hearth chat", .timeLimit(.minutes(10)))
 struct LineEditorTests {
     static let left: [UInt8] = [0x1B, 0x5B, 0x44]
     static let right: [UInt8] = [0x1B, 0x5B, 0x43]

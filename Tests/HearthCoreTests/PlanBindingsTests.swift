@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("Plan bindings known when a task starts")
+@Suite("Plan bindings known when a task starts", .timeLimit(.minutes(10)))
 struct PlanBindingsTests {
     @Test("{{run}} and {{sha256:PATH}} are filled in; a file that cannot be read matches no hash; other values stay")
     func resolve() {

@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Plans: validation, fan-out and scheduling")
+@Suite("Plans: validation, fan-out and scheduling", .timeLimit(.minutes(10)))
 struct PlanTests {
     let tools: Set<String> = ["read_file", "check_receipt", "write_report"]
 

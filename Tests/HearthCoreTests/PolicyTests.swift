@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Policy engine, provenance and approval binding")
+@Suite("Policy engine, provenance and approval binding", .timeLimit(.minutes(10)))
 struct PolicyTests {
     @Test("SHA-256 matches the FIPS test vectors")
     func sha256() {

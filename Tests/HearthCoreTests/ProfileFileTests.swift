@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("PROFILE.md read back, without I/O")
+@Suite("PROFILE.md read back, without I/O", .timeLimit(.minutes(10)))
 struct ProfileFileTests {
     let facts = [
         Fact(id: 1, kind: .preference, subject: "user", predicate: "prefers", object: "tea over coffee", provenance: .trusted),

@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Repetition: model text stuck in a loop")
+@Suite("Repetition: model text stuck in a loop", .timeLimit(.minutes(10)))
 struct RepetitionTests {
     @Test("the loops a 135M model falls into are recognised, and what came before them is kept")
     func loops() throws {
@@ -69,7 +69,7 @@ struct RepetitionTests {
     }
 }
 
-@Suite("Model sizes read from names")
+@Suite("Model sizes read from names", .timeLimit(.minutes(10)))
 struct ModelScaleTests {
     @Test(
         "sizes in common naming schemes, and names without one",

@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Routines decided without I/O: filters, templates, batches, guards")
+@Suite("Routines decided without I/O: filters, templates, batches, guards", .timeLimit(.minutes(10)))
 struct RoutineTests {
     let now = Date(timeIntervalSince1970: 1_790_000_000)
     let utc = TimeZone(identifier: "UTC")!

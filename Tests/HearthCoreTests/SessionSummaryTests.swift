@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("A session's rolling summary: when it is rewritten, what the model is asked, what is kept")
+@Suite("A session's rolling summary: when it is rewritten, what the model is asked, what is kept", .timeLimit(.minutes(10)))
 struct SessionSummaryTests {
     static func turns(_ count: Int) -> [SessionSummary.Turn] {
         (1...count).map { SessionSummary.Turn(id: Int64($0), speaker: $0 % 2 == 1 ? "user" : "assistant", text: "turn \($0)") }

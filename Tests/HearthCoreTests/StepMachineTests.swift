@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Step state machine")
+@Suite("Step state machine", .timeLimit(.minutes(10)))
 struct StepMachineTests {
     @Test("pending → running → succeeded, recording intent then outcome")
     func happyPath() {

@@ -1,7 +1,7 @@
 import HearthCore
 import Testing
 
-@Suite("A style guide's rules for remediation texts")
+@Suite("A style guide's rules for remediation texts", .timeLimit(.minutes(10)))
 struct StyleGuideTests {
     /// The demo fixture's guide.
     let numbered = """

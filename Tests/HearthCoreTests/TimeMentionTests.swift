@@ -2,7 +2,7 @@ import Foundation
 import HearthCore
 import Testing
 
-@Suite("Time named in a question")
+@Suite("Time named in a question", .timeLimit(.minutes(10)))
 struct TimeMentionTests {
     /// Saturday 25 March 2023, 17:18 UTC.
     let now = Date(timeIntervalSince1970: 1_679_764_680)

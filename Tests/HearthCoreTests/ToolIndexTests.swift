@@ -3,7 +3,7 @@ import HearthCore
 import Testing
 
 /// Deferred tools: a prompt carries `find_tools` and the schemas a search loaded.
-@Suite("Tool index: schemas on demand")
+@Suite("Tool index: schemas on demand", .timeLimit(.minutes(10)))
 struct ToolIndexTests {
     struct Stub: Tool {
         let spec: ToolSpec

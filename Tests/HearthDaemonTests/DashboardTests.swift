@@ -149,7 +149,7 @@ struct DashboardTests {
 }
 
 /// Markdown from the agent (reports, briefs) rendered so that it can carry no markup or script.
-@Suite("Safe markdown for reports")
+@Suite("Safe markdown for reports", .timeLimit(.minutes(10)))
 struct SafeMarkdownTests {
     @Test("text and markup in the source are escaped; headings, lists, tables, code, bold and links become elements")
     func rendering() {

@@ -4,7 +4,7 @@ import HearthCore
 import HearthTesting
 import Testing
 
-@Suite("Redaction on the way to a model elsewhere")
+@Suite("Redaction on the way to a model elsewhere", .timeLimit(.minutes(10)))
 struct RedactionTests {
     @Test("private values become stable placeholders and come back; dates, amounts and ordinary words stay")
     func placeholders() {

@@ -5,7 +5,7 @@ import HearthStore
 import HearthTesting
 import Testing
 
-@Suite("Fact graph, extraction and the vector index")
+@Suite("Fact graph, extraction and the vector index", .timeLimit(.minutes(10)))
 struct FactAndIndexTests {
     func fact(_ subject: String, _ predicate: String, _ object: String, _ provenance: Provenance = .trusted, from: Double? = nil)
         -> FactStatement

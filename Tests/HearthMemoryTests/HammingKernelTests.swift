@@ -4,7 +4,7 @@ import HearthCore
 import HearthMemory
 import Testing
 
-@Suite("The sign-code scan kernel")
+@Suite("The sign-code scan kernel", .timeLimit(.minutes(10)))
 struct HammingKernelTests {
     /// Runs the kernel and a plain Swift count over the same rows; both must agree exactly.
     private func compare(words: Int, rows: Int, seed: UInt64) {

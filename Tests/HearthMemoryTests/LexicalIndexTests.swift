@@ -8,7 +8,7 @@ import Testing
 /// record with its text and its ±2 window in its session, as the store keeps them; each whole
 /// session), its BM25 must give the scores FTS5's `bm25()` gives with one column weighted —
 /// before and after deletions and compaction (with stemming off: FTS5 does not stem).
-@Suite("Lexical index: BM25 in memory equals FTS5's bm25() on the same documents")
+@Suite("Lexical index: BM25 in memory equals FTS5's bm25() on the same documents", .timeLimit(.minutes(10)))
 struct LexicalIndexTests {
     static let vocabulary = [
         "hiking", "trip", "mountain", "camera", "lunch", "sarah", "budget", "receipt", "policy", "garden", "paris", "flight",

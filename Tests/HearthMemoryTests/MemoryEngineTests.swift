@@ -8,7 +8,7 @@ import Testing
 
 @testable import HearthStore
 
-@Suite("Memory engine over SQLite")
+@Suite("Memory engine over SQLite", .timeLimit(.minutes(10)))
 struct MemoryEngineTests {
     @Test("records survive a restart with their vectors, and hybrid search explains its hits")
     func rememberRestartSearch() async throws {

@@ -4,7 +4,7 @@ import HearthMemory
 import HearthTesting
 import Testing
 
-@Suite("The profile: explicit rules only, within a token budget; search with a relevance floor")
+@Suite("The profile: explicit rules only, within a token budget; search with a relevance floor", .timeLimit(.minutes(10)))
 struct ProfileTests {
     @Test("a thousand ordinary notes, many with should or must, add nothing to the profile; said rules do")
     func notesStayNotes() async throws {

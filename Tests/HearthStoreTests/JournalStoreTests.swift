@@ -6,7 +6,7 @@ import Testing
 
 @testable import HearthStore
 
-@Suite("Event journal")
+@Suite("Event journal", .timeLimit(.minutes(10)))
 struct JournalStoreTests {
     let directory: TemporaryDirectory
     let database: HearthDatabase
@@ -86,7 +86,7 @@ struct JournalStoreTests {
     }
 }
 
-@Suite("Database file safety")
+@Suite("Database file safety", .timeLimit(.minutes(10)))
 struct DatabaseFileTests {
     @Test("a file that is not a database is refused and left byte-for-byte untouched")
     func notADatabase() throws {

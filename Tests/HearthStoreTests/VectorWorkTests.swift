@@ -7,7 +7,7 @@ import Testing
 @testable import HearthStore
 
 /// The texts still to embed come from a work list the store keeps, never from probing every record.
-@Suite("Memory store: the list of texts waiting for a vector")
+@Suite("Memory store: the list of texts waiting for a vector", .timeLimit(.minutes(10)))
 struct VectorWorkTests {
     static func record(_ text: String, session: String?) -> MemoryRecord {
         MemoryRecord(kind: .turn, text: text, source: "chat", provenance: .trusted, occurredAt: Date(), sessionID: session)

@@ -6,7 +6,7 @@ import Testing
 
 /// The one launcher every program Hearth starts goes through: what the child gets and what the
 /// caller learns, checked on real processes.
-@Suite("Starting a program")
+@Suite("Starting a program", .timeLimit(.minutes(10)))
 struct LaunchedProcessTests {
     /// Runs `script` under /bin/sh and returns its exit status and stdout.
     static func shell(_ script: String) async throws -> (status: Int32, stdout: String) {

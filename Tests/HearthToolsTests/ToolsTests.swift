@@ -11,7 +11,7 @@ let sroie = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendin
 
 func context(_ workspace: URL) -> ToolContext { ToolContext(workspace: workspace, idempotencyKey: "test-key") }
 
-@Suite("Built-in tools")
+@Suite("Built-in tools", .timeLimit(.minutes(10)))
 struct ToolsTests {
     let tools = BuiltinTools.all()
 

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// Agent identities: Ed25519 keys, signed agent-to-agent messages, and what a receiver refuses.
-@Suite("Agent identities and signed messages")
+@Suite("Agent identities and signed messages", .timeLimit(.minutes(10)))
 struct AgentIdentityTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 

@@ -5,7 +5,7 @@ import Testing
 
 @testable import HearthVault
 
-@Suite("vault file, handles and scrubbing")
+@Suite("vault file, handles and scrubbing", .timeLimit(.minutes(10)))
 struct VaultTests {
     let value = "sk_live_7Hq/9+Zx=Lm&tok"
 
