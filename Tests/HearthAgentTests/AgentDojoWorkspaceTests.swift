@@ -349,7 +349,9 @@ enum WorkspaceInjections {
     }
 }
 
-@Suite("AgentDojo workspace: a fully hijacked model against the policy layer", .timeLimit(.minutes(10)))
+// 1,120 goal runs against a loopback model server in a debug build: ~4 minutes alone, 9 in a CI
+// run beside the other suites, over 10 with every core kept busy (its limit is a hang guard).
+@Suite("AgentDojo workspace: a fully hijacked model against the policy layer", .timeLimit(.minutes(25)))
 struct AgentDojoWorkspaceTests {
     static func world(_ suite: AgentDojoSuite, _ injections: [String: String]) -> any AgentDojoWorld {
         WorkspaceWorld(environment: suite.environment, defaults: suite.tasks["injection_vector_defaults"] ?? [:], injections: injections)
