@@ -2,7 +2,6 @@ import Foundation
 import HearthCore
 import Logging
 import MCP
-import Synchronization
 
 /// The external MCP servers of `[[mcp.servers]]` and their tools, as Hearth tools. A server is
 /// started (or reached) when its tools are first listed and kept while it is used; one that
@@ -282,33 +281,5 @@ enum MCPSchemaCheck {
             problems += Self.problems(in: items, at: "\(path).items")
         }
         return problems
-    }
-}
-
-/// The first of several racers to finish decides the outcome; the others' results are dropped.
-final class Race<T: Sendable>: Sendable {
-    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<Result<T, any Error>, Never>?)>((nil, nil))
-
-    var isFinished: Bool { state.withLock { $0.result != nil } }
-
-    func finish(_ result: Result<T, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<Result<T, any Error>, Never>? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(returning: result)
-    }
-
-    func value() async -> Result<T, any Error> {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Result<T, any Error>? in
-                if let result = state.result { return result }
-                state.waiter = continuation
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
     }
 }

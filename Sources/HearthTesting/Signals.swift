@@ -1,4 +1,5 @@
 import Foundation
+import HearthCore
 import Synchronization
 
 /// A stream of notifications a test can await, fed from callbacks on any thread.
@@ -31,13 +32,13 @@ public final class Notifications<Value: Sendable>: Sendable {
 public func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String, operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let outcome = FirstOutcome<T>()
+    let outcome = Race<T>()
     let work = Task {
-        do { outcome.settle(.success(try await operation())) } catch { outcome.settle(.failure(error)) }
+        do { outcome.finish(.success(try await operation())) } catch { outcome.finish(.failure(error)) }
     }
     let timer = Task {
         guard (try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))) != nil else { return }
-        outcome.settle(.failure(TimeoutError(what: what, seconds: seconds)))
+        outcome.finish(.failure(TimeoutError(what: what, seconds: seconds)))
         work.cancel()
     }
     defer {
@@ -45,37 +46,11 @@ public func withTimeout<T: Sendable>(
         work.cancel()
     }
     return try await withTaskCancellationHandler {
-        try await outcome.value()
+        try await outcome.value().get()
     } onCancel: {
-        outcome.settle(.failure(CancellationError()))
+        outcome.finish(.failure(CancellationError()))
         work.cancel()
         timer.cancel()
-    }
-}
-
-/// The first result settled wins; `value()` waits for it.
-private final class FirstOutcome<T: Sendable>: Sendable {
-    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<T, any Error>?)>((nil, nil))
-
-    func settle(_ result: Result<T, any Error>) {
-        let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume(with: result)
-    }
-
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let settled = state.withLock { state -> Result<T, any Error>? in
-                if let result = state.result { return result }
-                state.waiter = continuation
-                return nil
-            }
-            if let settled { continuation.resume(with: settled) }
-        }
     }
 }
 
