@@ -350,13 +350,16 @@ struct RunLeaseTests {
             second.close()
         }
         let run = runs[0]
-        // The first holder claims and then stops renewing (a paused daemon: no renewer runs).
-        let paused = try #require(try await first.claimRun(run, holder: "a", lease: .milliseconds(300)))
+        // The first holder claims and then stops renewing (a paused daemon: no renewer runs). Its
+        // lease outlasts the setup below on a loaded machine (300 ms did not, in a CI run: the
+        // second claim then came after it had run out).
+        let claimed = ContinuousClock.now
+        let paused = try #require(try await first.claimRun(run, holder: "a", lease: .seconds(3)))
         let pausedStore = PostgresGoalStore(database: first).fenced(by: paused)
         try await pausedStore.savePlan(run, draft: PlanDraft(tasks: []), tasks: [GoalBackendTests.task("x"), GoalBackendTests.task("y")])
         try await pausedStore.setTaskState(run, task: "x", state: .running, result: nil, error: nil)
         #expect(try await second.claimRun(run, holder: "b", lease: .seconds(30)) == nil, "held until the lease runs out")
-        try await Task.sleep(for: .milliseconds(600))
+        try await Task.sleep(until: claimed + .milliseconds(3_300))
         let taken = try #require(try await second.claimRun(run, holder: "b", lease: .seconds(30)))
         #expect(taken.fence == paused.fence + 1)
         let takerStore = PostgresGoalStore(database: second).fenced(by: taken)
